@@ -1,0 +1,1 @@
+//! Scenario model and files, workloads, fault schedules, the named scenarios, swarm and the bug catalog.
