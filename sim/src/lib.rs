@@ -7,3 +7,8 @@ compile_error!(
      silently replaces those flags: unset it, or add `--cfg madsim` to it, e.g. \
      RUSTFLAGS=\"--cfg madsim\"."
 );
+
+pub mod disk;
+pub mod seed;
+
+pub use seed::Seed;

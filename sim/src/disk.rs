@@ -1,0 +1,653 @@
+//! The simulated disk: one per node, named files, crash semantics of a real disk with a write cache.
+//!
+//! madsim's own file system has no crash semantics (`sync_all` is a no-op, `power_fail` is a TODO),
+//! so streamsim models the disk itself. The model is deliberately small and stated here in full;
+//! everything a node stores goes through it.
+//!
+//! # Fault model
+//!
+//! - **Files** are flat, named byte strings (`"p/orders-0/00000000000000000000.log"`). A node's disk
+//!   is a [`Disk`] handle; clones share the same disk. Names are listed in sorted order.
+//! - **Writes** (`append`) land in a volatile cache. They are visible to reads at once, but they are
+//!   durable only after `sync` of that file moves its *durable watermark* to its current length.
+//! - **Crash** ([`Disk::crash`], called by the world when it kills the node): every file loses its
+//!   unsynced tail. With torn writes on (the default), a random prefix of that tail may survive — a
+//!   torn write — so the survivor is `synced prefix ++ prefix(unsynced tail)`. Synced bytes are never
+//!   lost, never changed by a crash.
+//! - **Metadata** operations — `create`, `delete`, `truncate` — are durable at once, as on a file
+//!   system that journals its metadata. A `truncate` below the durable watermark lowers it.
+//!   Because `create` is durable but its content is not, a file created and written but never synced
+//!   survives a crash empty (or with a torn prefix).
+//! - **Injected faults** (scheduled by scenarios, drawn from the disk's own seeded stream):
+//!   read errors and write errors (a rate, or "the next n"), latency (a range the node shell
+//!   sleeps for each operation), and a file that vanishes (deleted behind its owner's back, as
+//!   when an operator or another process removes it). A failed write writes nothing. A failed
+//!   read returns no data. Faults never corrupt synced data silently except through
+//!   [`Disk::corrupt_byte`], which tests use to exercise checksums.
+//! - **Not modelled**: reordering of writes between files (each file's tail is kept or lost on its
+//!   own, in order), partial sector writes inside the synced region, running out of space,
+//!   directory fsync, rename.
+//!
+//! The disk survives a node restart: the world keeps one `Disk` per node name and hands the same
+//! handle to every incarnation of the node. Tests inspect it with [`Disk::files`],
+//! [`Disk::contents`] and [`Disk::durable_contents`].
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// An error answered by the disk. These are operating errors: the caller handles them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiskError {
+    #[error("file not found: {name}")]
+    NotFound { name: String },
+    #[error("file already exists: {name}")]
+    AlreadyExists { name: String },
+    #[error("injected read error on {name}")]
+    ReadFault { name: String },
+    #[error("injected write error on {name}")]
+    WriteFault { name: String },
+    #[error("position {position} is beyond the end of {name} (length {len})")]
+    BeyondEnd {
+        name: String,
+        position: u64,
+        len: u64,
+    },
+}
+
+/// Size and durability of one file, for inspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileInfo {
+    pub len: u64,
+    pub durable_len: u64,
+}
+
+/// Counters of what the disk did, for benchmarks and coverage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DiskStats {
+    pub bytes_written: u64,
+    pub bytes_read: u64,
+    pub syncs: u64,
+    pub crashes: u64,
+    pub bytes_lost_in_crashes: u64,
+    pub injected_read_errors: u64,
+    pub injected_write_errors: u64,
+    pub files_vanished: u64,
+}
+
+/// The faults currently injected into one disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiskFaults {
+    /// Probability that a read fails, in [0, 1].
+    pub read_error_rate: f64,
+    /// Probability that a write (append, truncate) fails, in [0, 1].
+    pub write_error_rate: f64,
+    /// The next this-many reads fail, whatever the rate.
+    pub fail_next_reads: u32,
+    /// The next this-many writes fail, whatever the rate.
+    pub fail_next_writes: u32,
+    /// Latency of one operation, slept by the node shell. Empty range = none.
+    pub latency: Range<Duration>,
+    /// Whether a crash may keep a torn prefix of each file's unsynced tail.
+    pub torn_writes: bool,
+}
+
+impl Default for DiskFaults {
+    fn default() -> Self {
+        DiskFaults {
+            read_error_rate: 0.0,
+            write_error_rate: 0.0,
+            fail_next_reads: 0,
+            fail_next_writes: 0,
+            latency: Duration::ZERO..Duration::ZERO,
+            torn_writes: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct File {
+    data: Vec<u8>,
+    durable_len: usize,
+}
+
+#[derive(Debug)]
+struct DiskState {
+    files: BTreeMap<String, File>,
+    faults: DiskFaults,
+    rng: ChaCha8Rng,
+    stats: DiskStats,
+}
+
+/// A node's disk. Cloning gives another handle to the same disk.
+#[derive(Debug, Clone)]
+pub struct Disk {
+    state: Arc<Mutex<DiskState>>,
+}
+
+impl Disk {
+    /// A new, empty disk whose faults and torn writes draw from `rng` (a seeded stream).
+    pub fn new(rng: ChaCha8Rng) -> Disk {
+        Disk {
+            state: Arc::new(Mutex::new(DiskState {
+                files: BTreeMap::new(),
+                faults: DiskFaults::default(),
+                rng,
+                stats: DiskStats::default(),
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, DiskState> {
+        // A panic while the lock was held already failed the run; keep the state readable.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether two handles name the same disk.
+    pub fn same_disk(&self, other: &Disk) -> bool {
+        Arc::ptr_eq(&self.state, &other.state)
+    }
+
+    // ---- operations -------------------------------------------------------------------------
+
+    /// Names of all files, sorted.
+    pub fn list(&self) -> Vec<String> {
+        self.lock().files.keys().cloned().collect()
+    }
+
+    /// Names of the files whose name starts with `prefix`, sorted.
+    pub fn list_prefix(&self, prefix: &str) -> Vec<String> {
+        let state = self.lock();
+        state
+            .files
+            .range(prefix.to_string()..)
+            .take_while(|(name, _)| name.starts_with(prefix))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.lock().files.contains_key(name)
+    }
+
+    /// Current length of a file (including unsynced bytes).
+    pub fn len(&self, name: &str) -> Result<u64, DiskError> {
+        let state = self.lock();
+        let file = state.files.get(name).ok_or_else(|| not_found(name))?;
+        Ok(file.data.len() as u64)
+    }
+
+    /// Creates an empty file. Durable at once.
+    pub fn create(&self, name: &str) -> Result<(), DiskError> {
+        let mut state = self.lock();
+        if state.files.contains_key(name) {
+            return Err(DiskError::AlreadyExists {
+                name: name.to_string(),
+            });
+        }
+        state.inject_write_fault(name)?;
+        state.files.insert(name.to_string(), File::default());
+        Ok(())
+    }
+
+    /// Reads up to `len` bytes at `position`; shorter at the end of the file, empty past it.
+    pub fn read(&self, name: &str, position: u64, len: usize) -> Result<Vec<u8>, DiskError> {
+        let mut state = self.lock();
+        if !state.files.contains_key(name) {
+            return Err(not_found(name));
+        }
+        state.inject_read_fault(name)?;
+        let file = &state.files[name];
+        let start = (position as usize).min(file.data.len());
+        let end = start.saturating_add(len).min(file.data.len());
+        let bytes = file.data[start..end].to_vec();
+        state.stats.bytes_read += bytes.len() as u64;
+        Ok(bytes)
+    }
+
+    /// Reads a whole file.
+    pub fn read_all(&self, name: &str) -> Result<Vec<u8>, DiskError> {
+        self.read(name, 0, usize::MAX)
+    }
+
+    /// Appends to the end of a file (volatile until `sync`).
+    pub fn append(&self, name: &str, data: &[u8]) -> Result<(), DiskError> {
+        let mut state = self.lock();
+        if !state.files.contains_key(name) {
+            return Err(not_found(name));
+        }
+        state.inject_write_fault(name)?;
+        state.stats.bytes_written += data.len() as u64;
+        state
+            .files
+            .get_mut(name)
+            .expect("checked above")
+            .data
+            .extend_from_slice(data);
+        Ok(())
+    }
+
+    /// Cuts a file to `len` bytes. Durable at once (a journaled metadata update).
+    pub fn truncate(&self, name: &str, len: u64) -> Result<(), DiskError> {
+        let mut state = self.lock();
+        let current_len = match state.files.get(name) {
+            None => return Err(not_found(name)),
+            Some(file) => file.data.len() as u64,
+        };
+        if len > current_len {
+            return Err(DiskError::BeyondEnd {
+                name: name.to_string(),
+                position: len,
+                len: current_len,
+            });
+        }
+        state.inject_write_fault(name)?;
+        let file = state.files.get_mut(name).expect("checked above");
+        file.data.truncate(len as usize);
+        file.durable_len = file.durable_len.min(len as usize);
+        Ok(())
+    }
+
+    /// Makes every byte written so far to this file durable.
+    pub fn sync(&self, name: &str) -> Result<(), DiskError> {
+        let mut state = self.lock();
+        if !state.files.contains_key(name) {
+            return Err(not_found(name));
+        }
+        state.inject_write_fault(name)?;
+        state.stats.syncs += 1;
+        let file = state.files.get_mut(name).expect("checked above");
+        file.durable_len = file.data.len();
+        Ok(())
+    }
+
+    /// Deletes a file. Durable at once.
+    pub fn delete(&self, name: &str) -> Result<(), DiskError> {
+        let mut state = self.lock();
+        if !state.files.contains_key(name) {
+            return Err(not_found(name));
+        }
+        state.inject_write_fault(name)?;
+        state.files.remove(name);
+        Ok(())
+    }
+
+    // ---- faults -------------------------------------------------------------------------------
+
+    /// The node crashed: every file keeps its durable prefix and, with torn writes on, a random
+    /// prefix of its unsynced tail. Returns the number of bytes lost.
+    pub fn crash(&self) -> u64 {
+        let mut state = self.lock();
+        let DiskState {
+            files,
+            faults,
+            rng,
+            stats,
+        } = &mut *state;
+        let mut lost = 0u64;
+        for file in files.values_mut() {
+            let unsynced = file.data.len() - file.durable_len;
+            let kept = if faults.torn_writes && unsynced > 0 {
+                rng.gen_range(0..=unsynced)
+            } else {
+                0
+            };
+            lost += (unsynced - kept) as u64;
+            file.data.truncate(file.durable_len + kept);
+            // What survived a crash is on the platter now.
+            file.durable_len = file.data.len();
+        }
+        stats.crashes += 1;
+        stats.bytes_lost_in_crashes += lost;
+        lost
+    }
+
+    /// Replaces the injected faults.
+    pub fn set_faults(&self, faults: DiskFaults) {
+        assert!((0.0..=1.0).contains(&faults.read_error_rate));
+        assert!((0.0..=1.0).contains(&faults.write_error_rate));
+        self.lock().faults = faults;
+    }
+
+    /// Changes the injected faults in place.
+    pub fn update_faults(&self, change: impl FnOnce(&mut DiskFaults)) {
+        let mut faults = self.faults();
+        change(&mut faults);
+        self.set_faults(faults);
+    }
+
+    pub fn faults(&self) -> DiskFaults {
+        self.lock().faults.clone()
+    }
+
+    /// Removes every injected fault (latency, error rates, pending failures). Torn writes stay
+    /// as configured: they are a property of the disk, not a fault in progress.
+    pub fn heal(&self) {
+        let mut state = self.lock();
+        let torn_writes = state.faults.torn_writes;
+        state.faults = DiskFaults {
+            torn_writes,
+            ..DiskFaults::default()
+        };
+    }
+
+    /// A file vanishes behind its owner's back. Returns whether it existed.
+    pub fn vanish(&self, name: &str) -> bool {
+        let mut state = self.lock();
+        let existed = state.files.remove(name).is_some();
+        if existed {
+            state.stats.files_vanished += 1;
+        }
+        existed
+    }
+
+    /// Flips every bit of one byte of a file (durable or not), to exercise checksums.
+    pub fn corrupt_byte(&self, name: &str, position: u64) -> Result<(), DiskError> {
+        let mut state = self.lock();
+        let file = state.files.get_mut(name).ok_or_else(|| not_found(name))?;
+        let len = file.data.len() as u64;
+        let byte = file
+            .data
+            .get_mut(position as usize)
+            .ok_or_else(|| DiskError::BeyondEnd {
+                name: name.to_string(),
+                position,
+                len,
+            })?;
+        *byte ^= 0xff;
+        Ok(())
+    }
+
+    /// Draws the latency of one operation from the injected range (zero when none).
+    pub fn draw_latency(&self) -> Duration {
+        let mut state = self.lock();
+        let range = state.faults.latency.clone();
+        if range.is_empty() {
+            Duration::ZERO
+        } else {
+            state.rng.gen_range(range)
+        }
+    }
+
+    // ---- inspection ---------------------------------------------------------------------------
+
+    /// Every file with its length and durable length, sorted by name.
+    pub fn files(&self) -> Vec<(String, FileInfo)> {
+        self.lock()
+            .files
+            .iter()
+            .map(|(name, file)| {
+                (
+                    name.clone(),
+                    FileInfo {
+                        len: file.data.len() as u64,
+                        durable_len: file.durable_len as u64,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// The current content of a file (what a read sees), bypassing fault injection.
+    pub fn contents(&self, name: &str) -> Option<Vec<u8>> {
+        self.lock().files.get(name).map(|file| file.data.clone())
+    }
+
+    /// The durable content of a file (what a crash keeps for sure), bypassing fault injection.
+    pub fn durable_contents(&self, name: &str) -> Option<Vec<u8>> {
+        self.lock()
+            .files
+            .get(name)
+            .map(|file| file.data[..file.durable_len].to_vec())
+    }
+
+    pub fn stats(&self) -> DiskStats {
+        self.lock().stats
+    }
+
+    /// Total bytes held (current content), for memory accounting.
+    pub fn total_bytes(&self) -> u64 {
+        self.lock()
+            .files
+            .values()
+            .map(|file| file.data.len() as u64)
+            .sum()
+    }
+}
+
+impl DiskState {
+    fn inject_read_fault(&mut self, name: &str) -> Result<(), DiskError> {
+        let fail = if self.faults.fail_next_reads > 0 {
+            self.faults.fail_next_reads -= 1;
+            true
+        } else {
+            self.faults.read_error_rate > 0.0 && self.rng.gen_bool(self.faults.read_error_rate)
+        };
+        if fail {
+            self.stats.injected_read_errors += 1;
+            return Err(DiskError::ReadFault {
+                name: name.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn inject_write_fault(&mut self, name: &str) -> Result<(), DiskError> {
+        let fail = if self.faults.fail_next_writes > 0 {
+            self.faults.fail_next_writes -= 1;
+            true
+        } else {
+            self.faults.write_error_rate > 0.0 && self.rng.gen_bool(self.faults.write_error_rate)
+        };
+        if fail {
+            self.stats.injected_write_errors += 1;
+            return Err(DiskError::WriteFault {
+                name: name.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn not_found(name: &str) -> DiskError {
+    DiskError::NotFound {
+        name: name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seed::Seed;
+    use proptest::prelude::*;
+
+    fn disk() -> Disk {
+        Disk::new(Seed::new(1).stream("disk"))
+    }
+
+    #[test]
+    fn synced_bytes_survive_a_crash_and_unsynced_ones_may_not() {
+        let disk = disk();
+        disk.update_faults(|faults| faults.torn_writes = false);
+        disk.create("a").unwrap();
+        disk.append("a", b"hello ").unwrap();
+        disk.sync("a").unwrap();
+        disk.append("a", b"world").unwrap();
+        assert_eq!(disk.contents("a").unwrap(), b"hello world");
+        assert_eq!(disk.crash(), 5);
+        assert_eq!(disk.contents("a").unwrap(), b"hello ");
+    }
+
+    #[test]
+    fn created_but_unsynced_file_survives_empty() {
+        let disk = disk();
+        disk.update_faults(|faults| faults.torn_writes = false);
+        disk.create("new").unwrap();
+        disk.append("new", b"data").unwrap();
+        disk.crash();
+        assert_eq!(disk.contents("new").unwrap(), b"");
+    }
+
+    #[test]
+    fn truncate_and_delete_are_durable_at_once() {
+        let disk = disk();
+        disk.create("a").unwrap();
+        disk.append("a", b"0123456789").unwrap();
+        disk.sync("a").unwrap();
+        disk.truncate("a", 4).unwrap();
+        disk.crash();
+        assert_eq!(disk.contents("a").unwrap(), b"0123");
+        disk.delete("a").unwrap();
+        disk.crash();
+        assert!(!disk.exists("a"));
+    }
+
+    #[test]
+    fn injected_faults_fail_operations_and_write_nothing() {
+        let disk = disk();
+        disk.create("a").unwrap();
+        disk.update_faults(|faults| {
+            faults.fail_next_writes = 1;
+            faults.fail_next_reads = 1;
+        });
+        assert_eq!(
+            disk.append("a", b"x"),
+            Err(DiskError::WriteFault { name: "a".into() })
+        );
+        assert_eq!(disk.len("a").unwrap(), 0);
+        assert_eq!(
+            disk.read("a", 0, 1),
+            Err(DiskError::ReadFault { name: "a".into() })
+        );
+        disk.append("a", b"x").unwrap();
+        assert_eq!(disk.read("a", 0, 10).unwrap(), b"x");
+        assert_eq!(disk.stats().injected_write_errors, 1);
+        assert_eq!(disk.stats().injected_read_errors, 1);
+    }
+
+    #[test]
+    fn a_vanished_file_is_not_found() {
+        let disk = disk();
+        disk.create("seg").unwrap();
+        assert!(disk.vanish("seg"));
+        assert_eq!(
+            disk.read("seg", 0, 1),
+            Err(DiskError::NotFound { name: "seg".into() })
+        );
+        assert!(!disk.vanish("seg"));
+    }
+
+    #[test]
+    fn reads_are_short_at_the_end() {
+        let disk = disk();
+        disk.create("a").unwrap();
+        disk.append("a", b"abc").unwrap();
+        assert_eq!(disk.read("a", 1, 10).unwrap(), b"bc");
+        assert_eq!(disk.read("a", 7, 10).unwrap(), b"");
+    }
+
+    #[test]
+    fn list_prefix_is_sorted_and_bounded() {
+        let disk = disk();
+        for name in ["p/b", "p/a", "q/a", "o"] {
+            disk.create(name).unwrap();
+        }
+        assert_eq!(disk.list_prefix("p/"), vec!["p/a", "p/b"]);
+        assert_eq!(disk.list(), vec!["o", "p/a", "p/b", "q/a"]);
+    }
+
+    #[test]
+    fn clones_share_the_disk() {
+        let disk = disk();
+        let other = disk.clone();
+        other.create("x").unwrap();
+        assert!(disk.exists("x"));
+        assert!(disk.same_disk(&other));
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Append(usize, Vec<u8>),
+        Sync(usize),
+        Crash,
+        Truncate(usize, u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..3usize, proptest::collection::vec(any::<u8>(), 0..16))
+                .prop_map(|(file, data)| Op::Append(file, data)),
+            2 => (0..3usize).prop_map(Op::Sync),
+            1 => Just(Op::Crash),
+            1 => (0..3usize, any::<u8>()).prop_map(|(file, fraction)| Op::Truncate(file, fraction)),
+        ]
+    }
+
+    proptest! {
+        /// After any sequence of writes, syncs and crashes, each file's content is its synced
+        /// prefix plus at most a torn prefix of what was unsynced.
+        #[test]
+        fn crash_keeps_the_synced_prefix_and_at_most_a_torn_prefix(
+            seed in any::<u64>(),
+            ops in proptest::collection::vec(op(), 0..60),
+        ) {
+            let disk = Disk::new(Seed::new(seed).stream("disk"));
+            let names = ["f0", "f1", "f2"];
+            // The model: per file, what is durable and what was written since.
+            let mut durable: Vec<Vec<u8>> = vec![Vec::new(); 3];
+            let mut unsynced: Vec<Vec<u8>> = vec![Vec::new(); 3];
+            for name in names {
+                disk.create(name).unwrap();
+            }
+            for op in ops {
+                match op {
+                    Op::Append(file, data) => {
+                        disk.append(names[file], &data).unwrap();
+                        unsynced[file].extend_from_slice(&data);
+                    }
+                    Op::Sync(file) => {
+                        disk.sync(names[file]).unwrap();
+                        let tail = std::mem::take(&mut unsynced[file]);
+                        durable[file].extend_from_slice(&tail);
+                    }
+                    Op::Truncate(file, fraction) => {
+                        let len = durable[file].len() + unsynced[file].len();
+                        let new_len = len * fraction as usize / 255;
+                        disk.truncate(names[file], new_len as u64).unwrap();
+                        let mut all = durable[file].clone();
+                        all.extend_from_slice(&unsynced[file]);
+                        all.truncate(new_len);
+                        let durable_len = durable[file].len().min(new_len);
+                        unsynced[file] = all[durable_len..].to_vec();
+                        durable[file] = all[..durable_len].to_vec();
+                    }
+                    Op::Crash => {
+                        disk.crash();
+                        for file in 0..3 {
+                            let content = disk.contents(names[file]).unwrap();
+                            prop_assert!(content.len() >= durable[file].len());
+                            prop_assert_eq!(&content[..durable[file].len()], &durable[file][..]);
+                            let torn = &content[durable[file].len()..];
+                            prop_assert!(torn.len() <= unsynced[file].len());
+                            prop_assert_eq!(torn, &unsynced[file][..torn.len()]);
+                            // What survived is now the durable state.
+                            durable[file] = content;
+                            unsynced[file].clear();
+                        }
+                    }
+                }
+                // Reads always see everything written.
+                for file in 0..3 {
+                    let mut expected = durable[file].clone();
+                    expected.extend_from_slice(&unsynced[file]);
+                    prop_assert_eq!(disk.contents(names[file]).unwrap(), expected);
+                }
+            }
+        }
+    }
+}
