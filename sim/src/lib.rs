@@ -1,4 +1,12 @@
-//! The simulated world: seeded randomness, madsim runtime per seed, simulated disk, network faults, trace hash.
+//! The simulated world: seeded randomness, madsim runtime per seed, simulated disk, network faults,
+//! trace hash.
+//!
+//! - [`Seed`]: named, independent ChaCha8 streams derived from the run seed.
+//! - [`runner::run`]: one madsim runtime per seed on its own thread, with limits; panics become
+//!   outcomes.
+//! - [`World`]: named nodes (start, kill, restart, pause, resume), their [`disk::Disk`]s, network
+//!   faults (partitions, one-way clogs, loss, latency) and the [`trace::Trace`].
+//! - [`net::Socket`]: typed datagrams over the simulated network.
 
 #[cfg(not(madsim))]
 compile_error!(
@@ -9,6 +17,14 @@ compile_error!(
 );
 
 pub mod disk;
+pub mod net;
+pub mod runner;
 pub mod seed;
+pub mod time;
+pub mod trace;
+pub mod world;
 
+pub use runner::{run, RunLimits, RunOutcome, RunStatus};
 pub use seed::Seed;
+pub use trace::{Trace, TraceHash};
+pub use world::{NodeContext, NodeState, World};

@@ -1,0 +1,60 @@
+//! Typed datagrams over madsim's simulated network.
+//!
+//! Messages are Rust values moved through madsim's raw endpoint API, so nothing is serialized on
+//! the wire. The network may drop, delay and reorder them (latency ranges, loss, clogs); protocols
+//! on top must tolerate that with timeouts and retries, as over UDP.
+
+use std::any::Any;
+use std::io;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+
+/// The tag all streamsim datagrams use on their endpoint.
+const DATAGRAM_TAG: u64 = 0x5354_524d;
+
+/// A bound socket sending and receiving messages of type `M`.
+pub struct Socket<M> {
+    endpoint: madsim::net::Endpoint,
+    _message: PhantomData<fn() -> M>,
+}
+
+impl<M: Any + Send + Sync + 'static> Socket<M> {
+    pub async fn bind(addr: SocketAddr) -> io::Result<Socket<M>> {
+        Ok(Socket {
+            endpoint: madsim::net::Endpoint::bind(addr).await?,
+            _message: PhantomData,
+        })
+    }
+
+    /// Binds an ephemeral port on the node's address.
+    pub async fn bind_any() -> io::Result<Socket<M>> {
+        Self::bind("0.0.0.0:0".parse().expect("valid address")).await
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.endpoint
+            .local_addr()
+            .expect("a bound endpoint has an address")
+    }
+
+    /// Sends a message; like UDP, success means nothing about delivery.
+    pub async fn send(&self, to: SocketAddr, message: M) {
+        // An error here means the node is going down; the message is simply lost.
+        let _ = self
+            .endpoint
+            .send_to_raw(to, DATAGRAM_TAG, Box::new(message))
+            .await;
+    }
+
+    /// Receives the next message. Errors only when the node's network is torn down.
+    pub async fn recv(&self) -> io::Result<(M, SocketAddr)> {
+        let (payload, from) = self.endpoint.recv_from_raw(DATAGRAM_TAG).await?;
+        let message = payload.downcast::<M>().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a message from {from} is not of the socket's message type"),
+            )
+        })?;
+        Ok((*message, from))
+    }
+}
