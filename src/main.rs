@@ -1,5 +1,168 @@
-//! `streamsim`: the command-line front end. No simulation logic lives here.
+//! `streamsim`: the command-line front end. No simulation logic lives here: it parses flags,
+//! calls the `scenarios`, `oracle` and `reports` crates, prints, and picks the exit code.
+//!
+//! Exit codes: 0 pass / valid, 1 a failure or anomaly found, 2 bad input or usage.
 
-fn main() {
-    println!("streamsim");
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use scenarios::report::{RunReport, Verdict};
+use scenarios::RunRequest;
+use std::process::ExitCode;
+
+/// A deterministic simulator and test oracle for Kafka-style streaming systems.
+///
+/// A broker cluster and its clients run in one process on a simulated network, disk and clock,
+/// driven by one seed; an oracle checks the recorded history for lost, duplicated or skipped
+/// records and spinloops.
+#[derive(Debug, Parser)]
+#[command(name = "streamsim", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the named scenarios (and the bug catalog).
+    List,
+    /// Run one scenario for one seed and print the verdict, the trace hash and the repro command.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The named scenario to run (see `streamsim list`).
+    #[arg(long)]
+    scenario: String,
+    /// The seed: every random decision of the run derives from it.
+    #[arg(long)]
+    seed: u64,
+    /// Switch a historical bug back on (repeatable; see `streamsim list`).
+    #[arg(long = "bug", value_name = "NAME")]
+    bugs: Vec<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Run the seed twice and fail if the trace hashes differ.
+    #[arg(long)]
+    check_determinism: bool,
+    /// Print tracing output of every event to stderr (filter with RUST_LOG); never changes the
+    /// trace hash.
+    #[arg(long)]
+    trace: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("streamsim: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::List => {
+            list();
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run(args) => run(args),
+    }
+}
+
+fn init_tracing(forced: bool) {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(filter) => filter,
+        Err(_) if forced => "info".to_string(),
+        Err(_) => return,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn list() {
+    println!("Scenarios:");
+    for info in scenarios::catalog() {
+        println!("  {:<22} {}", info.name, info.summary);
+    }
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    init_tracing(args.trace);
+    let request = RunRequest {
+        bugs: args.bugs.clone(),
+        ..RunRequest::new(&args.scenario, args.seed)
+    };
+    if let Err(error) = scenarios::validate(&request) {
+        eprintln!("streamsim: {error}");
+        return Ok(ExitCode::from(2));
+    }
+    let report = scenarios::run(&request)?;
+    let mut failed = report.verdict == Verdict::Fail;
+    let mut determinism_note = None;
+    if args.check_determinism {
+        let again = scenarios::run(&request)?;
+        if again.trace_hash != report.trace_hash {
+            failed = true;
+            determinism_note = Some(format!(
+                "NONDETERMINISM: the same seed gave trace hashes {} and {}",
+                report.trace_hash, again.trace_hash
+            ));
+        } else {
+            determinism_note = Some(format!(
+                "determinism: a second run gave the same trace hash {}",
+                again.trace_hash
+            ));
+        }
+    }
+    if args.json {
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(note) = &determinism_note {
+            value["determinism"] = serde_json::Value::String(note.clone());
+            if failed {
+                value["verdict"] = serde_json::Value::String("fail".to_string());
+            }
+        }
+        println!("{}", serde_json::to_string(&value)?);
+    } else {
+        print_report(&report);
+        if let Some(note) = &determinism_note {
+            println!("{note}");
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_report(report: &RunReport) {
+    let verdict = match report.verdict {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+    };
+    println!(
+        "{verdict}  scenario={} seed={} bugs=[{}]",
+        report.scenario,
+        report.seed,
+        report.bugs.join(",")
+    );
+    println!(
+        "  trace hash {}   simulated {} ms   {} events   {}",
+        report.trace_hash, report.sim_time_ms, report.events, report.status
+    );
+    for anomaly in &report.anomalies {
+        println!("  {}: {}", anomaly.kind, anomaly.explanation);
+        if !anomaly.events.is_empty() {
+            let lines: Vec<String> = anomaly.events.iter().map(u64::to_string).collect();
+            println!("    history lines {}", lines.join(", "));
+        }
+    }
+    println!("  reproduce: {}", report.repro);
 }

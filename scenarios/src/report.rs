@@ -1,0 +1,60 @@
+//! The result of one run of one scenario for one seed.
+
+use serde::Serialize;
+
+/// One anomaly: a kind (an oracle name such as `lost-write`, or a scenario's own check), a
+/// one-sentence explanation, and the history lines (1-based) that prove it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Anomaly {
+    pub kind: String,
+    pub explanation: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<u64>,
+}
+
+impl Anomaly {
+    pub fn new(kind: &str, explanation: String) -> Anomaly {
+        Anomaly {
+            kind: kind.to_string(),
+            explanation,
+            events: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// Everything `streamsim run` reports about one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub scenario: String,
+    pub seed: u64,
+    pub bugs: Vec<String>,
+    pub verdict: Verdict,
+    /// The trace hash, 16 hex digits.
+    pub trace_hash: String,
+    pub anomalies: Vec<Anomaly>,
+    /// The command line that reproduces this run bit for bit.
+    pub repro: String,
+    pub sim_time_ms: u64,
+    /// Number of events traced (history events and faults).
+    pub events: u64,
+    /// How the run ended: `completed`, or why it did not (panic, time limit, hang).
+    pub status: String,
+    pub wall_time_ms: u64,
+}
+
+/// The command line that reproduces a run.
+pub fn repro_command(scenario: &str, seed: u64, bugs: &[String]) -> String {
+    let mut command = format!("streamsim run --scenario {scenario} --seed {seed}");
+    for bug in bugs {
+        command.push_str(" --bug ");
+        command.push_str(bug);
+    }
+    command
+}
