@@ -1,0 +1,448 @@
+//! The wire API between clients, brokers and the controller: typed messages.
+//!
+//! Messages travel as Rust values over madsim's simulated network (nothing is serialized), but
+//! record data travels as *encoded* batches (`Bytes`, see [`crate::batch`]) with their CRC, so a
+//! broker validates what it is sent exactly as a real one would, and a consumer decodes what it
+//! fetched.
+//!
+//! Every request carries a correlation id chosen by the sender; the answer echoes it. The network
+//! may lose, delay and reorder messages, so senders time out and retry.
+//!
+//! Error codes are modelled on Kafka's; [`ErrorCode::name`] gives the snake_case name used in
+//! histories (HISTORY.md).
+
+use bytes::Bytes;
+use std::fmt;
+use std::net::SocketAddr;
+
+/// A broker's id: 1, 2, 3, ...
+pub type BrokerId = u32;
+
+/// Which of the two ends of a ListOffsets request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OffsetSpec {
+    /// The log start offset.
+    Earliest,
+    /// The high watermark (the end of what consumers may read).
+    Latest,
+}
+
+/// A topic partition.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: u32,
+}
+
+impl TopicPartition {
+    pub fn new(topic: &str, partition: u32) -> TopicPartition {
+        TopicPartition {
+            topic: topic.to_string(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// Kafka-style error codes. `None` is not an error: answers use `Result`-like fields instead.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorCode {
+    /// The offset is above the log end (or, on a follower, outside what it holds).
+    OffsetOutOfRange,
+    /// The offset was deleted by retention; the log now starts at `next_available`.
+    OffsetEvicted { next_available: u64 },
+    /// A follower does not have the offset yet; retry.
+    OffsetNotAvailable,
+    /// This broker does not lead (or follow) the partition, or its view is behind.
+    NotLeaderOrFollower,
+    /// The request's leader epoch is older than the broker's.
+    FencedLeaderEpoch,
+    /// The request's leader epoch is newer than the broker's: its metadata is behind.
+    UnknownLeaderEpoch,
+    UnknownTopicOrPartition,
+    /// The broker has no state for this producer id (it expired) and the sequence is not 0.
+    UnknownProducerId,
+    OutOfOrderSequence,
+    InvalidProducerEpoch,
+    /// A batch failed validation (CRC, length, fields).
+    CorruptMessage,
+    /// The batch or request exceeds a size limit.
+    MessageTooLarge,
+    /// The ISR is smaller than `min_insync_replicas`; acks=all cannot be honoured.
+    NotEnoughReplicas,
+    /// The broker could not complete the request in time (acks=all waited too long).
+    RequestTimedOut,
+    /// A disk error on the broker.
+    KafkaStorageError,
+    /// A request that is invalid in itself (e.g. a partition count that does not grow).
+    InvalidRequest { reason: String },
+    /// The topic already exists.
+    TopicAlreadyExists,
+    /// The coordinator (controller) is loading its state; retry.
+    CoordinatorLoadInProgress,
+    /// An unexpected internal error: a correct broker never answers it to a valid request.
+    UnknownServerError { detail: String },
+}
+
+impl ErrorCode {
+    /// The snake_case name used in histories.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ErrorCode::OffsetOutOfRange => "offset_out_of_range",
+            ErrorCode::OffsetEvicted { .. } => "offset_evicted",
+            ErrorCode::OffsetNotAvailable => "offset_not_available",
+            ErrorCode::NotLeaderOrFollower => "not_leader_or_follower",
+            ErrorCode::FencedLeaderEpoch => "fenced_leader_epoch",
+            ErrorCode::UnknownLeaderEpoch => "unknown_leader_epoch",
+            ErrorCode::UnknownTopicOrPartition => "unknown_topic_or_partition",
+            ErrorCode::UnknownProducerId => "unknown_producer_id",
+            ErrorCode::OutOfOrderSequence => "out_of_order_sequence",
+            ErrorCode::InvalidProducerEpoch => "invalid_producer_epoch",
+            ErrorCode::CorruptMessage => "corrupt_message",
+            ErrorCode::MessageTooLarge => "message_too_large",
+            ErrorCode::NotEnoughReplicas => "not_enough_replicas",
+            ErrorCode::RequestTimedOut => "request_timed_out",
+            ErrorCode::KafkaStorageError => "kafka_storage_error",
+            ErrorCode::InvalidRequest { .. } => "invalid_request",
+            ErrorCode::TopicAlreadyExists => "topic_already_exists",
+            ErrorCode::CoordinatorLoadInProgress => "coordinator_load_in_progress",
+            ErrorCode::UnknownServerError { .. } => "unknown_server_error",
+        }
+    }
+
+    /// Whether retrying the same request later may succeed.
+    pub fn is_retriable(&self) -> bool {
+        matches!(
+            self,
+            ErrorCode::OffsetNotAvailable
+                | ErrorCode::NotLeaderOrFollower
+                | ErrorCode::FencedLeaderEpoch
+                | ErrorCode::UnknownLeaderEpoch
+                | ErrorCode::NotEnoughReplicas
+                | ErrorCode::RequestTimedOut
+                | ErrorCode::KafkaStorageError
+                | ErrorCode::CoordinatorLoadInProgress
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorCode::OffsetEvicted { next_available } => {
+                write!(f, "offset_evicted (next available {next_available})")
+            }
+            ErrorCode::InvalidRequest { reason } => write!(f, "invalid_request: {reason}"),
+            ErrorCode::UnknownServerError { detail } => {
+                write!(f, "unknown_server_error: {detail}")
+            }
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+// ---- requests ---------------------------------------------------------------------------------
+
+/// Produce one encoded batch to one partition, acks=all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProduceRequest {
+    pub partition: TopicPartition,
+    /// One encoded batch (base offset 0, epoch 0: the leader stamps both).
+    pub batch: Bytes,
+    /// How long the leader may wait for the ISR before answering `RequestTimedOut`.
+    pub timeout_ms: u64,
+    /// The leader epoch the producer believes current, if it knows one (KIP-320 fencing).
+    pub current_leader_epoch: Option<u32>,
+}
+
+/// Fetch from one partition: a consumer (replica_id None) or a follower (Some).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    pub partition: TopicPartition,
+    pub offset: u64,
+    pub max_bytes: u64,
+    /// The follower fetching, or None for a consumer.
+    pub replica_id: Option<BrokerId>,
+    /// The leader epoch the sender believes current, if it knows one (KIP-320 fencing).
+    pub current_leader_epoch: Option<u32>,
+    /// A follower's log start offset, so the leader knows what it holds (KIP-392).
+    pub replica_log_start_offset: Option<u64>,
+    /// A consumer that accepts a preferred read replica (KIP-392) names its rack.
+    pub rack: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListOffsetsRequest {
+    pub partition: TopicPartition,
+    pub spec: OffsetSpec,
+    pub current_leader_epoch: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataRequest {
+    /// Topics to describe; None = all.
+    pub topics: Option<Vec<String>>,
+}
+
+/// Obtain a producer id, or bump the epoch of one (KIP-360: pass the current pid and epoch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitProducerIdRequest {
+    pub current: Option<(i64, i16)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetCommitRequest {
+    /// The consumer id or group.
+    pub group: String,
+    /// (partition, next offset to consume)
+    pub offsets: Vec<(TopicPartition, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetFetchRequest {
+    pub group: String,
+    pub partitions: Vec<TopicPartition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTopicRequest {
+    pub topic: String,
+    pub partitions: u32,
+    pub replication_factor: u32,
+}
+
+/// Grow a topic to `count` partitions (KIP-195 style).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatePartitionsRequest {
+    pub topic: String,
+    pub count: u32,
+}
+
+/// Where does the leader's log for `epoch` end? (KIP-101 / KIP-279)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetForLeaderEpochRequest {
+    pub partition: TopicPartition,
+    /// The epoch asked about (the follower's latest).
+    pub leader_epoch: u32,
+    /// The sender's view of the current leader epoch, for fencing.
+    pub current_leader_epoch: u32,
+    pub replica_id: BrokerId,
+}
+
+/// A broker's liveness and registration message to the controller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatRequest {
+    pub broker: BrokerId,
+    pub addr: SocketAddr,
+    /// Increases each time the broker process starts.
+    pub incarnation: u64,
+    /// The metadata version the broker holds; newer metadata comes back.
+    pub metadata_version: u64,
+}
+
+/// A leader asks the controller to change a partition's ISR (KIP-497 AlterPartition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlterPartitionRequest {
+    pub broker: BrokerId,
+    pub partition: TopicPartition,
+    pub leader_epoch: u32,
+    /// The partition epoch the proposal is based on (changes with every ISR change).
+    pub partition_epoch: u32,
+    pub new_isr: Vec<BrokerId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Produce(ProduceRequest),
+    Fetch(FetchRequest),
+    ListOffsets(ListOffsetsRequest),
+    Metadata(MetadataRequest),
+    InitProducerId(InitProducerIdRequest),
+    OffsetCommit(OffsetCommitRequest),
+    OffsetFetch(OffsetFetchRequest),
+    CreateTopic(CreateTopicRequest),
+    CreatePartitions(CreatePartitionsRequest),
+    OffsetForLeaderEpoch(OffsetForLeaderEpochRequest),
+    Heartbeat(HeartbeatRequest),
+    AlterPartition(AlterPartitionRequest),
+}
+
+impl Request {
+    /// The API name used in histories' `request` events.
+    pub fn api_name(&self) -> &'static str {
+        match self {
+            Request::Produce(_) => "produce",
+            Request::Fetch(_) => "fetch",
+            Request::ListOffsets(_) => "list_offsets",
+            Request::Metadata(_) => "metadata",
+            Request::InitProducerId(_) => "init_producer_id",
+            Request::OffsetCommit(_) => "offset_commit",
+            Request::OffsetFetch(_) => "offset_fetch",
+            Request::CreateTopic(_) => "create_topic",
+            Request::CreatePartitions(_) => "create_partitions",
+            Request::OffsetForLeaderEpoch(_) => "offset_for_leader_epoch",
+            Request::Heartbeat(_) => "heartbeat",
+            Request::AlterPartition(_) => "alter_partition",
+        }
+    }
+}
+
+// ---- responses --------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProduceResponse {
+    /// The offset of the batch's first record (the original one for a retried duplicate).
+    pub result: Result<u64, ErrorCode>,
+    /// The partition's log start offset at the leader (franz-go #805 needs it).
+    pub log_start_offset: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchResponse {
+    /// Encoded batches, in offset order; the first may start before the requested offset.
+    pub result: Result<Vec<Bytes>, ErrorCode>,
+    pub high_watermark: u64,
+    pub log_start_offset: u64,
+    /// The leader epoch of the answering replica.
+    pub leader_epoch: u32,
+    /// KIP-392: fetch from this broker instead (only in answers to consumers that named a rack).
+    pub preferred_read_replica: Option<BrokerId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListOffsetsResponse {
+    pub result: Result<u64, ErrorCode>,
+}
+
+/// One partition as the metadata describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionMetadata {
+    pub partition: u32,
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: u32,
+    /// Changes with every leader or ISR change.
+    pub partition_epoch: u32,
+    pub replicas: Vec<BrokerId>,
+    pub isr: Vec<BrokerId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicMetadata {
+    pub name: String,
+    pub partitions: Vec<PartitionMetadata>,
+}
+
+/// The cluster as the answering node knows it. `version` grows with every change, so a client
+/// can tell stale from fresh.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClusterMetadata {
+    pub version: u64,
+    /// Live brokers and their addresses.
+    pub brokers: Vec<(BrokerId, SocketAddr)>,
+    pub topics: Vec<TopicMetadata>,
+}
+
+impl ClusterMetadata {
+    pub fn topic(&self, name: &str) -> Option<&TopicMetadata> {
+        self.topics.iter().find(|topic| topic.name == name)
+    }
+
+    pub fn partition(&self, partition: &TopicPartition) -> Option<&PartitionMetadata> {
+        self.topic(&partition.topic)?
+            .partitions
+            .iter()
+            .find(|p| p.partition == partition.partition)
+    }
+
+    pub fn broker_addr(&self, broker: BrokerId) -> Option<SocketAddr> {
+        self.brokers
+            .iter()
+            .find(|(id, _)| *id == broker)
+            .map(|(_, addr)| *addr)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataResponse {
+    pub metadata: ClusterMetadata,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitProducerIdResponse {
+    pub result: Result<(i64, i16), ErrorCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetCommitResponse {
+    pub result: Result<(), ErrorCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetFetchResponse {
+    /// (partition, committed next offset or None when nothing was committed)
+    pub result: Result<Vec<(TopicPartition, Option<u64>)>, ErrorCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateTopicResponse {
+    pub result: Result<(), ErrorCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatePartitionsResponse {
+    pub result: Result<(), ErrorCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetForLeaderEpochResponse {
+    /// (the largest epoch <= the one asked that the leader knows, the end offset of that epoch)
+    pub result: Result<(u32, u64), ErrorCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatResponse {
+    /// Newer metadata than the broker announced, if any.
+    pub metadata: Option<ClusterMetadata>,
+    /// False when the controller fenced this broker incarnation (a newer one registered).
+    pub accepted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlterPartitionResponse {
+    /// The partition as the controller now has it (on success or on a stale proposal).
+    pub result: Result<PartitionMetadata, ErrorCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    Produce(ProduceResponse),
+    Fetch(FetchResponse),
+    ListOffsets(ListOffsetsResponse),
+    Metadata(MetadataResponse),
+    InitProducerId(InitProducerIdResponse),
+    OffsetCommit(OffsetCommitResponse),
+    OffsetFetch(OffsetFetchResponse),
+    CreateTopic(CreateTopicResponse),
+    CreatePartitions(CreatePartitionsResponse),
+    OffsetForLeaderEpoch(OffsetForLeaderEpochResponse),
+    Heartbeat(HeartbeatResponse),
+    AlterPartition(AlterPartitionResponse),
+}
+
+/// What travels on the network between streamsim nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Envelope {
+    Request {
+        correlation_id: u64,
+        request: Request,
+    },
+    Response {
+        correlation_id: u64,
+        response: Response,
+    },
+}

@@ -1,0 +1,747 @@
+//! The controller: cluster metadata, broker liveness, leader election, partition growth, and the
+//! coordinator duties (producer ids, committed offsets).
+//!
+//! A sans-IO state machine. The node shell feeds it requests and ticks; it answers synchronously.
+//!
+//! Guarantees:
+//! - Metadata (topics, replica assignment, leader, leader epoch, ISR, partition epoch) is durable
+//!   on the controller's storage before any change is visible; a restarted controller recovers
+//!   it, and the metadata `version` never goes backwards across restarts.
+//! - Leader election picks only from the ISR (unless the `unclean-election` bug is on): a broker
+//!   outside the ISR may miss acknowledged records.
+//! - A broker whose heartbeats stop for `session_timeout_ms` is fenced: it leaves every ISR it is
+//!   in (unless it is the last member), and the partitions it led get a new leader from the ISR
+//!   with a new leader epoch; with no ISR member left alive the partition is offline (no leader).
+//! - A broker that comes back as a new incarnation (a restart) is treated the same way first (it
+//!   may have lost unsynced data), then unfenced; it rejoins ISRs by catching up.
+//! - ISR changes come from the partition's leader (`AlterPartition`, KIP-497) and are accepted
+//!   only for the current leader epoch and partition epoch.
+//!
+//! Not modelled: a controller quorum (there is one controller; while it is down nothing is
+//! elected), rack-aware assignment, reassignment, topic deletion.
+
+use crate::api::*;
+use crate::journal::Journal;
+use crate::offsets::OffsetStore;
+use crate::producer_ids::ProducerIdManager;
+use crate::storage::{Storage, StorageError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// Journal file name prefix of the metadata.
+const METADATA_JOURNAL: &str = "controller/metadata-";
+/// Rewrite the metadata journal when it grows past this.
+const METADATA_JOURNAL_BYTES_MAX: u64 = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerConfig {
+    /// A broker silent for this long is fenced.
+    pub session_timeout_ms: u64,
+    /// Historical bug: elect a replica outside the ISR when no ISR member is alive.
+    pub unclean_election: bool,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            session_timeout_ms: 1_000,
+            unclean_election: false,
+        }
+    }
+}
+
+/// What the controller reports for the history and for coverage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControllerEvent {
+    /// A partition got a new leader (or none).
+    LeaderElected {
+        partition: TopicPartition,
+        leader: Option<BrokerId>,
+        leader_epoch: u32,
+        /// Whether the leader came from outside the ISR.
+        unclean: bool,
+    },
+    /// A topic's partition count changed (created or grown).
+    PartitionsChanged { topic: String, count: u32 },
+    BrokerFenced { broker: BrokerId },
+    BrokerUnfenced { broker: BrokerId },
+    IsrChanged {
+        partition: TopicPartition,
+        isr: Vec<BrokerId>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct PartitionState {
+    replicas: Vec<BrokerId>,
+    leader: Option<BrokerId>,
+    leader_epoch: u32,
+    partition_epoch: u32,
+    isr: Vec<BrokerId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+struct DurableMetadata {
+    version: u64,
+    topics: BTreeMap<String, Vec<PartitionState>>,
+    /// Last known address of every broker that ever registered.
+    broker_addrs: BTreeMap<BrokerId, SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BrokerLiveness {
+    incarnation: u64,
+    last_heartbeat_ms: u64,
+    fenced: bool,
+}
+
+/// The controller's state machine.
+pub struct ControllerCore<S: Storage> {
+    config: ControllerConfig,
+    journal: Journal<S>,
+    metadata: DurableMetadata,
+    liveness: BTreeMap<BrokerId, BrokerLiveness>,
+    producer_ids: ProducerIdManager<S>,
+    offsets: OffsetStore<S>,
+    events: Vec<ControllerEvent>,
+}
+
+impl<S: Storage + Clone> ControllerCore<S> {
+    /// Opens (or recovers) the controller's state on `storage`. `now_ms` starts every known
+    /// broker's session: a restarted controller gives each one a full timeout to heartbeat.
+    pub fn open(storage: S, config: ControllerConfig, now_ms: u64) -> Result<Self, StorageError> {
+        let (journal, recovery) = Journal::open(storage.clone(), METADATA_JOURNAL)?;
+        let latest = recovery
+            .entries
+            .last()
+            .map(Vec::as_slice)
+            .unwrap_or(recovery.snapshot.as_slice());
+        let mut metadata: DurableMetadata = if latest.is_empty() {
+            DurableMetadata::default()
+        } else {
+            serde_json::from_slice(latest).map_err(|error| StorageError::Corrupt {
+                name: METADATA_JOURNAL.to_string(),
+                reason: format!("metadata record does not decode: {error}"),
+            })?
+        };
+        // A restart is a change clients must be able to see as newer.
+        metadata.version += 1;
+        let liveness = metadata
+            .broker_addrs
+            .keys()
+            .map(|&broker| {
+                (
+                    broker,
+                    BrokerLiveness {
+                        incarnation: 0,
+                        last_heartbeat_ms: now_ms,
+                        fenced: false,
+                    },
+                )
+            })
+            .collect();
+        let producer_ids = ProducerIdManager::open(storage.clone(), "controller/producer-ids-")?;
+        let offsets = OffsetStore::open(storage, "controller/offsets-")?;
+        let mut core = ControllerCore {
+            config,
+            journal,
+            metadata,
+            liveness,
+            producer_ids,
+            offsets,
+            events: Vec::new(),
+        };
+        core.persist()?;
+        Ok(core)
+    }
+
+    pub fn metadata_version(&self) -> u64 {
+        self.metadata.version
+    }
+
+    /// Events since the last call (for the history and coverage).
+    pub fn take_events(&mut self) -> Vec<ControllerEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn persist(&mut self) -> Result<(), StorageError> {
+        let bytes = serde_json::to_vec(&self.metadata).expect("metadata serializes");
+        if self.journal.needs_rewrite() || self.journal.size_bytes() > METADATA_JOURNAL_BYTES_MAX {
+            self.journal.rewrite(&bytes)
+        } else {
+            self.journal.append(&bytes)
+        }
+    }
+
+    /// Applies a change to the metadata and makes it durable; on a storage error the change is
+    /// rolled back and the error returned.
+    fn change(
+        &mut self,
+        apply: impl FnOnce(&mut DurableMetadata, &BTreeMap<BrokerId, BrokerLiveness>),
+    ) -> Result<(), StorageError> {
+        let before = self.metadata.clone();
+        apply(&mut self.metadata, &self.liveness);
+        if self.metadata == before {
+            return Ok(());
+        }
+        self.metadata.version = before.version + 1;
+        self.check_invariants(&before);
+        if let Err(error) = self.persist() {
+            self.metadata = before;
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Publishes a change that lives outside the durable metadata (broker liveness).
+    fn bump_version(&mut self) {
+        self.metadata.version += 1;
+        // The version only has to grow; if this write fails, the next change persists it.
+        let _ = self.persist();
+    }
+
+    fn check_invariants(&self, before: &DurableMetadata) {
+        for (topic, partitions) in &self.metadata.topics {
+            for (index, state) in partitions.iter().enumerate() {
+                assert!(!state.isr.is_empty(), "{topic}-{index}: empty ISR");
+                assert!(
+                    state.isr.iter().all(|b| state.replicas.contains(b)),
+                    "{topic}-{index}: ISR {:?} outside replicas {:?}",
+                    state.isr,
+                    state.replicas
+                );
+                if let Some(leader) = state.leader {
+                    assert!(
+                        state.replicas.contains(&leader),
+                        "{topic}-{index}: leader {leader} not a replica"
+                    );
+                }
+                if let Some(old) = before.topics.get(topic).and_then(|p| p.get(index)) {
+                    assert!(
+                        state.leader_epoch >= old.leader_epoch,
+                        "{topic}-{index}: leader epoch went back from {} to {}",
+                        old.leader_epoch,
+                        state.leader_epoch
+                    );
+                    assert!(state.partition_epoch >= old.partition_epoch);
+                }
+            }
+            if let Some(old) = before.topics.get(topic) {
+                assert!(partitions.len() >= old.len(), "{topic}: partitions shrank");
+            }
+        }
+    }
+
+    fn is_alive(liveness: &BTreeMap<BrokerId, BrokerLiveness>, broker: BrokerId) -> bool {
+        liveness.get(&broker).is_some_and(|state| !state.fenced)
+    }
+
+    // ---- liveness ---------------------------------------------------------------------------
+
+    /// Fences brokers whose session expired.
+    pub fn on_tick(&mut self, now_ms: u64) {
+        let expired: Vec<BrokerId> = self
+            .liveness
+            .iter()
+            .filter(|(_, state)| {
+                !state.fenced && now_ms >= state.last_heartbeat_ms + self.config.session_timeout_ms
+            })
+            .map(|(&broker, _)| broker)
+            .collect();
+        for broker in expired {
+            self.fence(broker);
+        }
+    }
+
+    /// Takes `broker` out of service: out of ISRs, off leadership.
+    fn fence(&mut self, broker: BrokerId) {
+        if let Some(state) = self.liveness.get_mut(&broker) {
+            state.fenced = true;
+        }
+        self.bump_version();
+        self.events.push(ControllerEvent::BrokerFenced { broker });
+        let unclean_allowed = self.config.unclean_election;
+        let mut elections = Vec::new();
+        let mut isr_changes = Vec::new();
+        let result = self.change(|metadata, liveness| {
+            for (topic, partitions) in metadata.topics.iter_mut() {
+                for (index, state) in partitions.iter_mut().enumerate() {
+                    let mut changed = false;
+                    if state.isr.contains(&broker) && state.isr.len() > 1 {
+                        state.isr.retain(|&member| member != broker);
+                        changed = true;
+                        isr_changes.push((TopicPartition::new(topic, index as u32), state.isr.clone()));
+                    }
+                    if state.leader == Some(broker) {
+                        let (leader, unclean) = elect(state, liveness, unclean_allowed);
+                        state.leader = leader;
+                        state.leader_epoch += 1;
+                        if unclean {
+                            if let Some(leader) = leader {
+                                state.isr = vec![leader];
+                            }
+                        }
+                        changed = true;
+                        elections.push((
+                            TopicPartition::new(topic, index as u32),
+                            leader,
+                            state.leader_epoch,
+                            unclean,
+                        ));
+                    }
+                    if changed {
+                        state.partition_epoch += 1;
+                    }
+                }
+            }
+        });
+        if result.is_err() {
+            // The change could not be made durable: it did not happen. The next tick retries.
+            if let Some(state) = self.liveness.get_mut(&broker) {
+                state.fenced = false;
+            }
+            return;
+        }
+        self.push_elections(elections);
+        for (partition, isr) in isr_changes {
+            self.events.push(ControllerEvent::IsrChanged { partition, isr });
+        }
+    }
+
+    fn push_elections(&mut self, elections: Vec<(TopicPartition, Option<BrokerId>, u32, bool)>) {
+        for (partition, leader, leader_epoch, unclean) in elections {
+            self.events.push(ControllerEvent::LeaderElected {
+                partition,
+                leader,
+                leader_epoch,
+                unclean,
+            });
+        }
+    }
+
+    /// Elects leaders for offline partitions whose ISR now has a live member.
+    fn elect_offline(&mut self) {
+        let unclean_allowed = self.config.unclean_election;
+        let mut elections = Vec::new();
+        let _ = self.change(|metadata, liveness| {
+            for (topic, partitions) in metadata.topics.iter_mut() {
+                for (index, state) in partitions.iter_mut().enumerate() {
+                    if state.leader.is_some() {
+                        continue;
+                    }
+                    let (leader, unclean) = elect(state, liveness, unclean_allowed);
+                    if let Some(leader) = leader {
+                        state.leader = Some(leader);
+                        state.leader_epoch += 1;
+                        state.partition_epoch += 1;
+                        if unclean {
+                            state.isr = vec![leader];
+                        }
+                        elections.push((
+                            TopicPartition::new(topic, index as u32),
+                            Some(leader),
+                            state.leader_epoch,
+                            unclean,
+                        ));
+                    }
+                }
+            }
+        });
+        self.push_elections(elections);
+    }
+
+    fn on_heartbeat(&mut self, now_ms: u64, request: HeartbeatRequest) -> HeartbeatResponse {
+        let broker = request.broker;
+        let known = self.liveness.get(&broker).cloned();
+        match known {
+            Some(state) if request.incarnation < state.incarnation => {
+                // A message from an older incarnation, delayed in the network.
+                return HeartbeatResponse {
+                    metadata: None,
+                    accepted: false,
+                };
+            }
+            Some(state) if request.incarnation > state.incarnation && state.incarnation > 0 => {
+                // The broker restarted: it may have lost unsynced data. Fence it first, so it
+                // leaves ISRs and leadership, then let it back in below.
+                if !state.fenced {
+                    self.fence(broker);
+                }
+            }
+            _ => {}
+        }
+        let address_changed = self.metadata.broker_addrs.get(&broker) != Some(&request.addr);
+        if address_changed
+            && self
+                .change(|metadata, _| {
+                    metadata.broker_addrs.insert(broker, request.addr);
+                })
+                .is_err()
+        {
+            return HeartbeatResponse {
+                metadata: None,
+                accepted: false,
+            };
+        }
+        let was_fenced = self.liveness.get(&broker).is_none_or(|state| state.fenced);
+        self.liveness.insert(
+            broker,
+            BrokerLiveness {
+                incarnation: request.incarnation,
+                last_heartbeat_ms: now_ms,
+                fenced: false,
+            },
+        );
+        if was_fenced {
+            self.events.push(ControllerEvent::BrokerUnfenced { broker });
+            // Membership changed (the broker list is part of the metadata clients see):
+            // publish it, and give offline partitions a leader.
+            self.bump_version();
+            self.elect_offline();
+        }
+        let metadata = (request.metadata_version < self.metadata.version)
+            .then(|| self.cluster_metadata());
+        HeartbeatResponse {
+            metadata,
+            accepted: true,
+        }
+    }
+
+    // ---- metadata requests --------------------------------------------------------------------
+
+    /// The cluster as clients and brokers see it: only unfenced brokers are listed.
+    pub fn cluster_metadata(&self) -> ClusterMetadata {
+        ClusterMetadata {
+            version: self.metadata.version,
+            brokers: self
+                .metadata
+                .broker_addrs
+                .iter()
+                .filter(|(broker, _)| Self::is_alive(&self.liveness, **broker))
+                .map(|(&broker, &addr)| (broker, addr))
+                .collect(),
+            topics: self
+                .metadata
+                .topics
+                .iter()
+                .map(|(name, partitions)| TopicMetadata {
+                    name: name.clone(),
+                    partitions: partitions
+                        .iter()
+                        .enumerate()
+                        .map(|(index, state)| partition_metadata(index as u32, state))
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Replica assignment for partitions `first..first+count` of a topic: round robin over the
+    /// live brokers, starting at a different broker for each partition.
+    fn assign(&self, topic: &str, first: u32, count: u32, replication_factor: u32) -> Result<Vec<PartitionState>, ErrorCode> {
+        let live: Vec<BrokerId> = self
+            .liveness
+            .iter()
+            .filter(|(_, state)| !state.fenced)
+            .map(|(&broker, _)| broker)
+            .collect();
+        if replication_factor == 0 || live.len() < replication_factor as usize {
+            return Err(ErrorCode::InvalidRequest {
+                reason: format!(
+                    "replication factor {replication_factor} for {topic} needs that many live brokers; {} are live",
+                    live.len()
+                ),
+            });
+        }
+        let offset = crate::stable_hash(topic.as_bytes()) as usize;
+        Ok((first..first + count)
+            .map(|partition| {
+                let start = (offset + partition as usize) % live.len();
+                let replicas: Vec<BrokerId> = (0..replication_factor as usize)
+                    .map(|i| live[(start + i) % live.len()])
+                    .collect();
+                PartitionState {
+                    leader: Some(replicas[0]),
+                    leader_epoch: 0,
+                    partition_epoch: 0,
+                    isr: replicas.clone(),
+                    replicas,
+                }
+            })
+            .collect())
+    }
+
+    fn create_topic(&mut self, request: CreateTopicRequest) -> Result<(), ErrorCode> {
+        if self.metadata.topics.contains_key(&request.topic) {
+            return Err(ErrorCode::TopicAlreadyExists);
+        }
+        if request.topic.is_empty() || request.partitions == 0 || request.partitions > PARTITIONS_MAX {
+            return Err(ErrorCode::InvalidRequest {
+                reason: format!(
+                    "topic '{}' with {} partitions: a topic needs a name and 1..={PARTITIONS_MAX} partitions",
+                    request.topic, request.partitions
+                ),
+            });
+        }
+        let partitions = self.assign(&request.topic, 0, request.partitions, request.replication_factor)?;
+        let elections: Vec<_> = partitions
+            .iter()
+            .enumerate()
+            .map(|(index, state)| (TopicPartition::new(&request.topic, index as u32), state.leader, 0, false))
+            .collect();
+        let topic = request.topic.clone();
+        self.change(|metadata, _| {
+            metadata.topics.insert(topic, partitions);
+        })
+        .map_err(|_| ErrorCode::KafkaStorageError)?;
+        self.events.push(ControllerEvent::PartitionsChanged {
+            topic: request.topic,
+            count: request.partitions,
+        });
+        self.push_elections(elections);
+        Ok(())
+    }
+
+    fn create_partitions(&mut self, request: CreatePartitionsRequest) -> Result<(), ErrorCode> {
+        let Some(current) = self.metadata.topics.get(&request.topic) else {
+            return Err(ErrorCode::UnknownTopicOrPartition);
+        };
+        let current_count = current.len() as u32;
+        if request.count <= current_count || request.count > PARTITIONS_MAX {
+            return Err(ErrorCode::InvalidRequest {
+                reason: format!(
+                    "topic '{}' has {current_count} partitions; the new count {} must be larger (and at most {PARTITIONS_MAX})",
+                    request.topic, request.count
+                ),
+            });
+        }
+        let replication_factor = current[0].replicas.len() as u32;
+        let added = self.assign(&request.topic, current_count, request.count - current_count, replication_factor)?;
+        let elections: Vec<_> = added
+            .iter()
+            .enumerate()
+            .map(|(i, state)| {
+                (TopicPartition::new(&request.topic, current_count + i as u32), state.leader, 0, false)
+            })
+            .collect();
+        let topic = request.topic.clone();
+        self.change(|metadata, _| {
+            metadata.topics.get_mut(&topic).expect("checked above").extend(added);
+        })
+        .map_err(|_| ErrorCode::KafkaStorageError)?;
+        self.events.push(ControllerEvent::PartitionsChanged {
+            topic: request.topic,
+            count: request.count,
+        });
+        self.push_elections(elections);
+        Ok(())
+    }
+
+    fn alter_partition(&mut self, request: AlterPartitionRequest) -> Result<PartitionMetadata, ErrorCode> {
+        let tp = request.partition.clone();
+        let Some(state) = self
+            .metadata
+            .topics
+            .get(&tp.topic)
+            .and_then(|partitions| partitions.get(tp.partition as usize))
+            .cloned()
+        else {
+            return Err(ErrorCode::UnknownTopicOrPartition);
+        };
+        if state.leader != Some(request.broker) || request.leader_epoch != state.leader_epoch {
+            return Err(ErrorCode::FencedLeaderEpoch);
+        }
+        if request.partition_epoch != state.partition_epoch {
+            // A stale proposal: the leader must start again from the current state.
+            return Err(ErrorCode::InvalidRequest {
+                reason: format!(
+                    "partition epoch {} is stale; current is {}",
+                    request.partition_epoch, state.partition_epoch
+                ),
+            });
+        }
+        let valid = request.new_isr.contains(&request.broker)
+            && request.new_isr.iter().all(|b| state.replicas.contains(b))
+            && request
+                .new_isr
+                .iter()
+                .filter(|b| !state.isr.contains(b))
+                .all(|b| Self::is_alive(&self.liveness, *b));
+        if !valid {
+            return Err(ErrorCode::InvalidRequest {
+                reason: format!(
+                    "ISR {:?} must contain the leader {} and only live replicas of {:?}",
+                    request.new_isr, request.broker, state.replicas
+                ),
+            });
+        }
+        let mut new_isr = request.new_isr.clone();
+        new_isr.sort_unstable();
+        new_isr.dedup();
+        let index = tp.partition as usize;
+        let isr_for_change = new_isr.clone();
+        self.change(|metadata, _| {
+            let state = &mut metadata.topics.get_mut(&tp.topic).expect("checked")[index];
+            if state.isr != isr_for_change {
+                state.isr = isr_for_change;
+                state.partition_epoch += 1;
+            }
+        })
+        .map_err(|_| ErrorCode::KafkaStorageError)?;
+        self.events.push(ControllerEvent::IsrChanged {
+            partition: tp.clone(),
+            isr: new_isr,
+        });
+        let state = &self.metadata.topics[&tp.topic][index];
+        Ok(partition_metadata(tp.partition, state))
+    }
+
+    /// The current state of a partition, for answers to stale AlterPartition proposals.
+    fn partition_state(&self, tp: &TopicPartition) -> Option<PartitionMetadata> {
+        self.metadata
+            .topics
+            .get(&tp.topic)
+            .and_then(|partitions| partitions.get(tp.partition as usize))
+            .map(|state| partition_metadata(tp.partition, state))
+    }
+
+    // ---- coordinator ------------------------------------------------------------------------
+
+    /// Handles one request. Brokers' data-path requests (Produce, Fetch, ...) are not for the
+    /// controller: they get `NotLeaderOrFollower`.
+    pub fn on_request(&mut self, now_ms: u64, request: Request) -> Response {
+        match request {
+            Request::Heartbeat(request) => Response::Heartbeat(self.on_heartbeat(now_ms, request)),
+            Request::Metadata(request) => {
+                let mut metadata = self.cluster_metadata();
+                if let Some(topics) = request.topics {
+                    metadata.topics.retain(|topic| topics.contains(&topic.name));
+                }
+                Response::Metadata(MetadataResponse { metadata })
+            }
+            Request::CreateTopic(request) => Response::CreateTopic(CreateTopicResponse {
+                result: self.create_topic(request),
+            }),
+            Request::CreatePartitions(request) => {
+                Response::CreatePartitions(CreatePartitionsResponse {
+                    result: self.create_partitions(request),
+                })
+            }
+            Request::AlterPartition(request) => {
+                let tp = request.partition.clone();
+                let result = self.alter_partition(request);
+                let result = match result {
+                    Err(ErrorCode::UnknownTopicOrPartition) => Err(ErrorCode::UnknownTopicOrPartition),
+                    Err(error) => match self.partition_state(&tp) {
+                        // Tell the leader where things stand; it adopts the current state.
+                        Some(_) => Err(error),
+                        None => Err(ErrorCode::UnknownTopicOrPartition),
+                    },
+                    ok => ok,
+                };
+                Response::AlterPartition(AlterPartitionResponse { result })
+            }
+            Request::InitProducerId(request) => {
+                let result = self
+                    .producer_ids
+                    .init_producer_id(request.current)
+                    .map_err(producer_id_error);
+                Response::InitProducerId(InitProducerIdResponse { result })
+            }
+            Request::OffsetCommit(request) => {
+                let mut result = Ok(());
+                for (partition, offset) in &request.offsets {
+                    if self
+                        .offsets
+                        .commit(&request.group, &partition.topic, partition.partition, *offset)
+                        .is_err()
+                    {
+                        result = Err(ErrorCode::KafkaStorageError);
+                        break;
+                    }
+                }
+                Response::OffsetCommit(OffsetCommitResponse { result })
+            }
+            Request::OffsetFetch(request) => {
+                let offsets = request
+                    .partitions
+                    .iter()
+                    .map(|partition| {
+                        let offset =
+                            self.offsets
+                                .committed(&request.group, &partition.topic, partition.partition);
+                        (partition.clone(), offset)
+                    })
+                    .collect();
+                Response::OffsetFetch(OffsetFetchResponse { result: Ok(offsets) })
+            }
+            Request::Produce(_) => Response::Produce(ProduceResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+                log_start_offset: 0,
+            }),
+            Request::Fetch(_) => Response::Fetch(FetchResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+                high_watermark: 0,
+                log_start_offset: 0,
+                leader_epoch: 0,
+                preferred_read_replica: None,
+            }),
+            Request::ListOffsets(_) => Response::ListOffsets(ListOffsetsResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
+            Request::OffsetForLeaderEpoch(_) => {
+                Response::OffsetForLeaderEpoch(OffsetForLeaderEpochResponse {
+                    result: Err(ErrorCode::NotLeaderOrFollower),
+                })
+            }
+        }
+    }
+}
+
+/// Most partitions a topic may have.
+pub const PARTITIONS_MAX: u32 = 1024;
+
+fn partition_metadata(partition: u32, state: &PartitionState) -> PartitionMetadata {
+    PartitionMetadata {
+        partition,
+        leader: state.leader,
+        leader_epoch: state.leader_epoch,
+        partition_epoch: state.partition_epoch,
+        replicas: state.replicas.clone(),
+        isr: state.isr.clone(),
+    }
+}
+
+/// Picks a leader: the first live ISR member in replica order; with unclean election allowed and
+/// no live ISR member, the first live replica. Returns (leader, unclean).
+fn elect(
+    state: &PartitionState,
+    liveness: &BTreeMap<BrokerId, BrokerLiveness>,
+    unclean_allowed: bool,
+) -> (Option<BrokerId>, bool) {
+    let alive = |broker: &BrokerId| liveness.get(broker).is_some_and(|s| !s.fenced);
+    if let Some(&leader) = state
+        .replicas
+        .iter()
+        .find(|b| state.isr.contains(b) && alive(b))
+    {
+        return (Some(leader), false);
+    }
+    if unclean_allowed {
+        if let Some(&leader) = state.replicas.iter().find(|b| alive(b)) {
+            return (Some(leader), true);
+        }
+    }
+    (None, false)
+}
+
+fn producer_id_error(error: crate::producer_ids::ProducerIdError) -> ErrorCode {
+    use crate::producer_ids::ProducerIdError;
+    match error {
+        ProducerIdError::InvalidProducerEpoch { .. } => ErrorCode::InvalidProducerEpoch,
+        ProducerIdError::Storage(_) => ErrorCode::KafkaStorageError,
+        #[allow(unreachable_patterns)]
+        _ => ErrorCode::InvalidProducerEpoch,
+    }
+}

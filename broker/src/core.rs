@@ -1,0 +1,1679 @@
+//! The broker core: every partition replica this broker holds, as leader or follower.
+//!
+//! A sans-IO state machine: the node shell feeds it requests, responses to its own requests, and
+//! ticks, all with the current simulated time; it answers with [`Output`]s (responses to send,
+//! requests to send, observations for the history). It never blocks and never sees madsim.
+//!
+//! What it guarantees (checked by assertions on every transition):
+//! - `log start <= high watermark <= log end` on every replica;
+//! - a leader's high watermark only advances when every member of the *maximal* ISR (the
+//!   controller's ISR plus any member the leader has asked to add) holds the offset, and never
+//!   goes back while it leads; an acks=all produce is answered only once the high watermark
+//!   passes the batch;
+//! - consumers read only below the high watermark; a read below the log start answers
+//!   `OffsetEvicted { next_available = current log start }`, never an IO error;
+//! - a follower of a new leader first asks the leader where its epoch ended
+//!   (`OffsetForLeaderEpoch`, KIP-101/KIP-279) and truncates a divergent tail before fetching;
+//! - KIP-392: a leader names a preferred read replica only among in-sync followers that hold the
+//!   requested offset (KAFKA-14372); a follower serving a consumer answers `OffsetOutOfRange` for
+//!   an offset below its own log start or beyond what the leader has committed, and
+//!   `OffsetNotAvailable` when it is merely behind;
+//! - leader epochs fence stale requests (`FencedLeaderEpoch`) and stale senders.
+//!
+//! Broker bug switches (see [`crate::bugs`]) turn historical mistakes back on:
+//! `hw-before-isr`, `no-follower-truncation`, `unclean-election` (in the controller) and
+//! `stale-segment-read` (in the log).
+
+use crate::api::*;
+use crate::batch::RecordBatch;
+use crate::bugs::{BrokerBug, BugSet};
+use crate::epoch_cache::EpochCache;
+use crate::log::{AppendOutcome, LogConfig, LogError, PartitionLog, ReadError, ReadPlan};
+use crate::storage::Storage;
+use bytes::Bytes;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+
+/// How many of a broker's outgoing requests may be outstanding at once.
+const OUTSTANDING_REQUESTS_MAX: usize = 10_000;
+/// How many produce requests may wait for the high watermark at once, per broker.
+const PENDING_PRODUCES_MAX: usize = 100_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerConfig {
+    pub broker_id: BrokerId,
+    /// This broker's rack (KIP-392 matches it against a consumer's rack).
+    pub rack: String,
+    pub log: LogConfig,
+    /// A follower that has not caught up for this long leaves the ISR.
+    pub replica_lag_ms_max: u64,
+    /// A follower with nothing new to fetch asks again after this long.
+    pub replica_fetch_wait_ms: u64,
+    pub replica_fetch_bytes_max: u64,
+    /// An outgoing request unanswered for this long is given up (and retried by its owner).
+    pub request_timeout_ms: u64,
+    pub heartbeat_interval_ms: u64,
+    /// acks=all produce needs at least this many in-sync replicas.
+    pub min_insync_replicas: u32,
+    pub retention_check_interval_ms: u64,
+    /// Largest fetch a consumer may ask for.
+    pub fetch_bytes_max: u64,
+    pub bugs: BugSet,
+}
+
+impl BrokerConfig {
+    pub fn new(broker_id: BrokerId) -> BrokerConfig {
+        BrokerConfig {
+            broker_id,
+            rack: format!("rack-{broker_id}"),
+            log: LogConfig::default(),
+            replica_lag_ms_max: 2_000,
+            replica_fetch_wait_ms: 20,
+            replica_fetch_bytes_max: 1 << 20,
+            request_timeout_ms: 500,
+            heartbeat_interval_ms: 100,
+            min_insync_replicas: 1,
+            retention_check_interval_ms: 100,
+            fetch_bytes_max: 8 << 20,
+            bugs: BugSet::none(),
+        }
+    }
+}
+
+/// Something the broker observed, for the history, coverage marks and reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// A replica's log start advanced. `leader` = this broker leads the partition (its log start
+    /// is the authoritative one).
+    LogStartAdvanced {
+        partition: TopicPartition,
+        broker: BrokerId,
+        offset: u64,
+        leader: bool,
+    },
+    /// A follower cut its log back (divergence after a leader change, or a reset to the
+    /// leader's log start).
+    FollowerTruncated {
+        partition: TopicPartition,
+        broker: BrokerId,
+        from: u64,
+        to: u64,
+    },
+    /// Producer state expired (its last batch fell below the log start, or a forced expiry).
+    ProducerExpired {
+        partition: TopicPartition,
+        broker: BrokerId,
+        producer_id: i64,
+    },
+    /// A leader named a preferred read replica for a consumer (KIP-392).
+    PreferredReplicaChosen {
+        partition: TopicPartition,
+        leader: BrokerId,
+        replica: BrokerId,
+    },
+    /// A consumer read below the log start and got `OffsetEvicted`.
+    EvictedOffsetRequested {
+        partition: TopicPartition,
+        broker: BrokerId,
+        offset: u64,
+        next_available: u64,
+    },
+    /// The high watermark of a partition this broker leads advanced.
+    HighWatermark {
+        partition: TopicPartition,
+        broker: BrokerId,
+        offset: u64,
+    },
+}
+
+/// What the core asks its shell to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Answer a request.
+    Respond {
+        to: SocketAddr,
+        correlation_id: u64,
+        response: Response,
+    },
+    /// Send a request to the controller.
+    ToController {
+        correlation_id: u64,
+        request: Request,
+    },
+    /// Send a request to another broker.
+    ToBroker {
+        addr: SocketAddr,
+        correlation_id: u64,
+        request: Request,
+    },
+    Observe(Observation),
+}
+
+/// Faults a scenario injects into one broker (the nemesis's hands).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminCommand {
+    /// Delete this replica's segments below `offset` (bounded by its high watermark), as if its
+    /// own retention had run: its log start may run ahead of the leader's (franz-go #885).
+    ForceRetention { partition: TopicPartition, offset: u64 },
+    /// A follower drops its tail above its high watermark (as after losing a disk cache).
+    TruncateFollower { partition: TopicPartition },
+    /// Forget one producer id's state (or every producer's, with None) on this replica.
+    ExpireProducers {
+        partition: TopicPartition,
+        producer_id: Option<i64>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FollowerProgress {
+    log_end: u64,
+    log_start: u64,
+    last_caught_up_ms: u64,
+    last_fetch_ms: u64,
+    leader_end_at_last_fetch: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LeaderState {
+    replicas: Vec<BrokerId>,
+    /// The ISR as the controller last confirmed it.
+    isr: Vec<BrokerId>,
+    /// An ISR change sent to the controller and not yet answered: (proposal, correlation id).
+    proposal: Option<(Vec<BrokerId>, u64)>,
+    followers: BTreeMap<BrokerId, FollowerProgress>,
+}
+
+impl LeaderState {
+    /// Committed ISR plus members the leader asked to add: the set the high watermark waits for.
+    fn maximal_isr(&self) -> Vec<BrokerId> {
+        let mut members = self.isr.clone();
+        if let Some((proposal, _)) = &self.proposal {
+            for member in proposal {
+                if !members.contains(member) {
+                    members.push(*member);
+                }
+            }
+        }
+        members
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FollowerPhase {
+    /// Must ask the leader where our latest epoch ends before fetching.
+    NeedsEpochCheck,
+    Fetching,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FollowerState {
+    leader: Option<BrokerId>,
+    phase: FollowerPhase,
+    /// The outstanding request to the leader, if any.
+    in_flight: Option<u64>,
+    next_fetch_ms: u64,
+    /// The leader's high watermark as of its last answer.
+    leader_high_watermark: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Role {
+    Leader(LeaderState),
+    Follower(FollowerState),
+}
+
+struct Replica<S: Storage> {
+    partition: TopicPartition,
+    log: PartitionLog<S>,
+    epochs: EpochCache,
+    high_watermark: u64,
+    leader_epoch: u32,
+    partition_epoch: u32,
+    role: Role,
+}
+
+impl<S: Storage> Replica<S> {
+    fn check_invariants(&self, broker: BrokerId) {
+        let start = self.log.log_start_offset();
+        let end = self.log.log_end_offset();
+        assert!(
+            start <= self.high_watermark && self.high_watermark <= end,
+            "broker {broker} {}: log start {start} <= high watermark {} <= log end {end} violated",
+            self.partition,
+            self.high_watermark
+        );
+    }
+
+    fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader(_))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OutgoingKind {
+    Heartbeat,
+    AlterPartition(TopicPartition),
+    ReplicaFetch(TopicPartition, u32),
+    EpochCheck(TopicPartition, u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Outgoing {
+    kind: OutgoingKind,
+    sent_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PendingProduce {
+    to: SocketAddr,
+    correlation_id: u64,
+    partition: TopicPartition,
+    leader_epoch: u32,
+    base_offset: u64,
+    last_offset: u64,
+    deadline_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PendingRead {
+    to: SocketAddr,
+    correlation_id: u64,
+    request: FetchRequest,
+    plan: ReadPlan,
+    execute_at_ms: u64,
+}
+
+/// The broker's state machine.
+pub struct BrokerCore<S: Storage + Clone> {
+    config: BrokerConfig,
+    storage: S,
+    addr: SocketAddr,
+    incarnation: u64,
+    metadata: ClusterMetadata,
+    replicas: BTreeMap<TopicPartition, Replica<S>>,
+    outgoing: BTreeMap<u64, Outgoing>,
+    next_correlation_id: u64,
+    next_heartbeat_ms: u64,
+    next_retention_ms: u64,
+    pending_produces: Vec<PendingProduce>,
+    pending_reads: VecDeque<PendingRead>,
+    outputs: Vec<Output>,
+}
+
+impl<S: Storage + Clone> BrokerCore<S> {
+    /// A broker process starting (or restarting: `incarnation` grows with each start). Logs are
+    /// opened — and recovered — when the controller's metadata assigns their partitions.
+    pub fn new(storage: S, config: BrokerConfig, addr: SocketAddr, incarnation: u64) -> Self {
+        BrokerCore {
+            config,
+            storage,
+            addr,
+            incarnation,
+            metadata: ClusterMetadata::default(),
+            replicas: BTreeMap::new(),
+            outgoing: BTreeMap::new(),
+            next_correlation_id: 1,
+            next_heartbeat_ms: 0,
+            next_retention_ms: 0,
+            pending_produces: Vec::new(),
+            pending_reads: VecDeque::new(),
+            outputs: Vec::new(),
+        }
+    }
+
+    pub fn broker_id(&self) -> BrokerId {
+        self.config.broker_id
+    }
+
+    pub fn take_outputs(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.outputs)
+    }
+
+    /// The metadata this broker holds.
+    pub fn metadata(&self) -> &ClusterMetadata {
+        &self.metadata
+    }
+
+    /// A view of every replica, for status displays and tests.
+    pub fn replica_status(&self) -> Vec<ReplicaStatus> {
+        self.replicas
+            .values()
+            .map(|replica| ReplicaStatus {
+                partition: replica.partition.clone(),
+                leader: replica.is_leader(),
+                leader_epoch: replica.leader_epoch,
+                log_start_offset: replica.log.log_start_offset(),
+                high_watermark: replica.high_watermark,
+                log_end_offset: replica.log.log_end_offset(),
+                isr: match &replica.role {
+                    Role::Leader(leader) => leader.isr.clone(),
+                    Role::Follower(_) => Vec::new(),
+                },
+            })
+            .collect()
+    }
+
+    fn correlation_id(&mut self) -> u64 {
+        let id = self.next_correlation_id;
+        self.next_correlation_id += 1;
+        id
+    }
+
+    fn send_to_controller(&mut self, now_ms: u64, kind: OutgoingKind, request: Request) -> u64 {
+        let correlation_id = self.correlation_id();
+        assert!(self.outgoing.len() < OUTSTANDING_REQUESTS_MAX, "too many outgoing requests");
+        self.outgoing.insert(correlation_id, Outgoing { kind, sent_ms: now_ms });
+        self.outputs.push(Output::ToController { correlation_id, request });
+        correlation_id
+    }
+
+    fn send_to_broker(
+        &mut self,
+        now_ms: u64,
+        addr: SocketAddr,
+        kind: OutgoingKind,
+        request: Request,
+    ) -> u64 {
+        let correlation_id = self.correlation_id();
+        assert!(self.outgoing.len() < OUTSTANDING_REQUESTS_MAX, "too many outgoing requests");
+        self.outgoing.insert(correlation_id, Outgoing { kind, sent_ms: now_ms });
+        self.outputs.push(Output::ToBroker {
+            addr,
+            correlation_id,
+            request,
+        });
+        correlation_id
+    }
+
+    fn respond(&mut self, to: SocketAddr, correlation_id: u64, response: Response) {
+        self.outputs.push(Output::Respond {
+            to,
+            correlation_id,
+            response,
+        });
+    }
+
+    fn observe(&mut self, observation: Observation) {
+        self.outputs.push(Output::Observe(observation));
+    }
+
+    // ---- ticks ------------------------------------------------------------------------------
+
+    /// Timers: heartbeats, request timeouts, follower fetches, ISR shrink, retention, produce
+    /// timeouts, delayed reads.
+    pub fn on_tick(&mut self, now_ms: u64) {
+        // Requests that were never answered (lost messages, dead peers).
+        let expired: Vec<u64> = self
+            .outgoing
+            .iter()
+            .filter(|(_, outgoing)| now_ms >= outgoing.sent_ms + self.config.request_timeout_ms)
+            .map(|(&id, _)| id)
+            .collect();
+        for correlation_id in expired {
+            let outgoing = self.outgoing.remove(&correlation_id).expect("listed above");
+            self.on_request_lost(now_ms, outgoing.kind, correlation_id);
+        }
+
+        if now_ms >= self.next_heartbeat_ms {
+            self.next_heartbeat_ms = now_ms + self.config.heartbeat_interval_ms;
+            let request = Request::Heartbeat(HeartbeatRequest {
+                broker: self.config.broker_id,
+                addr: self.addr,
+                incarnation: self.incarnation,
+                metadata_version: self.metadata.version,
+            });
+            self.send_to_controller(now_ms, OutgoingKind::Heartbeat, request);
+        }
+
+        if now_ms >= self.next_retention_ms {
+            self.next_retention_ms = now_ms + self.config.retention_check_interval_ms;
+            self.run_retention(now_ms);
+        }
+
+        let partitions: Vec<TopicPartition> = self.replicas.keys().cloned().collect();
+        for partition in &partitions {
+            self.tick_replica(now_ms, partition);
+        }
+
+        self.expire_produces(now_ms);
+        self.execute_due_reads(now_ms);
+    }
+
+    fn on_request_lost(&mut self, now_ms: u64, kind: OutgoingKind, correlation_id: u64) {
+        match kind {
+            OutgoingKind::Heartbeat => {}
+            OutgoingKind::AlterPartition(partition) => {
+                if let Some(replica) = self.replicas.get_mut(&partition) {
+                    if let Role::Leader(leader) = &mut replica.role {
+                        if leader.proposal.as_ref().is_some_and(|(_, id)| *id == correlation_id) {
+                            leader.proposal = None;
+                        }
+                    }
+                }
+                // The proposal may or may not have been applied; metadata will tell. Until
+                // then the high watermark keeps waiting for the maximal ISR.
+                let _ = now_ms;
+            }
+            OutgoingKind::ReplicaFetch(partition, _) | OutgoingKind::EpochCheck(partition, _) => {
+                if let Some(replica) = self.replicas.get_mut(&partition) {
+                    if let Role::Follower(follower) = &mut replica.role {
+                        if follower.in_flight == Some(correlation_id) {
+                            follower.in_flight = None;
+                            follower.next_fetch_ms = now_ms;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn tick_replica(&mut self, now_ms: u64, partition: &TopicPartition) {
+        let broker_id = self.config.broker_id;
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        if let Err(error) = replica.log.roll_if_due(now_ms) {
+            tracing::warn!(broker = broker_id, %partition, %error, "segment roll failed");
+        }
+        match &replica.role {
+            Role::Leader(_) => self.maybe_shrink_isr(now_ms, partition),
+            Role::Follower(follower) => {
+                if follower.in_flight.is_none() && now_ms >= follower.next_fetch_ms {
+                    self.send_follower_request(now_ms, partition);
+                }
+            }
+        }
+    }
+
+    fn run_retention(&mut self, now_ms: u64) {
+        let broker_id = self.config.broker_id;
+        let mut observations = Vec::new();
+        for replica in self.replicas.values_mut() {
+            let before = replica.log.log_start_offset();
+            match replica.log.apply_retention(now_ms, replica.high_watermark) {
+                Ok(outcome) => {
+                    let after = replica.log.log_start_offset();
+                    if after > before {
+                        replica.epochs.truncate_before(after);
+                        observations.push(Observation::LogStartAdvanced {
+                            partition: replica.partition.clone(),
+                            broker: broker_id,
+                            offset: after,
+                            leader: replica.is_leader(),
+                        });
+                    }
+                    for producer_id in outcome.expired_producers {
+                        observations.push(Observation::ProducerExpired {
+                            partition: replica.partition.clone(),
+                            broker: broker_id,
+                            producer_id,
+                        });
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(broker = broker_id, partition = %replica.partition, %error, "retention failed");
+                }
+            }
+            replica.check_invariants(broker_id);
+        }
+        for observation in observations {
+            self.observe(observation);
+        }
+    }
+
+    // ---- metadata ---------------------------------------------------------------------------
+
+    fn apply_metadata(&mut self, now_ms: u64, metadata: ClusterMetadata) {
+        if metadata.version <= self.metadata.version {
+            return;
+        }
+        self.metadata = metadata;
+        let me = self.config.broker_id;
+        let assigned: Vec<(TopicPartition, PartitionMetadata)> = self
+            .metadata
+            .topics
+            .iter()
+            .flat_map(|topic| {
+                topic
+                    .partitions
+                    .iter()
+                    .filter(|p| p.replicas.contains(&me))
+                    .map(|p| (TopicPartition::new(&topic.name, p.partition), p.clone()))
+            })
+            .collect();
+        for (partition, state) in assigned {
+            self.apply_partition_state(now_ms, &partition, &state);
+        }
+    }
+
+    fn open_replica(&mut self, partition: &TopicPartition) -> bool {
+        if self.replicas.contains_key(partition) {
+            return true;
+        }
+        let directory = format!("log/{}-{}/", partition.topic, partition.partition);
+        match PartitionLog::open(
+            self.storage.clone(),
+            &directory,
+            self.config.log.clone(),
+            self.config.bugs.clone(),
+        ) {
+            Ok(log) => {
+                let epochs = rebuild_epoch_cache(&log);
+                let high_watermark = log.log_start_offset();
+                self.replicas.insert(
+                    partition.clone(),
+                    Replica {
+                        partition: partition.clone(),
+                        log,
+                        epochs,
+                        high_watermark,
+                        leader_epoch: 0,
+                        partition_epoch: 0,
+                        role: Role::Follower(FollowerState {
+                            leader: None,
+                            phase: FollowerPhase::NeedsEpochCheck,
+                            in_flight: None,
+                            next_fetch_ms: 0,
+                            leader_high_watermark: 0,
+                        }),
+                    },
+                );
+                true
+            }
+            Err(error) => {
+                // The disk failed while recovering; the next metadata update retries.
+                tracing::warn!(broker = self.config.broker_id, %partition, %error, "cannot open log");
+                false
+            }
+        }
+    }
+
+    fn apply_partition_state(&mut self, now_ms: u64, partition: &TopicPartition, state: &PartitionMetadata) {
+        if !self.open_replica(partition) {
+            return;
+        }
+        let me = self.config.broker_id;
+        let no_truncation = self.config.bugs.is_on(BrokerBug::NoFollowerTruncation);
+        let replica = self.replicas.get_mut(partition).expect("opened above");
+        if state.leader_epoch < replica.leader_epoch {
+            return; // stale
+        }
+        let new_epoch = state.leader_epoch > replica.leader_epoch;
+        let mut lost_leadership = false;
+        if state.leader == Some(me) {
+            match &mut replica.role {
+                Role::Leader(leader) if !new_epoch => {
+                    // Same term: the controller may have changed the ISR (fencing a broker).
+                    if state.partition_epoch > replica.partition_epoch {
+                        leader.isr = state.isr.clone();
+                        leader.replicas = state.replicas.clone();
+                        leader.proposal = None;
+                    }
+                }
+                _ => {
+                    // Become leader of a new epoch.
+                    let log_end = replica.log.log_end_offset();
+                    replica.epochs.assign(state.leader_epoch, log_end);
+                    let followers = state
+                        .replicas
+                        .iter()
+                        .filter(|&&b| b != me)
+                        .map(|&b| {
+                            (
+                                b,
+                                FollowerProgress {
+                                    log_end: 0,
+                                    log_start: 0,
+                                    last_caught_up_ms: now_ms,
+                                    last_fetch_ms: now_ms,
+                                    leader_end_at_last_fetch: log_end,
+                                },
+                            )
+                        })
+                        .collect();
+                    lost_leadership = false;
+                    replica.role = Role::Leader(LeaderState {
+                        replicas: state.replicas.clone(),
+                        isr: state.isr.clone(),
+                        proposal: None,
+                        followers,
+                    });
+                    tracing::debug!(broker = me, %partition, epoch = state.leader_epoch, "became leader");
+                }
+            }
+        } else {
+            let was_leader = replica.is_leader();
+            let same_leader = matches!(&replica.role, Role::Follower(f) if f.leader == state.leader);
+            if was_leader || new_epoch || !same_leader {
+                lost_leadership = was_leader;
+                replica.role = Role::Follower(FollowerState {
+                    leader: state.leader,
+                    phase: if no_truncation {
+                        FollowerPhase::Fetching
+                    } else {
+                        FollowerPhase::NeedsEpochCheck
+                    },
+                    in_flight: None,
+                    next_fetch_ms: now_ms,
+                    leader_high_watermark: replica.high_watermark,
+                });
+            }
+        }
+        replica.leader_epoch = state.leader_epoch;
+        replica.partition_epoch = replica.partition_epoch.max(state.partition_epoch);
+        if lost_leadership {
+            self.fail_pending_produces(partition, ErrorCode::NotLeaderOrFollower);
+        }
+        self.advance_high_watermark(now_ms, partition);
+    }
+
+    // ---- requests ---------------------------------------------------------------------------
+
+    /// Handles a request from a client or another broker. `read_delay_ms` is the disk latency
+    /// the shell drew for this request: a consumer fetch plans its read now and reads after it
+    /// (retention may run in between — the race behind fluvio #3891).
+    pub fn on_request(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        correlation_id: u64,
+        request: Request,
+        read_delay_ms: u64,
+    ) {
+        let response = match request {
+            Request::Produce(request) => match self.produce(now_ms, from, correlation_id, request) {
+                Some(response) => Response::Produce(response),
+                None => return, // waits for the high watermark
+            },
+            Request::Fetch(request) => {
+                match self.fetch(now_ms, from, correlation_id, request, read_delay_ms) {
+                    Some(response) => Response::Fetch(response),
+                    None => return, // the read is delayed
+                }
+            }
+            Request::ListOffsets(request) => Response::ListOffsets(self.list_offsets(request)),
+            Request::Metadata(request) => {
+                let mut metadata = self.metadata.clone();
+                if let Some(topics) = request.topics {
+                    metadata.topics.retain(|topic| topics.contains(&topic.name));
+                }
+                Response::Metadata(MetadataResponse { metadata })
+            }
+            Request::OffsetForLeaderEpoch(request) => {
+                Response::OffsetForLeaderEpoch(self.offset_for_leader_epoch(request))
+            }
+            // Coordinator and controller requests belong to the controller.
+            Request::InitProducerId(_) => Response::InitProducerId(InitProducerIdResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
+            Request::OffsetCommit(_) => Response::OffsetCommit(OffsetCommitResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
+            Request::OffsetFetch(_) => Response::OffsetFetch(OffsetFetchResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
+            Request::CreateTopic(_) => Response::CreateTopic(CreateTopicResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
+            Request::CreatePartitions(_) => Response::CreatePartitions(CreatePartitionsResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
+            Request::Heartbeat(_) => Response::Heartbeat(HeartbeatResponse {
+                metadata: None,
+                accepted: false,
+            }),
+            Request::AlterPartition(_) => Response::AlterPartition(AlterPartitionResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
+        };
+        self.respond(from, correlation_id, response);
+    }
+
+    /// Checks the sender's idea of the leader epoch against ours.
+    fn check_epoch(replica: &Replica<S>, current_leader_epoch: Option<u32>) -> Result<(), ErrorCode> {
+        match current_leader_epoch {
+            Some(epoch) if epoch < replica.leader_epoch => Err(ErrorCode::FencedLeaderEpoch),
+            Some(epoch) if epoch > replica.leader_epoch => Err(ErrorCode::UnknownLeaderEpoch),
+            _ => Ok(()),
+        }
+    }
+
+    fn produce(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        correlation_id: u64,
+        request: ProduceRequest,
+    ) -> Option<ProduceResponse> {
+        let partition = request.partition.clone();
+        let Some(replica) = self.replicas.get_mut(&partition) else {
+            let known = self.metadata.partition(&partition).is_some();
+            return Some(ProduceResponse {
+                result: Err(if known {
+                    ErrorCode::NotLeaderOrFollower
+                } else {
+                    ErrorCode::UnknownTopicOrPartition
+                }),
+                log_start_offset: 0,
+            });
+        };
+        let log_start_offset = replica.log.log_start_offset();
+        let reject = |error| {
+            Some(ProduceResponse {
+                result: Err(error),
+                log_start_offset,
+            })
+        };
+        let Role::Leader(leader) = &replica.role else {
+            return reject(ErrorCode::NotLeaderOrFollower);
+        };
+        if let Err(error) = Self::check_epoch(replica, request.current_leader_epoch) {
+            return reject(error);
+        }
+        if (request.batch.len() as u64) > crate::batch::BATCH_BYTES_MAX {
+            return reject(ErrorCode::MessageTooLarge);
+        }
+        let batch = match RecordBatch::decode(&request.batch) {
+            Ok(batch) => batch,
+            Err(_) => return reject(ErrorCode::CorruptMessage),
+        };
+        if (leader.isr.len() as u32) < self.config.min_insync_replicas {
+            return reject(ErrorCode::NotEnoughReplicas);
+        }
+        if self.pending_produces.len() >= PENDING_PRODUCES_MAX {
+            return reject(ErrorCode::RequestTimedOut);
+        }
+        let epoch = replica.leader_epoch;
+        let outcome = match replica.log.append_as_leader(batch, epoch, now_ms) {
+            Ok(outcome) => outcome,
+            Err(error) => return reject(log_error_code(&error)),
+        };
+        let (base_offset, last_offset) = match outcome {
+            AppendOutcome::Appended {
+                base_offset,
+                last_offset,
+            } => (base_offset, last_offset),
+            AppendOutcome::Duplicate {
+                base_offset,
+                last_offset,
+            } => (base_offset, last_offset),
+        };
+        if replica.high_watermark > last_offset {
+            return Some(ProduceResponse {
+                result: Ok(base_offset),
+                log_start_offset,
+            });
+        }
+        self.pending_produces.push(PendingProduce {
+            to: from,
+            correlation_id,
+            partition: partition.clone(),
+            leader_epoch: epoch,
+            base_offset,
+            last_offset,
+            deadline_ms: now_ms + request.timeout_ms,
+        });
+        self.advance_high_watermark(now_ms, &partition);
+        None
+    }
+
+    fn fetch(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        correlation_id: u64,
+        request: FetchRequest,
+        read_delay_ms: u64,
+    ) -> Option<FetchResponse> {
+        let me = self.config.broker_id;
+        let partition = request.partition.clone();
+        let Some(replica) = self.replicas.get_mut(&partition) else {
+            let known = self.metadata.partition(&partition).is_some();
+            return Some(fetch_error(
+                if known {
+                    ErrorCode::NotLeaderOrFollower
+                } else {
+                    ErrorCode::UnknownTopicOrPartition
+                },
+                0,
+                0,
+                0,
+            ));
+        };
+        let high_watermark = replica.high_watermark;
+        let log_start = replica.log.log_start_offset();
+        let log_end = replica.log.log_end_offset();
+        let epoch = replica.leader_epoch;
+        let error = |code| Some(fetch_error(code, high_watermark, log_start, epoch));
+        if let Err(code) = Self::check_epoch(replica, request.current_leader_epoch) {
+            return error(code);
+        }
+        if request.max_bytes == 0 || request.max_bytes > self.config.fetch_bytes_max {
+            return error(ErrorCode::InvalidRequest {
+                reason: format!(
+                    "fetch size {} outside 1..={}",
+                    request.max_bytes, self.config.fetch_bytes_max
+                ),
+            });
+        }
+
+        if let Some(follower) = request.replica_id {
+            // A follower fetching from us, the leader.
+            let Role::Leader(leader) = &mut replica.role else {
+                return error(ErrorCode::NotLeaderOrFollower);
+            };
+            let Some(progress) = leader.followers.get_mut(&follower) else {
+                return error(ErrorCode::NotLeaderOrFollower);
+            };
+            if request.offset < log_start || request.offset > log_end {
+                return error(ErrorCode::OffsetOutOfRange);
+            }
+            if request.offset >= progress.leader_end_at_last_fetch {
+                progress.last_caught_up_ms = progress.last_fetch_ms;
+            }
+            if request.offset >= log_end {
+                progress.last_caught_up_ms = now_ms;
+            }
+            progress.last_fetch_ms = now_ms;
+            progress.leader_end_at_last_fetch = log_end;
+            progress.log_end = request.offset;
+            if let Some(follower_start) = request.replica_log_start_offset {
+                progress.log_start = follower_start;
+            }
+            let result = match replica.log.read(request.offset, request.max_bytes.min(self.config.replica_fetch_bytes_max)) {
+                Ok(batches) => Ok(batches),
+                Err(read_error) => Err(read_error_code(&read_error)),
+            };
+            self.maybe_expand_isr(now_ms, &partition, follower);
+            self.advance_high_watermark(now_ms, &partition);
+            let replica = &self.replicas[&partition];
+            return Some(FetchResponse {
+                result,
+                high_watermark: replica.high_watermark,
+                log_start_offset: replica.log.log_start_offset(),
+                leader_epoch: replica.leader_epoch,
+                preferred_read_replica: None,
+            });
+        }
+
+        // A consumer.
+        match &replica.role {
+            Role::Leader(leader) => {
+                // Beyond the log end is out of range; between the high watermark and the log
+                // end there is simply nothing committed to read yet (answered empty below).
+                if request.offset > log_end {
+                    return error(ErrorCode::OffsetOutOfRange);
+                }
+                if request.offset >= log_start {
+                    if let Some(rack) = &request.rack {
+                        if let Some(preferred) = preferred_read_replica(leader, rack, request.offset, me) {
+                            self.observe(Observation::PreferredReplicaChosen {
+                                partition: partition.clone(),
+                                leader: me,
+                                replica: preferred,
+                            });
+                            return Some(FetchResponse {
+                                result: Ok(Vec::new()),
+                                high_watermark,
+                                log_start_offset: log_start,
+                                leader_epoch: epoch,
+                                preferred_read_replica: Some(preferred),
+                            });
+                        }
+                    }
+                }
+            }
+            Role::Follower(follower) => {
+                // KIP-392: serve a consumer from a follower.
+                if request.offset < log_start {
+                    return error(ErrorCode::OffsetOutOfRange);
+                }
+                if request.offset > high_watermark {
+                    // Behind: we hold it uncommitted, or the leader has committed it and we
+                    // have not caught up. Beyond both: out of range (the consumer must go
+                    // back to the leader, KIP-392 case 4).
+                    let known_end = log_end.max(follower.leader_high_watermark);
+                    return error(if request.offset <= known_end {
+                        ErrorCode::OffsetNotAvailable
+                    } else {
+                        ErrorCode::OffsetOutOfRange
+                    });
+                }
+            }
+        }
+        if request.offset >= high_watermark {
+            // Nothing new yet.
+            return Some(FetchResponse {
+                result: Ok(Vec::new()),
+                high_watermark,
+                log_start_offset: log_start,
+                leader_epoch: epoch,
+                preferred_read_replica: None,
+            });
+        }
+        match replica.log.plan_read(request.offset, request.max_bytes) {
+            Err(read_error) => {
+                let code = read_error_code(&read_error);
+                self.note_evicted(&partition, request.offset, &code);
+                error(code)
+            }
+            Ok(plan) => {
+                if read_delay_ms == 0 {
+                    Some(self.execute_read(&partition, request.offset, plan))
+                } else {
+                    self.pending_reads.push_back(PendingRead {
+                        to: from,
+                        correlation_id,
+                        request,
+                        plan,
+                        execute_at_ms: now_ms + read_delay_ms,
+                    });
+                    None
+                }
+            }
+        }
+    }
+
+    fn note_evicted(&mut self, partition: &TopicPartition, offset: u64, code: &ErrorCode) {
+        if let ErrorCode::OffsetEvicted { next_available } = code {
+            self.observe(Observation::EvictedOffsetRequested {
+                partition: partition.clone(),
+                broker: self.config.broker_id,
+                offset,
+                next_available: *next_available,
+            });
+        }
+    }
+
+    /// Reads a planned fetch, limited to the high watermark *now*.
+    fn execute_read(&mut self, partition: &TopicPartition, offset: u64, plan: ReadPlan) -> FetchResponse {
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return fetch_error(ErrorCode::NotLeaderOrFollower, 0, 0, 0);
+        };
+        let high_watermark = replica.high_watermark;
+        let log_start = replica.log.log_start_offset();
+        let epoch = replica.leader_epoch;
+        let result = match replica.log.execute_read(plan) {
+            Ok(batches) => Ok(batches
+                .into_iter()
+                .filter(|batch| batch_base_offset(batch) < high_watermark)
+                .collect::<Vec<Bytes>>()),
+            Err(read_error) => Err(read_error_code(&read_error)),
+        };
+        if let Err(code) = &result {
+            self.note_evicted(partition, offset, &code.clone());
+        }
+        FetchResponse {
+            result,
+            high_watermark,
+            log_start_offset: log_start,
+            leader_epoch: epoch,
+            preferred_read_replica: None,
+        }
+    }
+
+    fn execute_due_reads(&mut self, now_ms: u64) {
+        while self
+            .pending_reads
+            .front()
+            .is_some_and(|read| read.execute_at_ms <= now_ms)
+        {
+            let read = self.pending_reads.pop_front().expect("checked");
+            let response = self.execute_read(&read.request.partition, read.request.offset, read.plan);
+            self.respond(read.to, read.correlation_id, Response::Fetch(response));
+        }
+    }
+
+    fn list_offsets(&mut self, request: ListOffsetsRequest) -> ListOffsetsResponse {
+        let Some(replica) = self.replicas.get(&request.partition) else {
+            let known = self.metadata.partition(&request.partition).is_some();
+            return ListOffsetsResponse {
+                result: Err(if known {
+                    ErrorCode::NotLeaderOrFollower
+                } else {
+                    ErrorCode::UnknownTopicOrPartition
+                }),
+            };
+        };
+        if !replica.is_leader() {
+            return ListOffsetsResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            };
+        }
+        if let Err(error) = Self::check_epoch(replica, request.current_leader_epoch) {
+            return ListOffsetsResponse { result: Err(error) };
+        }
+        ListOffsetsResponse {
+            result: Ok(match request.spec {
+                OffsetSpec::Earliest => replica.log.log_start_offset(),
+                OffsetSpec::Latest => replica.high_watermark,
+            }),
+        }
+    }
+
+    fn offset_for_leader_epoch(&mut self, request: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
+        let Some(replica) = self.replicas.get(&request.partition) else {
+            return OffsetForLeaderEpochResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            };
+        };
+        if !replica.is_leader() {
+            return OffsetForLeaderEpochResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            };
+        }
+        if let Err(error) = Self::check_epoch(replica, Some(request.current_leader_epoch)) {
+            return OffsetForLeaderEpochResponse { result: Err(error) };
+        }
+        let log_end = replica.log.log_end_offset();
+        let result = match replica.epochs.end_offset_for(request.leader_epoch, log_end) {
+            Some(found) => found,
+            // Everything we know is newer than the asker's history: it diverged from us below
+            // our log start; it must start over there.
+            None => (request.leader_epoch, replica.log.log_start_offset()),
+        };
+        OffsetForLeaderEpochResponse { result: Ok(result) }
+    }
+
+    // ---- leader duties ----------------------------------------------------------------------
+
+    fn advance_high_watermark(&mut self, now_ms: u64, partition: &TopicPartition) {
+        let me = self.config.broker_id;
+        let hw_before_isr = self.config.bugs.is_on(BrokerBug::HwBeforeIsr);
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        let Role::Leader(leader) = &replica.role else {
+            return;
+        };
+        let log_end = replica.log.log_end_offset();
+        let candidate = if hw_before_isr {
+            // Historical bug: the leader counts an append as committed at once.
+            log_end
+        } else {
+            leader
+                .maximal_isr()
+                .iter()
+                .filter(|&&b| b != me)
+                .map(|b| leader.followers.get(b).map_or(0, |p| p.log_end))
+                .fold(log_end, u64::min)
+        };
+        if candidate > replica.high_watermark {
+            replica.high_watermark = candidate;
+            replica.check_invariants(me);
+            let offset = candidate;
+            self.observe(Observation::HighWatermark {
+                partition: partition.clone(),
+                broker: me,
+                offset,
+            });
+            self.complete_produces(partition);
+        }
+        let _ = now_ms;
+    }
+
+    fn complete_produces(&mut self, partition: &TopicPartition) {
+        let Some(replica) = self.replicas.get(partition) else {
+            return;
+        };
+        let high_watermark = replica.high_watermark;
+        let epoch = replica.leader_epoch;
+        let log_start = replica.log.log_start_offset();
+        let (done, waiting): (Vec<PendingProduce>, Vec<PendingProduce>) =
+            std::mem::take(&mut self.pending_produces)
+                .into_iter()
+                .partition(|p| &p.partition == partition && p.leader_epoch == epoch && p.last_offset < high_watermark);
+        self.pending_produces = waiting;
+        for produce in done {
+            self.respond(
+                produce.to,
+                produce.correlation_id,
+                Response::Produce(ProduceResponse {
+                    result: Ok(produce.base_offset),
+                    log_start_offset: log_start,
+                }),
+            );
+        }
+    }
+
+    fn fail_pending_produces(&mut self, partition: &TopicPartition, error: ErrorCode) {
+        let (failed, waiting): (Vec<PendingProduce>, Vec<PendingProduce>) =
+            std::mem::take(&mut self.pending_produces)
+                .into_iter()
+                .partition(|p| &p.partition == partition);
+        self.pending_produces = waiting;
+        for produce in failed {
+            self.respond(
+                produce.to,
+                produce.correlation_id,
+                Response::Produce(ProduceResponse {
+                    result: Err(error.clone()),
+                    log_start_offset: 0,
+                }),
+            );
+        }
+    }
+
+    fn expire_produces(&mut self, now_ms: u64) {
+        let (expired, waiting): (Vec<PendingProduce>, Vec<PendingProduce>) =
+            std::mem::take(&mut self.pending_produces)
+                .into_iter()
+                .partition(|p| now_ms >= p.deadline_ms);
+        self.pending_produces = waiting;
+        for produce in expired {
+            self.respond(
+                produce.to,
+                produce.correlation_id,
+                Response::Produce(ProduceResponse {
+                    result: Err(ErrorCode::RequestTimedOut),
+                    log_start_offset: 0,
+                }),
+            );
+        }
+    }
+
+    fn propose_isr(&mut self, now_ms: u64, partition: &TopicPartition, new_isr: Vec<BrokerId>) {
+        let me = self.config.broker_id;
+        let Some(replica) = self.replicas.get(partition) else {
+            return;
+        };
+        let request = Request::AlterPartition(AlterPartitionRequest {
+            broker: me,
+            partition: partition.clone(),
+            leader_epoch: replica.leader_epoch,
+            partition_epoch: replica.partition_epoch,
+            new_isr: new_isr.clone(),
+        });
+        let correlation_id =
+            self.send_to_controller(now_ms, OutgoingKind::AlterPartition(partition.clone()), request);
+        if let Some(Role::Leader(leader)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
+            leader.proposal = Some((new_isr, correlation_id));
+        }
+    }
+
+    fn maybe_shrink_isr(&mut self, now_ms: u64, partition: &TopicPartition) {
+        let me = self.config.broker_id;
+        let lag_max = self.config.replica_lag_ms_max;
+        let Some(replica) = self.replicas.get(partition) else {
+            return;
+        };
+        let Role::Leader(leader) = &replica.role else {
+            return;
+        };
+        if leader.proposal.is_some() {
+            return;
+        }
+        let lagging: Vec<BrokerId> = leader
+            .isr
+            .iter()
+            .filter(|&&b| b != me)
+            .filter(|b| {
+                leader
+                    .followers
+                    .get(b)
+                    .is_none_or(|p| now_ms > p.last_caught_up_ms + lag_max)
+            })
+            .copied()
+            .collect();
+        if lagging.is_empty() {
+            return;
+        }
+        let new_isr: Vec<BrokerId> = leader
+            .isr
+            .iter()
+            .filter(|b| !lagging.contains(b))
+            .copied()
+            .collect();
+        self.propose_isr(now_ms, partition, new_isr);
+    }
+
+    fn maybe_expand_isr(&mut self, now_ms: u64, partition: &TopicPartition, follower: BrokerId) {
+        let Some(replica) = self.replicas.get(partition) else {
+            return;
+        };
+        let Role::Leader(leader) = &replica.role else {
+            return;
+        };
+        if leader.proposal.is_some() || leader.isr.contains(&follower) {
+            return;
+        }
+        let Some(progress) = leader.followers.get(&follower) else {
+            return;
+        };
+        // Caught up to the high watermark and into this leader's epoch.
+        let epoch_start = replica
+            .epochs
+            .entries()
+            .last()
+            .map_or(0, |&(_, start)| start);
+        if progress.log_end >= replica.high_watermark && progress.log_end >= epoch_start {
+            let mut new_isr = leader.isr.clone();
+            new_isr.push(follower);
+            new_isr.sort_unstable();
+            self.propose_isr(now_ms, partition, new_isr);
+        }
+    }
+
+    // ---- follower duties --------------------------------------------------------------------
+
+    fn send_follower_request(&mut self, now_ms: u64, partition: &TopicPartition) {
+        let me = self.config.broker_id;
+        let Some(replica) = self.replicas.get(partition) else {
+            return;
+        };
+        let Role::Follower(follower) = &replica.role else {
+            return;
+        };
+        let Some(leader) = follower.leader else {
+            return;
+        };
+        let Some(addr) = self.metadata.broker_addr(leader) else {
+            return;
+        };
+        let epoch = replica.leader_epoch;
+        let (kind, request) = match follower.phase {
+            FollowerPhase::NeedsEpochCheck => {
+                let latest = replica.epochs.latest_epoch();
+                match latest {
+                    None => {
+                        // An empty history: nothing can diverge.
+                        if let Some(Role::Follower(f)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
+                            f.phase = FollowerPhase::Fetching;
+                        }
+                        return self.send_follower_request(now_ms, partition);
+                    }
+                    Some(latest) => (
+                        OutgoingKind::EpochCheck(partition.clone(), epoch),
+                        Request::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest {
+                            partition: partition.clone(),
+                            leader_epoch: latest,
+                            current_leader_epoch: epoch,
+                            replica_id: me,
+                        }),
+                    ),
+                }
+            }
+            FollowerPhase::Fetching => (
+                OutgoingKind::ReplicaFetch(partition.clone(), epoch),
+                Request::Fetch(FetchRequest {
+                    partition: partition.clone(),
+                    offset: replica.log.log_end_offset(),
+                    max_bytes: self.config.replica_fetch_bytes_max,
+                    replica_id: Some(me),
+                    current_leader_epoch: Some(epoch),
+                    replica_log_start_offset: Some(replica.log.log_start_offset()),
+                    rack: None,
+                }),
+            ),
+        };
+        let correlation_id = self.send_to_broker(now_ms, addr, kind, request);
+        if let Some(Role::Follower(f)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
+            f.in_flight = Some(correlation_id);
+        }
+    }
+
+    fn truncate_replica(&mut self, partition: &TopicPartition, offset: u64) {
+        let me = self.config.broker_id;
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        let from = replica.log.log_end_offset();
+        if offset >= from {
+            return;
+        }
+        if let Err(error) = replica.log.truncate_to(offset) {
+            tracing::warn!(broker = me, %partition, %error, "truncation failed");
+            return;
+        }
+        let to = replica.log.log_end_offset();
+        replica.epochs.truncate_from(to);
+        replica.high_watermark = replica.high_watermark.min(to);
+        replica.check_invariants(me);
+        self.observe(Observation::FollowerTruncated {
+            partition: partition.clone(),
+            broker: me,
+            from,
+            to,
+        });
+    }
+
+    fn restart_log_at(&mut self, partition: &TopicPartition, offset: u64) {
+        let me = self.config.broker_id;
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        let from = replica.log.log_end_offset();
+        if let Err(error) = replica.log.reset_to(offset) {
+            tracing::warn!(broker = me, %partition, %error, "log reset failed");
+            return;
+        }
+        replica.epochs.clear();
+        replica.high_watermark = offset;
+        replica.check_invariants(me);
+        self.observe(Observation::FollowerTruncated {
+            partition: partition.clone(),
+            broker: me,
+            from,
+            to: offset,
+        });
+        self.observe(Observation::LogStartAdvanced {
+            partition: partition.clone(),
+            broker: me,
+            offset,
+            leader: false,
+        });
+    }
+
+    fn on_epoch_check_response(
+        &mut self,
+        now_ms: u64,
+        partition: &TopicPartition,
+        epoch: u32,
+        response: OffsetForLeaderEpochResponse,
+    ) {
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        if replica.leader_epoch != epoch {
+            return;
+        }
+        let Role::Follower(follower) = &mut replica.role else {
+            return;
+        };
+        follower.in_flight = None;
+        match response.result {
+            Ok((leader_epoch, end_offset)) => {
+                let log_end = replica.log.log_end_offset();
+                let own_end = replica
+                    .epochs
+                    .end_offset_for(leader_epoch, log_end)
+                    .map_or(log_end, |(found, end)| if found == leader_epoch { end } else { log_end });
+                let truncate_at = end_offset.min(own_end).min(log_end);
+                follower.phase = FollowerPhase::Fetching;
+                follower.next_fetch_ms = now_ms;
+                if truncate_at < replica.log.log_start_offset() {
+                    self.restart_log_at(partition, end_offset);
+                } else {
+                    self.truncate_replica(partition, truncate_at);
+                }
+            }
+            Err(_) => {
+                follower.next_fetch_ms = now_ms + self.config.replica_fetch_wait_ms;
+            }
+        }
+    }
+
+    fn on_replica_fetch_response(
+        &mut self,
+        now_ms: u64,
+        partition: &TopicPartition,
+        epoch: u32,
+        response: FetchResponse,
+    ) {
+        let me = self.config.broker_id;
+        let wait_ms = self.config.replica_fetch_wait_ms;
+        let sync_each_append = self.config.log.sync_each_append;
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        if replica.leader_epoch != epoch {
+            return;
+        }
+        let Role::Follower(follower) = &mut replica.role else {
+            return;
+        };
+        follower.in_flight = None;
+        follower.leader_high_watermark = response.high_watermark;
+        match response.result {
+            Ok(batches) => {
+                let got_data = !batches.is_empty();
+                if got_data {
+                    if let Err(error) = replica.log.append_replicated(&batches, now_ms) {
+                        tracing::warn!(broker = me, %partition, %error, "replicated append failed");
+                        follower.next_fetch_ms = now_ms + wait_ms;
+                        return;
+                    }
+                    if sync_each_append {
+                        if let Err(error) = replica.log.sync() {
+                            tracing::warn!(broker = me, %partition, %error, "sync failed");
+                        }
+                    }
+                    for batch in &batches {
+                        if let Ok(header) = crate::batch::BatchHeader::decode(batch) {
+                            replica.epochs.assign(header.partition_leader_epoch, header.base_offset);
+                        }
+                    }
+                }
+                follower.next_fetch_ms = if got_data { now_ms } else { now_ms + wait_ms };
+                let log_end = replica.log.log_end_offset();
+                replica.high_watermark = replica.high_watermark.max(response.high_watermark.min(log_end));
+                // Follow the leader's log start (Kafka's maybeIncrementLogStartOffset).
+                if response.log_start_offset > replica.log.log_start_offset() {
+                    let target = response.log_start_offset.min(replica.high_watermark);
+                    if target > replica.log.log_start_offset() {
+                        match replica.log.advance_log_start(target) {
+                            Ok(expired) => {
+                                let offset = replica.log.log_start_offset();
+                                replica.epochs.truncate_before(offset);
+                                let partition = partition.clone();
+                                self.observe(Observation::LogStartAdvanced {
+                                    partition: partition.clone(),
+                                    broker: me,
+                                    offset,
+                                    leader: false,
+                                });
+                                for producer_id in expired {
+                                    self.observe(Observation::ProducerExpired {
+                                        partition: partition.clone(),
+                                        broker: me,
+                                        producer_id,
+                                    });
+                                }
+                            }
+                            Err(error) => {
+                                tracing::warn!(broker = me, %partition, %error, "log start advance failed");
+                            }
+                        }
+                    }
+                }
+                if let Some(replica) = self.replicas.get(partition) {
+                    replica.check_invariants(me);
+                }
+            }
+            Err(ErrorCode::OffsetOutOfRange) => {
+                let log_end = replica.log.log_end_offset();
+                if log_end < response.log_start_offset {
+                    // We fell behind the leader's retention: start over at its log start.
+                    follower.next_fetch_ms = now_ms;
+                    self.restart_log_at(partition, response.log_start_offset);
+                } else {
+                    // We are ahead of the leader: find the divergence again.
+                    follower.phase = FollowerPhase::NeedsEpochCheck;
+                    follower.next_fetch_ms = now_ms;
+                    if self.config.bugs.is_on(BrokerBug::NoFollowerTruncation) {
+                        // Historical bug: keep the divergent tail, wait for the leader to pass it.
+                        if let Some(Role::Follower(f)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
+                            f.phase = FollowerPhase::Fetching;
+                            f.next_fetch_ms = now_ms + wait_ms;
+                        }
+                    }
+                }
+            }
+            Err(_) => {
+                follower.next_fetch_ms = now_ms + wait_ms;
+            }
+        }
+    }
+
+    // ---- responses to our own requests ----------------------------------------------------
+
+    /// A response to a request this broker sent (heartbeat, ISR change, follower fetch, epoch
+    /// check). Unknown or late correlation ids are ignored.
+    pub fn on_response(&mut self, now_ms: u64, correlation_id: u64, response: Response) {
+        let Some(outgoing) = self.outgoing.remove(&correlation_id) else {
+            return;
+        };
+        match (outgoing.kind, response) {
+            (OutgoingKind::Heartbeat, Response::Heartbeat(response)) => {
+                if let Some(metadata) = response.metadata {
+                    self.apply_metadata(now_ms, metadata);
+                }
+            }
+            (OutgoingKind::AlterPartition(partition), Response::AlterPartition(response)) => {
+                let Some(replica) = self.replicas.get_mut(&partition) else {
+                    return;
+                };
+                let Role::Leader(leader) = &mut replica.role else {
+                    return;
+                };
+                if leader.proposal.as_ref().map(|(_, id)| *id) != Some(correlation_id) {
+                    return;
+                }
+                leader.proposal = None;
+                if let Ok(state) = response.result {
+                    if state.leader_epoch == replica.leader_epoch {
+                        leader.isr = state.isr;
+                        replica.partition_epoch = state.partition_epoch;
+                    }
+                }
+                self.advance_high_watermark(now_ms, &partition);
+            }
+            (OutgoingKind::ReplicaFetch(partition, epoch), Response::Fetch(response)) => {
+                self.on_replica_fetch_response(now_ms, &partition, epoch, response);
+            }
+            (OutgoingKind::EpochCheck(partition, epoch), Response::OffsetForLeaderEpoch(response)) => {
+                self.on_epoch_check_response(now_ms, &partition, epoch, response);
+            }
+            (kind, response) => {
+                tracing::warn!(?kind, ?response, "response does not match its request");
+            }
+        }
+    }
+
+    // ---- faults -----------------------------------------------------------------------------
+
+    pub fn on_admin(&mut self, now_ms: u64, command: AdminCommand) {
+        let me = self.config.broker_id;
+        match command {
+            AdminCommand::ForceRetention { partition, offset } => {
+                let Some(replica) = self.replicas.get_mut(&partition) else {
+                    return;
+                };
+                let target = offset.min(replica.high_watermark);
+                if target <= replica.log.log_start_offset() {
+                    return;
+                }
+                match replica.log.advance_log_start(target) {
+                    Ok(expired) => {
+                        let offset = replica.log.log_start_offset();
+                        replica.epochs.truncate_before(offset);
+                        let leader = replica.is_leader();
+                        replica.check_invariants(me);
+                        self.observe(Observation::LogStartAdvanced {
+                            partition: partition.clone(),
+                            broker: me,
+                            offset,
+                            leader,
+                        });
+                        for producer_id in expired {
+                            self.observe(Observation::ProducerExpired {
+                                partition: partition.clone(),
+                                broker: me,
+                                producer_id,
+                            });
+                        }
+                    }
+                    Err(error) => tracing::warn!(broker = me, %partition, %error, "forced retention failed"),
+                }
+            }
+            AdminCommand::TruncateFollower { partition } => {
+                let Some(replica) = self.replicas.get(&partition) else {
+                    return;
+                };
+                if replica.is_leader() {
+                    return;
+                }
+                let offset = replica.high_watermark;
+                self.truncate_replica(&partition, offset);
+                if let Some(Role::Follower(f)) = self.replicas.get_mut(&partition).map(|r| &mut r.role) {
+                    f.next_fetch_ms = now_ms;
+                }
+            }
+            AdminCommand::ExpireProducers {
+                partition,
+                producer_id,
+            } => {
+                let Some(replica) = self.replicas.get_mut(&partition) else {
+                    return;
+                };
+                let expired = replica.log.expire_producers(producer_id);
+                for producer_id in expired {
+                    self.observe(Observation::ProducerExpired {
+                        partition: partition.clone(),
+                        broker: me,
+                        producer_id,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// One replica as a status display sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    pub partition: TopicPartition,
+    pub leader: bool,
+    pub leader_epoch: u32,
+    pub log_start_offset: u64,
+    pub high_watermark: u64,
+    pub log_end_offset: u64,
+    /// The ISR, when this replica leads.
+    pub isr: Vec<BrokerId>,
+}
+
+/// KIP-392 with KAFKA-14372: an in-sync follower on the consumer's rack that holds the offset.
+fn preferred_read_replica(leader: &LeaderState, rack: &str, offset: u64, me: BrokerId) -> Option<BrokerId> {
+    leader
+        .isr
+        .iter()
+        .filter(|&&b| b != me)
+        .filter(|b| format!("rack-{b}") == rack)
+        .find(|b| {
+            leader
+                .followers
+                .get(b)
+                .is_some_and(|p| p.log_start <= offset && offset <= p.log_end)
+        })
+        .copied()
+}
+
+fn rebuild_epoch_cache<S: Storage>(log: &PartitionLog<S>) -> EpochCache {
+    let mut cache = EpochCache::new();
+    for (epoch, start) in log.epoch_starts() {
+        cache.assign(epoch, start);
+    }
+    cache
+}
+
+fn batch_base_offset(batch: &Bytes) -> u64 {
+    crate::batch::BatchHeader::decode(batch).map_or(0, |header| header.base_offset)
+}
+
+fn fetch_error(code: ErrorCode, high_watermark: u64, log_start_offset: u64, leader_epoch: u32) -> FetchResponse {
+    FetchResponse {
+        result: Err(code),
+        high_watermark,
+        log_start_offset,
+        leader_epoch,
+        preferred_read_replica: None,
+    }
+}
+
+fn log_error_code(error: &LogError) -> ErrorCode {
+    error.error_code()
+}
+
+fn read_error_code(error: &ReadError) -> ErrorCode {
+    error.error_code()
+}
