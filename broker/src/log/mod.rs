@@ -1028,24 +1028,31 @@ impl<S: Storage + Clone> Log<S> {
             .map(|scanned| scanned.header.max_timestamp_ms)
             .max();
 
-        // From here a failure leaves memory and disk apart: the log goes offline.
+        // Once something changed, a failure leaves memory and disk apart: the log goes
+        // offline. A failure of the first change leaves everything as it was.
         let later: Vec<u64> = self
             .segments
             .range(cut_base + 1..)
             .map(|(&base, _)| base)
             .rev()
             .collect();
+        let mut changed = false;
         for base in later {
             let segment = &self.segments[&base];
             if let Err(error) = delete_if_exists(&self.storage, &segment.log_file) {
-                self.go_offline(format!("truncation to {offset} failed: {error}"));
+                if changed {
+                    self.go_offline(format!("truncation to {offset} failed: {error}"));
+                }
                 return Err(error.into());
             }
+            changed = true;
             let _ = delete_if_exists(&self.storage, &segment.index_file);
             self.segments.remove(&base);
         }
         if let Err(error) = self.storage.truncate(&cut_log_file, cut_position) {
-            self.go_offline(format!("truncation to {offset} failed: {error}"));
+            if changed {
+                self.go_offline(format!("truncation to {offset} failed: {error}"));
+            }
             return Err(error.into());
         }
         let id = self.new_segment_id();

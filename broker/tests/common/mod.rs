@@ -75,6 +75,8 @@ struct CrashState {
     mutations_left: Option<u64>,
     crashed: bool,
     mutations: u64,
+    /// Fail the one operation instead of crashing.
+    fail_only: bool,
 }
 
 impl CrashingStorage {
@@ -86,8 +88,16 @@ impl CrashingStorage {
                 mutations_left: crash_at,
                 crashed: false,
                 mutations: 0,
+                fail_only: false,
             })),
         }
+    }
+
+    /// Fails only the mutating operation number `fail_at` (0-based), without crashing.
+    pub fn failing_once(disk: Disk, fail_at: u64) -> CrashingStorage {
+        let storage = CrashingStorage::new(disk, Some(fail_at));
+        storage.state.lock().unwrap().fail_only = true;
+        storage
     }
 
     pub fn crashed(&self) -> bool {
@@ -112,6 +122,10 @@ impl CrashingStorage {
             return Err(StorageError::WriteFault { name: name.into() });
         }
         match state.mutations_left {
+            Some(0) if state.fail_only => {
+                state.mutations_left = None;
+                Err(StorageError::WriteFault { name: name.into() })
+            }
             Some(0) => {
                 state.crashed = true;
                 self.disk.crash();
