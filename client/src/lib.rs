@@ -1,1 +1,27 @@
 //! Producer and consumer: sans-IO cores and madsim node shells; they record the history.
+//!
+//! - [`producer::Producer`] and [`consumer::Consumer`] are synchronous `&mut self` state machines
+//!   driven by `on_tick(now_ms)`, `on_response(..)`, application calls, and drained with
+//!   `poll_actions()` ([`Action`]: a request to send, or a history event to record). They import
+//!   neither madsim nor tokio, so they are unit-tested by hand-made responses.
+//! - [`node`] holds the madsim shells: a node per client process that owns a socket, moves
+//!   messages and ticks, runs the workload, and records the history with the simulated time.
+//! - [`history::History`] records what the clients (and the scenario, for the cluster and the
+//!   nemesis) did, as HISTORY.md's JSON Lines, feeding each line to the run's trace.
+//! - [`bugs`] switches historical client bugs back on; all are off by default.
+
+pub mod bugs;
+pub mod common;
+pub mod consumer;
+pub mod history;
+pub mod node;
+pub mod producer;
+
+#[cfg(test)]
+mod testkit;
+
+pub use bugs::{ClientBug, ClientBugs};
+pub use common::{Action, ClusterAddrs};
+pub use consumer::{CommitMode, Consumer, ConsumerConfig, ResetPolicy, Subscription};
+pub use history::{History, Op};
+pub use producer::{Producer, ProducerConfig};

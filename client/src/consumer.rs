@@ -1,0 +1,1423 @@
+//! The consumer: a sans-IO core.
+//!
+//! A synchronous `&mut self` state machine. The shell calls [`Consumer::poll`],
+//! [`Consumer::commit`] and [`Consumer::close`] (the application), [`Consumer::on_tick`] and
+//! [`Consumer::on_response`] (time and the network), and drains [`Consumer::poll_actions`]:
+//! requests to send and history events to record.
+//!
+//! What it guarantees:
+//! - **Assignment**: explicit partitions, or a simple group: member `i` of `n` owns the
+//!   partitions `p` with `p % n == i` of its topics (static, no rebalance protocol), and
+//!   discovers new partitions through the metadata refresh. A partition starts at its committed
+//!   offset (OffsetFetch from the controller), else per the reset policy (`earliest`, `latest`,
+//!   or `none`: offset 0, and any out-of-range or eviction is surfaced instead of repaired);
+//!   `assign` records the starting positions.
+//! - **Fetching**: from the leader, or from the KIP-392 preferred read replica the leader names
+//!   when the consumer has a rack; back to the leader every `preferred_replica_recheck_ms`, after
+//!   `follower_errors_max` errors in a row from the replica, and at once on out-of-range from
+//!   the replica (franz-go #885 / PR #886). Out-of-range from the leader: first a
+//!   ListOffsets(latest) to tell a lagging high watermark from a truncated log, then the reset
+//!   policy (`reset` with reason `out_of_range`, or a `poll` fail and the partition stops).
+//!   `OffsetNotAvailable`: retry with backoff. `OffsetEvicted { next_available }`: jump there and
+//!   record a `reset` with reason `offset_evicted` (fluvio PR #4511), or with policy `none` a
+//!   `poll` fail carrying `next_available`, and the partition stops. Every error is retried with
+//!   bounded exponential backoff.
+//! - **Decoding**: every batch's CRC is checked; a corrupt batch is never delivered (the records
+//!   before it are); records below the position are skipped.
+//! - **Records** are delivered by [`Consumer::poll`], recorded as `poll` ok in delivery order, and
+//!   only then count toward commits. Commits (OffsetCommit to the controller) carry the next
+//!   offset to consume: automatically every `offset_flush_ms` (0 = after every poll that
+//!   delivered something), or on [`Consumer::commit`]. `commit` invoke / ok / fail / info are
+//!   recorded. [`Consumer::close`] flushes the last commit, awaits its answer, then records
+//!   `close`.
+//! - Every Fetch and ListOffsets is recorded as a `request` with `progress` (did the position
+//!   move), which the oracle's spinloop check reads.
+//!
+//! Not provided: a rebalance protocol, group membership or heartbeats, KIP-320 truncation
+//! detection through OffsetForLeaderEpoch (a lagging high watermark is told apart with
+//! ListOffsets instead), isolation levels, pausing partitions.
+
+use crate::bugs::{ClientBug, ClientBugs};
+use crate::common::{
+    backoff_ms, first_correlation_id, Action, ClusterAddrs, InFlight, MetadataCache,
+    MetadataRefresher,
+};
+use crate::history::{AssignedPartition, CommitPhase, Op, PolledRecord, ResetReason};
+use broker::api::{
+    BrokerId, ErrorCode, FetchRequest, FetchResponse, ListOffsetsRequest, OffsetCommitRequest,
+    OffsetFetchRequest, OffsetSpec, Request, Response, TopicPartition,
+};
+use broker::batch::RecordBatch;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+
+/// Where a partition without a committed offset starts, and what out-of-range does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetPolicy {
+    /// The log start offset.
+    Earliest,
+    /// The high watermark.
+    Latest,
+    /// No automatic reset: start at offset 0; out-of-range and evictions are surfaced as `poll`
+    /// fail and the partition stops.
+    None,
+}
+
+impl ResetPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            ResetPolicy::Earliest => "earliest",
+            ResetPolicy::Latest => "latest",
+            ResetPolicy::None => "none",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ResetPolicy> {
+        match name {
+            "earliest" => Some(ResetPolicy::Earliest),
+            "latest" => Some(ResetPolicy::Latest),
+            "none" => Some(ResetPolicy::None),
+            _ => None,
+        }
+    }
+}
+
+/// How offsets are committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitMode {
+    /// Every `offset_flush_ms`; 0 = after every poll that delivered records.
+    Auto { offset_flush_ms: u64 },
+    /// Only when the application calls [`Consumer::commit`] (and on close).
+    Manual,
+}
+
+/// Which partitions the consumer reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subscription {
+    /// Exactly these partitions.
+    Assign(Vec<TopicPartition>),
+    /// Member `member_index` of `members`: partitions `p % members == member_index` of the topics,
+    /// including partitions added later.
+    Group {
+        topics: Vec<String>,
+        member_index: u32,
+        members: u32,
+    },
+}
+
+/// The consumer's settings. Names carry units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerConfig {
+    /// The history `process` (`consumer-0`).
+    pub process: String,
+    /// The committed offsets' key (consumer id or group).
+    pub group: String,
+    pub subscription: Subscription,
+    pub reset_policy: ResetPolicy,
+    pub commit_mode: CommitMode,
+    /// KIP-392: with a rack, the leader may name a preferred read replica.
+    pub rack: Option<String>,
+    pub request_timeout_ms: u64,
+    pub retry_backoff_ms: u64,
+    pub retry_backoff_max_ms: u64,
+    /// Wait after a fetch that returned nothing new.
+    pub fetch_idle_backoff_ms: u64,
+    pub fetch_max_bytes: u64,
+    /// Fetched, undelivered records buffered per partition; no fetch beyond it.
+    pub fetch_buffer_records_max: usize,
+    /// Go back to the leader this often when reading from a preferred replica.
+    pub preferred_replica_recheck_ms: u64,
+    /// Errors in a row from a preferred replica before going back to the leader.
+    pub follower_errors_max: u32,
+    pub metadata_max_age_ms: u64,
+    pub metadata_refresh_backoff_ms: u64,
+    /// Attempts of the final commit on close.
+    pub close_commit_attempts_max: u32,
+    pub bugs: ClientBugs,
+}
+
+impl ConsumerConfig {
+    pub fn new(process: &str, subscription: Subscription) -> ConsumerConfig {
+        ConsumerConfig {
+            process: process.to_string(),
+            group: process.to_string(),
+            subscription,
+            reset_policy: ResetPolicy::Earliest,
+            commit_mode: CommitMode::Auto {
+                offset_flush_ms: 100,
+            },
+            rack: None,
+            request_timeout_ms: 1_000,
+            retry_backoff_ms: 20,
+            retry_backoff_max_ms: 1_000,
+            fetch_idle_backoff_ms: 20,
+            fetch_max_bytes: 64 * 1024,
+            fetch_buffer_records_max: 2_000,
+            preferred_replica_recheck_ms: 5_000,
+            follower_errors_max: 3,
+            metadata_max_age_ms: 1_000,
+            metadata_refresh_backoff_ms: 50,
+            close_commit_attempts_max: 20,
+            bugs: ClientBugs::none(),
+        }
+    }
+
+    fn validate(&self) {
+        if let Subscription::Group {
+            member_index,
+            members,
+            ..
+        } = &self.subscription
+        {
+            assert!(*members > 0 && member_index < members, "member {member_index} of {members}");
+        }
+        assert!(self.fetch_max_bytes > 0, "fetch_max_bytes must be positive");
+        assert!(self.fetch_buffer_records_max > 0, "fetch_buffer_records_max must be positive");
+        assert!(self.close_commit_attempts_max > 0, "close_commit_attempts_max must be positive");
+    }
+}
+
+/// An error surfaced to the application (a `poll` fail).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConsumeError {
+    #[error("{partition}: offset {offset} is out of range (reset policy none)")]
+    OutOfRange { partition: TopicPartition, offset: u64 },
+    #[error("{partition}: offset {offset} was evicted; the next available is {next_available}")]
+    Evicted {
+        partition: TopicPartition,
+        offset: u64,
+        next_available: u64,
+    },
+}
+
+/// One partition as the status shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionProgress {
+    /// Next offset to deliver to the application.
+    pub position: u64,
+    /// Next offset to fetch (>= position).
+    pub fetch_position: u64,
+    pub high_watermark: Option<u64>,
+    /// The last commit the coordinator acknowledged.
+    pub committed: Option<u64>,
+    /// The broker fetched from (`None` before the first fetch).
+    pub source: Option<BrokerId>,
+    /// Stopped after an error surfaced with policy `none`.
+    pub stopped: bool,
+}
+
+/// What a scenario can see of a consumer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsumerStatus {
+    pub partitions: BTreeMap<TopicPartition, PartitionProgress>,
+    pub records_delivered: u64,
+    /// Every assigned partition has a known high watermark and nothing below it undelivered.
+    pub caught_up: bool,
+    pub last_error: Option<String>,
+    pub closed: bool,
+    /// Close gave up on the final commit (no `close` was recorded).
+    pub close_failed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Leader,
+    Replica { broker: BrokerId, since_ms: u64 },
+}
+
+/// Why a ListOffsets is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resolve {
+    /// No committed offset: the reset policy's start.
+    Start(OffsetSpec),
+    /// Out of range at the leader: is the high watermark merely behind the position?
+    CheckHighWatermark,
+    /// Out of range, confirmed: reset per the policy.
+    Reset(OffsetSpec),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the committed offset.
+    Committed,
+    /// A ListOffsets is needed (`position` is the offset asked about).
+    Resolving(Resolve),
+    Fetching,
+    /// An error was surfaced (policy `none`); nothing more is fetched.
+    Stopped,
+}
+
+#[derive(Debug)]
+struct PartitionState {
+    phase: Phase,
+    /// Next offset to fetch.
+    position: u64,
+    /// Next offset to deliver.
+    delivered_next: u64,
+    buffer: VecDeque<(u64, String)>,
+    source: Source,
+    last_source: Option<BrokerId>,
+    request_in_flight: bool,
+    retry_at_ms: u64,
+    errors_in_row: u32,
+    follower_errors: u32,
+    high_watermark: Option<u64>,
+    /// The last commit the coordinator acknowledged (or the committed offset found at start).
+    committed: Option<u64>,
+}
+
+impl PartitionState {
+    fn new() -> PartitionState {
+        PartitionState {
+            phase: Phase::Committed,
+            position: 0,
+            delivered_next: 0,
+            buffer: VecDeque::new(),
+            source: Source::Leader,
+            last_source: None,
+            request_in_flight: false,
+            retry_at_ms: 0,
+            errors_in_row: 0,
+            follower_errors: 0,
+            high_watermark: None,
+            committed: None,
+        }
+    }
+
+    /// Moves both positions to `offset`, dropping buffered records.
+    fn jump(&mut self, offset: u64) {
+        self.position = offset;
+        self.delivered_next = offset;
+        self.buffer.clear();
+    }
+}
+
+#[derive(Debug, Clone)]
+enum RequestKind {
+    Metadata,
+    OffsetFetch(Vec<TopicPartition>),
+    OffsetCommit(Vec<(TopicPartition, u64)>),
+    Fetch {
+        partition: TopicPartition,
+        offset: u64,
+        broker: BrokerId,
+        from_replica: bool,
+    },
+    ListOffsets {
+        partition: TopicPartition,
+        offset: u64,
+        broker: BrokerId,
+        resolve: Resolve,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    Open,
+    /// Flushing the last commit; attempts so far.
+    Flushing { attempts: u32 },
+    Closed,
+}
+
+/// The consumer core. See the module documentation.
+#[derive(Debug)]
+pub struct Consumer {
+    config: ConsumerConfig,
+    cluster: ClusterAddrs,
+    rng: ChaCha8Rng,
+    actions: Vec<Action>,
+    requests: InFlight<RequestKind>,
+    metadata: MetadataCache,
+    refresher: MetadataRefresher,
+    partitions: BTreeMap<TopicPartition, PartitionState>,
+    /// Partitions whose committed offset is being fetched (one OffsetFetch at a time).
+    offset_fetch_in_flight: bool,
+    offset_fetch_retry_at_ms: u64,
+    offset_fetch_attempts: u32,
+    /// Partitions whose start position was decided and not yet recorded in an `assign`.
+    newly_assigned: BTreeSet<TopicPartition>,
+    commit_in_flight: bool,
+    commit_requested: bool,
+    commit_retry_at_ms: u64,
+    commit_attempts: u32,
+    last_flush_ms: u64,
+    /// Rotates which partition `poll` serves first.
+    poll_cursor: usize,
+    closing: Closing,
+    status: ConsumerStatus,
+}
+
+impl Consumer {
+    /// A new consumer incarnation; records `start`. `rng` (a seeded stream) only draws backoff
+    /// jitter.
+    pub fn new(
+        config: ConsumerConfig,
+        cluster: ClusterAddrs,
+        incarnation: u64,
+        rng: ChaCha8Rng,
+    ) -> Consumer {
+        config.validate();
+        let refresher = MetadataRefresher::new(
+            &cluster,
+            config.metadata_max_age_ms,
+            config.metadata_refresh_backoff_ms,
+        );
+        let mut consumer = Consumer {
+            config,
+            cluster,
+            rng,
+            actions: vec![Action::Record(Op::Start)],
+            requests: InFlight::new(first_correlation_id(incarnation)),
+            metadata: MetadataCache::default(),
+            refresher,
+            partitions: BTreeMap::new(),
+            offset_fetch_in_flight: false,
+            offset_fetch_retry_at_ms: 0,
+            offset_fetch_attempts: 0,
+            newly_assigned: BTreeSet::new(),
+            commit_in_flight: false,
+            commit_requested: false,
+            commit_retry_at_ms: 0,
+            commit_attempts: 0,
+            last_flush_ms: 0,
+            poll_cursor: 0,
+            closing: Closing::Open,
+            status: ConsumerStatus::default(),
+        };
+        if let Subscription::Assign(partitions) = consumer.config.subscription.clone() {
+            for partition in partitions {
+                consumer.partitions.insert(partition, PartitionState::new());
+            }
+        }
+        consumer
+    }
+
+    pub fn config(&self) -> &ConsumerConfig {
+        &self.config
+    }
+
+    /// Requests to send and history events to record, in order.
+    pub fn poll_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    fn record(&mut self, op: Op) {
+        self.actions.push(Action::Record(op));
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closing == Closing::Closed
+    }
+
+    pub fn status(&self) -> ConsumerStatus {
+        let mut status = self.status.clone();
+        status.partitions = self
+            .partitions
+            .iter()
+            .map(|(partition, state)| {
+                (
+                    partition.clone(),
+                    PartitionProgress {
+                        position: state.delivered_next,
+                        fetch_position: state.position,
+                        high_watermark: state.high_watermark,
+                        committed: state.committed,
+                        source: state.last_source,
+                        stopped: state.phase == Phase::Stopped,
+                    },
+                )
+            })
+            .collect();
+        status.caught_up = !self.partitions.is_empty()
+            && self.partitions.values().all(|state| {
+                state.phase == Phase::Fetching
+                    && state
+                        .high_watermark
+                        .is_some_and(|hw| state.delivered_next >= hw)
+            });
+        status.closed = self.closing == Closing::Closed;
+        status
+    }
+
+    // ---- the application ---------------------------------------------------------------------
+
+    /// Delivers up to `records_max` fetched records (recorded as one `poll` ok).
+    pub fn poll(&mut self, now_ms: u64, records_max: usize) -> Vec<PolledRecord> {
+        let mut delivered = Vec::new();
+        if self.closing != Closing::Open || records_max == 0 {
+            return delivered;
+        }
+        let keys: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
+        if keys.is_empty() {
+            return delivered;
+        }
+        let start = self.poll_cursor % keys.len();
+        self.poll_cursor = self.poll_cursor.wrapping_add(1);
+        for i in 0..keys.len() {
+            let partition = &keys[(start + i) % keys.len()];
+            let state = self.partitions.get_mut(partition).expect("key exists");
+            while delivered.len() < records_max {
+                let Some((offset, value)) = state.buffer.pop_front() else {
+                    break;
+                };
+                assert!(
+                    offset >= state.delivered_next,
+                    "{partition}: delivering {offset} below the position {}",
+                    state.delivered_next
+                );
+                state.delivered_next = offset + 1;
+                delivered.push(PolledRecord {
+                    topic: partition.topic.clone(),
+                    partition: partition.partition,
+                    offset,
+                    value,
+                });
+            }
+        }
+        if !delivered.is_empty() {
+            self.status.records_delivered += delivered.len() as u64;
+            self.record(Op::PollOk {
+                records: delivered.clone(),
+            });
+            if self.config.commit_mode == (CommitMode::Auto { offset_flush_ms: 0 }) {
+                self.commit_requested = true;
+            }
+        }
+        self.step(now_ms);
+        delivered
+    }
+
+    /// Commits the positions of what the application has received (manual mode, or any time).
+    pub fn commit(&mut self, now_ms: u64) {
+        self.commit_requested = true;
+        self.step(now_ms);
+    }
+
+    /// Stops fetching, flushes the last commit and awaits it, then records `close`.
+    pub fn close(&mut self, now_ms: u64) {
+        if self.closing == Closing::Open {
+            self.closing = Closing::Flushing { attempts: 0 };
+            self.commit_requested = true;
+            for state in self.partitions.values_mut() {
+                state.buffer.clear();
+            }
+        }
+        self.step(now_ms);
+    }
+
+    // ---- time and the network ----------------------------------------------------------------
+
+    pub fn on_tick(&mut self, now_ms: u64) {
+        for (correlation_id, pending) in self.requests.expire(now_ms) {
+            let _ = correlation_id;
+            self.on_no_answer(now_ms, pending.kind, "request_timed_out");
+        }
+        self.step(now_ms);
+    }
+
+    /// An answer arrived. Answers to requests that timed out are dropped.
+    pub fn on_response(
+        &mut self,
+        now_ms: u64,
+        correlation_id: u64,
+        from: SocketAddr,
+        response: Response,
+    ) {
+        let Some(pending) = self.requests.take(correlation_id, from) else {
+            return;
+        };
+        match (pending.kind, response) {
+            (RequestKind::Metadata, Response::Metadata(answer)) => {
+                self.refresher.on_answer(now_ms);
+                self.refresher.learn_brokers(&answer.metadata);
+                self.metadata.update(answer.metadata, now_ms);
+                self.discover_partitions();
+            }
+            (RequestKind::OffsetFetch(asked), Response::OffsetFetch(answer)) => {
+                self.on_offset_fetch(now_ms, asked, answer.result);
+            }
+            (RequestKind::OffsetCommit(offsets), Response::OffsetCommit(answer)) => {
+                self.on_offset_commit(now_ms, offsets, answer.result);
+            }
+            (
+                RequestKind::Fetch {
+                    partition,
+                    offset,
+                    broker,
+                    from_replica,
+                },
+                Response::Fetch(answer),
+            ) => {
+                self.on_fetch(now_ms, &partition, offset, broker, from_replica, answer);
+            }
+            (
+                RequestKind::ListOffsets {
+                    partition,
+                    offset,
+                    broker,
+                    resolve,
+                },
+                Response::ListOffsets(answer),
+            ) => {
+                self.on_list_offsets(now_ms, &partition, offset, broker, resolve, answer.result);
+            }
+            (kind, response) => {
+                tracing::warn!(?kind, ?response, "answer of the wrong type; dropped");
+                self.on_no_answer(now_ms, kind, "unknown_server_error");
+            }
+        }
+        self.step(now_ms);
+    }
+
+    fn on_no_answer(&mut self, now_ms: u64, kind: RequestKind, error: &str) {
+        match kind {
+            RequestKind::Metadata => self.refresher.on_failure(),
+            RequestKind::OffsetFetch(_) => {
+                self.offset_fetch_in_flight = false;
+                self.offset_fetch_later(now_ms);
+            }
+            RequestKind::OffsetCommit(offsets) => {
+                self.commit_in_flight = false;
+                for (partition, offset) in offsets {
+                    self.record(Op::Commit {
+                        phase: CommitPhase::Info,
+                        topic: partition.topic,
+                        partition: partition.partition,
+                        offset,
+                    });
+                }
+                self.commit_failed(now_ms);
+            }
+            RequestKind::Fetch {
+                partition,
+                offset,
+                broker,
+                from_replica,
+            } => {
+                self.record_request("fetch", &partition, offset, broker, Some(error), false);
+                let Some(state) = self.partitions.get_mut(&partition) else {
+                    return;
+                };
+                state.request_in_flight = false;
+                self.refresher.request_refresh();
+                if from_replica {
+                    self.replica_error(&partition);
+                }
+                self.retry_later(now_ms, &partition, error);
+            }
+            RequestKind::ListOffsets {
+                partition,
+                offset,
+                broker,
+                ..
+            } => {
+                self.record_request("list_offsets", &partition, offset, broker, Some(error), false);
+                if let Some(state) = self.partitions.get_mut(&partition) {
+                    state.request_in_flight = false;
+                }
+                self.refresher.request_refresh();
+                self.retry_later(now_ms, &partition, error);
+            }
+        }
+    }
+
+    fn record_request(
+        &mut self,
+        api: &str,
+        partition: &TopicPartition,
+        offset: u64,
+        broker: BrokerId,
+        error: Option<&str>,
+        progress: bool,
+    ) {
+        self.record(Op::Request {
+            api: api.to_string(),
+            topic: partition.topic.clone(),
+            partition: partition.partition,
+            offset,
+            broker,
+            error: error.map(str::to_string),
+            progress,
+        });
+    }
+
+    fn retry_later(&mut self, now_ms: u64, partition: &TopicPartition, error: &str) {
+        let Some(state) = self.partitions.get_mut(partition) else {
+            return;
+        };
+        let delay = backoff_ms(
+            &mut self.rng,
+            state.errors_in_row,
+            self.config.retry_backoff_ms,
+            self.config.retry_backoff_max_ms,
+        );
+        state.errors_in_row = state.errors_in_row.saturating_add(1);
+        state.retry_at_ms = now_ms + delay;
+        self.status.last_error = Some(format!("{partition}: {error}"));
+    }
+
+    /// An error from the preferred replica: after `follower_errors_max` in a row, the leader.
+    fn replica_error(&mut self, partition: &TopicPartition) {
+        let follower_errors_max = self.config.follower_errors_max;
+        let Some(state) = self.partitions.get_mut(partition) else {
+            return;
+        };
+        state.follower_errors += 1;
+        if state.follower_errors >= follower_errors_max {
+            state.source = Source::Leader;
+            state.follower_errors = 0;
+        }
+    }
+
+    // ---- assignment --------------------------------------------------------------------------
+
+    /// Group mode: adds the partitions of the subscribed topics this member owns.
+    fn discover_partitions(&mut self) {
+        let Subscription::Group {
+            topics,
+            member_index,
+            members,
+        } = self.config.subscription.clone()
+        else {
+            return;
+        };
+        for topic in topics {
+            let Some(metadata) = self.metadata.topic(&topic) else {
+                continue;
+            };
+            let owned: Vec<u32> = metadata
+                .partitions
+                .iter()
+                .map(|p| p.partition)
+                .filter(|p| p % members == member_index)
+                .collect();
+            for partition in owned {
+                self.partitions
+                    .entry(TopicPartition::new(&topic, partition))
+                    .or_insert_with(PartitionState::new);
+            }
+        }
+    }
+
+    fn offset_fetch_later(&mut self, now_ms: u64) {
+        let delay = backoff_ms(
+            &mut self.rng,
+            self.offset_fetch_attempts,
+            self.config.retry_backoff_ms,
+            self.config.retry_backoff_max_ms,
+        );
+        self.offset_fetch_attempts = self.offset_fetch_attempts.saturating_add(1);
+        self.offset_fetch_retry_at_ms = now_ms + delay;
+    }
+
+    fn on_offset_fetch(
+        &mut self,
+        now_ms: u64,
+        asked: Vec<TopicPartition>,
+        result: Result<Vec<(TopicPartition, Option<u64>)>, ErrorCode>,
+    ) {
+        self.offset_fetch_in_flight = false;
+        let answers = match result {
+            Ok(answers) => answers,
+            Err(error) => {
+                tracing::info!(%error, "OffsetFetch failed; retrying");
+                self.status.last_error = Some(format!("offset_fetch: {error}"));
+                self.offset_fetch_later(now_ms);
+                return;
+            }
+        };
+        self.offset_fetch_attempts = 0;
+        let answers: BTreeMap<TopicPartition, Option<u64>> = answers.into_iter().collect();
+        let policy = self.config.reset_policy;
+        for partition in asked {
+            let Some(state) = self.partitions.get_mut(&partition) else {
+                continue;
+            };
+            if state.phase != Phase::Committed {
+                continue;
+            }
+            let Some(committed) = answers.get(&partition) else {
+                // Not answered for: asked again at the next step.
+                continue;
+            };
+            match (committed, policy) {
+                (Some(offset), _) => {
+                    state.jump(*offset);
+                    state.committed = Some(*offset);
+                    state.phase = Phase::Fetching;
+                    self.newly_assigned.insert(partition);
+                }
+                (None, ResetPolicy::Earliest) => {
+                    state.phase = Phase::Resolving(Resolve::Start(OffsetSpec::Earliest));
+                }
+                (None, ResetPolicy::Latest) => {
+                    state.phase = Phase::Resolving(Resolve::Start(OffsetSpec::Latest));
+                }
+                (None, ResetPolicy::None) => {
+                    state.jump(0);
+                    state.phase = Phase::Fetching;
+                    self.newly_assigned.insert(partition);
+                }
+            }
+        }
+    }
+
+    // ---- fetch answers -----------------------------------------------------------------------
+
+    fn on_fetch(
+        &mut self,
+        now_ms: u64,
+        partition: &TopicPartition,
+        offset: u64,
+        broker: BrokerId,
+        from_replica: bool,
+        answer: FetchResponse,
+    ) {
+        let bugs = self.config.bugs.clone();
+        let policy = self.config.reset_policy;
+        let Some(state) = self.partitions.get_mut(partition) else {
+            return;
+        };
+        state.request_in_flight = false;
+        if state.phase != Phase::Fetching || state.position != offset {
+            // The position moved while the fetch was out: its answer no longer applies.
+            return;
+        }
+        match answer.result {
+            Ok(batches) => {
+                state.high_watermark = Some(answer.high_watermark);
+                let mut corrupt = None;
+                let before = state.position;
+                for bytes in &batches {
+                    match RecordBatch::decode(bytes) {
+                        Ok(batch) => {
+                            for (record_offset, record) in batch.records_with_offsets() {
+                                if record_offset < state.position {
+                                    continue;
+                                }
+                                if record_offset > state.position {
+                                    tracing::warn!(
+                                        %partition,
+                                        expected = state.position,
+                                        got = record_offset,
+                                        "fetched records skip offsets"
+                                    );
+                                }
+                                let value = String::from_utf8_lossy(&record.value).into_owned();
+                                state.buffer.push_back((record_offset, value));
+                                state.position = record_offset + 1;
+                            }
+                        }
+                        Err(error) => {
+                            corrupt = Some(error);
+                            break;
+                        }
+                    }
+                }
+                let progress = state.position > before;
+                // KIP-392: the leader may name a preferred read replica for a consumer with a rack.
+                if self.config.rack.is_some() && !from_replica {
+                    let leader = self.metadata.partition(partition).and_then(|p| p.leader);
+                    if let Some(replica) = answer.preferred_read_replica {
+                        if Some(replica) != leader {
+                            state.source = Source::Replica {
+                                broker: replica,
+                                since_ms: now_ms,
+                            };
+                        }
+                    }
+                }
+                if bugs.is_enabled(ClientBug::CommitOnFetch) && progress {
+                    // Bug `commit-on-fetch`: the commit position follows the fetch, not the
+                    // application; flush-0 mode commits right away.
+                    if self.config.commit_mode == (CommitMode::Auto { offset_flush_ms: 0 }) {
+                        self.commit_requested = true;
+                    }
+                }
+                let state = self.partitions.get_mut(partition).expect("exists");
+                if let Some(error) = corrupt {
+                    tracing::warn!(%partition, %error, broker, "corrupt batch fetched; not delivered");
+                    self.record_request(
+                        "fetch",
+                        partition,
+                        offset,
+                        broker,
+                        Some(ErrorCode::CorruptMessage.name()),
+                        progress,
+                    );
+                    if from_replica {
+                        let state = self.partitions.get_mut(partition).expect("exists");
+                        state.source = Source::Leader;
+                    }
+                    self.retry_later(now_ms, partition, ErrorCode::CorruptMessage.name());
+                    return;
+                }
+                state.errors_in_row = 0;
+                if from_replica {
+                    state.follower_errors = 0;
+                }
+                if !progress {
+                    state.retry_at_ms = now_ms + self.config.fetch_idle_backoff_ms;
+                }
+                self.record_request("fetch", partition, offset, broker, None, progress);
+            }
+            Err(error) => {
+                let name = error.name();
+                match error {
+                    ErrorCode::OffsetEvicted { next_available } => {
+                        self.on_evicted(now_ms, partition, offset, broker, next_available);
+                    }
+                    ErrorCode::OffsetOutOfRange if from_replica => {
+                        self.record_request("fetch", partition, offset, broker, Some(name), false);
+                        if bugs.is_enabled(ClientBug::FollowerOoorSpin) {
+                            // Bug `follower-ooor-spin` (franz-go #885): treated as out of range
+                            // at the leader, but the ListOffsets goes to the same follower, and
+                            // keeps going there.
+                            let state = self.partitions.get_mut(partition).expect("exists");
+                            state.phase = Phase::Resolving(match policy {
+                                ResetPolicy::Latest => Resolve::Reset(OffsetSpec::Latest),
+                                _ => Resolve::Reset(OffsetSpec::Earliest),
+                            });
+                        } else {
+                            // franz-go PR #886: KIP-392 case 3, back to the leader at once.
+                            let state = self.partitions.get_mut(partition).expect("exists");
+                            state.source = Source::Leader;
+                            state.follower_errors = 0;
+                        }
+                    }
+                    ErrorCode::OffsetOutOfRange => {
+                        self.record_request("fetch", partition, offset, broker, Some(name), false);
+                        let state = self.partitions.get_mut(partition).expect("exists");
+                        state.phase = Phase::Resolving(Resolve::CheckHighWatermark);
+                        self.retry_later(now_ms, partition, name);
+                    }
+                    ErrorCode::OffsetNotAvailable => {
+                        self.record_request("fetch", partition, offset, broker, Some(name), false);
+                        if from_replica {
+                            self.replica_error(partition);
+                        }
+                        self.retry_later(now_ms, partition, name);
+                    }
+                    ErrorCode::NotLeaderOrFollower
+                    | ErrorCode::FencedLeaderEpoch
+                    | ErrorCode::UnknownLeaderEpoch
+                    | ErrorCode::UnknownTopicOrPartition => {
+                        self.record_request("fetch", partition, offset, broker, Some(name), false);
+                        self.refresher.request_refresh();
+                        if from_replica {
+                            let state = self.partitions.get_mut(partition).expect("exists");
+                            state.source = Source::Leader;
+                        }
+                        self.retry_later(now_ms, partition, name);
+                    }
+                    _ => {
+                        self.record_request("fetch", partition, offset, broker, Some(name), false);
+                        if from_replica {
+                            self.replica_error(partition);
+                        }
+                        self.retry_later(now_ms, partition, name);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `OffsetEvicted { next_available }` (fluvio #3891, PR #4511).
+    fn on_evicted(
+        &mut self,
+        now_ms: u64,
+        partition: &TopicPartition,
+        offset: u64,
+        broker: BrokerId,
+        next_available: u64,
+    ) {
+        let name = ErrorCode::OffsetEvicted { next_available }.name();
+        if self.config.bugs.is_enabled(ClientBug::EvictedOffsetRetryLoop) {
+            // Bug `evicted-offset-retry-loop` (fluvio #4514): the same evicted offset is
+            // requested again, forever.
+            self.record_request("fetch", partition, offset, broker, Some(name), false);
+            self.retry_later(now_ms, partition, name);
+            return;
+        }
+        if self.config.reset_policy == ResetPolicy::None {
+            self.record_request("fetch", partition, offset, broker, Some(name), false);
+            self.surface(
+                partition,
+                offset,
+                name,
+                Some(next_available),
+                ConsumeError::Evicted {
+                    partition: partition.clone(),
+                    offset,
+                    next_available,
+                }
+                .to_string(),
+            );
+            return;
+        }
+        if next_available <= offset {
+            // Not a jump forward: nothing to skip; retry (the oracle judges the broker's answer).
+            self.record_request("fetch", partition, offset, broker, Some(name), false);
+            self.retry_later(now_ms, partition, name);
+            return;
+        }
+        tracing::warn!(
+            %partition,
+            offset,
+            next_available,
+            "offset evicted by retention; jumping to the next available"
+        );
+        self.record_request("fetch", partition, offset, broker, Some(name), true);
+        let state = self.partitions.get_mut(partition).expect("exists");
+        state.jump(next_available);
+        state.errors_in_row = 0;
+        self.record(Op::Reset {
+            topic: partition.topic.clone(),
+            partition: partition.partition,
+            from: offset,
+            to: next_available,
+            reason: ResetReason::OffsetEvicted,
+        });
+    }
+
+    /// Surfaces an error to the application (`poll` fail) and stops the partition.
+    fn surface(
+        &mut self,
+        partition: &TopicPartition,
+        offset: u64,
+        error: &str,
+        next_available: Option<u64>,
+        description: String,
+    ) {
+        tracing::warn!(%partition, "{description}");
+        self.record(Op::PollFail {
+            topic: partition.topic.clone(),
+            partition: partition.partition,
+            offset,
+            error: error.to_string(),
+            next_available,
+        });
+        self.status.last_error = Some(description);
+        if let Some(state) = self.partitions.get_mut(partition) {
+            state.phase = Phase::Stopped;
+        }
+    }
+
+    fn on_list_offsets(
+        &mut self,
+        now_ms: u64,
+        partition: &TopicPartition,
+        offset: u64,
+        broker: BrokerId,
+        resolve: Resolve,
+        result: Result<u64, ErrorCode>,
+    ) {
+        let policy = self.config.reset_policy;
+        let Some(state) = self.partitions.get_mut(partition) else {
+            return;
+        };
+        state.request_in_flight = false;
+        if state.phase != Phase::Resolving(resolve) || state.position != offset {
+            return;
+        }
+        let found = match result {
+            Ok(found) => found,
+            Err(error) => {
+                let name = error.name();
+                self.record_request("list_offsets", partition, offset, broker, Some(name), false);
+                if matches!(
+                    error,
+                    ErrorCode::NotLeaderOrFollower
+                        | ErrorCode::FencedLeaderEpoch
+                        | ErrorCode::UnknownLeaderEpoch
+                        | ErrorCode::UnknownTopicOrPartition
+                ) {
+                    self.refresher.request_refresh();
+                }
+                self.retry_later(now_ms, partition, name);
+                return;
+            }
+        };
+        state.errors_in_row = 0;
+        match resolve {
+            Resolve::Start(_) => {
+                state.jump(found);
+                state.phase = Phase::Fetching;
+                self.record_request("list_offsets", partition, offset, broker, None, found != offset);
+                self.newly_assigned.insert(partition.clone());
+            }
+            Resolve::CheckHighWatermark => {
+                state.high_watermark = Some(found);
+                if offset <= found {
+                    // The high watermark was only behind (a new leader catching up): fetch again.
+                    state.phase = Phase::Fetching;
+                } else if policy == ResetPolicy::Earliest {
+                    state.phase = Phase::Resolving(Resolve::Reset(OffsetSpec::Earliest));
+                }
+                self.record_request("list_offsets", partition, offset, broker, None, false);
+                if offset <= found {
+                    return;
+                }
+                match policy {
+                    ResetPolicy::None => {
+                        self.surface(
+                            partition,
+                            offset,
+                            ErrorCode::OffsetOutOfRange.name(),
+                            None,
+                            ConsumeError::OutOfRange {
+                                partition: partition.clone(),
+                                offset,
+                            }
+                            .to_string(),
+                        );
+                    }
+                    ResetPolicy::Latest => self.reset_out_of_range(partition, offset, found),
+                    ResetPolicy::Earliest => {}
+                }
+            }
+            Resolve::Reset(_) => {
+                self.record_request("list_offsets", partition, offset, broker, None, found != offset);
+                self.reset_out_of_range(partition, offset, found);
+            }
+        }
+    }
+
+    fn reset_out_of_range(&mut self, partition: &TopicPartition, from: u64, to: u64) {
+        let state = self.partitions.get_mut(partition).expect("exists");
+        state.jump(to);
+        state.phase = Phase::Fetching;
+        tracing::warn!(%partition, from, to, "offset out of range: reset");
+        self.record(Op::Reset {
+            topic: partition.topic.clone(),
+            partition: partition.partition,
+            from,
+            to,
+            reason: ResetReason::OutOfRange,
+        });
+    }
+
+    // ---- commits -----------------------------------------------------------------------------
+
+    /// The offset to commit for a partition now, if any.
+    fn commit_offset(&self, state: &PartitionState) -> Option<u64> {
+        if matches!(state.phase, Phase::Committed | Phase::Resolving(Resolve::Start(_))) {
+            return None;
+        }
+        let bugs = &self.config.bugs;
+        if bugs.is_enabled(ClientBug::CommitOnFetch) {
+            // Bug `commit-on-fetch`: what was fetched, delivered or not.
+            return Some(state.position);
+        }
+        if bugs.is_enabled(ClientBug::LastRecordNeverCommitted) {
+            // Bug `last-record-never-committed` (fluvio #4505): yielding record N commits N-1
+            // in fluvio's "last consumed" convention, i.e. N instead of N + 1 here.
+            return state.delivered_next.checked_sub(1);
+        }
+        Some(state.delivered_next)
+    }
+
+    fn commit_failed(&mut self, now_ms: u64) {
+        let delay = backoff_ms(
+            &mut self.rng,
+            self.commit_attempts,
+            self.config.retry_backoff_ms,
+            self.config.retry_backoff_max_ms,
+        );
+        self.commit_attempts = self.commit_attempts.saturating_add(1);
+        self.commit_retry_at_ms = now_ms + delay;
+        if let Closing::Flushing { attempts } = &mut self.closing {
+            *attempts += 1;
+        } else if self.config.commit_mode == CommitMode::Manual
+            || self.config.commit_mode == (CommitMode::Auto { offset_flush_ms: 0 })
+        {
+            // The commit the application asked for is retried.
+            self.commit_requested = true;
+        }
+    }
+
+    fn on_offset_commit(
+        &mut self,
+        now_ms: u64,
+        offsets: Vec<(TopicPartition, u64)>,
+        result: Result<(), ErrorCode>,
+    ) {
+        self.commit_in_flight = false;
+        let ok = result.is_ok();
+        for (partition, offset) in &offsets {
+            self.record(Op::Commit {
+                phase: if ok { CommitPhase::Ok } else { CommitPhase::Fail },
+                topic: partition.topic.clone(),
+                partition: partition.partition,
+                offset: *offset,
+            });
+            if ok {
+                if let Some(state) = self.partitions.get_mut(partition) {
+                    state.committed = Some(*offset);
+                }
+            }
+        }
+        match result {
+            Ok(()) => self.commit_attempts = 0,
+            Err(error) => {
+                self.status.last_error = Some(format!("offset_commit: {error}"));
+                self.commit_failed(now_ms);
+            }
+        }
+    }
+
+    fn maybe_commit(&mut self, now_ms: u64) {
+        if self.commit_in_flight || now_ms < self.commit_retry_at_ms {
+            return;
+        }
+        let flush_due = match self.config.commit_mode {
+            CommitMode::Auto { offset_flush_ms } if offset_flush_ms > 0 => {
+                now_ms >= self.last_flush_ms + offset_flush_ms
+            }
+            _ => false,
+        };
+        if !(flush_due || self.commit_requested) {
+            return;
+        }
+        if flush_due {
+            self.last_flush_ms = now_ms;
+        }
+        let offsets: Vec<(TopicPartition, u64)> = self
+            .partitions
+            .iter()
+            .filter_map(|(partition, state)| {
+                let offset = self.commit_offset(state)?;
+                (state.committed != Some(offset)).then(|| (partition.clone(), offset))
+            })
+            .collect();
+        self.commit_requested = false;
+        if offsets.is_empty() {
+            return;
+        }
+        for (partition, offset) in &offsets {
+            self.record(Op::Commit {
+                phase: CommitPhase::Invoke,
+                topic: partition.topic.clone(),
+                partition: partition.partition,
+                offset: *offset,
+            });
+        }
+        let to = self.cluster.controller;
+        let correlation_id = self.requests.start(
+            to,
+            now_ms + self.config.request_timeout_ms,
+            RequestKind::OffsetCommit(offsets.clone()),
+        );
+        self.commit_in_flight = true;
+        self.actions.push(Action::Send {
+            to,
+            correlation_id,
+            request: Request::OffsetCommit(OffsetCommitRequest {
+                group: self.config.group.clone(),
+                offsets,
+            }),
+        });
+    }
+
+    // ---- the main step -----------------------------------------------------------------------
+
+    fn step(&mut self, now_ms: u64) {
+        if let Some((to, request)) = self.refresher.due(now_ms) {
+            let correlation_id =
+                self.requests
+                    .start(to, now_ms + self.config.request_timeout_ms, RequestKind::Metadata);
+            self.actions.push(Action::Send {
+                to,
+                correlation_id,
+                request,
+            });
+        }
+        if let Closing::Flushing { attempts } = self.closing {
+            self.maybe_commit(now_ms);
+            if !self.commit_in_flight && !self.commit_requested {
+                let pending = self.partitions.values().any(|state| {
+                    self.commit_offset(state)
+                        .is_some_and(|offset| state.committed != Some(offset))
+                });
+                if !pending {
+                    self.closing = Closing::Closed;
+                    self.record(Op::Close);
+                } else if attempts >= self.config.close_commit_attempts_max {
+                    tracing::warn!("close: the last commit did not succeed; closing without it");
+                    self.closing = Closing::Closed;
+                    self.status.close_failed = true;
+                } else {
+                    self.commit_requested = true;
+                }
+            }
+            return;
+        }
+        if self.closing == Closing::Closed {
+            return;
+        }
+        if !self.newly_assigned.is_empty() {
+            let assigned = std::mem::take(&mut self.newly_assigned);
+            let partitions = assigned
+                .into_iter()
+                .map(|partition| {
+                    let offset = self.partitions[&partition].position;
+                    AssignedPartition {
+                        topic: partition.topic,
+                        partition: partition.partition,
+                        offset,
+                    }
+                })
+                .collect();
+            self.record(Op::Assign { partitions });
+        }
+        self.maybe_offset_fetch(now_ms);
+        self.maybe_commit(now_ms);
+        let partitions: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
+        for partition in partitions {
+            self.maybe_request(now_ms, &partition);
+        }
+    }
+
+    fn maybe_offset_fetch(&mut self, now_ms: u64) {
+        if self.offset_fetch_in_flight || now_ms < self.offset_fetch_retry_at_ms {
+            return;
+        }
+        let asked: Vec<TopicPartition> = self
+            .partitions
+            .iter()
+            .filter(|(_, state)| state.phase == Phase::Committed)
+            .map(|(partition, _)| partition.clone())
+            .collect();
+        if asked.is_empty() {
+            return;
+        }
+        let to = self.cluster.controller;
+        let correlation_id = self.requests.start(
+            to,
+            now_ms + self.config.request_timeout_ms,
+            RequestKind::OffsetFetch(asked.clone()),
+        );
+        self.offset_fetch_in_flight = true;
+        self.actions.push(Action::Send {
+            to,
+            correlation_id,
+            request: Request::OffsetFetch(OffsetFetchRequest {
+                group: self.config.group.clone(),
+                partitions: asked,
+            }),
+        });
+    }
+
+    /// Sends the partition's next Fetch or ListOffsets, if it may.
+    fn maybe_request(&mut self, now_ms: u64, partition: &TopicPartition) {
+        let Some(state) = self.partitions.get(partition) else {
+            return;
+        };
+        if state.request_in_flight || now_ms < state.retry_at_ms {
+            return;
+        }
+        let Some((leader, leader_addr, leader_epoch)) = self.metadata.leader(partition) else {
+            if matches!(state.phase, Phase::Fetching | Phase::Resolving(_)) {
+                self.refresher.request_refresh();
+            }
+            return;
+        };
+        let recheck_ms = self.config.preferred_replica_recheck_ms;
+        let follower_spin = self.config.bugs.is_enabled(ClientBug::FollowerOoorSpin);
+        match state.phase.clone() {
+            Phase::Committed | Phase::Stopped => {}
+            Phase::Fetching => {
+                if state.buffer.len() >= self.config.fetch_buffer_records_max {
+                    return;
+                }
+                let mut source = state.source;
+                if let Source::Replica { broker, since_ms } = source {
+                    let expired = now_ms >= since_ms + recheck_ms;
+                    let unknown = self.metadata.broker_addr(broker).is_none();
+                    if expired || unknown || broker == leader {
+                        source = Source::Leader;
+                    }
+                }
+                let (broker, addr, from_replica) = match source {
+                    Source::Leader => (leader, leader_addr, false),
+                    Source::Replica { broker, .. } => (
+                        broker,
+                        self.metadata.broker_addr(broker).expect("checked above"),
+                        true,
+                    ),
+                };
+                let offset = state.position;
+                let state = self.partitions.get_mut(partition).expect("exists");
+                state.source = source;
+                state.last_source = Some(broker);
+                state.request_in_flight = true;
+                let correlation_id = self.requests.start(
+                    addr,
+                    now_ms + self.config.request_timeout_ms,
+                    RequestKind::Fetch {
+                        partition: partition.clone(),
+                        offset,
+                        broker,
+                        from_replica,
+                    },
+                );
+                self.actions.push(Action::Send {
+                    to: addr,
+                    correlation_id,
+                    request: Request::Fetch(FetchRequest {
+                        partition: partition.clone(),
+                        offset,
+                        max_bytes: self.config.fetch_max_bytes,
+                        replica_id: None,
+                        current_leader_epoch: Some(leader_epoch),
+                        replica_log_start_offset: None,
+                        rack: self.config.rack.clone(),
+                    }),
+                });
+            }
+            Phase::Resolving(resolve) => {
+                let spec = match resolve {
+                    Resolve::Start(spec) | Resolve::Reset(spec) => spec,
+                    Resolve::CheckHighWatermark => OffsetSpec::Latest,
+                };
+                // With `follower-ooor-spin`, the reset's ListOffsets goes to the follower that
+                // answered out-of-range (franz-go #885), and keeps going there.
+                let (broker, addr) = match state.source {
+                    Source::Replica { broker, .. } if follower_spin => {
+                        match self.metadata.broker_addr(broker) {
+                            Some(addr) => (broker, addr),
+                            None => (leader, leader_addr),
+                        }
+                    }
+                    _ => (leader, leader_addr),
+                };
+                let offset = state.position;
+                let state = self.partitions.get_mut(partition).expect("exists");
+                state.request_in_flight = true;
+                let correlation_id = self.requests.start(
+                    addr,
+                    now_ms + self.config.request_timeout_ms,
+                    RequestKind::ListOffsets {
+                        partition: partition.clone(),
+                        offset,
+                        broker,
+                        resolve,
+                    },
+                );
+                self.actions.push(Action::Send {
+                    to: addr,
+                    correlation_id,
+                    request: Request::ListOffsets(ListOffsetsRequest {
+                        partition: partition.clone(),
+                        spec,
+                        current_leader_epoch: Some(leader_epoch),
+                    }),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

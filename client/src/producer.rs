@@ -1,0 +1,1240 @@
+//! The idempotent producer: a sans-IO core.
+//!
+//! A synchronous `&mut self` state machine. The shell calls [`Producer::send`] (the application),
+//! [`Producer::on_tick`] and [`Producer::on_response`] (time and the network), and drains
+//! [`Producer::poll_actions`]: requests to send and history events to record.
+//!
+//! What it does:
+//! - **Metadata**: a cache of the freshest cluster metadata (by `version`), refreshed every
+//!   `metadata_max_age_ms` and soon after any error that hints at stale metadata
+//!   (`NotLeaderOrFollower`, `UnknownTopicOrPartition`, fenced epochs, a partition without a
+//!   leader), so partitions added while it runs are used (fluvio #4079).
+//! - **Partitioner**: keyed = FNV-1a(key) % the topic's partition count; keyless = round robin
+//!   over the partitions that have a leader. Sends are routed strictly in invoke order.
+//! - **Batching**: per partition, `linger_ms` and `batch_bytes_max`; acks=all.
+//! - **Idempotence** (KIP-98): producer id and epoch from `InitProducerId` (controller);
+//!   sequences per partition, assigned when a batch is first sent; at most
+//!   `in_flight_per_partition_max` (<= 5) batches in flight per partition. A retried batch keeps
+//!   its sequence. After an error, only the oldest unacknowledged batch of a partition is resent
+//!   until it is acknowledged, so retries reach the leader in sequence order.
+//! - **KIP-360 / franz-go #805**: `UnknownProducerId`, `OutOfOrderSequence` or
+//!   `InvalidProducerEpoch` on the oldest unacknowledged batch of a partition: if the partition's
+//!   last acknowledged offset exists and the response's log start offset is above it, nothing
+//!   was lost (retention removed the producer's state): bump the epoch with
+//!   `InitProducerId(pid, epoch)` and restart sequences at 0 on EVERY partition (KAFKA-12152),
+//!   then retry. Otherwise it is genuine data loss: the batch's sends complete as `fail` (or
+//!   `info` when an earlier attempt may have been written) with the error's name, a warning is
+//!   logged, the loss is counted in [`ProducerStatus::data_loss_reports`], and the producer bumps
+//!   and goes on.
+//! - **Epoch bumps** wait until no produce request is in flight. Batches whose outcome is
+//!   unknown at that moment (an attempt got no answer) complete as `info` instead of being
+//!   written again under the new epoch, which could duplicate them.
+//! - **Outcomes**: every send ends as exactly one of `ok` (with partition, offset, pid, epoch,
+//!   sequence), `fail` (definitely not written: never sent, or every attempt was answered with an
+//!   error that proves the batch was not appended) or `info` (unknown). `delivery_timeout_ms`
+//!   and `retries_max` bound every send.
+//! - **Bad input**: a send to a topic the cluster does not know (per a metadata answer that
+//!   arrived after the send was invoked) fails with `unknown_topic_or_partition`; a record over
+//!   `message_bytes_max` fails with `message_too_large`; the producer goes on.
+//!
+//! Not provided: transactions, compression, per-partition backpressure (the shell bounds the
+//! sends it has pending), ordering across partitions, per-key order across partition growth.
+
+use crate::bugs::{ClientBug, ClientBugs};
+use crate::common::{
+    backoff_ms, first_correlation_id, increment_sequence, stable_key_hash, Action, ClusterAddrs,
+    InFlight, MetadataCache, MetadataRefresher,
+};
+use crate::history::Op;
+use broker::api::{
+    ErrorCode, InitProducerIdRequest, ProduceRequest, Request, Response, TopicPartition,
+};
+use broker::batch::{
+    Record, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_BYTES, RECORDS_PER_BATCH_MAX,
+    RECORD_OVERHEAD_BYTES,
+};
+use bytes::Bytes;
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+
+/// Kafka's bound for idempotence: at most 5 batches in flight per partition.
+pub const IN_FLIGHT_PER_PARTITION_LIMIT: usize = 5;
+
+/// The producer's settings. Names carry units.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducerConfig {
+    /// The history `process` of this producer (`producer-0`).
+    pub process: String,
+    /// How long a batch waits for more records before it is sent.
+    pub linger_ms: u64,
+    /// A batch is sent once its encoding reaches this size (header included).
+    pub batch_bytes_max: u64,
+    /// The largest batch holding one record; a bigger record fails with `message_too_large`.
+    pub message_bytes_max: u64,
+    /// How long the producer waits for any answer.
+    pub request_timeout_ms: u64,
+    /// How long the leader may wait for the ISR (the Produce request's `timeout_ms`).
+    pub produce_timeout_ms: u64,
+    /// Backoff after a failed attempt: `retry_backoff_ms * 2^n`, capped.
+    pub retry_backoff_ms: u64,
+    pub retry_backoff_max_ms: u64,
+    /// Attempts per batch before its sends complete with the last error.
+    pub retries_max: u32,
+    /// After this long since a send was invoked, it completes (fail or info).
+    pub delivery_timeout_ms: u64,
+    /// Metadata is refreshed at least this often.
+    pub metadata_max_age_ms: u64,
+    /// Minimum time between two metadata requests.
+    pub metadata_refresh_backoff_ms: u64,
+    /// At most this many batches in flight per partition (<= 5).
+    pub in_flight_per_partition_max: usize,
+    /// At most this many sends pending (invoked, not completed); more fail with `buffer_full`.
+    pub pending_sends_max: usize,
+    pub bugs: ClientBugs,
+}
+
+impl ProducerConfig {
+    pub fn new(process: &str) -> ProducerConfig {
+        ProducerConfig {
+            process: process.to_string(),
+            linger_ms: 5,
+            batch_bytes_max: 16 * 1024,
+            message_bytes_max: BATCH_BYTES_MAX,
+            request_timeout_ms: 1_000,
+            produce_timeout_ms: 500,
+            retry_backoff_ms: 20,
+            retry_backoff_max_ms: 1_000,
+            retries_max: 200,
+            delivery_timeout_ms: 30_000,
+            metadata_max_age_ms: 1_000,
+            metadata_refresh_backoff_ms: 50,
+            in_flight_per_partition_max: IN_FLIGHT_PER_PARTITION_LIMIT,
+            pending_sends_max: 100_000,
+            bugs: ClientBugs::none(),
+        }
+    }
+
+    fn validate(&self) {
+        assert!(
+            (1..=IN_FLIGHT_PER_PARTITION_LIMIT).contains(&self.in_flight_per_partition_max),
+            "in_flight_per_partition_max must be in 1..={IN_FLIGHT_PER_PARTITION_LIMIT}"
+        );
+        assert!(
+            self.batch_bytes_max > BATCH_HEADER_BYTES && self.batch_bytes_max <= BATCH_BYTES_MAX,
+            "batch_bytes_max outside the batch format's limits"
+        );
+        assert!(
+            self.message_bytes_max <= BATCH_BYTES_MAX,
+            "message_bytes_max above BATCH_BYTES_MAX"
+        );
+        assert!(
+            self.produce_timeout_ms < self.request_timeout_ms,
+            "produce_timeout_ms must be below request_timeout_ms"
+        );
+        assert!(self.retries_max >= 1, "retries_max must be at least 1");
+        assert!(self.pending_sends_max >= 1, "pending_sends_max must be at least 1");
+    }
+}
+
+/// Why a send did not succeed; `name()` is the history's `error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    #[error("topic {topic} is unknown to the cluster")]
+    UnknownTopic { topic: String },
+    #[error("a record of {batch_bytes} bytes (as a batch) exceeds {message_bytes_max} bytes")]
+    MessageTooLarge {
+        batch_bytes: u64,
+        message_bytes_max: u64,
+    },
+    #[error("{pending} sends pending, the limit")]
+    BufferFull { pending: usize },
+    #[error("the producer is closed")]
+    Closed,
+    #[error("the producer stopped after a fatal error: {error}")]
+    Fatal { error: String },
+    #[error("the broker answered {0}")]
+    Broker(ErrorCode),
+    #[error("no answer within the request or delivery timeout")]
+    TimedOut,
+}
+
+impl SendError {
+    /// The error's name in the history.
+    pub fn name(&self) -> String {
+        match self {
+            SendError::UnknownTopic { .. } => "unknown_topic_or_partition".to_string(),
+            SendError::MessageTooLarge { .. } => "message_too_large".to_string(),
+            SendError::BufferFull { .. } => "buffer_full".to_string(),
+            SendError::Closed => "producer_closed".to_string(),
+            SendError::Fatal { error } => error.clone(),
+            SendError::Broker(code) => code.name().to_string(),
+            SendError::TimedOut => "request_timed_out".to_string(),
+        }
+    }
+}
+
+/// What a scenario can see of a producer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProducerStatus {
+    pub invoked: u64,
+    pub acked: u64,
+    pub failed: u64,
+    /// Sends that completed as `info` (outcome unknown).
+    pub unknown: u64,
+    /// Invoked and not yet completed.
+    pub pending: usize,
+    /// Times an `UnknownProducerId`/`OutOfOrderSequence` could not be explained by retention.
+    pub data_loss_reports: u64,
+    /// Epoch bumps (KIP-360) and fresh producer ids obtained after the first.
+    pub producer_id_resets: u64,
+    pub producer_id: Option<(i64, i16)>,
+    /// Set when a fatal error stopped the producer (only with the `pid-loss-fatal` bug).
+    pub fatal: Option<String>,
+    pub closed: bool,
+    /// Partitions this producer has sent to, per topic.
+    pub partitions_used: BTreeMap<String, Vec<u32>>,
+}
+
+#[derive(Debug, Clone)]
+struct PendingSend {
+    topic: String,
+    key: Option<String>,
+    value: String,
+    invoked_ms: u64,
+    record_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Sequenced {
+    pid: i64,
+    epoch: i16,
+    base_sequence: i32,
+    encoded: Bytes,
+}
+
+#[derive(Debug)]
+struct Batch {
+    id: u64,
+    records: Vec<PendingSend>,
+    /// Encoded size, header included.
+    bytes: u64,
+    created_ms: u64,
+    sequence: Option<Sequenced>,
+    /// The correlation id of the attempt in flight.
+    in_flight: Option<u64>,
+    attempts: u32,
+    /// Some attempt may have been appended (no answer, or an error that does not prove it was not).
+    maybe_written: bool,
+    last_error: Option<String>,
+}
+
+impl Batch {
+    fn oldest_invoke_ms(&self) -> u64 {
+        self.records
+            .iter()
+            .map(|r| r.invoked_ms)
+            .min()
+            .unwrap_or(self.created_ms)
+    }
+
+    fn error_name(&self) -> String {
+        self.last_error
+            .clone()
+            .unwrap_or_else(|| SendError::TimedOut.name())
+    }
+}
+
+#[derive(Debug, Default)]
+struct PartitionState {
+    next_sequence: i32,
+    /// The last offset the leader acknowledged to this producer (franz-go's `lastAckedOffset`).
+    last_acked_offset: Option<u64>,
+    /// Sequenced, not yet acknowledged batches, in sequence order.
+    window: VecDeque<Batch>,
+    /// Batches without a sequence yet, oldest first; the last one may still be filling.
+    open: VecDeque<Batch>,
+    retry_at_ms: u64,
+    errors_in_row: u32,
+}
+
+impl PartitionState {
+    fn in_flight(&self) -> usize {
+        self.window.iter().filter(|b| b.in_flight.is_some()).count()
+    }
+
+    fn pending_sends(&self) -> usize {
+        self.window
+            .iter()
+            .chain(self.open.iter())
+            .map(|b| b.records.len())
+            .sum()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProducerIdWant {
+    /// A fresh producer id.
+    Fresh,
+    /// Bump the epoch of the current id (KIP-360).
+    Bump,
+}
+
+#[derive(Debug)]
+struct ProducerIdState {
+    current: Option<(i64, i16)>,
+    wanted: Option<ProducerIdWant>,
+    request_in_flight: bool,
+    retry_at_ms: u64,
+    attempts: u32,
+}
+
+#[derive(Debug, Clone)]
+enum RequestKind {
+    Metadata,
+    InitProducerId,
+    Produce { partition: TopicPartition, batch_id: u64 },
+}
+
+/// Does this answer to a Produce prove the batch was not appended?
+fn proves_not_written(error: &ErrorCode) -> bool {
+    matches!(
+        error,
+        ErrorCode::OutOfOrderSequence
+            | ErrorCode::UnknownProducerId
+            | ErrorCode::InvalidProducerEpoch
+            | ErrorCode::NotLeaderOrFollower
+            | ErrorCode::FencedLeaderEpoch
+            | ErrorCode::UnknownLeaderEpoch
+            | ErrorCode::UnknownTopicOrPartition
+            | ErrorCode::NotEnoughReplicas
+            | ErrorCode::MessageTooLarge
+            | ErrorCode::CorruptMessage
+            | ErrorCode::InvalidRequest { .. }
+            | ErrorCode::CoordinatorLoadInProgress
+    )
+}
+
+/// Errors after which retrying the same batch cannot help.
+fn is_fatal_for_batch(error: &ErrorCode) -> bool {
+    matches!(
+        error,
+        ErrorCode::MessageTooLarge
+            | ErrorCode::CorruptMessage
+            | ErrorCode::InvalidRequest { .. }
+            | ErrorCode::TopicAlreadyExists
+            | ErrorCode::OffsetOutOfRange
+            | ErrorCode::OffsetEvicted { .. }
+            | ErrorCode::UnknownServerError { .. }
+    )
+}
+
+/// The idempotent producer core. See the module documentation.
+#[derive(Debug)]
+pub struct Producer {
+    config: ProducerConfig,
+    cluster: ClusterAddrs,
+    rng: ChaCha8Rng,
+    actions: Vec<Action>,
+    requests: InFlight<RequestKind>,
+    metadata: MetadataCache,
+    refresher: MetadataRefresher,
+    producer_id: ProducerIdState,
+    partitions: BTreeMap<TopicPartition, PartitionState>,
+    /// Sends not yet given a partition, in invoke order.
+    unrouted: VecDeque<PendingSend>,
+    round_robin: BTreeMap<String, u64>,
+    /// `producer-fixed-partitions`: the partition count of each topic when first seen.
+    fixed_partition_counts: BTreeMap<String, u32>,
+    next_batch_id: u64,
+    fatal: Option<String>,
+    flush_requested: bool,
+    closing: bool,
+    closed: bool,
+    status: ProducerStatus,
+}
+
+impl Producer {
+    /// A new producer incarnation; records `start`. `rng` (a seeded stream) only draws backoff
+    /// jitter.
+    pub fn new(
+        config: ProducerConfig,
+        cluster: ClusterAddrs,
+        incarnation: u64,
+        rng: ChaCha8Rng,
+    ) -> Producer {
+        config.validate();
+        let refresher = MetadataRefresher::new(
+            &cluster,
+            config.metadata_max_age_ms,
+            config.metadata_refresh_backoff_ms,
+        );
+        Producer {
+            config,
+            cluster,
+            rng,
+            actions: vec![Action::Record(Op::Start)],
+            requests: InFlight::new(first_correlation_id(incarnation)),
+            metadata: MetadataCache::default(),
+            refresher,
+            producer_id: ProducerIdState {
+                current: None,
+                wanted: Some(ProducerIdWant::Fresh),
+                request_in_flight: false,
+                retry_at_ms: 0,
+                attempts: 0,
+            },
+            partitions: BTreeMap::new(),
+            unrouted: VecDeque::new(),
+            round_robin: BTreeMap::new(),
+            fixed_partition_counts: BTreeMap::new(),
+            next_batch_id: 0,
+            fatal: None,
+            flush_requested: false,
+            closing: false,
+            closed: false,
+            status: ProducerStatus::default(),
+        }
+    }
+
+    pub fn config(&self) -> &ProducerConfig {
+        &self.config
+    }
+
+    /// Requests to send and history events to record, in order.
+    pub fn poll_actions(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.actions)
+    }
+
+    pub fn status(&self) -> ProducerStatus {
+        let mut status = self.status.clone();
+        status.pending = self.pending_sends();
+        status.producer_id = self.producer_id.current;
+        status.fatal = self.fatal.clone();
+        status.closed = self.closed;
+        status
+    }
+
+    /// Sends invoked and not yet completed.
+    pub fn pending_sends(&self) -> usize {
+        self.unrouted.len()
+            + self
+                .partitions
+                .values()
+                .map(PartitionState::pending_sends)
+                .sum::<usize>()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    fn record(&mut self, op: Op) {
+        self.actions.push(Action::Record(op));
+    }
+
+    // ---- the application ---------------------------------------------------------------------
+
+    /// Sends one record (records `send` invoke now, and later exactly one outcome).
+    pub fn send(&mut self, now_ms: u64, topic: &str, key: Option<String>, value: String) {
+        self.record(Op::SendInvoke {
+            topic: topic.to_string(),
+            key: key.clone(),
+            value: value.clone(),
+        });
+        self.status.invoked += 1;
+        let record_bytes = RECORD_OVERHEAD_BYTES
+            + key.as_ref().map_or(0, |k| k.len() as u64)
+            + value.len() as u64;
+        let rejection = if let Some(error) = &self.fatal {
+            Some(SendError::Fatal {
+                error: error.clone(),
+            })
+        } else if self.closing {
+            Some(SendError::Closed)
+        } else if BATCH_HEADER_BYTES + record_bytes > self.config.message_bytes_max {
+            Some(SendError::MessageTooLarge {
+                batch_bytes: BATCH_HEADER_BYTES + record_bytes,
+                message_bytes_max: self.config.message_bytes_max,
+            })
+        } else if self.pending_sends() >= self.config.pending_sends_max {
+            Some(SendError::BufferFull {
+                pending: self.pending_sends(),
+            })
+        } else {
+            None
+        };
+        if let Some(error) = rejection {
+            self.complete_send(value, false, &error.name());
+            return;
+        }
+        self.unrouted.push_back(PendingSend {
+            topic: topic.to_string(),
+            key,
+            value,
+            invoked_ms: now_ms,
+            record_bytes,
+        });
+        self.step(now_ms);
+    }
+
+    /// Sends every batch now, without waiting for `linger_ms`.
+    pub fn flush(&mut self, now_ms: u64) {
+        self.flush_requested = true;
+        self.step(now_ms);
+    }
+
+    /// Stops accepting sends, flushes, and records `close` once every send has completed.
+    pub fn close(&mut self, now_ms: u64) {
+        self.closing = true;
+        self.flush_requested = true;
+        self.step(now_ms);
+    }
+
+    // ---- time and the network ----------------------------------------------------------------
+
+    pub fn on_tick(&mut self, now_ms: u64) {
+        for (correlation_id, pending) in self.requests.expire(now_ms) {
+            self.on_timeout(now_ms, correlation_id, pending.kind);
+        }
+        self.step(now_ms);
+    }
+
+    /// An answer arrived. Answers to requests that timed out or were forgotten are dropped.
+    pub fn on_response(
+        &mut self,
+        now_ms: u64,
+        correlation_id: u64,
+        from: SocketAddr,
+        response: Response,
+    ) {
+        let Some(pending) = self.requests.take(correlation_id, from) else {
+            return;
+        };
+        match (pending.kind, response) {
+            (RequestKind::Metadata, Response::Metadata(answer)) => {
+                self.refresher.on_answer(now_ms);
+                self.refresher.learn_brokers(&answer.metadata);
+                self.metadata.update(answer.metadata, now_ms);
+                self.note_topics();
+            }
+            (RequestKind::InitProducerId, Response::InitProducerId(answer)) => {
+                self.on_init_producer_id(now_ms, answer.result);
+            }
+            (RequestKind::Produce { partition, batch_id }, Response::Produce(answer)) => {
+                self.on_produce(
+                    now_ms,
+                    correlation_id,
+                    &partition,
+                    batch_id,
+                    answer.result,
+                    answer.log_start_offset,
+                );
+            }
+            (kind, response) => {
+                tracing::warn!(?kind, ?response, "answer of the wrong type; dropped");
+                // Treat it as no answer: the request will not be answered now.
+                self.on_timeout(now_ms, correlation_id, kind);
+            }
+        }
+        self.step(now_ms);
+    }
+
+    fn on_timeout(&mut self, now_ms: u64, correlation_id: u64, kind: RequestKind) {
+        match kind {
+            RequestKind::Metadata => self.refresher.on_failure(),
+            RequestKind::InitProducerId => {
+                self.producer_id.request_in_flight = false;
+                self.producer_id_retry_later(now_ms);
+            }
+            RequestKind::Produce { partition, batch_id } => {
+                let Some(state) = self.partitions.get_mut(&partition) else {
+                    return;
+                };
+                let Some(index) = state
+                    .window
+                    .iter()
+                    .position(|b| b.id == batch_id && b.in_flight == Some(correlation_id))
+                else {
+                    return;
+                };
+                let batch = &mut state.window[index];
+                batch.in_flight = None;
+                batch.maybe_written = true;
+                batch.last_error = Some(SendError::TimedOut.name());
+                self.refresher.request_refresh();
+                self.retry_later(now_ms, &partition, index);
+            }
+        }
+    }
+
+    // ---- producer id -------------------------------------------------------------------------
+
+    fn producer_id_retry_later(&mut self, now_ms: u64) {
+        let delay = backoff_ms(
+            &mut self.rng,
+            self.producer_id.attempts,
+            self.config.retry_backoff_ms,
+            self.config.retry_backoff_max_ms,
+        );
+        self.producer_id.attempts = self.producer_id.attempts.saturating_add(1);
+        self.producer_id.retry_at_ms = now_ms + delay;
+    }
+
+    fn request_bump(&mut self) {
+        if self.producer_id.wanted.is_none() {
+            self.producer_id.wanted = Some(ProducerIdWant::Bump);
+        }
+    }
+
+    fn on_init_producer_id(&mut self, now_ms: u64, result: Result<(i64, i16), ErrorCode>) {
+        self.producer_id.request_in_flight = false;
+        match result {
+            Ok((pid, epoch)) => {
+                let previous = self.producer_id.current;
+                if let (Some((old_pid, old_epoch)), Some(ProducerIdWant::Bump)) =
+                    (previous, self.producer_id.wanted)
+                {
+                    assert!(
+                        pid != old_pid || epoch > old_epoch,
+                        "an epoch bump of producer {old_pid} went from {old_epoch} to {epoch}"
+                    );
+                }
+                self.producer_id.current = Some((pid, epoch));
+                self.producer_id.wanted = None;
+                self.producer_id.attempts = 0;
+                self.record(Op::InitPid { pid, epoch });
+                if previous.is_some() {
+                    self.status.producer_id_resets += 1;
+                    self.restart_sequences();
+                }
+            }
+            Err(error) => {
+                if !error.is_retriable() {
+                    // The bump was refused (e.g. InvalidProducerEpoch): start over with a fresh id.
+                    tracing::warn!(%error, "InitProducerId refused; asking for a fresh producer id");
+                    self.producer_id.wanted = Some(ProducerIdWant::Fresh);
+                }
+                self.producer_id_retry_later(now_ms);
+            }
+        }
+    }
+
+    /// After a new epoch or id: every partition starts over at sequence 0 (KAFKA-12152). Batches
+    /// that may have been written complete as `info`; the others go back, in order, to be sent
+    /// again with new sequences.
+    fn restart_sequences(&mut self) {
+        let mut completions = Vec::new();
+        for state in self.partitions.values_mut() {
+            assert_eq!(
+                state.in_flight(),
+                0,
+                "sequences restarted with a batch in flight"
+            );
+            let mut resend = Vec::new();
+            while let Some(mut batch) = state.window.pop_front() {
+                if batch.maybe_written {
+                    completions.push(batch);
+                } else {
+                    batch.sequence = None;
+                    resend.push(batch);
+                }
+            }
+            for batch in resend.into_iter().rev() {
+                state.open.push_front(batch);
+            }
+            state.next_sequence = 0;
+            state.errors_in_row = 0;
+        }
+        for batch in completions {
+            let error = batch.error_name();
+            self.complete_batch(batch, &error);
+        }
+    }
+
+    // ---- produce answers ---------------------------------------------------------------------
+
+    fn on_produce(
+        &mut self,
+        now_ms: u64,
+        correlation_id: u64,
+        partition: &TopicPartition,
+        batch_id: u64,
+        result: Result<u64, ErrorCode>,
+        log_start_offset: u64,
+    ) {
+        let Some(state) = self.partitions.get_mut(partition) else {
+            return;
+        };
+        let Some(index) = state
+            .window
+            .iter()
+            .position(|b| b.id == batch_id && b.in_flight == Some(correlation_id))
+        else {
+            return;
+        };
+        state.window[index].in_flight = None;
+        match result {
+            Ok(base_offset) => {
+                let batch = state
+                    .window
+                    .remove(index)
+                    .expect("the index was just found");
+                let count = batch.records.len() as u64;
+                let last_offset = base_offset + count - 1;
+                state.last_acked_offset =
+                    Some(state.last_acked_offset.map_or(last_offset, |o| o.max(last_offset)));
+                state.errors_in_row = 0;
+                let sequenced = batch
+                    .sequence
+                    .expect("a batch in the window has a sequence");
+                for (i, send) in batch.records.into_iter().enumerate() {
+                    self.status.acked += 1;
+                    self.actions.push(Action::Record(Op::SendOk {
+                        value: send.value,
+                        topic: partition.topic.clone(),
+                        partition: partition.partition,
+                        offset: base_offset + i as u64,
+                        pid: sequenced.pid,
+                        epoch: sequenced.epoch,
+                        sequence: increment_sequence(sequenced.base_sequence, i as i32),
+                    }));
+                }
+                let used = self
+                    .status
+                    .partitions_used
+                    .entry(partition.topic.clone())
+                    .or_default();
+                if !used.contains(&partition.partition) {
+                    used.push(partition.partition);
+                    used.sort_unstable();
+                }
+            }
+            Err(error) => {
+                let batch = &mut state.window[index];
+                batch.last_error = Some(error.name().to_string());
+                if !proves_not_written(&error) {
+                    batch.maybe_written = true;
+                }
+                match &error {
+                    e if is_fatal_for_batch(e) => {
+                        tracing::warn!(%partition, %error, "batch refused; its sends fail");
+                        let batch = state
+                            .window
+                            .remove(index)
+                            .expect("the index was just found");
+                        let name = batch.error_name();
+                        self.complete_batch(batch, &name);
+                        // Its sequences are gone: the next batch would be out of order.
+                        self.request_bump();
+                    }
+                    ErrorCode::UnknownProducerId
+                    | ErrorCode::OutOfOrderSequence
+                    | ErrorCode::InvalidProducerEpoch
+                        if index == 0 =>
+                    {
+                        self.on_producer_state_lost(
+                            now_ms,
+                            partition,
+                            error.clone(),
+                            log_start_offset,
+                        );
+                    }
+                    ErrorCode::NotLeaderOrFollower
+                    | ErrorCode::UnknownTopicOrPartition
+                    | ErrorCode::FencedLeaderEpoch
+                    | ErrorCode::UnknownLeaderEpoch => {
+                        self.refresher.request_refresh();
+                        self.retry_later(now_ms, partition, index);
+                    }
+                    _ => {
+                        // Retriable, or an out-of-order answer behind an older unacknowledged
+                        // batch: resent in sequence order once the older ones are acknowledged.
+                        self.retry_later(now_ms, partition, index);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A retriable failure of `window[index]`: back off, or give up after `retries_max`.
+    fn retry_later(&mut self, now_ms: u64, partition: &TopicPartition, index: usize) {
+        let state = self
+            .partitions
+            .get_mut(partition)
+            .expect("the partition exists");
+        let delay = backoff_ms(
+            &mut self.rng,
+            state.errors_in_row,
+            self.config.retry_backoff_ms,
+            self.config.retry_backoff_max_ms,
+        );
+        state.errors_in_row = state.errors_in_row.saturating_add(1);
+        state.retry_at_ms = state.retry_at_ms.max(now_ms + delay);
+        if state.window[index].attempts >= self.config.retries_max {
+            let batch = state
+                .window
+                .remove(index)
+                .expect("the index is in the window");
+            tracing::warn!(%partition, attempts = batch.attempts, "retries exhausted");
+            let name = batch.error_name();
+            self.complete_batch(batch, &name);
+            self.request_bump();
+        }
+    }
+
+    /// KIP-360 / franz-go #805 (PR #834): the oldest unacknowledged batch of `partition` was
+    /// answered `UnknownProducerId`, `OutOfOrderSequence` or `InvalidProducerEpoch`.
+    fn on_producer_state_lost(
+        &mut self,
+        now_ms: u64,
+        partition: &TopicPartition,
+        error: ErrorCode,
+        log_start_offset: u64,
+    ) {
+        let bugs = self.config.bugs.clone();
+        if error == ErrorCode::UnknownProducerId && bugs.is_enabled(ClientBug::PidLossFatal) {
+            // Bug `pid-loss-fatal`: the producer gives up on every pending and later send.
+            tracing::error!(%partition, "UnknownProducerId: fatal (bug pid-loss-fatal)");
+            self.go_fatal(error.name());
+            return;
+        }
+        if error == ErrorCode::UnknownProducerId && bugs.is_enabled(ClientBug::PidResetWithoutBump)
+        {
+            // Bug `pid-reset-without-bump` (unsafe per KIP-360): sequences restart at 0 under the
+            // same epoch, at once, including batches in flight or possibly written.
+            tracing::warn!(%partition, "UnknownProducerId: resetting sequences without a bump");
+            let (pid, epoch) = self
+                .producer_id
+                .current
+                .expect("a batch was sent, so there is a producer id");
+            let state = self
+                .partitions
+                .get_mut(partition)
+                .expect("the partition exists");
+            let mut sequence = 0;
+            for batch in state.window.iter_mut() {
+                if let Some(correlation_id) = batch.in_flight.take() {
+                    self.requests.forget(correlation_id);
+                }
+                batch.sequence = Some(sequence_batch(pid, epoch, sequence, &batch.records));
+                sequence = increment_sequence(sequence, batch.records.len() as i32);
+            }
+            state.next_sequence = sequence;
+            return;
+        }
+        let state = self
+            .partitions
+            .get_mut(partition)
+            .expect("the partition exists");
+        let last_acked = state.last_acked_offset;
+        let explained = last_acked.is_some_and(|acked| log_start_offset > acked);
+        if explained {
+            tracing::info!(
+                %partition,
+                %error,
+                log_start_offset,
+                last_acked_offset = ?last_acked,
+                "producer state removed by retention: bumping the epoch, no loss (KIP-360)"
+            );
+            if state.window[0].maybe_written {
+                // An earlier attempt may be in the log: writing it again under a new epoch
+                // could duplicate it, so its outcome stays unknown.
+                let batch = state.window.pop_front().expect("index 0 exists");
+                let name = batch.error_name();
+                self.complete_batch(batch, &name);
+            }
+        } else {
+            self.status.data_loss_reports += 1;
+            tracing::warn!(
+                %partition,
+                %error,
+                log_start_offset,
+                last_acked_offset = ?last_acked,
+                "DATA LOSS: the broker lost this producer's state and retention does not explain \
+                 it; failing the batch, resetting the producer id and going on"
+            );
+            let batch = state.window.pop_front().expect("index 0 exists");
+            self.complete_batch(batch, error.name());
+        }
+        let _ = now_ms;
+        self.request_bump();
+    }
+
+    /// Every pending send completes now; every later send fails with `error`.
+    fn go_fatal(&mut self, error: &str) {
+        self.fatal = Some(error.to_string());
+        let mut batches = Vec::new();
+        for state in self.partitions.values_mut() {
+            for mut batch in state.window.drain(..).chain(state.open.drain(..)) {
+                if let Some(correlation_id) = batch.in_flight.take() {
+                    self.requests.forget(correlation_id);
+                    batch.maybe_written = true;
+                }
+                batches.push(batch);
+            }
+        }
+        for batch in batches {
+            self.complete_batch(batch, error);
+        }
+        for send in std::mem::take(&mut self.unrouted) {
+            self.complete_send(send.value, false, error);
+        }
+    }
+
+    /// Completes every send of a batch that was not acknowledged: `info` when it may have been
+    /// written, else `fail`.
+    fn complete_batch(&mut self, batch: Batch, error: &str) {
+        let maybe_written = batch.maybe_written || batch.in_flight.is_some();
+        for send in batch.records {
+            self.complete_send(send.value, maybe_written, error);
+        }
+    }
+
+    fn complete_send(&mut self, value: String, maybe_written: bool, error: &str) {
+        let error = error.to_string();
+        if maybe_written {
+            self.status.unknown += 1;
+            self.record(Op::SendInfo { value, error });
+        } else {
+            self.status.failed += 1;
+            self.record(Op::SendFail { value, error });
+        }
+    }
+
+    // ---- the main step -----------------------------------------------------------------------
+
+    /// Everything that does not wait for an input: metadata, producer id, routing, expiry,
+    /// sending, closing.
+    fn step(&mut self, now_ms: u64) {
+        if let Some((to, request)) = self.refresher.due(now_ms) {
+            let deadline_ms = now_ms + self.config.request_timeout_ms;
+            let correlation_id = self.requests.start(to, deadline_ms, RequestKind::Metadata);
+            self.actions.push(Action::Send {
+                to,
+                correlation_id,
+                request,
+            });
+        }
+        self.route(now_ms);
+        self.expire(now_ms);
+        self.maybe_request_producer_id(now_ms);
+        if self.fatal.is_none() && self.producer_id.current.is_some() && self.producer_id.wanted.is_none()
+        {
+            let partitions: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
+            for partition in partitions {
+                self.send_ready(now_ms, &partition);
+            }
+        }
+        if self.pending_sends() == 0 {
+            self.flush_requested = false;
+            if self.closing && !self.closed {
+                self.closed = true;
+                self.record(Op::Close);
+            }
+        }
+    }
+
+    fn maybe_request_producer_id(&mut self, now_ms: u64) {
+        let Some(want) = self.producer_id.wanted else {
+            return;
+        };
+        if self.producer_id.request_in_flight || now_ms < self.producer_id.retry_at_ms {
+            return;
+        }
+        // An epoch bump waits until no produce request is in flight, so every batch's outcome
+        // is settled before sequences restart.
+        if self.partitions.values().any(|s| s.in_flight() > 0) {
+            return;
+        }
+        let current = match want {
+            ProducerIdWant::Fresh => None,
+            ProducerIdWant::Bump => self.producer_id.current,
+        };
+        let to = self.cluster.controller;
+        let correlation_id = self.requests.start(
+            to,
+            now_ms + self.config.request_timeout_ms,
+            RequestKind::InitProducerId,
+        );
+        self.producer_id.request_in_flight = true;
+        self.actions.push(Action::Send {
+            to,
+            correlation_id,
+            request: Request::InitProducerId(InitProducerIdRequest { current }),
+        });
+    }
+
+    /// Remembers the partition count of topics seen for the first time (`producer-fixed-partitions`).
+    fn note_topics(&mut self) {
+        let Some(metadata) = self.metadata.get() else {
+            return;
+        };
+        for topic in &metadata.topics {
+            self.fixed_partition_counts
+                .entry(topic.name.clone())
+                .or_insert(topic.partitions.len() as u32);
+        }
+    }
+
+    /// The partitions a send to `topic` may use: (all of them, those with a leader).
+    fn partition_choice(&self, topic: &str) -> Option<(u32, Vec<u32>)> {
+        let metadata = self.metadata.topic(topic)?;
+        let mut count = metadata.partitions.len() as u32;
+        if self.config.bugs.is_enabled(ClientBug::ProducerFixedPartitions) {
+            // Bug `producer-fixed-partitions` (fluvio #4079): the partition set was sized when
+            // the producer first saw the topic; partitions added later are never used.
+            if let Some(fixed) = self.fixed_partition_counts.get(topic) {
+                count = count.min(*fixed);
+            }
+        }
+        let mut available: Vec<u32> = metadata
+            .partitions
+            .iter()
+            .filter(|p| p.partition < count && p.leader.is_some())
+            .map(|p| p.partition)
+            .collect();
+        available.sort_unstable();
+        Some((count, available))
+    }
+
+    /// Gives partitions to unrouted sends, strictly in invoke order.
+    fn route(&mut self, now_ms: u64) {
+        while let Some(send) = self.unrouted.front() {
+            let Some((count, available)) = self.partition_choice(&send.topic) else {
+                let answered_after_invoke = self
+                    .metadata
+                    .received_ms()
+                    .is_some_and(|received| received > send.invoked_ms);
+                if answered_after_invoke {
+                    let send = self.unrouted.pop_front().expect("front exists");
+                    let error = SendError::UnknownTopic {
+                        topic: send.topic.clone(),
+                    };
+                    tracing::warn!(%error, "send to an unknown topic fails");
+                    self.complete_send(send.value, false, &error.name());
+                    continue;
+                }
+                self.refresher.request_refresh();
+                return;
+            };
+            let partition = match &send.key {
+                Some(key) if count > 0 => (stable_key_hash(key.as_bytes()) % count as u64) as u32,
+                _ => {
+                    if available.is_empty() {
+                        self.refresher.request_refresh();
+                        return;
+                    }
+                    let counter = self.round_robin.entry(send.topic.clone()).or_insert(0);
+                    let partition = available[(*counter % available.len() as u64) as usize];
+                    *counter += 1;
+                    partition
+                }
+            };
+            let send = self.unrouted.pop_front().expect("front exists");
+            let key = TopicPartition::new(&send.topic, partition);
+            self.append(now_ms, key, send);
+        }
+    }
+
+    fn append(&mut self, now_ms: u64, partition: TopicPartition, send: PendingSend) {
+        let batch_bytes_max = self.config.batch_bytes_max;
+        let state = self.partitions.entry(partition).or_default();
+        let fits = state.open.back().is_some_and(|batch| {
+            batch.bytes + send.record_bytes <= batch_bytes_max
+                && (batch.records.len() as u32) < RECORDS_PER_BATCH_MAX
+        });
+        if !fits {
+            let id = self.next_batch_id;
+            self.next_batch_id += 1;
+            state.open.push_back(Batch {
+                id,
+                records: Vec::new(),
+                bytes: BATCH_HEADER_BYTES,
+                created_ms: now_ms,
+                sequence: None,
+                in_flight: None,
+                attempts: 0,
+                maybe_written: false,
+                last_error: None,
+            });
+        }
+        let batch = state.open.back_mut().expect("a batch was just ensured");
+        batch.bytes += send.record_bytes;
+        batch.records.push(send);
+    }
+
+    /// Completes sends whose delivery timeout passed (batches not in flight).
+    fn expire(&mut self, now_ms: u64) {
+        let timeout_ms = self.config.delivery_timeout_ms;
+        let expired = |invoked_ms: u64| now_ms >= invoked_ms + timeout_ms;
+        let mut completions = Vec::new();
+        let mut gap = false;
+        for (partition, state) in self.partitions.iter_mut() {
+            let mut index = 0;
+            while index < state.window.len() {
+                let batch = &state.window[index];
+                if batch.in_flight.is_none() && expired(batch.oldest_invoke_ms()) {
+                    tracing::warn!(%partition, "delivery timeout of a sent batch");
+                    completions.push(state.window.remove(index).expect("index in range"));
+                    gap = true;
+                } else {
+                    index += 1;
+                }
+            }
+            let mut index = 0;
+            while index < state.open.len() {
+                if expired(state.open[index].oldest_invoke_ms()) {
+                    completions.push(state.open.remove(index).expect("index in range"));
+                } else {
+                    index += 1;
+                }
+            }
+        }
+        for batch in completions {
+            let name = batch.error_name();
+            self.complete_batch(batch, &name);
+        }
+        while self
+            .unrouted
+            .front()
+            .is_some_and(|send| expired(send.invoked_ms))
+        {
+            let send = self.unrouted.pop_front().expect("front exists");
+            self.complete_send(send.value, false, &SendError::TimedOut.name());
+        }
+        if gap {
+            // A sequenced batch left without an answer: later sequences would be out of order.
+            self.request_bump();
+        }
+    }
+
+    /// Sends what `partition` may send now.
+    fn send_ready(&mut self, now_ms: u64, partition: &TopicPartition) {
+        let Some((_, addr, leader_epoch)) = self.metadata.leader(partition) else {
+            if self
+                .partitions
+                .get(partition)
+                .is_some_and(|s| !s.window.is_empty() || !s.open.is_empty())
+            {
+                self.refresher.request_refresh();
+            }
+            return;
+        };
+        let (pid, epoch) = self
+            .producer_id
+            .current
+            .expect("sending needs a producer id");
+        let linger_ms = self.config.linger_ms;
+        let batch_bytes_max = self.config.batch_bytes_max;
+        let flush = self.flush_requested;
+        let in_flight_max = self.config.in_flight_per_partition_max;
+        let state = self
+            .partitions
+            .get_mut(partition)
+            .expect("the partition exists");
+        if now_ms < state.retry_at_ms {
+            return;
+        }
+        let mut to_send = Vec::new();
+        if let Some(waiting) = state.window.iter().position(|b| b.in_flight.is_none()) {
+            // A retry: only the oldest unacknowledged batch goes, so the leader sees sequences
+            // in order; the others wait for it.
+            if waiting == 0 {
+                to_send.push(0);
+            }
+        } else {
+            while state.window.len() < in_flight_max {
+                let ready = match state.open.front() {
+                    None => false,
+                    Some(batch) => {
+                        state.open.len() > 1
+                            || batch.bytes >= batch_bytes_max
+                            || batch.records.len() as u32 >= RECORDS_PER_BATCH_MAX
+                            || now_ms >= batch.created_ms + linger_ms
+                            || flush
+                    }
+                };
+                if !ready {
+                    break;
+                }
+                let mut batch = state.open.pop_front().expect("front exists");
+                batch.sequence = Some(sequence_batch(
+                    pid,
+                    epoch,
+                    state.next_sequence,
+                    &batch.records,
+                ));
+                state.next_sequence =
+                    increment_sequence(state.next_sequence, batch.records.len() as i32);
+                state.window.push_back(batch);
+                to_send.push(state.window.len() - 1);
+            }
+        }
+        assert!(
+            state.window.len() <= in_flight_max,
+            "more than {in_flight_max} batches sequenced for {partition}"
+        );
+        for index in to_send {
+            let batch = &mut state.window[index];
+            let encoded = batch
+                .sequence
+                .as_ref()
+                .expect("a batch in the window has a sequence")
+                .encoded
+                .clone();
+            let correlation_id = self.requests.start(
+                addr,
+                now_ms + self.config.request_timeout_ms,
+                RequestKind::Produce {
+                    partition: partition.clone(),
+                    batch_id: batch.id,
+                },
+            );
+            batch.in_flight = Some(correlation_id);
+            batch.attempts += 1;
+            self.actions.push(Action::Send {
+                to: addr,
+                correlation_id,
+                request: Request::Produce(ProduceRequest {
+                    partition: partition.clone(),
+                    batch: encoded,
+                    timeout_ms: self.config.produce_timeout_ms,
+                    current_leader_epoch: Some(leader_epoch),
+                }),
+            });
+        }
+        assert!(
+            state.in_flight() <= in_flight_max,
+            "more than {in_flight_max} batches in flight for {partition}"
+        );
+    }
+}
+
+/// Encodes a batch of `records` with its producer id, epoch and base sequence.
+fn sequence_batch(pid: i64, epoch: i16, base_sequence: i32, records: &[PendingSend]) -> Sequenced {
+    let batch = RecordBatch::idempotent(
+        pid,
+        epoch,
+        base_sequence,
+        records
+            .iter()
+            .map(|send| {
+                Record::new(
+                    send.key.as_ref().map(|k| Bytes::from(k.clone().into_bytes())),
+                    Bytes::from(send.value.clone().into_bytes()),
+                    send.invoked_ms as i64,
+                )
+            })
+            .collect(),
+    );
+    Sequenced {
+        pid,
+        epoch,
+        base_sequence,
+        encoded: batch.encode(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
