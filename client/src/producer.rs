@@ -226,6 +226,10 @@ struct Batch {
     attempts: u32,
     /// Some attempt may have been appended (no answer, or an error that does not prove it was not).
     maybe_written: bool,
+    /// The attempt in flight (or the last one) was sent when every older batch of the partition
+    /// was acknowledged. Only then does an out-of-order answer say something about the broker's
+    /// state: datagrams reorder, so a younger batch may reach the leader before an older one.
+    sent_as_oldest: bool,
     last_error: Option<String>,
 }
 
@@ -731,7 +735,7 @@ impl Producer {
                     ErrorCode::UnknownProducerId
                     | ErrorCode::OutOfOrderSequence
                     | ErrorCode::InvalidProducerEpoch
-                        if index == 0 =>
+                        if index == 0 && state.window[0].sent_as_oldest =>
                     {
                         self.on_producer_state_lost(
                             now_ms,
@@ -748,8 +752,9 @@ impl Producer {
                         self.retry_later(now_ms, partition, index);
                     }
                     _ => {
-                        // Retriable, or an out-of-order answer behind an older unacknowledged
-                        // batch: resent in sequence order once the older ones are acknowledged.
+                        // Retriable, or an out-of-order answer to an attempt sent behind an older
+                        // unacknowledged batch: resent in sequence order once the older ones are
+                        // acknowledged.
                         self.retry_later(now_ms, partition, index);
                     }
                 }
@@ -1056,6 +1061,7 @@ impl Producer {
                 in_flight: None,
                 attempts: 0,
                 maybe_written: false,
+                sent_as_oldest: false,
                 last_error: None,
             });
         }
@@ -1193,6 +1199,7 @@ impl Producer {
             );
             batch.in_flight = Some(correlation_id);
             batch.attempts += 1;
+            batch.sent_as_oldest = index == 0;
             self.actions.push(Action::Send {
                 to: addr,
                 correlation_id,

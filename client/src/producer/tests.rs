@@ -266,6 +266,25 @@ fn after_an_error_only_the_oldest_batch_is_resent_until_acknowledged() {
     assert_eq!(h.producer.status().data_loss_reports, 0, "not the oldest: no loss");
 }
 
+/// Datagrams reorder: an out-of-order answer to a batch sent behind an older one that was
+/// acknowledged meanwhile says nothing about lost state.
+#[test]
+fn an_out_of_order_answer_to_a_batch_sent_behind_an_older_one_is_not_data_loss() {
+    let mut h = Harness::booted(single_record_batches(), one_partition());
+    h.send_all("t", &["v-0", "v-1"]);
+    let sent = h.produces();
+    h.answer(&sent[0], produced_ok(0, 0));
+    // Batch 1 had reached the leader before batch 0; its answer arrives last.
+    h.answer(&sent[1], produced_err(ErrorCode::OutOfOrderSequence, 0));
+    assert_eq!(h.producer.status().data_loss_reports, 0);
+    h.tick(2_000);
+    let retry = h.produces();
+    assert_eq!(retry[0].produced().base_sequence, 1);
+    h.answer(&retry[0], produced_ok(1, 0));
+    assert!(outcomes(&h.wire.take_ops()).iter().all(|(_, kind, _)| *kind == "ok"));
+    assert!(h.wire.take("init_producer_id").is_empty(), "no bump");
+}
+
 #[test]
 fn not_leader_refreshes_metadata_and_retries_at_the_new_leader_with_the_same_sequence() {
     let mut h = Harness::booted(single_record_batches(), one_partition());

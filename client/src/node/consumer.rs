@@ -1,0 +1,189 @@
+//! The consumer process: a madsim node running a [`Consumer`] core under an application that
+//! polls and processes records (optionally slowly, to make it lag).
+
+use super::{lock, wait_for, Transport, CLIENT_TICK};
+use crate::common::ClusterAddrs;
+use crate::consumer::{Consumer, ConsumerConfig, ConsumerStatus};
+use crate::history::History;
+use sim::{NodeContext, Seed, World};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the consumer application does with records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerWorkload {
+    /// Simulated processing time per record: the application polls again only when done.
+    pub processing_delay_ms: u64,
+    /// Records per poll at most.
+    pub poll_records_max: usize,
+}
+
+impl Default for ConsumerWorkload {
+    fn default() -> Self {
+        ConsumerWorkload {
+            processing_delay_ms: 0,
+            poll_records_max: 500,
+        }
+    }
+}
+
+/// What a scenario sees of a consumer process.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsumerProgress {
+    /// The current incarnation's core: positions, high watermarks, commits, caught up, errors.
+    pub status: ConsumerStatus,
+    /// Records delivered over all incarnations.
+    pub records_delivered: u64,
+    /// Incarnations started so far (1 after the first start).
+    pub incarnations: u64,
+    pub close_requested: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    progress: ConsumerProgress,
+    /// Records delivered by earlier incarnations.
+    delivered_before: u64,
+}
+
+#[derive(Clone)]
+struct Shell {
+    process: String,
+    seed: Seed,
+    cluster: ClusterAddrs,
+    config: ConsumerConfig,
+    workload: ConsumerWorkload,
+    history: History,
+    shared: Arc<Mutex<Shared>>,
+}
+
+/// A running consumer process. Cheap to clone.
+#[derive(Clone)]
+pub struct ConsumerNode {
+    /// The node's (and the history process's) name.
+    pub name: String,
+    pub addr: SocketAddr,
+    world: World,
+    history: History,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl ConsumerNode {
+    /// Starts node `config.process` on the world: it records `start`, finds its committed
+    /// offsets, records `assign`, and consumes until closed. Must run inside the simulation.
+    pub fn start(
+        world: &World,
+        cluster: ClusterAddrs,
+        config: ConsumerConfig,
+        workload: ConsumerWorkload,
+        history: History,
+    ) -> ConsumerNode {
+        let name = config.process.clone();
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let shell = Shell {
+            process: name.clone(),
+            seed: world.seed(),
+            cluster,
+            config,
+            workload,
+            history: history.clone(),
+            shared: shared.clone(),
+        };
+        let addr = world.add_node(&name, move |context| consumer_main(context, shell.clone()));
+        ConsumerNode {
+            name,
+            addr,
+            world: world.clone(),
+            history,
+            shared,
+        }
+    }
+
+    pub fn progress(&self) -> ConsumerProgress {
+        lock(&self.shared).progress.clone()
+    }
+
+    /// Asks for a clean close: the last commit is flushed and awaited, then `close` recorded.
+    pub fn close(&self) {
+        lock(&self.shared).progress.close_requested = true;
+    }
+
+    /// Kills the process and records its `crash`.
+    pub fn crash(&self) {
+        self.world.kill(&self.name);
+        self.history.record_crash(&self.name);
+    }
+
+    /// Starts a new incarnation (crashing the running one first, recorded).
+    pub fn restart(&self) {
+        if self.world.node_state(&self.name) != sim::NodeState::Killed {
+            self.crash();
+        }
+        self.world.restart(&self.name);
+    }
+
+    /// Waits until every assigned partition is read up to its high watermark.
+    pub async fn wait_caught_up(&self, timeout: Duration) -> bool {
+        wait_for(timeout, || self.progress().status.caught_up).await
+    }
+
+    /// Asks for a clean close and waits for it.
+    pub async fn close_and_wait(&self, timeout: Duration) -> bool {
+        self.close();
+        wait_for(timeout, || self.progress().status.closed).await
+    }
+}
+
+async fn consumer_main(context: NodeContext, shell: Shell) {
+    let mut transport = Transport::bind().await;
+    let rng = shell
+        .seed
+        .stream(&format!("client/{}/{}", shell.process, context.incarnation));
+    let mut core = Consumer::new(
+        shell.config.clone(),
+        shell.cluster.clone(),
+        context.incarnation,
+        rng,
+    );
+    {
+        let mut shared = lock(&shell.shared);
+        shared.progress.incarnations += 1;
+        shared.delivered_before = shared.progress.records_delivered;
+    }
+    let mut next_tick = madsim::time::Instant::now();
+    // The application is processing until then.
+    let mut busy_until_ms = 0;
+    loop {
+        tokio::select! {
+            biased;
+            received = transport.next_response() => {
+                let Some((correlation_id, from, response)) = received else { return };
+                core.on_response(sim::time::now_ms(), correlation_id, from, response);
+            }
+            _ = madsim::time::sleep_until(next_tick) => {
+                next_tick += CLIENT_TICK;
+                let now_ms = sim::time::now_ms();
+                core.on_tick(now_ms);
+                let close_requested = lock(&shell.shared).progress.close_requested;
+                if close_requested {
+                    core.close(now_ms);
+                } else if now_ms >= busy_until_ms {
+                    let records = core.poll(now_ms, shell.workload.poll_records_max);
+                    busy_until_ms = now_ms + shell.workload.processing_delay_ms * records.len() as u64;
+                }
+            }
+        }
+        transport
+            .perform(core.poll_actions(), &shell.history, &shell.process)
+            .await;
+        let mut shared = lock(&shell.shared);
+        shared.progress.status = core.status();
+        shared.progress.records_delivered =
+            shared.delivered_before + shared.progress.status.records_delivered;
+        drop(shared);
+        if core.is_closed() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
