@@ -633,3 +633,31 @@ fn logs_of_different_partitions_do_not_see_each_other() {
     assert_eq!(zero.log_end_offset(), 3);
     assert_eq!(one.log_end_offset(), 1);
 }
+
+#[test]
+fn a_segment_exactly_retention_ms_old_is_kept() {
+    // Kafka deletes when now - max timestamp > retention.ms, not at equality.
+    let disk = disk(23);
+    let mut log = open(
+        &disk,
+        LogConfig {
+            retention_ms: Some(1_000),
+            ..LogConfig::default()
+        },
+    );
+    fill(&mut log, 2, 500);
+    log.roll().unwrap();
+    fill(&mut log, 1, 5_000);
+    assert!(log
+        .apply_retention(1_500, u64::MAX)
+        .unwrap()
+        .segments_deleted
+        .is_empty());
+    assert_eq!(
+        log.apply_retention(1_501, u64::MAX)
+            .unwrap()
+            .segments_deleted,
+        vec![0]
+    );
+    assert_eq!(log.log_start_offset(), 2);
+}

@@ -61,6 +61,16 @@ enum Op {
     },
     Reopen,
     Crash,
+    /// The disk fails the next write: the append is refused and writes nothing.
+    AppendWithWriteFault {
+        records: usize,
+    },
+    /// The disk fails the next write during a sync: the durable end does not pass it.
+    SyncWithWriteFault,
+    /// The disk fails the next read: a storage error, then reads work again.
+    ReadWithReadFault {
+        fraction: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -81,6 +91,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (any::<u8>(), any::<u8>()).prop_map(|(fraction, advance_fraction)| Op::RaceWithRetention { fraction, advance_fraction }),
         1 => Just(Op::Reopen),
         3 => Just(Op::Crash),
+        1 => (1..4usize).prop_map(|records| Op::AppendWithWriteFault { records }),
+        1 => Just(Op::SyncWithWriteFault),
+        1 => any::<u8>().prop_map(|fraction| Op::ReadWithReadFault { fraction }),
     ]
 }
 
@@ -349,6 +362,45 @@ impl Harness {
                 );
                 self.model.durable_end = self.model.log_end;
             }
+            Op::AppendWithWriteFault { records } => {
+                let values = self.values(records, 3, 0);
+                self.disk
+                    .update_faults(|faults| faults.fail_next_writes = 1);
+                let result = self
+                    .log
+                    .append_as_leader(self.batch_of(&values), 1, self.now_ms);
+                self.disk.heal();
+                let refused = matches!(result, Err(LogError::Storage(_)));
+                prop_assert!(refused, "{:?}", result);
+            }
+            Op::SyncWithWriteFault => {
+                let needs_sync = self
+                    .log
+                    .segments()
+                    .iter()
+                    .any(|s| s.durable_size_bytes < s.size_bytes);
+                self.disk
+                    .update_faults(|faults| faults.fail_next_writes = 1);
+                let result = self.log.sync();
+                self.disk.heal();
+                prop_assert_eq!(result.is_err(), needs_sync, "{:?}", result);
+                if !needs_sync {
+                    self.model.durable_end = self.model.log_end;
+                }
+            }
+            Op::ReadWithReadFault { fraction } => {
+                let offset = self
+                    .model
+                    .pick(fraction, self.model.log_start, self.model.log_end);
+                self.disk.update_faults(|faults| faults.fail_next_reads = 1);
+                let result = self.log.read(offset, 100);
+                self.disk.heal();
+                if offset < self.model.log_end {
+                    let failed =
+                        matches!(&result, Err(LogError::Storage(error)) if !error.is_not_found());
+                    prop_assert!(failed, "{:?}", result);
+                }
+            }
             Op::Crash => {
                 self.disk.crash();
                 let report = self.reopen();
@@ -508,13 +560,11 @@ fn expected_log_start_after_retention(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
-
     #[test]
     fn log_matches_the_model(
         seed in any::<u64>(),
         config in config(),
-        ops in proptest::collection::vec(op(), 1..120),
+        ops in proptest::collection::vec(op(), 1..150),
     ) {
         let disk = disk(seed);
         let (log, _) = Log::open(disk.clone(), DIR, config.clone(), BugSet::none()).unwrap();

@@ -66,8 +66,6 @@ impl Model {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
     #[test]
     fn init_producer_id_follows_kip_360(seed in any::<u64>(), ops in proptest::collection::vec(op(), 1..60)) {
         let disk = disk(seed);

@@ -66,8 +66,6 @@ fn idempotent_batch(epoch: i16, sequence: i32, records: usize) -> RecordBatch {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
     /// Any retry of one of the producer's last 5 batches is answered with its original offsets
     /// and writes nothing; an older one, or a gap, is `OutOfOrderSequence` and writes nothing;
     /// after eviction a sequence other than 0 is `UnknownProducerId`; all of it also after a

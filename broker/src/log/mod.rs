@@ -861,7 +861,7 @@ impl<S: Storage + Clone> Log<S> {
         if let Some(retention_ms) = self.config.retention_ms {
             let cutoff_ms = now_ms.saturating_sub(retention_ms as i64);
             while let Some(oldest) = self.deletable_oldest(limit) {
-                if !oldest.max_timestamp_ms.is_some_and(|max| max < cutoff_ms) {
+                if oldest.max_timestamp_ms.is_none_or(|max| max >= cutoff_ms) {
                     break;
                 }
                 self.delete_oldest_segment(outcome)?;
