@@ -1,1 +1,108 @@
 //! The history model (HISTORY.md) and the checkers; depends on nothing of the simulation.
+//!
+//! A history is what the clients and the cluster observably did during one run, one JSON object per line
+//! (HISTORY.md is the contract; `docs/history-format.md` is the user guide). This crate
+//! - models one line as an [`Event`] ([`event`]): the simulated clients build events and serialize them;
+//! - reads histories ([`reader`]): [`parse_line`], [`HistoryReader`], naming the line of any bad input;
+//! - checks them ([`Checker`], [`check_events`], [`check_reader`], and [`cli::check_path`] for `streamsim check`),
+//!   reporting every anomaly of HISTORY.md's table with the lines that prove it ([`CheckResult`]);
+//! - generates histories of a correct system for tests and benchmarks ([`gen`]).
+//!
+//! The checkers read the history and nothing else, so they check histories recorded outside streamsim too.
+//!
+//! # How the table's definitions are read
+//!
+//! - Order is line order (time is non-decreasing, so lines order events with equal times).
+//! - An *incarnation* of a process begins with `start` (or, without one, with the process's first event) and
+//!   ends with `crash` or `close`. A *restart* is a `start` after earlier events of that process. An event of a
+//!   crashed or closed process before any `start` begins an unannounced incarnation.
+//! - A *read* of a value is its delivery by any `poll` ok; a *never-read* acknowledged write is a value with a
+//!   `send` ok that no poll ever delivered. Its place is its first `send` ok.
+//! - *evicted*: exactly HISTORY.md: the first authoritative `log_start` (no `broker`) of the partition with an
+//!   offset > o has an earlier line than the first poll that read an offset > o there (or no poll ever did).
+//!   `log_start == o` does not evict o; `log_start == o + 1` does.
+//! - *known* uses the whole history (a send ok or poll anywhere in the file), except for `spinloop`, whose
+//!   "while ... exists" needs the data to have been there when the requests were made: see below.
+//! - *after the heal*: in a liveness phase, which a `heal` fault begins and any other fault ends. `unseen` only
+//!   needs a `heal` somewhere in the history.
+//! - `poll-skip`: an offset in the gap counts as evicted when no poll read it and the eviction rule above holds
+//!   for it; any other known offset in the gap makes the skip an anomaly. An `assign` or `reset` of the partition
+//!   by that process clears the last delivered offset, as do `start`, `crash` and `close`.
+//! - `duplicate-delivery`: the baseline of a restart is the process's last `commit` ok of the partition before
+//!   the `start` (from any earlier incarnation), and, when the incarnation before ended with `close`, the offsets
+//!   it delivered. The baseline holds until the next restart. One anomaly per delivery.
+//! - `commit-regressed`: the comparison is with the highest commit ok of that process and partition since the
+//!   last `reset` that lowered the position, i.e. with `to < from` or `to` below that highest commit.
+//! - `nonmonotonic-send`: invocation order is the order of `send` invoke lines; sends without an invoke are left
+//!   out; a send is compared with the highest offset among the sends of that process and partition invoked
+//!   before it.
+//! - `wrong-next-available`: compares a `poll` fail's `next_available` with the last authoritative `log_start`
+//!   of the partition before that line; without `next_available`, or before the partition's first
+//!   authoritative `log_start`, nothing is compared.
+//! - `spinloop`: a run is made of consecutive `request`s of one process for one partition that are each after
+//!   the heal, without progress, and made while the partition's highest offset named so far (by a send ok or a
+//!   poll on an earlier line) is at or above both the requested offset and the last authoritative log start.
+//!   Any other request of that process for that partition ends the run. A run of 20 or more is one anomaly.
+//! - `stale-partitions`: a topic's first `partitions` event sets its count; a later one with a higher count
+//!   raises it from n to m. The sends counted are one producer's keyless (`key` null) sends to that topic,
+//!   invoked after the raise and acknowledged; there must be >= 10*m of them, and all on partitions < n.
+//! - `producer-stalled`: a send invoked in a liveness phase whose outcome is `fail`.
+//! - One anomaly per instance: per value (`lost-write`, `unseen`, `duplicate`, `G1a`, `producer-stalled`), per
+//!   offset (`inconsistent-offsets`), per delivery (`nonmonotonic-poll`, `poll-skip`, `duplicate-delivery`), per
+//!   later send (`nonmonotonic-send`), per event (`commit-regressed`, `internal-error`, `wrong-next-available`),
+//!   per run (`spinloop`), per (raise, producer) (`stale-partitions`). `counts` is exact; `anomalies` lists the
+//!   first [`ANOMALIES_LISTED_PER_KIND_MAX`] of each kind, ordered by their proving lines.
+//!
+//! # What the oracle does NOT assert
+//!
+//! - No transactional or cross-partition isolation (no Elle cycles, no G0/G1c, no precommitted reads) and no
+//!   per-key order, including across partition growth.
+//! - Nothing about `send` info: an indeterminate send may or may not appear.
+//! - Not that a consumer starts where `assign`/`reset` put it, nor that a reset's `from`/`to`/`reason` are
+//!   justified, nor that `commit` invoke/fail/info were handled correctly; only commit ok counts.
+//! - Nothing about producer ids, epochs and sequences (`init_pid`, `pid`/`epoch`/`sequence` of send ok), nor
+//!   about `leader` events or non-authoritative (`broker`) log starts.
+//! - No latency or throughput bound, no bound on lag beyond `unseen` (every acknowledged, not evicted write read
+//!   by the end of a history with a heal).
+//! - Not who may write cluster or nemesis events: `log_start`, `partitions`, `leader` and `fault` count whatever
+//!   their `process`.
+//! - Not that request errors other than the internal ones are legitimate, nor `request` ok events' content
+//!   beyond `progress`.
+//! - Nothing about values that were never sent: a read of such a value is merely known.
+
+pub mod check;
+pub mod cli;
+pub mod event;
+pub mod gen;
+mod intern;
+mod json;
+pub mod reader;
+pub mod result;
+mod view;
+
+pub use check::Checker;
+pub use event::{Event, EventType, Op, Record, Request, TopicPartitionOffset};
+pub use reader::{parse_line, HistoryError, HistoryReader};
+pub use result::{Anomaly, AnomalyKind, CheckResult, Stats, ANOMALIES_LISTED_PER_KIND_MAX};
+
+/// Checks a history held in memory; the line number of `events[i]` is `i + 1`.
+///
+/// # Panics
+/// When time decreases from one event to the next (see [`Checker::observe`]).
+pub fn check_events(events: &[Event]) -> CheckResult {
+    let mut checker = Checker::new();
+    for (index, event) in events.iter().enumerate() {
+        checker.observe(index as u64 + 1, event);
+    }
+    checker.finish()
+}
+
+/// Reads and checks a JSON Lines history, streaming: only the checker's compact state is kept.
+pub fn check_reader(reader: impl std::io::BufRead) -> Result<CheckResult, HistoryError> {
+    let mut history = HistoryReader::new(reader);
+    let mut checker = Checker::new();
+    while let Some((line, event)) = history.next_view()? {
+        checker.observe_view(line, &event);
+    }
+    Ok(checker.finish())
+}

@@ -1,0 +1,252 @@
+//! Small building blocks of the checker: a fast deterministic hasher for lookup tables, and a set of offsets
+//! stored as ranges.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast deterministic hasher for the checker's lookup tables: each 8-byte word is mixed in with a folded
+/// 64x64->128-bit multiply (as in wyhash/foldhash), so every output bit depends on every input bit (plain Fx
+/// leaves the low bits, which pick the bucket, weak for strings sharing a prefix like `producer-0-`).
+/// The checker's hash maps are lookup tables only; nothing is ever iterated out of them, so their order cannot
+/// leak into a result.
+#[derive(Clone, Copy)]
+pub(crate) struct MixHasher {
+    hash: u64,
+}
+
+impl Default for MixHasher {
+    fn default() -> Self {
+        MixHasher {
+            hash: 0x243f_6a88_85a3_08d3,
+        }
+    }
+}
+
+const MIX_MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl MixHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        let product = u128::from(self.hash ^ word) * u128::from(MIX_MULTIPLIER);
+        self.hash = (product as u64) ^ ((product >> 64) as u64);
+    }
+}
+
+impl Hasher for MixHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(
+                chunk.try_into().expect("chunks_exact(8) yields 8 bytes"),
+            ));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, value: u8) {
+        self.add(u64::from(value));
+    }
+
+    #[inline]
+    fn write_u32(&mut self, value: u32) {
+        self.add(u64::from(value));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        self.add(value);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, value: usize) {
+        self.add(value as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+pub(crate) type MixBuildHasher = BuildHasherDefault<MixHasher>;
+/// A lookup table. Never iterate one: results must not depend on hash order.
+pub(crate) type LookupMap<K, V> = std::collections::HashMap<K, V, MixBuildHasher>;
+
+/// A set of offsets kept as disjoint, non-adjacent inclusive ranges, each with the line of the event that
+/// delivered its first offset. A consumer delivers mostly consecutive offsets, so this stays a handful of ranges,
+/// and the range being extended is kept outside the map (`open`) so a consecutive delivery costs O(1).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct OffsetRanges {
+    /// first offset -> (last offset, line that added the first offset); never overlaps or touches `open`.
+    ranges: BTreeMap<u64, (u64, u64)>,
+    /// The range that holds the highest offset: (first, last, line).
+    open: Option<(u64, u64, u64)>,
+}
+
+impl OffsetRanges {
+    pub(crate) fn insert(&mut self, offset: u64, line: u64) {
+        match self.open {
+            Some((_, last, _)) if last.checked_add(1) == Some(offset) => {
+                if let Some(open) = &mut self.open {
+                    open.1 = offset;
+                }
+            }
+            Some((_, last, _)) if offset > last => {
+                let (first, last, first_line) = self.open.take().expect("matched Some");
+                self.ranges.insert(first, (last, first_line));
+                self.open = Some((offset, offset, line));
+            }
+            None => self.open = Some((offset, offset, line)),
+            Some(_) => {
+                // At or below the open range: merge everything into the map, insert there, reopen the top range.
+                let (first, last, first_line) = self.open.take().expect("matched Some");
+                self.ranges.insert(first, (last, first_line));
+                self.insert_into_map(offset, line);
+                let (&first, &(last, first_line)) =
+                    self.ranges.iter().next_back().expect("just inserted");
+                self.ranges.remove(&first);
+                self.open = Some((first, last, first_line));
+            }
+        }
+    }
+
+    fn insert_into_map(&mut self, offset: u64, line: u64) {
+        let below = self
+            .ranges
+            .range(..=offset)
+            .next_back()
+            .map(|(&first, &(last, first_line))| (first, last, first_line));
+        if let Some((_, last, _)) = below {
+            if last >= offset {
+                return;
+            }
+        }
+        let above = offset
+            .checked_add(1)
+            .and_then(|next| self.ranges.get(&next).copied().map(|range| (next, range)));
+        match (below, above) {
+            (Some((first, last, first_line)), Some((next_first, (next_last, _))))
+                if last + 1 == offset =>
+            {
+                self.ranges.remove(&next_first);
+                self.ranges.insert(first, (next_last, first_line));
+            }
+            (Some((first, last, first_line)), _) if last + 1 == offset => {
+                self.ranges.insert(first, (offset, first_line));
+            }
+            (_, Some((next_first, (next_last, _)))) => {
+                self.ranges.remove(&next_first);
+                self.ranges.insert(offset, (next_last, line));
+            }
+            _ => {
+                self.ranges.insert(offset, (offset, line));
+            }
+        }
+    }
+
+    /// `Some((first offset, last offset, line))` of the range holding `offset`.
+    pub(crate) fn find(&self, offset: u64) -> Option<(u64, u64, u64)> {
+        if let Some((first, last, line)) = self.open {
+            if (first..=last).contains(&offset) {
+                return Some((first, last, line));
+            }
+        }
+        let (&first, &(last, line)) = self.ranges.range(..=offset).next_back()?;
+        (last >= offset).then_some((first, last, line))
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.ranges.clear();
+        self.open = None;
+    }
+
+    #[cfg(test)]
+    fn ranges(&self) -> Vec<(u64, u64)> {
+        let mut ranges: Vec<(u64, u64)> = self
+            .ranges
+            .iter()
+            .map(|(&first, &(last, _))| (first, last))
+            .collect();
+        ranges.extend(self.open.map(|(first, last, _)| (first, last)));
+        ranges.sort_unstable();
+        ranges
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_ranges_merge_neighbours_and_keep_the_first_line() {
+        let mut ranges = OffsetRanges::default();
+        for (offset, line) in [
+            (5, 1),
+            (6, 2),
+            (7, 3),
+            (10, 4),
+            (9, 5),
+            (8, 6),
+            (3, 7),
+            (6, 8),
+            (0, 9),
+            (1, 10),
+        ] {
+            ranges.insert(offset, line);
+        }
+        assert_eq!(ranges.ranges(), vec![(0, 1), (3, 3), (5, 10)]);
+        assert_eq!(ranges.find(7), Some((5, 10, 1)));
+        assert_eq!(ranges.find(10), Some((5, 10, 1)));
+        assert_eq!(ranges.find(2), None);
+        assert_eq!(ranges.find(11), None);
+        assert_eq!(ranges.find(0), Some((0, 1, 9)));
+        ranges.insert(2, 11);
+        assert_eq!(ranges.ranges(), vec![(0, 3), (5, 10)]);
+        ranges.insert(u64::MAX, 12);
+        assert_eq!(ranges.find(u64::MAX), Some((u64::MAX, u64::MAX, 12)));
+        assert_eq!(ranges.ranges(), vec![(0, 3), (5, 10), (u64::MAX, u64::MAX)]);
+    }
+
+    #[test]
+    fn offset_ranges_agree_with_a_plain_set() {
+        // A deterministic walk mixing consecutive runs, jumps forward and jumps back.
+        let mut ranges = OffsetRanges::default();
+        let mut plain = std::collections::BTreeSet::new();
+        let mut offset: u64 = 50;
+        let mut state: u64 = 7;
+        for line in 1..5000u64 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            offset = match state >> 60 {
+                0 => offset.saturating_sub(state >> 58 & 31),
+                1 => offset + (state >> 57 & 15),
+                _ => offset + 1,
+            };
+            ranges.insert(offset, line);
+            plain.insert(offset);
+        }
+        let mut expected = Vec::new();
+        for &offset in &plain {
+            match expected.last_mut() {
+                Some((_, last)) if *last + 1 == offset => *last = offset,
+                _ => expected.push((offset, offset)),
+            }
+        }
+        assert_eq!(ranges.ranges(), expected);
+        for probe in 0..offset + 2 {
+            assert_eq!(
+                ranges.find(probe).is_some(),
+                plain.contains(&probe),
+                "offset {probe}"
+            );
+        }
+    }
+}

@@ -1,0 +1,885 @@
+//! Reading a history: JSON Lines text -> [`Event`]s, naming the 1-based line of any bad input.
+//!
+//! Each line is first checked against the JSON grammar and split into its top-level fields in one pass (the
+//! `json` module, borrowing from the line); then only the fields that the event's `(f, type)` needs are decoded. So a wrong type names its field, a
+//! field the operation does not use is ignored whatever its type (unknown fields are ignored by the contract), and
+//! an event with an unknown `f` is skipped after its four common fields are checked.
+//!
+//! Rules (HISTORY.md "Encoding"): every event needs `time` (integer >= 0), `process` (string), `type`
+//! (`invoke`/`ok`/`fail`/`info`) and `f` (string); the operation's fields are required unless the contract calls
+//! them optional; an optional field given as `null` counts as absent; `key` (send invoke) and `error` (request) are
+//! required but may be `null`. A known `f` with a `type` its table row does not list (e.g. `poll` invoke) becomes
+//! [`Op::Ignored`], like an unknown `f`. `time` must not decrease from one event to the next (checked by
+//! [`HistoryReader`]; [`parse_line`] sees one line only).
+
+use std::borrow::Cow;
+use std::fmt::Display;
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use crate::event::{Event, EventType};
+use crate::json::{self, ArrayField, Element, ElementFields, EventFields, Raw, ScanError};
+use crate::view::{AssignmentView, EventView, ListView, OpView, RecordView};
+
+/// Bad input: the history cannot be checked. Every variant about the content names the 1-based line.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("cannot open the history {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("line {line}: cannot read the history: {source}")]
+    Read { line: u64, source: std::io::Error },
+    #[error("line {line}: not valid UTF-8 (first bad byte at column {column})")]
+    NotUtf8 { line: u64, column: usize },
+    #[error("line {line}: malformed JSON: {message}")]
+    MalformedJson { line: u64, message: String },
+    #[error("line {line}: an event must be a JSON object, found {found}")]
+    NotAnObject { line: u64, found: String },
+    #[error("line {line}: missing required field `{field}` ({operation})")]
+    MissingField {
+        line: u64,
+        field: String,
+        operation: String,
+    },
+    #[error("line {line}: field `{field}` has the wrong type: expected {expected}, found {found}")]
+    WrongType {
+        line: u64,
+        field: String,
+        expected: &'static str,
+        found: String,
+    },
+    #[error("line {line}: field `{field}`: {message}")]
+    InvalidValue {
+        line: u64,
+        field: String,
+        message: String,
+    },
+    #[error("line {line}: time went backwards: {time_ns} ns, after {previous_time_ns} ns on line {previous_line}")]
+    TimeWentBackwards {
+        line: u64,
+        time_ns: u64,
+        previous_time_ns: u64,
+        previous_line: u64,
+    },
+}
+
+impl HistoryError {
+    /// The 1-based line of the history that is bad, if the error is about a line.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            HistoryError::Open { .. } => None,
+            HistoryError::Read { line, .. }
+            | HistoryError::NotUtf8 { line, .. }
+            | HistoryError::MalformedJson { line, .. }
+            | HistoryError::NotAnObject { line, .. }
+            | HistoryError::MissingField { line, .. }
+            | HistoryError::WrongType { line, .. }
+            | HistoryError::InvalidValue { line, .. }
+            | HistoryError::TimeWentBackwards { line, .. } => Some(*line),
+        }
+    }
+}
+
+/// Parses one line of a history. `Ok(None)` for a blank line (only whitespace). Does not check that time is
+/// non-decreasing: that needs the previous line ([`HistoryReader`] does it).
+pub fn parse_line(line: &str, line_number: u64) -> Result<Option<Event>, HistoryError> {
+    Ok(parse_view(line, line_number)?.map(EventView::into_owned))
+}
+
+/// [`parse_line`] without copying: strings stay borrowed from `line` unless they had escapes.
+pub(crate) fn parse_view(
+    line: &str,
+    line_number: u64,
+) -> Result<Option<EventView<'_>>, HistoryError> {
+    if is_blank(line.as_bytes()) {
+        return Ok(None);
+    }
+    let mut fields = EventFields::default();
+    match json::scan_event(line, &mut fields) {
+        Ok(()) => {}
+        Err(ScanError::NotAnObject { found }) => {
+            return Err(HistoryError::NotAnObject {
+                line: line_number,
+                found,
+            })
+        }
+        Err(ScanError::Malformed { at, message }) => {
+            let column = line[..at.min(line.len())].chars().count() + 1;
+            return Err(HistoryError::MalformedJson {
+                line: line_number,
+                message: format!("{message} (column {column})"),
+            });
+        }
+    }
+    Decoder {
+        line: line_number,
+        fields: &fields,
+    }
+    .decode()
+    .map(Some)
+}
+
+/// Streams the events of a history from any `BufRead`, one line at a time, with the 1-based line number of each.
+/// Checks that `time` never decreases. Stops after the first error. A line that lies whole in the `BufRead`'s
+/// buffer is parsed in place; only a line that straddles the buffer's end is copied.
+pub struct HistoryReader<R> {
+    reader: R,
+    /// A line that did not fit in the reader's buffer.
+    buffer: Vec<u8>,
+    /// Bytes of the reader's buffer parsed in place last time, to consume before reading on.
+    pending_consume: usize,
+    /// The number of the line read last (1-based; 0 before the first).
+    line_number: u64,
+    /// `(time_ns, line)` of the last event.
+    previous: Option<(u64, u64)>,
+    finished: bool,
+}
+
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// The index of the first `\n`, eight bytes at a time.
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut index = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8) yields 8 bytes"))
+            ^ NEWLINES;
+        // A zero byte in `word` marks a newline; this finds the lowest one exactly.
+        let zero_bytes = word.wrapping_sub(ONES) & !word & HIGHS;
+        if zero_bytes != 0 {
+            return Some(index + (zero_bytes.trailing_zeros() / 8) as usize);
+        }
+        index += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&byte| byte == b'\n')
+        .map(|position| index + position)
+}
+
+impl<R: BufRead> HistoryReader<R> {
+    pub fn new(reader: R) -> HistoryReader<R> {
+        HistoryReader {
+            reader,
+            buffer: Vec::new(),
+            pending_consume: 0,
+            line_number: 0,
+            previous: None,
+            finished: false,
+        }
+    }
+
+    /// The next event and its line, `Ok(None)` at the end of the input.
+    pub fn next_event(&mut self) -> Result<Option<(u64, Event)>, HistoryError> {
+        Ok(self
+            .next_view()?
+            .map(|(line, view)| (line, view.into_owned())))
+    }
+
+    /// The next event, borrowed from the reader's buffer (or from the copy of a straddling line).
+    pub(crate) fn next_view(&mut self) -> Result<Option<(u64, EventView<'_>)>, HistoryError> {
+        loop {
+            if self.finished {
+                return Ok(None);
+            }
+            if self.pending_consume > 0 {
+                self.reader.consume(self.pending_consume);
+                self.pending_consume = 0;
+            }
+            let line_number = self.line_number + 1;
+            // Find the line: its length when it lies whole in the reader's buffer.
+            let in_place_length = match self.reader.fill_buf() {
+                Err(source) => {
+                    self.finished = true;
+                    return Err(HistoryError::Read {
+                        line: line_number,
+                        source,
+                    });
+                }
+                Ok([]) => {
+                    self.finished = true;
+                    return Ok(None);
+                }
+                Ok(available) => find_newline(available).map(|newline| newline + 1),
+            };
+            self.line_number = line_number;
+            match in_place_length {
+                Some(length) => self.pending_consume = length,
+                None => {
+                    self.buffer.clear();
+                    if let Err(source) = self.reader.read_until(b'\n', &mut self.buffer) {
+                        self.finished = true;
+                        return Err(HistoryError::Read {
+                            line: line_number,
+                            source,
+                        });
+                    }
+                }
+            }
+            let blank = match in_place_length {
+                Some(length) => match self.reader.fill_buf() {
+                    Ok(available) => is_blank(&available[..length]),
+                    Err(source) => {
+                        self.finished = true;
+                        return Err(HistoryError::Read {
+                            line: line_number,
+                            source,
+                        });
+                    }
+                },
+                None => is_blank(&self.buffer),
+            };
+            if blank {
+                continue;
+            }
+            // From here every path returns, so the line may be borrowed for the returned view.
+            let bytes: &[u8] = match in_place_length {
+                Some(length) => match self.reader.fill_buf() {
+                    Ok(available) => &available[..length],
+                    Err(source) => {
+                        self.finished = true;
+                        return Err(HistoryError::Read {
+                            line: line_number,
+                            source,
+                        });
+                    }
+                },
+                None => &self.buffer,
+            };
+            let text = match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(error) => {
+                    self.finished = true;
+                    let column = String::from_utf8_lossy(&bytes[..error.valid_up_to()])
+                        .chars()
+                        .count()
+                        + 1;
+                    return Err(HistoryError::NotUtf8 {
+                        line: line_number,
+                        column,
+                    });
+                }
+            };
+            let view = match parse_view(text, line_number) {
+                Ok(Some(view)) => view,
+                Ok(None) => unreachable!("blank lines are skipped above"),
+                Err(error) => {
+                    self.finished = true;
+                    return Err(error);
+                }
+            };
+            if let Some((previous_time_ns, previous_line)) = self.previous {
+                if view.time_ns < previous_time_ns {
+                    self.finished = true;
+                    return Err(HistoryError::TimeWentBackwards {
+                        line: line_number,
+                        time_ns: view.time_ns,
+                        previous_time_ns,
+                        previous_line,
+                    });
+                }
+            }
+            self.previous = Some((view.time_ns, line_number));
+            return Ok(Some((line_number, view)));
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for HistoryReader<R> {
+    type Item = Result<(u64, Event), HistoryError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_event().transpose()
+    }
+}
+
+/// `records[3].offset`: a field of an array element, formatted only for an error message.
+#[derive(Clone, Copy)]
+struct FieldPath {
+    array: &'static str,
+    index: usize,
+    name: &'static str,
+}
+
+impl Display for FieldPath {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{}[{}].{}", self.array, self.index, self.name)
+    }
+}
+
+/// Decodes the fields of one line. `line` is the line number, for errors.
+struct Decoder<'f, 'a> {
+    line: u64,
+    fields: &'f EventFields<'a>,
+}
+
+/// Expected-type names used in errors.
+const UNSIGNED: &str = "an integer >= 0";
+const UNSIGNED_32: &str = "an integer from 0 to 4294967295";
+const SIGNED_64: &str = "an integer";
+const SIGNED_32: &str = "an integer from -2147483648 to 2147483647";
+const STRING: &str = "a string";
+const STRING_OR_NULL: &str = "a string or null";
+const BOOLEAN: &str = "a boolean";
+const ARRAY_OF_OBJECTS: &str = "an array of objects";
+
+impl<'a> Decoder<'_, 'a> {
+    fn decode(self) -> Result<EventView<'a>, HistoryError> {
+        let every_event = || "every event".to_string();
+        let time_ns = self.required_u64("time", self.fields.time, &every_event)?;
+        let process = self.required_str("process", self.fields.process, &every_event)?;
+        let type_name = self.required_str("type", self.fields.event_type, &every_event)?;
+        let event_type =
+            EventType::from_name(&type_name).ok_or_else(|| HistoryError::InvalidValue {
+                line: self.line,
+                field: "type".to_string(),
+                message: format!("expected one of invoke, ok, fail, info; found {type_name:?}"),
+            })?;
+        let f = self.required_str("f", self.fields.f, &every_event)?;
+        let op = self.decode_op(f, event_type)?;
+        Ok(EventView {
+            time_ns,
+            process,
+            op,
+        })
+    }
+
+    fn decode_op(
+        &self,
+        f: Cow<'a, str>,
+        event_type: EventType,
+    ) -> Result<OpView<'a>, HistoryError> {
+        use EventType::{Fail, Info, Invoke, Ok as Okay};
+        let w = &self.fields;
+        let operation = || format!("f={f} type={event_type}");
+        let op = &operation;
+        let decoded = match (&*f, event_type) {
+            ("send", Invoke) => OpView::SendInvoke {
+                topic: self.required_str("topic", w.topic, op)?,
+                key: self.required_nullable_str("key", w.key, op)?,
+                value: self.required_str("value", w.value, op)?,
+            },
+            ("send", Okay) => OpView::SendOk {
+                value: self.required_str("value", w.value, op)?,
+                topic: self.required_str("topic", w.topic, op)?,
+                partition: self.required_u32("partition", w.partition, op)?,
+                offset: self.required_u64("offset", w.offset, op)?,
+                pid: self.optional_i64("pid", w.pid)?,
+                epoch: self.optional_i32("epoch", w.epoch)?,
+                sequence: self.optional_i32("sequence", w.sequence)?,
+            },
+            ("send", Fail) => OpView::SendFail {
+                value: self.required_str("value", w.value, op)?,
+                error: self.required_str("error", w.error, op)?,
+            },
+            ("send", Info) => OpView::SendInfo {
+                value: self.required_str("value", w.value, op)?,
+                error: self.required_str("error", w.error, op)?,
+            },
+            ("poll", Okay) => OpView::PollOk {
+                records: ListView::Decoded(self.records(op)?),
+            },
+            ("poll", Fail) => OpView::PollFail {
+                topic: self.required_str("topic", w.topic, op)?,
+                partition: self.required_u32("partition", w.partition, op)?,
+                offset: self.required_u64("offset", w.offset, op)?,
+                error: self.required_str("error", w.error, op)?,
+                next_available: self.optional_u64("next_available", w.next_available)?,
+            },
+            ("request", Okay) | ("request", Fail) => {
+                let error = self.required_nullable_str("error", w.error, op)?;
+                match (event_type, &error) {
+                    (Okay, Some(code)) => {
+                        return Err(self.invalid(
+                            "error",
+                            format!("a request ok has error null, found {code:?}"),
+                        ))
+                    }
+                    (Fail, None) => {
+                        return Err(
+                            self.invalid("error", "a request fail needs an error code, found null")
+                        )
+                    }
+                    _ => {}
+                }
+                OpView::Request {
+                    api: self.required_str("api", w.api, op)?,
+                    topic: self.required_str("topic", w.topic, op)?,
+                    partition: self.required_u32("partition", w.partition, op)?,
+                    offset: self.required_u64("offset", w.offset, op)?,
+                    broker: self.required_u32("broker", w.broker, op)?,
+                    error,
+                    progress: self.required_bool("progress", w.progress, op)?,
+                }
+            }
+            ("commit", _) => {
+                let topic = self.required_str("topic", w.topic, op)?;
+                let partition = self.required_u32("partition", w.partition, op)?;
+                let offset = self.required_u64("offset", w.offset, op)?;
+                match event_type {
+                    Invoke => OpView::CommitInvoke {
+                        topic,
+                        partition,
+                        offset,
+                    },
+                    Okay => OpView::CommitOk {
+                        topic,
+                        partition,
+                        offset,
+                    },
+                    Fail => OpView::CommitFail {
+                        topic,
+                        partition,
+                        offset,
+                    },
+                    Info => OpView::CommitInfo {
+                        topic,
+                        partition,
+                        offset,
+                    },
+                }
+            }
+            ("assign", Okay) => OpView::Assign {
+                partitions: ListView::Decoded(self.assignments(op)?),
+            },
+            ("reset", Okay) => OpView::Reset {
+                topic: self.required_str("topic", w.topic, op)?,
+                partition: self.required_u32("partition", w.partition, op)?,
+                from: self.required_u64("from", w.from, op)?,
+                to: self.required_u64("to", w.to, op)?,
+                reason: self.required_str("reason", w.reason, op)?,
+            },
+            ("start", Okay) => OpView::Start,
+            ("crash", Info) => OpView::Crash,
+            ("close", Okay) => OpView::Close,
+            ("init_pid", Okay) => OpView::InitPid {
+                pid: self.required_i64("pid", w.pid, op)?,
+                epoch: self.required_i32("epoch", w.epoch, op)?,
+            },
+            ("log_start", Okay) => OpView::LogStart {
+                topic: self.required_str("topic", w.topic, op)?,
+                partition: self.required_u32("partition", w.partition, op)?,
+                offset: self.required_u64("offset", w.offset, op)?,
+                broker: self.optional_u32("broker", w.broker)?,
+            },
+            ("partitions", Okay) => OpView::Partitions {
+                topic: self.required_str("topic", w.topic, op)?,
+                count: self.required_u32("count", w.count, op)?,
+            },
+            ("leader", Okay) => OpView::Leader {
+                topic: self.required_str("topic", w.topic, op)?,
+                partition: self.required_u32("partition", w.partition, op)?,
+                broker: self.required_u32("broker", w.broker, op)?,
+                epoch: self.required_i32("epoch", w.epoch, op)?,
+            },
+            ("fault", Info) => OpView::Fault {
+                fault: self.required_str("fault", w.fault, op)?,
+                target: self.optional_str("target", w.target)?,
+            },
+            _ => OpView::Ignored { f, event_type },
+        };
+        Ok(decoded)
+    }
+
+    /// The elements of an array-of-objects field (`records` or `partitions`).
+    fn elements<'e>(
+        &self,
+        field: &'static str,
+        array: Option<&'e ArrayField<'a>>,
+        operation: &dyn Fn() -> String,
+    ) -> Result<&'e [Element<'a>], HistoryError> {
+        let array = array.ok_or_else(|| self.missing(field, &operation()))?;
+        match &array.elements {
+            Some(elements) => Ok(elements),
+            None => Err(self.wrong_type(field, ARRAY_OF_OBJECTS, array.raw)),
+        }
+    }
+
+    fn element_fields<'e>(
+        &self,
+        field: &'static str,
+        index: usize,
+        element: &'e Element<'a>,
+    ) -> Result<&'e ElementFields<'a>, HistoryError> {
+        match element {
+            Element::Fields(fields) => Ok(fields),
+            Element::Other(raw) => {
+                Err(self.wrong_type(&format!("{field}[{index}]"), "an object", *raw))
+            }
+        }
+    }
+
+    fn records(&self, operation: &dyn Fn() -> String) -> Result<Vec<RecordView<'a>>, HistoryError> {
+        let elements = self.elements("records", self.fields.records.as_ref(), operation)?;
+        let mut records = Vec::with_capacity(elements.len());
+        for (index, element) in elements.iter().enumerate() {
+            let fields = self.element_fields("records", index, element)?;
+            let path = |name: &'static str| FieldPath {
+                array: "records",
+                index,
+                name,
+            };
+            let context = || format!("records[{index}] of {}", operation());
+            records.push(RecordView {
+                topic: self.required_str(path("topic"), fields.topic, &context)?,
+                partition: self.required_u32(path("partition"), fields.partition, &context)?,
+                offset: self.required_u64(path("offset"), fields.offset, &context)?,
+                value: self.required_str(path("value"), fields.value, &context)?,
+            });
+        }
+        Ok(records)
+    }
+
+    fn assignments(
+        &self,
+        operation: &dyn Fn() -> String,
+    ) -> Result<Vec<AssignmentView<'a>>, HistoryError> {
+        let elements = self.elements("partitions", self.fields.partitions.as_ref(), operation)?;
+        let mut assignments = Vec::with_capacity(elements.len());
+        for (index, element) in elements.iter().enumerate() {
+            let fields = self.element_fields("partitions", index, element)?;
+            let path = |name: &'static str| FieldPath {
+                array: "partitions",
+                index,
+                name,
+            };
+            let context = || format!("partitions[{index}] of {}", operation());
+            assignments.push(AssignmentView {
+                topic: self.required_str(path("topic"), fields.topic, &context)?,
+                partition: self.required_u32(path("partition"), fields.partition, &context)?,
+                offset: self.required_u64(path("offset"), fields.offset, &context)?,
+            });
+        }
+        Ok(assignments)
+    }
+
+    fn present(
+        &self,
+        field: impl Display,
+        raw: Option<Raw<'a>>,
+        operation: &dyn Fn() -> String,
+    ) -> Result<Raw<'a>, HistoryError> {
+        raw.ok_or_else(|| self.missing(field, &operation()))
+    }
+
+    fn missing(&self, field: impl Display, operation: &str) -> HistoryError {
+        HistoryError::MissingField {
+            line: self.line,
+            field: field.to_string(),
+            operation: operation.to_string(),
+        }
+    }
+
+    fn wrong_type(
+        &self,
+        field: impl Display,
+        expected: &'static str,
+        raw: Raw<'_>,
+    ) -> HistoryError {
+        HistoryError::WrongType {
+            line: self.line,
+            field: field.to_string(),
+            expected,
+            found: raw.describe(),
+        }
+    }
+
+    fn invalid(&self, field: &str, message: impl Into<String>) -> HistoryError {
+        HistoryError::InvalidValue {
+            line: self.line,
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
+    fn string(
+        &self,
+        field: impl Display + Copy,
+        raw: Raw<'a>,
+        expected: &'static str,
+    ) -> Result<Cow<'a, str>, HistoryError> {
+        match raw {
+            Raw::String {
+                inner,
+                escaped: false,
+            } => Ok(Cow::Borrowed(inner)),
+            Raw::String {
+                inner,
+                escaped: true,
+            } => unescape(inner)
+                .map(Cow::Owned)
+                .map_err(|message| HistoryError::MalformedJson {
+                    line: self.line,
+                    message: format!("field `{field}`: {message}"),
+                }),
+            other => Err(self.wrong_type(field, expected, other)),
+        }
+    }
+
+    fn required_str(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+        operation: &dyn Fn() -> String,
+    ) -> Result<Cow<'a, str>, HistoryError> {
+        let raw = self.present(field, raw, operation)?;
+        self.string(field, raw, STRING)
+    }
+
+    fn required_nullable_str(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+        operation: &dyn Fn() -> String,
+    ) -> Result<Option<Cow<'a, str>>, HistoryError> {
+        match self.present(field, raw, operation)? {
+            Raw::Null => Ok(None),
+            raw => self.string(field, raw, STRING_OR_NULL).map(Some),
+        }
+    }
+
+    fn optional_str(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+    ) -> Result<Option<Cow<'a, str>>, HistoryError> {
+        match raw {
+            None | Some(Raw::Null) => Ok(None),
+            Some(raw) => self.string(field, raw, STRING).map(Some),
+        }
+    }
+
+    fn required_u64(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+        operation: &dyn Fn() -> String,
+    ) -> Result<u64, HistoryError> {
+        let raw = self.present(field, raw, operation)?;
+        decode_u64(raw).ok_or_else(|| self.wrong_type(field, UNSIGNED, raw))
+    }
+
+    fn required_u32(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+        operation: &dyn Fn() -> String,
+    ) -> Result<u32, HistoryError> {
+        let raw = self.present(field, raw, operation)?;
+        decode_u64(raw)
+            .and_then(|value| u32::try_from(value).ok())
+            .ok_or_else(|| self.wrong_type(field, UNSIGNED_32, raw))
+    }
+
+    fn required_i64(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+        operation: &dyn Fn() -> String,
+    ) -> Result<i64, HistoryError> {
+        let raw = self.present(field, raw, operation)?;
+        decode_i64(raw).ok_or_else(|| self.wrong_type(field, SIGNED_64, raw))
+    }
+
+    fn required_i32(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+        operation: &dyn Fn() -> String,
+    ) -> Result<i32, HistoryError> {
+        let raw = self.present(field, raw, operation)?;
+        decode_i64(raw)
+            .and_then(|value| i32::try_from(value).ok())
+            .ok_or_else(|| self.wrong_type(field, SIGNED_32, raw))
+    }
+
+    fn required_bool(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+        operation: &dyn Fn() -> String,
+    ) -> Result<bool, HistoryError> {
+        match self.present(field, raw, operation)? {
+            Raw::Bool(value) => Ok(value),
+            other => Err(self.wrong_type(field, BOOLEAN, other)),
+        }
+    }
+
+    fn optional_u64(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+    ) -> Result<Option<u64>, HistoryError> {
+        match raw {
+            None | Some(Raw::Null) => Ok(None),
+            Some(raw) => decode_u64(raw)
+                .map(Some)
+                .ok_or_else(|| self.wrong_type(field, UNSIGNED, raw)),
+        }
+    }
+
+    fn optional_u32(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+    ) -> Result<Option<u32>, HistoryError> {
+        match raw {
+            None | Some(Raw::Null) => Ok(None),
+            Some(raw) => decode_u64(raw)
+                .and_then(|value| u32::try_from(value).ok())
+                .map(Some)
+                .ok_or_else(|| self.wrong_type(field, UNSIGNED_32, raw)),
+        }
+    }
+
+    fn optional_i64(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+    ) -> Result<Option<i64>, HistoryError> {
+        match raw {
+            None | Some(Raw::Null) => Ok(None),
+            Some(raw) => decode_i64(raw)
+                .map(Some)
+                .ok_or_else(|| self.wrong_type(field, SIGNED_64, raw)),
+        }
+    }
+
+    fn optional_i32(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+    ) -> Result<Option<i32>, HistoryError> {
+        match raw {
+            None | Some(Raw::Null) => Ok(None),
+            Some(raw) => decode_i64(raw)
+                .and_then(|value| i32::try_from(value).ok())
+                .map(Some)
+                .ok_or_else(|| self.wrong_type(field, SIGNED_32, raw)),
+        }
+    }
+}
+
+/// The text of a JSON string literal's inside that has escapes. serde_json does the unescaping (surrogate pairs,
+/// lone surrogates rejected).
+fn unescape(inner: &str) -> Result<String, String> {
+    let mut quoted = String::with_capacity(inner.len() + 2);
+    quoted.push('"');
+    quoted.push_str(inner);
+    quoted.push('"');
+    serde_json::from_str::<String>(&quoted).map_err(|error| {
+        let message = error.to_string();
+        match message.rfind(" at line ") {
+            Some(position) => message[..position].to_string(),
+            None => message,
+        }
+    })
+}
+
+/// A JSON integer >= 0 that fits in u64. `None` for anything else (negative, fraction, exponent, other types).
+fn decode_u64(raw: Raw<'_>) -> Option<u64> {
+    match raw {
+        Raw::Number(text) => decode_digits(text),
+        _ => None,
+    }
+}
+
+/// A JSON integer that fits in i64.
+fn decode_i64(raw: Raw<'_>) -> Option<i64> {
+    let Raw::Number(text) = raw else { return None };
+    match text.strip_prefix('-') {
+        Some(magnitude) => {
+            let magnitude = decode_digits(magnitude)?;
+            if magnitude == 1u64 << 63 {
+                Some(i64::MIN)
+            } else {
+                i64::try_from(magnitude).ok().map(|value| -value)
+            }
+        }
+        None => decode_digits(text).and_then(|value| i64::try_from(value).ok()),
+    }
+}
+
+fn decode_digits(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &digit in text.as_bytes() {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        value = value
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_decode_exactly_and_reject_everything_else() {
+        let number = Raw::Number;
+        assert_eq!(decode_u64(number("0")), Some(0));
+        assert_eq!(decode_u64(number("18446744073709551615")), Some(u64::MAX));
+        assert_eq!(decode_u64(number("18446744073709551616")), None);
+        assert_eq!(decode_u64(number("-1")), None);
+        assert_eq!(decode_u64(number("1.5")), None);
+        assert_eq!(decode_u64(number("1e3")), None);
+        assert_eq!(
+            decode_u64(Raw::String {
+                inner: "1",
+                escaped: false
+            }),
+            None
+        );
+        assert_eq!(decode_i64(number("-9223372036854775808")), Some(i64::MIN));
+        assert_eq!(decode_i64(number("9223372036854775807")), Some(i64::MAX));
+        assert_eq!(decode_i64(number("9223372036854775808")), None);
+        assert_eq!(decode_i64(number("-0")), Some(0));
+    }
+
+    #[test]
+    fn newlines_are_found_at_every_position() {
+        for length in 0..40 {
+            for newline in 0..=length {
+                let mut bytes = vec![b'x'; length];
+                if newline < length {
+                    bytes[newline] = b'\n';
+                }
+                let expected = (newline < length).then_some(newline);
+                assert_eq!(
+                    find_newline(&bytes),
+                    expected,
+                    "length {length}, newline at {newline}"
+                );
+            }
+        }
+        // Bytes around '\n' (0x0a) must not be mistaken for it.
+        assert_eq!(find_newline(&[0x0b, 0x09, 0x8a, 0x0a, 0x0a]), Some(3));
+        assert_eq!(
+            find_newline(&[0x01, 0x0b, 0x0a, 0xff, 0x0a, 0, 0, 0, 0x0a]),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn strings_unescape() {
+        assert_eq!(unescape("a\\\"b\\u00e9").as_deref(), Ok("a\"bé"));
+        assert_eq!(unescape("\\ud83d\\ude00").as_deref(), Ok("😀"));
+        assert!(unescape("\\ud83d").is_err());
+    }
+}
