@@ -8,8 +8,8 @@
 //! - A commit that returned an error was not applied to what [`OffsetStore::fetch`] answers.
 //!   It was possibly written, but a failed append makes the journal rewrite a fresh generation
 //!   from the acknowledged state before the next commit, so it cannot resurface later —
-//!   unless the process crashes before that rewrite, in which case the unacknowledged commit
-//!   may or may not be there after recovery, like any unacknowledged write.
+//!   unless the store is reopened (after a crash or not) before that rewrite, in which case the
+//!   unacknowledged commit may or may not be there, like any unacknowledged write.
 //! - The journal is compacted (a new generation holding a snapshot, synced, then the old one
 //!   deleted) once it grows past `compact_bytes_max` and past twice the last snapshot; a crash
 //!   at any step of a compaction loses nothing acknowledged (see [`crate::journal`]).
