@@ -16,7 +16,9 @@
 //!   sequences per partition, assigned when a batch is first sent; at most
 //!   `in_flight_per_partition_max` (<= 5) batches in flight per partition. A retried batch keeps
 //!   its sequence. After an error, only the oldest unacknowledged batch of a partition is resent
-//!   until it is acknowledged, so retries reach the leader in sequence order.
+//!   until it is acknowledged, so retries reach the leader in sequence order. Datagrams reorder,
+//!   so an out-of-order answer counts as lost state only for an attempt sent while every older
+//!   batch of the partition was acknowledged; otherwise it is retried.
 //! - **KIP-360 / franz-go #805**: `UnknownProducerId`, `OutOfOrderSequence` or
 //!   `InvalidProducerEpoch` on the oldest unacknowledged batch of a partition: if the partition's
 //!   last acknowledged offset exists and the response's log start offset is above it, nothing
@@ -39,6 +41,9 @@
 //!
 //! Not provided: transactions, compression, per-partition backpressure (the shell bounds the
 //! sends it has pending), ordering across partitions, per-key order across partition growth.
+//! Not preventable by any client: a leader that lost the producer's state (retention, or the
+//! `expire-pid` fault) accepts sequence 0 as from a new producer, so an unanswered batch retried
+//! unchanged across that loss may be written twice (`model_tests` states this precisely).
 
 use crate::bugs::{ClientBug, ClientBugs};
 use crate::common::{
@@ -1243,5 +1248,7 @@ fn sequence_batch(pid: i64, epoch: i16, base_sequence: i32, records: &[PendingSe
     }
 }
 
+#[cfg(test)]
+mod model_tests;
 #[cfg(test)]
 mod tests;
