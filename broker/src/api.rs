@@ -55,7 +55,9 @@ pub enum ErrorCode {
     /// The offset is above the log end (or, on a follower, outside what it holds).
     OffsetOutOfRange,
     /// The offset was deleted by retention; the log now starts at `next_available`.
-    OffsetEvicted { next_available: u64 },
+    OffsetEvicted {
+        next_available: u64,
+    },
     /// A follower does not have the offset yet; retry.
     OffsetNotAvailable,
     /// This broker does not lead (or follow) the partition, or its view is behind.
@@ -80,13 +82,17 @@ pub enum ErrorCode {
     /// A disk error on the broker.
     KafkaStorageError,
     /// A request that is invalid in itself (e.g. a partition count that does not grow).
-    InvalidRequest { reason: String },
+    InvalidRequest {
+        reason: String,
+    },
     /// The topic already exists.
     TopicAlreadyExists,
     /// The coordinator (controller) is loading its state; retry.
     CoordinatorLoadInProgress,
     /// An unexpected internal error: a correct broker never answers it to a valid request.
-    UnknownServerError { detail: String },
+    UnknownServerError {
+        detail: String,
+    },
 }
 
 impl ErrorCode {

@@ -22,12 +22,28 @@
 
 use crate::api::*;
 use crate::journal::Journal;
-use crate::offsets::OffsetStore;
-use crate::producer_ids::ProducerIdManager;
+use crate::offsets::{OffsetStore, OffsetStoreError, PartitionOffset};
+use crate::producer_ids::{ProducerIdError, ProducerIdManager};
 use crate::storage::{Storage, StorageError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+
+/// Why the controller could not open its state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControllerError {
+    #[error("metadata journal: {0}")]
+    Storage(#[from] StorageError),
+    #[error("metadata record does not decode: {reason}")]
+    CorruptMetadata { reason: String },
+    #[error("producer ids: {0}")]
+    ProducerIds(#[from] ProducerIdError),
+    #[error("committed offsets: {0}")]
+    Offsets(#[from] OffsetStoreError),
+}
+
+/// Compact the offsets journal when it grows past this.
+const OFFSETS_JOURNAL_BYTES_MAX: u64 = 1 << 20;
 
 /// Journal file name prefix of the metadata.
 const METADATA_JOURNAL: &str = "controller/metadata-";
@@ -63,9 +79,16 @@ pub enum ControllerEvent {
         unclean: bool,
     },
     /// A topic's partition count changed (created or grown).
-    PartitionsChanged { topic: String, count: u32 },
-    BrokerFenced { broker: BrokerId },
-    BrokerUnfenced { broker: BrokerId },
+    PartitionsChanged {
+        topic: String,
+        count: u32,
+    },
+    BrokerFenced {
+        broker: BrokerId,
+    },
+    BrokerUnfenced {
+        broker: BrokerId,
+    },
     IsrChanged {
         partition: TopicPartition,
         isr: Vec<BrokerId>,
@@ -110,7 +133,11 @@ pub struct ControllerCore<S: Storage> {
 impl<S: Storage + Clone> ControllerCore<S> {
     /// Opens (or recovers) the controller's state on `storage`. `now_ms` starts every known
     /// broker's session: a restarted controller gives each one a full timeout to heartbeat.
-    pub fn open(storage: S, config: ControllerConfig, now_ms: u64) -> Result<Self, StorageError> {
+    pub fn open(
+        storage: S,
+        config: ControllerConfig,
+        now_ms: u64,
+    ) -> Result<Self, ControllerError> {
         let (journal, recovery) = Journal::open(storage.clone(), METADATA_JOURNAL)?;
         let latest = recovery
             .entries
@@ -120,9 +147,8 @@ impl<S: Storage + Clone> ControllerCore<S> {
         let mut metadata: DurableMetadata = if latest.is_empty() {
             DurableMetadata::default()
         } else {
-            serde_json::from_slice(latest).map_err(|error| StorageError::Corrupt {
-                name: METADATA_JOURNAL.to_string(),
-                reason: format!("metadata record does not decode: {error}"),
+            serde_json::from_slice(latest).map_err(|error| ControllerError::CorruptMetadata {
+                reason: error.to_string(),
             })?
         };
         // A restart is a change clients must be able to see as newer.
@@ -142,7 +168,8 @@ impl<S: Storage + Clone> ControllerCore<S> {
             })
             .collect();
         let producer_ids = ProducerIdManager::open(storage.clone(), "controller/producer-ids-")?;
-        let offsets = OffsetStore::open(storage, "controller/offsets-")?;
+        let (offsets, _recovery) =
+            OffsetStore::open(storage, "controller/offsets-", OFFSETS_JOURNAL_BYTES_MAX)?;
         let mut core = ControllerCore {
             config,
             journal,
@@ -271,7 +298,8 @@ impl<S: Storage + Clone> ControllerCore<S> {
                     if state.isr.contains(&broker) && state.isr.len() > 1 {
                         state.isr.retain(|&member| member != broker);
                         changed = true;
-                        isr_changes.push((TopicPartition::new(topic, index as u32), state.isr.clone()));
+                        isr_changes
+                            .push((TopicPartition::new(topic, index as u32), state.isr.clone()));
                     }
                     if state.leader == Some(broker) {
                         let (leader, unclean) = elect(state, liveness, unclean_allowed);
@@ -305,7 +333,8 @@ impl<S: Storage + Clone> ControllerCore<S> {
         }
         self.push_elections(elections);
         for (partition, isr) in isr_changes {
-            self.events.push(ControllerEvent::IsrChanged { partition, isr });
+            self.events
+                .push(ControllerEvent::IsrChanged { partition, isr });
         }
     }
 
@@ -400,8 +429,8 @@ impl<S: Storage + Clone> ControllerCore<S> {
             self.bump_version();
             self.elect_offline();
         }
-        let metadata = (request.metadata_version < self.metadata.version)
-            .then(|| self.cluster_metadata());
+        let metadata =
+            (request.metadata_version < self.metadata.version).then(|| self.cluster_metadata());
         HeartbeatResponse {
             metadata,
             accepted: true,
@@ -439,7 +468,13 @@ impl<S: Storage + Clone> ControllerCore<S> {
 
     /// Replica assignment for partitions `first..first+count` of a topic: round robin over the
     /// live brokers, starting at a different broker for each partition.
-    fn assign(&self, topic: &str, first: u32, count: u32, replication_factor: u32) -> Result<Vec<PartitionState>, ErrorCode> {
+    fn assign(
+        &self,
+        topic: &str,
+        first: u32,
+        count: u32,
+        replication_factor: u32,
+    ) -> Result<Vec<PartitionState>, ErrorCode> {
         let live: Vec<BrokerId> = self
             .liveness
             .iter()
@@ -476,7 +511,10 @@ impl<S: Storage + Clone> ControllerCore<S> {
         if self.metadata.topics.contains_key(&request.topic) {
             return Err(ErrorCode::TopicAlreadyExists);
         }
-        if request.topic.is_empty() || request.partitions == 0 || request.partitions > PARTITIONS_MAX {
+        if request.topic.is_empty()
+            || request.partitions == 0
+            || request.partitions > PARTITIONS_MAX
+        {
             return Err(ErrorCode::InvalidRequest {
                 reason: format!(
                     "topic '{}' with {} partitions: a topic needs a name and 1..={PARTITIONS_MAX} partitions",
@@ -484,11 +522,23 @@ impl<S: Storage + Clone> ControllerCore<S> {
                 ),
             });
         }
-        let partitions = self.assign(&request.topic, 0, request.partitions, request.replication_factor)?;
+        let partitions = self.assign(
+            &request.topic,
+            0,
+            request.partitions,
+            request.replication_factor,
+        )?;
         let elections: Vec<_> = partitions
             .iter()
             .enumerate()
-            .map(|(index, state)| (TopicPartition::new(&request.topic, index as u32), state.leader, 0, false))
+            .map(|(index, state)| {
+                (
+                    TopicPartition::new(&request.topic, index as u32),
+                    state.leader,
+                    0,
+                    false,
+                )
+            })
             .collect();
         let topic = request.topic.clone();
         self.change(|metadata, _| {
@@ -517,17 +567,31 @@ impl<S: Storage + Clone> ControllerCore<S> {
             });
         }
         let replication_factor = current[0].replicas.len() as u32;
-        let added = self.assign(&request.topic, current_count, request.count - current_count, replication_factor)?;
+        let added = self.assign(
+            &request.topic,
+            current_count,
+            request.count - current_count,
+            replication_factor,
+        )?;
         let elections: Vec<_> = added
             .iter()
             .enumerate()
             .map(|(i, state)| {
-                (TopicPartition::new(&request.topic, current_count + i as u32), state.leader, 0, false)
+                (
+                    TopicPartition::new(&request.topic, current_count + i as u32),
+                    state.leader,
+                    0,
+                    false,
+                )
             })
             .collect();
         let topic = request.topic.clone();
         self.change(|metadata, _| {
-            metadata.topics.get_mut(&topic).expect("checked above").extend(added);
+            metadata
+                .topics
+                .get_mut(&topic)
+                .expect("checked above")
+                .extend(added);
         })
         .map_err(|_| ErrorCode::KafkaStorageError)?;
         self.events.push(ControllerEvent::PartitionsChanged {
@@ -538,7 +602,10 @@ impl<S: Storage + Clone> ControllerCore<S> {
         Ok(())
     }
 
-    fn alter_partition(&mut self, request: AlterPartitionRequest) -> Result<PartitionMetadata, ErrorCode> {
+    fn alter_partition(
+        &mut self,
+        request: AlterPartitionRequest,
+    ) -> Result<PartitionMetadata, ErrorCode> {
         let tp = request.partition.clone();
         let Some(state) = self
             .metadata
@@ -632,7 +699,9 @@ impl<S: Storage + Clone> ControllerCore<S> {
                 let tp = request.partition.clone();
                 let result = self.alter_partition(request);
                 let result = match result {
-                    Err(ErrorCode::UnknownTopicOrPartition) => Err(ErrorCode::UnknownTopicOrPartition),
+                    Err(ErrorCode::UnknownTopicOrPartition) => {
+                        Err(ErrorCode::UnknownTopicOrPartition)
+                    }
                     Err(error) => match self.partition_state(&tp) {
                         // Tell the leader where things stand; it adopts the current state.
                         Some(_) => Err(error),
@@ -650,17 +719,22 @@ impl<S: Storage + Clone> ControllerCore<S> {
                 Response::InitProducerId(InitProducerIdResponse { result })
             }
             Request::OffsetCommit(request) => {
-                let mut result = Ok(());
-                for (partition, offset) in &request.offsets {
-                    if self
-                        .offsets
-                        .commit(&request.group, &partition.topic, partition.partition, *offset)
-                        .is_err()
-                    {
-                        result = Err(ErrorCode::KafkaStorageError);
-                        break;
-                    }
-                }
+                let commits: Vec<PartitionOffset> = request
+                    .offsets
+                    .iter()
+                    .map(|(partition, offset)| PartitionOffset {
+                        topic: partition.topic.clone(),
+                        partition: partition.partition,
+                        offset: *offset,
+                    })
+                    .collect();
+                let result = match self.offsets.commit(&request.group, &commits) {
+                    Ok(()) => Ok(()),
+                    Err(OffsetStoreError::Storage(_)) => Err(ErrorCode::KafkaStorageError),
+                    Err(error) => Err(ErrorCode::InvalidRequest {
+                        reason: error.to_string(),
+                    }),
+                };
                 Response::OffsetCommit(OffsetCommitResponse { result })
             }
             Request::OffsetFetch(request) => {
@@ -668,13 +742,17 @@ impl<S: Storage + Clone> ControllerCore<S> {
                     .partitions
                     .iter()
                     .map(|partition| {
-                        let offset =
-                            self.offsets
-                                .committed(&request.group, &partition.topic, partition.partition);
+                        let offset = self.offsets.fetch(
+                            &request.group,
+                            &partition.topic,
+                            partition.partition,
+                        );
                         (partition.clone(), offset)
                     })
                     .collect();
-                Response::OffsetFetch(OffsetFetchResponse { result: Ok(offsets) })
+                Response::OffsetFetch(OffsetFetchResponse {
+                    result: Ok(offsets),
+                })
             }
             Request::Produce(_) => Response::Produce(ProduceResponse {
                 result: Err(ErrorCode::NotLeaderOrFollower),

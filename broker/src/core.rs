@@ -28,7 +28,7 @@ use crate::api::*;
 use crate::batch::RecordBatch;
 use crate::bugs::{BrokerBug, BugSet};
 use crate::epoch_cache::EpochCache;
-use crate::log::{AppendOutcome, LogConfig, LogError, PartitionLog, ReadError, ReadPlan};
+use crate::log::{AppendOutcome, Log, LogConfig, LogError, ReadPlan, ReadResult};
 use crate::storage::Storage;
 use bytes::Bytes;
 use std::collections::{BTreeMap, VecDeque};
@@ -154,7 +154,10 @@ pub enum Output {
 pub enum AdminCommand {
     /// Delete this replica's segments below `offset` (bounded by its high watermark), as if its
     /// own retention had run: its log start may run ahead of the leader's (franz-go #885).
-    ForceRetention { partition: TopicPartition, offset: u64 },
+    ForceRetention {
+        partition: TopicPartition,
+        offset: u64,
+    },
     /// A follower drops its tail above its high watermark (as after losing a disk cache).
     TruncateFollower { partition: TopicPartition },
     /// Forget one producer id's state (or every producer's, with None) on this replica.
@@ -222,9 +225,9 @@ enum Role {
     Follower(FollowerState),
 }
 
-struct Replica<S: Storage> {
+struct Replica<S: Storage + Clone> {
     partition: TopicPartition,
-    log: PartitionLog<S>,
+    log: Log<S>,
     epochs: EpochCache,
     high_watermark: u64,
     leader_epoch: u32,
@@ -232,7 +235,7 @@ struct Replica<S: Storage> {
     role: Role,
 }
 
-impl<S: Storage> Replica<S> {
+impl<S: Storage + Clone> Replica<S> {
     fn check_invariants(&self, broker: BrokerId) {
         let start = self.log.log_start_offset();
         let end = self.log.log_end_offset();
@@ -361,9 +364,21 @@ impl<S: Storage + Clone> BrokerCore<S> {
 
     fn send_to_controller(&mut self, now_ms: u64, kind: OutgoingKind, request: Request) -> u64 {
         let correlation_id = self.correlation_id();
-        assert!(self.outgoing.len() < OUTSTANDING_REQUESTS_MAX, "too many outgoing requests");
-        self.outgoing.insert(correlation_id, Outgoing { kind, sent_ms: now_ms });
-        self.outputs.push(Output::ToController { correlation_id, request });
+        assert!(
+            self.outgoing.len() < OUTSTANDING_REQUESTS_MAX,
+            "too many outgoing requests"
+        );
+        self.outgoing.insert(
+            correlation_id,
+            Outgoing {
+                kind,
+                sent_ms: now_ms,
+            },
+        );
+        self.outputs.push(Output::ToController {
+            correlation_id,
+            request,
+        });
         correlation_id
     }
 
@@ -375,8 +390,17 @@ impl<S: Storage + Clone> BrokerCore<S> {
         request: Request,
     ) -> u64 {
         let correlation_id = self.correlation_id();
-        assert!(self.outgoing.len() < OUTSTANDING_REQUESTS_MAX, "too many outgoing requests");
-        self.outgoing.insert(correlation_id, Outgoing { kind, sent_ms: now_ms });
+        assert!(
+            self.outgoing.len() < OUTSTANDING_REQUESTS_MAX,
+            "too many outgoing requests"
+        );
+        self.outgoing.insert(
+            correlation_id,
+            Outgoing {
+                kind,
+                sent_ms: now_ms,
+            },
+        );
         self.outputs.push(Output::ToBroker {
             addr,
             correlation_id,
@@ -445,7 +469,11 @@ impl<S: Storage + Clone> BrokerCore<S> {
             OutgoingKind::AlterPartition(partition) => {
                 if let Some(replica) = self.replicas.get_mut(&partition) {
                     if let Role::Leader(leader) = &mut replica.role {
-                        if leader.proposal.as_ref().is_some_and(|(_, id)| *id == correlation_id) {
+                        if leader
+                            .proposal
+                            .as_ref()
+                            .is_some_and(|(_, id)| *id == correlation_id)
+                        {
                             leader.proposal = None;
                         }
                     }
@@ -472,7 +500,14 @@ impl<S: Storage + Clone> BrokerCore<S> {
         let Some(replica) = self.replicas.get_mut(partition) else {
             return;
         };
-        if let Err(error) = replica.log.roll_if_due(now_ms) {
+        if let Some(reason) = replica.log.offline_reason() {
+            // An operation failed half-way; reopening recovers the log from its files.
+            tracing::warn!(broker = broker_id, %partition, reason, "log offline; reopening");
+            self.replicas.remove(partition);
+            self.reopen_replica(now_ms, partition);
+            return;
+        }
+        if let Err(error) = replica.log.roll_if_due(now_ms as i64) {
             tracing::warn!(broker = broker_id, %partition, %error, "segment roll failed");
         }
         match &replica.role {
@@ -490,7 +525,10 @@ impl<S: Storage + Clone> BrokerCore<S> {
         let mut observations = Vec::new();
         for replica in self.replicas.values_mut() {
             let before = replica.log.log_start_offset();
-            match replica.log.apply_retention(now_ms, replica.high_watermark) {
+            match replica
+                .log
+                .apply_retention(now_ms as i64, replica.high_watermark)
+            {
                 Ok(outcome) => {
                     let after = replica.log.log_start_offset();
                     if after > before {
@@ -502,7 +540,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
                             leader: replica.is_leader(),
                         });
                     }
-                    for producer_id in outcome.expired_producers {
+                    for producer_id in outcome.producers_expired {
                         observations.push(Observation::ProducerExpired {
                             partition: replica.partition.clone(),
                             broker: broker_id,
@@ -546,18 +584,29 @@ impl<S: Storage + Clone> BrokerCore<S> {
         }
     }
 
+    /// Opens a replica's log again (after it went offline) and resumes its role.
+    fn reopen_replica(&mut self, now_ms: u64, partition: &TopicPartition) {
+        let state = self.metadata.partition(partition).cloned();
+        match state {
+            Some(state) => self.apply_partition_state(now_ms, partition, &state),
+            None => {
+                self.open_replica(partition);
+            }
+        }
+    }
+
     fn open_replica(&mut self, partition: &TopicPartition) -> bool {
         if self.replicas.contains_key(partition) {
             return true;
         }
         let directory = format!("log/{}-{}/", partition.topic, partition.partition);
-        match PartitionLog::open(
+        match Log::open(
             self.storage.clone(),
             &directory,
             self.config.log.clone(),
             self.config.bugs.clone(),
         ) {
-            Ok(log) => {
+            Ok((log, _recovery)) => {
                 let epochs = rebuild_epoch_cache(&log);
                 let high_watermark = log.log_start_offset();
                 self.replicas.insert(
@@ -588,7 +637,12 @@ impl<S: Storage + Clone> BrokerCore<S> {
         }
     }
 
-    fn apply_partition_state(&mut self, now_ms: u64, partition: &TopicPartition, state: &PartitionMetadata) {
+    fn apply_partition_state(
+        &mut self,
+        now_ms: u64,
+        partition: &TopicPartition,
+        state: &PartitionMetadata,
+    ) {
         if !self.open_replica(partition) {
             return;
         }
@@ -643,7 +697,8 @@ impl<S: Storage + Clone> BrokerCore<S> {
             }
         } else {
             let was_leader = replica.is_leader();
-            let same_leader = matches!(&replica.role, Role::Follower(f) if f.leader == state.leader);
+            let same_leader =
+                matches!(&replica.role, Role::Follower(f) if f.leader == state.leader);
             if was_leader || new_epoch || !same_leader {
                 lost_leadership = was_leader;
                 replica.role = Role::Follower(FollowerState {
@@ -681,10 +736,12 @@ impl<S: Storage + Clone> BrokerCore<S> {
         read_delay_ms: u64,
     ) {
         let response = match request {
-            Request::Produce(request) => match self.produce(now_ms, from, correlation_id, request) {
-                Some(response) => Response::Produce(response),
-                None => return, // waits for the high watermark
-            },
+            Request::Produce(request) => {
+                match self.produce(now_ms, from, correlation_id, request) {
+                    Some(response) => Response::Produce(response),
+                    None => return, // waits for the high watermark
+                }
+            }
             Request::Fetch(request) => {
                 match self.fetch(now_ms, from, correlation_id, request, read_delay_ms) {
                     Some(response) => Response::Fetch(response),
@@ -730,7 +787,10 @@ impl<S: Storage + Clone> BrokerCore<S> {
     }
 
     /// Checks the sender's idea of the leader epoch against ours.
-    fn check_epoch(replica: &Replica<S>, current_leader_epoch: Option<u32>) -> Result<(), ErrorCode> {
+    fn check_epoch(
+        replica: &Replica<S>,
+        current_leader_epoch: Option<u32>,
+    ) -> Result<(), ErrorCode> {
         match current_leader_epoch {
             Some(epoch) if epoch < replica.leader_epoch => Err(ErrorCode::FencedLeaderEpoch),
             Some(epoch) if epoch > replica.leader_epoch => Err(ErrorCode::UnknownLeaderEpoch),
@@ -784,9 +844,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
             return reject(ErrorCode::RequestTimedOut);
         }
         let epoch = replica.leader_epoch;
-        let outcome = match replica.log.append_as_leader(batch, epoch, now_ms) {
+        let outcome = match replica.log.append_as_leader(batch, epoch, now_ms as i64) {
             Ok(outcome) => outcome,
-            Err(error) => return reject(log_error_code(&error)),
+            Err(error) => return reject(error_code(&error)),
         };
         let (base_offset, last_offset) = match outcome {
             AppendOutcome::Appended {
@@ -880,9 +940,10 @@ impl<S: Storage + Clone> BrokerCore<S> {
             if let Some(follower_start) = request.replica_log_start_offset {
                 progress.log_start = follower_start;
             }
-            let result = match replica.log.read(request.offset, request.max_bytes.min(self.config.replica_fetch_bytes_max)) {
-                Ok(batches) => Ok(batches),
-                Err(read_error) => Err(read_error_code(&read_error)),
+            let max_bytes = request.max_bytes.min(self.config.replica_fetch_bytes_max);
+            let result = match replica.log.read(request.offset, max_bytes) {
+                Ok(read) => Ok(encode_batches(read, u64::MAX)),
+                Err(read_error) => Err(error_code(&read_error)),
             };
             self.maybe_expand_isr(now_ms, &partition, follower);
             self.advance_high_watermark(now_ms, &partition);
@@ -906,7 +967,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 }
                 if request.offset >= log_start {
                     if let Some(rack) = &request.rack {
-                        if let Some(preferred) = preferred_read_replica(leader, rack, request.offset, me) {
+                        if let Some(preferred) =
+                            preferred_read_replica(leader, rack, request.offset, me)
+                        {
                             self.observe(Observation::PreferredReplicaChosen {
                                 partition: partition.clone(),
                                 leader: me,
@@ -953,7 +1016,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
         }
         match replica.log.plan_read(request.offset, request.max_bytes) {
             Err(read_error) => {
-                let code = read_error_code(&read_error);
+                let code = error_code(&read_error);
                 self.note_evicted(&partition, request.offset, &code);
                 error(code)
             }
@@ -986,19 +1049,21 @@ impl<S: Storage + Clone> BrokerCore<S> {
     }
 
     /// Reads a planned fetch, limited to the high watermark *now*.
-    fn execute_read(&mut self, partition: &TopicPartition, offset: u64, plan: ReadPlan) -> FetchResponse {
+    fn execute_read(
+        &mut self,
+        partition: &TopicPartition,
+        offset: u64,
+        plan: ReadPlan,
+    ) -> FetchResponse {
         let Some(replica) = self.replicas.get_mut(partition) else {
             return fetch_error(ErrorCode::NotLeaderOrFollower, 0, 0, 0);
         };
         let high_watermark = replica.high_watermark;
         let log_start = replica.log.log_start_offset();
         let epoch = replica.leader_epoch;
-        let result = match replica.log.execute_read(plan) {
-            Ok(batches) => Ok(batches
-                .into_iter()
-                .filter(|batch| batch_base_offset(batch) < high_watermark)
-                .collect::<Vec<Bytes>>()),
-            Err(read_error) => Err(read_error_code(&read_error)),
+        let result = match replica.log.execute_read(&plan) {
+            Ok(read) => Ok(encode_batches(read, high_watermark)),
+            Err(read_error) => Err(error_code(&read_error)),
         };
         if let Err(code) = &result {
             self.note_evicted(partition, offset, &code.clone());
@@ -1019,7 +1084,8 @@ impl<S: Storage + Clone> BrokerCore<S> {
             .is_some_and(|read| read.execute_at_ms <= now_ms)
         {
             let read = self.pending_reads.pop_front().expect("checked");
-            let response = self.execute_read(&read.request.partition, read.request.offset, read.plan);
+            let response =
+                self.execute_read(&read.request.partition, read.request.offset, read.plan);
             self.respond(read.to, read.correlation_id, Response::Fetch(response));
         }
     }
@@ -1051,7 +1117,10 @@ impl<S: Storage + Clone> BrokerCore<S> {
         }
     }
 
-    fn offset_for_leader_epoch(&mut self, request: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
+    fn offset_for_leader_epoch(
+        &mut self,
+        request: OffsetForLeaderEpochRequest,
+    ) -> OffsetForLeaderEpochResponse {
         let Some(replica) = self.replicas.get(&request.partition) else {
             return OffsetForLeaderEpochResponse {
                 result: Err(ErrorCode::NotLeaderOrFollower),
@@ -1122,7 +1191,11 @@ impl<S: Storage + Clone> BrokerCore<S> {
         let (done, waiting): (Vec<PendingProduce>, Vec<PendingProduce>) =
             std::mem::take(&mut self.pending_produces)
                 .into_iter()
-                .partition(|p| &p.partition == partition && p.leader_epoch == epoch && p.last_offset < high_watermark);
+                .partition(|p| {
+                    &p.partition == partition
+                        && p.leader_epoch == epoch
+                        && p.last_offset < high_watermark
+                });
         self.pending_produces = waiting;
         for produce in done {
             self.respond(
@@ -1184,8 +1257,11 @@ impl<S: Storage + Clone> BrokerCore<S> {
             partition_epoch: replica.partition_epoch,
             new_isr: new_isr.clone(),
         });
-        let correlation_id =
-            self.send_to_controller(now_ms, OutgoingKind::AlterPartition(partition.clone()), request);
+        let correlation_id = self.send_to_controller(
+            now_ms,
+            OutgoingKind::AlterPartition(partition.clone()),
+            request,
+        );
         if let Some(Role::Leader(leader)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
             leader.proposal = Some((new_isr, correlation_id));
         }
@@ -1277,7 +1353,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 match latest {
                     None => {
                         // An empty history: nothing can diverge.
-                        if let Some(Role::Follower(f)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
+                        if let Some(Role::Follower(f)) =
+                            self.replicas.get_mut(partition).map(|r| &mut r.role)
+                        {
                             f.phase = FollowerPhase::Fetching;
                         }
                         return self.send_follower_request(now_ms, partition);
@@ -1343,7 +1421,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
             return;
         };
         let from = replica.log.log_end_offset();
-        if let Err(error) = replica.log.reset_to(offset) {
+        if let Err(error) = replica.log.truncate_fully_and_start_at(offset) {
             tracing::warn!(broker = me, %partition, %error, "log reset failed");
             return;
         }
@@ -1384,10 +1462,10 @@ impl<S: Storage + Clone> BrokerCore<S> {
         match response.result {
             Ok((leader_epoch, end_offset)) => {
                 let log_end = replica.log.log_end_offset();
-                let own_end = replica
-                    .epochs
-                    .end_offset_for(leader_epoch, log_end)
-                    .map_or(log_end, |(found, end)| if found == leader_epoch { end } else { log_end });
+                let own_end = replica.epochs.end_offset_for(leader_epoch, log_end).map_or(
+                    log_end,
+                    |(found, end)| if found == leader_epoch { end } else { log_end },
+                );
                 let truncate_at = end_offset.min(own_end).min(log_end);
                 follower.phase = FollowerPhase::Fetching;
                 follower.next_fetch_ms = now_ms;
@@ -1426,9 +1504,24 @@ impl<S: Storage + Clone> BrokerCore<S> {
         follower.leader_high_watermark = response.high_watermark;
         match response.result {
             Ok(batches) => {
+                let decoded: Result<Vec<RecordBatch>, _> = batches
+                    .iter()
+                    .map(|bytes| RecordBatch::decode(bytes))
+                    .collect();
+                let Ok(batches) = decoded else {
+                    tracing::warn!(broker = me, %partition, "corrupt batch from the leader");
+                    follower.next_fetch_ms = now_ms + wait_ms;
+                    return;
+                };
+                // The leader answers from the batch holding our offset; skip what we have.
+                let log_end = replica.log.log_end_offset();
+                let batches: Vec<RecordBatch> = batches
+                    .into_iter()
+                    .filter(|batch| batch.base_offset >= log_end)
+                    .collect();
                 let got_data = !batches.is_empty();
                 if got_data {
-                    if let Err(error) = replica.log.append_replicated(&batches, now_ms) {
+                    if let Err(error) = replica.log.append_replicated(&batches, now_ms as i64) {
                         tracing::warn!(broker = me, %partition, %error, "replicated append failed");
                         follower.next_fetch_ms = now_ms + wait_ms;
                         return;
@@ -1439,20 +1532,23 @@ impl<S: Storage + Clone> BrokerCore<S> {
                         }
                     }
                     for batch in &batches {
-                        if let Ok(header) = crate::batch::BatchHeader::decode(batch) {
-                            replica.epochs.assign(header.partition_leader_epoch, header.base_offset);
-                        }
+                        replica
+                            .epochs
+                            .assign(batch.partition_leader_epoch, batch.base_offset);
                     }
                 }
                 follower.next_fetch_ms = if got_data { now_ms } else { now_ms + wait_ms };
                 let log_end = replica.log.log_end_offset();
-                replica.high_watermark = replica.high_watermark.max(response.high_watermark.min(log_end));
+                replica.high_watermark = replica
+                    .high_watermark
+                    .max(response.high_watermark.min(log_end));
                 // Follow the leader's log start (Kafka's maybeIncrementLogStartOffset).
                 if response.log_start_offset > replica.log.log_start_offset() {
                     let target = response.log_start_offset.min(replica.high_watermark);
                     if target > replica.log.log_start_offset() {
                         match replica.log.advance_log_start(target) {
-                            Ok(expired) => {
+                            Ok(outcome) => {
+                                let expired = outcome.producers_expired;
                                 let offset = replica.log.log_start_offset();
                                 replica.epochs.truncate_before(offset);
                                 let partition = partition.clone();
@@ -1492,7 +1588,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     follower.next_fetch_ms = now_ms;
                     if self.config.bugs.is_on(BrokerBug::NoFollowerTruncation) {
                         // Historical bug: keep the divergent tail, wait for the leader to pass it.
-                        if let Some(Role::Follower(f)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
+                        if let Some(Role::Follower(f)) =
+                            self.replicas.get_mut(partition).map(|r| &mut r.role)
+                        {
                             f.phase = FollowerPhase::Fetching;
                             f.next_fetch_ms = now_ms + wait_ms;
                         }
@@ -1541,7 +1639,10 @@ impl<S: Storage + Clone> BrokerCore<S> {
             (OutgoingKind::ReplicaFetch(partition, epoch), Response::Fetch(response)) => {
                 self.on_replica_fetch_response(now_ms, &partition, epoch, response);
             }
-            (OutgoingKind::EpochCheck(partition, epoch), Response::OffsetForLeaderEpoch(response)) => {
+            (
+                OutgoingKind::EpochCheck(partition, epoch),
+                Response::OffsetForLeaderEpoch(response),
+            ) => {
                 self.on_epoch_check_response(now_ms, &partition, epoch, response);
             }
             (kind, response) => {
@@ -1564,7 +1665,8 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     return;
                 }
                 match replica.log.advance_log_start(target) {
-                    Ok(expired) => {
+                    Ok(outcome) => {
+                        let expired = outcome.producers_expired;
                         let offset = replica.log.log_start_offset();
                         replica.epochs.truncate_before(offset);
                         let leader = replica.is_leader();
@@ -1583,7 +1685,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
                             });
                         }
                     }
-                    Err(error) => tracing::warn!(broker = me, %partition, %error, "forced retention failed"),
+                    Err(error) => {
+                        tracing::warn!(broker = me, %partition, %error, "forced retention failed")
+                    }
                 }
             }
             AdminCommand::TruncateFollower { partition } => {
@@ -1595,7 +1699,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 }
                 let offset = replica.high_watermark;
                 self.truncate_replica(&partition, offset);
-                if let Some(Role::Follower(f)) = self.replicas.get_mut(&partition).map(|r| &mut r.role) {
+                if let Some(Role::Follower(f)) =
+                    self.replicas.get_mut(&partition).map(|r| &mut r.role)
+                {
                     f.next_fetch_ms = now_ms;
                 }
             }
@@ -1606,7 +1712,19 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 let Some(replica) = self.replicas.get_mut(&partition) else {
                     return;
                 };
-                let expired = replica.log.expire_producers(producer_id);
+                let producer_ids: Vec<i64> = match producer_id {
+                    Some(producer_id) => vec![producer_id],
+                    None => replica
+                        .log
+                        .producer_state()
+                        .producers()
+                        .map(|(id, _)| id)
+                        .collect(),
+                };
+                let expired: Vec<i64> = producer_ids
+                    .into_iter()
+                    .filter(|&id| replica.log.expire_producer(id))
+                    .collect();
                 for producer_id in expired {
                     self.observe(Observation::ProducerExpired {
                         partition: partition.clone(),
@@ -1633,7 +1751,12 @@ pub struct ReplicaStatus {
 }
 
 /// KIP-392 with KAFKA-14372: an in-sync follower on the consumer's rack that holds the offset.
-fn preferred_read_replica(leader: &LeaderState, rack: &str, offset: u64, me: BrokerId) -> Option<BrokerId> {
+fn preferred_read_replica(
+    leader: &LeaderState,
+    rack: &str,
+    offset: u64,
+    me: BrokerId,
+) -> Option<BrokerId> {
     leader
         .isr
         .iter()
@@ -1648,19 +1771,20 @@ fn preferred_read_replica(leader: &LeaderState, rack: &str, offset: u64, me: Bro
         .copied()
 }
 
-fn rebuild_epoch_cache<S: Storage>(log: &PartitionLog<S>) -> EpochCache {
+fn rebuild_epoch_cache<S: Storage + Clone>(log: &Log<S>) -> EpochCache {
     let mut cache = EpochCache::new();
-    for (epoch, start) in log.epoch_starts() {
-        cache.assign(epoch, start);
+    for start in log.leader_epoch_starts() {
+        cache.assign(start.leader_epoch, start.start_offset);
     }
     cache
 }
 
-fn batch_base_offset(batch: &Bytes) -> u64 {
-    crate::batch::BatchHeader::decode(batch).map_or(0, |header| header.base_offset)
-}
-
-fn fetch_error(code: ErrorCode, high_watermark: u64, log_start_offset: u64, leader_epoch: u32) -> FetchResponse {
+fn fetch_error(
+    code: ErrorCode,
+    high_watermark: u64,
+    log_start_offset: u64,
+    leader_epoch: u32,
+) -> FetchResponse {
     FetchResponse {
         result: Err(code),
         high_watermark,
@@ -1670,10 +1794,52 @@ fn fetch_error(code: ErrorCode, high_watermark: u64, log_start_offset: u64, lead
     }
 }
 
-fn log_error_code(error: &LogError) -> ErrorCode {
-    error.error_code()
+/// The API answer for a log error. Storage failures are `KafkaStorageError`; only the
+/// `stale-segment-read` bug produces `Internal`, answered as `unknown_server_error`.
+fn error_code(error: &LogError) -> ErrorCode {
+    use crate::producer_state::ProducerStateError;
+    match error {
+        LogError::OffsetEvicted { next_available, .. } => ErrorCode::OffsetEvicted {
+            next_available: *next_available,
+        },
+        LogError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+        LogError::InvalidBatch(crate::batch::BatchError::BatchTooLarge { .. })
+        | LogError::InvalidBatch(crate::batch::BatchError::TooManyRecords { .. }) => {
+            ErrorCode::MessageTooLarge
+        }
+        LogError::InvalidBatch(_) => ErrorCode::CorruptMessage,
+        LogError::Producer(ProducerStateError::OutOfOrderSequence { .. }) => {
+            ErrorCode::OutOfOrderSequence
+        }
+        LogError::Producer(ProducerStateError::InvalidProducerEpoch { .. }) => {
+            ErrorCode::InvalidProducerEpoch
+        }
+        LogError::Producer(ProducerStateError::UnknownProducerId { .. }) => {
+            ErrorCode::UnknownProducerId
+        }
+        LogError::NonContiguous { .. } | LogError::LogStartBeyondEnd { .. } => {
+            ErrorCode::InvalidRequest {
+                reason: error.to_string(),
+            }
+        }
+        LogError::Internal { .. } => ErrorCode::UnknownServerError {
+            detail: error.to_string(),
+        },
+        LogError::InvalidConfig { .. } => ErrorCode::UnknownServerError {
+            detail: error.to_string(),
+        },
+        LogError::Storage(_)
+        | LogError::NotDurable { .. }
+        | LogError::CorruptSegment { .. }
+        | LogError::Offline { .. } => ErrorCode::KafkaStorageError,
+    }
 }
 
-fn read_error_code(error: &ReadError) -> ErrorCode {
-    error.error_code()
+/// Encodes the batches of a read for the wire, keeping those that start below `end_offset`.
+fn encode_batches(read: ReadResult, end_offset: u64) -> Vec<Bytes> {
+    read.batches
+        .into_iter()
+        .filter(|batch| batch.base_offset < end_offset)
+        .map(|batch| batch.encode())
+        .collect()
 }

@@ -68,7 +68,10 @@ impl EpochCache {
 
     /// Forgets epochs wholly below the new log start, keeping the one that covers it.
     pub fn truncate_before(&mut self, log_start: u64) {
-        let covering = self.entries.iter().rposition(|&(_, start)| start <= log_start);
+        let covering = self
+            .entries
+            .iter()
+            .rposition(|&(_, start)| start <= log_start);
         if let Some(index) = covering {
             self.entries.drain(..index);
             if let Some(first) = self.entries.first_mut() {

@@ -10,15 +10,34 @@
 //! - [`journal`] — the small crash-safe journal the last three persist through;
 //! - [`bugs`] — switches for historical bugs, all off by default.
 //!
-//! Nothing here knows of madsim, tokio, threads, clocks or randomness: time arrives as
+//! The cluster half, on top of it:
+//! - [`api`] — the typed wire API (requests, responses, Kafka-style error codes);
+//! - [`core`] — the broker core: replicas as leader or follower, high watermark, ISR, truncation,
+//!   fetch-from-follower;
+//! - [`epoch_cache`] — the leader-epoch cache (KIP-101/KIP-279);
+//! - [`controller`] — metadata, liveness, elections, partition growth, producer ids, offsets;
+//! - [`node`] — the madsim node shells and `start_cluster` (the only madsim code in the crate).
+//!
+//! Apart from [`node`], nothing here knows of madsim, tokio, threads, clocks or randomness: time arrives as
 //! `now_ms` arguments, and faults arrive through the storage.
 
+pub mod api;
 pub mod batch;
 pub mod bugs;
 pub(crate) mod codec;
+pub mod controller;
+pub mod core;
+pub mod epoch_cache;
+pub mod inspect;
 pub mod journal;
 pub mod log;
+pub mod node;
 pub mod offsets;
 pub mod producer_ids;
 pub mod producer_state;
 pub mod storage;
+
+/// FNV-1a, 64-bit: a hash that is the same on every platform, build and run.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    sim::seed::stable_hash64(bytes)
+}

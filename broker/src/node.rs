@@ -76,7 +76,10 @@ impl BrokerHandle {
     }
 
     pub fn status(&self) -> BrokerStatus {
-        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -104,7 +107,11 @@ pub fn start_cluster(world: &World, config: ClusterConfig, observer: Observer) -
     let controller_config = config.controller.clone();
     let controller_observer = observer.clone();
     let controller_addr = world.add_node(&controller_name, move |context| {
-        controller_main(context, controller_config.clone(), controller_observer.clone())
+        controller_main(
+            context,
+            controller_config.clone(),
+            controller_observer.clone(),
+        )
     });
     let mut brokers = BTreeMap::new();
     for id in 1..=config.brokers {
@@ -212,7 +219,11 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
             .expect("a broker binds its port"),
     );
     // Faults aimed at the previous incarnation died with it.
-    shell.admin.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    shell
+        .admin
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clear();
     let incarnation = context.incarnation + 1;
     let mut core = BrokerCore::new(
         context.disk.clone(),
@@ -263,22 +274,142 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
                     to,
                     correlation_id,
                     response,
-                } => socket.send(to, Envelope::Response { correlation_id, response }).await,
+                } => {
+                    socket
+                        .send(
+                            to,
+                            Envelope::Response {
+                                correlation_id,
+                                response,
+                            },
+                        )
+                        .await
+                }
                 Output::ToController {
                     correlation_id,
                     request,
                 } => {
                     socket
-                        .send(shell.controller_addr, Envelope::Request { correlation_id, request })
+                        .send(
+                            shell.controller_addr,
+                            Envelope::Request {
+                                correlation_id,
+                                request,
+                            },
+                        )
                         .await
                 }
                 Output::ToBroker {
                     addr,
                     correlation_id,
                     request,
-                } => socket.send(addr, Envelope::Request { correlation_id, request }).await,
+                } => {
+                    socket
+                        .send(
+                            addr,
+                            Envelope::Request {
+                                correlation_id,
+                                request,
+                            },
+                        )
+                        .await
+                }
                 Output::Observe(observation) => (shell.observer)(ClusterEvent::Broker(observation)),
             }
         }
+    }
+}
+
+/// Largest number of calls an [`RpcClient`] keeps waiting at once.
+const RPC_PENDING_MAX: usize = 10_000;
+
+/// A small request/response client over the simulated network, for admin tasks and tests:
+/// `call` sends a request and waits (bounded) for the matching answer.
+///
+/// It must be created inside a node's task: its receive loop runs on that node and dies with it.
+pub struct RpcClient {
+    socket: Arc<Socket<Envelope>>,
+    pending: Arc<Mutex<BTreeMap<u64, tokio::sync::oneshot::Sender<crate::api::Response>>>>,
+    next_correlation_id: std::sync::atomic::AtomicU64,
+}
+
+impl RpcClient {
+    pub async fn bind() -> std::io::Result<RpcClient> {
+        let socket = Arc::new(Socket::<Envelope>::bind_any().await?);
+        let pending: Arc<Mutex<BTreeMap<u64, tokio::sync::oneshot::Sender<crate::api::Response>>>> =
+            Arc::new(Mutex::new(BTreeMap::new()));
+        let receive_socket = socket.clone();
+        let receive_pending = pending.clone();
+        madsim::task::spawn(async move {
+            while let Ok((envelope, _from)) = receive_socket.recv().await {
+                if let Envelope::Response {
+                    correlation_id,
+                    response,
+                } = envelope
+                {
+                    let waiter = receive_pending
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&correlation_id);
+                    if let Some(waiter) = waiter {
+                        let _ = waiter.send(response);
+                    }
+                }
+            }
+        });
+        Ok(RpcClient {
+            socket,
+            pending,
+            next_correlation_id: std::sync::atomic::AtomicU64::new(1),
+        })
+    }
+
+    /// Sends `request` to `to` and waits up to `timeout` for the answer (None: lost or late).
+    pub async fn call(
+        &self,
+        to: SocketAddr,
+        request: crate::api::Request,
+        timeout: Duration,
+    ) -> Option<crate::api::Response> {
+        let correlation_id = self
+            .next_correlation_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            assert!(pending.len() < RPC_PENDING_MAX, "too many pending calls");
+            pending.insert(correlation_id, sender);
+        }
+        self.socket
+            .send(
+                to,
+                Envelope::Request {
+                    correlation_id,
+                    request,
+                },
+            )
+            .await;
+        let answer = madsim::time::timeout(timeout, receiver).await;
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&correlation_id);
+        answer.ok().and_then(Result::ok)
+    }
+
+    /// Calls until an answer arrives, at most `attempts` times.
+    pub async fn call_with_retries(
+        &self,
+        to: SocketAddr,
+        request: crate::api::Request,
+        timeout: Duration,
+        attempts: u32,
+    ) -> Option<crate::api::Response> {
+        for _ in 0..attempts {
+            if let Some(response) = self.call(to, request.clone(), timeout).await {
+                return Some(response);
+            }
+        }
+        None
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod report;
 pub mod smoke;
+pub mod spec;
 
 use report::{repro_command, RunReport, Verdict};
 use sim::{RunLimits, RunStatus, Seed};

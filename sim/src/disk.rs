@@ -376,6 +376,20 @@ impl Disk {
 
     // ---- inspection ---------------------------------------------------------------------------
 
+    /// An independent copy of this disk (contents, durability, faults, stats), for inspecting
+    /// a node's files without touching them: opening a log on the copy may repair its tail.
+    pub fn snapshot(&self) -> Disk {
+        let state = self.lock();
+        Disk {
+            state: Arc::new(Mutex::new(DiskState {
+                files: state.files.clone(),
+                faults: DiskFaults::default(),
+                rng: state.rng.clone(),
+                stats: state.stats,
+            })),
+        }
+    }
+
     /// Every file with its length and durable length, sorted by name.
     pub fn files(&self) -> Vec<(String, FileInfo)> {
         self.lock()
