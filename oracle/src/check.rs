@@ -10,10 +10,9 @@
 //! reading is implemented (the crate documentation lists them all).
 
 use std::collections::{BTreeMap, BinaryHeap};
-use std::sync::Arc;
 
 use crate::event::{error_code, fault_kind, Event};
-use crate::intern::{LookupMap, OffsetRanges};
+use crate::intern::{LookupMap, OffsetRanges, ValueTable};
 use crate::result::{Anomaly, AnomalyKind, CheckResult, Stats, ANOMALIES_LISTED_PER_KIND_MAX};
 use crate::view::{EventView, OpView};
 
@@ -56,7 +55,6 @@ struct Sighting {
 
 #[derive(Debug)]
 struct ValueState {
-    text: Arc<str>,
     invoked: Option<SendInvoked>,
     /// The first `send` ok.
     acknowledged: Option<Sighting>,
@@ -289,7 +287,7 @@ pub struct Checker {
     partitions: Vec<PartitionState>,
     /// The last (topic, partition) looked up: records of one poll mostly share it.
     last_partition: Option<(String, u32, PartitionId)>,
-    value_ids: LookupMap<Arc<str>, ValueId>,
+    value_table: ValueTable,
     values: Vec<ValueState>,
     position_index: PositionIndex,
     positions: Vec<PositionState>,
@@ -322,7 +320,7 @@ impl Checker {
             topics: Vec::new(),
             partition_ids: LookupMap::default(),
             partitions: Vec::new(),
-            value_ids: LookupMap::default(),
+            value_table: ValueTable::default(),
             values: Vec::new(),
             position_index: PositionIndex::default(),
             last_partition: None,
@@ -427,7 +425,7 @@ impl Checker {
             OpView::PollOk { records } => {
                 records.for_each(|topic, partition, offset, value| {
                     let partition = self.partition_id(topic, partition);
-                    let value = self.value_id(value);
+                    let value = self.read_value_id(partition, offset, value);
                     self.deliver(process, line, partition, offset, value);
                 });
             }
@@ -976,7 +974,7 @@ impl Checker {
     fn resolve_values(&mut self) {
         for value in 0..self.values.len() {
             let state = &self.values[value];
-            let text = &state.text;
+            let text = self.value_table.text(value as ValueId);
 
             if let (Some(first), false) = (state.known_at, state.also_known_at.is_empty()) {
                 let places: Vec<Sighting> = std::iter::once(first)
@@ -1094,9 +1092,7 @@ impl Checker {
                 };
                 let described: Vec<String> = values
                     .iter()
-                    .map(|&(value, line)| {
-                        format!("{} (line {line})", self.values[value as usize].text)
-                    })
+                    .map(|&(value, line)| format!("{} (line {line})", self.value_table.text(value)))
                     .collect();
                 self.reports.add(
                     AnomalyKind::InconsistentOffsets,
@@ -1170,8 +1166,8 @@ impl Checker {
                     {
                         let process_name = &self.processes[process as usize].name;
                         let label = self.partition_label(partition);
-                        let earlier_text = &self.values[earlier_value as usize].text;
-                        let text = &self.values[value as usize].text;
+                        let earlier_text = self.value_table.text(earlier_value);
+                        let text = self.value_table.text(value);
                         self.reports.add(
                             AnomalyKind::NonmonotonicSend,
                             [earlier_invoke_line, invoke_line, earlier_ok_line, ok_line],
@@ -1325,23 +1321,33 @@ impl Checker {
     }
 
     fn value_id(&mut self, text: &str) -> ValueId {
-        if let Some(&id) = self.value_ids.get(text) {
-            return id;
+        let (id, new) = self.value_table.intern(text);
+        if new {
+            debug_assert_eq!(id as usize, self.values.len());
+            self.values.push(ValueState {
+                invoked: None,
+                acknowledged: None,
+                failed: None,
+                first_read: None,
+                known_at: None,
+                also_known_at: Vec::new(),
+                also_known_at_truncated: false,
+            });
         }
-        let id = u32::try_from(self.values.len()).expect("fewer than 2^32 distinct values");
-        let text: Arc<str> = Arc::from(text);
-        self.value_ids.insert(Arc::clone(&text), id);
-        self.values.push(ValueState {
-            text,
-            invoked: None,
-            acknowledged: None,
-            failed: None,
-            first_read: None,
-            known_at: None,
-            also_known_at: Vec::new(),
-            also_known_at_truncated: false,
-        });
         id
+    }
+
+    /// The id of a value read at (partition, offset). Usually the offset is known already with this very value
+    /// (its send ok, or an earlier read): comparing with that value's text avoids a hash lookup, and consumers
+    /// read offsets in order, so the texts compared are close together in memory.
+    fn read_value_id(&mut self, partition: PartitionId, offset: u64, text: &str) -> ValueId {
+        if let Some(position) = self.position_index.get(partition, offset) {
+            let known = self.positions[position as usize].value;
+            if self.value_table.text(known) == text {
+                return known;
+            }
+        }
+        self.value_id(text)
     }
 
     fn error_id(&mut self, error: &str) -> ErrorId {
@@ -1386,6 +1392,22 @@ const POSITION_CHUNK_OFFSETS: usize = 64;
 const NO_POSITION: u32 = u32::MAX;
 
 impl PositionIndex {
+    /// The id of (partition, offset), if it has one.
+    fn get(&mut self, partition: PartitionId, offset: u64) -> Option<u32> {
+        let key = (partition, offset / POSITION_CHUNK_OFFSETS as u64);
+        let slot = (offset % POSITION_CHUNK_OFFSETS as u64) as usize;
+        let chunk = match self.last_chunk {
+            Some((last_key, chunk)) if last_key == key => chunk,
+            _ => {
+                let chunk = *self.chunk_ids.get(&key)?;
+                self.last_chunk = Some((key, chunk));
+                chunk
+            }
+        };
+        let id = self.chunks[chunk as usize][slot];
+        (id != NO_POSITION).then_some(id)
+    }
+
     /// The id of (partition, offset), or `new_id` after recording it as that id.
     fn get_or_insert(&mut self, partition: PartitionId, offset: u64, new_id: u32) -> u32 {
         assert_ne!(new_id, NO_POSITION);

@@ -79,6 +79,67 @@ pub(crate) type MixBuildHasher = BuildHasherDefault<MixHasher>;
 /// A lookup table. Never iterate one: results must not depend on hash order.
 pub(crate) type LookupMap<K, V> = std::collections::HashMap<K, V, MixBuildHasher>;
 
+/// Interns the values of a history: value text -> dense id, and id -> text. A value of up to
+/// `SHORT_VALUE_BYTES_MAX` bytes (all of streamsim's `<process>-<n>`) is its own hash-table key, inline, so a
+/// lookup compares 24 bytes in place instead of following a pointer; the texts live in one arena, not in one
+/// allocation each.
+#[derive(Default)]
+pub(crate) struct ValueTable {
+    short: LookupMap<ShortKey, u32>,
+    long: LookupMap<Box<str>, u32>,
+    arena: String,
+    /// id -> (start in `arena`, length in bytes)
+    spans: Vec<(usize, usize)>,
+}
+
+const SHORT_VALUE_BYTES_MAX: usize = 23;
+
+/// The bytes of a short value, zero-padded, and its length in the last byte.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct ShortKey([u8; SHORT_VALUE_BYTES_MAX + 1]);
+
+impl ShortKey {
+    fn new(text: &str) -> Option<ShortKey> {
+        let bytes = text.as_bytes();
+        if bytes.len() > SHORT_VALUE_BYTES_MAX {
+            return None;
+        }
+        let mut key = [0u8; SHORT_VALUE_BYTES_MAX + 1];
+        key[..bytes.len()].copy_from_slice(bytes);
+        key[SHORT_VALUE_BYTES_MAX] = bytes.len() as u8;
+        Some(ShortKey(key))
+    }
+}
+
+impl ValueTable {
+    /// The id of `text`, and whether it is new.
+    #[inline]
+    pub(crate) fn intern(&mut self, text: &str) -> (u32, bool) {
+        let next_id = u32::try_from(self.spans.len()).expect("fewer than 2^32 distinct values");
+        let id = match ShortKey::new(text) {
+            Some(key) => *self.short.entry(key).or_insert(next_id),
+            None => match self.long.get(text) {
+                Some(&id) => id,
+                None => {
+                    self.long.insert(text.into(), next_id);
+                    next_id
+                }
+            },
+        };
+        if id != next_id {
+            return (id, false);
+        }
+        self.spans.push((self.arena.len(), text.len()));
+        self.arena.push_str(text);
+        (id, true)
+    }
+
+    pub(crate) fn text(&self, id: u32) -> &str {
+        let (start, length) = self.spans[id as usize];
+        &self.arena[start..start + length]
+    }
+}
+
 /// A set of offsets kept as disjoint, non-adjacent inclusive ranges, each with the line of the event that
 /// delivered its first offset. A consumer delivers mostly consecutive offsets, so this stays a handful of ranges,
 /// and the range being extended is kept outside the map (`open`) so a consecutive delivery costs O(1).
@@ -212,6 +273,24 @@ mod tests {
         ranges.insert(u64::MAX, 12);
         assert_eq!(ranges.find(u64::MAX), Some((u64::MAX, u64::MAX, 12)));
         assert_eq!(ranges.ranges(), vec![(0, 3), (5, 10), (u64::MAX, u64::MAX)]);
+    }
+
+    #[test]
+    fn values_intern_to_dense_ids_short_and_long() {
+        let mut table = ValueTable::default();
+        let long = "a value that is longer than twenty-three bytes";
+        assert_eq!(table.intern("a"), (0, true));
+        assert_eq!(table.intern(long), (1, true));
+        assert_eq!(table.intern(""), (2, true));
+        assert_eq!(table.intern("a\0"), (3, true));
+        assert_eq!(table.intern("12345678901234567890123"), (4, true));
+        assert_eq!(table.intern("a"), (0, false));
+        assert_eq!(table.intern(long), (1, false));
+        assert_eq!(table.intern(""), (2, false));
+        assert_eq!(table.intern("a\0"), (3, false));
+        assert_eq!(table.text(1), long);
+        assert_eq!(table.text(3), "a\0");
+        assert_eq!(table.text(4), "12345678901234567890123");
     }
 
     #[test]

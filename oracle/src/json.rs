@@ -135,7 +135,7 @@ enum Field {
 
 impl Field {
     /// Dispatches on the length first, then compares fixed-size arrays (integer compares, no `memcmp`).
-    #[inline]
+    #[inline(always)]
     fn of(key: &[u8]) -> Field {
         fn is<const N: usize>(key: &[u8], name: &[u8; N]) -> bool {
             <&[u8; N]>::try_from(key).is_ok_and(|key| key == name)
@@ -180,17 +180,18 @@ pub(crate) enum ScanError {
     NotAnObject { found: String },
 }
 
-/// Does any byte of `word` end or escape a string: `"`, `\\`, or a control character (< 0x20)? Exact: the
-/// classic "has a zero byte" / "has a byte less than n" bit tricks never report a byte that is not there.
+/// Marks (high bit of the byte) the bytes of `word` that end or escape a string: `"`, `\\`, or a control character
+/// (< 0x20). The lowest mark is exact (the classic "has a zero byte" / "has a byte less than n" bit tricks can
+/// only over-mark above a real hit), which is all the scanner uses.
 #[inline]
-fn has_special_byte(word: u64) -> bool {
+fn special_bytes(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |value: u64| value.wrapping_sub(ONES) & !value & HIGHS != 0;
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
-    has_zero(quote) || has_zero(backslash) || control
+    let zero_bytes = |value: u64| value.wrapping_sub(ONES) & !value & HIGHS;
+    let quotes = zero_bytes(word ^ (ONES * u64::from(b'"')));
+    let backslashes = zero_bytes(word ^ (ONES * u64::from(b'\\')));
+    let controls = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    quotes | backslashes | controls
 }
 
 struct Scanner<'a> {
@@ -207,39 +208,45 @@ pub(crate) fn scan_event<'a>(line: &'a str, fields: &mut EventFields<'a>) -> Res
         bytes: line.as_bytes(),
         at: 0,
     };
-    scanner.skip_whitespace();
-    if scanner.peek() != Some(b'{') {
-        let value = scanner.value(0)?;
-        scanner.end()?;
-        return Err(ScanError::NotAnObject {
-            found: value.describe(),
-        });
-    }
-    scanner.event_object(fields)?;
-    scanner.end()
+    let scanned = (|| {
+        scanner.skip_whitespace();
+        if scanner.peek() != Some(b'{') {
+            let value = scanner.value(0)?;
+            scanner.end()?;
+            return Err(Box::new(ScanError::NotAnObject {
+                found: value.describe(),
+            }));
+        }
+        scanner.event_object(fields)?;
+        scanner.end()
+    })();
+    scanned.map_err(|error| *error)
 }
 
+/// The scanner's result: the error is boxed, so the `Ok` path moves small values only.
+type Scan<T> = Result<T, Box<ScanError>>;
+
 impl<'a> Scanner<'a> {
-    fn malformed<T>(&self, message: impl Into<String>) -> Result<T, ScanError> {
-        Err(ScanError::Malformed {
+    fn malformed<T>(&self, message: impl Into<String>) -> Scan<T> {
+        Err(Box::new(ScanError::Malformed {
             at: self.at,
             message: message.into(),
-        })
+        }))
     }
 
-    #[inline]
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
-    #[inline]
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.at += 1;
         }
     }
 
-    fn end(&mut self) -> Result<(), ScanError> {
+    fn end(&mut self) -> Scan<()> {
         self.skip_whitespace();
         if self.at != self.bytes.len() {
             return self.malformed("trailing characters after the JSON value");
@@ -247,7 +254,17 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    fn expect(&mut self, byte: u8, what: &str) -> Result<(), ScanError> {
+    #[inline(always)]
+    fn expect(&mut self, byte: u8, what: &str) -> Scan<()> {
+        if self.bytes.get(self.at) == Some(&byte) {
+            self.at += 1;
+            return Ok(());
+        }
+        self.expect_after_whitespace(byte, what)
+    }
+
+    #[cold]
+    fn expect_after_whitespace(&mut self, byte: u8, what: &str) -> Scan<()> {
         self.skip_whitespace();
         if self.peek() != Some(byte) {
             return match self.peek() {
@@ -260,7 +277,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// The top-level object, capturing the known fields.
-    fn event_object(&mut self, fields: &mut EventFields<'a>) -> Result<(), ScanError> {
+    #[inline]
+    fn event_object(&mut self, fields: &mut EventFields<'a>) -> Scan<()> {
         self.at += 1; // '{'
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
@@ -307,19 +325,19 @@ impl<'a> Scanner<'a> {
             match (slot, field) {
                 (Some(slot), _) => {
                     if slot.is_some() {
-                        return Err(duplicate());
+                        return Err(Box::new(duplicate()));
                     }
                     *slot = Some(self.value(1)?);
                 }
                 (None, Field::Records) => {
                     if fields.records.is_some() {
-                        return Err(duplicate());
+                        return Err(Box::new(duplicate()));
                     }
                     fields.records = Some(self.array_field()?);
                 }
                 (None, Field::Partitions) => {
                     if fields.partitions.is_some() {
-                        return Err(duplicate());
+                        return Err(Box::new(duplicate()));
                     }
                     fields.partitions = Some(self.array_field()?);
                 }
@@ -341,14 +359,32 @@ impl<'a> Scanner<'a> {
     }
 
     /// An object key, unescaped only when it has escapes.
-    fn key(&mut self) -> Result<std::borrow::Cow<'a, str>, ScanError> {
+    #[inline(always)]
+    fn key(&mut self) -> Scan<std::borrow::Cow<'a, str>> {
         if self.peek() != Some(b'"') {
             return match self.peek() {
                 None => self.malformed("unexpected end of line, expected an object key"),
                 Some(_) => self.malformed("expected a string as object key"),
             };
         }
+        // Fast path: a plain key of up to 15 bytes, found with one or two 8-byte words.
         let start = self.at;
+        for word_index in 0..2 {
+            let from = start + 1 + 8 * word_index;
+            let Some(chunk) = self.bytes.get(from..from + 8) else {
+                break;
+            };
+            let mask = special_bytes(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+            if mask == 0 {
+                continue;
+            }
+            let end = from + (mask.trailing_zeros() / 8) as usize;
+            if self.bytes[end] != b'"' {
+                break;
+            }
+            self.at = end + 1;
+            return Ok(std::borrow::Cow::Borrowed(&self.text[start + 1..end]));
+        }
         let (inner, escaped) = self.string()?;
         if !escaped {
             return Ok(std::borrow::Cow::Borrowed(inner));
@@ -362,7 +398,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// A value of `records` / `partitions`: an array is split into its elements.
-    fn array_field(&mut self) -> Result<ArrayField<'a>, ScanError> {
+    #[inline]
+    fn array_field(&mut self) -> Scan<ArrayField<'a>> {
         if self.peek() != Some(b'[') {
             let raw = self.value(1)?;
             return Ok(ArrayField {
@@ -403,7 +440,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// An element object of `records` / `partitions` (depth 2).
-    fn element_object(&mut self) -> Result<ElementFields<'a>, ScanError> {
+    #[inline]
+    fn element_object(&mut self) -> Scan<ElementFields<'a>> {
         let mut fields = ElementFields::default();
         self.at += 1; // '{'
         self.skip_whitespace();
@@ -427,10 +465,10 @@ impl<'a> Scanner<'a> {
             match slot {
                 Some(slot) => {
                     if slot.is_some() {
-                        return Err(ScanError::Malformed {
+                        return Err(Box::new(ScanError::Malformed {
                             at: key_at,
                             message: format!("duplicate field `{key}`"),
-                        });
+                        }));
                     }
                     *slot = Some(self.value(3)?);
                 }
@@ -452,7 +490,8 @@ impl<'a> Scanner<'a> {
     }
 
     /// Any JSON value at nesting `depth` (the top-level object is depth 0).
-    fn value(&mut self, depth: usize) -> Result<Raw<'a>, ScanError> {
+    #[inline(always)]
+    fn value(&mut self, depth: usize) -> Scan<Raw<'a>> {
         self.skip_whitespace();
         let start = self.at;
         match self.peek() {
@@ -480,7 +519,8 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn literal(&mut self, word: &str, raw: Raw<'a>) -> Result<Raw<'a>, ScanError> {
+    #[inline]
+    fn literal(&mut self, word: &str, raw: Raw<'a>) -> Scan<Raw<'a>> {
         if self.bytes[self.at..].starts_with(word.as_bytes()) {
             self.at += word.len();
             Ok(raw)
@@ -490,7 +530,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// An object or array (any content), validated.
-    fn skip_container(&mut self, depth: usize, open: u8, close: u8) -> Result<(), ScanError> {
+    fn skip_container(&mut self, depth: usize, open: u8, close: u8) -> Scan<()> {
         if depth >= NESTING_DEPTH_MAX {
             return self.malformed("nesting too deep");
         }
@@ -525,55 +565,67 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string starting at the opening quote: (text between the quotes, has a backslash).
-    fn string(&mut self) -> Result<(&'a str, bool), ScanError> {
+    #[inline(always)]
+    fn string(&mut self) -> Scan<(&'a str, bool)> {
         debug_assert_eq!(self.peek(), Some(b'"'));
-        self.at += 1;
-        let start = self.at;
+        let bytes = self.bytes;
+        let start = self.at + 1;
+        let mut at = start;
         let mut escaped = false;
         loop {
-            // Skip eight plain bytes at a time: none a quote, a backslash or a control character.
-            while let Some(chunk) = self.bytes.get(self.at..self.at + 8) {
-                if has_special_byte(u64::from_le_bytes(chunk.try_into().expect("8 bytes"))) {
+            // Eight bytes at a time up to the first quote, backslash or control character.
+            while let Some(chunk) = bytes.get(at..at + 8) {
+                let mask = special_bytes(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+                if mask != 0 {
+                    at += (mask.trailing_zeros() / 8) as usize;
                     break;
                 }
-                self.at += 8;
+                at += 8;
             }
-            let Some(&byte) = self.bytes.get(self.at) else {
+            let Some(&byte) = bytes.get(at) else {
+                self.at = at;
                 return self.malformed("unterminated string");
             };
             match byte {
                 b'"' => {
-                    let inner = &self.text[start..self.at];
-                    self.at += 1;
-                    return Ok((inner, escaped));
+                    self.at = at + 1;
+                    return Ok((&self.text[start..at], escaped));
                 }
                 b'\\' => {
                     escaped = true;
-                    self.at += 1;
-                    match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                            self.at += 1
-                        }
+                    at += 1;
+                    match bytes.get(at) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => at += 1,
                         Some(b'u') => {
-                            self.at += 1;
+                            at += 1;
                             for _ in 0..4 {
-                                match self.peek() {
-                                    Some(digit) if digit.is_ascii_hexdigit() => self.at += 1,
-                                    _ => return self.malformed("invalid \\u escape in string"),
+                                match bytes.get(at) {
+                                    Some(digit) if digit.is_ascii_hexdigit() => at += 1,
+                                    _ => {
+                                        self.at = at;
+                                        return self.malformed("invalid \\u escape in string");
+                                    }
                                 }
                             }
                         }
-                        _ => return self.malformed("invalid escape in string"),
+                        _ => {
+                            self.at = at;
+                            return self.malformed("invalid escape in string");
+                        }
                     }
                 }
-                0x00..=0x1f => return self.malformed("control character in string"),
-                _ => self.at += 1,
+                0x00..=0x1f => {
+                    self.at = at;
+                    return self.malformed("control character in string");
+                }
+                _ => at += 1,
             }
         }
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
-    fn number(&mut self) -> Result<(), ScanError> {
+    #[inline(always)]
+    fn number(&mut self) -> Scan<()> {
         if self.peek() == Some(b'-') {
             self.at += 1;
         }
@@ -607,7 +659,7 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn digits(&mut self) {
         while let Some(b'0'..=b'9') = self.peek() {
             self.at += 1;
@@ -647,22 +699,31 @@ mod tests {
     fn special_bytes_are_found_exactly() {
         for special in [b'"', b'\\', 0x00, 0x1f, 0x0a] {
             for position in 0..8 {
-                let mut word = [b'a'; 8];
-                word[position] = special;
-                assert!(
-                    has_special_byte(u64::from_le_bytes(word)),
-                    "{special:#x} at {position}"
-                );
+                for filler in [b'a', 0x20, 0xff, b'"', 0x00] {
+                    let mut word = [b'a'; 8];
+                    word[position] = special;
+                    // Anything may follow the first special byte.
+                    for later in word.iter_mut().skip(position + 1) {
+                        *later = filler;
+                    }
+                    let mask = special_bytes(u64::from_le_bytes(word));
+                    assert_eq!(
+                        mask.trailing_zeros() / 8,
+                        position as u32,
+                        "{special:#x} at {position}, then {filler:#x}"
+                    );
+                }
             }
         }
         for plain in [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xff, b'a', b'0'] {
-            assert!(
-                !has_special_byte(u64::from_le_bytes([plain; 8])),
+            assert_eq!(
+                special_bytes(u64::from_le_bytes([plain; 8])),
+                0,
                 "{plain:#x}"
             );
         }
         let mixed = u64::from_le_bytes([0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0xc3, 0xa9]);
-        assert!(!has_special_byte(mixed));
+        assert_eq!(special_bytes(mixed), 0);
     }
 
     #[test]

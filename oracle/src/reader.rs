@@ -89,6 +89,7 @@ pub fn parse_line(line: &str, line_number: u64) -> Result<Option<Event>, History
 }
 
 /// [`parse_line`] without copying: strings stay borrowed from `line` unless they had escapes.
+#[inline]
 pub(crate) fn parse_view(
     line: &str,
     line_number: u64,
@@ -119,6 +120,7 @@ pub(crate) fn parse_view(
     }
     .decode()
     .map(Some)
+    .map_err(|error| *error)
 }
 
 /// Streams the events of a history from any `BufRead`, one line at a time, with the 1-based line number of each.
@@ -137,6 +139,7 @@ pub struct HistoryReader<R> {
     finished: bool,
 }
 
+#[inline]
 fn is_blank(bytes: &[u8]) -> bool {
     bytes
         .iter()
@@ -144,6 +147,7 @@ fn is_blank(bytes: &[u8]) -> bool {
 }
 
 /// The index of the first `\n`, eight bytes at a time.
+#[inline]
 fn find_newline(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -303,6 +307,52 @@ impl<R: BufRead> Iterator for HistoryReader<R> {
     }
 }
 
+/// The operations (`f`) of the history format.
+#[derive(Clone, Copy)]
+enum Operation {
+    Send,
+    Poll,
+    RequestOp,
+    Commit,
+    Assign,
+    Reset,
+    Start,
+    Crash,
+    Close,
+    InitPid,
+    LogStart,
+    Partitions,
+    Leader,
+    Fault,
+}
+
+impl Operation {
+    /// Dispatches on the length first, then compares fixed-size arrays (integer compares).
+    fn of(f: &[u8]) -> Option<Operation> {
+        fn is<const N: usize>(f: &[u8], name: &[u8; N]) -> bool {
+            <&[u8; N]>::try_from(f).is_ok_and(|f| f == name)
+        }
+        let operation = match f.len() {
+            4 if is(f, b"send") => Operation::Send,
+            4 if is(f, b"poll") => Operation::Poll,
+            5 if is(f, b"start") => Operation::Start,
+            5 if is(f, b"crash") => Operation::Crash,
+            5 if is(f, b"close") => Operation::Close,
+            5 if is(f, b"reset") => Operation::Reset,
+            5 if is(f, b"fault") => Operation::Fault,
+            6 if is(f, b"commit") => Operation::Commit,
+            6 if is(f, b"assign") => Operation::Assign,
+            6 if is(f, b"leader") => Operation::Leader,
+            7 if is(f, b"request") => Operation::RequestOp,
+            8 if is(f, b"init_pid") => Operation::InitPid,
+            9 if is(f, b"log_start") => Operation::LogStart,
+            10 if is(f, b"partitions") => Operation::Partitions,
+            _ => return None,
+        };
+        Some(operation)
+    }
+}
+
 /// `records[3].offset`: a field of an array element, formatted only for an error message.
 #[derive(Clone, Copy)]
 struct FieldPath {
@@ -334,17 +384,19 @@ const BOOLEAN: &str = "a boolean";
 const ARRAY_OF_OBJECTS: &str = "an array of objects";
 
 impl<'a> Decoder<'_, 'a> {
-    fn decode(self) -> Result<EventView<'a>, HistoryError> {
+    #[inline]
+    fn decode(self) -> Result<EventView<'a>, Box<HistoryError>> {
         let every_event = || "every event".to_string();
         let time_ns = self.required_u64("time", self.fields.time, &every_event)?;
         let process = self.required_str("process", self.fields.process, &every_event)?;
         let type_name = self.required_str("type", self.fields.event_type, &every_event)?;
-        let event_type =
-            EventType::from_name(&type_name).ok_or_else(|| HistoryError::InvalidValue {
+        let event_type = EventType::from_name(&type_name).ok_or_else(|| {
+            Box::new(HistoryError::InvalidValue {
                 line: self.line,
                 field: "type".to_string(),
                 message: format!("expected one of invoke, ok, fail, info; found {type_name:?}"),
-            })?;
+            })
+        })?;
         let f = self.required_str("f", self.fields.f, &every_event)?;
         let op = self.decode_op(f, event_type)?;
         Ok(EventView {
@@ -354,22 +406,24 @@ impl<'a> Decoder<'_, 'a> {
         })
     }
 
+    #[inline]
     fn decode_op(
         &self,
         f: Cow<'a, str>,
         event_type: EventType,
-    ) -> Result<OpView<'a>, HistoryError> {
+    ) -> Result<OpView<'a>, Box<HistoryError>> {
         use EventType::{Fail, Info, Invoke, Ok as Okay};
         let w = &self.fields;
         let operation = || format!("f={f} type={event_type}");
         let op = &operation;
-        let decoded = match (&*f, event_type) {
-            ("send", Invoke) => OpView::SendInvoke {
+        use Operation::*;
+        let decoded = match (Operation::of(f.as_bytes()), event_type) {
+            (Some(Send), Invoke) => OpView::SendInvoke {
                 topic: self.required_str("topic", w.topic, op)?,
                 key: self.required_nullable_str("key", w.key, op)?,
                 value: self.required_str("value", w.value, op)?,
             },
-            ("send", Okay) => OpView::SendOk {
+            (Some(Send), Okay) => OpView::SendOk {
                 value: self.required_str("value", w.value, op)?,
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
@@ -378,25 +432,25 @@ impl<'a> Decoder<'_, 'a> {
                 epoch: self.optional_i32("epoch", w.epoch)?,
                 sequence: self.optional_i32("sequence", w.sequence)?,
             },
-            ("send", Fail) => OpView::SendFail {
+            (Some(Send), Fail) => OpView::SendFail {
                 value: self.required_str("value", w.value, op)?,
                 error: self.required_str("error", w.error, op)?,
             },
-            ("send", Info) => OpView::SendInfo {
+            (Some(Send), Info) => OpView::SendInfo {
                 value: self.required_str("value", w.value, op)?,
                 error: self.required_str("error", w.error, op)?,
             },
-            ("poll", Okay) => OpView::PollOk {
+            (Some(Poll), Okay) => OpView::PollOk {
                 records: ListView::Decoded(self.records(op)?),
             },
-            ("poll", Fail) => OpView::PollFail {
+            (Some(Poll), Fail) => OpView::PollFail {
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
                 offset: self.required_u64("offset", w.offset, op)?,
                 error: self.required_str("error", w.error, op)?,
                 next_available: self.optional_u64("next_available", w.next_available)?,
             },
-            ("request", Okay) | ("request", Fail) => {
+            (Some(RequestOp), Okay) | (Some(RequestOp), Fail) => {
                 let error = self.required_nullable_str("error", w.error, op)?;
                 match (event_type, &error) {
                     (Okay, Some(code)) => {
@@ -422,7 +476,7 @@ impl<'a> Decoder<'_, 'a> {
                     progress: self.required_bool("progress", w.progress, op)?,
                 }
             }
-            ("commit", _) => {
+            (Some(Commit), _) => {
                 let topic = self.required_str("topic", w.topic, op)?;
                 let partition = self.required_u32("partition", w.partition, op)?;
                 let offset = self.required_u64("offset", w.offset, op)?;
@@ -449,40 +503,40 @@ impl<'a> Decoder<'_, 'a> {
                     },
                 }
             }
-            ("assign", Okay) => OpView::Assign {
+            (Some(Assign), Okay) => OpView::Assign {
                 partitions: ListView::Decoded(self.assignments(op)?),
             },
-            ("reset", Okay) => OpView::Reset {
+            (Some(Reset), Okay) => OpView::Reset {
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
                 from: self.required_u64("from", w.from, op)?,
                 to: self.required_u64("to", w.to, op)?,
                 reason: self.required_str("reason", w.reason, op)?,
             },
-            ("start", Okay) => OpView::Start,
-            ("crash", Info) => OpView::Crash,
-            ("close", Okay) => OpView::Close,
-            ("init_pid", Okay) => OpView::InitPid {
+            (Some(Start), Okay) => OpView::Start,
+            (Some(Crash), Info) => OpView::Crash,
+            (Some(Close), Okay) => OpView::Close,
+            (Some(InitPid), Okay) => OpView::InitPid {
                 pid: self.required_i64("pid", w.pid, op)?,
                 epoch: self.required_i32("epoch", w.epoch, op)?,
             },
-            ("log_start", Okay) => OpView::LogStart {
+            (Some(LogStart), Okay) => OpView::LogStart {
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
                 offset: self.required_u64("offset", w.offset, op)?,
                 broker: self.optional_u32("broker", w.broker)?,
             },
-            ("partitions", Okay) => OpView::Partitions {
+            (Some(Partitions), Okay) => OpView::Partitions {
                 topic: self.required_str("topic", w.topic, op)?,
                 count: self.required_u32("count", w.count, op)?,
             },
-            ("leader", Okay) => OpView::Leader {
+            (Some(Leader), Okay) => OpView::Leader {
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
                 broker: self.required_u32("broker", w.broker, op)?,
                 epoch: self.required_i32("epoch", w.epoch, op)?,
             },
-            ("fault", Info) => OpView::Fault {
+            (Some(Fault), Info) => OpView::Fault {
                 fault: self.required_str("fault", w.fault, op)?,
                 target: self.optional_str("target", w.target)?,
             },
@@ -492,12 +546,13 @@ impl<'a> Decoder<'_, 'a> {
     }
 
     /// The elements of an array-of-objects field (`records` or `partitions`).
+    #[inline]
     fn elements<'e>(
         &self,
         field: &'static str,
         array: Option<&'e ArrayField<'a>>,
         operation: &dyn Fn() -> String,
-    ) -> Result<&'e [Element<'a>], HistoryError> {
+    ) -> Result<&'e [Element<'a>], Box<HistoryError>> {
         let array = array.ok_or_else(|| self.missing(field, &operation()))?;
         match &array.elements {
             Some(elements) => Ok(elements),
@@ -505,12 +560,13 @@ impl<'a> Decoder<'_, 'a> {
         }
     }
 
+    #[inline]
     fn element_fields<'e>(
         &self,
         field: &'static str,
         index: usize,
         element: &'e Element<'a>,
-    ) -> Result<&'e ElementFields<'a>, HistoryError> {
+    ) -> Result<&'e ElementFields<'a>, Box<HistoryError>> {
         match element {
             Element::Fields(fields) => Ok(fields),
             Element::Other(raw) => {
@@ -519,7 +575,11 @@ impl<'a> Decoder<'_, 'a> {
         }
     }
 
-    fn records(&self, operation: &dyn Fn() -> String) -> Result<Vec<RecordView<'a>>, HistoryError> {
+    #[inline]
+    fn records(
+        &self,
+        operation: &dyn Fn() -> String,
+    ) -> Result<Vec<RecordView<'a>>, Box<HistoryError>> {
         let elements = self.elements("records", self.fields.records.as_ref(), operation)?;
         let mut records = Vec::with_capacity(elements.len());
         for (index, element) in elements.iter().enumerate() {
@@ -540,10 +600,11 @@ impl<'a> Decoder<'_, 'a> {
         Ok(records)
     }
 
+    #[inline]
     fn assignments(
         &self,
         operation: &dyn Fn() -> String,
-    ) -> Result<Vec<AssignmentView<'a>>, HistoryError> {
+    ) -> Result<Vec<AssignmentView<'a>>, Box<HistoryError>> {
         let elements = self.elements("partitions", self.fields.partitions.as_ref(), operation)?;
         let mut assignments = Vec::with_capacity(elements.len());
         for (index, element) in elements.iter().enumerate() {
@@ -563,21 +624,22 @@ impl<'a> Decoder<'_, 'a> {
         Ok(assignments)
     }
 
+    #[inline(always)]
     fn present(
         &self,
         field: impl Display,
         raw: Option<Raw<'a>>,
         operation: &dyn Fn() -> String,
-    ) -> Result<Raw<'a>, HistoryError> {
+    ) -> Result<Raw<'a>, Box<HistoryError>> {
         raw.ok_or_else(|| self.missing(field, &operation()))
     }
 
-    fn missing(&self, field: impl Display, operation: &str) -> HistoryError {
-        HistoryError::MissingField {
+    fn missing(&self, field: impl Display, operation: &str) -> Box<HistoryError> {
+        Box::new(HistoryError::MissingField {
             line: self.line,
             field: field.to_string(),
             operation: operation.to_string(),
-        }
+        })
     }
 
     fn wrong_type(
@@ -585,29 +647,30 @@ impl<'a> Decoder<'_, 'a> {
         field: impl Display,
         expected: &'static str,
         raw: Raw<'_>,
-    ) -> HistoryError {
-        HistoryError::WrongType {
+    ) -> Box<HistoryError> {
+        Box::new(HistoryError::WrongType {
             line: self.line,
             field: field.to_string(),
             expected,
             found: raw.describe(),
-        }
+        })
     }
 
-    fn invalid(&self, field: &str, message: impl Into<String>) -> HistoryError {
-        HistoryError::InvalidValue {
+    fn invalid(&self, field: &str, message: impl Into<String>) -> Box<HistoryError> {
+        Box::new(HistoryError::InvalidValue {
             line: self.line,
             field: field.to_string(),
             message: message.into(),
-        }
+        })
     }
 
+    #[inline(always)]
     fn string(
         &self,
         field: impl Display + Copy,
         raw: Raw<'a>,
         expected: &'static str,
-    ) -> Result<Cow<'a, str>, HistoryError> {
+    ) -> Result<Cow<'a, str>, Box<HistoryError>> {
         match raw {
             Raw::String {
                 inner,
@@ -616,110 +679,119 @@ impl<'a> Decoder<'_, 'a> {
             Raw::String {
                 inner,
                 escaped: true,
-            } => unescape(inner)
-                .map(Cow::Owned)
-                .map_err(|message| HistoryError::MalformedJson {
+            } => unescape(inner).map(Cow::Owned).map_err(|message| {
+                Box::new(HistoryError::MalformedJson {
                     line: self.line,
                     message: format!("field `{field}`: {message}"),
-                }),
+                })
+            }),
             other => Err(self.wrong_type(field, expected, other)),
         }
     }
 
+    #[inline(always)]
     fn required_str(
         &self,
         field: impl Display + Copy,
         raw: Option<Raw<'a>>,
         operation: &dyn Fn() -> String,
-    ) -> Result<Cow<'a, str>, HistoryError> {
+    ) -> Result<Cow<'a, str>, Box<HistoryError>> {
         let raw = self.present(field, raw, operation)?;
         self.string(field, raw, STRING)
     }
 
+    #[inline(always)]
     fn required_nullable_str(
         &self,
         field: impl Display + Copy,
         raw: Option<Raw<'a>>,
         operation: &dyn Fn() -> String,
-    ) -> Result<Option<Cow<'a, str>>, HistoryError> {
+    ) -> Result<Option<Cow<'a, str>>, Box<HistoryError>> {
         match self.present(field, raw, operation)? {
             Raw::Null => Ok(None),
             raw => self.string(field, raw, STRING_OR_NULL).map(Some),
         }
     }
 
+    #[inline(always)]
     fn optional_str(
         &self,
         field: impl Display + Copy,
         raw: Option<Raw<'a>>,
-    ) -> Result<Option<Cow<'a, str>>, HistoryError> {
+    ) -> Result<Option<Cow<'a, str>>, Box<HistoryError>> {
         match raw {
             None | Some(Raw::Null) => Ok(None),
             Some(raw) => self.string(field, raw, STRING).map(Some),
         }
     }
 
+    #[inline(always)]
     fn required_u64(
         &self,
         field: impl Display + Copy,
         raw: Option<Raw<'a>>,
         operation: &dyn Fn() -> String,
-    ) -> Result<u64, HistoryError> {
+    ) -> Result<u64, Box<HistoryError>> {
         let raw = self.present(field, raw, operation)?;
         decode_u64(raw).ok_or_else(|| self.wrong_type(field, UNSIGNED, raw))
     }
 
+    #[inline(always)]
     fn required_u32(
         &self,
         field: impl Display + Copy,
         raw: Option<Raw<'a>>,
         operation: &dyn Fn() -> String,
-    ) -> Result<u32, HistoryError> {
+    ) -> Result<u32, Box<HistoryError>> {
         let raw = self.present(field, raw, operation)?;
         decode_u64(raw)
             .and_then(|value| u32::try_from(value).ok())
             .ok_or_else(|| self.wrong_type(field, UNSIGNED_32, raw))
     }
 
+    #[inline]
     fn required_i64(
         &self,
         field: impl Display + Copy,
         raw: Option<Raw<'a>>,
         operation: &dyn Fn() -> String,
-    ) -> Result<i64, HistoryError> {
+    ) -> Result<i64, Box<HistoryError>> {
         let raw = self.present(field, raw, operation)?;
         decode_i64(raw).ok_or_else(|| self.wrong_type(field, SIGNED_64, raw))
     }
 
+    #[inline]
     fn required_i32(
         &self,
         field: impl Display + Copy,
         raw: Option<Raw<'a>>,
         operation: &dyn Fn() -> String,
-    ) -> Result<i32, HistoryError> {
+    ) -> Result<i32, Box<HistoryError>> {
         let raw = self.present(field, raw, operation)?;
         decode_i64(raw)
             .and_then(|value| i32::try_from(value).ok())
             .ok_or_else(|| self.wrong_type(field, SIGNED_32, raw))
     }
 
+    #[inline(always)]
     fn required_bool(
         &self,
         field: impl Display + Copy,
         raw: Option<Raw<'a>>,
         operation: &dyn Fn() -> String,
-    ) -> Result<bool, HistoryError> {
+    ) -> Result<bool, Box<HistoryError>> {
         match self.present(field, raw, operation)? {
             Raw::Bool(value) => Ok(value),
             other => Err(self.wrong_type(field, BOOLEAN, other)),
         }
     }
 
+    #[inline(always)]
     fn optional_u64(
         &self,
         field: impl Display + Copy,
         raw: Option<Raw<'a>>,
-    ) -> Result<Option<u64>, HistoryError> {
+    ) -> Result<Option<u64>, Box<HistoryError>> {
         match raw {
             None | Some(Raw::Null) => Ok(None),
             Some(raw) => decode_u64(raw)
@@ -728,11 +800,12 @@ impl<'a> Decoder<'_, 'a> {
         }
     }
 
+    #[inline(always)]
     fn optional_u32(
         &self,
         field: impl Display + Copy,
         raw: Option<Raw<'a>>,
-    ) -> Result<Option<u32>, HistoryError> {
+    ) -> Result<Option<u32>, Box<HistoryError>> {
         match raw {
             None | Some(Raw::Null) => Ok(None),
             Some(raw) => decode_u64(raw)
@@ -742,11 +815,12 @@ impl<'a> Decoder<'_, 'a> {
         }
     }
 
+    #[inline(always)]
     fn optional_i64(
         &self,
         field: impl Display + Copy,
         raw: Option<Raw<'a>>,
-    ) -> Result<Option<i64>, HistoryError> {
+    ) -> Result<Option<i64>, Box<HistoryError>> {
         match raw {
             None | Some(Raw::Null) => Ok(None),
             Some(raw) => decode_i64(raw)
@@ -755,11 +829,12 @@ impl<'a> Decoder<'_, 'a> {
         }
     }
 
+    #[inline(always)]
     fn optional_i32(
         &self,
         field: impl Display + Copy,
         raw: Option<Raw<'a>>,
-    ) -> Result<Option<i32>, HistoryError> {
+    ) -> Result<Option<i32>, Box<HistoryError>> {
         match raw {
             None | Some(Raw::Null) => Ok(None),
             Some(raw) => decode_i64(raw)
@@ -787,6 +862,7 @@ fn unescape(inner: &str) -> Result<String, String> {
 }
 
 /// A JSON integer >= 0 that fits in u64. `None` for anything else (negative, fraction, exponent, other types).
+#[inline(always)]
 fn decode_u64(raw: Raw<'_>) -> Option<u64> {
     match raw {
         Raw::Number(text) => decode_digits(text),
@@ -795,6 +871,7 @@ fn decode_u64(raw: Raw<'_>) -> Option<u64> {
 }
 
 /// A JSON integer that fits in i64.
+#[inline]
 fn decode_i64(raw: Raw<'_>) -> Option<i64> {
     let Raw::Number(text) = raw else { return None };
     match text.strip_prefix('-') {
@@ -810,6 +887,7 @@ fn decode_i64(raw: Raw<'_>) -> Option<i64> {
     }
 }
 
+#[inline(always)]
 fn decode_digits(text: &str) -> Option<u64> {
     if text.is_empty() {
         return None;
