@@ -68,9 +68,13 @@ impl ClientBug {
         match self {
             ClientBug::EvictedOffsetRetryLoop => "fluvio #4514 (fixed by PR #4511)",
             ClientBug::LastRecordNeverCommitted => "fluvio #4505 (fixed by PR #4504)",
-            ClientBug::CommitOnFetch => "at-most-once commit before processing (fluvio RFC #3856 discussion)",
+            ClientBug::CommitOnFetch => {
+                "at-most-once commit before processing (fluvio RFC #3856 discussion)"
+            }
             ClientBug::ProducerFixedPartitions => "fluvio #4079 (fixed by PR #4090)",
-            ClientBug::PidResetWithoutBump => "KIP-360 (resetting sequences under the same epoch is unsafe)",
+            ClientBug::PidResetWithoutBump => {
+                "KIP-360 (resetting sequences under the same epoch is unsafe)"
+            }
             ClientBug::PidLossFatal => "franz-go #805 (data-loss handling treated as fatal)",
             ClientBug::FollowerOoorSpin => "franz-go #885 (fixed by PR #886)",
         }
@@ -120,7 +124,8 @@ impl ClientBugs {
     pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<ClientBugs, String> {
         let mut bugs = ClientBugs::none();
         for name in names {
-            let bug = ClientBug::from_name(name).ok_or_else(|| format!("unknown client bug {name:?}"))?;
+            let bug =
+                ClientBug::from_name(name).ok_or_else(|| format!("unknown client bug {name:?}"))?;
             bugs.enable(bug);
         }
         Ok(bugs)

@@ -112,7 +112,6 @@ impl<K> InFlight<K> {
             .filter_map(|id| self.pending.remove(&id).map(|pending| (id, pending)))
             .collect()
     }
-
 }
 
 /// Correlation ids of incarnation `n` start at `n << 40`.
@@ -320,7 +319,10 @@ mod tests {
         assert_eq!(in_flight.expire(150).len(), 1);
         assert!(in_flight.take(a, addr).is_none());
         let elsewhere: SocketAddr = "10.0.0.2:9092".parse().unwrap();
-        assert!(in_flight.take(b, elsewhere).is_none(), "an answer from elsewhere is dropped");
+        assert!(
+            in_flight.take(b, elsewhere).is_none(),
+            "an answer from elsewhere is dropped"
+        );
         assert_eq!(in_flight.take(b, addr).unwrap().kind, "b");
     }
 

@@ -170,11 +170,20 @@ impl ConsumerConfig {
             ..
         } = &self.subscription
         {
-            assert!(*members > 0 && member_index < members, "member {member_index} of {members}");
+            assert!(
+                *members > 0 && member_index < members,
+                "member {member_index} of {members}"
+            );
         }
         assert!(self.fetch_max_bytes > 0, "fetch_max_bytes must be positive");
-        assert!(self.fetch_buffer_records_max > 0, "fetch_buffer_records_max must be positive");
-        assert!(self.close_commit_attempts_max > 0, "close_commit_attempts_max must be positive");
+        assert!(
+            self.fetch_buffer_records_max > 0,
+            "fetch_buffer_records_max must be positive"
+        );
+        assert!(
+            self.close_commit_attempts_max > 0,
+            "close_commit_attempts_max must be positive"
+        );
     }
 }
 
@@ -182,7 +191,10 @@ impl ConsumerConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConsumeError {
     #[error("{partition}: offset {offset} is out of range (reset policy none)")]
-    OutOfRange { partition: TopicPartition, offset: u64 },
+    OutOfRange {
+        partition: TopicPartition,
+        offset: u64,
+    },
     #[error("{partition}: offset {offset} was evicted; the next available is {next_available}")]
     Evicted {
         partition: TopicPartition,
@@ -316,7 +328,9 @@ enum RequestKind {
 enum Closing {
     Open,
     /// Flushing the last commit; attempts so far.
-    Flushing { attempts: u32 },
+    Flushing {
+        attempts: u32,
+    },
     Closed,
 }
 
@@ -612,7 +626,14 @@ impl Consumer {
                 broker,
                 ..
             } => {
-                self.record_request("list_offsets", &partition, offset, broker, Some(error), false);
+                self.record_request(
+                    "list_offsets",
+                    &partition,
+                    offset,
+                    broker,
+                    Some(error),
+                    false,
+                );
                 if let Some(state) = self.partitions.get_mut(&partition) {
                     state.request_in_flight = false;
                 }
@@ -933,7 +954,11 @@ impl Consumer {
         next_available: u64,
     ) {
         let name = ErrorCode::OffsetEvicted { next_available }.name();
-        if self.config.bugs.is_enabled(ClientBug::EvictedOffsetRetryLoop) {
+        if self
+            .config
+            .bugs
+            .is_enabled(ClientBug::EvictedOffsetRetryLoop)
+        {
             // Bug `evicted-offset-retry-loop` (fluvio #4514): the same evicted offset is
             // requested again, forever.
             self.record_request("fetch", partition, offset, broker, Some(name), false);
@@ -1044,7 +1069,14 @@ impl Consumer {
             Resolve::Start(_) => {
                 state.jump(found);
                 state.phase = Phase::Fetching;
-                self.record_request("list_offsets", partition, offset, broker, None, found != offset);
+                self.record_request(
+                    "list_offsets",
+                    partition,
+                    offset,
+                    broker,
+                    None,
+                    found != offset,
+                );
                 self.newly_assigned.insert(partition.clone());
             }
             Resolve::CheckHighWatermark => {
@@ -1078,7 +1110,14 @@ impl Consumer {
                 }
             }
             Resolve::Reset(_) => {
-                self.record_request("list_offsets", partition, offset, broker, None, found != offset);
+                self.record_request(
+                    "list_offsets",
+                    partition,
+                    offset,
+                    broker,
+                    None,
+                    found != offset,
+                );
                 self.reset_out_of_range(partition, offset, found);
             }
         }
@@ -1102,7 +1141,10 @@ impl Consumer {
 
     /// The offset to commit for a partition now, if any.
     fn commit_offset(&self, state: &PartitionState) -> Option<u64> {
-        if matches!(state.phase, Phase::Committed | Phase::Resolving(Resolve::Start(_))) {
+        if matches!(
+            state.phase,
+            Phase::Committed | Phase::Resolving(Resolve::Start(_))
+        ) {
             return None;
         }
         let bugs = &self.config.bugs;
@@ -1147,7 +1189,11 @@ impl Consumer {
         let ok = result.is_ok();
         for (partition, offset) in &offsets {
             self.record(Op::Commit {
-                phase: if ok { CommitPhase::Ok } else { CommitPhase::Fail },
+                phase: if ok {
+                    CommitPhase::Ok
+                } else {
+                    CommitPhase::Fail
+                },
                 topic: partition.topic.clone(),
                 partition: partition.partition,
                 offset: *offset,
@@ -1224,9 +1270,11 @@ impl Consumer {
 
     fn step(&mut self, now_ms: u64) {
         if let Some((to, request)) = self.refresher.due(now_ms) {
-            let correlation_id =
-                self.requests
-                    .start(to, now_ms + self.config.request_timeout_ms, RequestKind::Metadata);
+            let correlation_id = self.requests.start(
+                to,
+                now_ms + self.config.request_timeout_ms,
+                RequestKind::Metadata,
+            );
             self.actions.push(Action::Send {
                 to,
                 correlation_id,

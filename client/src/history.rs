@@ -82,10 +82,18 @@ pub enum Op {
         sequence: i32,
     },
     /// Definitely not written.
-    SendFail { value: String, error: String },
+    SendFail {
+        value: String,
+        error: String,
+    },
     /// Outcome unknown.
-    SendInfo { value: String, error: String },
-    PollOk { records: Vec<PolledRecord> },
+    SendInfo {
+        value: String,
+        error: String,
+    },
+    PollOk {
+        records: Vec<PolledRecord>,
+    },
     PollFail {
         topic: String,
         partition: u32,
@@ -110,7 +118,9 @@ pub enum Op {
         /// The next offset to consume.
         offset: u64,
     },
-    Assign { partitions: Vec<AssignedPartition> },
+    Assign {
+        partitions: Vec<AssignedPartition>,
+    },
     Reset {
         topic: String,
         partition: u32,
@@ -121,7 +131,10 @@ pub enum Op {
     Start,
     Crash,
     Close,
-    InitPid { pid: i64, epoch: i16 },
+    InitPid {
+        pid: i64,
+        epoch: i16,
+    },
     /// Process `cluster`: the partition's log start advanced (`broker: None` = the leader's).
     LogStart {
         topic: String,
@@ -130,7 +143,10 @@ pub enum Op {
         broker: Option<u32>,
     },
     /// Process `cluster`: the topic now has `count` partitions.
-    Partitions { topic: String, count: u32 },
+    Partitions {
+        topic: String,
+        count: u32,
+    },
     /// Process `cluster`: a new leader.
     Leader {
         topic: String,
@@ -139,7 +155,10 @@ pub enum Op {
         epoch: u32,
     },
     /// Process `nemesis`: a fault began (`heal`: every fault is repaired).
-    Fault { fault: String, target: Option<String> },
+    Fault {
+        fault: String,
+        target: Option<String>,
+    },
 }
 
 /// The process name of cluster observations.

@@ -138,7 +138,10 @@ impl ProducerConfig {
             "produce_timeout_ms must be below request_timeout_ms"
         );
         assert!(self.retries_max >= 1, "retries_max must be at least 1");
-        assert!(self.pending_sends_max >= 1, "pending_sends_max must be at least 1");
+        assert!(
+            self.pending_sends_max >= 1,
+            "pending_sends_max must be at least 1"
+        );
     }
 }
 
@@ -235,6 +238,8 @@ struct Batch {
     /// was acknowledged. Only then does an out-of-order answer say something about the broker's
     /// state: datagrams reorder, so a younger batch may reach the leader before an older one.
     sent_as_oldest: bool,
+    /// Acknowledged (its sends completed `ok`; its records are gone).
+    acked: bool,
     last_error: Option<String>,
 }
 
@@ -259,7 +264,10 @@ struct PartitionState {
     next_sequence: i32,
     /// The last offset the leader acknowledged to this producer (franz-go's `lastAckedOffset`).
     last_acked_offset: Option<u64>,
-    /// Sequenced, not yet acknowledged batches, in sequence order.
+    /// Sequenced batches from the oldest unacknowledged one to the newest sent, in sequence
+    /// order. Acknowledged batches stay (empty, `acked`) until every older one is acknowledged:
+    /// the window's length bounds how far back a retry can reach, and the leader remembers only
+    /// the producer's last 5 batches for deduplication.
     window: VecDeque<Batch>,
     /// Batches without a sequence yet, oldest first; the last one may still be filling.
     open: VecDeque<Batch>,
@@ -270,6 +278,13 @@ struct PartitionState {
 impl PartitionState {
     fn in_flight(&self) -> usize {
         self.window.iter().filter(|b| b.in_flight.is_some()).count()
+    }
+
+    /// Drops acknowledged batches from the front: the front is the oldest unacknowledged.
+    fn pop_acked(&mut self) {
+        while self.window.front().is_some_and(|b| b.acked) {
+            self.window.pop_front();
+        }
     }
 
     fn pending_sends(&self) -> usize {
@@ -302,7 +317,10 @@ struct ProducerIdState {
 enum RequestKind {
     Metadata,
     InitProducerId,
-    Produce { partition: TopicPartition, batch_id: u64 },
+    Produce {
+        partition: TopicPartition,
+        batch_id: u64,
+    },
 }
 
 /// Does this answer to a Produce prove the batch was not appended?
@@ -452,9 +470,8 @@ impl Producer {
             value: value.clone(),
         });
         self.status.invoked += 1;
-        let record_bytes = RECORD_OVERHEAD_BYTES
-            + key.as_ref().map_or(0, |k| k.len() as u64)
-            + value.len() as u64;
+        let record_bytes =
+            RECORD_OVERHEAD_BYTES + key.as_ref().map_or(0, |k| k.len() as u64) + value.len() as u64;
         let rejection = if let Some(error) = &self.fatal {
             Some(SendError::Fatal {
                 error: error.clone(),
@@ -530,7 +547,13 @@ impl Producer {
             (RequestKind::InitProducerId, Response::InitProducerId(answer)) => {
                 self.on_init_producer_id(now_ms, answer.result);
             }
-            (RequestKind::Produce { partition, batch_id }, Response::Produce(answer)) => {
+            (
+                RequestKind::Produce {
+                    partition,
+                    batch_id,
+                },
+                Response::Produce(answer),
+            ) => {
                 self.on_produce(
                     now_ms,
                     correlation_id,
@@ -556,7 +579,10 @@ impl Producer {
                 self.producer_id.request_in_flight = false;
                 self.producer_id_retry_later(now_ms);
             }
-            RequestKind::Produce { partition, batch_id } => {
+            RequestKind::Produce {
+                partition,
+                batch_id,
+            } => {
                 let Some(state) = self.partitions.get_mut(&partition) else {
                     return;
                 };
@@ -642,6 +668,9 @@ impl Producer {
             );
             let mut resend = Vec::new();
             while let Some(mut batch) = state.window.pop_front() {
+                if batch.acked {
+                    continue;
+                }
                 if batch.maybe_written {
                     completions.push(batch);
                 } else {
@@ -685,19 +714,24 @@ impl Producer {
         state.window[index].in_flight = None;
         match result {
             Ok(base_offset) => {
-                let batch = state
-                    .window
-                    .remove(index)
-                    .expect("the index was just found");
-                let count = batch.records.len() as u64;
-                let last_offset = base_offset + count - 1;
-                state.last_acked_offset =
-                    Some(state.last_acked_offset.map_or(last_offset, |o| o.max(last_offset)));
-                state.errors_in_row = 0;
+                let batch = &mut state.window[index];
+                assert!(!batch.acked, "{partition}: a batch acknowledged twice");
+                batch.acked = true;
+                let records = std::mem::take(&mut batch.records);
                 let sequenced = batch
                     .sequence
+                    .clone()
                     .expect("a batch in the window has a sequence");
-                for (i, send) in batch.records.into_iter().enumerate() {
+                state.pop_acked();
+                let count = records.len() as u64;
+                let last_offset = base_offset + count - 1;
+                state.last_acked_offset = Some(
+                    state
+                        .last_acked_offset
+                        .map_or(last_offset, |o| o.max(last_offset)),
+                );
+                state.errors_in_row = 0;
+                for (i, send) in records.into_iter().enumerate() {
                     self.status.acked += 1;
                     self.actions.push(Action::Record(Op::SendOk {
                         value: send.value,
@@ -732,6 +766,7 @@ impl Producer {
                             .window
                             .remove(index)
                             .expect("the index was just found");
+                        state.pop_acked();
                         let name = batch.error_name();
                         self.complete_batch(batch, &name);
                         // Its sequences are gone: the next batch would be out of order.
@@ -786,6 +821,7 @@ impl Producer {
                 .window
                 .remove(index)
                 .expect("the index is in the window");
+            state.pop_acked();
             tracing::warn!(%partition, attempts = batch.attempts, "retries exhausted");
             let name = batch.error_name();
             self.complete_batch(batch, &name);
@@ -823,6 +859,7 @@ impl Producer {
                 .get_mut(partition)
                 .expect("the partition exists");
             let mut sequence = 0;
+            state.window.retain(|batch| !batch.acked);
             for batch in state.window.iter_mut() {
                 if let Some(correlation_id) = batch.in_flight.take() {
                     self.requests.forget(correlation_id);
@@ -851,6 +888,7 @@ impl Producer {
                 // An earlier attempt may be in the log: writing it again under a new epoch
                 // could duplicate it, so its outcome stays unknown.
                 let batch = state.window.pop_front().expect("index 0 exists");
+                state.pop_acked();
                 let name = batch.error_name();
                 self.complete_batch(batch, &name);
             }
@@ -865,6 +903,7 @@ impl Producer {
                  it; failing the batch, resetting the producer id and going on"
             );
             let batch = state.window.pop_front().expect("index 0 exists");
+            state.pop_acked();
             self.complete_batch(batch, error.name());
         }
         let _ = now_ms;
@@ -877,6 +916,9 @@ impl Producer {
         let mut batches = Vec::new();
         for state in self.partitions.values_mut() {
             for mut batch in state.window.drain(..).chain(state.open.drain(..)) {
+                if batch.acked {
+                    continue;
+                }
                 if let Some(correlation_id) = batch.in_flight.take() {
                     self.requests.forget(correlation_id);
                     batch.maybe_written = true;
@@ -929,7 +971,9 @@ impl Producer {
         self.route(now_ms);
         self.expire(now_ms);
         self.maybe_request_producer_id(now_ms);
-        if self.fatal.is_none() && self.producer_id.current.is_some() && self.producer_id.wanted.is_none()
+        if self.fatal.is_none()
+            && self.producer_id.current.is_some()
+            && self.producer_id.wanted.is_none()
         {
             let partitions: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
             for partition in partitions {
@@ -991,7 +1035,11 @@ impl Producer {
     fn partition_choice(&self, topic: &str) -> Option<(u32, Vec<u32>)> {
         let metadata = self.metadata.topic(topic)?;
         let mut count = metadata.partitions.len() as u32;
-        if self.config.bugs.is_enabled(ClientBug::ProducerFixedPartitions) {
+        if self
+            .config
+            .bugs
+            .is_enabled(ClientBug::ProducerFixedPartitions)
+        {
             // Bug `producer-fixed-partitions` (fluvio #4079): the partition set was sized when
             // the producer first saw the topic; partitions added later are never used.
             if let Some(fixed) = self.fixed_partition_counts.get(topic) {
@@ -1067,6 +1115,7 @@ impl Producer {
                 attempts: 0,
                 maybe_written: false,
                 sent_as_oldest: false,
+                acked: false,
                 last_error: None,
             });
         }
@@ -1085,7 +1134,7 @@ impl Producer {
             let mut index = 0;
             while index < state.window.len() {
                 let batch = &state.window[index];
-                if batch.in_flight.is_none() && expired(batch.oldest_invoke_ms()) {
+                if !batch.acked && batch.in_flight.is_none() && expired(batch.oldest_invoke_ms()) {
                     tracing::warn!(%partition, "delivery timeout of a sent batch");
                     completions.push(state.window.remove(index).expect("index in range"));
                     gap = true;
@@ -1093,6 +1142,7 @@ impl Producer {
                     index += 1;
                 }
             }
+            state.pop_acked();
             let mut index = 0;
             while index < state.open.len() {
                 if expired(state.open[index].oldest_invoke_ms()) {
@@ -1126,7 +1176,7 @@ impl Producer {
             if self
                 .partitions
                 .get(partition)
-                .is_some_and(|s| !s.window.is_empty() || !s.open.is_empty())
+                .is_some_and(|s| s.pending_sends() > 0)
             {
                 self.refresher.request_refresh();
             }
@@ -1148,7 +1198,11 @@ impl Producer {
             return;
         }
         let mut to_send = Vec::new();
-        if let Some(waiting) = state.window.iter().position(|b| b.in_flight.is_none()) {
+        if let Some(waiting) = state
+            .window
+            .iter()
+            .position(|b| b.in_flight.is_none() && !b.acked)
+        {
             // A retry: only the oldest unacknowledged batch goes, so the leader sees sequences
             // in order; the others wait for it.
             if waiting == 0 {
@@ -1233,7 +1287,9 @@ fn sequence_batch(pid: i64, epoch: i16, base_sequence: i32, records: &[PendingSe
             .iter()
             .map(|send| {
                 Record::new(
-                    send.key.as_ref().map(|k| Bytes::from(k.clone().into_bytes())),
+                    send.key
+                        .as_ref()
+                        .map(|k| Bytes::from(k.clone().into_bytes())),
                     Bytes::from(send.value.clone().into_bytes()),
                     send.invoked_ms as i64,
                 )

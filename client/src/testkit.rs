@@ -37,7 +37,11 @@ pub fn tp(topic: &str, partition: u32) -> TopicPartition {
 
 /// Metadata at `version`: each topic with one leader per partition (`None` = no leader), leader
 /// epoch `epoch`, replicas 1..=3.
-pub fn metadata(version: u64, topics: &[(&str, &[Option<BrokerId>])], epoch: u32) -> ClusterMetadata {
+pub fn metadata(
+    version: u64,
+    topics: &[(&str, &[Option<BrokerId>])],
+    epoch: u32,
+) -> ClusterMetadata {
     ClusterMetadata {
         version,
         brokers: (1..=3).map(|id| (id, broker(id))).collect(),

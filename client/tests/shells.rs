@@ -78,10 +78,19 @@ impl Stub {
                 Response::InitProducerId(InitProducerIdResponse { result })
             }
             Request::Produce(request) => {
-                let batch = RecordBatch::decode(&request.batch).expect("the client encodes valid batches");
-                let partition = self.partitions.entry(request.partition.partition).or_default();
+                let batch =
+                    RecordBatch::decode(&request.batch).expect("the client encodes valid batches");
+                let partition = self
+                    .partitions
+                    .entry(request.partition.partition)
+                    .or_default();
                 let count = batch.records.len() as u32;
-                let key = (batch.producer_id, batch.producer_epoch, batch.base_sequence, count);
+                let key = (
+                    batch.producer_id,
+                    batch.producer_epoch,
+                    batch.base_sequence,
+                    count,
+                );
                 let result = if let Some(offset) = partition.batches.get(&key) {
                     Ok(*offset)
                 } else {
@@ -110,7 +119,10 @@ impl Stub {
                 })
             }
             Request::Fetch(request) => {
-                let partition = self.partitions.entry(request.partition.partition).or_default();
+                let partition = self
+                    .partitions
+                    .entry(request.partition.partition)
+                    .or_default();
                 let end = partition.records.len() as u64;
                 let result = if request.offset > end {
                     Err(ErrorCode::OffsetOutOfRange)
@@ -135,7 +147,10 @@ impl Stub {
                 })
             }
             Request::ListOffsets(request) => {
-                let partition = self.partitions.entry(request.partition.partition).or_default();
+                let partition = self
+                    .partitions
+                    .entry(request.partition.partition)
+                    .or_default();
                 let offset = match request.spec {
                     OffsetSpec::Earliest => 0,
                     OffsetSpec::Latest => partition.records.len() as u64,
@@ -144,7 +159,8 @@ impl Stub {
             }
             Request::OffsetCommit(request) => {
                 for (partition, offset) in request.offsets {
-                    self.committed.insert((request.group.clone(), partition), offset);
+                    self.committed
+                        .insert((request.group.clone(), partition), offset);
                 }
                 Response::OffsetCommit(OffsetCommitResponse { result: Ok(()) })
             }
@@ -153,11 +169,16 @@ impl Stub {
                     .partitions
                     .into_iter()
                     .map(|partition| {
-                        let offset = self.committed.get(&(request.group.clone(), partition.clone())).copied();
+                        let offset = self
+                            .committed
+                            .get(&(request.group.clone(), partition.clone()))
+                            .copied();
                         (partition, offset)
                     })
                     .collect();
-                Response::OffsetFetch(OffsetFetchResponse { result: Ok(answers) })
+                Response::OffsetFetch(OffsetFetchResponse {
+                    result: Ok(answers),
+                })
             }
             other => panic!("the stub does not serve {other:?}"),
         }
@@ -170,9 +191,21 @@ fn start_stub(world: &World) -> ClusterAddrs {
         let socket = Socket::<Envelope>::bind(context.addr).await.expect("bind");
         let mut stub = Stub::default();
         while let Ok((envelope, from)) = socket.recv().await {
-            if let Envelope::Request { correlation_id, request } = envelope {
+            if let Envelope::Request {
+                correlation_id,
+                request,
+            } = envelope
+            {
                 let response = stub.answer(request, context.addr);
-                socket.send(from, Envelope::Response { correlation_id, response }).await;
+                socket
+                    .send(
+                        from,
+                        Envelope::Response {
+                            correlation_id,
+                            response,
+                        },
+                    )
+                    .await;
             }
         }
     });
@@ -189,56 +222,83 @@ struct Run {
 }
 
 fn run(seed: u64, packet_loss: f64) -> Run {
-    let outcome = sim::run(Seed::new(seed), RunLimits::default(), move |world: World| async move {
-        let history = History::new(world.trace().clone());
-        let cluster = start_stub(&world);
-        if packet_loss > 0.0 {
-            world.set_packet_loss(packet_loss);
-        }
-        let mut producer_config = ProducerConfig::new("producer-0");
-        producer_config.linger_ms = 2;
-        let mut workload = ProducerWorkload::new(TOPIC, 2_000);
-        workload.pending_max = 200;
-        let producer = ProducerNode::start(&world, cluster.clone(), producer_config, workload, history.clone());
-        let subscription = Subscription::Group {
-            topics: vec![TOPIC.to_string()],
-            member_index: 0,
-            members: 1,
-        };
-        let mut consumer_config = ConsumerConfig::new("consumer-0", subscription);
-        consumer_config.reset_policy = ResetPolicy::Earliest;
-        consumer_config.commit_mode = CommitMode::Auto { offset_flush_ms: 50 };
-        let consumer = ConsumerNode::start(
-            &world,
-            cluster,
-            consumer_config,
-            ConsumerWorkload {
-                processing_delay_ms: 1,
-                poll_records_max: 20,
-            },
-            history.clone(),
-        );
-        madsim::time::sleep(Duration::from_millis(700)).await;
-        consumer.crash();
-        madsim::time::sleep(Duration::from_millis(100)).await;
-        consumer.restart();
-        assert!(producer.wait_done(Duration::from_secs(120)).await, "the producer finished");
-        let acked = producer.progress().status.acked;
-        let read_all = client::node::wait_for(Duration::from_secs(120), || {
-            let status = consumer.progress().status;
-            status.caught_up && status.partitions.values().map(|p| p.position).sum::<u64>() >= acked
-        })
-        .await;
-        assert!(read_all, "the consumer read everything: {:?}", consumer.progress());
-        assert!(consumer.close_and_wait(Duration::from_secs(10)).await, "the consumer closed");
-        producer.close();
-        assert!(producer.wait_done(Duration::from_secs(10)).await);
-        madsim::time::sleep(Duration::from_millis(50)).await;
-        assert!(producer.progress().status.closed);
-        assert_eq!(consumer.progress().incarnations, 2);
-        history.lines()
-    });
-    assert!(outcome.status.is_completed(), "{}", outcome.status.describe());
+    let outcome = sim::run(
+        Seed::new(seed),
+        RunLimits::default(),
+        move |world: World| async move {
+            let history = History::new(world.trace().clone());
+            let cluster = start_stub(&world);
+            if packet_loss > 0.0 {
+                world.set_packet_loss(packet_loss);
+            }
+            let mut producer_config = ProducerConfig::new("producer-0");
+            producer_config.linger_ms = 2;
+            let mut workload = ProducerWorkload::new(TOPIC, 2_000);
+            workload.pending_max = 200;
+            let producer = ProducerNode::start(
+                &world,
+                cluster.clone(),
+                producer_config,
+                workload,
+                history.clone(),
+            );
+            let subscription = Subscription::Group {
+                topics: vec![TOPIC.to_string()],
+                member_index: 0,
+                members: 1,
+            };
+            let mut consumer_config = ConsumerConfig::new("consumer-0", subscription);
+            consumer_config.reset_policy = ResetPolicy::Earliest;
+            consumer_config.commit_mode = CommitMode::Auto {
+                offset_flush_ms: 50,
+            };
+            let consumer = ConsumerNode::start(
+                &world,
+                cluster,
+                consumer_config,
+                ConsumerWorkload {
+                    processing_delay_ms: 1,
+                    poll_records_max: 20,
+                },
+                history.clone(),
+            );
+            madsim::time::sleep(Duration::from_millis(700)).await;
+            consumer.crash();
+            madsim::time::sleep(Duration::from_millis(100)).await;
+            consumer.restart();
+            assert!(
+                producer.wait_done(Duration::from_secs(120)).await,
+                "the producer finished"
+            );
+            let acked = producer.progress().status.acked;
+            let read_all = client::node::wait_for(Duration::from_secs(120), || {
+                let status = consumer.progress().status;
+                status.caught_up
+                    && status.partitions.values().map(|p| p.position).sum::<u64>() >= acked
+            })
+            .await;
+            assert!(
+                read_all,
+                "the consumer read everything: {:?}",
+                consumer.progress()
+            );
+            assert!(
+                consumer.close_and_wait(Duration::from_secs(10)).await,
+                "the consumer closed"
+            );
+            producer.close();
+            assert!(producer.wait_done(Duration::from_secs(10)).await);
+            madsim::time::sleep(Duration::from_millis(50)).await;
+            assert!(producer.progress().status.closed);
+            assert_eq!(consumer.progress().incarnations, 2);
+            history.lines()
+        },
+    );
+    assert!(
+        outcome.status.is_completed(),
+        "{}",
+        outcome.status.describe()
+    );
     if std::env::var_os("SHELLS_DUMP").is_some() {
         let lines = outcome.value.as_ref().expect("completed");
         std::fs::write(format!("/tmp/shells-{seed}.jsonl"), lines.join("\n")).expect("dump");
@@ -280,15 +340,26 @@ fn check_history(lines: &[String]) {
     }
     let failures: Vec<&String> = lines
         .iter()
-        .filter(|l| l.contains(r#""f":"send""#) && (l.contains(r#""type":"fail""#) || l.contains(r#""type":"info""#)))
+        .filter(|l| {
+            l.contains(r#""f":"send""#)
+                && (l.contains(r#""type":"fail""#) || l.contains(r#""type":"info""#))
+        })
         .take(5)
         .collect();
-    assert_eq!(acked.len(), 2_000, "every send acknowledged; not: {failures:?}");
+    assert_eq!(
+        acked.len(),
+        2_000,
+        "every send acknowledged; not: {failures:?}"
+    );
     let unread: Vec<_> = acked.difference(&read).collect();
     assert!(unread.is_empty(), "acknowledged, never read: {unread:?}");
     assert_eq!(crashes, 1);
     let result = oracle::check_events(&events);
-    assert!(result.valid, "the oracle finds anomalies: {:?}", result.anomalies);
+    assert!(
+        result.valid,
+        "the oracle finds anomalies: {:?}",
+        result.anomalies
+    );
 }
 
 #[test]
@@ -296,7 +367,10 @@ fn producer_and_consumer_shells_exchange_records_through_a_consumer_crash() {
     let run = run(1, 0.0);
     check_history(&run.lines);
     let first: Vec<&str> = run.lines.iter().take(2).map(String::as_str).collect();
-    assert!(first.iter().all(|line| line.contains(r#""f":"start""#)), "{first:?}");
+    assert!(
+        first.iter().all(|line| line.contains(r#""f":"start""#)),
+        "{first:?}"
+    );
 }
 
 #[test]
@@ -324,8 +398,12 @@ fn the_history_records_assign_commits_and_close() {
         .filter(|e| e.process == "consumer-0")
         .map(|e| &e.op)
         .collect();
-    assert!(consumer.iter().any(|op| matches!(op, oracle::Op::Assign { .. })));
-    assert!(consumer.iter().any(|op| matches!(op, oracle::Op::CommitOk { .. })));
+    assert!(consumer
+        .iter()
+        .any(|op| matches!(op, oracle::Op::Assign { .. })));
+    assert!(consumer
+        .iter()
+        .any(|op| matches!(op, oracle::Op::CommitOk { .. })));
     assert!(matches!(consumer.last(), Some(oracle::Op::Close)));
     let _ = Op::Close;
 }

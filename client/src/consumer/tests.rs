@@ -53,7 +53,12 @@ impl Harness {
 
     fn answer_metadata(&mut self, md: ClusterMetadata) {
         for sent in self.wire.take("metadata") {
-            self.answer(&sent, Response::Metadata(MetadataResponse { metadata: md.clone() }));
+            self.answer(
+                &sent,
+                Response::Metadata(MetadataResponse {
+                    metadata: md.clone(),
+                }),
+            );
         }
     }
 
@@ -168,7 +173,10 @@ fn starts_at_the_committed_offset_and_delivers_in_order() {
     assert_eq!(fetch.to, broker(1));
     assert_eq!(Harness::fetch_offset(&fetch), 5);
     // The batch starts before the position: records below it are skipped.
-    h.answer(&fetch, fetched(vec![served_batch(3, &["a", "b", "c", "d"])], 7));
+    h.answer(
+        &fetch,
+        fetched(vec![served_batch(3, &["a", "b", "c", "d"])], 7),
+    );
     let records = h.poll();
     assert_eq!(offsets(&records), vec![5, 6]);
     assert_eq!(records[0].value, "c");
@@ -210,7 +218,11 @@ fn without_a_committed_offset_the_reset_policy_decides_where_to_start() {
     let mut config = config();
     config.reset_policy = ResetPolicy::None;
     let mut h = Harness::booted(config, None);
-    assert_eq!(Harness::fetch_offset(&h.one("fetch")), 0, "policy none starts at 0");
+    assert_eq!(
+        Harness::fetch_offset(&h.one("fetch")),
+        0,
+        "policy none starts at 0"
+    );
 }
 
 #[test]
@@ -229,7 +241,11 @@ fn a_corrupt_batch_is_never_delivered() {
         vec![("fetch".into(), 0, 1, Some("corrupt_message".into()), true)]
     );
     h.tick(2_000);
-    assert_eq!(Harness::fetch_offset(&h.one("fetch")), 2, "asked again from the corrupt one");
+    assert_eq!(
+        Harness::fetch_offset(&h.one("fetch")),
+        2,
+        "asked again from the corrupt one"
+    );
 }
 
 fn rack_config() -> ConsumerConfig {
@@ -267,7 +283,11 @@ fn kip_392_the_preferred_read_replica_is_used_and_the_leader_rechecked() {
     h.tick(1_000);
     h.answer(&next, fetched(vec![], 1));
     h.tick(30);
-    assert_eq!(h.one("fetch").to, broker(1), "back to the leader after the recheck interval");
+    assert_eq!(
+        h.one("fetch").to,
+        broker(1),
+        "back to the leader after the recheck interval"
+    );
 }
 
 /// franz-go #885 / PR #886: out-of-range from a KIP-392 follower sends the consumer back to the
@@ -315,7 +335,9 @@ fn bug_follower_ooor_spin_keeps_asking_the_follower() {
         .filter(|(api, ..)| api == "list_offsets")
         .collect();
     assert!(requests.len() >= 10);
-    assert!(requests.iter().all(|(_, _, broker, _, progress)| *broker == 2 && !progress));
+    assert!(requests
+        .iter()
+        .all(|(_, _, broker, _, progress)| *broker == 2 && !progress));
 }
 
 #[test]
@@ -356,7 +378,11 @@ fn out_of_range_while_the_high_watermark_catches_up_is_not_a_reset() {
     let check = h.one("list_offsets");
     h.answer(&check, listed(60));
     assert_eq!(Harness::fetch_offset(&h.one("fetch")), 50);
-    assert!(!h.wire.take_ops().iter().any(|op| matches!(op, Op::Reset { .. })));
+    assert!(!h
+        .wire
+        .take_ops()
+        .iter()
+        .any(|op| matches!(op, Op::Reset { .. })));
 }
 
 #[test]
@@ -387,7 +413,10 @@ fn out_of_range_with_policy_none_is_surfaced_and_the_partition_stops() {
 fn offset_evicted_jumps_to_next_available_and_records_a_reset() {
     let mut h = Harness::booted(config(), Some(5));
     let fetch = h.one("fetch");
-    h.answer(&fetch, fetch_error(ErrorCode::OffsetEvicted { next_available: 20 }));
+    h.answer(
+        &fetch,
+        fetch_error(ErrorCode::OffsetEvicted { next_available: 20 }),
+    );
     let next = h.one("fetch");
     assert_eq!(Harness::fetch_offset(&next), 20);
     let ops = h.wire.take_ops();
@@ -412,7 +441,10 @@ fn offset_evicted_with_policy_none_is_surfaced_with_next_available() {
     config.reset_policy = ResetPolicy::None;
     let mut h = Harness::booted(config, Some(5));
     let fetch = h.one("fetch");
-    h.answer(&fetch, fetch_error(ErrorCode::OffsetEvicted { next_available: 20 }));
+    h.answer(
+        &fetch,
+        fetch_error(ErrorCode::OffsetEvicted { next_available: 20 }),
+    );
     h.tick(2_000);
     assert!(h.wire.take("fetch").is_empty(), "the partition stops");
     let ops = h.wire.take_ops();
@@ -436,14 +468,19 @@ fn bug_evicted_offset_retry_loop_spins_on_the_evicted_offset() {
     for _ in 0..25 {
         let fetch = h.one("fetch");
         assert_eq!(Harness::fetch_offset(&fetch), 5);
-        h.answer(&fetch, fetch_error(ErrorCode::OffsetEvicted { next_available: 20 }));
+        h.answer(
+            &fetch,
+            fetch_error(ErrorCode::OffsetEvicted { next_available: 20 }),
+        );
         h.tick(2_000);
         h.answer_metadata(one_partition());
     }
     let ops = h.wire.take_ops();
     let requests = requests(&ops);
     assert_eq!(requests.len(), 25);
-    assert!(requests.iter().all(|(_, offset, _, _, progress)| *offset == 5 && !progress));
+    assert!(requests
+        .iter()
+        .all(|(_, offset, _, _, progress)| *offset == 5 && !progress));
     assert!(!ops.iter().any(|op| matches!(op, Op::Reset { .. })));
 }
 
@@ -465,7 +502,13 @@ fn a_fetch_without_an_answer_times_out_and_is_recorded() {
     let ops = h.wire.take_ops();
     assert_eq!(
         requests(&ops),
-        vec![("fetch".into(), 0, 1, Some("request_timed_out".into()), false)]
+        vec![(
+            "fetch".into(),
+            0,
+            1,
+            Some("request_timed_out".into()),
+            false
+        )]
     );
     h.tick(100);
     assert_eq!(h.wire.take("fetch").len(), 1);
@@ -487,7 +530,11 @@ fn auto_commit_with_flush_zero_commits_after_every_delivery() {
     let _ = h.wire.take_ops();
     deliver(&mut h, 0, &["a", "b"]);
     let commit = h.one("offset_commit");
-    assert_eq!(h.commit_ops(), vec![(CommitPhase::Invoke, 2)], "next offset to consume");
+    assert_eq!(
+        h.commit_ops(),
+        vec![(CommitPhase::Invoke, 2)],
+        "next offset to consume"
+    );
     match &commit.request {
         Request::OffsetCommit(request) => {
             assert_eq!(request.offsets, vec![(tp("t", 0), 2)]);
@@ -500,7 +547,10 @@ fn auto_commit_with_flush_zero_commits_after_every_delivery() {
         Response::OffsetCommit(OffsetCommitResponse { result: Ok(()) }),
     );
     assert_eq!(h.commit_ops(), vec![(CommitPhase::Ok, 2)]);
-    assert_eq!(h.consumer.status().partitions[&tp("t", 0)].committed, Some(2));
+    assert_eq!(
+        h.consumer.status().partitions[&tp("t", 0)].committed,
+        Some(2)
+    );
 }
 
 #[test]
@@ -511,7 +561,10 @@ fn auto_commit_with_a_flush_interval_waits_for_it() {
     };
     let mut h = Harness::booted(config, Some(0));
     h.tick(500);
-    assert!(h.wire.take("offset_commit").is_empty(), "nothing new to commit");
+    assert!(
+        h.wire.take("offset_commit").is_empty(),
+        "nothing new to commit"
+    );
     deliver(&mut h, 0, &["a"]);
     h.tick(100);
     assert!(h.wire.take("offset_commit").is_empty());
@@ -677,10 +730,17 @@ fn group_members_own_their_partitions_and_discover_new_ones() {
     h.answer_metadata(metadata(1, &[("t", &[Some(1), Some(2)])], 0));
     h.answer_offset_fetch(&[(tp("t", 1), Some(4))]);
     let fetch = h.one("fetch");
-    assert_eq!((fetch.partition(), Harness::fetch_offset(&fetch)), (tp("t", 1), 4));
+    assert_eq!(
+        (fetch.partition(), Harness::fetch_offset(&fetch)),
+        (tp("t", 1), 4)
+    );
     // The topic grows to 4 partitions: this member now also owns partition 3.
     h.tick(1_000);
-    h.answer_metadata(metadata(2, &[("t", &[Some(1), Some(2), Some(3), Some(1)])], 0));
+    h.answer_metadata(metadata(
+        2,
+        &[("t", &[Some(1), Some(2), Some(3), Some(1)])],
+        0,
+    ));
     let asked = h.one("offset_fetch");
     match &asked.request {
         Request::OffsetFetch(request) => assert_eq!(request.partitions, vec![tp("t", 3)]),

@@ -115,11 +115,17 @@ impl ConsumerNode {
         self.history.record_crash(&self.name);
     }
 
-    /// Starts a new incarnation (crashing the running one first, recorded).
+    /// Starts a new incarnation. A running incarnation is crashed first (recorded), unless it
+    /// closed cleanly: then it just stops, and its history ends with `close`.
     pub fn restart(&self) {
         if self.world.node_state(&self.name) != sim::NodeState::Killed {
-            self.crash();
+            if self.progress().status.closed {
+                self.world.kill(&self.name);
+            } else {
+                self.crash();
+            }
         }
+        lock(&self.shared).progress.close_requested = false;
         self.world.restart(&self.name);
     }
 
@@ -150,8 +156,10 @@ async fn consumer_main(context: NodeContext, shell: Shell) {
         let mut shared = lock(&shell.shared);
         shared.progress.incarnations += 1;
         shared.delivered_before = shared.progress.records_delivered;
+        shared.progress.status = core.status();
     }
-    let mut next_tick = madsim::time::Instant::now();
+    // Simulated time since the start of the run.
+    let mut next_tick = sim::time::now();
     // The application is processing until then.
     let mut busy_until_ms = 0;
     loop {
@@ -161,7 +169,7 @@ async fn consumer_main(context: NodeContext, shell: Shell) {
                 let Some((correlation_id, from, response)) = received else { return };
                 core.on_response(sim::time::now_ms(), correlation_id, from, response);
             }
-            _ = madsim::time::sleep_until(next_tick) => {
+            _ = sim::time::sleep(next_tick.saturating_sub(sim::time::now())) => {
                 next_tick += CLIENT_TICK;
                 let now_ms = sim::time::now_ms();
                 core.on_tick(now_ms);
@@ -177,11 +185,12 @@ async fn consumer_main(context: NodeContext, shell: Shell) {
         transport
             .perform(core.poll_actions(), &shell.history, &shell.process)
             .await;
-        let mut shared = lock(&shell.shared);
-        shared.progress.status = core.status();
-        shared.progress.records_delivered =
-            shared.delivered_before + shared.progress.status.records_delivered;
-        drop(shared);
+        {
+            let mut shared = lock(&shell.shared);
+            shared.progress.status = core.status();
+            shared.progress.records_delivered =
+                shared.delivered_before + shared.progress.status.records_delivered;
+        }
         if core.is_closed() {
             std::future::pending::<()>().await;
         }

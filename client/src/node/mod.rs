@@ -19,8 +19,11 @@ pub use consumer::{ConsumerNode, ConsumerProgress, ConsumerWorkload};
 pub use producer::{ProducerNode, ProducerProgress, ProducerWorkload};
 
 use crate::common::Action;
-use crate::history::History;
+use crate::history::{History, Op};
 use broker::api::{Envelope, Response};
+use broker::controller::ControllerEvent;
+use broker::core::Observation;
+use broker::node::{ClusterEvent, Observer};
 use sim::net::Socket;
 use std::io;
 use std::net::SocketAddr;
@@ -112,14 +115,52 @@ impl Transport {
 /// Waits (in simulated time) until `done()` or `timeout` passes; answers whether `done()`.
 /// For scenarios: `done` usually reads a node handle's progress.
 pub async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = madsim::time::Instant::now() + timeout;
+    let deadline = sim::time::now() + timeout;
     loop {
         if done() {
             return true;
         }
-        if madsim::time::Instant::now() >= deadline {
+        if sim::time::now() >= deadline {
             return false;
         }
         madsim::time::sleep(WAIT_POLL).await;
     }
+}
+
+/// An observer for [`broker::node::start_cluster`] that records the cluster's observable
+/// changes in `history` as process `cluster`: `leader` (a partition got a leader), `partitions`
+/// (a topic's count changed), `log_start` (a replica's log start advanced: authoritative, without
+/// `broker`, when the leader reports it).
+pub fn cluster_observer(history: History) -> Observer {
+    Arc::new(move |event: ClusterEvent| {
+        let op = match event {
+            ClusterEvent::Controller(ControllerEvent::LeaderElected {
+                partition,
+                leader: Some(leader),
+                leader_epoch,
+                ..
+            }) => Op::Leader {
+                topic: partition.topic,
+                partition: partition.partition,
+                broker: leader,
+                epoch: leader_epoch,
+            },
+            ClusterEvent::Controller(ControllerEvent::PartitionsChanged { topic, count }) => {
+                Op::Partitions { topic, count }
+            }
+            ClusterEvent::Broker(Observation::LogStartAdvanced {
+                partition,
+                broker,
+                offset,
+                leader,
+            }) => Op::LogStart {
+                topic: partition.topic,
+                partition: partition.partition,
+                offset,
+                broker: (!leader).then_some(broker),
+            },
+            _ => return,
+        };
+        history.record(crate::history::CLUSTER_PROCESS, op);
+    })
 }

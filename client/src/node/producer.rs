@@ -130,11 +130,17 @@ impl ProducerNode {
         self.history.record_crash(&self.name);
     }
 
-    /// Starts a new incarnation (crashing the running one first, recorded).
+    /// Starts a new incarnation. A running incarnation is crashed first (recorded), unless it
+    /// closed cleanly: then it just stops, and its history ends with `close`.
     pub fn restart(&self) {
         if self.world.node_state(&self.name) != sim::NodeState::Killed {
-            self.crash();
+            if self.progress().status.closed {
+                self.world.kill(&self.name);
+            } else {
+                self.crash();
+            }
         }
+        lock(&self.shared).progress.close_requested = false;
         self.world.restart(&self.name);
     }
 
@@ -159,9 +165,14 @@ async fn producer_main(context: NodeContext, shell: Shell) {
         context.incarnation,
         rng,
     );
-    lock(&shell.shared).progress.incarnations += 1;
+    {
+        let mut shared = lock(&shell.shared);
+        shared.progress.incarnations += 1;
+        shared.progress.status = core.status();
+    }
     let workload = &shell.workload;
-    let mut next_tick = madsim::time::Instant::now();
+    // Simulated time since the start of the run.
+    let mut next_tick = sim::time::now();
     let mut next_send_ms = sim::time::now_ms();
     loop {
         tokio::select! {
@@ -170,7 +181,7 @@ async fn producer_main(context: NodeContext, shell: Shell) {
                 let Some((correlation_id, from, response)) = received else { return };
                 core.on_response(sim::time::now_ms(), correlation_id, from, response);
             }
-            _ = madsim::time::sleep_until(next_tick) => {
+            _ = sim::time::sleep(next_tick.saturating_sub(sim::time::now())) => {
                 next_tick += CLIENT_TICK;
                 let now_ms = sim::time::now_ms();
                 core.on_tick(now_ms);
@@ -180,11 +191,12 @@ async fn producer_main(context: NodeContext, shell: Shell) {
         transport
             .perform(core.poll_actions(), &shell.history, &shell.process)
             .await;
-        let mut shared = lock(&shell.shared);
-        shared.progress.status = core.status();
-        shared.progress.done = shared.progress.sends_invoked >= workload.sends_max
-            && core.pending_sends() == 0;
-        drop(shared);
+        {
+            let mut shared = lock(&shell.shared);
+            shared.progress.status = core.status();
+            shared.progress.done =
+                shared.progress.sends_invoked >= workload.sends_max && core.pending_sends() == 0;
+        }
         if core.is_closed() {
             // The process stays up, idle, like an application that finished.
             std::future::pending::<()>().await;
@@ -218,8 +230,15 @@ fn run_application(
         let n = shared.progress.sends_invoked;
         shared.progress.sends_invoked += 1;
         sent_this_tick += 1;
-        let key = workload.keys.map(|keys| format!("key-{}", n % keys.max(1) as u64));
-        core.send(now_ms, &workload.topic, key, format!("{}-{n}", shell.process));
+        let key = workload
+            .keys
+            .map(|keys| format!("key-{}", n % keys.max(1) as u64));
+        core.send(
+            now_ms,
+            &workload.topic,
+            key,
+            format!("{}-{n}", shell.process),
+        );
         if workload.send_interval_ms > 0 {
             *next_send_ms += workload.send_interval_ms;
         }

@@ -9,9 +9,7 @@
 
 use super::*;
 use crate::testkit::{self, broker, metadata};
-use broker::api::{
-    InitProducerIdResponse, MetadataResponse, ProduceResponse, Response,
-};
+use broker::api::{InitProducerIdResponse, MetadataResponse, ProduceResponse, Response};
 use broker::producer_state::{ProducerBatch, ProducerStateTable, SequenceCheck};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
@@ -183,7 +181,12 @@ impl World {
                 correlation_id,
                 request,
             } => {
-                assert!(to == broker(1) || to == testkit::controller() || to == broker(2) || to == broker(3));
+                assert!(
+                    to == broker(1)
+                        || to == testkit::controller()
+                        || to == broker(2)
+                        || to == broker(3)
+                );
                 if to == broker(2) || to == broker(3) {
                     // Metadata from another broker: the same view.
                     assert!(matches!(request, Request::Metadata(_)));
@@ -278,7 +281,11 @@ fn check(world: &World) {
             _ => {}
         }
     }
-    assert_eq!(outcomes.len() as u64, world.sent, "every send has an outcome");
+    assert_eq!(
+        outcomes.len() as u64,
+        world.sent,
+        "every send has an outcome"
+    );
     for (value, ops) in &outcomes {
         assert_eq!(ops.len(), 1, "{value} has one outcome: {ops:?}");
     }
@@ -296,7 +303,8 @@ fn check(world: &World) {
             // producer, so a batch retried unchanged across that loss is written again: no
             // client can prevent it (KIP-360). Any other duplicate is the client's fault, e.g.
             // a batch re-sequenced under the same epoch (KIP-360's unsafe reset).
-            let same_attempt = state.identities[*first as usize] == state.identities[offset as usize];
+            let same_attempt =
+                state.identities[*first as usize] == state.identities[offset as usize];
             let explained = same_attempt
                 && state
                     .state_lost_at
@@ -306,8 +314,7 @@ fn check(world: &World) {
                 explained,
                 "{value} is in partition {partition}'s log at {first} and {offset} ({:?} and \
                  {:?}), not a retry across lost producer state",
-                state.identities[*first as usize],
-                state.identities[offset as usize]
+                state.identities[*first as usize], state.identities[offset as usize]
             );
         }
     }
@@ -323,7 +330,10 @@ fn check(world: &World) {
                 assert_eq!(log.get(*offset as usize), Some(value), "ok at its offset");
             }
             Op::SendFail { value, error } => {
-                assert!(!in_log.contains(value), "G1a: {value} failed ({error}) but is in the log");
+                assert!(
+                    !in_log.contains(value),
+                    "G1a: {value} failed ({error}) but is in the log"
+                );
             }
             _ => {}
         }

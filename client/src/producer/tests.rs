@@ -62,13 +62,22 @@ impl Harness {
 
     fn answer_metadata(&mut self, md: ClusterMetadata) {
         for sent in self.wire.take("metadata") {
-            self.answer(&sent, Response::Metadata(MetadataResponse { metadata: md.clone() }));
+            self.answer(
+                &sent,
+                Response::Metadata(MetadataResponse {
+                    metadata: md.clone(),
+                }),
+            );
         }
     }
 
     fn send(&mut self, topic: &str, key: Option<&str>, value: &str) {
-        self.producer
-            .send(self.now_ms, topic, key.map(str::to_string), value.to_string());
+        self.producer.send(
+            self.now_ms,
+            topic,
+            key.map(str::to_string),
+            value.to_string(),
+        );
         self.absorb();
     }
 
@@ -240,8 +249,43 @@ fn at_most_five_batches_are_in_flight_per_partition() {
     h.answer(&first[0], produced_ok(0, 0));
     h.answer(&first[1], produced_ok(1, 0));
     h.tick(1);
-    let next: Vec<i32> = h.produces().iter().map(|s| s.produced().base_sequence).collect();
+    let next: Vec<i32> = h
+        .produces()
+        .iter()
+        .map(|s| s.produced().base_sequence)
+        .collect();
     assert_eq!(next, vec![5, 6]);
+}
+
+/// The window spans the oldest unacknowledged batch to the newest sent: acknowledgements of
+/// younger batches do not let more batches go, or a retry of the oldest could fall out of the
+/// leader's 5-batch deduplication cache and be refused as out of order (found in the simulation
+/// with leader crashes).
+#[test]
+fn younger_acknowledgements_do_not_widen_the_window() {
+    let mut h = Harness::booted(single_record_batches(), one_partition());
+    let values: Vec<String> = (0..10).map(|i| format!("v-{i}")).collect();
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    h.send_all("t", &refs);
+    let first = h.produces();
+    assert_eq!(first.len(), 5);
+    for (i, sent) in first.iter().enumerate().skip(1) {
+        h.answer(sent, produced_ok(i as u64, 0));
+    }
+    h.tick(5);
+    assert!(
+        h.produces().is_empty(),
+        "batch 0 is unacknowledged: nothing new goes"
+    );
+    h.answer(&first[0], produced_ok(0, 0));
+    h.tick(1);
+    let next: Vec<i32> = h
+        .produces()
+        .iter()
+        .map(|s| s.produced().base_sequence)
+        .collect();
+    assert_eq!(next, vec![5, 6, 7, 8, 9]);
+    assert_eq!(h.producer.status().acked, 5);
 }
 
 #[test]
@@ -263,7 +307,11 @@ fn after_an_error_only_the_oldest_batch_is_resent_until_acknowledged() {
     let retry = h.produces();
     assert_eq!(retry.len(), 1);
     assert_eq!(retry[0].produced().base_sequence, 1);
-    assert_eq!(h.producer.status().data_loss_reports, 0, "not the oldest: no loss");
+    assert_eq!(
+        h.producer.status().data_loss_reports,
+        0,
+        "not the oldest: no loss"
+    );
 }
 
 /// Datagrams reorder: an out-of-order answer to a batch sent behind an older one that was
@@ -281,7 +329,9 @@ fn an_out_of_order_answer_to_a_batch_sent_behind_an_older_one_is_not_data_loss()
     let retry = h.produces();
     assert_eq!(retry[0].produced().base_sequence, 1);
     h.answer(&retry[0], produced_ok(1, 0));
-    assert!(outcomes(&h.wire.take_ops()).iter().all(|(_, kind, _)| *kind == "ok"));
+    assert!(outcomes(&h.wire.take_ops())
+        .iter()
+        .all(|(_, kind, _)| *kind == "ok"));
     assert!(h.wire.take("init_producer_id").is_empty(), "no bump");
 }
 
@@ -294,7 +344,11 @@ fn not_leader_refreshes_metadata_and_retries_at_the_new_leader_with_the_same_seq
     let _ = h.wire.take("metadata");
     h.answer(&sent[0], produced_err(ErrorCode::NotLeaderOrFollower, 0));
     let refresh = h.wire.take("metadata");
-    assert_eq!(refresh.len(), 1, "an error about the leader refreshes metadata");
+    assert_eq!(
+        refresh.len(),
+        1,
+        "an error about the leader refreshes metadata"
+    );
     h.answer(
         &refresh[0],
         Response::Metadata(MetadataResponse {
@@ -314,7 +368,10 @@ fn not_leader_refreshes_metadata_and_retries_at_the_new_leader_with_the_same_seq
 
 #[test]
 fn stale_metadata_answers_are_ignored() {
-    let mut h = Harness::booted(single_record_batches(), metadata(5, &[("t", &[Some(1)])], 0));
+    let mut h = Harness::booted(
+        single_record_batches(),
+        metadata(5, &[("t", &[Some(1)])], 0),
+    );
     h.tick(1_100);
     h.answer_metadata(metadata(4, &[("t", &[Some(3)])], 0));
     h.send_all("t", &["v-0"]);
@@ -337,7 +394,8 @@ fn unknown_producer_id_explained_by_retention_bumps_the_epoch_and_resets_every_p
     // Partition 0's last acked offset is 11; its log start moved to 12: retention.
     h.send_all("t", &["a-2", "b-2"]);
     let sent = h.produces();
-    let (p0, p1): (Vec<&Sent>, Vec<&Sent>) = sent.iter().partition(|s| s.partition().partition == 0);
+    let (p0, p1): (Vec<&Sent>, Vec<&Sent>) =
+        sent.iter().partition(|s| s.partition().partition == 0);
     assert_eq!(p0[0].produced().base_sequence, 2);
     assert_eq!(p1[0].produced().base_sequence, 2);
     h.answer(p0[0], produced_err(ErrorCode::UnknownProducerId, 12));
@@ -369,7 +427,11 @@ fn unknown_producer_id_explained_by_retention_bumps_the_epoch_and_resets_every_p
     h.send_all("t", &["a-3", "b-3"]);
     for sent in h.produces() {
         let batch = sent.produced();
-        let expected = if sent.partition().partition == 0 { 1 } else { 0 };
+        let expected = if sent.partition().partition == 0 {
+            1
+        } else {
+            0
+        };
         assert_eq!((batch.producer_epoch, batch.base_sequence), (1, expected));
     }
     let ops = h.wire.take_ops();
@@ -471,7 +533,11 @@ fn metadata_refresh_picks_up_new_partitions() {
     let values: Vec<String> = (0..6).map(|i| format!("w-{i}")).collect();
     let refs: Vec<&str> = values.iter().map(String::as_str).collect();
     h.send_all("t", &refs);
-    let mut partitions: Vec<u32> = h.produces().iter().map(|s| s.partition().partition).collect();
+    let mut partitions: Vec<u32> = h
+        .produces()
+        .iter()
+        .map(|s| s.partition().partition)
+        .collect();
     partitions.sort_unstable();
     assert_eq!(partitions, vec![0, 0, 1, 1, 2, 2]);
 }
@@ -485,7 +551,11 @@ fn bug_producer_fixed_partitions_never_uses_added_partitions() {
     h.tick(1_000);
     h.answer_metadata(metadata(2, &[("t", &[Some(1), Some(2), Some(3)])], 0));
     h.send_all("t", &["w-0", "w-1", "w-2", "w-3"]);
-    let partitions: Vec<u32> = h.produces().iter().map(|s| s.partition().partition).collect();
+    let partitions: Vec<u32> = h
+        .produces()
+        .iter()
+        .map(|s| s.partition().partition)
+        .collect();
     assert_eq!(partitions, vec![0, 0, 0, 0]);
 }
 
@@ -494,7 +564,11 @@ fn keyless_round_robin_skips_partitions_without_a_leader() {
     let md = metadata(1, &[("t", &[Some(1), None, Some(3)])], 0);
     let mut h = Harness::booted(single_record_batches(), md);
     h.send_all("t", &["v-0", "v-1", "v-2", "v-3"]);
-    let mut partitions: Vec<u32> = h.produces().iter().map(|s| s.partition().partition).collect();
+    let mut partitions: Vec<u32> = h
+        .produces()
+        .iter()
+        .map(|s| s.partition().partition)
+        .collect();
     partitions.sort_unstable();
     assert_eq!(partitions, vec![0, 0, 2, 2]);
 }
@@ -559,7 +633,11 @@ fn a_non_retriable_broker_error_fails_the_batch_and_resequences() {
         vec![("v-0".into(), "fail", "message_too_large".into())]
     );
     h.tick(1);
-    assert_eq!(h.wire.take("init_producer_id").len(), 1, "the sequence gap needs a bump");
+    assert_eq!(
+        h.wire.take("init_producer_id").len(),
+        1,
+        "the sequence gap needs a bump"
+    );
 }
 
 #[test]
@@ -634,7 +712,11 @@ fn bug_pid_reset_without_bump_resends_under_the_same_epoch_from_zero() {
     let batch = again[0].produced();
     assert_eq!((batch.producer_epoch, batch.base_sequence), (0, 0));
     assert_eq!(batch.records[0].value, Bytes::from("v-1"));
-    assert_eq!(h.producer.status().data_loss_reports, 0, "the loss is hidden");
+    assert_eq!(
+        h.producer.status().data_loss_reports,
+        0,
+        "the loss is hidden"
+    );
 }
 
 /// Bug `pid-loss-fatal`: one UnknownProducerId fails every pending and later send.
@@ -688,7 +770,10 @@ fn the_correct_producer_survives_what_the_fatal_bug_does_not() {
     }
     let results = outcomes(&h.wire.take_ops());
     assert_eq!(results.len(), 4);
-    assert!(results.iter().all(|(_, kind, _)| *kind == "ok"), "{results:?}");
+    assert!(
+        results.iter().all(|(_, kind, _)| *kind == "ok"),
+        "{results:?}"
+    );
 }
 
 #[test]
