@@ -53,32 +53,56 @@ struct Sighting {
     line: u64,
 }
 
-#[derive(Debug)]
+/// What the sends told us about a value: touched when it is sent, and at the end.
+#[derive(Debug, Default)]
 struct ValueState {
     invoked: Option<SendInvoked>,
     /// The first `send` ok.
     acknowledged: Option<Sighting>,
     /// The first `send` fail: (line, error).
     failed: Option<(u64, ErrorId)>,
-    /// The first poll that delivered the value: (line, process).
-    first_read: Option<(u64, ProcessId)>,
-    /// The first place the value was known at (send ok or poll), and up to `CONFLICTS_KEPT_MAX` other places.
-    known_at: Option<Sighting>,
-    also_known_at: Vec<Sighting>,
-    also_known_at_truncated: bool,
+    /// The line that first named the value's first place (`ValueReads::known_at`).
+    known_line: u64,
 }
 
+/// What every read of a value touches, kept apart from `ValueState` so that a poll of an old record costs one
+/// small cache line per value (32 bytes).
+#[derive(Debug, Default, Clone, Copy)]
+struct ValueReads {
+    /// The first poll that delivered the value: (line, process).
+    first_read: Option<(u64, ProcessId)>,
+    /// The first place the value was known at (send ok or poll): (partition, offset).
+    known_at: Option<(PartitionId, u64)>,
+}
+
+/// Up to `CONFLICTS_KEPT_MAX` items in conflict with a first one, and whether more were dropped.
 #[derive(Debug)]
-struct PositionState {
-    partition: PartitionId,
-    offset: u64,
-    /// The first value known here and the line that named it; then up to `CONFLICTS_KEPT_MAX` other values.
-    value: ValueId,
-    line: u64,
-    other_values: Vec<(ValueId, u64)>,
-    other_values_truncated: bool,
-    /// Did a poll deliver this offset?
-    read: bool,
+struct Conflicts<T> {
+    items: Vec<T>,
+    truncated: bool,
+}
+
+impl<T> Default for Conflicts<T> {
+    fn default() -> Self {
+        Conflicts {
+            items: Vec::new(),
+            truncated: false,
+        }
+    }
+}
+
+impl<T: PartialEq> Conflicts<T> {
+    /// Adds `item` unless `same` says it is already there.
+    fn add(&mut self, item: T, same: impl Fn(&T, &T) -> bool) {
+        if self.items.iter().any(|kept| same(kept, &item)) {
+            return;
+        }
+        if self.items.len() < CONFLICTS_KEPT_MAX {
+            self.items.push(item);
+        } else {
+            self.truncated = true;
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -289,8 +313,12 @@ pub struct Checker {
     last_partition: Option<(String, u32, PartitionId)>,
     value_table: ValueTable,
     values: Vec<ValueState>,
-    position_index: PositionIndex,
-    positions: Vec<PositionState>,
+    value_reads: Vec<ValueReads>,
+    /// Values known at more than one place: the other places.
+    value_conflicts: BTreeMap<ValueId, Conflicts<Sighting>>,
+    positions: PositionTable,
+    /// Offsets known with more than one value: the other values and their lines.
+    position_conflicts: BTreeMap<(PartitionId, u64), Conflicts<(ValueId, u64)>>,
     error_ids: LookupMap<String, ErrorId>,
     errors: Vec<String>,
 
@@ -322,9 +350,11 @@ impl Checker {
             partitions: Vec::new(),
             value_table: ValueTable::default(),
             values: Vec::new(),
-            position_index: PositionIndex::default(),
+            value_reads: Vec::new(),
+            value_conflicts: BTreeMap::new(),
+            position_conflicts: BTreeMap::new(),
             last_partition: None,
-            positions: Vec::new(),
+            positions: PositionTable::default(),
             error_ids: LookupMap::default(),
             errors: Vec::new(),
             liveness_heal_line: None,
@@ -598,9 +628,9 @@ impl Checker {
         offset: u64,
         value: ValueId,
     ) {
-        let state = &mut self.values[value as usize];
-        if state.first_read.is_none() {
-            state.first_read = Some((line, process));
+        let reads = &mut self.value_reads[value as usize];
+        if reads.first_read.is_none() {
+            reads.first_read = Some((line, process));
             self.stats.records_read += 1;
         }
         self.know(
@@ -873,23 +903,21 @@ impl Checker {
 
     /// Records that `value` is known at `sighting` (from a send ok, or from a poll when `read`).
     fn know(&mut self, value: ValueId, sighting: Sighting, read: bool) {
-        let state = &mut self.values[value as usize];
-        match state.known_at {
-            None => state.known_at = Some(sighting),
-            Some(first)
-                if (first.partition, first.offset) == (sighting.partition, sighting.offset) => {}
-            Some(_) => {
-                let seen = state.also_known_at.iter().any(|other| {
-                    (other.partition, other.offset) == (sighting.partition, sighting.offset)
-                });
-                if !seen {
-                    if state.also_known_at.len() < CONFLICTS_KEPT_MAX {
-                        state.also_known_at.push(sighting);
-                    } else {
-                        state.also_known_at_truncated = true;
-                    }
-                }
+        let place = (sighting.partition, sighting.offset);
+        let reads = &mut self.value_reads[value as usize];
+        match reads.known_at {
+            None => {
+                reads.known_at = Some(place);
+                self.values[value as usize].known_line = sighting.line;
             }
+            Some(first) if first == place => {}
+            Some(_) => self
+                .value_conflicts
+                .entry(value)
+                .or_default()
+                .add(sighting, |kept, new| {
+                    (kept.partition, kept.offset) == (new.partition, new.offset)
+                }),
         }
 
         let partition_state = &mut self.partitions[sighting.partition as usize];
@@ -900,31 +928,21 @@ impl Checker {
             partition_state.highest_known = Some((sighting.offset, sighting.line));
         }
 
-        let next_id =
-            u32::try_from(self.positions.len()).expect("fewer than 2^32 distinct offsets");
-        let position =
-            self.position_index
-                .get_or_insert(sighting.partition, sighting.offset, next_id);
-        if position == next_id {
-            self.positions.push(PositionState {
-                partition: sighting.partition,
-                offset: sighting.offset,
-                value,
+        let slot = self.positions.slot(sighting.partition, sighting.offset);
+        if slot.is_empty() {
+            *slot = PositionSlot {
                 line: sighting.line,
-                other_values: Vec::new(),
-                other_values_truncated: false,
+                value,
                 read,
-            });
+            };
             return;
         }
-        let state = &mut self.positions[position as usize];
-        state.read |= read;
-        if state.value != value && !state.other_values.iter().any(|&(other, _)| other == value) {
-            if state.other_values.len() < CONFLICTS_KEPT_MAX {
-                state.other_values.push((value, sighting.line));
-            } else {
-                state.other_values_truncated = true;
-            }
+        slot.read |= read;
+        if slot.value != value {
+            self.position_conflicts
+                .entry(place)
+                .or_default()
+                .add((value, sighting.line), |kept, new| kept.0 == new.0);
         }
     }
 
@@ -976,15 +994,20 @@ impl Checker {
             let state = &self.values[value];
             let text = self.value_table.text(value as ValueId);
 
-            if let (Some(first), false) = (state.known_at, state.also_known_at.is_empty()) {
-                let places: Vec<Sighting> = std::iter::once(first)
-                    .chain(state.also_known_at.iter().copied())
-                    .collect();
-                let more = if state.also_known_at_truncated {
-                    " and more"
-                } else {
-                    ""
+            let reads = self.value_reads[value];
+            if let (Some((partition, offset)), Some(conflicts)) = (
+                reads.known_at,
+                self.value_conflicts.get(&(value as ValueId)),
+            ) {
+                let first = Sighting {
+                    partition,
+                    offset,
+                    line: state.known_line,
                 };
+                let places: Vec<Sighting> = std::iter::once(first)
+                    .chain(conflicts.items.iter().copied())
+                    .collect();
+                let more = if conflicts.truncated { " and more" } else { "" };
                 let described: Vec<String> = places
                     .iter()
                     .map(|place| {
@@ -1010,7 +1033,7 @@ impl Checker {
             }
 
             if let (Some((fail_line, error)), Some((read_line, reader))) =
-                (state.failed, state.first_read)
+                (state.failed, reads.first_read)
             {
                 let error = &self.errors[error as usize];
                 let reader = &self.processes[reader as usize].name;
@@ -1039,7 +1062,7 @@ impl Checker {
             let Some(acknowledged) = state.acknowledged else {
                 continue;
             };
-            if state.first_read.is_some() {
+            if reads.first_read.is_some() {
                 continue;
             }
             let partition = &self.partitions[acknowledged.partition as usize];
@@ -1077,38 +1100,37 @@ impl Checker {
     /// offset counts as evicted here when no poll read it and the log start passed it before any poll read
     /// beyond it (the rule of HISTORY.md for never-read writes, applied to the offset).
     fn resolve_positions_and_skips(&mut self) {
+        for (&(partition, offset), conflicts) in &self.position_conflicts {
+            let label = self.partition_label(partition);
+            let first = self
+                .positions
+                .peek(partition, offset)
+                .map(|slot| (slot.value, slot.line))
+                .expect("a conflicting offset is known");
+            let values: Vec<(ValueId, u64)> = std::iter::once(first)
+                .chain(conflicts.items.iter().copied())
+                .collect();
+            let more = if conflicts.truncated { " and more" } else { "" };
+            let described: Vec<String> = values
+                .iter()
+                .map(|&(value, line)| format!("{} (line {line})", self.value_table.text(value)))
+                .collect();
+            self.reports.add(
+                AnomalyKind::InconsistentOffsets,
+                values.iter().map(|&(_, line)| line),
+                || {
+                    format!(
+                        "{label} offset {offset} is known with {} values: {}{more}",
+                        values.len(),
+                        described.join(", ")
+                    )
+                },
+            );
+        }
         let mut available: Vec<Vec<(u64, u64)>> = vec![Vec::new(); self.partitions.len()];
-        for position in &self.positions {
-            if !position.other_values.is_empty() {
-                let label = self.partition_label(position.partition);
-                let offset = position.offset;
-                let values: Vec<(ValueId, u64)> = std::iter::once((position.value, position.line))
-                    .chain(position.other_values.iter().copied())
-                    .collect();
-                let more = if position.other_values_truncated {
-                    " and more"
-                } else {
-                    ""
-                };
-                let described: Vec<String> = values
-                    .iter()
-                    .map(|&(value, line)| format!("{} (line {line})", self.value_table.text(value)))
-                    .collect();
-                self.reports.add(
-                    AnomalyKind::InconsistentOffsets,
-                    values.iter().map(|&(_, line)| line),
-                    || {
-                        format!(
-                            "{label} offset {offset} is known with {} values: {}{more}",
-                            values.len(),
-                            described.join(", ")
-                        )
-                    },
-                );
-            }
-            let partition = &self.partitions[position.partition as usize];
-            if position.read || partition.evicts(position.offset).is_none() {
-                available[position.partition as usize].push((position.offset, position.line));
+        for (partition, offset, slot) in self.positions.known() {
+            if slot.read || self.partitions[partition as usize].evicts(offset).is_none() {
+                available[partition as usize].push((offset, slot.line));
             }
         }
         for offsets in &mut available {
@@ -1324,15 +1346,8 @@ impl Checker {
         let (id, new) = self.value_table.intern(text);
         if new {
             debug_assert_eq!(id as usize, self.values.len());
-            self.values.push(ValueState {
-                invoked: None,
-                acknowledged: None,
-                failed: None,
-                first_read: None,
-                known_at: None,
-                also_known_at: Vec::new(),
-                also_known_at_truncated: false,
-            });
+            self.values.push(ValueState::default());
+            self.value_reads.push(ValueReads::default());
         }
         id
     }
@@ -1341,10 +1356,9 @@ impl Checker {
     /// (its send ok, or an earlier read): comparing with that value's text avoids a hash lookup, and consumers
     /// read offsets in order, so the texts compared are close together in memory.
     fn read_value_id(&mut self, partition: PartitionId, offset: u64, text: &str) -> ValueId {
-        if let Some(position) = self.position_index.get(partition, offset) {
-            let known = self.positions[position as usize].value;
-            if self.value_table.text(known) == text {
-                return known;
+        if let Some(slot) = self.positions.get(partition, offset) {
+            if self.value_table.text(slot.value) == text {
+                return slot.value;
             }
         }
         self.value_id(text)
@@ -1377,25 +1391,57 @@ impl Checker {
     }
 }
 
-/// (partition, offset) -> position id, in chunks of `POSITION_CHUNK_OFFSETS` consecutive offsets: the offsets of a
-/// partition are dense, so neighbours share a chunk (and a cache line) instead of scattering over a hash table.
-/// Sparse offsets cost one chunk each: still O(distinct offsets).
+/// What is known at one (partition, offset): the first value named there and the line that named it, and
+/// whether a poll delivered it. 16 bytes.
+#[derive(Debug, Clone, Copy)]
+struct PositionSlot {
+    line: u64,
+    value: ValueId,
+    read: bool,
+}
+
+const NO_VALUE: ValueId = ValueId::MAX;
+
+impl PositionSlot {
+    const EMPTY: PositionSlot = PositionSlot {
+        line: 0,
+        value: NO_VALUE,
+        read: false,
+    };
+
+    fn is_empty(&self) -> bool {
+        self.value == NO_VALUE
+    }
+}
+
+/// Every known (partition, offset), in chunks of `POSITION_CHUNK_OFFSETS` consecutive offsets of one partition.
+/// A partition's offsets are dense and consumers read them in order, so neighbours share a chunk (and cache
+/// lines) instead of scattering over a hash table. A sparse offset costs a whole chunk (256 bytes): still
+/// O(distinct offsets).
 #[derive(Default)]
-struct PositionIndex {
+struct PositionTable {
     chunk_ids: LookupMap<(PartitionId, u64), u32>,
-    chunks: Vec<[u32; POSITION_CHUNK_OFFSETS]>,
+    chunks: Vec<[PositionSlot; POSITION_CHUNK_OFFSETS]>,
+    /// chunk id -> (partition, chunk number)
+    chunk_keys: Vec<(PartitionId, u64)>,
     /// The chunk used last: ((partition, chunk number), chunk id).
     last_chunk: Option<((PartitionId, u64), u32)>,
 }
 
-const POSITION_CHUNK_OFFSETS: usize = 64;
-const NO_POSITION: u32 = u32::MAX;
+const POSITION_CHUNK_OFFSETS: usize = 16;
 
-impl PositionIndex {
-    /// The id of (partition, offset), if it has one.
-    fn get(&mut self, partition: PartitionId, offset: u64) -> Option<u32> {
-        let key = (partition, offset / POSITION_CHUNK_OFFSETS as u64);
-        let slot = (offset % POSITION_CHUNK_OFFSETS as u64) as usize;
+impl PositionTable {
+    fn split(partition: PartitionId, offset: u64) -> ((PartitionId, u64), usize) {
+        let chunk_offsets = POSITION_CHUNK_OFFSETS as u64;
+        (
+            (partition, offset / chunk_offsets),
+            (offset % chunk_offsets) as usize,
+        )
+    }
+
+    /// What is known at (partition, offset), if anything.
+    fn get(&mut self, partition: PartitionId, offset: u64) -> Option<PositionSlot> {
+        let (key, index) = Self::split(partition, offset);
         let chunk = match self.last_chunk {
             Some((last_key, chunk)) if last_key == key => chunk,
             _ => {
@@ -1404,32 +1450,57 @@ impl PositionIndex {
                 chunk
             }
         };
-        let id = self.chunks[chunk as usize][slot];
-        (id != NO_POSITION).then_some(id)
+        let slot = self.chunks[chunk as usize][index];
+        (!slot.is_empty()).then_some(slot)
     }
 
-    /// The id of (partition, offset), or `new_id` after recording it as that id.
-    fn get_or_insert(&mut self, partition: PartitionId, offset: u64, new_id: u32) -> u32 {
-        assert_ne!(new_id, NO_POSITION);
-        let key = (partition, offset / POSITION_CHUNK_OFFSETS as u64);
-        let slot = (offset % POSITION_CHUNK_OFFSETS as u64) as usize;
+    /// What is known at (partition, offset), without touching the lookup cache.
+    fn peek(&self, partition: PartitionId, offset: u64) -> Option<PositionSlot> {
+        let (key, index) = Self::split(partition, offset);
+        let chunk = *self.chunk_ids.get(&key)?;
+        let slot = self.chunks[chunk as usize][index];
+        (!slot.is_empty()).then_some(slot)
+    }
+
+    /// The slot of (partition, offset), empty when nothing is known there yet.
+    fn slot(&mut self, partition: PartitionId, offset: u64) -> &mut PositionSlot {
+        let (key, index) = Self::split(partition, offset);
         let chunk = match self.last_chunk {
             Some((last_key, chunk)) if last_key == key => chunk,
             _ => {
                 let next_chunk = u32::try_from(self.chunks.len()).expect("fewer than 2^32 chunks");
                 let chunk = *self.chunk_ids.entry(key).or_insert(next_chunk);
                 if chunk == next_chunk {
-                    self.chunks.push([NO_POSITION; POSITION_CHUNK_OFFSETS]);
+                    self.chunks
+                        .push([PositionSlot::EMPTY; POSITION_CHUNK_OFFSETS]);
+                    self.chunk_keys.push(key);
                 }
                 self.last_chunk = Some((key, chunk));
                 chunk
             }
         };
-        let entry = &mut self.chunks[chunk as usize][slot];
-        if *entry == NO_POSITION {
-            *entry = new_id;
-        }
-        *entry
+        &mut self.chunks[chunk as usize][index]
+    }
+
+    /// Every known (partition, offset) and its slot, chunk by chunk (in order of first use), offsets ascending
+    /// within a chunk.
+    fn known(&self) -> impl Iterator<Item = (PartitionId, u64, PositionSlot)> + '_ {
+        self.chunks
+            .iter()
+            .zip(&self.chunk_keys)
+            .flat_map(|(chunk, &(partition, chunk_number))| {
+                chunk
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, slot)| !slot.is_empty())
+                    .map(move |(index, slot)| {
+                        (
+                            partition,
+                            chunk_number * POSITION_CHUNK_OFFSETS as u64 + index as u64,
+                            *slot,
+                        )
+                    })
+            })
     }
 }
 
