@@ -587,7 +587,7 @@ impl Checker {
         let closed = state.lifecycle == Lifecycle::Closed;
         for cursor in state.cursors.values_mut() {
             let closed_incarnation = cursor.closed_delivered.take().filter(|_| closed);
-            cursor.baseline = restart.then(|| RestartBaseline {
+            cursor.baseline = restart.then_some(RestartBaseline {
                 start_line: line,
                 committed: cursor.last_commit,
                 closed_incarnation,
@@ -1161,49 +1161,52 @@ impl Checker {
     /// `nonmonotonic-send`: per producer process and partition, acknowledged sends in invocation order must have
     /// increasing offsets. Sends without a recorded invoke have no invocation order and are left out.
     fn resolve_send_order(&mut self) {
-        // (process, partition) -> (invoke line, offset, ok line, value)
-        let mut sends: BTreeMap<(ProcessId, PartitionId), Vec<(u64, u64, u64, ValueId)>> =
-            BTreeMap::new();
+        let mut sends: BTreeMap<(ProcessId, PartitionId), Vec<InvokedSend>> = BTreeMap::new();
         for (value, state) in self.values.iter().enumerate() {
             if let (Some(invoked), Some(acknowledged)) = (state.invoked, state.acknowledged) {
                 sends
                     .entry((invoked.process, acknowledged.partition))
                     .or_default()
-                    .push((
-                        invoked.line,
-                        acknowledged.offset,
-                        acknowledged.line,
-                        value as ValueId,
-                    ));
+                    .push(InvokedSend {
+                        invoke_line: invoked.line,
+                        offset: acknowledged.offset,
+                        ok_line: acknowledged.line,
+                        value: value as ValueId,
+                    });
             }
         }
         for ((process, partition), mut sends) in sends {
-            sends.sort_unstable();
-            let mut highest: Option<(u64, u64, u64, ValueId)> = None;
+            sends.sort_unstable_by_key(|send| send.invoke_line);
+            // The send with the highest offset among those invoked so far.
+            let mut highest: Option<InvokedSend> = None;
             for send in sends {
-                let (invoke_line, offset, ok_line, value) = send;
                 match highest {
-                    Some((earlier_invoke_line, earlier_offset, earlier_ok_line, earlier_value))
-                        if offset < earlier_offset =>
-                    {
+                    Some(earlier) if send.offset < earlier.offset => {
                         let process_name = &self.processes[process as usize].name;
                         let label = self.partition_label(partition);
-                        let earlier_text = self.value_table.text(earlier_value);
-                        let text = self.value_table.text(value);
-                        self.reports.add(
-                            AnomalyKind::NonmonotonicSend,
-                            [earlier_invoke_line, invoke_line, earlier_ok_line, ok_line],
-                            || {
-                                format!(
-                                    "{process_name} invoked the send of {earlier_text} (line {earlier_invoke_line}) \
-                                     before the send of {text} (line {invoke_line}), but {text} was acknowledged at \
-                                     {label} offset {offset} (line {ok_line}), below {earlier_text}'s offset \
-                                     {earlier_offset} (line {earlier_ok_line})"
-                                )
-                            },
-                        );
+                        let earlier_text = self.value_table.text(earlier.value);
+                        let text = self.value_table.text(send.value);
+                        let lines = [
+                            earlier.invoke_line,
+                            send.invoke_line,
+                            earlier.ok_line,
+                            send.ok_line,
+                        ];
+                        self.reports.add(AnomalyKind::NonmonotonicSend, lines, || {
+                            format!(
+                                "{process_name} invoked the send of {earlier_text} (line {}) before the send of \
+                                 {text} (line {}), but {text} was acknowledged at {label} offset {} (line {}), below \
+                                 {earlier_text}'s offset {} (line {})",
+                                earlier.invoke_line,
+                                send.invoke_line,
+                                send.offset,
+                                send.ok_line,
+                                earlier.offset,
+                                earlier.ok_line
+                            )
+                        });
                     }
-                    Some((_, earlier_offset, _, _)) if offset <= earlier_offset => {}
+                    Some(earlier) if send.offset <= earlier.offset => {}
                     _ => highest = Some(send),
                 }
             }
@@ -1217,8 +1220,7 @@ impl Checker {
         if self.topics.iter().all(|topic| topic.raises.is_empty()) {
             return;
         }
-        // (process, topic) -> (invoke line, partition number, ok line), keyless acknowledged sends only.
-        let mut sends: BTreeMap<(ProcessId, TopicId), Vec<(u64, u32, u64)>> = BTreeMap::new();
+        let mut sends: BTreeMap<(ProcessId, TopicId), Vec<KeylessSend>> = BTreeMap::new();
         for state in &self.values {
             let (Some(invoked), Some(acknowledged)) = (state.invoked, state.acknowledged) else {
                 continue;
@@ -1233,18 +1235,22 @@ impl Checker {
             sends
                 .entry((invoked.process, partition.topic))
                 .or_default()
-                .push((invoked.line, partition.partition, acknowledged.line));
+                .push(KeylessSend {
+                    invoke_line: invoked.line,
+                    partition: partition.partition,
+                    ok_line: acknowledged.line,
+                });
         }
         for ((process, topic), mut sends) in sends {
-            sends.sort_unstable();
+            sends.sort_unstable_by_key(|send| send.invoke_line);
             // suffix_highest[i] = the highest partition among sends[i..]
             let mut suffix_highest = vec![0u32; sends.len() + 1];
             for index in (0..sends.len()).rev() {
-                suffix_highest[index] = suffix_highest[index + 1].max(sends[index].1);
+                suffix_highest[index] = suffix_highest[index + 1].max(sends[index].partition);
             }
             let topic_state = &self.topics[topic as usize];
             for &(raise_line, old_count, new_count) in &topic_state.raises {
-                let first = sends.partition_point(|&(invoke_line, _, _)| invoke_line <= raise_line);
+                let first = sends.partition_point(|send| send.invoke_line <= raise_line);
                 let after = &sends[first..];
                 let sends_min = STALE_PARTITIONS_SENDS_PER_PARTITION * u64::from(new_count);
                 if (after.len() as u64) < sends_min || suffix_highest[first] >= old_count {
@@ -1252,15 +1258,12 @@ impl Checker {
                 }
                 let process_name = &self.processes[process as usize].name;
                 let topic_name = &topic_state.name;
-                let mut lines = vec![raise_line];
-                lines.extend(
-                    after
-                        .iter()
-                        .take(STALE_SEND_LINES_LISTED_MAX)
-                        .map(|&(_, _, ok_line)| ok_line),
-                );
-                let count = after.len();
-                let (first_line, last_line) = (after[0].2, after[count - 1].2);
+                let mut ok_lines: Vec<u64> = after.iter().map(|send| send.ok_line).collect();
+                ok_lines.sort_unstable();
+                let count = ok_lines.len();
+                let (first_line, last_line) = (ok_lines[0], ok_lines[count - 1]);
+                let lines = std::iter::once(raise_line)
+                    .chain(ok_lines.iter().copied().take(STALE_SEND_LINES_LISTED_MAX));
                 self.reports.add(AnomalyKind::StalePartitions, lines, || {
                     format!(
                         "after {topic_name} grew from {old_count} to {new_count} partitions (line {raise_line}), \
@@ -1502,6 +1505,23 @@ impl PositionTable {
                     })
             })
     }
+}
+
+/// An acknowledged send with a recorded invoke, for `nonmonotonic-send`.
+#[derive(Debug, Clone, Copy)]
+struct InvokedSend {
+    invoke_line: u64,
+    offset: u64,
+    ok_line: u64,
+    value: ValueId,
+}
+
+/// A keyless acknowledged send with a recorded invoke, for `stale-partitions`.
+#[derive(Debug, Clone, Copy)]
+struct KeylessSend {
+    invoke_line: u64,
+    partition: u32,
+    ok_line: u64,
 }
 
 /// Why a delivery after a restart is a `duplicate-delivery`.

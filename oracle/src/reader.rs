@@ -570,7 +570,7 @@ impl<'a> Decoder<'_, 'a> {
         match element {
             Element::Fields(fields) => Ok(fields),
             Element::Other(raw) => {
-                Err(self.wrong_type(&format!("{field}[{index}]"), "an object", *raw))
+                Err(self.wrong_type(format!("{field}[{index}]"), "an object", *raw))
             }
         }
     }
