@@ -18,10 +18,13 @@
 //!   the replica (franz-go #885 / PR #886). Out-of-range from the leader: first a
 //!   ListOffsets(latest) to tell a lagging high watermark from a truncated log, then the reset
 //!   policy (`reset` with reason `out_of_range`, or a `poll` fail and the partition stops).
-//!   `OffsetNotAvailable`: retry with backoff. `OffsetEvicted { next_available }`: jump there and
-//!   record a `reset` with reason `offset_evicted` (fluvio PR #4511), or with policy `none` a
-//!   `poll` fail carrying `next_available`, and the partition stops. Every error is retried with
-//!   bounded exponential backoff.
+//!   `OffsetNotAvailable`: retry with backoff. `OffsetEvicted { next_available }` from the
+//!   leader: jump there and record a `reset` with reason `offset_evicted` (fluvio PR #4511), or
+//!   with policy `none` a `poll` fail carrying `next_available`, and the partition stops; from a
+//!   follower (whose log start may be ahead of the leader's): back to the leader, no jump. Every
+//!   error is retried with bounded exponential backoff.
+//! - **Jumps** keep what was already fetched: those records are delivered first, then the
+//!   `reset` is recorded, then the records after it (a lagging consumer loses nothing it had).
 //! - **Decoding**: every batch's CRC is checked; a corrupt batch is never delivered (the records
 //!   before it are); records below the position are skipped.
 //! - **Records** are delivered by [`Consumer::poll`], recorded as `poll` ok in delivery order, and
@@ -267,7 +270,8 @@ struct PartitionState {
     position: u64,
     /// Next offset to deliver.
     delivered_next: u64,
-    buffer: VecDeque<(u64, String)>,
+    /// Fetched records and position jumps, in the order the application will see them.
+    buffer: VecDeque<Buffered>,
     source: Source,
     last_source: Option<BrokerId>,
     request_in_flight: bool,
@@ -297,12 +301,49 @@ impl PartitionState {
         }
     }
 
-    /// Moves both positions to `offset`, dropping buffered records.
+    /// Moves both positions to `offset` (a start position: nothing is buffered).
     fn jump(&mut self, offset: u64) {
+        assert!(
+            self.buffer.is_empty(),
+            "a start position with records buffered"
+        );
         self.position = offset;
         self.delivered_next = offset;
-        self.buffer.clear();
     }
+
+    /// The fetch position jumps to `to`; the application sees the jump after the records
+    /// already fetched.
+    fn reset_to(&mut self, to: u64, reason: ResetReason) {
+        self.buffer.push_back(Buffered::Reset {
+            from: self.position,
+            to,
+            reason,
+        });
+        self.position = to;
+    }
+
+    fn buffered_records(&self) -> usize {
+        self.buffer
+            .iter()
+            .filter(|b| matches!(b, Buffered::Record { .. }))
+            .count()
+    }
+}
+
+/// What waits in a partition's buffer for the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Buffered {
+    Record {
+        offset: u64,
+        value: String,
+    },
+    /// The fetch position jumped from `from` to `to`: the records fetched before it are delivered
+    /// first, then the `reset` is recorded, then what was fetched after it.
+    Reset {
+        from: u64,
+        to: u64,
+        reason: ResetReason,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -443,7 +484,8 @@ impl Consumer {
                 )
             })
             .collect();
-        status.caught_up = !self.partitions.is_empty()
+        // Vacuously true for a group member that owns no partition, once metadata is known.
+        status.caught_up = self.metadata.get().is_some()
             && self.partitions.values().all(|state| {
                 state.phase == Phase::Fetching
                     && state
@@ -468,13 +510,36 @@ impl Consumer {
         }
         let start = self.poll_cursor % keys.len();
         self.poll_cursor = self.poll_cursor.wrapping_add(1);
+        let mut resets = Vec::new();
         for i in 0..keys.len() {
             let partition = &keys[(start + i) % keys.len()];
             let state = self.partitions.get_mut(partition).expect("key exists");
+            let mut delivered_here = 0;
             while delivered.len() < records_max {
-                let Some((offset, value)) = state.buffer.pop_front() else {
-                    break;
+                let (offset, value) = match state.buffer.front() {
+                    None => break,
+                    Some(Buffered::Reset { .. }) if delivered_here > 0 => {
+                        // The jump is recorded before the poll that delivers what follows it.
+                        break;
+                    }
+                    Some(Buffered::Reset { from, to, reason }) => {
+                        resets.push(Op::Reset {
+                            topic: partition.topic.clone(),
+                            partition: partition.partition,
+                            from: *from,
+                            to: *to,
+                            reason: *reason,
+                        });
+                        state.delivered_next = *to;
+                        state.buffer.pop_front();
+                        continue;
+                    }
+                    Some(Buffered::Record { .. }) => match state.buffer.pop_front() {
+                        Some(Buffered::Record { offset, value }) => (offset, value),
+                        _ => unreachable!("the front is a record"),
+                    },
                 };
+                delivered_here += 1;
                 assert!(
                     offset >= state.delivered_next,
                     "{partition}: delivering {offset} below the position {}",
@@ -488,6 +553,9 @@ impl Consumer {
                     value,
                 });
             }
+        }
+        for reset in resets {
+            self.record(reset);
         }
         if !delivered.is_empty() {
             self.status.records_delivered += delivered.len() as u64;
@@ -826,7 +894,10 @@ impl Consumer {
                                     );
                                 }
                                 let value = String::from_utf8_lossy(&record.value).into_owned();
-                                state.buffer.push_back((record_offset, value));
+                                state.buffer.push_back(Buffered::Record {
+                                    offset: record_offset,
+                                    value,
+                                });
                                 state.position = record_offset + 1;
                             }
                         }
@@ -886,6 +957,14 @@ impl Consumer {
             Err(error) => {
                 let name = error.name();
                 match error {
+                    ErrorCode::OffsetEvicted { .. } if from_replica => {
+                        // Only the leader's log start is authoritative: a follower's may be ahead
+                        // of it (KIP-392 case 3). Back to the leader, no jump.
+                        self.record_request("fetch", partition, offset, broker, Some(name), false);
+                        let state = self.partitions.get_mut(partition).expect("exists");
+                        state.source = Source::Leader;
+                        state.follower_errors = 0;
+                    }
                     ErrorCode::OffsetEvicted { next_available } => {
                         self.on_evicted(now_ms, partition, offset, broker, next_available);
                     }
@@ -995,15 +1074,8 @@ impl Consumer {
         );
         self.record_request("fetch", partition, offset, broker, Some(name), true);
         let state = self.partitions.get_mut(partition).expect("exists");
-        state.jump(next_available);
+        state.reset_to(next_available, ResetReason::OffsetEvicted);
         state.errors_in_row = 0;
-        self.record(Op::Reset {
-            topic: partition.topic.clone(),
-            partition: partition.partition,
-            from: offset,
-            to: next_available,
-            reason: ResetReason::OffsetEvicted,
-        });
     }
 
     /// Surfaces an error to the application (`poll` fail) and stops the partition.
@@ -1125,16 +1197,10 @@ impl Consumer {
 
     fn reset_out_of_range(&mut self, partition: &TopicPartition, from: u64, to: u64) {
         let state = self.partitions.get_mut(partition).expect("exists");
-        state.jump(to);
+        assert_eq!(state.position, from, "{partition}: a reset from elsewhere");
+        state.reset_to(to, ResetReason::OutOfRange);
         state.phase = Phase::Fetching;
         tracing::warn!(%partition, from, to, "offset out of range: reset");
-        self.record(Op::Reset {
-            topic: partition.topic.clone(),
-            partition: partition.partition,
-            from,
-            to,
-            reason: ResetReason::OutOfRange,
-        });
     }
 
     // ---- commits -----------------------------------------------------------------------------
@@ -1376,7 +1442,7 @@ impl Consumer {
         match state.phase.clone() {
             Phase::Committed | Phase::Stopped => {}
             Phase::Fetching => {
-                if state.buffer.len() >= self.config.fetch_buffer_records_max {
+                if state.buffered_records() >= self.config.fetch_buffer_records_max {
                     return;
                 }
                 let mut source = state.source;

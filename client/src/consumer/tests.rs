@@ -360,6 +360,7 @@ fn out_of_range_at_the_leader_checks_the_high_watermark_then_resets() {
     }
     h.answer(&earliest, listed(10));
     assert_eq!(Harness::fetch_offset(&h.one("fetch")), 10);
+    assert!(h.poll().is_empty());
     assert!(h.wire.take_ops().contains(&Op::Reset {
         topic: "t".into(),
         partition: 0,
@@ -424,15 +425,82 @@ fn offset_evicted_jumps_to_next_available_and_records_a_reset() {
         requests(&ops),
         vec![("fetch".into(), 5, 1, Some("offset_evicted".into()), true)]
     );
-    assert!(ops.contains(&Op::Reset {
+    h.answer(&next, fetched(vec![served_batch(20, &["x"])], 21));
+    assert_eq!(offsets(&h.poll()), vec![20]);
+    let ops = h.wire.take_ops();
+    let reset = Op::Reset {
         topic: "t".into(),
         partition: 0,
         from: 5,
         to: 20,
-        reason: ResetReason::OffsetEvicted
-    }));
-    h.answer(&next, fetched(vec![served_batch(20, &["x"])], 21));
-    assert_eq!(offsets(&h.poll()), vec![20]);
+        reason: ResetReason::OffsetEvicted,
+    };
+    let reset_at = ops.iter().position(|op| *op == reset).expect("a reset");
+    let poll_at = ops
+        .iter()
+        .position(|op| matches!(op, Op::PollOk { .. }))
+        .expect("a poll");
+    assert!(
+        reset_at < poll_at,
+        "the reset comes before the records after it"
+    );
+}
+
+/// A lagging consumer (fluvio #3891's situation) keeps what it already fetched: those records
+/// are delivered, then the jump, then what follows it.
+#[test]
+fn records_fetched_before_an_eviction_are_still_delivered() {
+    let mut h = Harness::booted(config(), Some(0));
+    let fetch = h.one("fetch");
+    h.answer(&fetch, fetched(vec![served_batch(0, &["a", "b", "c"])], 3));
+    let fetch = h.one("fetch");
+    h.answer(
+        &fetch,
+        fetch_error(ErrorCode::OffsetEvicted { next_available: 8 }),
+    );
+    let fetch = h.one("fetch");
+    assert_eq!(Harness::fetch_offset(&fetch), 8);
+    h.answer(&fetch, fetched(vec![served_batch(8, &["i"])], 9));
+    let _ = h.wire.take_ops();
+    assert_eq!(offsets(&h.consumer.poll(h.now_ms, 2)), vec![0, 1]);
+    assert_eq!(
+        offsets(&h.consumer.poll(h.now_ms, 10)),
+        vec![2],
+        "stops at the jump"
+    );
+    assert_eq!(offsets(&h.consumer.poll(h.now_ms, 10)), vec![8]);
+    h.absorb();
+    let ops: Vec<Op> = h
+        .wire
+        .take_ops()
+        .into_iter()
+        .filter(|op| matches!(op, Op::PollOk { .. } | Op::Reset { .. }))
+        .collect();
+    assert!(
+        matches!(ops[2], Op::Reset { from: 3, to: 8, .. }),
+        "{ops:?}"
+    );
+    assert_eq!(ops.len(), 4);
+}
+
+#[test]
+fn offset_evicted_from_a_follower_goes_back_to_the_leader_without_a_jump() {
+    let mut h = Harness::booted(rack_config(), Some(0));
+    let fetch = h.one("fetch");
+    h.answer(&fetch, redirected(vec![served_batch(0, &["a"])], 1, 2));
+    let from_replica = h.one("fetch");
+    h.answer(
+        &from_replica,
+        fetch_error(ErrorCode::OffsetEvicted { next_available: 50 }),
+    );
+    let next = h.one("fetch");
+    assert_eq!((next.to, Harness::fetch_offset(&next)), (broker(1), 1));
+    h.poll();
+    assert!(!h
+        .wire
+        .take_ops()
+        .iter()
+        .any(|op| matches!(op, Op::Reset { .. })));
 }
 
 #[test]
