@@ -27,13 +27,32 @@ enum Command {
     List,
     /// Run one scenario for one seed and print the verdict, the trace hash and the repro command.
     Run(RunArgs),
+    /// Check a history file (JSON Lines, docs/history-format.md): exit 0 valid, 1 anomalies,
+    /// 2 bad input.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The history file to check.
+    file: std::path::PathBuf,
+    /// Print the verdict as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
 struct RunArgs {
     /// The named scenario to run (see `streamsim list`).
-    #[arg(long)]
-    scenario: String,
+    #[arg(
+        long,
+        required_unless_present = "scenario_file",
+        conflicts_with = "scenario_file"
+    )]
+    scenario: Option<String>,
+    /// A scenario file (TOML, docs/scenarios.md) to run instead of a named scenario.
+    #[arg(long, value_name = "FILE")]
+    scenario_file: Option<std::path::PathBuf>,
     /// The seed: every random decision of the run derives from it.
     #[arg(long)]
     seed: u64,
@@ -50,6 +69,9 @@ struct RunArgs {
     /// trace hash.
     #[arg(long)]
     trace: bool,
+    /// Write the run's history (JSON Lines) to this file.
+    #[arg(long, value_name = "FILE")]
+    history: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -70,6 +92,12 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run(args),
+        Command::Check(args) => {
+            let stdout = &mut std::io::stdout();
+            let stderr = &mut std::io::stderr();
+            let code = oracle::cli::check_path(&args.file, args.json, stdout, stderr);
+            Ok(ExitCode::from(code.clamp(0, 255) as u8))
+        }
     }
 }
 
@@ -87,22 +115,61 @@ fn init_tracing(forced: bool) {
 
 fn list() {
     println!("Scenarios:");
-    for info in scenarios::catalog() {
-        println!("  {:<22} {}", info.name, info.summary);
+    for named in scenarios::named::NAMED {
+        println!("  {:<22} {}", named.name, named.summary);
+        println!("  {:<22} after: {}", "", named.after);
+    }
+    println!();
+    println!("Bugs (switch one back on with --bug NAME):");
+    for bug in scenarios::bugs::CATALOG {
+        println!("  {:<30} {}", bug.name, bug.summary);
+        println!(
+            "  {:<30} source: {}; scenario: {}; caught as: {}",
+            "",
+            bug.source,
+            bug.scenario,
+            bug.anomalies.join(" / ")
+        );
     }
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
     init_tracing(args.trace);
-    let request = RunRequest {
-        bugs: args.bugs.clone(),
-        ..RunRequest::new(&args.scenario, args.seed)
-    };
+    let request = match (&args.scenario, &args.scenario_file) {
+        (_, Some(path)) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(error) => {
+                    eprintln!(
+                        "streamsim: cannot read scenario file {}: {error}",
+                        path.display()
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            match scenarios::spec::Scenario::from_toml(&text) {
+                Ok(scenario) => RunRequest::fixed(scenario, &path.display().to_string(), args.seed),
+                Err(error) => {
+                    eprintln!("streamsim: {}: {error}", path.display());
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        (Some(name), None) => RunRequest::named(name, args.seed),
+        (None, None) => unreachable!("clap requires --scenario or --scenario-file"),
+    }
+    .with_bugs(args.bugs.clone());
     if let Err(error) = scenarios::validate(&request) {
         eprintln!("streamsim: {error}");
         return Ok(ExitCode::from(2));
     }
     let report = scenarios::run(&request)?;
+    if let Some(path) = &args.history {
+        let mut text = report.history.join("\n");
+        text.push('\n');
+        std::fs::write(path, text)
+            .map_err(|error| anyhow::anyhow!("cannot write history {}: {error}", path.display()))?;
+    }
     let mut failed = report.verdict == Verdict::Fail;
     let mut determinism_note = None;
     if args.check_determinism {

@@ -160,10 +160,12 @@ pub enum AdminCommand {
     },
     /// A follower drops its tail above its high watermark (as after losing a disk cache).
     TruncateFollower { partition: TopicPartition },
-    /// Forget one producer id's state (or every producer's, with None) on this replica.
+    /// Forget the state of every producer that has not appended to this replica for `idle_ms`
+    /// (Kafka's `producer.id.expiration.ms`, KIP-854, forced now). A producer this broker has
+    /// not seen append since it started counts as idle.
     ExpireProducers {
         partition: TopicPartition,
-        producer_id: Option<i64>,
+        idle_ms: u64,
     },
 }
 
@@ -301,6 +303,8 @@ pub struct BrokerCore<S: Storage + Clone> {
     pending_produces: Vec<PendingProduce>,
     pending_reads: VecDeque<PendingRead>,
     outputs: Vec<Output>,
+    /// When each producer last appended to each partition here (for idle expiry).
+    producer_last_append_ms: BTreeMap<(TopicPartition, i64), u64>,
 }
 
 impl<S: Storage + Clone> BrokerCore<S> {
@@ -321,6 +325,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
             pending_produces: Vec::new(),
             pending_reads: VecDeque::new(),
             outputs: Vec::new(),
+            producer_last_append_ms: BTreeMap::new(),
         }
     }
 
@@ -844,10 +849,15 @@ impl<S: Storage + Clone> BrokerCore<S> {
             return reject(ErrorCode::RequestTimedOut);
         }
         let epoch = replica.leader_epoch;
+        let producer_id = batch.producer_id;
         let outcome = match replica.log.append_as_leader(batch, epoch, now_ms as i64) {
             Ok(outcome) => outcome,
             Err(error) => return reject(error_code(&error)),
         };
+        if producer_id >= 0 {
+            self.producer_last_append_ms
+                .insert((partition.clone(), producer_id), now_ms);
+        }
         let (base_offset, last_offset) = match outcome {
             AppendOutcome::Appended {
                 base_offset,
@@ -1535,6 +1545,10 @@ impl<S: Storage + Clone> BrokerCore<S> {
                         replica
                             .epochs
                             .assign(batch.partition_leader_epoch, batch.base_offset);
+                        if batch.producer_id >= 0 {
+                            self.producer_last_append_ms
+                                .insert((partition.clone(), batch.producer_id), now_ms);
+                        }
                     }
                 }
                 follower.next_fetch_ms = if got_data { now_ms } else { now_ms + wait_ms };
@@ -1705,22 +1719,22 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     f.next_fetch_ms = now_ms;
                 }
             }
-            AdminCommand::ExpireProducers {
-                partition,
-                producer_id,
-            } => {
+            AdminCommand::ExpireProducers { partition, idle_ms } => {
                 let Some(replica) = self.replicas.get_mut(&partition) else {
                     return;
                 };
-                let producer_ids: Vec<i64> = match producer_id {
-                    Some(producer_id) => vec![producer_id],
-                    None => replica
-                        .log
-                        .producer_state()
-                        .producers()
-                        .map(|(id, _)| id)
-                        .collect(),
-                };
+                let last_appends = &self.producer_last_append_ms;
+                let producer_ids: Vec<i64> = replica
+                    .log
+                    .producer_state()
+                    .producers()
+                    .map(|(id, _)| id)
+                    .filter(|id| {
+                        last_appends
+                            .get(&(partition.clone(), *id))
+                            .is_none_or(|&last_ms| now_ms >= last_ms + idle_ms)
+                    })
+                    .collect();
                 let expired: Vec<i64> = producer_ids
                     .into_iter()
                     .filter(|&id| replica.log.expire_producer(id))

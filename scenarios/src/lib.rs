@@ -1,28 +1,116 @@
 //! Scenario model and files, workloads, fault schedules, the named scenarios, swarm and the bug
-//! catalog.
+//! catalog — and running one scenario for one seed into a verdict.
+//!
+//! - [`spec`] — the scenario model (Rust builder and TOML files);
+//! - [`named`] — the named scenarios, one per real bug class, and `swarm`;
+//! - [`bugs`] — the bug catalog behind `--bug NAME`;
+//! - [`runtime`] — runs a scenario in the simulated world;
+//! - [`coverage`] — the marks each scenario exists to reach;
+//! - [`report`] — the result of one run.
 
+pub mod bugs;
+pub mod coverage;
+pub mod named;
 pub mod report;
-pub mod smoke;
+pub mod runtime;
 pub mod spec;
 
-use report::{repro_command, RunReport, Verdict};
+use bugs::BugSelection;
+use report::{repro_command, Anomaly, RunReport, Verdict};
 use sim::{RunLimits, RunStatus, Seed};
+use spec::Scenario;
 use std::time::Duration;
 
-/// A named scenario in the catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScenarioInfo {
-    pub name: &'static str,
-    pub summary: &'static str,
+/// Where the scenario of a run comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScenarioSource {
+    /// A named scenario: built from the seed.
+    Named(String),
+    /// A scenario file (or any fixed scenario), with the path it came from for the repro line.
+    Fixed {
+        scenario: Box<Scenario>,
+        path: String,
+    },
 }
 
-/// Every named scenario, in the order `streamsim list` shows them.
-pub fn catalog() -> Vec<ScenarioInfo> {
-    vec![ScenarioInfo {
-        name: "smoke",
-        summary: "the world end to end: nodes exchange pings, a node journals to its disk and is \
-                  crashed and restarted, a partition and a heal",
-    }]
+/// What to run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRequest {
+    pub source: ScenarioSource,
+    pub seed: u64,
+    pub bugs: Vec<String>,
+    pub limits: RunLimits,
+}
+
+/// Simulated-time limit of a run: far beyond any scenario's phases.
+pub const SIM_TIME_LIMIT: Duration = Duration::from_secs(3_600);
+/// Wall-clock limit of a run: a seed that takes longer is a hang.
+pub const WALL_CLOCK_LIMIT: Duration = Duration::from_secs(300);
+
+impl RunRequest {
+    pub fn named(scenario: &str, seed: u64) -> RunRequest {
+        RunRequest {
+            source: ScenarioSource::Named(scenario.to_string()),
+            seed,
+            bugs: Vec::new(),
+            limits: RunLimits {
+                sim_time: SIM_TIME_LIMIT,
+                wall_clock: WALL_CLOCK_LIMIT,
+            },
+        }
+    }
+
+    pub fn fixed(scenario: Scenario, path: &str, seed: u64) -> RunRequest {
+        RunRequest {
+            source: ScenarioSource::Fixed {
+                scenario: Box::new(scenario),
+                path: path.to_string(),
+            },
+            ..RunRequest::named("", seed)
+        }
+    }
+
+    pub fn with_bugs(mut self, bugs: Vec<String>) -> RunRequest {
+        self.bugs = bugs;
+        self
+    }
+
+    /// The scenario's name as reports show it.
+    pub fn scenario_name(&self) -> String {
+        match &self.source {
+            ScenarioSource::Named(name) => name.clone(),
+            ScenarioSource::Fixed { scenario, .. } => scenario.name.clone(),
+        }
+    }
+
+    /// The command line that reproduces this run bit for bit.
+    pub fn repro(&self) -> String {
+        match &self.source {
+            ScenarioSource::Named(name) => repro_command(name, self.seed, &self.bugs),
+            ScenarioSource::Fixed { path, .. } => {
+                let mut command =
+                    format!("streamsim run --scenario-file {path} --seed {}", self.seed);
+                for bug in &self.bugs {
+                    command.push_str(" --bug ");
+                    command.push_str(bug);
+                }
+                command
+            }
+        }
+    }
+
+    /// The concrete scenario of this run.
+    pub fn scenario(&self) -> Result<Scenario, RunError> {
+        match &self.source {
+            ScenarioSource::Named(name) => named::find(name)
+                .map(|named| named.build(Seed::new(self.seed)))
+                .ok_or_else(|| RunError::UnknownScenario {
+                    name: name.clone(),
+                    known: named::names().join(", "),
+                }),
+            ScenarioSource::Fixed { scenario, .. } => Ok((**scenario).clone()),
+        }
+    }
 }
 
 /// A request that cannot run.
@@ -30,86 +118,99 @@ pub fn catalog() -> Vec<ScenarioInfo> {
 pub enum RunError {
     #[error("unknown scenario '{name}' (known: {known})")]
     UnknownScenario { name: String, known: String },
-    #[error("unknown bug '{name}' (known: {known})")]
-    UnknownBug { name: String, known: String },
-}
-
-/// What to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunRequest {
-    pub scenario: String,
-    pub seed: u64,
-    pub bugs: Vec<String>,
-    pub limits: RunLimits,
-}
-
-impl RunRequest {
-    pub fn new(scenario: &str, seed: u64) -> RunRequest {
-        RunRequest {
-            scenario: scenario.to_string(),
-            seed,
-            bugs: Vec::new(),
-            limits: RunLimits {
-                sim_time: Duration::from_secs(3600),
-                wall_clock: Duration::from_secs(300),
-            },
-        }
-    }
+    #[error("{0}")]
+    UnknownBug(String),
+    #[error("invalid scenario: {0}")]
+    InvalidScenario(String),
 }
 
 /// Checks a request before running it.
 pub fn validate(request: &RunRequest) -> Result<(), RunError> {
-    let known: Vec<&str> = catalog().iter().map(|info| info.name).collect();
-    if !known.contains(&request.scenario.as_str()) {
-        return Err(RunError::UnknownScenario {
-            name: request.scenario.clone(),
-            known: known.join(", "),
-        });
-    }
-    if let Some(bug) = request.bugs.first() {
-        return Err(RunError::UnknownBug {
-            name: bug.clone(),
-            known: "(none yet)".to_string(),
-        });
-    }
+    let scenario = request.scenario()?;
+    scenario.validate().map_err(RunError::InvalidScenario)?;
+    BugSelection::from_names(&request.bugs).map_err(RunError::UnknownBug)?;
     Ok(())
 }
 
-/// Runs one scenario for one seed and reports the verdict.
+/// Runs one scenario for one seed: the simulation, then the oracle over its history.
 pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
-    validate(request)?;
-    let outcome = sim::run(
-        Seed::new(request.seed),
-        request.limits,
-        |world| async move { smoke::run(world).await },
-    );
-    let mut anomalies = outcome.value.clone().unwrap_or_default();
+    let scenario = request.scenario()?;
+    scenario.validate().map_err(RunError::InvalidScenario)?;
+    let bugs = BugSelection::from_names(&request.bugs).map_err(RunError::UnknownBug)?;
+    let spec = scenario.clone();
+    let outcome = sim::run(Seed::new(request.seed), request.limits, move |world| {
+        runtime::execute(world, spec, bugs)
+    });
+
+    let mut anomalies = Vec::new();
+    let mut counts = std::collections::BTreeMap::new();
+    let (history, coverage, fault_log, stats) = match &outcome.value {
+        Some(execution) => {
+            for failure in &execution.setup_failures {
+                anomalies.push(Anomaly::new("setup-failed", failure.clone()));
+            }
+            let events = execution.history.oracle_events();
+            let result = oracle::check_events(&events);
+            for anomaly in &result.anomalies {
+                anomalies.push(Anomaly {
+                    kind: anomaly.kind.as_str().to_string(),
+                    explanation: anomaly.explanation.clone(),
+                    events: anomaly.events.clone(),
+                });
+            }
+            counts = result.counts.clone();
+            (
+                execution.history.lines(),
+                execution.coverage.clone(),
+                execution.fault_log.clone(),
+                Some(result.stats),
+            )
+        }
+        None => (Vec::new(), coverage::empty(), Vec::new(), None),
+    };
     let status = match &outcome.status {
         RunStatus::Completed => "completed".to_string(),
         other => {
-            anomalies.push(report::Anomaly::new(
+            let description = other.describe();
+            anomalies.push(Anomaly::new(
                 "run-failed",
-                format!("the run did not complete: {}", other.describe()),
+                format!(
+                    "seed {}: the run did not complete: {description}",
+                    request.seed
+                ),
             ));
-            other.describe()
+            *counts.entry("run-failed".to_string()).or_insert(0) += 1;
+            description
         }
     };
+    for failure_kind in ["setup-failed"] {
+        let n = anomalies.iter().filter(|a| a.kind == failure_kind).count() as u64;
+        if n > 0 {
+            counts.insert(failure_kind.to_string(), n);
+        }
+    }
     let verdict = if anomalies.is_empty() {
         Verdict::Pass
     } else {
         Verdict::Fail
     };
     Ok(RunReport {
-        scenario: request.scenario.clone(),
+        scenario: request.scenario_name(),
         seed: request.seed,
         bugs: request.bugs.clone(),
         verdict,
         trace_hash: outcome.trace_hash.to_string(),
         anomalies,
-        repro: repro_command(&request.scenario, request.seed, &request.bugs),
+        counts,
+        repro: request.repro(),
         sim_time_ms: outcome.sim_time.as_millis() as u64,
-        events: outcome.trace_items,
+        events: history.len() as u64,
         status,
         wall_time_ms: outcome.wall_time.as_millis() as u64,
+        coverage,
+        fault_log,
+        stats,
+        history,
+        spec: scenario,
     })
 }

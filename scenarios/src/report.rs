@@ -1,9 +1,13 @@
 //! The result of one run of one scenario for one seed.
 
+use crate::coverage::Coverage;
+use crate::spec::Scenario;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
-/// One anomaly: a kind (an oracle name such as `lost-write`, or a scenario's own check), a
-/// one-sentence explanation, and the history lines (1-based) that prove it.
+/// One anomaly: a kind (an oracle name such as `lost-write`; or `run-failed` / `setup-failed`
+/// when the run itself went wrong), a one-sentence explanation, and the history lines (1-based)
+/// that prove it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Anomaly {
     pub kind: String,
@@ -38,18 +42,33 @@ pub struct RunReport {
     pub verdict: Verdict,
     /// The trace hash, 16 hex digits.
     pub trace_hash: String,
+    /// The anomalies found (the oracle lists at most 100 per kind; `counts` is exact).
     pub anomalies: Vec<Anomaly>,
+    /// Exact number of anomalies of each kind.
+    pub counts: BTreeMap<String, u64>,
     /// The command line that reproduces this run bit for bit.
     pub repro: String,
     pub sim_time_ms: u64,
-    /// Number of events traced (history events and faults).
+    /// Number of history events.
     pub events: u64,
     /// How the run ended: `completed`, or why it did not (panic, time limit, hang).
     pub status: String,
     pub wall_time_ms: u64,
+    /// Coverage marks reached, by name.
+    pub coverage: Coverage,
+    /// The faults as they fired: (ms since the scenario started, description).
+    pub fault_log: Vec<(u64, String)>,
+    /// The oracle's totals (absent when the run did not complete).
+    pub stats: Option<oracle::result::Stats>,
+    /// The history, one JSON line per event.
+    #[serde(skip)]
+    pub history: Vec<String>,
+    /// The concrete scenario that ran.
+    #[serde(skip)]
+    pub spec: Scenario,
 }
 
-/// The command line that reproduces a run.
+/// The command line that reproduces a run of a named scenario.
 pub fn repro_command(scenario: &str, seed: u64, bugs: &[String]) -> String {
     let mut command = format!("streamsim run --scenario {scenario} --seed {seed}");
     for bug in bugs {

@@ -61,6 +61,13 @@ fn liveness_phase_ms_default() -> u64 {
     LIVENESS_PHASE_MS_DEFAULT
 }
 
+/// Default idleness after which a forced expiry forgets a producer.
+pub const EXPIRE_IDLE_MS_DEFAULT: u64 = 3_000;
+
+fn expire_idle_ms_default() -> u64 {
+    EXPIRE_IDLE_MS_DEFAULT
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterSpec {
@@ -324,6 +331,9 @@ pub enum Fault {
     /// Kill a node (its disk loses unsynced writes, maybe keeping a torn prefix); it is restarted
     /// after `for_ms` if given, else at the heal.
     Crash { target: Target },
+    /// Shut a client down cleanly (a consumer flushes its commits first); it starts again after
+    /// `for_ms` if given, else at the heal.
+    Close { target: Target },
     /// Freeze a node.
     Pause { target: Target },
     /// Cut a node off from every other node.
@@ -360,8 +370,14 @@ pub enum Fault {
         topic: String,
         partition: u32,
     },
-    /// Every replica of a partition forgets all producer state (producer-id loss).
-    ExpirePids { topic: String, partition: u32 },
+    /// Every replica of a partition forgets the state of producers idle for `idle_ms`
+    /// (producer-id loss, as Kafka's `producer.id.expiration.ms` does).
+    ExpirePids {
+        topic: String,
+        partition: u32,
+        #[serde(default = "expire_idle_ms_default")]
+        idle_ms: u64,
+    },
     /// Grow a topic to `count` partitions.
     AddPartitions { topic: String, count: u32 },
 }
@@ -371,6 +387,7 @@ impl Fault {
     pub fn kind(&self) -> &'static str {
         match self {
             Fault::Crash { .. } => "crash",
+            Fault::Close { .. } => "close",
             Fault::Pause { .. } => "pause",
             Fault::Isolate { .. } => "partition",
             Fault::Clog { .. } => "clog",
@@ -419,8 +436,32 @@ fn timed(fault: Fault) -> TimedFault {
 pub fn crash(target: Target) -> TimedFault {
     timed(Fault::Crash { target })
 }
+pub fn close(target: Target) -> TimedFault {
+    timed(Fault::Close { target })
+}
 pub fn pause(target: Target) -> TimedFault {
     timed(Fault::Pause { target })
+}
+pub fn packet_loss(rate: f64) -> TimedFault {
+    timed(Fault::PacketLoss { rate })
+}
+pub fn latency(min_ms: u64, max_ms: u64) -> TimedFault {
+    timed(Fault::Latency { min_ms, max_ms })
+}
+pub fn disk_latency(target: Target, latency_ms: u64) -> TimedFault {
+    timed(Fault::Disk {
+        target,
+        read_error_rate: 0.0,
+        write_error_rate: 0.0,
+        latency_ms,
+    })
+}
+pub fn truncate_follower(target: Target, topic: &str, partition: u32) -> TimedFault {
+    timed(Fault::TruncateFollower {
+        target,
+        topic: topic.to_string(),
+        partition,
+    })
 }
 pub fn isolate(target: Target) -> TimedFault {
     timed(Fault::Isolate { target })
@@ -438,6 +479,7 @@ pub fn expire_pids(topic: &str, partition: u32) -> TimedFault {
     timed(Fault::ExpirePids {
         topic: topic.to_string(),
         partition,
+        idle_ms: EXPIRE_IDLE_MS_DEFAULT,
     })
 }
 pub fn retention(target: Target, topic: &str, partition: u32, offset: u64) -> TimedFault {
@@ -589,6 +631,29 @@ impl Scenario {
             }
             self.validate_fault(i, &fault.fault)?;
         }
+        for (i, fault) in self.faults.iter().enumerate() {
+            if let Fault::Close { target } = &fault.fault {
+                if !matches!(target, Target::Producer(_) | Target::Consumer(_)) {
+                    return Err(format!(
+                        "fault[{i}]: close applies to a producer or consumer"
+                    ));
+                }
+            }
+        }
+        for (i, producer) in self.producers.iter().enumerate() {
+            if producer.start_ms >= self.fault_phase_ms {
+                return Err(format!(
+                    "producer[{i}].start_ms: must be inside the fault phase"
+                ));
+            }
+        }
+        for (i, consumer) in self.consumers.iter().enumerate() {
+            if consumer.start_ms >= self.fault_phase_ms {
+                return Err(format!(
+                    "consumer[{i}].start_ms: must be inside the fault phase"
+                ));
+            }
+        }
         if self.liveness_phase_ms < 1_000 {
             return Err("liveness_phase_ms: must be at least 1000".into());
         }
@@ -617,6 +682,7 @@ impl Scenario {
     fn validate_fault(&self, i: usize, fault: &Fault) -> Result<(), String> {
         match fault {
             Fault::Crash { target }
+            | Fault::Close { target }
             | Fault::Pause { target }
             | Fault::Isolate { target }
             | Fault::Retention { target, .. }

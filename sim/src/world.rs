@@ -12,7 +12,7 @@ use madsim::net::NetSim;
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::task::NodeId;
 use rand_chacha::ChaCha8Rng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::Range;
@@ -52,8 +52,9 @@ struct NodeEntry {
 struct WorldState {
     nodes: BTreeMap<String, NodeEntry>,
     disks: BTreeMap<String, Disk>,
-    /// Directed links (from, to) clogged by partitions or clogs.
-    clogged_links: BTreeSet<(String, String)>,
+    /// Directed links (from, to) clogged by partitions or clogs, with how many faults clog
+    /// each (a link opens again when the last of them is repaired).
+    clogged_links: BTreeMap<(String, String), u32>,
     default_latency: Range<Duration>,
 }
 
@@ -73,7 +74,7 @@ impl World {
             state: Arc::new(Mutex::new(WorldState {
                 nodes: BTreeMap::new(),
                 disks: BTreeMap::new(),
-                clogged_links: BTreeSet::new(),
+                clogged_links: BTreeMap::new(),
                 default_latency: Duration::from_millis(1)..Duration::from_millis(10),
             })),
         }
@@ -273,18 +274,51 @@ impl World {
     fn clog_quietly(&self, from: &str, to: &str) {
         let (from_id, to_id) = (self.node_id(from), self.node_id(to));
         NetSim::current().clog_link(from_id, to_id);
-        self.lock()
+        *self
+            .lock()
             .clogged_links
-            .insert((from.to_string(), to.to_string()));
+            .entry((from.to_string(), to.to_string()))
+            .or_insert(0) += 1;
     }
 
+    fn unclog_quietly(&self, from: &str, to: &str) {
+        let key = (from.to_string(), to.to_string());
+        let open = {
+            let mut state = self.lock();
+            match state.clogged_links.get_mut(&key) {
+                None => false,
+                Some(count) if *count > 1 => {
+                    *count -= 1;
+                    false
+                }
+                Some(_) => {
+                    state.clogged_links.remove(&key);
+                    true
+                }
+            }
+        };
+        if open {
+            NetSim::current().unclog_link(self.node_id(from), self.node_id(to));
+        }
+    }
+
+    /// Repairs one clog of the link (it opens when no other fault clogs it).
     pub fn unclog_link(&self, from: &str, to: &str) {
         self.record_fault("unclog", &format!("{from}->{to}"));
-        let (from_id, to_id) = (self.node_id(from), self.node_id(to));
-        NetSim::current().unclog_link(from_id, to_id);
-        self.lock()
-            .clogged_links
-            .remove(&(from.to_string(), to.to_string()));
+        self.unclog_quietly(from, to);
+    }
+
+    /// Repairs a partition made by [`World::partition`] with the same groups.
+    pub fn unpartition(&self, groups: &[Vec<String>]) {
+        let description = groups
+            .iter()
+            .map(|group| group.join(","))
+            .collect::<Vec<_>>()
+            .join("|");
+        self.record_fault("unpartition", &description);
+        for (from, to) in partition_links(groups) {
+            self.unclog_quietly(&from, &to);
+        }
     }
 
     /// Splits the named nodes into groups that cannot reach each other (both directions).
@@ -296,28 +330,25 @@ impl World {
             .collect::<Vec<_>>()
             .join("|");
         self.record_fault("partition", &description);
-        for (i, group) in groups.iter().enumerate() {
-            for (j, other) in groups.iter().enumerate() {
-                if i == j {
-                    continue;
-                }
-                for from in group {
-                    for to in other {
-                        self.clog_quietly(from, to);
-                    }
-                }
-            }
+        for (from, to) in partition_links(groups) {
+            self.clog_quietly(&from, &to);
         }
     }
 
-    /// Cuts one node off from every other node, both ways.
-    pub fn isolate(&self, name: &str) {
+    /// The groups that [`World::isolate`] makes for `name`.
+    pub fn isolation_groups(&self, name: &str) -> Vec<Vec<String>> {
         let others: Vec<String> = self
             .node_names()
             .into_iter()
             .filter(|other| other != name)
             .collect();
-        self.partition(&[vec![name.to_string()], others]);
+        vec![vec![name.to_string()], others]
+    }
+
+    /// Cuts one node off from every other node, both ways.
+    pub fn isolate(&self, name: &str) {
+        let groups = self.isolation_groups(name);
+        self.partition(&groups);
     }
 
     /// Probability in [0, 1] that a message is lost.
@@ -355,7 +386,7 @@ impl World {
             )
         };
         let net = NetSim::current();
-        for (from, to) in links {
+        for (from, to) in links.into_keys() {
             net.unclog_link(self.node_id(&from), self.node_id(&to));
         }
         net.update_config(|config| {
@@ -373,4 +404,22 @@ impl World {
     pub fn network_messages(&self) -> u64 {
         NetSim::current().stat().msg_count
     }
+}
+
+/// Every directed link between nodes of different groups.
+fn partition_links(groups: &[Vec<String>]) -> Vec<(String, String)> {
+    let mut links = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        for (j, other) in groups.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            for from in group {
+                for to in other {
+                    links.push((from.clone(), to.clone()));
+                }
+            }
+        }
+    }
+    links
 }

@@ -212,3 +212,26 @@ fn faults_feed_the_trace() {
     assert_ne!(quiet.trace_hash, killed.trace_hash);
     assert_eq!(killed.trace_items, quiet.trace_items + 1);
 }
+
+#[test]
+fn overlapping_partitions_repair_independently() {
+    let (during_both, after_one, after_both) = with_client(8, |world, socket| {
+        Box::pin(async move {
+            let a = world.add_node("a", echo);
+            madsim::time::sleep(Duration::from_millis(10)).await;
+            let first = vec![vec!["client".to_string()], vec!["a".to_string()]];
+            let second = world.isolation_groups("a");
+            world.partition(&first);
+            world.partition(&second);
+            let during_both = ping(&socket, a, 1).await;
+            world.unpartition(&first);
+            let after_one = ping(&socket, a, 2).await;
+            world.unpartition(&second);
+            let after_both = ping(&socket, a, 3).await;
+            (during_both, after_one, after_both)
+        })
+    });
+    assert!(!during_both);
+    assert!(!after_one, "the second partition still holds");
+    assert!(after_both);
+}

@@ -1,0 +1,160 @@
+//! Coverage marks (FoundationDB's code probes, Antithesis' "sometimes"): counters of the events
+//! each scenario exists to reach. A campaign reports them and fails when a scenario's defining
+//! event never happened — a scenario that never reaches its situation tests nothing.
+//!
+//! Marks come from the cluster's observations (counted while the run goes) and from the history
+//! (computed after it).
+
+use broker::controller::ControllerEvent;
+use broker::core::Observation;
+use broker::node::ClusterEvent;
+use oracle::event::{Event, Op};
+use std::collections::BTreeMap;
+
+/// Retention evicted records a consumer had not read: it asked for an evicted offset.
+pub const EVICTED_BELOW_CONSUMER: &str = "evicted-below-consumer";
+/// A follower cut its log back (divergence after a leader change, or reset to the leader's start).
+pub const FOLLOWER_TRUNCATED: &str = "follower-truncated";
+/// A replica forgot a producer id's state (retention passed its last batch, or a forced expiry).
+pub const PRODUCER_ID_EXPIRED: &str = "producer-id-expired";
+/// A producer bumped its epoch (KIP-360) after losing its state.
+pub const EPOCH_BUMPED: &str = "epoch-bumped";
+/// A topic's partition count grew while a producer was sending to it.
+pub const PARTITIONS_GREW_UNDER_PRODUCER: &str = "partitions-grew-under-producer";
+/// A consumer got out-of-range from a follower and went back to the leader.
+pub const REDIRECTED_TO_LEADER: &str = "redirected-to-leader";
+/// A leader named a preferred read replica (KIP-392).
+pub const PREFERRED_REPLICA_CHOSEN: &str = "preferred-replica-chosen";
+/// A follower's log start ran ahead of the leader's.
+pub const FOLLOWER_LOG_START_AHEAD: &str = "follower-log-start-ahead";
+/// A partition got a new leader after the first election.
+pub const LEADER_CHANGED: &str = "leader-changed";
+/// A consumer process restarted and resumed from its committed offsets.
+pub const CONSUMER_RESTARTED: &str = "consumer-restarted";
+
+/// Every mark, in report order.
+pub const ALL_MARKS: &[&str] = &[
+    EVICTED_BELOW_CONSUMER,
+    FOLLOWER_TRUNCATED,
+    PRODUCER_ID_EXPIRED,
+    EPOCH_BUMPED,
+    PARTITIONS_GREW_UNDER_PRODUCER,
+    REDIRECTED_TO_LEADER,
+    PREFERRED_REPLICA_CHOSEN,
+    FOLLOWER_LOG_START_AHEAD,
+    LEADER_CHANGED,
+    CONSUMER_RESTARTED,
+];
+
+/// Counts of marks.
+pub type Coverage = BTreeMap<String, u64>;
+
+pub fn empty() -> Coverage {
+    ALL_MARKS.iter().map(|mark| (mark.to_string(), 0)).collect()
+}
+
+fn bump(coverage: &mut Coverage, mark: &str) {
+    *coverage.entry(mark.to_string()).or_insert(0) += 1;
+}
+
+/// Counts what a cluster event shows. `leader_log_starts` tracks the authoritative log start of
+/// each partition, to see a follower's run ahead of it.
+pub fn observe(
+    coverage: &mut Coverage,
+    leader_log_starts: &mut BTreeMap<(String, u32), u64>,
+    event: &ClusterEvent,
+) {
+    match event {
+        ClusterEvent::Broker(Observation::FollowerTruncated { from, to, .. }) if to < from => {
+            bump(coverage, FOLLOWER_TRUNCATED)
+        }
+        ClusterEvent::Broker(Observation::ProducerExpired { .. }) => {
+            bump(coverage, PRODUCER_ID_EXPIRED)
+        }
+        ClusterEvent::Broker(Observation::PreferredReplicaChosen { .. }) => {
+            bump(coverage, PREFERRED_REPLICA_CHOSEN)
+        }
+        ClusterEvent::Broker(Observation::LogStartAdvanced {
+            partition,
+            offset,
+            leader,
+            ..
+        }) => {
+            let key = (partition.topic.clone(), partition.partition);
+            let leader_start = leader_log_starts.entry(key).or_insert(0);
+            if *leader {
+                *leader_start = (*leader_start).max(*offset);
+            } else if *offset > *leader_start {
+                bump(coverage, FOLLOWER_LOG_START_AHEAD);
+            }
+        }
+        ClusterEvent::Controller(ControllerEvent::LeaderElected { leader_epoch, .. })
+            if *leader_epoch > 0 =>
+        {
+            bump(coverage, LEADER_CHANGED)
+        }
+        _ => {}
+    }
+}
+
+/// Adds the marks the history shows.
+pub fn from_history(coverage: &mut Coverage, events: &[Event]) {
+    // Producers' sending windows: first and last send invoke of each process.
+    let mut windows: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    // The last request of each (process, partition): (broker, error).
+    let mut last_request: BTreeMap<(&str, &str, u32), (u32, Option<&str>)> = BTreeMap::new();
+    let mut starts: BTreeMap<&str, u32> = BTreeMap::new();
+    for event in events {
+        match &event.op {
+            Op::SendInvoke { .. } => {
+                let window = windows
+                    .entry(&event.process)
+                    .or_insert((event.time_ns, event.time_ns));
+                window.1 = event.time_ns;
+            }
+            Op::InitPid { epoch, .. } if *epoch > 0 => bump(coverage, EPOCH_BUMPED),
+            Op::Reset { reason, .. } if reason == "offset_evicted" => {
+                bump(coverage, EVICTED_BELOW_CONSUMER)
+            }
+            Op::PollFail { error, .. } if error == "offset_evicted" => {
+                bump(coverage, EVICTED_BELOW_CONSUMER)
+            }
+            Op::Start => {
+                let count = starts.entry(&event.process).or_insert(0);
+                *count += 1;
+                if *count > 1 && event.process.starts_with("consumer") {
+                    bump(coverage, CONSUMER_RESTARTED);
+                }
+            }
+            Op::Request(request) => {
+                let key = (
+                    event.process.as_str(),
+                    request.topic.as_str(),
+                    request.partition,
+                );
+                if let Some((previous_broker, Some("offset_out_of_range"))) = last_request.get(&key)
+                {
+                    if request.broker != *previous_broker {
+                        bump(coverage, REDIRECTED_TO_LEADER);
+                    }
+                }
+                last_request.insert(key, (request.broker, request.error.as_deref()));
+            }
+            _ => {}
+        }
+    }
+    // A partition count that grew inside some producer's sending window.
+    let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
+    for event in events {
+        if let Op::Partitions { topic, count } = &event.op {
+            let previous = counts.insert(topic, *count);
+            if previous.is_some_and(|previous| *count > previous)
+                && windows
+                    .values()
+                    .any(|&(first, last)| first < event.time_ns && event.time_ns < last)
+            {
+                bump(coverage, PARTITIONS_GREW_UNDER_PRODUCER);
+            }
+        }
+    }
+}

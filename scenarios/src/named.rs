@@ -1,0 +1,532 @@
+//! The named scenarios: one per real bug class, each a function from the seed to a [`Scenario`]
+//! that forces its situation in most seeds (fault times and targets are drawn from the seed's
+//! `scenario` stream, so they differ per seed and replay exactly).
+
+use crate::coverage;
+use crate::spec::*;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use sim::Seed;
+
+/// A named scenario in the catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct NamedScenario {
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// The real bugs it was built after.
+    pub after: &'static str,
+    /// Coverage marks that must be reached at least once in a campaign.
+    pub defining_marks: &'static [&'static str],
+    build: fn(&mut ChaCha8Rng) -> Scenario,
+}
+
+impl NamedScenario {
+    /// The scenario of this seed.
+    pub fn build(&self, seed: Seed) -> Scenario {
+        let mut rng = seed.stream("scenario");
+        let scenario = (self.build)(&mut rng);
+        debug_assert!(scenario.validate().is_ok(), "{:?}", scenario.validate());
+        scenario
+    }
+}
+
+pub const NAMED: &[NamedScenario] = &[
+    NamedScenario {
+        name: "smoke",
+        summary: "a 3-broker cluster, one producer and one consumer; a broker crash and restart, \
+                  a network partition and a heal",
+        after: "the world end to end",
+        defining_marks: &[coverage::LEADER_CHANGED],
+        build: smoke,
+    },
+    NamedScenario {
+        name: "retention-eviction",
+        summary: "small segments and byte retention pass a lagging consumer; consumers start \
+                  from offset 0 and from the beginning",
+        after: "fluvio #3891, #4514",
+        defining_marks: &[coverage::EVICTED_BELOW_CONSUMER],
+        build: retention_eviction,
+    },
+    NamedScenario {
+        name: "offset-commit",
+        summary: "consumers crash and close-and-restart at every point of poll -> process -> \
+                  commit; auto commit with flush 0 and > 0, and manual commits",
+        after: "fluvio #4505, #4324",
+        defining_marks: &[coverage::CONSUMER_RESTARTED],
+        build: offset_commit,
+    },
+    NamedScenario {
+        name: "partition-growth",
+        summary: "producers keep sending while their topic grows from 2 to 4 and 6 partitions",
+        after: "fluvio #4079, #4558",
+        defining_marks: &[coverage::PARTITIONS_GREW_UNDER_PRODUCER],
+        build: partition_growth,
+    },
+    NamedScenario {
+        name: "pid-loss",
+        summary: "an idle producer's state expires (retention passes its records, and forced \
+                  expiry) while batches are in doubt; it must bump its epoch and lose nothing",
+        after: "franz-go #805, KIP-360",
+        defining_marks: &[coverage::PRODUCER_ID_EXPIRED, coverage::EPOCH_BUMPED],
+        build: pid_loss,
+    },
+    NamedScenario {
+        name: "follower-truncation",
+        summary: "consumers fetch from followers whose log start runs ahead of the leader's; \
+                  leaders crash so followers truncate, and the ISR empties out",
+        after: "franz-go #885, KIP-392, KIP-101/KIP-279",
+        defining_marks: &[
+            coverage::PREFERRED_REPLICA_CHOSEN,
+            coverage::REDIRECTED_TO_LEADER,
+            coverage::FOLLOWER_TRUNCATED,
+        ],
+        build: follower_truncation,
+    },
+    NamedScenario {
+        name: "swarm",
+        summary: "swarm testing: the seed draws the cluster, the workload and a random subset of \
+                  fault kinds",
+        after: "all of the above, mixed",
+        defining_marks: &[],
+        build: swarm,
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static NamedScenario> {
+    NAMED.iter().find(|named| named.name == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    NAMED.iter().map(|named| named.name).collect()
+}
+
+fn between(rng: &mut ChaCha8Rng, low_ms: u64, high_ms: u64) -> u64 {
+    rng.gen_range(low_ms..high_ms)
+}
+
+fn smoke(rng: &mut ChaCha8Rng) -> Scenario {
+    let crash_at = between(rng, 2_000, 5_000);
+    let partition_at = between(rng, 7_000, 10_000);
+    let broker = rng.gen_range(1..=3);
+    Scenario::named("smoke")
+        .describe("the world end to end")
+        .topic("events", 2)
+        .producer(ProducerSpec::new("events").records(300).rate_per_sec(50))
+        .consumer(
+            ConsumerSpec::new("events")
+                .group("readers")
+                .auto_commit(200),
+        )
+        .fault(crash(leader_of("events", 0)).at_ms(crash_at).for_ms(2_000))
+        .fault(
+            isolate(broker_target(broker))
+                .at_ms(partition_at)
+                .for_ms(2_000),
+        )
+        .fault_phase_ms(12_000)
+        .liveness_phase_ms(30_000)
+}
+
+fn broker_target(id: u32) -> Target {
+    broker(id)
+}
+
+fn retention_eviction(rng: &mut ChaCha8Rng) -> Scenario {
+    let records = 1_500 + rng.gen_range(0..500);
+    let slow_ms = rng.gen_range(15..40);
+    let late_start = between(rng, 6_000, 12_000);
+    let mut scenario = Scenario::named("retention-eviction")
+        .describe("small segments and byte retention pass a lagging consumer")
+        .cluster(|c| {
+            c.segment_bytes_max = 1_024;
+            c.retention_bytes = 4_096;
+            c.retention_check_interval_ms = 50;
+        })
+        .topic("events", 1)
+        .producer(
+            ProducerSpec::new("events")
+                .records(records)
+                .rate_per_sec(150)
+                .linger_ms(0),
+        )
+        // Lags far behind: retention deletes what it has not read yet.
+        .consumer(
+            ConsumerSpec::new("events")
+                .group("lagging")
+                .processing_delay_ms(slow_ms)
+                .auto_commit(500),
+        )
+        // Starts late from offset 0 ("consume from offset 0"): long evicted by then.
+        .consumer(
+            ConsumerSpec::new("events")
+                .group("from-zero")
+                .start_ms(late_start)
+                .start_offset(0)
+                .processing_delay_ms(slow_ms / 2),
+        )
+        // Starts late from the beginning (the earliest offset, which retention then passes).
+        .consumer(
+            ConsumerSpec::new("events")
+                .group("from-beginning")
+                .start_ms(late_start + 1_000)
+                .processing_delay_ms(slow_ms),
+        )
+        .fault_phase_ms(20_000)
+        .liveness_phase_ms(120_000);
+    if rng.gen_bool(0.5) {
+        // The lagging consumer crashes; it resumes at a committed offset retention has passed.
+        let at = between(rng, 4_000, 12_000);
+        scenario = scenario.fault(
+            crash(Target::Consumer(0))
+                .at_ms(at)
+                .for_ms(between(rng, 500, 4_000)),
+        );
+    }
+    if rng.gen_bool(0.3) {
+        let at = between(rng, 3_000, 15_000);
+        scenario = scenario.fault(crash(leader_of("events", 0)).at_ms(at).for_ms(2_000));
+    }
+    scenario
+}
+
+fn offset_commit(rng: &mut ChaCha8Rng) -> Scenario {
+    let mut scenario = Scenario::named("offset-commit")
+        .describe("consumers crash and restart at every point of poll -> process -> commit")
+        .topic("auto-flush-0", 2)
+        .topic("auto-flush-slow", 2)
+        .topic("manual", 2)
+        .producer(
+            ProducerSpec::new("auto-flush-0")
+                .records(600)
+                .rate_per_sec(60),
+        )
+        .producer(
+            ProducerSpec::new("auto-flush-slow")
+                .records(600)
+                .rate_per_sec(60),
+        )
+        .producer(ProducerSpec::new("manual").records(600).rate_per_sec(60))
+        .consumer(
+            ConsumerSpec::new("auto-flush-0")
+                .group("g-flush-0")
+                .auto_commit(0)
+                .processing_delay_ms(rng.gen_range(1..8)),
+        )
+        .consumer(
+            ConsumerSpec::new("auto-flush-slow")
+                .group("g-flush-slow")
+                .auto_commit(rng.gen_range(100..1_500))
+                .processing_delay_ms(rng.gen_range(1..8)),
+        )
+        .consumer(
+            ConsumerSpec::new("manual")
+                .group("g-manual")
+                .manual_commit(rng.gen_range(1..20))
+                .processing_delay_ms(rng.gen_range(1..8)),
+        )
+        .fault_phase_ms(14_000)
+        .liveness_phase_ms(60_000);
+    // Crashes and clean close-and-restarts of every consumer at random points.
+    for consumer in 0..3u32 {
+        let mut at = between(rng, 500, 2_000);
+        while at < 12_500 {
+            let down_ms = between(rng, 50, 1_500);
+            let fault = if rng.gen_bool(0.5) {
+                crash(Target::Consumer(consumer))
+            } else {
+                close(Target::Consumer(consumer))
+            };
+            scenario = scenario.fault(fault.at_ms(at).for_ms(down_ms));
+            at += down_ms + between(rng, 300, 3_000);
+        }
+    }
+    scenario
+}
+
+fn partition_growth(rng: &mut ChaCha8Rng) -> Scenario {
+    let first_growth = between(rng, 3_000, 7_000);
+    let second_growth = first_growth + between(rng, 4_000, 6_000);
+    let mut scenario = Scenario::named("partition-growth")
+        .describe("producers keep sending while their topic grows")
+        .topic("orders", 2)
+        .producer(ProducerSpec::new("orders").records(400).rate_per_sec(20))
+        .producer(
+            ProducerSpec::new("orders")
+                .records(400)
+                .rate_per_sec(20)
+                .keyed(16),
+        )
+        .consumer(ConsumerSpec::new("orders").group("readers"))
+        .fault(grow("orders", 4).at_ms(first_growth))
+        .fault(grow("orders", 6).at_ms(second_growth))
+        .fault_phase_ms(18_000)
+        .liveness_phase_ms(60_000);
+    for producer in &mut scenario.producers {
+        producer.metadata_max_age_ms = 500;
+    }
+    if rng.gen_bool(0.3) {
+        let at = between(rng, 1_000, 15_000);
+        scenario = scenario.fault(crash(leader_of("orders", 0)).at_ms(at).for_ms(2_000));
+    }
+    scenario
+}
+
+fn pid_loss(rng: &mut ChaCha8Rng) -> Scenario {
+    // Producer 0 sends, goes idle (paused) while retention ages its records out — taking its
+    // producer state with them (franz-go #805) — then sends again: its first batches are
+    // answered UnknownProducerId, and its last acknowledged offset is below the log start, so
+    // it must bump its epoch and lose nothing. Producer 1 keeps sending throughout; forced
+    // expiry forgets it whenever it idles (partitions it has not written to for a while).
+    let idle_at = between(rng, 2_000, 5_000);
+    let idle_ms = between(rng, 5_000, 9_000);
+    let mut scenario = Scenario::named("pid-loss")
+        .describe("an idle producer's state expires while batches are in doubt")
+        .cluster(|c| {
+            c.segment_bytes_max = 512;
+            c.segment_ms = 500;
+            c.retention_ms = 2_500;
+            c.retention_check_interval_ms = 100;
+        })
+        .topic("payments", 2)
+        .producer(ProducerSpec::new("payments").records(500).rate_per_sec(40))
+        .producer(
+            ProducerSpec::new("payments")
+                .records(500)
+                .rate_per_sec(25)
+                .keyed(3),
+        )
+        .consumer(ConsumerSpec::new("payments").group("ledger"))
+        .fault(pause(Target::Producer(0)).at_ms(idle_at).for_ms(idle_ms))
+        .fault_phase_ms(24_000)
+        .liveness_phase_ms(60_000);
+    // Answers to the producers get lost around the pause and later: batches in doubt.
+    for _ in 0..3 {
+        let at = between(rng, 1_000, 22_000);
+        let partition = rng.gen_range(0..2);
+        let producer = rng.gen_range(0..2);
+        scenario = scenario.fault(
+            clog(leader_of("payments", partition), Target::Producer(producer))
+                .at_ms(at)
+                .for_ms(between(rng, 100, 1_500)),
+        );
+    }
+    for _ in 0..2 {
+        let at = between(rng, 3_000, 22_000);
+        scenario = scenario.fault(expire_pids("payments", rng.gen_range(0..2)).at_ms(at));
+    }
+    // Retries must stop before a batch's records can age out (KIP-360's caveat).
+    for producer in &mut scenario.producers {
+        producer.delivery_timeout_ms = 2_000;
+    }
+    scenario
+}
+
+fn follower_truncation(rng: &mut ChaCha8Rng) -> Scenario {
+    let topic = "clicks";
+    let mut scenario = Scenario::named("follower-truncation")
+        .describe(
+            "fetch from followers ahead of the leader's log start; truncation after leader change",
+        )
+        .cluster(|c| {
+            c.segment_bytes_max = 1_024;
+            c.replica_lag_ms_max = 1_500;
+        })
+        .topic(topic, 2)
+        .producer(ProducerSpec::new(topic).records(1_200).rate_per_sec(80))
+        .consumer(
+            ConsumerSpec::new(topic)
+                .group("near-2")
+                .rack("rack-2")
+                .processing_delay_ms(rng.gen_range(5..20)),
+        )
+        .consumer(
+            ConsumerSpec::new(topic)
+                .group("near-3")
+                .rack("rack-3")
+                .processing_delay_ms(rng.gen_range(5..20)),
+        )
+        .fault_phase_ms(20_000)
+        .liveness_phase_ms(90_000);
+    // A follower's own retention runs ahead of the leader's (franz-go #885).
+    for _ in 0..4 {
+        let at = between(rng, 2_000, 16_000);
+        let partition = rng.gen_range(0..2);
+        scenario = scenario
+            .fault(retention(follower_of(topic, partition), topic, partition, u64::MAX).at_ms(at));
+    }
+    // The ISR empties: a follower is cut off and drops out, then the two others die in turn.
+    let isolate_at = between(rng, 3_000, 6_000);
+    let partition = rng.gen_range(0..2);
+    scenario = scenario
+        .fault(
+            isolate(follower_of(topic, partition))
+                .at_ms(isolate_at)
+                .for_ms(6_000),
+        )
+        .fault(
+            crash(leader_of(topic, partition))
+                .at_ms(isolate_at + 3_000)
+                .for_ms(4_000),
+        )
+        .fault(
+            crash(leader_of(topic, partition))
+                .at_ms(isolate_at + 4_500)
+                .for_ms(4_000),
+        );
+    // Leaders die while producing: their uncommitted tails must be truncated.
+    let crash_at = between(rng, 13_000, 16_000);
+    scenario = scenario.fault(
+        crash(leader_of(topic, 1 - partition))
+            .at_ms(crash_at)
+            .for_ms(1_500),
+    );
+    scenario
+}
+
+/// Swarm testing (Groce et al.): each seed enables a random subset of fault kinds, so some seeds
+/// run long stretches of a few faults instead of a thin mix of all.
+fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
+    let brokers = rng.gen_range(3..=5);
+    let replication_factor = 3;
+    let partitions = rng.gen_range(1..=4);
+    let small_segments = rng.gen_bool(0.5);
+    let mut scenario = Scenario::named("swarm")
+        .describe("the seed draws the cluster, the workload and the fault kinds")
+        .cluster(|c| {
+            c.brokers = brokers;
+            c.replication_factor = replication_factor;
+            c.min_insync_replicas = 2;
+            if small_segments {
+                c.segment_bytes_max = 1_024;
+                c.retention_bytes = 8_192;
+            }
+        })
+        .topic("swarm", partitions)
+        .fault_phase_ms(20_000)
+        .liveness_phase_ms(120_000);
+    let producers = rng.gen_range(1..=3);
+    for _ in 0..producers {
+        let mut producer = ProducerSpec::new("swarm")
+            .records(rng.gen_range(200..800))
+            .rate_per_sec(rng.gen_range(20..100));
+        if rng.gen_bool(0.3) {
+            producer = producer.keyed(rng.gen_range(1..32));
+        }
+        scenario = scenario.producer(producer);
+    }
+    let consumers = rng.gen_range(1..=3);
+    for index in 0..consumers {
+        let mut consumer = ConsumerSpec::new("swarm").group(&format!("group-{index}"));
+        consumer = match rng.gen_range(0..3) {
+            0 => consumer.auto_commit(0),
+            1 => consumer.auto_commit(rng.gen_range(50..1_000)),
+            _ => consumer.manual_commit(rng.gen_range(1..50)),
+        };
+        if rng.gen_bool(0.3) {
+            consumer = consumer.rack(&format!("rack-{}", rng.gen_range(1..=brokers)));
+        }
+        if rng.gen_bool(0.3) {
+            consumer = consumer.processing_delay_ms(rng.gen_range(1..15));
+        }
+        scenario = scenario.consumer(consumer);
+    }
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Kind {
+        BrokerCrash,
+        ControllerCrash,
+        ClientCrash,
+        ClientClose,
+        Isolate,
+        Clog,
+        Loss,
+        Latency,
+        Pause,
+        Disk,
+        Retention,
+        TruncateFollower,
+        ExpirePids,
+        Grow,
+    }
+    let all = [
+        Kind::BrokerCrash,
+        Kind::ControllerCrash,
+        Kind::ClientCrash,
+        Kind::ClientClose,
+        Kind::Isolate,
+        Kind::Clog,
+        Kind::Loss,
+        Kind::Latency,
+        Kind::Pause,
+        Kind::Disk,
+        Kind::Retention,
+        Kind::TruncateFollower,
+        Kind::ExpirePids,
+        Kind::Grow,
+    ];
+    let enabled: Vec<Kind> = all.iter().copied().filter(|_| rng.gen_bool(0.4)).collect();
+    if enabled.is_empty() {
+        return scenario;
+    }
+    let fault_count = rng.gen_range(3..12);
+    let mut grown = partitions;
+    for _ in 0..fault_count {
+        let at = between(rng, 500, 19_000);
+        let duration = between(rng, 200, 4_000);
+        let partition = rng.gen_range(0..partitions);
+        let kind = *enabled.choose(rng).expect("not empty");
+        let client_target = |rng: &mut ChaCha8Rng| {
+            if rng.gen_bool(0.5) {
+                Target::Producer(rng.gen_range(0..producers))
+            } else {
+                Target::Consumer(rng.gen_range(0..consumers))
+            }
+        };
+        let broker_target = |rng: &mut ChaCha8Rng| match rng.gen_range(0..3) {
+            0 => Target::Broker(rng.gen_range(1..=brokers)),
+            1 => leader_of("swarm", partition),
+            _ => follower_of("swarm", partition),
+        };
+        let fault = match kind {
+            Kind::BrokerCrash => crash(broker_target(rng)).for_ms(duration),
+            Kind::ControllerCrash => crash(Target::Controller).for_ms(duration),
+            Kind::ClientCrash => crash(client_target(rng)).for_ms(duration),
+            Kind::ClientClose => {
+                close(Target::Consumer(rng.gen_range(0..consumers))).for_ms(duration)
+            }
+            Kind::Isolate => isolate(broker_target(rng)).for_ms(duration),
+            Kind::Clog => {
+                let to = if rng.gen_bool(0.5) {
+                    broker_target(rng)
+                } else {
+                    client_target(rng)
+                };
+                clog(broker_target(rng), to).for_ms(duration)
+            }
+            Kind::Loss => packet_loss(rng.gen_range(0.01..0.3)).for_ms(duration),
+            Kind::Latency => latency(1, rng.gen_range(20..200)).for_ms(duration),
+            Kind::Pause => pause(broker_target(rng)).for_ms(duration.min(2_000)),
+            Kind::Disk => disk_latency(broker_target(rng), rng.gen_range(1..30)).for_ms(duration),
+            Kind::Retention => retention(
+                follower_of("swarm", partition),
+                "swarm",
+                partition,
+                u64::MAX,
+            ),
+            Kind::TruncateFollower => {
+                truncate_follower(follower_of("swarm", partition), "swarm", partition)
+            }
+            Kind::ExpirePids => expire_pids("swarm", partition),
+            Kind::Grow => {
+                if grown >= 8 {
+                    continue;
+                }
+                grown = (grown + rng.gen_range(1..3)).min(8);
+                grow("swarm", grown)
+            }
+        };
+        scenario = scenario.fault(fault.at_ms(at));
+    }
+    scenario
+}

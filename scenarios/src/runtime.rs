@@ -1,0 +1,864 @@
+//! Runs a [`Scenario`] in the simulated world: the cluster, the clients, the fault schedule, the
+//! heal, and the liveness phase. Everything observable goes into the history.
+//!
+//! Phases:
+//! 1. setup — the controller and brokers start, topics are created, leaders are known;
+//! 2. fault phase — clients start at their times, faults fire and (with `for_ms`) get repaired;
+//! 3. heal — every fault is repaired, every crashed process restarted, the network made whole,
+//!    and a `heal` fault is recorded;
+//! 4. liveness phase — producers finish their sends, consumers drain up to the high watermark
+//!    (bounded by `liveness_phase_ms`), then consumers and producers close cleanly.
+
+use crate::bugs::BugSelection;
+use crate::coverage::{self, Coverage};
+use crate::spec::*;
+use broker::api::{
+    CreatePartitionsRequest, CreateTopicRequest, ErrorCode, Request, Response, TopicPartition,
+};
+use broker::core::{AdminCommand, BrokerConfig};
+use broker::log::LogConfig;
+use broker::node::{start_cluster, Cluster, ClusterConfig, ClusterEvent, RpcClient};
+use client::node::{
+    cluster_observer, ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload,
+};
+use client::{ClusterAddrs, ConsumerConfig, History, ProducerConfig, Subscription};
+use sim::disk::DiskFaults;
+use sim::{NodeState, World};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Name of the node that performs admin requests (topic creation, partition growth).
+const ADMIN_NODE: &str = "admin";
+const ADMIN_CALL_TIMEOUT: Duration = Duration::from_millis(500);
+const ADMIN_ATTEMPTS_MAX: u32 = 60;
+/// How long setup waits for every partition to have a serving leader.
+const SETUP_LEADERS_TIMEOUT: Duration = Duration::from_secs(20);
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a run produced besides its history.
+pub struct Execution {
+    pub history: History,
+    pub coverage: Coverage,
+    /// Problems of the harness itself (setup that could not complete); a correct build has none.
+    pub setup_failures: Vec<String>,
+    /// The faults as they fired: (simulated ms since the scenario start, description).
+    pub fault_log: Vec<(u64, String)>,
+}
+
+/// What a fault changed, so that it can be repaired.
+#[derive(Debug, Clone)]
+enum Active {
+    Crashed(Node),
+    Closed(Node),
+    Paused(String),
+    Partitioned(Vec<Vec<String>>),
+    Clogged(String, String),
+    PacketLoss,
+    Latency,
+    Disk(String),
+    Nothing,
+}
+
+/// A node a fault resolved to.
+#[derive(Debug, Clone)]
+enum Node {
+    Server(String),
+    Producer(usize),
+    Consumer(usize),
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    StartProducer(usize),
+    StartConsumer(usize),
+    Apply(usize),
+    Repair(usize),
+}
+
+struct Runner {
+    world: World,
+    scenario: Scenario,
+    bugs: BugSelection,
+    history: History,
+    cluster: Cluster,
+    admin: Arc<RpcClient>,
+    producers: BTreeMap<usize, ProducerNode>,
+    consumers: BTreeMap<usize, ConsumerNode>,
+    active: BTreeMap<usize, Active>,
+    fault_log: Vec<(u64, String)>,
+    start: madsim::time::Instant,
+}
+
+fn non_zero(value: u64) -> Option<u64> {
+    (value > 0).then_some(value)
+}
+
+fn cluster_config(scenario: &Scenario, bugs: &BugSelection) -> ClusterConfig {
+    let spec = &scenario.cluster;
+    let mut broker = BrokerConfig::new(0);
+    broker.log = LogConfig {
+        segment_bytes_max: spec.segment_bytes_max,
+        segment_ms: non_zero(spec.segment_ms),
+        retention_ms: non_zero(spec.retention_ms),
+        retention_bytes: non_zero(spec.retention_bytes),
+        index_interval_bytes: 4096,
+        sync_each_append: spec.sync_each_append,
+    };
+    broker.min_insync_replicas = spec.min_insync_replicas;
+    broker.replica_lag_ms_max = spec.replica_lag_ms_max;
+    broker.retention_check_interval_ms = spec.retention_check_interval_ms;
+    broker.bugs = bugs.broker.clone();
+    ClusterConfig {
+        brokers: spec.brokers,
+        controller: broker::controller::ControllerConfig {
+            session_timeout_ms: spec.session_timeout_ms,
+            unclean_election: bugs.broker.is_on(broker::bugs::BrokerBug::UncleanElection),
+        },
+        broker,
+    }
+}
+
+/// Runs `scenario` with `bugs` switched on; returns the history and what was reached.
+pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Execution {
+    let history = History::new(world.trace().clone());
+    let coverage = Arc::new(Mutex::new((coverage::empty(), BTreeMap::new())));
+
+    let record = cluster_observer(history.clone());
+    let count = coverage.clone();
+    let cluster = start_cluster(
+        &world,
+        cluster_config(&scenario, &bugs),
+        Arc::new(move |event: ClusterEvent| {
+            {
+                let mut guard = count.lock().unwrap_or_else(|p| p.into_inner());
+                let (coverage, leader_starts) = &mut *guard;
+                coverage::observe(coverage, leader_starts, &event);
+            }
+            record(event);
+        }),
+    );
+
+    world.add_node(ADMIN_NODE, |_context| std::future::pending::<()>());
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    world.spawn_on(ADMIN_NODE, async move {
+        let rpc = RpcClient::bind()
+            .await
+            .expect("the admin node binds a port");
+        let _ = sender.send(Arc::new(rpc));
+    });
+    let admin = receiver.await.expect("the admin node starts");
+
+    let mut runner = Runner {
+        world: world.clone(),
+        scenario,
+        bugs,
+        history: history.clone(),
+        cluster,
+        admin,
+        producers: BTreeMap::new(),
+        consumers: BTreeMap::new(),
+        active: BTreeMap::new(),
+        fault_log: Vec::new(),
+        start: madsim::time::Instant::now(),
+    };
+    let setup_failures = runner.setup().await;
+    if setup_failures.is_empty() {
+        runner.fault_phase().await;
+        runner.heal().await;
+        runner.liveness_phase().await;
+    }
+    let mut coverage = coverage.lock().unwrap_or_else(|p| p.into_inner()).0.clone();
+    coverage::from_history(&mut coverage, &history.oracle_events());
+    Execution {
+        history,
+        coverage,
+        setup_failures,
+        fault_log: runner.fault_log,
+    }
+}
+
+impl Runner {
+    async fn admin_call(&self, request: Request) -> Option<Response> {
+        self.admin
+            .call_with_retries(
+                self.cluster.controller_addr,
+                request,
+                ADMIN_CALL_TIMEOUT,
+                ADMIN_ATTEMPTS_MAX,
+            )
+            .await
+    }
+
+    /// Creates the topics and waits until every partition has a serving leader.
+    async fn setup(&mut self) -> Vec<String> {
+        let mut failures = Vec::new();
+        // Brokers register with the controller first.
+        madsim::time::sleep(Duration::from_millis(300)).await;
+        for topic in self.scenario.topics.clone() {
+            let mut created = false;
+            for _attempt in 0..ADMIN_ATTEMPTS_MAX {
+                let answer = self
+                    .admin_call(Request::CreateTopic(CreateTopicRequest {
+                        topic: topic.name.clone(),
+                        partitions: topic.partitions,
+                        replication_factor: self.scenario.cluster.replication_factor,
+                    }))
+                    .await;
+                match answer {
+                    Some(Response::CreateTopic(response))
+                        if matches!(
+                            response.result,
+                            Ok(()) | Err(ErrorCode::TopicAlreadyExists)
+                        ) =>
+                    {
+                        created = true;
+                        break;
+                    }
+                    // Not enough brokers registered yet, or the answer was lost.
+                    _ => madsim::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+            if !created {
+                failures.push(format!("topic {} could not be created", topic.name));
+            }
+        }
+        let partitions: Vec<TopicPartition> = self
+            .scenario
+            .topics
+            .iter()
+            .flat_map(|topic| (0..topic.partitions).map(|p| TopicPartition::new(&topic.name, p)))
+            .collect();
+        let ready = client::node::wait_for(SETUP_LEADERS_TIMEOUT, || {
+            partitions
+                .iter()
+                .all(|partition| self.leader_of(partition).is_some())
+        })
+        .await;
+        if !ready {
+            failures.push("not every partition got a serving leader during setup".to_string());
+        }
+        self.start = madsim::time::Instant::now();
+        failures
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        (madsim::time::Instant::now() - self.start).as_millis() as u64
+    }
+
+    /// The running broker that leads `partition` (by its own status), newest epoch first.
+    fn leader_of(&self, partition: &TopicPartition) -> Option<u32> {
+        self.cluster
+            .brokers
+            .values()
+            .filter(|handle| self.world.node_state(&handle.name) == NodeState::Running)
+            .filter_map(|handle| {
+                handle
+                    .status()
+                    .replicas
+                    .iter()
+                    .find(|replica| &replica.partition == partition && replica.leader)
+                    .map(|replica| (replica.leader_epoch, handle.id))
+            })
+            .max()
+            .map(|(_, id)| id)
+    }
+
+    /// A running broker that follows `partition`.
+    fn follower_of(&self, partition: &TopicPartition) -> Option<u32> {
+        let leader = self.leader_of(partition);
+        self.cluster
+            .brokers
+            .values()
+            .filter(|handle| self.world.node_state(&handle.name) == NodeState::Running)
+            .filter(|handle| Some(handle.id) != leader)
+            .find(|handle| {
+                handle
+                    .status()
+                    .replicas
+                    .iter()
+                    .any(|replica| &replica.partition == partition)
+            })
+            .map(|handle| handle.id)
+    }
+
+    fn resolve(&self, target: &Target) -> Option<Node> {
+        match target {
+            Target::Broker(id) => Some(Node::Server(Cluster::broker_name(*id))),
+            Target::Controller => Some(Node::Server(self.cluster.controller_name.clone())),
+            Target::Producer(index) => Some(Node::Producer(*index as usize)),
+            Target::Consumer(index) => Some(Node::Consumer(*index as usize)),
+            Target::LeaderOf { topic, partition } => self
+                .leader_of(&TopicPartition::new(topic, *partition))
+                .map(|id| Node::Server(Cluster::broker_name(id))),
+            Target::FollowerOf { topic, partition } => self
+                .follower_of(&TopicPartition::new(topic, *partition))
+                .map(|id| Node::Server(Cluster::broker_name(id))),
+        }
+    }
+
+    fn node_name(&self, node: &Node) -> String {
+        match node {
+            Node::Server(name) => name.clone(),
+            Node::Producer(index) => producer_name(*index),
+            Node::Consumer(index) => consumer_name(*index),
+        }
+    }
+
+    fn broker_id(&self, node: &Node) -> Option<u32> {
+        match node {
+            Node::Server(name) => self
+                .cluster
+                .brokers
+                .values()
+                .find(|handle| &handle.name == name)
+                .map(|handle| handle.id),
+            _ => None,
+        }
+    }
+
+    fn cluster_addrs(&self) -> ClusterAddrs {
+        ClusterAddrs {
+            bootstrap: self.cluster.broker_addrs(),
+            controller: self.cluster.controller_addr,
+        }
+    }
+
+    fn start_producer(&mut self, index: usize) {
+        let spec = &self.scenario.producers[index];
+        let mut config = ProducerConfig::new(&producer_name(index));
+        config.linger_ms = spec.linger_ms;
+        config.batch_bytes_max = spec.batch_bytes_max;
+        config.delivery_timeout_ms = spec.delivery_timeout_ms;
+        config.metadata_max_age_ms = spec.metadata_max_age_ms;
+        config.bugs = self.bugs.client.clone();
+        let mut workload = ProducerWorkload::new(&spec.topic, spec.records);
+        workload.send_interval_ms = (1_000 / spec.rate_per_sec).max(1);
+        workload.keys = match spec.keys {
+            KeyMode::Keyless => None,
+            KeyMode::Keyed(keys) => Some(keys),
+        };
+        let node = ProducerNode::start(
+            &self.world,
+            self.cluster_addrs(),
+            config,
+            workload,
+            self.history.clone(),
+        );
+        self.producers.insert(index, node);
+    }
+
+    fn start_consumer(&mut self, index: usize) {
+        let spec = &self.scenario.consumers[index];
+        let subscription = Subscription::Group {
+            topics: vec![spec.topic.clone()],
+            member_index: spec.member,
+            members: spec.members,
+        };
+        let mut config = ConsumerConfig::new(&consumer_name(index), subscription);
+        config.group = spec.group.clone();
+        config.reset_policy = match spec.reset {
+            ResetPolicy::Earliest => client::ResetPolicy::Earliest,
+            ResetPolicy::Latest => client::ResetPolicy::Latest,
+            ResetPolicy::None => client::ResetPolicy::None,
+        };
+        config.commit_mode = match spec.commit {
+            CommitMode::Auto => client::CommitMode::Auto {
+                offset_flush_ms: spec.offset_flush_ms,
+            },
+            CommitMode::Manual => client::CommitMode::Manual,
+        };
+        config.rack = spec.rack.clone();
+        config.bugs = self.bugs.client.clone();
+        let workload = ConsumerWorkload {
+            processing_delay_ms: spec.processing_delay_ms,
+            ..ConsumerWorkload::default()
+        };
+        let node = ConsumerNode::start(
+            &self.world,
+            self.cluster_addrs(),
+            config,
+            workload,
+            self.history.clone(),
+        );
+        self.consumers.insert(index, node);
+    }
+
+    fn log_fault(&mut self, description: String) {
+        let at = self.elapsed_ms();
+        tracing::info!(target: "streamsim::nemesis", at_ms = at, "{description}");
+        self.fault_log.push((at, description));
+    }
+
+    /// Fires fault `index`; remembers what to repair.
+    async fn apply(&mut self, index: usize) {
+        let fault = self.scenario.faults[index].fault.clone();
+        let kind = fault.kind();
+        let active = match &fault {
+            Fault::Crash { target } => match self.resolve(target) {
+                Some(node) => {
+                    let name = self.node_name(&node);
+                    self.history.record_fault(kind, Some(&name));
+                    match &node {
+                        Node::Server(name) => self.world.kill(name),
+                        Node::Producer(i) => match self.producers.get(i) {
+                            Some(producer) => producer.crash(),
+                            None => {}
+                        },
+                        Node::Consumer(i) => match self.consumers.get(i) {
+                            Some(consumer) => consumer.crash(),
+                            None => {}
+                        },
+                    }
+                    Active::Crashed(node)
+                }
+                None => Active::Nothing,
+            },
+            Fault::Close { target } => match self.resolve(target) {
+                Some(node) => {
+                    let name = self.node_name(&node);
+                    let running = self.world.node_names().contains(&name)
+                        && self.world.node_state(&name) == NodeState::Running;
+                    match &node {
+                        Node::Producer(i) if running => {
+                            self.history.record_fault(kind, Some(&name));
+                            self.producers[i].close();
+                            Active::Closed(node)
+                        }
+                        Node::Consumer(i) if running => {
+                            self.history.record_fault(kind, Some(&name));
+                            self.consumers[i].close();
+                            Active::Closed(node)
+                        }
+                        _ => Active::Nothing,
+                    }
+                }
+                None => Active::Nothing,
+            },
+            Fault::Pause { target } => match self.resolve(target) {
+                Some(node) => {
+                    let name = self.node_name(&node);
+                    if self.world.node_names().contains(&name) {
+                        self.history.record_fault(kind, Some(&name));
+                        self.world.pause(&name);
+                        Active::Paused(name)
+                    } else {
+                        Active::Nothing
+                    }
+                }
+                None => Active::Nothing,
+            },
+            Fault::Isolate { target } => match self.resolve(target) {
+                Some(node) => {
+                    let name = self.node_name(&node);
+                    if self.world.node_names().contains(&name) {
+                        let groups = self.world.isolation_groups(&name);
+                        self.history.record_fault(kind, Some(&name));
+                        self.world.partition(&groups);
+                        Active::Partitioned(groups)
+                    } else {
+                        Active::Nothing
+                    }
+                }
+                None => Active::Nothing,
+            },
+            Fault::Partition { side } => {
+                let side: Vec<String> = side
+                    .iter()
+                    .filter_map(|target| self.resolve(target))
+                    .map(|node| self.node_name(&node))
+                    .filter(|name| self.world.node_names().contains(name))
+                    .collect();
+                if side.is_empty() {
+                    Active::Nothing
+                } else {
+                    let others: Vec<String> = self
+                        .world
+                        .node_names()
+                        .into_iter()
+                        .filter(|name| !side.contains(name))
+                        .collect();
+                    let groups = vec![side.clone(), others];
+                    self.history.record_fault(kind, Some(&side.join(",")));
+                    self.world.partition(&groups);
+                    Active::Partitioned(groups)
+                }
+            }
+            Fault::Clog { from, to } => match (self.resolve(from), self.resolve(to)) {
+                (Some(from), Some(to)) => {
+                    let (from, to) = (self.node_name(&from), self.node_name(&to));
+                    let names = self.world.node_names();
+                    if names.contains(&from) && names.contains(&to) && from != to {
+                        self.history
+                            .record_fault(kind, Some(&format!("{from}->{to}")));
+                        self.world.clog_link(&from, &to);
+                        Active::Clogged(from, to)
+                    } else {
+                        Active::Nothing
+                    }
+                }
+                _ => Active::Nothing,
+            },
+            Fault::PacketLoss { rate } => {
+                self.history.record_fault(kind, Some(&format!("{rate}")));
+                self.world.set_packet_loss(*rate);
+                Active::PacketLoss
+            }
+            Fault::Latency { min_ms, max_ms } => {
+                self.history
+                    .record_fault(kind, Some(&format!("{min_ms}..{max_ms}ms")));
+                self.world
+                    .set_latency(Duration::from_millis(*min_ms)..Duration::from_millis(*max_ms));
+                Active::Latency
+            }
+            Fault::Disk {
+                target,
+                read_error_rate,
+                write_error_rate,
+                latency_ms,
+            } => match self.resolve(target) {
+                Some(node) => {
+                    let name = self.node_name(&node);
+                    self.history.record_fault(kind, Some(&name));
+                    let disk = self.world.disk(&name);
+                    disk.update_faults(|faults| {
+                        *faults = DiskFaults {
+                            read_error_rate: *read_error_rate,
+                            write_error_rate: *write_error_rate,
+                            latency: Duration::from_millis(*latency_ms / 2)
+                                ..Duration::from_millis(*latency_ms + 1),
+                            torn_writes: faults.torn_writes,
+                            ..DiskFaults::default()
+                        }
+                    });
+                    Active::Disk(name)
+                }
+                None => Active::Nothing,
+            },
+            Fault::Retention {
+                target,
+                topic,
+                partition,
+                offset,
+            } => match self.resolve(target).and_then(|node| self.broker_id(&node)) {
+                Some(id) => {
+                    let name = Cluster::broker_name(id);
+                    self.history.record_fault(kind, Some(&name));
+                    self.cluster.brokers[&id].inject(AdminCommand::ForceRetention {
+                        partition: TopicPartition::new(topic, *partition),
+                        offset: *offset,
+                    });
+                    Active::Nothing
+                }
+                None => Active::Nothing,
+            },
+            Fault::TruncateFollower {
+                target,
+                topic,
+                partition,
+            } => match self.resolve(target).and_then(|node| self.broker_id(&node)) {
+                Some(id) => {
+                    let name = Cluster::broker_name(id);
+                    self.history.record_fault(kind, Some(&name));
+                    self.cluster.brokers[&id].inject(AdminCommand::TruncateFollower {
+                        partition: TopicPartition::new(topic, *partition),
+                    });
+                    Active::Nothing
+                }
+                None => Active::Nothing,
+            },
+            Fault::ExpirePids {
+                topic,
+                partition,
+                idle_ms,
+            } => {
+                self.history
+                    .record_fault(kind, Some(&format!("{topic}-{partition}")));
+                for handle in self.cluster.brokers.values() {
+                    handle.inject(AdminCommand::ExpireProducers {
+                        partition: TopicPartition::new(topic, *partition),
+                        idle_ms: *idle_ms,
+                    });
+                }
+                Active::Nothing
+            }
+            Fault::AddPartitions { topic, count } => {
+                self.history
+                    .record_fault(kind, Some(&format!("{topic}->{count}")));
+                let admin = self.admin.clone();
+                let controller = self.cluster.controller_addr;
+                let request = Request::CreatePartitions(CreatePartitionsRequest {
+                    topic: topic.clone(),
+                    count: *count,
+                });
+                // The admin call may take a while under faults; it must not hold up the schedule.
+                self.world.spawn_on(ADMIN_NODE, async move {
+                    let _ = admin
+                        .call_with_retries(
+                            controller,
+                            request,
+                            ADMIN_CALL_TIMEOUT,
+                            ADMIN_ATTEMPTS_MAX,
+                        )
+                        .await;
+                });
+                Active::Nothing
+            }
+        };
+        let description = match &active {
+            Active::Nothing
+                if !matches!(
+                    fault,
+                    Fault::Retention { .. }
+                        | Fault::TruncateFollower { .. }
+                        | Fault::ExpirePids { .. }
+                        | Fault::AddPartitions { .. }
+                ) =>
+            {
+                format!("{kind}: skipped (target not available)")
+            }
+            _ => format!("{kind}: {}", describe(&fault)),
+        };
+        self.log_fault(description);
+        self.active.insert(index, active);
+    }
+
+    /// Repairs fault `index` (before the heal).
+    fn repair(&mut self, index: usize) {
+        let Some(active) = self.active.remove(&index) else {
+            return;
+        };
+        match active {
+            Active::Crashed(node) => {
+                let name = self.node_name(&node);
+                self.history.record_fault("restart", Some(&name));
+                self.restart(&node);
+            }
+            Active::Closed(node) => {
+                let name = self.node_name(&node);
+                self.history.record_fault("restart", Some(&name));
+                self.restart_closed(&node);
+            }
+            Active::Paused(name) => {
+                self.history.record_fault("resume", Some(&name));
+                self.world.resume(&name);
+            }
+            Active::Partitioned(groups) => {
+                self.history.record_fault("unpartition", None);
+                self.world.unpartition(&groups);
+            }
+            Active::Clogged(from, to) => {
+                self.history
+                    .record_fault("unclog", Some(&format!("{from}->{to}")));
+                self.world.unclog_link(&from, &to);
+            }
+            Active::PacketLoss => {
+                self.history.record_fault("loss", Some("0"));
+                self.world.set_packet_loss(0.0);
+            }
+            Active::Latency => {
+                self.history.record_fault("latency", Some("default"));
+                self.world
+                    .set_latency(Duration::from_millis(1)..Duration::from_millis(10));
+            }
+            Active::Disk(name) => {
+                self.history.record_fault("disk-repaired", Some(&name));
+                self.world.disk(&name).heal();
+            }
+            Active::Nothing => return,
+        }
+        self.log_fault(format!("repair of fault {index}"));
+    }
+
+    /// Starts a new incarnation of a client that was asked to close. If it has not finished
+    /// closing, this is a crash, and recorded as one.
+    fn restart_closed(&self, node: &Node) {
+        let (name, closed) = match node {
+            Node::Producer(i) => {
+                let producer = &self.producers[i];
+                (producer.name.clone(), producer.progress().status.closed)
+            }
+            Node::Consumer(i) => {
+                let consumer = &self.consumers[i];
+                (consumer.name.clone(), consumer.progress().status.closed)
+            }
+            Node::Server(_) => return,
+        };
+        if self.world.node_state(&name) == NodeState::Killed {
+            self.world.restart(&name);
+            return;
+        }
+        if !closed {
+            self.history.record_crash(&name);
+        }
+        self.world.kill(&name);
+        self.world.restart(&name);
+    }
+
+    fn restart(&self, node: &Node) {
+        match node {
+            Node::Server(name) => {
+                if self.world.node_state(name) == NodeState::Killed {
+                    self.world.restart(name);
+                }
+            }
+            Node::Producer(i) => {
+                if let Some(producer) = self.producers.get(i) {
+                    if self.world.node_state(&producer.name) == NodeState::Killed {
+                        self.world.restart(&producer.name);
+                    }
+                }
+            }
+            Node::Consumer(i) => {
+                if let Some(consumer) = self.consumers.get(i) {
+                    if self.world.node_state(&consumer.name) == NodeState::Killed {
+                        self.world.restart(&consumer.name);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn fault_phase(&mut self) {
+        let mut steps: Vec<(u64, usize, Step)> = Vec::new();
+        for (index, producer) in self.scenario.producers.iter().enumerate() {
+            steps.push((producer.start_ms, steps.len(), Step::StartProducer(index)));
+        }
+        for (index, consumer) in self.scenario.consumers.iter().enumerate() {
+            steps.push((consumer.start_ms, steps.len(), Step::StartConsumer(index)));
+        }
+        for (index, fault) in self.scenario.faults.iter().enumerate() {
+            steps.push((fault.at_ms, steps.len(), Step::Apply(index)));
+            if let Some(for_ms) = fault.for_ms {
+                let repair_at = fault.at_ms.saturating_add(for_ms);
+                if repair_at < self.scenario.fault_phase_ms {
+                    steps.push((repair_at, steps.len(), Step::Repair(index)));
+                }
+            }
+        }
+        steps.sort_by_key(|(at, order, _)| (*at, *order));
+        for (at_ms, _, step) in steps {
+            madsim::time::sleep_until(self.start + Duration::from_millis(at_ms)).await;
+            match step {
+                Step::StartProducer(index) => self.start_producer(index),
+                Step::StartConsumer(index) => self.start_consumer(index),
+                Step::Apply(index) => self.apply(index).await,
+                Step::Repair(index) => self.repair(index),
+            }
+        }
+        // Clients that start after the fault phase start at its end.
+        madsim::time::sleep_until(self.start + Duration::from_millis(self.scenario.fault_phase_ms))
+            .await;
+    }
+
+    /// Repairs everything, restarts every crashed process, records `heal`.
+    async fn heal(&mut self) {
+        let indices: Vec<usize> = self.active.keys().copied().collect();
+        for index in indices {
+            self.repair(index);
+        }
+        // Anything still down (a fault without repair info, a node killed by a shell).
+        for name in self.world.node_names() {
+            match self.world.node_state(&name) {
+                NodeState::Killed => {
+                    self.history.record_fault("restart", Some(&name));
+                    self.world.restart(&name);
+                }
+                NodeState::Paused => {
+                    self.history.record_fault("resume", Some(&name));
+                    self.world.resume(&name);
+                }
+                NodeState::Running => {}
+            }
+        }
+        self.world.heal_network();
+        for name in self.world.node_names() {
+            self.world.disk(&name).heal();
+        }
+        for (index, _) in self.scenario.producers.clone().iter().enumerate() {
+            if !self.producers.contains_key(&index) {
+                self.start_producer(index);
+            }
+        }
+        for (index, _) in self.scenario.consumers.clone().iter().enumerate() {
+            if !self.consumers.contains_key(&index) {
+                self.start_consumer(index);
+            }
+        }
+        self.history.record_heal();
+        self.log_fault("heal".to_string());
+    }
+
+    /// Producers finish, consumers drain, everyone closes.
+    async fn liveness_phase(&mut self) {
+        let deadline =
+            madsim::time::Instant::now() + Duration::from_millis(self.scenario.liveness_phase_ms);
+        let remaining = || deadline.saturating_duration_since(madsim::time::Instant::now());
+        for producer in self.producers.values() {
+            producer.wait_done(remaining()).await;
+        }
+        // Consumers are caught up when they have delivered everything below the high
+        // watermark; ask twice, apart, so a high watermark that was still moving is seen.
+        for _round in 0..2 {
+            for consumer in self.consumers.values() {
+                consumer.wait_caught_up(remaining()).await;
+            }
+            madsim::time::sleep(Duration::from_millis(500).min(remaining())).await;
+        }
+        for consumer in self.consumers.values() {
+            consumer.close_and_wait(CLOSE_TIMEOUT).await;
+        }
+        for producer in self.producers.values() {
+            producer.close();
+        }
+        for producer in self.producers.values() {
+            client::node::wait_for(CLOSE_TIMEOUT, || producer.progress().status.closed).await;
+        }
+    }
+}
+
+pub fn producer_name(index: usize) -> String {
+    format!("producer-{index}")
+}
+
+pub fn consumer_name(index: usize) -> String {
+    format!("consumer-{index}")
+}
+
+fn describe(fault: &Fault) -> String {
+    match fault {
+        Fault::Crash { target } => format!("crash {target:?}"),
+        Fault::Close { target } => format!("close {target:?}"),
+        Fault::Pause { target } => format!("pause {target:?}"),
+        Fault::Isolate { target } => format!("isolate {target:?}"),
+        Fault::Clog { from, to } => format!("clog {from:?} -> {to:?}"),
+        Fault::Partition { side } => format!("partition {side:?} from the rest"),
+        Fault::PacketLoss { rate } => format!("lose {rate} of messages"),
+        Fault::Latency { min_ms, max_ms } => format!("latency {min_ms}..{max_ms} ms"),
+        Fault::Disk {
+            target,
+            read_error_rate,
+            write_error_rate,
+            latency_ms,
+        } => format!(
+            "disk of {target:?}: read errors {read_error_rate}, write errors {write_error_rate}, latency {latency_ms} ms"
+        ),
+        Fault::Retention {
+            target,
+            topic,
+            partition,
+            offset,
+        } => format!("retention on {target:?} of {topic}-{partition} up to {offset}"),
+        Fault::TruncateFollower {
+            target,
+            topic,
+            partition,
+        } => format!("truncate follower {target:?} of {topic}-{partition}"),
+        Fault::ExpirePids {
+            topic,
+            partition,
+            idle_ms,
+        } => format!("expire producer ids of {topic}-{partition} idle for {idle_ms} ms"),
+        Fault::AddPartitions { topic, count } => format!("grow {topic} to {count} partitions"),
+    }
+}
