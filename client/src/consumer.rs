@@ -1534,4 +1534,6 @@ impl Consumer {
 }
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
