@@ -325,62 +325,55 @@ fn pid_loss(rng: &mut ChaCha8Rng) -> Scenario {
 fn follower_truncation(rng: &mut ChaCha8Rng) -> Scenario {
     let topic = "clicks";
     let mut scenario = Scenario::named("follower-truncation")
-        .describe(
-            "fetch from followers ahead of the leader's log start; truncation after leader change",
-        )
+        .describe("fetch from followers ahead of the leader's log start; truncation after leader change")
         .cluster(|c| {
             c.segment_bytes_max = 1_024;
             c.replica_lag_ms_max = 1_500;
         })
         .topic(topic, 2)
         .producer(ProducerSpec::new(topic).records(1_200).rate_per_sec(80))
+        // Consumers near brokers 2 and 3 read from them while they follow (KIP-392), and lag.
         .consumer(
             ConsumerSpec::new(topic)
                 .group("near-2")
                 .rack("rack-2")
-                .processing_delay_ms(rng.gen_range(5..20)),
+                .processing_delay_ms(rng.gen_range(15..30)),
         )
         .consumer(
             ConsumerSpec::new(topic)
                 .group("near-3")
                 .rack("rack-3")
-                .processing_delay_ms(rng.gen_range(5..20)),
+                .processing_delay_ms(rng.gen_range(15..30)),
         )
         .fault_phase_ms(20_000)
-        .liveness_phase_ms(90_000);
-    // A follower's own retention runs ahead of the leader's (franz-go #885).
-    for _ in 0..4 {
-        let at = between(rng, 2_000, 16_000);
+        .liveness_phase_ms(120_000);
+    // The followers the consumers read from run their own retention ahead of the leader's log
+    // start, past the lagging consumers' positions (franz-go #885).
+    for _ in 0..6 {
+        let at = between(rng, 2_000, 18_000);
         let partition = rng.gen_range(0..2);
-        scenario = scenario
-            .fault(retention(follower_of(topic, partition), topic, partition, u64::MAX).at_ms(at));
+        let broker_id = rng.gen_range(2..=3);
+        scenario = scenario.fault(retention(broker(broker_id), topic, partition, u64::MAX).at_ms(at));
     }
+    // A leader cut off from the cluster, but not from the producer, appends what it cannot
+    // commit; a new leader writes other records there; back as a follower it must truncate.
+    let split_at = between(rng, 2_000, 5_000);
+    let split_partition = rng.gen_range(0..2);
+    scenario = scenario.fault(
+        timed_partition(vec![leader_of(topic, split_partition), Target::Producer(0)])
+            .at_ms(split_at)
+            .for_ms(between(rng, 2_500, 4_000)),
+    );
     // The ISR empties: a follower is cut off and drops out, then the two others die in turn.
-    let isolate_at = between(rng, 3_000, 6_000);
+    let isolate_at = between(rng, 8_000, 10_000);
     let partition = rng.gen_range(0..2);
     scenario = scenario
-        .fault(
-            isolate(follower_of(topic, partition))
-                .at_ms(isolate_at)
-                .for_ms(6_000),
-        )
-        .fault(
-            crash(leader_of(topic, partition))
-                .at_ms(isolate_at + 3_000)
-                .for_ms(4_000),
-        )
-        .fault(
-            crash(leader_of(topic, partition))
-                .at_ms(isolate_at + 4_500)
-                .for_ms(4_000),
-        );
-    // Leaders die while producing: their uncommitted tails must be truncated.
-    let crash_at = between(rng, 13_000, 16_000);
-    scenario = scenario.fault(
-        crash(leader_of(topic, 1 - partition))
-            .at_ms(crash_at)
-            .for_ms(1_500),
-    );
+        .fault(isolate(follower_of(topic, partition)).at_ms(isolate_at).for_ms(6_000))
+        .fault(crash(leader_of(topic, partition)).at_ms(isolate_at + 3_000).for_ms(4_000))
+        .fault(crash(leader_of(topic, partition)).at_ms(isolate_at + 4_500).for_ms(4_000));
+    // A leader dies while producing.
+    let crash_at = between(rng, 16_000, 18_500);
+    scenario = scenario.fault(crash(leader_of(topic, 1 - partition)).at_ms(crash_at).for_ms(1_000));
     scenario
 }
 

@@ -264,6 +264,32 @@ impl Runner {
             .map(|(_, id)| id)
     }
 
+    /// The high watermark of `partition` at its current leader.
+    fn leader_high_watermark(&self, partition: &TopicPartition) -> Option<u64> {
+        let leader = self.leader_of(partition)?;
+        self.cluster.brokers[&leader]
+            .status()
+            .replicas
+            .iter()
+            .find(|replica| &replica.partition == partition && replica.leader)
+            .map(|replica| replica.high_watermark)
+    }
+
+    /// Every consumer has delivered every partition it owns up to its leader's high watermark
+    /// (a stopped partition, with reset policy `none`, counts as drained: it will not move).
+    fn consumers_drained(&self) -> bool {
+        self.consumers.values().all(|consumer| {
+            let status = consumer.progress().status;
+            status.caught_up
+                && status.partitions.iter().all(|(partition, progress)| {
+                    progress.stopped
+                        || self
+                            .leader_high_watermark(partition)
+                            .is_some_and(|high_watermark| progress.position >= high_watermark)
+                })
+        })
+    }
+
     /// A running broker that follows `partition`.
     fn follower_of(&self, partition: &TopicPartition) -> Option<u32> {
         let leader = self.leader_of(partition);
@@ -797,12 +823,11 @@ impl Runner {
         for producer in self.producers.values() {
             producer.wait_done(remaining()).await;
         }
-        // Consumers are caught up when they have delivered everything below the high
-        // watermark; ask twice, apart, so a high watermark that was still moving is seen.
+        // Consumers have drained when every partition of theirs is delivered up to the
+        // leader's high watermark — the brokers' truth, not the consumer's (possibly stale)
+        // view. Asked twice, apart, so a high watermark that was still moving is seen.
         for _round in 0..2 {
-            for consumer in self.consumers.values() {
-                consumer.wait_caught_up(remaining()).await;
-            }
+            client::node::wait_for(remaining(), || self.consumers_drained()).await;
             madsim::time::sleep(Duration::from_millis(500).min(remaining())).await;
         }
         for consumer in self.consumers.values() {

@@ -469,6 +469,9 @@ pub fn isolate(target: Target) -> TimedFault {
 pub fn clog(from: Target, to: Target) -> TimedFault {
     timed(Fault::Clog { from, to })
 }
+pub fn timed_partition(side: Vec<Target>) -> TimedFault {
+    timed(Fault::Partition { side })
+}
 pub fn grow(topic: &str, count: u32) -> TimedFault {
     timed(Fault::AddPartitions {
         topic: topic.to_string(),
