@@ -72,6 +72,7 @@ fn acked_and_read(history: &History) -> (BTreeSet<String>, BTreeSet<String>) {
 }
 
 struct Outcome {
+    trace_hash: sim::TraceHash,
     history_path: std::path::PathBuf,
     acked: usize,
     unread: Vec<String>,
@@ -184,6 +185,7 @@ fn run(seed: u64) -> Outcome {
     );
     let (acked, unread) = outcome.value.expect("completed");
     Outcome {
+        trace_hash: outcome.trace_hash,
         history_path,
         acked,
         unread,
@@ -235,6 +237,20 @@ fn ten_thousand_records_through_leader_crashes() {
             .count();
         assert_eq!(consumer_starts, 2);
     }
+}
+
+/// Same seed, same history and trace hash, through the real cluster and its faults.
+#[test]
+fn a_seed_replays_bit_for_bit() {
+    let read = |outcome: &Outcome| {
+        let text = std::fs::read_to_string(&outcome.history_path).expect("the history file");
+        let _ = std::fs::remove_file(&outcome.history_path);
+        (outcome.trace_hash, text)
+    };
+    let a = read(&run(5));
+    let b = read(&run(5));
+    assert_eq!(a.0, b.0, "trace hashes");
+    assert!(a.1 == b.1, "the histories differ");
 }
 
 /// A consumer reads everything, closes cleanly, and starts again: the correct client resumes
