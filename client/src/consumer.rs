@@ -591,8 +591,7 @@ impl Consumer {
     // ---- time and the network ----------------------------------------------------------------
 
     pub fn on_tick(&mut self, now_ms: u64) {
-        for (correlation_id, pending) in self.requests.expire(now_ms) {
-            let _ = correlation_id;
+        for (_correlation_id, pending) in self.requests.expire(now_ms) {
             self.on_no_answer(now_ms, pending.kind, "request_timed_out");
         }
         self.step(now_ms);

@@ -86,7 +86,9 @@ pub struct ProducerConfig {
     pub retry_backoff_max_ms: u64,
     /// Attempts per batch before its sends complete with the last error.
     pub retries_max: u32,
-    /// After this long since a send was invoked, it completes (fail or info).
+    /// After this long since a send was invoked, it completes (fail or info); a batch in flight
+    /// then completes when its attempt is answered or times out (at most `request_timeout_ms`
+    /// later).
     pub delivery_timeout_ms: u64,
     /// Metadata is refreshed at least this often.
     pub metadata_max_age_ms: u64,
@@ -777,12 +779,7 @@ impl Producer {
                     | ErrorCode::InvalidProducerEpoch
                         if index == 0 && state.window[0].sent_as_oldest =>
                     {
-                        self.on_producer_state_lost(
-                            now_ms,
-                            partition,
-                            error.clone(),
-                            log_start_offset,
-                        );
+                        self.on_producer_state_lost(partition, error.clone(), log_start_offset);
                     }
                     ErrorCode::NotLeaderOrFollower
                     | ErrorCode::UnknownTopicOrPartition
@@ -833,7 +830,6 @@ impl Producer {
     /// answered `UnknownProducerId`, `OutOfOrderSequence` or `InvalidProducerEpoch`.
     fn on_producer_state_lost(
         &mut self,
-        now_ms: u64,
         partition: &TopicPartition,
         error: ErrorCode,
         log_start_offset: u64,
@@ -906,7 +902,6 @@ impl Producer {
             state.pop_acked();
             self.complete_batch(batch, error.name());
         }
-        let _ = now_ms;
         self.request_bump();
     }
 

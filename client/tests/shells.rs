@@ -9,8 +9,7 @@ use broker::batch::{Record, RecordBatch};
 use bytes::Bytes;
 use client::node::{ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload};
 use client::{
-    ClusterAddrs, CommitMode, ConsumerConfig, History, Op, ProducerConfig, ResetPolicy,
-    Subscription,
+    ClusterAddrs, CommitMode, ConsumerConfig, History, ProducerConfig, ResetPolicy, Subscription,
 };
 use sim::net::Socket;
 use sim::{RunLimits, Seed, World};
@@ -405,5 +404,4 @@ fn the_history_records_assign_commits_and_close() {
         .iter()
         .any(|op| matches!(op, oracle::Op::CommitOk { .. })));
     assert!(matches!(consumer.last(), Some(oracle::Op::Close)));
-    let _ = Op::Close;
 }
