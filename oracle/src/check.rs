@@ -126,6 +126,8 @@ struct PartitionState {
     read_steps: Vec<(u64, u64)>,
     /// The highest offset named so far by a send ok or a poll: (offset, line).
     highest_known: Option<(u64, u64)>,
+    /// The texts of the values first known at this partition's offsets, in the order they became known.
+    texts: String,
 }
 
 impl PartitionState {
@@ -423,7 +425,7 @@ impl Checker {
                 }
             }
             OpView::SendOk {
-                value,
+                value: text,
                 topic,
                 partition,
                 offset,
@@ -431,7 +433,7 @@ impl Checker {
             } => {
                 self.stats.sends_ok += 1;
                 let partition = self.partition_id(topic, *partition);
-                let value = self.value_id(value);
+                let value = self.value_id(text);
                 let sighting = Sighting {
                     partition,
                     offset: *offset,
@@ -441,7 +443,7 @@ impl Checker {
                 if state.acknowledged.is_none() {
                     state.acknowledged = Some(sighting);
                 }
-                self.know(value, sighting, false);
+                self.know(value, sighting, false, text);
             }
             OpView::SendFail { value, error } => {
                 let error = self.error_id(error);
@@ -455,7 +457,6 @@ impl Checker {
             OpView::PollOk { records } => {
                 records.for_each(|topic, partition, offset, value| {
                     let partition = self.partition_id(topic, partition);
-                    let value = self.read_value_id(partition, offset, value);
                     self.deliver(process, line, partition, offset, value);
                 });
             }
@@ -620,28 +621,55 @@ impl Checker {
     }
 
     /// One record delivered by a poll of `process` on `line`.
+    ///
+    /// The usual case is a record whose offset is already known with this very value (its send ok, or an
+    /// earlier read): the offset's slot says which value, the partition's text log confirms the text, and the
+    /// read is noted in the slot. Consumers read offsets in order, so this touches memory in order too; only
+    /// other reads (an unknown offset, another value there) go through the value table.
     fn deliver(
         &mut self,
         process: ProcessId,
         line: u64,
         partition: PartitionId,
         offset: u64,
-        value: ValueId,
+        text: &str,
     ) {
-        let reads = &mut self.value_reads[value as usize];
-        if reads.first_read.is_none() {
-            reads.first_read = Some((line, process));
-            self.stats.records_read += 1;
+        let texts = &self.partitions[partition as usize].texts;
+        let known = match self.positions.get_mut(partition, offset) {
+            Some(slot) if slot.text(texts) == text => {
+                slot.read = true;
+                if slot.first_read_line == 0 {
+                    slot.first_read_line = line;
+                    slot.first_read_process = process;
+                }
+                Some(slot.value)
+            }
+            _ => None,
+        };
+        if known.is_none() {
+            let value = self.value_id(text);
+            let reads = &mut self.value_reads[value as usize];
+            if reads.first_read.is_none() {
+                reads.first_read = Some((line, process));
+            }
+            self.know(
+                value,
+                Sighting {
+                    partition,
+                    offset,
+                    line,
+                },
+                true,
+                text,
+            );
         }
-        self.know(
-            value,
-            Sighting {
-                partition,
-                offset,
-                line,
-            },
-            true,
-        );
+        let partition_state = &mut self.partitions[partition as usize];
+        if partition_state
+            .highest_known
+            .is_none_or(|(highest, _)| offset > highest)
+        {
+            partition_state.highest_known = Some((offset, line));
+        }
         let partition_state = &mut self.partitions[partition as usize];
         match partition_state.read_steps.last_mut() {
             Some((_, highest)) if offset <= *highest => {}
@@ -901,8 +929,9 @@ impl Checker {
         });
     }
 
-    /// Records that `value` is known at `sighting` (from a send ok, or from a poll when `read`).
-    fn know(&mut self, value: ValueId, sighting: Sighting, read: bool) {
+    /// Records that `value` (whose text is `text`) is known at `sighting` (from a send ok, or from a poll when
+    /// `read`).
+    fn know(&mut self, value: ValueId, sighting: Sighting, read: bool, text: &str) {
         let place = (sighting.partition, sighting.offset);
         let reads = &mut self.value_reads[value as usize];
         match reads.known_at {
@@ -930,11 +959,17 @@ impl Checker {
 
         let slot = self.positions.slot(sighting.partition, sighting.offset);
         if slot.is_empty() {
+            let texts = &mut partition_state.texts;
             *slot = PositionSlot {
                 line: sighting.line,
+                first_read_line: 0,
+                text_at: texts.len() as u64,
                 value,
+                first_read_process: 0,
+                text_length: u32::try_from(text.len()).expect("a value shorter than 4 GiB"),
                 read,
             };
+            texts.push_str(text);
             return;
         }
         slot.read |= read;
@@ -959,6 +994,7 @@ impl Checker {
                 self.finish_spin_run(process as ProcessId, partition, run);
             }
         }
+        self.merge_reads();
         self.resolve_values();
         self.resolve_positions_and_skips();
         self.resolve_send_order();
@@ -985,6 +1021,27 @@ impl Checker {
             counts,
             stats: self.stats,
         }
+    }
+
+    /// Folds the first reads noted in the offset slots into the values' first reads, then counts the values read.
+    fn merge_reads(&mut self) {
+        for (_, _, slot) in self.positions.known() {
+            if slot.first_read_line == 0 {
+                continue;
+            }
+            let reads = &mut self.value_reads[slot.value as usize];
+            if reads
+                .first_read
+                .is_none_or(|(line, _)| slot.first_read_line < line)
+            {
+                reads.first_read = Some((slot.first_read_line, slot.first_read_process));
+            }
+        }
+        self.stats.records_read = self
+            .value_reads
+            .iter()
+            .filter(|reads| reads.first_read.is_some())
+            .count() as u64;
     }
 
     /// Per value: `duplicate`, `G1a`, `producer-stalled`, and the fate of acknowledged writes nobody read:
@@ -1341,6 +1398,7 @@ impl Checker {
             log_start: None,
             read_steps: Vec::new(),
             highest_known: None,
+            texts: String::new(),
         });
         id
     }
@@ -1353,18 +1411,6 @@ impl Checker {
             self.value_reads.push(ValueReads::default());
         }
         id
-    }
-
-    /// The id of a value read at (partition, offset). Usually the offset is known already with this very value
-    /// (its send ok, or an earlier read): comparing with that value's text avoids a hash lookup, and consumers
-    /// read offsets in order, so the texts compared are close together in memory.
-    fn read_value_id(&mut self, partition: PartitionId, offset: u64, text: &str) -> ValueId {
-        if let Some(slot) = self.positions.get(partition, offset) {
-            if self.value_table.text(slot.value) == text {
-                return slot.value;
-            }
-        }
-        self.value_id(text)
     }
 
     fn error_id(&mut self, error: &str) -> ErrorId {
@@ -1394,12 +1440,19 @@ impl Checker {
     }
 }
 
-/// What is known at one (partition, offset): the first value named there and the line that named it, and
-/// whether a poll delivered it. 16 bytes.
+/// What is known at one (partition, offset): the first value named there, its text (in the partition's text
+/// log) and the line that named it; whether a poll delivered the offset; the first read of that value there.
 #[derive(Debug, Clone, Copy)]
 struct PositionSlot {
     line: u64,
+    /// The first poll that delivered `value` here (0: none); reads of other values here go to `ValueReads`.
+    first_read_line: u64,
+    /// Where the text of `value` starts in `PartitionState::texts`.
+    text_at: u64,
     value: ValueId,
+    first_read_process: ProcessId,
+    text_length: u32,
+    /// Did a poll deliver this offset (with any value)?
     read: bool,
 }
 
@@ -1408,12 +1461,21 @@ const NO_VALUE: ValueId = ValueId::MAX;
 impl PositionSlot {
     const EMPTY: PositionSlot = PositionSlot {
         line: 0,
+        first_read_line: 0,
+        text_at: 0,
         value: NO_VALUE,
+        first_read_process: 0,
+        text_length: 0,
         read: false,
     };
 
     fn is_empty(&self) -> bool {
         self.value == NO_VALUE
+    }
+
+    fn text<'t>(&self, texts: &'t str) -> &'t str {
+        let start = self.text_at as usize;
+        &texts[start..start + self.text_length as usize]
     }
 }
 
@@ -1442,8 +1504,8 @@ impl PositionTable {
         )
     }
 
-    /// What is known at (partition, offset), if anything.
-    fn get(&mut self, partition: PartitionId, offset: u64) -> Option<PositionSlot> {
+    /// The slot of (partition, offset) when something is known there.
+    fn get_mut(&mut self, partition: PartitionId, offset: u64) -> Option<&mut PositionSlot> {
         let (key, index) = Self::split(partition, offset);
         let chunk = match self.last_chunk {
             Some((last_key, chunk)) if last_key == key => chunk,
@@ -1453,7 +1515,7 @@ impl PositionTable {
                 chunk
             }
         };
-        let slot = self.chunks[chunk as usize][index];
+        let slot = &mut self.chunks[chunk as usize][index];
         (!slot.is_empty()).then_some(slot)
     }
 
