@@ -79,64 +79,99 @@ pub(crate) type MixBuildHasher = BuildHasherDefault<MixHasher>;
 /// A lookup table. Never iterate one: results must not depend on hash order.
 pub(crate) type LookupMap<K, V> = std::collections::HashMap<K, V, MixBuildHasher>;
 
-/// Interns the values of a history: value text -> dense id, and id -> text. A value of up to
-/// `SHORT_VALUE_BYTES_MAX` bytes (all of streamsim's `<process>-<n>`) is its own hash-table key, inline, so a
-/// lookup compares 24 bytes in place instead of following a pointer; the texts live in one arena, not in one
-/// allocation each.
-#[derive(Default)]
+/// Interns the values of a history: value text -> dense id, and id -> text.
+///
+/// An open-addressing table of 8-byte slots (a 32-bit fingerprint of the text and the id), probed linearly,
+/// at most 7/8 full: a lookup reads one slot's cache line, and only a matching fingerprint leads to comparing
+/// the text in the arena. The texts live in one arena, one after the other in id order, not in one allocation
+/// each. Per value that is about 8-16 bytes of table, 8 of offsets and the text: small enough to stay in cache
+/// far longer than a general-purpose map of strings.
 pub(crate) struct ValueTable {
-    short: LookupMap<ShortKey, u32>,
-    long: LookupMap<Box<str>, u32>,
+    /// (fingerprint, id + 1); id + 1 == 0 marks an empty slot. The length is a power of two.
+    slots: Vec<(u32, u32)>,
+    /// Every value's text, in id order.
     arena: String,
-    /// id -> (start in `arena`, length in bytes)
-    spans: Vec<(usize, usize)>,
+    /// id -> where its text starts in `arena`; one more entry than values, the last being `arena.len()`.
+    starts: Vec<usize>,
 }
 
-const SHORT_VALUE_BYTES_MAX: usize = 23;
+const VALUE_TABLE_SLOTS_INITIAL: usize = 1024;
 
-/// The bytes of a short value, zero-padded, and its length in the last byte.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct ShortKey([u8; SHORT_VALUE_BYTES_MAX + 1]);
-
-impl ShortKey {
-    fn new(text: &str) -> Option<ShortKey> {
-        let bytes = text.as_bytes();
-        if bytes.len() > SHORT_VALUE_BYTES_MAX {
-            return None;
+impl Default for ValueTable {
+    fn default() -> Self {
+        ValueTable {
+            slots: vec![(0, 0); VALUE_TABLE_SLOTS_INITIAL],
+            arena: String::new(),
+            starts: vec![0],
         }
-        let mut key = [0u8; SHORT_VALUE_BYTES_MAX + 1];
-        key[..bytes.len()].copy_from_slice(bytes);
-        key[SHORT_VALUE_BYTES_MAX] = bytes.len() as u8;
-        Some(ShortKey(key))
     }
+}
+
+/// A 64-bit hash of a text: its 8-byte words folded in with a 64x64->128-bit multiply, then its length.
+#[inline]
+fn hash_text(text: &str) -> u64 {
+    let mut hasher = MixHasher::default();
+    hasher.write(text.as_bytes());
+    hasher.write_usize(text.len());
+    hasher.finish()
 }
 
 impl ValueTable {
+    fn len(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    /// The slot to start probing at for `hash`, and the fingerprint kept in the slot.
+    #[inline]
+    fn place(&self, hash: u64) -> (usize, u32) {
+        let mask = self.slots.len() - 1;
+        ((hash >> 32) as usize & mask, hash as u32)
+    }
+
     /// The id of `text`, and whether it is new.
     #[inline]
     pub(crate) fn intern(&mut self, text: &str) -> (u32, bool) {
-        let next_id = u32::try_from(self.spans.len()).expect("fewer than 2^32 distinct values");
-        let id = match ShortKey::new(text) {
-            Some(key) => *self.short.entry(key).or_insert(next_id),
-            None => match self.long.get(text) {
-                Some(&id) => id,
-                None => {
-                    self.long.insert(text.into(), next_id);
-                    next_id
-                }
-            },
-        };
-        if id != next_id {
-            return (id, false);
+        if (self.len() + 1) * 8 > self.slots.len() * 7 {
+            self.grow();
         }
-        self.spans.push((self.arena.len(), text.len()));
-        self.arena.push_str(text);
-        (id, true)
+        let mask = self.slots.len() - 1;
+        let (mut index, fingerprint) = self.place(hash_text(text));
+        loop {
+            let (slot_fingerprint, slot_id) = self.slots[index];
+            if slot_id == 0 {
+                let id = u32::try_from(self.len()).expect("fewer than 2^32 - 1 distinct values");
+                assert!(id < u32::MAX, "fewer than 2^32 - 1 distinct values");
+                self.slots[index] = (fingerprint, id + 1);
+                self.arena.push_str(text);
+                self.starts.push(self.arena.len());
+                return (id, true);
+            }
+            if slot_fingerprint == fingerprint && self.text(slot_id - 1) == text {
+                return (slot_id - 1, false);
+            }
+            index = (index + 1) & mask;
+        }
+    }
+
+    /// Doubles the table and places every value again (reading the arena in order).
+    #[cold]
+    fn grow(&mut self) {
+        let slots = vec![(0, 0); self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, slots);
+        debug_assert_eq!(old.iter().filter(|(_, id)| *id != 0).count(), self.len());
+        let mask = self.slots.len() - 1;
+        for id in 0..self.len() as u32 {
+            let (mut index, fingerprint) = self.place(hash_text(self.text(id)));
+            while self.slots[index].1 != 0 {
+                index = (index + 1) & mask;
+            }
+            self.slots[index] = (fingerprint, id + 1);
+        }
     }
 
     pub(crate) fn text(&self, id: u32) -> &str {
-        let (start, length) = self.spans[id as usize];
-        &self.arena[start..start + length]
+        let id = id as usize;
+        &self.arena[self.starts[id]..self.starts[id + 1]]
     }
 }
 
@@ -280,6 +315,7 @@ mod tests {
         let mut table = ValueTable::default();
         let long = "a value that is longer than twenty-three bytes";
         assert_eq!(table.intern("a"), (0, true));
+        assert_eq!(table.text(0), "a");
         assert_eq!(table.intern(long), (1, true));
         assert_eq!(table.intern(""), (2, true));
         assert_eq!(table.intern("a\0"), (3, true));
@@ -291,6 +327,30 @@ mod tests {
         assert_eq!(table.text(1), long);
         assert_eq!(table.text(3), "a\0");
         assert_eq!(table.text(4), "12345678901234567890123");
+    }
+
+    #[test]
+    fn the_value_table_agrees_with_a_plain_map_across_growth() {
+        let mut table = ValueTable::default();
+        let mut plain: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
+        // Enough values to grow the table several times; every third one comes back.
+        for round in 0..20_000u32 {
+            let text = format!("producer-{}-{}", round % 7, round / 3);
+            let expected_id = plain.len() as u32;
+            let (id, new) = table.intern(&text);
+            match plain.get(&text) {
+                Some(&known) => assert_eq!((id, new), (known, false), "{text}"),
+                None => {
+                    assert_eq!((id, new), (expected_id, true), "{text}");
+                    plain.insert(text, id);
+                }
+            }
+        }
+        for (text, &id) in &plain {
+            assert_eq!(table.text(id), text);
+            assert_eq!(table.intern(text), (id, false));
+        }
+        assert!(table.slots.len() >= 16384);
     }
 
     #[test]
