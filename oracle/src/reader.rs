@@ -1,16 +1,18 @@
 //! Reading a history: JSON Lines text -> [`Event`]s, naming the 1-based line of any bad input.
 //!
 //! Each line is first checked against the JSON grammar and split into its top-level fields in one pass (the
-//! `json` module, borrowing from the line); then only the fields that the event's `(f, type)` needs are decoded. So a wrong type names its field, a
-//! field the operation does not use is ignored whatever its type (unknown fields are ignored by the contract), and
-//! an event with an unknown `f` is skipped after its four common fields are checked.
+//! `json` module, borrowing from the line); then only the fields that the event's `(f, type)` needs are
+//! decoded. So a wrong type names its field, a field the operation does not use is ignored whatever its type
+//! (unknown fields are ignored by the contract), and an event with an unknown `f` is skipped after its four
+//! common fields are checked.
 //!
 //! Rules (HISTORY.md "Encoding"): every event needs `time` (integer >= 0), `process` (string), `type`
-//! (`invoke`/`ok`/`fail`/`info`) and `f` (string); the operation's fields are required unless the contract calls
-//! them optional; an optional field given as `null` counts as absent; `key` (send invoke) and `error` (request) are
-//! required but may be `null`. A known `f` with a `type` its table row does not list (e.g. `poll` invoke) becomes
-//! [`Op::Ignored`], like an unknown `f`. `time` must not decrease from one event to the next (checked by
-//! [`HistoryReader`]; [`parse_line`] sees one line only).
+//! (`invoke`/`ok`/`fail`/`info`) and `f` (string); the operation's fields are required unless the contract
+//! calls them optional; an optional field given as `null` counts as absent; `key` (send invoke) and `error`
+//! (request) are required but may be `null`. A known `f` with a `type` its table row does not list (e.g. `poll`
+//! invoke) becomes [`Op::Ignored`](crate::event::Op::Ignored), like an unknown `f`. `time` must not decrease
+//! from one event to the next (checked by [`HistoryReader`]; [`parse_line`] sees one line only). A key repeated
+//! in one object is malformed JSON for a field the format knows (serde_json would keep the last one silently).
 
 use std::borrow::Cow;
 use std::fmt::Display;
