@@ -211,6 +211,77 @@ fn g1a_also_when_the_failure_is_recorded_after_the_read() {
     assert_only(&result, AnomalyKind::G1a, 1);
 }
 
+#[test]
+fn the_first_read_of_a_value_is_the_earliest_whether_at_its_own_offset_or_elsewhere() {
+    // a is acknowledged at 0 and also reported failed; consumer-0 reads it at 0 (line 4), consumer-1 at 7
+    // (line 5). Both reads count: G1a names the earlier one, and a is known at two offsets.
+    let result = check(&lines(&[
+        r#"{"time":1,"process":"producer-0","type":"invoke","f":"send","topic":"t","key":null,"value":"a"}"#,
+        r#"{"time":2,"process":"producer-0","type":"ok","f":"send","value":"a","topic":"t","partition":0,"offset":0}"#,
+        r#"{"time":3,"process":"producer-0","type":"fail","f":"send","value":"a","error":"not_leader_or_follower"}"#,
+        r#"{"time":4,"process":"consumer-0","type":"ok","f":"poll","records":[{"topic":"t","partition":0,"offset":0,"value":"a"}]}"#,
+        r#"{"time":5,"process":"consumer-1","type":"ok","f":"poll","records":[{"topic":"t","partition":0,"offset":7,"value":"a"}]}"#,
+    ]));
+    assert_eq!(
+        result.kinds(),
+        vec![AnomalyKind::Duplicate, AnomalyKind::G1a]
+    );
+    let g1a = result
+        .anomalies
+        .iter()
+        .find(|anomaly| anomaly.kind == AnomalyKind::G1a)
+        .unwrap();
+    assert_eq!(g1a.events, vec![3, 4]);
+    assert_eq!(result.stats.records_read, 1);
+
+    // The same with the reads the other way round: the read elsewhere comes first.
+    let result = check(&lines(&[
+        r#"{"time":1,"process":"producer-0","type":"invoke","f":"send","topic":"t","key":null,"value":"a"}"#,
+        r#"{"time":2,"process":"producer-0","type":"ok","f":"send","value":"a","topic":"t","partition":0,"offset":0}"#,
+        r#"{"time":3,"process":"producer-0","type":"fail","f":"send","value":"a","error":"not_leader_or_follower"}"#,
+        r#"{"time":4,"process":"consumer-1","type":"ok","f":"poll","records":[{"topic":"t","partition":0,"offset":7,"value":"a"}]}"#,
+        r#"{"time":5,"process":"consumer-0","type":"ok","f":"poll","records":[{"topic":"t","partition":0,"offset":0,"value":"a"}]}"#,
+    ]));
+    let g1a = result
+        .anomalies
+        .iter()
+        .find(|anomaly| anomaly.kind == AnomalyKind::G1a)
+        .unwrap();
+    assert_eq!(g1a.events, vec![3, 4]);
+}
+
+#[test]
+fn a_read_of_another_value_at_a_known_offset_is_a_read_of_that_other_value() {
+    // b is read where a was acknowledged: inconsistent, b is read (not unseen), a is not.
+    let result = check(&lines(&[
+        r#"{"time":1,"process":"producer-0","type":"invoke","f":"send","topic":"t","key":null,"value":"a"}"#,
+        r#"{"time":2,"process":"producer-0","type":"ok","f":"send","value":"a","topic":"t","partition":0,"offset":0}"#,
+        r#"{"time":3,"process":"producer-0","type":"invoke","f":"send","topic":"t","key":null,"value":"b"}"#,
+        r#"{"time":4,"process":"producer-0","type":"ok","f":"send","value":"b","topic":"t","partition":0,"offset":1}"#,
+        r#"{"time":5,"process":"consumer-0","type":"ok","f":"poll","records":[{"topic":"t","partition":0,"offset":0,"value":"b"}]}"#,
+        r#"{"time":6,"process":"nemesis","type":"info","f":"fault","fault":"heal"}"#,
+    ]));
+    assert_eq!(
+        result.kinds(),
+        vec![
+            AnomalyKind::Unseen,
+            AnomalyKind::Duplicate,
+            AnomalyKind::InconsistentOffsets
+        ]
+    );
+    let unseen = result
+        .anomalies
+        .iter()
+        .find(|anomaly| anomaly.kind == AnomalyKind::Unseen)
+        .unwrap();
+    assert!(
+        unseen.explanation.starts_with("value a "),
+        "{}",
+        unseen.explanation
+    );
+    assert_eq!(result.stats.records_read, 1);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // nonmonotonic-poll, poll-skip
 
