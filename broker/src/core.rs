@@ -152,11 +152,14 @@ pub enum Output {
 /// Faults a scenario injects into one broker (the nemesis's hands).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminCommand {
-    /// Delete this replica's segments below `offset` (bounded by its high watermark), as if its
-    /// own retention had run: its log start may run ahead of the leader's (franz-go #885).
+    /// Delete this replica's records below `offset`, as if its own retention had run: its log
+    /// start may run ahead of the leader's (franz-go #885). Bounded by its high watermark, and
+    /// only records older than `min_age_ms` go — retention never deletes what a producer may
+    /// still be retrying (KIP-360: that would let a retried batch be written twice).
     ForceRetention {
         partition: TopicPartition,
         offset: u64,
+        min_age_ms: u64,
     },
     /// A follower drops its tail above its high watermark (as after losing a disk cache).
     TruncateFollower { partition: TopicPartition },
@@ -659,6 +662,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
         }
         let new_epoch = state.leader_epoch > replica.leader_epoch;
         let mut lost_leadership = false;
+        let mut became_leader = false;
         if state.leader == Some(me) {
             match &mut replica.role {
                 Role::Leader(leader) if !new_epoch => {
@@ -690,7 +694,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
                             )
                         })
                         .collect();
-                    lost_leadership = false;
+                    became_leader = true;
                     replica.role = Role::Leader(LeaderState {
                         replicas: state.replicas.clone(),
                         isr: state.isr.clone(),
@@ -721,6 +725,18 @@ impl<S: Storage + Clone> BrokerCore<S> {
         }
         replica.leader_epoch = state.leader_epoch;
         replica.partition_epoch = replica.partition_epoch.max(state.partition_epoch);
+        if became_leader {
+            // The partition's log start is now this replica's: announce it as authoritative,
+            // even when it moved (a follower's own retention may have run ahead of the old
+            // leader's).
+            let offset = replica.log.log_start_offset();
+            self.observe(Observation::LogStartAdvanced {
+                partition: partition.clone(),
+                broker: me,
+                offset,
+                leader: true,
+            });
+        }
         if lost_leadership {
             self.fail_pending_produces(partition, ErrorCode::NotLeaderOrFollower);
         }
@@ -852,7 +868,10 @@ impl<S: Storage + Clone> BrokerCore<S> {
         let producer_id = batch.producer_id;
         let outcome = match replica.log.append_as_leader(batch, epoch, now_ms as i64) {
             Ok(outcome) => outcome,
-            Err(error) => return reject(error_code(&error)),
+            Err(error) => {
+                tracing::debug!(broker = self.config.broker_id, %partition, %error, "produce refused");
+                return reject(error_code(&error));
+            }
         };
         if producer_id >= 0 {
             self.producer_last_append_ms
@@ -1670,11 +1689,22 @@ impl<S: Storage + Clone> BrokerCore<S> {
     pub fn on_admin(&mut self, now_ms: u64, command: AdminCommand) {
         let me = self.config.broker_id;
         match command {
-            AdminCommand::ForceRetention { partition, offset } => {
+            AdminCommand::ForceRetention {
+                partition,
+                offset,
+                min_age_ms,
+            } => {
                 let Some(replica) = self.replicas.get_mut(&partition) else {
                     return;
                 };
-                let target = offset.min(replica.high_watermark);
+                let cutoff_ms = now_ms.saturating_sub(min_age_ms) as i64;
+                let old_enough = replica
+                    .log
+                    .segments()
+                    .iter()
+                    .find(|segment| segment.max_timestamp_ms.is_some_and(|ts| ts > cutoff_ms))
+                    .map_or(replica.log.log_end_offset(), |segment| segment.base_offset);
+                let target = offset.min(replica.high_watermark).min(old_enough);
                 if target <= replica.log.log_start_offset() {
                     return;
                 }

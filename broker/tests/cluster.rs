@@ -711,6 +711,7 @@ async fn evicted_read(world: World, bugs: BugSet) -> FetchResponse {
     harness.cluster.brokers[&1].inject(AdminCommand::ForceRetention {
         partition: TopicPartition::new(TOPIC, 0),
         offset: 12,
+        min_age_ms: 0,
     });
     madsim::time::sleep(Duration::from_millis(100)).await;
     harness.fetch(1, 0, 0).await.unwrap()

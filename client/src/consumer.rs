@@ -118,6 +118,10 @@ pub struct ConsumerConfig {
     pub group: String,
     pub subscription: Subscription,
     pub reset_policy: ResetPolicy,
+    /// Where to start a partition that has no committed offset, instead of the reset policy's
+    /// start ("consume from offset 0"). An offset retention already passed is answered
+    /// `OffsetEvicted`, handled like any other eviction.
+    pub start_offset: Option<u64>,
     pub commit_mode: CommitMode,
     /// KIP-392: with a rack, the leader may name a preferred read replica.
     pub rack: Option<String>,
@@ -147,6 +151,7 @@ impl ConsumerConfig {
             group: process.to_string(),
             subscription,
             reset_policy: ResetPolicy::Earliest,
+            start_offset: None,
             commit_mode: CommitMode::Auto {
                 offset_flush_ms: 100,
             },
@@ -833,6 +838,11 @@ impl Consumer {
                 (Some(offset), _) => {
                     state.jump(*offset);
                     state.committed = Some(*offset);
+                    state.phase = Phase::Fetching;
+                    self.newly_assigned.insert(partition);
+                }
+                (None, _) if self.config.start_offset.is_some() => {
+                    state.jump(self.config.start_offset.expect("checked"));
                     state.phase = Phase::Fetching;
                     self.newly_assigned.insert(partition);
                 }

@@ -135,12 +135,15 @@ fn broker_target(id: u32) -> Target {
 fn retention_eviction(rng: &mut ChaCha8Rng) -> Scenario {
     let records = 1_500 + rng.gen_range(0..500);
     let slow_ms = rng.gen_range(15..40);
-    let late_start = between(rng, 6_000, 12_000);
+    let late_start = between(rng, 13_000, 16_000);
     let mut scenario = Scenario::named("retention-eviction")
         .describe("small segments and byte retention pass a lagging consumer")
         .cluster(|c| {
             c.segment_bytes_max = 1_024;
-            c.retention_bytes = 4_096;
+            c.segment_ms = 500;
+            // Longer than the producers' delivery timeout: retention never deletes a batch a
+            // producer may still retry.
+            c.retention_ms = 12_000;
             c.retention_check_interval_ms = 50;
         })
         .topic("events", 1)
@@ -279,13 +282,13 @@ fn pid_loss(rng: &mut ChaCha8Rng) -> Scenario {
     // it must bump its epoch and lose nothing. Producer 1 keeps sending throughout; forced
     // expiry forgets it whenever it idles (partitions it has not written to for a while).
     let idle_at = between(rng, 2_000, 5_000);
-    let idle_ms = between(rng, 5_000, 9_000);
+    let idle_ms = between(rng, 14_000, 18_000);
     let mut scenario = Scenario::named("pid-loss")
         .describe("an idle producer's state expires while batches are in doubt")
         .cluster(|c| {
             c.segment_bytes_max = 512;
             c.segment_ms = 500;
-            c.retention_ms = 2_500;
+            c.retention_ms = 12_000;
             c.retention_check_interval_ms = 100;
         })
         .topic("payments", 2)
@@ -298,11 +301,11 @@ fn pid_loss(rng: &mut ChaCha8Rng) -> Scenario {
         )
         .consumer(ConsumerSpec::new("payments").group("ledger"))
         .fault(pause(Target::Producer(0)).at_ms(idle_at).for_ms(idle_ms))
-        .fault_phase_ms(24_000)
+        .fault_phase_ms(30_000)
         .liveness_phase_ms(60_000);
     // Answers to the producers get lost around the pause and later: batches in doubt.
     for _ in 0..3 {
-        let at = between(rng, 1_000, 22_000);
+        let at = between(rng, 1_000, 28_000);
         let partition = rng.gen_range(0..2);
         let producer = rng.gen_range(0..2);
         scenario = scenario.fault(
@@ -312,12 +315,8 @@ fn pid_loss(rng: &mut ChaCha8Rng) -> Scenario {
         );
     }
     for _ in 0..2 {
-        let at = between(rng, 3_000, 22_000);
+        let at = between(rng, 3_000, 28_000);
         scenario = scenario.fault(expire_pids("payments", rng.gen_range(0..2)).at_ms(at));
-    }
-    // Retries must stop before a batch's records can age out (KIP-360's caveat).
-    for producer in &mut scenario.producers {
-        producer.delivery_timeout_ms = 2_000;
     }
     scenario
 }
@@ -325,7 +324,9 @@ fn pid_loss(rng: &mut ChaCha8Rng) -> Scenario {
 fn follower_truncation(rng: &mut ChaCha8Rng) -> Scenario {
     let topic = "clicks";
     let mut scenario = Scenario::named("follower-truncation")
-        .describe("fetch from followers ahead of the leader's log start; truncation after leader change")
+        .describe(
+            "fetch from followers ahead of the leader's log start; truncation after leader change",
+        )
         .cluster(|c| {
             c.segment_bytes_max = 1_024;
             c.replica_lag_ms_max = 1_500;
@@ -337,13 +338,13 @@ fn follower_truncation(rng: &mut ChaCha8Rng) -> Scenario {
             ConsumerSpec::new(topic)
                 .group("near-2")
                 .rack("rack-2")
-                .processing_delay_ms(rng.gen_range(15..30)),
+                .processing_delay_ms(rng.gen_range(40..60)),
         )
         .consumer(
             ConsumerSpec::new(topic)
                 .group("near-3")
                 .rack("rack-3")
-                .processing_delay_ms(rng.gen_range(15..30)),
+                .processing_delay_ms(rng.gen_range(40..60)),
         )
         .fault_phase_ms(20_000)
         .liveness_phase_ms(120_000);
@@ -353,7 +354,8 @@ fn follower_truncation(rng: &mut ChaCha8Rng) -> Scenario {
         let at = between(rng, 2_000, 18_000);
         let partition = rng.gen_range(0..2);
         let broker_id = rng.gen_range(2..=3);
-        scenario = scenario.fault(retention(broker(broker_id), topic, partition, u64::MAX).at_ms(at));
+        scenario =
+            scenario.fault(retention(broker(broker_id), topic, partition, u64::MAX).at_ms(at));
     }
     // A leader cut off from the cluster, but not from the producer, appends what it cannot
     // commit; a new leader writes other records there; back as a follower it must truncate.
@@ -368,12 +370,28 @@ fn follower_truncation(rng: &mut ChaCha8Rng) -> Scenario {
     let isolate_at = between(rng, 8_000, 10_000);
     let partition = rng.gen_range(0..2);
     scenario = scenario
-        .fault(isolate(follower_of(topic, partition)).at_ms(isolate_at).for_ms(6_000))
-        .fault(crash(leader_of(topic, partition)).at_ms(isolate_at + 3_000).for_ms(4_000))
-        .fault(crash(leader_of(topic, partition)).at_ms(isolate_at + 4_500).for_ms(4_000));
+        .fault(
+            isolate(follower_of(topic, partition))
+                .at_ms(isolate_at)
+                .for_ms(6_000),
+        )
+        .fault(
+            crash(leader_of(topic, partition))
+                .at_ms(isolate_at + 3_000)
+                .for_ms(4_000),
+        )
+        .fault(
+            crash(leader_of(topic, partition))
+                .at_ms(isolate_at + 4_500)
+                .for_ms(4_000),
+        );
     // A leader dies while producing.
     let crash_at = between(rng, 16_000, 18_500);
-    scenario = scenario.fault(crash(leader_of(topic, 1 - partition)).at_ms(crash_at).for_ms(1_000));
+    scenario = scenario.fault(
+        crash(leader_of(topic, 1 - partition))
+            .at_ms(crash_at)
+            .for_ms(1_000),
+    );
     scenario
 }
 
@@ -392,7 +410,8 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
             c.min_insync_replicas = 2;
             if small_segments {
                 c.segment_bytes_max = 1_024;
-                c.retention_bytes = 8_192;
+                c.segment_ms = 1_000;
+                c.retention_ms = 15_000;
             }
         })
         .topic("swarm", partitions)

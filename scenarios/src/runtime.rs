@@ -396,8 +396,13 @@ impl Runner {
         };
         config.rack = spec.rack.clone();
         config.bugs = self.bugs.client.clone();
+        config.start_offset = spec.start_offset;
         let workload = ConsumerWorkload {
             processing_delay_ms: spec.processing_delay_ms,
+            commit_every_records: match spec.commit {
+                CommitMode::Manual => Some(spec.commit_every_records),
+                CommitMode::Auto => None,
+            },
             ..ConsumerWorkload::default()
         };
         let node = ConsumerNode::start(
@@ -566,6 +571,7 @@ impl Runner {
                 topic,
                 partition,
                 offset,
+                min_age_ms,
             } => match self.resolve(target).and_then(|node| self.broker_id(&node)) {
                 Some(id) => {
                     let name = Cluster::broker_name(id);
@@ -573,6 +579,7 @@ impl Runner {
                     self.cluster.brokers[&id].inject(AdminCommand::ForceRetention {
                         partition: TopicPartition::new(topic, *partition),
                         offset: *offset,
+                        min_age_ms: *min_age_ms,
                     });
                     Active::Nothing
                 }
@@ -699,26 +706,13 @@ impl Runner {
     /// Starts a new incarnation of a client that was asked to close. If it has not finished
     /// closing, this is a crash, and recorded as one.
     fn restart_closed(&self, node: &Node) {
-        let (name, closed) = match node {
-            Node::Producer(i) => {
-                let producer = &self.producers[i];
-                (producer.name.clone(), producer.progress().status.closed)
-            }
-            Node::Consumer(i) => {
-                let consumer = &self.consumers[i];
-                (consumer.name.clone(), consumer.progress().status.closed)
-            }
-            Node::Server(_) => return,
-        };
-        if self.world.node_state(&name) == NodeState::Killed {
-            self.world.restart(&name);
-            return;
+        // The nodes know whether they closed cleanly (then nothing more is recorded) or were
+        // still closing (then this is a crash, and recorded as one).
+        match node {
+            Node::Producer(i) => self.producers[i].restart(),
+            Node::Consumer(i) => self.consumers[i].restart(),
+            Node::Server(_) => {}
         }
-        if !closed {
-            self.history.record_crash(&name);
-        }
-        self.world.kill(&name);
-        self.world.restart(&name);
     }
 
     fn restart(&self, node: &Node) {
@@ -731,14 +725,14 @@ impl Runner {
             Node::Producer(i) => {
                 if let Some(producer) = self.producers.get(i) {
                     if self.world.node_state(&producer.name) == NodeState::Killed {
-                        self.world.restart(&producer.name);
+                        producer.restart();
                     }
                 }
             }
             Node::Consumer(i) => {
                 if let Some(consumer) = self.consumers.get(i) {
                     if self.world.node_state(&consumer.name) == NodeState::Killed {
-                        self.world.restart(&consumer.name);
+                        consumer.restart();
                     }
                 }
             }
@@ -873,7 +867,10 @@ fn describe(fault: &Fault) -> String {
             topic,
             partition,
             offset,
-        } => format!("retention on {target:?} of {topic}-{partition} up to {offset}"),
+            min_age_ms,
+        } => format!(
+            "retention on {target:?} of {topic}-{partition} up to {offset} (records older than {min_age_ms} ms)"
+        ),
         Fault::TruncateFollower {
             target,
             topic,

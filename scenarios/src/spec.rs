@@ -61,11 +61,20 @@ fn liveness_phase_ms_default() -> u64 {
     LIVENESS_PHASE_MS_DEFAULT
 }
 
-/// Default idleness after which a forced expiry forgets a producer.
-pub const EXPIRE_IDLE_MS_DEFAULT: u64 = 3_000;
+/// Default idleness after which a forced expiry forgets a producer: above the producers'
+/// delivery timeout, so no batch can still be in doubt (KIP-360).
+pub const EXPIRE_IDLE_MS_DEFAULT: u64 = 12_000;
 
 fn expire_idle_ms_default() -> u64 {
     EXPIRE_IDLE_MS_DEFAULT
+}
+
+/// Default age below which forced retention keeps records: above the scenarios' producer
+/// delivery timeouts, so nothing a producer may still retry is deleted.
+pub const RETENTION_MIN_AGE_MS_DEFAULT: u64 = 12_000;
+
+fn retention_min_age_ms_default() -> u64 {
+    RETENTION_MIN_AGE_MS_DEFAULT
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,7 +157,7 @@ impl Default for ProducerSpec {
             keys: KeyMode::Keyless,
             linger_ms: 5,
             batch_bytes_max: 16 * 1024,
-            delivery_timeout_ms: 120_000,
+            delivery_timeout_ms: 10_000,
             start_ms: 0,
             metadata_max_age_ms: 1_000,
             value_bytes: 0,
@@ -356,13 +365,15 @@ pub enum Fault {
         #[serde(default)]
         latency_ms: u64,
     },
-    /// Run retention on one replica up to `offset` (bounded by its high watermark), so its log
-    /// start may run ahead of the leader's.
+    /// Run retention on one replica up to `offset` (bounded by its high watermark, and by
+    /// records older than `min_age_ms`), so its log start may run ahead of the leader's.
     Retention {
         target: Target,
         topic: String,
         partition: u32,
         offset: u64,
+        #[serde(default = "retention_min_age_ms_default")]
+        min_age_ms: u64,
     },
     /// A follower drops its uncommitted tail.
     TruncateFollower {
@@ -491,6 +502,7 @@ pub fn retention(target: Target, topic: &str, partition: u32, offset: u64) -> Ti
         topic: topic.to_string(),
         partition,
         offset,
+        min_age_ms: RETENTION_MIN_AGE_MS_DEFAULT,
     })
 }
 

@@ -17,6 +17,9 @@ pub struct ConsumerWorkload {
     pub processing_delay_ms: u64,
     /// Records per poll at most.
     pub poll_records_max: usize,
+    /// With manual commits: commit after every this-many records delivered (None: only on
+    /// close).
+    pub commit_every_records: Option<u64>,
 }
 
 impl Default for ConsumerWorkload {
@@ -24,6 +27,7 @@ impl Default for ConsumerWorkload {
         ConsumerWorkload {
             processing_delay_ms: 0,
             poll_records_max: 500,
+            commit_every_records: None,
         }
     }
 }
@@ -162,6 +166,8 @@ async fn consumer_main(context: NodeContext, shell: Shell) {
     let mut next_tick = sim::time::now();
     // The application is processing until then.
     let mut busy_until_ms = 0;
+    // Records delivered since the last manual commit.
+    let mut uncommitted_records = 0u64;
     loop {
         tokio::select! {
             biased;
@@ -177,7 +183,16 @@ async fn consumer_main(context: NodeContext, shell: Shell) {
                 if close_requested {
                     core.close(now_ms);
                 } else if now_ms >= busy_until_ms {
+                    // The previous poll's records are processed now: a manual commit covers
+                    // them (commits happen only after the application has the records).
+                    if let Some(every) = shell.workload.commit_every_records {
+                        if uncommitted_records >= every.max(1) {
+                            core.commit(now_ms);
+                            uncommitted_records = 0;
+                        }
+                    }
                     let records = core.poll(now_ms, shell.workload.poll_records_max);
+                    uncommitted_records += records.len() as u64;
                     busy_until_ms = now_ms + shell.workload.processing_delay_ms * records.len() as u64;
                 }
             }
