@@ -963,6 +963,15 @@ impl<S: Storage + Clone> BrokerCore<S> {
             if request.offset >= log_end {
                 progress.last_caught_up_ms = now_ms;
             }
+            tracing::trace!(
+                broker = me,
+                %partition,
+                follower,
+                offset = request.offset,
+                log_end,
+                high_watermark,
+                "follower fetch"
+            );
             progress.last_fetch_ms = now_ms;
             progress.leader_end_at_last_fetch = log_end;
             progress.log_end = request.offset;
@@ -1262,6 +1271,13 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 .into_iter()
                 .partition(|p| now_ms >= p.deadline_ms);
         self.pending_produces = waiting;
+        if !expired.is_empty() {
+            tracing::debug!(
+                broker = self.config.broker_id,
+                count = expired.len(),
+                "produce requests timed out waiting for the ISR"
+            );
+        }
         for produce in expired {
             self.respond(
                 produce.to,
@@ -1286,6 +1302,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
             partition_epoch: replica.partition_epoch,
             new_isr: new_isr.clone(),
         });
+        tracing::debug!(broker = me, %partition, ?new_isr, "proposing an ISR change");
         let correlation_id = self.send_to_controller(
             now_ms,
             OutgoingKind::AlterPartition(partition.clone()),
@@ -1504,7 +1521,8 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     self.truncate_replica(partition, truncate_at);
                 }
             }
-            Err(_) => {
+            Err(error) => {
+                tracing::debug!(broker = self.config.broker_id, %partition, %error, "epoch check refused");
                 follower.next_fetch_ms = now_ms + self.config.replica_fetch_wait_ms;
             }
         }
@@ -1630,7 +1648,8 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     }
                 }
             }
-            Err(_) => {
+            Err(error) => {
+                tracing::debug!(broker = me, %partition, %error, "replica fetch refused");
                 follower.next_fetch_ms = now_ms + wait_ms;
             }
         }
@@ -1661,6 +1680,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     return;
                 }
                 leader.proposal = None;
+                tracing::debug!(%partition, result = ?response.result, "ISR change answered");
                 if let Ok(state) = response.result {
                     if state.leader_epoch == replica.leader_epoch {
                         leader.isr = state.isr;

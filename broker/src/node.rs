@@ -7,7 +7,7 @@
 use crate::api::{BrokerId, Envelope};
 use crate::controller::{ControllerConfig, ControllerCore, ControllerEvent};
 use crate::core::{AdminCommand, BrokerConfig, BrokerCore, Observation, Output, ReplicaStatus};
-use sim::net::Socket;
+use sim::net::{Inbox, Socket};
 use sim::{NodeContext, World};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -180,12 +180,13 @@ async fn controller_main(context: NodeContext, config: ControllerConfig, observe
             }
         }
     };
+    let mut inbox = Inbox::spawn(socket.clone());
     let mut next_tick = madsim::time::Instant::now() + TICK;
     loop {
         tokio::select! {
             biased;
-            received = socket.recv() => {
-                let Ok((envelope, from)) = received else { return };
+            received = inbox.recv() => {
+                let Some((envelope, from)) = received else { return };
                 if let Envelope::Request { correlation_id, request } = envelope {
                     let response = core.on_request(sim::time::now_ms(), request);
                     let envelope = Envelope::Response { correlation_id, response };
@@ -231,12 +232,13 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
         context.addr,
         incarnation,
     );
+    let mut inbox = Inbox::spawn(socket.clone());
     let mut next_tick = madsim::time::Instant::now();
     loop {
         tokio::select! {
             biased;
-            received = socket.recv() => {
-                let Ok((envelope, from)) = received else { return };
+            received = inbox.recv() => {
+                let Some((envelope, from)) = received else { return };
                 let now_ms = sim::time::now_ms();
                 match envelope {
                     Envelope::Request { correlation_id, request } => {

@@ -258,6 +258,7 @@ fn run(seed: u64, packet_loss: f64) -> Run {
                 ConsumerWorkload {
                     processing_delay_ms: 1,
                     poll_records_max: 20,
+                    ..ConsumerWorkload::default()
                 },
                 history.clone(),
             );

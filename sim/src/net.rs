@@ -58,3 +58,41 @@ impl<M: Any + Send + Sync + 'static> Socket<M> {
         Ok((*message, from))
     }
 }
+
+/// A cancel-safe receiver: a task moves every datagram from the socket into a channel.
+///
+/// `Socket::recv` is NOT cancel-safe: madsim's raw receive sleeps a few microseconds after
+/// taking the message off the mailbox, so a `select!` that drops it at that moment loses the
+/// message. Shells that `select!` between receiving and a timer must receive through an
+/// `Inbox` (the channel's `recv` is cancel-safe).
+pub struct Inbox<M> {
+    received: tokio::sync::mpsc::UnboundedReceiver<(M, SocketAddr)>,
+}
+
+impl<M: Any + Send + Sync + 'static> Inbox<M> {
+    /// Starts the receiving task on the current node; it ends when the node's network goes
+    /// down or the inbox is dropped.
+    pub fn spawn(socket: std::sync::Arc<Socket<M>>) -> Inbox<M> {
+        let (sender, received) = tokio::sync::mpsc::unbounded_channel();
+        madsim::task::spawn(async move {
+            loop {
+                match socket.recv().await {
+                    Ok(message) => {
+                        if sender.send(message).is_err() {
+                            return;
+                        }
+                    }
+                    // Not our message type: ignore it, like a stray datagram.
+                    Err(error) if error.kind() == io::ErrorKind::InvalidData => continue,
+                    Err(_) => return,
+                }
+            }
+        });
+        Inbox { received }
+    }
+
+    /// The next message; None when the socket is gone.
+    pub async fn recv(&mut self) -> Option<(M, SocketAddr)> {
+        self.received.recv().await
+    }
+}
