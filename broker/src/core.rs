@@ -164,8 +164,10 @@ pub enum AdminCommand {
     /// A follower drops its tail above its high watermark (as after losing a disk cache).
     TruncateFollower { partition: TopicPartition },
     /// Forget the state of every producer that has not appended to this replica for `idle_ms`
-    /// (Kafka's `producer.id.expiration.ms`, KIP-854, forced now). A producer this broker has
-    /// not seen append since it started counts as idle.
+    /// (Kafka's `producer.id.expiration.ms`, KIP-854, forced now; 0 = active producers too), but
+    /// never while the first batch of a producer's epoch may still be unanswered (see
+    /// [`PRODUCER_BATCHES_CACHED`]). A producer this broker has not seen append since it started
+    /// counts as idle.
     ExpireProducers {
         partition: TopicPartition,
         idle_ms: u64,
@@ -307,7 +309,7 @@ pub struct BrokerCore<S: Storage + Clone> {
     pending_reads: VecDeque<PendingRead>,
     outputs: Vec<Output>,
     /// When each producer last appended to each partition here (for idle expiry).
-    producer_last_append_ms: BTreeMap<(TopicPartition, i64), u64>,
+    producer_activity: BTreeMap<(TopicPartition, i64), ProducerActivity>,
 }
 
 impl<S: Storage + Clone> BrokerCore<S> {
@@ -328,7 +330,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
             pending_produces: Vec::new(),
             pending_reads: VecDeque::new(),
             outputs: Vec::new(),
-            producer_last_append_ms: BTreeMap::new(),
+            producer_activity: BTreeMap::new(),
         }
     }
 
@@ -866,6 +868,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
         }
         let epoch = replica.leader_epoch;
         let producer_id = batch.producer_id;
+        let producer_epoch = batch.producer_epoch;
         let outcome = match replica.log.append_as_leader(batch, epoch, now_ms as i64) {
             Ok(outcome) => outcome,
             Err(error) => {
@@ -874,8 +877,15 @@ impl<S: Storage + Clone> BrokerCore<S> {
             }
         };
         if producer_id >= 0 {
-            self.producer_last_append_ms
-                .insert((partition.clone(), producer_id), now_ms);
+            let appended = matches!(outcome, AppendOutcome::Appended { .. });
+            note_producer_append(
+                &mut self.producer_activity,
+                &partition,
+                producer_id,
+                producer_epoch,
+                appended,
+                now_ms,
+            );
         }
         let (base_offset, last_offset) = match outcome {
             AppendOutcome::Appended {
@@ -1583,8 +1593,14 @@ impl<S: Storage + Clone> BrokerCore<S> {
                             .epochs
                             .assign(batch.partition_leader_epoch, batch.base_offset);
                         if batch.producer_id >= 0 {
-                            self.producer_last_append_ms
-                                .insert((partition.clone(), batch.producer_id), now_ms);
+                            note_producer_append(
+                                &mut self.producer_activity,
+                                partition,
+                                batch.producer_id,
+                                batch.producer_epoch,
+                                true,
+                                now_ms,
+                            );
                         }
                     }
                 }
@@ -1773,16 +1789,19 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 let Some(replica) = self.replicas.get_mut(&partition) else {
                     return;
                 };
-                let last_appends = &self.producer_last_append_ms;
+                let activity = &self.producer_activity;
                 let producer_ids: Vec<i64> = replica
                     .log
                     .producer_state()
                     .producers()
                     .map(|(id, _)| id)
-                    .filter(|id| {
-                        last_appends
-                            .get(&(partition.clone(), *id))
-                            .is_none_or(|&last_ms| now_ms >= last_ms + idle_ms)
+                    .filter(|id| match activity.get(&(partition.clone(), *id)) {
+                        // Not seen appending since this broker started: idle.
+                        None => true,
+                        Some(activity) => {
+                            now_ms >= activity.last_append_ms + idle_ms
+                                && activity.batches_in_epoch > PRODUCER_BATCHES_CACHED as u64
+                        }
                     })
                     .collect();
                 let expired: Vec<i64> = producer_ids
@@ -1798,6 +1817,48 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 }
             }
         }
+    }
+}
+
+/// What a broker saw of one producer on one partition (for forced expiry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProducerActivity {
+    last_append_ms: u64,
+    epoch: i16,
+    /// Batches appended in `epoch` (duplicates not counted).
+    batches_in_epoch: u64,
+}
+
+/// Forced expiry spares a producer while the first batch of its epoch may still be unanswered:
+/// a producer has at most this many batches in flight, so once more than this many of the
+/// epoch are in the log, the first one was answered (or given up, which bumps the epoch).
+/// Forgetting the producer before that would let a retry of that first batch (sequence 0) be
+/// taken for a new producer's first batch and written twice — KIP-360's unavoidable case, not a
+/// client bug.
+const PRODUCER_BATCHES_CACHED: usize = crate::producer_state::PRODUCER_BATCHES_CACHED;
+
+fn note_producer_append(
+    activity: &mut BTreeMap<(TopicPartition, i64), ProducerActivity>,
+    partition: &TopicPartition,
+    producer_id: i64,
+    producer_epoch: i16,
+    appended: bool,
+    now_ms: u64,
+) {
+    let entry = activity
+        .entry((partition.clone(), producer_id))
+        .or_insert(ProducerActivity {
+            last_append_ms: now_ms,
+            epoch: producer_epoch,
+            batches_in_epoch: 0,
+        });
+    entry.last_append_ms = now_ms;
+    if producer_epoch != entry.epoch {
+        entry.epoch = producer_epoch;
+        entry.batches_in_epoch = 0;
+    }
+    if appended {
+        entry.batches_in_epoch += 1;
     }
 }
 

@@ -139,8 +139,9 @@ fn retention_eviction(rng: &mut ChaCha8Rng) -> Scenario {
     let mut scenario = Scenario::named("retention-eviction")
         .describe("small segments and byte retention pass a lagging consumer")
         .cluster(|c| {
+            // Segments roll by size only, so the last one (the active segment) always stays:
+            // there is data at the leader while a consumer is stuck below the log start.
             c.segment_bytes_max = 1_024;
-            c.segment_ms = 500;
             // Longer than the producers' delivery timeout: retention never deletes a batch a
             // producer may still retry.
             c.retention_ms = 12_000;
@@ -157,7 +158,7 @@ fn retention_eviction(rng: &mut ChaCha8Rng) -> Scenario {
         .consumer(
             ConsumerSpec::new("events")
                 .group("lagging")
-                .processing_delay_ms(slow_ms)
+                .lagging(slow_ms)
                 .auto_commit(500),
         )
         // Starts late from offset 0 ("consume from offset 0"): long evicted by then.
@@ -276,15 +277,15 @@ fn partition_growth(rng: &mut ChaCha8Rng) -> Scenario {
 }
 
 fn pid_loss(rng: &mut ChaCha8Rng) -> Scenario {
-    // Producer 0 sends, goes idle (paused) while retention ages its records out — taking its
-    // producer state with them (franz-go #805) — then sends again: its first batches are
-    // answered UnknownProducerId, and its last acknowledged offset is below the log start, so
-    // it must bump its epoch and lose nothing. Producer 1 keeps sending throughout; forced
-    // expiry forgets it whenever it idles (partitions it has not written to for a while).
-    let idle_at = between(rng, 2_000, 5_000);
-    let idle_ms = between(rng, 14_000, 18_000);
+    // Producer 0 sends, goes quiet while retention ages its records out — and its producer
+    // state with them (franz-go #805) — then sends again: its next batch is answered
+    // UnknownProducerId and its last acknowledged offset is below the log start, so it must
+    // bump its epoch and lose nothing. Producer 1 keeps sending; its state is forgotten while
+    // answers to it are lost, so batches are in doubt when it learns of the loss.
+    let quiet_after = rng.gen_range(100..200);
+    let quiet_ms = between(rng, 16_000, 20_000);
     let mut scenario = Scenario::named("pid-loss")
-        .describe("an idle producer's state expires while batches are in doubt")
+        .describe("an idle producer's state expires; an active one's is lost with batches in doubt")
         .cluster(|c| {
             c.segment_bytes_max = 512;
             c.segment_ms = 500;
@@ -292,31 +293,27 @@ fn pid_loss(rng: &mut ChaCha8Rng) -> Scenario {
             c.retention_check_interval_ms = 100;
         })
         .topic("payments", 2)
-        .producer(ProducerSpec::new("payments").records(500).rate_per_sec(40))
         .producer(
             ProducerSpec::new("payments")
-                .records(500)
-                .rate_per_sec(25)
-                .keyed(3),
+                .records(quiet_after + 200)
+                .rate_per_sec(40)
+                .idle(quiet_after, quiet_ms),
         )
+        .producer(ProducerSpec::new("payments").records(900).rate_per_sec(25))
         .consumer(ConsumerSpec::new("payments").group("ledger"))
-        .fault(pause(Target::Producer(0)).at_ms(idle_at).for_ms(idle_ms))
-        .fault_phase_ms(30_000)
+        .fault_phase_ms(32_000)
         .liveness_phase_ms(60_000);
-    // Answers to the producers get lost around the pause and later: batches in doubt.
-    for _ in 0..3 {
-        let at = between(rng, 1_000, 28_000);
+    for _ in 0..4 {
+        let at = between(rng, 2_000, 30_000);
         let partition = rng.gen_range(0..2);
-        let producer = rng.gen_range(0..2);
-        scenario = scenario.fault(
-            clog(leader_of("payments", partition), Target::Producer(producer))
-                .at_ms(at)
-                .for_ms(between(rng, 100, 1_500)),
-        );
-    }
-    for _ in 0..2 {
-        let at = between(rng, 3_000, 28_000);
-        scenario = scenario.fault(expire_pids("payments", rng.gen_range(0..2)).at_ms(at));
+        // Answers from the leader to producer 1 are lost, then its state there is forgotten.
+        scenario = scenario
+            .fault(
+                clog(leader_of("payments", partition), Target::Producer(1))
+                    .at_ms(at)
+                    .for_ms(between(rng, 300, 1_200)),
+            )
+            .fault(expire_active_pids("payments", partition).at_ms(at + between(rng, 50, 250)));
     }
     scenario
 }
@@ -332,30 +329,39 @@ fn follower_truncation(rng: &mut ChaCha8Rng) -> Scenario {
             c.replica_lag_ms_max = 1_500;
         })
         .topic(topic, 2)
-        .producer(ProducerSpec::new(topic).records(1_200).rate_per_sec(80))
-        // Consumers near brokers 2 and 3 read from them while they follow (KIP-392), and lag.
+        .producer(ProducerSpec::new(topic).records(800).rate_per_sec(80))
+        // A consumer near each broker reads from it while it follows (KIP-392), and lags.
+        .consumer(
+            ConsumerSpec::new(topic)
+                .group("near-1")
+                .rack("rack-1")
+                .lagging(rng.gen_range(80..100)),
+        )
         .consumer(
             ConsumerSpec::new(topic)
                 .group("near-2")
                 .rack("rack-2")
-                .processing_delay_ms(rng.gen_range(40..60)),
+                .lagging(rng.gen_range(80..100)),
         )
         .consumer(
             ConsumerSpec::new(topic)
                 .group("near-3")
                 .rack("rack-3")
-                .processing_delay_ms(rng.gen_range(40..60)),
+                .lagging(rng.gen_range(80..100)),
         )
-        .fault_phase_ms(20_000)
-        .liveness_phase_ms(120_000);
-    // The followers the consumers read from run their own retention ahead of the leader's log
-    // start, past the lagging consumers' positions (franz-go #885).
-    for _ in 0..6 {
-        let at = between(rng, 2_000, 18_000);
-        let partition = rng.gen_range(0..2);
-        let broker_id = rng.gen_range(2..=3);
-        scenario =
-            scenario.fault(retention(broker(broker_id), topic, partition, u64::MAX).at_ms(at));
+        .fault_phase_ms(28_000)
+        .liveness_phase_ms(150_000);
+    // A follower's own retention runs ahead of the leader's log start, past the lagging
+    // consumers' positions (franz-go #885). It only deletes records older than the producers'
+    // delivery timeout (KIP-360), so it matters once the consumers lag by more than that: late
+    // in the fault phase.
+    for partition in 0..2 {
+        for _ in 0..3 {
+            let at = between(rng, 20_000, 27_500);
+            scenario = scenario.fault(
+                retention(follower_of(topic, partition), topic, partition, u64::MAX).at_ms(at),
+            );
+        }
     }
     // A leader cut off from the cluster, but not from the producer, appends what it cannot
     // commit; a new leader writes other records there; back as a follower it must truncate.

@@ -360,6 +360,8 @@ impl Runner {
         config.bugs = self.bugs.client.clone();
         let mut workload = ProducerWorkload::new(&spec.topic, spec.records);
         workload.send_interval_ms = (1_000 / spec.rate_per_sec).max(1);
+        workload.idle_after_sends = spec.idle_after_records;
+        workload.idle_ms = spec.idle_ms;
         workload.keys = match spec.keys {
             KeyMode::Keyless => None,
             KeyMode::Keyed(keys) => Some(keys),
@@ -397,8 +399,10 @@ impl Runner {
         config.rack = spec.rack.clone();
         config.bugs = self.bugs.client.clone();
         config.start_offset = spec.start_offset;
+        config.fetch_buffer_records_max = spec.fetch_buffer_records;
         let workload = ConsumerWorkload {
             processing_delay_ms: spec.processing_delay_ms,
+            poll_records_max: spec.fetch_buffer_records.min(500),
             commit_every_records: match spec.commit {
                 CommitMode::Manual => Some(spec.commit_every_records),
                 CommitMode::Auto => None,

@@ -145,7 +145,9 @@ pub struct ProducerSpec {
     pub start_ms: u64,
     /// How often the producer refreshes metadata even without errors.
     pub metadata_max_age_ms: u64,
-    pub value_bytes: u64,
+    /// The application goes quiet once, after this many records, for `idle_ms`.
+    pub idle_after_records: Option<u64>,
+    pub idle_ms: u64,
 }
 
 impl Default for ProducerSpec {
@@ -160,7 +162,8 @@ impl Default for ProducerSpec {
             delivery_timeout_ms: 10_000,
             start_ms: 0,
             metadata_max_age_ms: 1_000,
-            value_bytes: 0,
+            idle_after_records: None,
+            idle_ms: 0,
         }
     }
 }
@@ -190,6 +193,12 @@ impl ProducerSpec {
     }
     pub fn linger_ms(mut self, linger_ms: u64) -> Self {
         self.linger_ms = linger_ms;
+        self
+    }
+    /// Goes quiet after `records` records for `idle_ms`.
+    pub fn idle(mut self, records: u64, idle_ms: u64) -> Self {
+        self.idle_after_records = Some(records);
+        self.idle_ms = idle_ms;
         self
     }
 }
@@ -228,6 +237,9 @@ pub struct ConsumerSpec {
     pub rack: Option<String>,
     /// Simulated processing time per record (makes the consumer lag).
     pub processing_delay_ms: u64,
+    /// Fetched records the consumer buffers ahead of the application; a small buffer makes a
+    /// slow consumer lag at the brokers too, not only in delivery.
+    pub fetch_buffer_records: usize,
     pub start_ms: u64,
     /// Start at this offset instead of the committed one (e.g. 0, "consume from offset 0").
     pub start_offset: Option<u64>,
@@ -246,6 +258,7 @@ impl Default for ConsumerSpec {
             reset: ResetPolicy::Earliest,
             rack: None,
             processing_delay_ms: 0,
+            fetch_buffer_records: 2_000,
             start_ms: 0,
             start_offset: None,
         }
@@ -279,6 +292,12 @@ impl ConsumerSpec {
     }
     pub fn processing_delay_ms(mut self, delay_ms: u64) -> Self {
         self.processing_delay_ms = delay_ms;
+        self
+    }
+    /// A slow application that also fetches slowly: `delay_ms` per record, a small buffer.
+    pub fn lagging(mut self, delay_ms: u64) -> Self {
+        self.processing_delay_ms = delay_ms;
+        self.fetch_buffer_records = 10;
         self
     }
     pub fn start_ms(mut self, start_ms: u64) -> Self {
@@ -496,6 +515,15 @@ pub fn expire_pids(topic: &str, partition: u32) -> TimedFault {
         idle_ms: EXPIRE_IDLE_MS_DEFAULT,
     })
 }
+/// Expiry of active producers too (spares a producer while its epoch's first batch may be in
+/// doubt).
+pub fn expire_active_pids(topic: &str, partition: u32) -> TimedFault {
+    timed(Fault::ExpirePids {
+        topic: topic.to_string(),
+        partition,
+        idle_ms: 0,
+    })
+}
 pub fn retention(target: Target, topic: &str, partition: u32, offset: u64) -> TimedFault {
     timed(Fault::Retention {
         target,
@@ -626,6 +654,11 @@ impl Scenario {
                 return Err(format!(
                     "consumer[{i}].member: {} must be below members ({})",
                     consumer.member, consumer.members
+                ));
+            }
+            if consumer.fetch_buffer_records == 0 {
+                return Err(format!(
+                    "consumer[{i}].fetch_buffer_records: must be at least 1"
                 ));
             }
             if consumer.commit == CommitMode::Manual && consumer.commit_every_records == 0 {

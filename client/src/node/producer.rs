@@ -24,6 +24,11 @@ pub struct ProducerWorkload {
     pub pending_max: usize,
     /// Close the producer (clean shutdown, `close` recorded) once every send has completed.
     pub close_when_done: bool,
+    /// The application goes quiet once: after this many sends (over all incarnations) it sends
+    /// nothing for `idle_ms` — an idle producer, whose state the brokers may forget
+    /// (franz-go #805).
+    pub idle_after_sends: Option<u64>,
+    pub idle_ms: u64,
 }
 
 impl ProducerWorkload {
@@ -35,6 +40,8 @@ impl ProducerWorkload {
             keys: None,
             pending_max: 1_000,
             close_when_done: false,
+            idle_after_sends: None,
+            idle_ms: 0,
         }
     }
 }
@@ -60,6 +67,8 @@ pub struct ProducerProgress {
 #[derive(Debug, Default)]
 struct Shared {
     progress: ProducerProgress,
+    /// The workload's idle gap has begun (it happens once, whatever the restarts).
+    idled: bool,
 }
 
 #[derive(Clone)]
@@ -228,6 +237,11 @@ fn run_application(
         && sent_this_tick < SENDS_PER_TICK_MAX
     {
         let n = shared.progress.sends_invoked;
+        if workload.idle_after_sends == Some(n) && workload.idle_ms > 0 && !shared.idled {
+            shared.idled = true;
+            *next_send_ms = now_ms + workload.idle_ms;
+            break;
+        }
         shared.progress.sends_invoked += 1;
         sent_this_tick += 1;
         let key = workload
