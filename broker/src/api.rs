@@ -25,6 +25,10 @@ pub enum OffsetSpec {
     Earliest,
     /// The high watermark (the end of what consumers may read).
     Latest,
+    /// The leader's log end offset, committed or not: what a replica asked before KIP-101 to
+    /// find how far to truncate (Kafka 0.10's follower ListOffsets(LATEST)). Only the
+    /// `no-follower-truncation` bug uses it.
+    LogEnd,
 }
 
 /// A topic partition.

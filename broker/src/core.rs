@@ -265,6 +265,8 @@ enum OutgoingKind {
     AlterPartition(TopicPartition),
     ReplicaFetch(TopicPartition, u32),
     EpochCheck(TopicPartition, u32),
+    /// `no-follower-truncation`: the leader's log end, to truncate to after out-of-range.
+    LogEndQuery(TopicPartition, u32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -492,7 +494,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 // then the high watermark keeps waiting for the maximal ISR.
                 let _ = now_ms;
             }
-            OutgoingKind::ReplicaFetch(partition, _) | OutgoingKind::EpochCheck(partition, _) => {
+            OutgoingKind::ReplicaFetch(partition, _)
+            | OutgoingKind::EpochCheck(partition, _)
+            | OutgoingKind::LogEndQuery(partition, _) => {
                 if let Some(replica) = self.replicas.get_mut(&partition) {
                     if let Role::Follower(follower) = &mut replica.role {
                         if follower.in_flight == Some(correlation_id) {
@@ -1161,6 +1165,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
             result: Ok(match request.spec {
                 OffsetSpec::Earliest => replica.log.log_start_offset(),
                 OffsetSpec::Latest => replica.high_watermark,
+                OffsetSpec::LogEnd => replica.log.log_end_offset(),
             }),
         }
     }
@@ -1538,6 +1543,64 @@ impl<S: Storage + Clone> BrokerCore<S> {
         }
     }
 
+    fn send_log_end_query(&mut self, now_ms: u64, partition: &TopicPartition) {
+        let Some(replica) = self.replicas.get(partition) else {
+            return;
+        };
+        let Role::Follower(follower) = &replica.role else {
+            return;
+        };
+        let Some(addr) = follower
+            .leader
+            .and_then(|leader| self.metadata.broker_addr(leader))
+        else {
+            return;
+        };
+        let epoch = replica.leader_epoch;
+        let request = Request::ListOffsets(ListOffsetsRequest {
+            partition: partition.clone(),
+            spec: OffsetSpec::LogEnd,
+            current_leader_epoch: Some(epoch),
+        });
+        let correlation_id = self.send_to_broker(
+            now_ms,
+            addr,
+            OutgoingKind::LogEndQuery(partition.clone(), epoch),
+            request,
+        );
+        if let Some(Role::Follower(f)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
+            f.phase = FollowerPhase::Fetching;
+            f.in_flight = Some(correlation_id);
+        }
+    }
+
+    fn on_log_end_response(
+        &mut self,
+        now_ms: u64,
+        partition: &TopicPartition,
+        epoch: u32,
+        response: ListOffsetsResponse,
+    ) {
+        let wait_ms = self.config.replica_fetch_wait_ms;
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        if replica.leader_epoch != epoch {
+            return;
+        }
+        let Role::Follower(follower) = &mut replica.role else {
+            return;
+        };
+        follower.in_flight = None;
+        match response.result {
+            Ok(leader_end) => {
+                follower.next_fetch_ms = now_ms;
+                self.truncate_replica(partition, leader_end);
+            }
+            Err(_) => follower.next_fetch_ms = now_ms + wait_ms,
+        }
+    }
+
     fn on_replica_fetch_response(
         &mut self,
         now_ms: u64,
@@ -1654,13 +1717,10 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     follower.phase = FollowerPhase::NeedsEpochCheck;
                     follower.next_fetch_ms = now_ms;
                     if self.config.bugs.is_on(BrokerBug::NoFollowerTruncation) {
-                        // Historical bug: keep the divergent tail, wait for the leader to pass it.
-                        if let Some(Role::Follower(f)) =
-                            self.replicas.get_mut(partition).map(|r| &mut r.role)
-                        {
-                            f.phase = FollowerPhase::Fetching;
-                            f.next_fetch_ms = now_ms + wait_ms;
-                        }
+                        // Historical bug (pre-KIP-101): no epoch check; ask the leader for its
+                        // log end and cut only what lies beyond it, keeping any divergent
+                        // records below.
+                        self.send_log_end_query(now_ms, partition);
                     }
                 }
             }
@@ -1707,6 +1767,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
             }
             (OutgoingKind::ReplicaFetch(partition, epoch), Response::Fetch(response)) => {
                 self.on_replica_fetch_response(now_ms, &partition, epoch, response);
+            }
+            (OutgoingKind::LogEndQuery(partition, epoch), Response::ListOffsets(response)) => {
+                self.on_log_end_response(now_ms, &partition, epoch, response);
             }
             (
                 OutgoingKind::EpochCheck(partition, epoch),

@@ -144,7 +144,7 @@ pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
 
     let mut anomalies = Vec::new();
     let mut counts = std::collections::BTreeMap::new();
-    let (history, coverage, fault_log, stats) = match &outcome.value {
+    let (history, coverage, fault_log, stats, high_watermarks) = match &outcome.value {
         Some(execution) => {
             for failure in &execution.setup_failures {
                 anomalies.push(Anomaly::new("setup-failed", failure.clone()));
@@ -164,9 +164,10 @@ pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
                 execution.coverage.clone(),
                 execution.fault_log.clone(),
                 Some(result.stats),
+                execution.high_watermarks.clone(),
             )
         }
-        None => (Vec::new(), coverage::empty(), Vec::new(), None),
+        None => (Vec::new(), coverage::empty(), Vec::new(), None, Vec::new()),
     };
     let status = match &outcome.status {
         RunStatus::Completed => "completed".to_string(),
@@ -211,6 +212,7 @@ pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
         fault_log,
         stats,
         history,
+        high_watermarks,
         spec: scenario,
     })
 }

@@ -63,6 +63,9 @@ pub struct RunReport {
     /// The history, one JSON line per event.
     #[serde(skip)]
     pub history: Vec<String>,
+    /// High watermarks over time (sampled), for timelines.
+    #[serde(skip)]
+    pub high_watermarks: Vec<crate::runtime::HighWatermarkSample>,
     /// The concrete scenario that ran.
     #[serde(skip)]
     pub spec: Scenario,

@@ -44,6 +44,63 @@ pub struct Execution {
     pub setup_failures: Vec<String>,
     /// The faults as they fired: (simulated ms since the scenario start, description).
     pub fault_log: Vec<(u64, String)>,
+    /// High watermarks over time, for reports: at most one sample per partition every
+    /// [`HIGH_WATERMARK_SAMPLE_MS`], plus the last value.
+    pub high_watermarks: Vec<HighWatermarkSample>,
+}
+
+/// The high watermark of a partition at a time (as its leader reported it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HighWatermarkSample {
+    pub time_ns: u64,
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+}
+
+/// Minimum simulated time between two high-watermark samples of one partition.
+pub const HIGH_WATERMARK_SAMPLE_MS: u64 = 100;
+
+/// Collects high-watermark samples, thinned to one per partition per sample period.
+#[derive(Debug, Default)]
+struct HighWatermarkRecorder {
+    samples: Vec<HighWatermarkSample>,
+    /// Per partition: (time of the last kept sample, the latest value seen since).
+    last: BTreeMap<(String, u32), (u64, u64)>,
+}
+
+impl HighWatermarkRecorder {
+    fn observe(&mut self, time_ns: u64, partition: &TopicPartition, offset: u64) {
+        let key = (partition.topic.clone(), partition.partition);
+        let period_ns = HIGH_WATERMARK_SAMPLE_MS * 1_000_000;
+        let keep = match self.last.get(&key) {
+            None => true,
+            Some(&(kept_ns, _)) => time_ns >= kept_ns + period_ns,
+        };
+        if keep {
+            self.samples.push(HighWatermarkSample {
+                time_ns,
+                topic: partition.topic.clone(),
+                partition: partition.partition,
+                offset,
+            });
+            self.last.insert(key, (time_ns, offset));
+        } else if let Some(entry) = self.last.get_mut(&key) {
+            entry.1 = offset;
+        }
+    }
+
+    fn finish(mut self, time_ns: u64) -> Vec<HighWatermarkSample> {
+        for ((topic, partition), (_, offset)) in std::mem::take(&mut self.last) {
+            self.samples.push(HighWatermarkSample {
+                time_ns,
+                topic,
+                partition,
+                offset,
+            });
+        }
+        self.samples
+    }
 }
 
 /// What a fault changed, so that it can be repaired.
@@ -123,9 +180,11 @@ fn cluster_config(scenario: &Scenario, bugs: &BugSelection) -> ClusterConfig {
 pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Execution {
     let history = History::new(world.trace().clone());
     let coverage = Arc::new(Mutex::new((coverage::empty(), BTreeMap::new())));
+    let high_watermarks = Arc::new(Mutex::new(HighWatermarkRecorder::default()));
 
     let record = cluster_observer(history.clone());
     let count = coverage.clone();
+    let sample = high_watermarks.clone();
     let cluster = start_cluster(
         &world,
         cluster_config(&scenario, &bugs),
@@ -134,6 +193,18 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
                 let mut guard = count.lock().unwrap_or_else(|p| p.into_inner());
                 let (coverage, leader_starts) = &mut *guard;
                 coverage::observe(coverage, leader_starts, &event);
+            }
+            if let ClusterEvent::Broker(broker::core::Observation::HighWatermark {
+                partition,
+                offset,
+                ..
+            }) = &event
+            {
+                sample.lock().unwrap_or_else(|p| p.into_inner()).observe(
+                    sim::time::now_ns(),
+                    partition,
+                    *offset,
+                );
             }
             record(event);
         }),
@@ -170,11 +241,15 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
     }
     let mut coverage = coverage.lock().unwrap_or_else(|p| p.into_inner()).0.clone();
     coverage::from_history(&mut coverage, &history.oracle_events());
+    let high_watermarks =
+        std::mem::take(&mut *high_watermarks.lock().unwrap_or_else(|p| p.into_inner()))
+            .finish(sim::time::now_ns());
     Execution {
         history,
         coverage,
         setup_failures,
         fault_log: runner.fault_log,
+        high_watermarks,
     }
 }
 
@@ -496,6 +571,23 @@ impl Runner {
                     }
                 }
                 None => Active::Nothing,
+            },
+            Fault::IsolateFromCluster { target } => match self.resolve(target) {
+                Some(Node::Server(name)) => {
+                    let cluster: Vec<String> = self
+                        .cluster
+                        .brokers
+                        .values()
+                        .map(|handle| handle.name.clone())
+                        .chain([self.cluster.controller_name.clone()])
+                        .filter(|other| *other != name)
+                        .collect();
+                    let groups = vec![vec![name.clone()], cluster];
+                    self.history.record_fault(kind, Some(&name));
+                    self.world.partition(&groups);
+                    Active::Partitioned(groups)
+                }
+                _ => Active::Nothing,
             },
             Fault::Partition { side } => {
                 let side: Vec<String> = side
@@ -854,6 +946,9 @@ fn describe(fault: &Fault) -> String {
         Fault::Close { target } => format!("close {target:?}"),
         Fault::Pause { target } => format!("pause {target:?}"),
         Fault::Isolate { target } => format!("isolate {target:?}"),
+        Fault::IsolateFromCluster { target } => {
+            format!("cut {target:?} off from the other brokers and the controller")
+        }
         Fault::Clog { from, to } => format!("clog {from:?} -> {to:?}"),
         Fault::Partition { side } => format!("partition {side:?} from the rest"),
         Fault::PacketLoss { rate } => format!("lose {rate} of messages"),

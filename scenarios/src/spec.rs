@@ -366,6 +366,9 @@ pub enum Fault {
     Pause { target: Target },
     /// Cut a node off from every other node.
     Isolate { target: Target },
+    /// Cut a broker off from the other brokers and the controller while clients still reach
+    /// it: a leader that does not know it was replaced (a zombie) keeps taking writes.
+    IsolateFromCluster { target: Target },
     /// Drop messages from one node to another (one way).
     Clog { from: Target, to: Target },
     /// Split brokers into two sides: `side` against everyone else.
@@ -419,7 +422,7 @@ impl Fault {
             Fault::Crash { .. } => "crash",
             Fault::Close { .. } => "close",
             Fault::Pause { .. } => "pause",
-            Fault::Isolate { .. } => "partition",
+            Fault::Isolate { .. } | Fault::IsolateFromCluster { .. } => "partition",
             Fault::Clog { .. } => "clog",
             Fault::Partition { .. } => "partition",
             Fault::PacketLoss { .. } => "loss",
@@ -495,6 +498,9 @@ pub fn truncate_follower(target: Target, topic: &str, partition: u32) -> TimedFa
 }
 pub fn isolate(target: Target) -> TimedFault {
     timed(Fault::Isolate { target })
+}
+pub fn isolate_from_cluster(target: Target) -> TimedFault {
+    timed(Fault::IsolateFromCluster { target })
 }
 pub fn clog(from: Target, to: Target) -> TimedFault {
     timed(Fault::Clog { from, to })
@@ -733,6 +739,7 @@ impl Scenario {
             | Fault::Close { target }
             | Fault::Pause { target }
             | Fault::Isolate { target }
+            | Fault::IsolateFromCluster { target }
             | Fault::Retention { target, .. }
             | Fault::TruncateFollower { target, .. } => self.validate_target(i, target),
             Fault::Disk {

@@ -54,7 +54,7 @@ impl ModelCluster {
                 let log = self.logs.entry(request.partition.partition).or_default();
                 let offset = match request.spec {
                     OffsetSpec::Earliest => log.log_start,
-                    OffsetSpec::Latest => log.values.len() as u64,
+                    OffsetSpec::Latest | OffsetSpec::LogEnd => log.values.len() as u64,
                 };
                 Response::ListOffsets(ListOffsetsResponse { result: Ok(offset) })
             }
