@@ -1,0 +1,322 @@
+//! The facts the Markdown and HTML reports share, computed once from a [`RunReport`]: anomalies
+//! grouped by kind, the events leading up to the first anomaly, the fault schedule in words, and
+//! how times and long history lines are shown.
+
+use scenarios::report::{Anomaly, RunReport, Verdict};
+use scenarios::spec::TimedFault;
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// Anomalies of one kind whose proving lines are quoted; the further listed ones get one line each.
+pub(crate) const ANOMALIES_QUOTED_PER_KIND_MAX: usize = 5;
+/// Anomalies of one kind shown at all (quoted or on one line); the rest are only counted.
+pub(crate) const ANOMALIES_SHOWN_PER_KIND_MAX: usize = 25;
+/// History events shown before (and including) the first anomaly's last proving line.
+pub(crate) const CONTEXT_EVENTS: u64 = 25;
+/// A proving line longer than this (a poll of thousands of records) is cut, saying by how much.
+pub(crate) const PROVING_LINE_CHARS_MAX: usize = 1_000;
+/// Once the Markdown's quoted proving lines reach this many bytes, further anomalies get one
+/// line each, so that the report fits an issue (GitHub takes 65,536 characters).
+pub(crate) const MARKDOWN_QUOTES_BYTES_MAX: usize = 32_000;
+/// A context line longer than this is cut, saying by how much.
+pub(crate) const CONTEXT_LINE_CHARS_MAX: usize = 400;
+
+/// The anomalies of one kind.
+pub(crate) struct AnomalyGroup<'a> {
+    pub kind: &'a str,
+    /// Exact number found (the report's `counts`; never below the number listed).
+    pub count: u64,
+    /// The listed anomalies of this kind with their index in `report.anomalies`.
+    pub anomalies: Vec<(usize, &'a Anomaly)>,
+}
+
+/// Anomalies grouped by kind, kinds in the order of their first listed anomaly (run and setup
+/// failures come first, then the oracle's kinds), then kinds only counted, by name.
+pub(crate) fn anomaly_groups(report: &RunReport) -> Vec<AnomalyGroup<'_>> {
+    let mut groups: Vec<AnomalyGroup<'_>> = Vec::new();
+    for (index, anomaly) in report.anomalies.iter().enumerate() {
+        match groups.iter_mut().find(|group| group.kind == anomaly.kind) {
+            Some(group) => group.anomalies.push((index, anomaly)),
+            None => groups.push(AnomalyGroup {
+                kind: &anomaly.kind,
+                count: 0,
+                anomalies: vec![(index, anomaly)],
+            }),
+        }
+    }
+    for kind in report.counts.keys() {
+        if !groups.iter().any(|group| group.kind == kind) {
+            groups.push(AnomalyGroup {
+                kind,
+                count: 0,
+                anomalies: Vec::new(),
+            });
+        }
+    }
+    for group in &mut groups {
+        let counted = report.counts.get(group.kind).copied().unwrap_or(0);
+        group.count = counted.max(group.anomalies.len() as u64);
+    }
+    groups
+}
+
+/// Total anomalies found (exact counts, or the listed ones where a kind has no count).
+pub(crate) fn anomalies_total(groups: &[AnomalyGroup<'_>]) -> u64 {
+    groups.iter().map(|group| group.count).sum()
+}
+
+/// History line `line` (1-based), if the history has it.
+pub(crate) fn history_line(report: &RunReport, line: u64) -> Option<&str> {
+    let index = usize::try_from(line.checked_sub(1)?).ok()?;
+    report.history.get(index).map(String::as_str)
+}
+
+/// The events leading up to the first anomaly.
+pub(crate) struct Context<'a> {
+    /// Index of the anomaly in `report.anomalies`.
+    pub anomaly_index: usize,
+    pub anomaly: &'a Anomaly,
+    /// The window of history lines, both ends included (1-based).
+    pub first_line: u64,
+    pub last_line: u64,
+}
+
+/// The first anomaly is the one proven earliest: the smallest last proving line (the first listed
+/// one among equals). The window is the [`CONTEXT_EVENTS`] history lines that end with that line.
+/// None when no anomaly names a line of the history.
+pub(crate) fn context(report: &RunReport) -> Option<Context<'_>> {
+    let history_lines = report.history.len() as u64;
+    let (anomaly_index, anomaly, last_line) = report
+        .anomalies
+        .iter()
+        .enumerate()
+        .filter_map(|(index, anomaly)| {
+            let last = anomaly.events.iter().copied().max()?;
+            (1..=history_lines)
+                .contains(&last)
+                .then_some((index, anomaly, last))
+        })
+        .min_by_key(|&(index, _, last)| (last, index))?;
+    Some(Context {
+        anomaly_index,
+        anomaly,
+        first_line: last_line.saturating_sub(CONTEXT_EVENTS - 1).max(1),
+        last_line,
+    })
+}
+
+/// `text` cut to at most `chars_max` characters, saying how many bytes were left out.
+pub(crate) fn shorten(text: &str, chars_max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(chars_max) {
+        None => Cow::Borrowed(text),
+        Some((cut, _)) => Cow::Owned(format!(
+            "{} … [{} more bytes]",
+            &text[..cut],
+            text.len() - cut
+        )),
+    }
+}
+
+/// Milliseconds as seconds with millisecond precision: `1.094 s`.
+pub(crate) fn seconds_from_ms(ms: u64) -> String {
+    format!("{}.{:03} s", ms / 1_000, ms % 1_000)
+}
+
+/// Nanoseconds as seconds with millisecond precision (truncated): `1.534 s`.
+pub(crate) fn seconds_from_ns(ns: u64) -> String {
+    seconds_from_ms(ns / 1_000_000)
+}
+
+/// The verdict's word.
+pub(crate) fn verdict_word(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+    }
+}
+
+/// The title of a report: `FAIL: offset-commit, seed 1, bug last-record-never-committed`.
+pub(crate) fn title(report: &RunReport) -> String {
+    let mut title = format!(
+        "{}: {}, seed {}",
+        verdict_word(report.verdict),
+        report.scenario,
+        report.seed
+    );
+    match report.bugs.len() {
+        0 => {}
+        1 => title.push_str(&format!(", bug {}", report.bugs[0])),
+        _ => title.push_str(&format!(", bugs {}", report.bugs.join(", "))),
+    }
+    title
+}
+
+/// The oracle's totals in words, or None when the run did not complete.
+pub(crate) fn stats_sentence(report: &RunReport) -> Option<String> {
+    report.stats.as_ref().map(|stats| {
+        format!(
+            "{} sends acknowledged, {} records read, {} evicted by retention, {} events ignored",
+            stats.sends_ok, stats.records_read, stats.evicted, stats.ignored_events
+        )
+    })
+}
+
+/// One scheduled fault in words.
+pub(crate) struct ScheduledFault {
+    pub index: usize,
+    pub at: String,
+    /// How long until it is repaired: a duration, or `until the heal`.
+    pub duration: String,
+    pub description: String,
+}
+
+/// The scenario's fault schedule in words, in schedule order.
+pub(crate) fn fault_schedule(report: &RunReport) -> Vec<ScheduledFault> {
+    report
+        .spec
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(index, timed)| scheduled(index, timed))
+        .collect()
+}
+
+fn scheduled(index: usize, timed: &TimedFault) -> ScheduledFault {
+    ScheduledFault {
+        index,
+        at: seconds_from_ms(timed.at_ms),
+        duration: match timed.for_ms {
+            Some(for_ms) => seconds_from_ms(for_ms),
+            None => "until the heal".to_string(),
+        },
+        description: describe_fault(&timed.fault),
+    }
+}
+
+/// A fault in words: its kind, its target(s), then its other fields as `name=value`, e.g.
+/// `crash broker-1`, `clog from=broker-2 to=producer-1`,
+/// `retention broker-1 topic=orders partition=0 offset=100 min_age_ms=12000`.
+///
+/// Built from the fault's serialized form, so a fault kind added later is described too.
+pub(crate) fn describe_fault(fault: &scenarios::spec::Fault) -> String {
+    let value = serde_json::to_value(fault).unwrap_or(Value::Null);
+    let Value::Object(fields) = value else {
+        return fault.kind().to_string();
+    };
+    let kind = fields
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| fault.kind())
+        .to_string();
+    // Sorted here, not by the map: serde_json's map order depends on a cargo feature.
+    let mut rest: Vec<(&String, &Value)> =
+        fields.iter().filter(|(name, _)| *name != "kind").collect();
+    rest.sort_by_key(|(name, _)| (field_rank(name), name.as_str()));
+    let mut words = vec![kind];
+    for (name, value) in rest {
+        match name.as_str() {
+            "target" => words.push(describe_target(value)),
+            "side" | "from" | "to" => words.push(format!("{name}={}", describe_target(value))),
+            _ => words.push(format!("{name}={}", describe_value(value))),
+        }
+    }
+    words.join(" ")
+}
+
+fn field_rank(name: &str) -> u8 {
+    match name {
+        "target" => 0,
+        "side" => 1,
+        "from" => 2,
+        "to" => 3,
+        "topic" => 4,
+        "partition" => 5,
+        _ => 6,
+    }
+}
+
+/// A target as the history names nodes: `broker-1`, `consumer-0`, `controller`,
+/// `leader-of orders-0`; a list as `[broker-1, producer-0]`.
+fn describe_target(value: &Value) -> String {
+    match value {
+        Value::String(name) => name.clone(),
+        Value::Array(targets) => format!(
+            "[{}]",
+            targets
+                .iter()
+                .map(describe_target)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Object(fields) if fields.len() == 1 => {
+            let (name, inner) = fields.iter().next().expect("one field");
+            match inner {
+                Value::Number(number) => format!("{name}-{number}"),
+                Value::Object(place) => match (place.get("topic"), place.get("partition")) {
+                    (Some(Value::String(topic)), Some(Value::Number(partition))) => {
+                        format!("{name} {topic}-{partition}")
+                    }
+                    _ => format!("{name} {inner}"),
+                },
+                _ => format!("{name} {inner}"),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+fn describe_value(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scenarios::spec::{broker, crash, leader_of, Fault, Target};
+
+    #[test]
+    fn shorten_cuts_on_a_character_boundary_and_says_how_much() {
+        assert_eq!(shorten("abc", 3), "abc");
+        assert_eq!(shorten("abcdef", 3), "abc … [3 more bytes]");
+        // 'é' is two bytes: the cut never splits it.
+        assert_eq!(shorten("ééé", 1), "é … [4 more bytes]");
+    }
+
+    #[test]
+    fn seconds_keep_milliseconds() {
+        assert_eq!(seconds_from_ms(0), "0.000 s");
+        assert_eq!(seconds_from_ms(1_094), "1.094 s");
+        assert_eq!(seconds_from_ns(1_534_589_819), "1.534 s");
+    }
+
+    #[test]
+    fn faults_in_words() {
+        assert_eq!(describe_fault(&crash(broker(1)).fault), "crash broker-1");
+        let clog = Fault::Clog {
+            from: broker(2),
+            to: Target::Producer(1),
+        };
+        assert_eq!(describe_fault(&clog), "clog from=broker-2 to=producer-1");
+        let retention = Fault::Retention {
+            target: leader_of("orders", 0),
+            topic: "orders".into(),
+            partition: 0,
+            offset: 100,
+            min_age_ms: 12_000,
+        };
+        assert_eq!(
+            describe_fault(&retention),
+            "retention leader-of orders-0 topic=orders partition=0 min_age_ms=12000 offset=100"
+        );
+        let partition = Fault::Partition {
+            side: vec![Target::Controller, broker(3)],
+        };
+        assert_eq!(
+            describe_fault(&partition),
+            "partition side=[controller, broker-3]"
+        );
+    }
+}

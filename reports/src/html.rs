@@ -1,0 +1,1174 @@
+//! The HTML report of one run: one self-contained file (inline CSS and SVG, no script, no external
+//! asset, nothing fetched) with the Markdown report's facts and an SVG timeline over simulated time.
+//!
+//! The timeline (see `docs/reports.md`, "Reading the timeline"):
+//! - a time axis in seconds of simulated time, at the bottom, with grid lines across everything;
+//! - fault bars across the top, one bar from each fault to its repair (crash → restart,
+//!   pause → resume, partition → unpartition, ...), diamonds for instant faults (retention,
+//!   expire-pid, add-partitions, ...); a dashed green line at each `heal`, and the liveness phase
+//!   after it shaded green;
+//! - a strip of red diamonds at the times of the anomalies' proving events;
+//! - one lane per partition, its y axis in offsets: producer acknowledgements as blue dots, one
+//!   line per consumer process through the offsets it delivered (broken at restarts and position
+//!   resets), the authoritative log start as an orange step line, the high watermark as a dashed
+//!   grey step line, leader changes as black triangles labelled with the new leader, and the
+//!   proving events that name the partition as red rings (a range of offsets, for a poll, as a
+//!   red bar).
+//!
+//! Every marker has a tooltip (an SVG `<title>`); a proving marker links to its anomaly below.
+//! Series are thinned to a few points per pixel column, so the file stays small for histories of
+//! millions of events. All text is escaped.
+
+use crate::facts::{self, AnomalyGroup};
+use crate::timeline::{FaultSpan, Lane, LaneKey, Point, Timeline};
+use scenarios::report::RunReport;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// The SVG's coordinate width (it scales to the page).
+const WIDTH_PX: f64 = 1200.0;
+/// Left edge of the plots: the margin holds lane and row labels and the offset axis.
+const PLOT_LEFT_PX: f64 = 160.0;
+const PLOT_RIGHT_PX: f64 = 1185.0;
+const TOP_PX: f64 = 24.0;
+const FAULT_ROW_HEIGHT_PX: f64 = 16.0;
+/// Fault rows; overlapping faults beyond these share the last rows (without labels).
+const FAULT_ROWS_MAX: usize = 10;
+const PROOF_STRIP_HEIGHT_PX: f64 = 18.0;
+/// The lanes' plots share this height, each within the bounds below.
+const LANES_HEIGHT_PX: f64 = 480.0;
+const LANE_HEIGHT_MIN_PX: f64 = 80.0;
+const LANE_HEIGHT_MAX_PX: f64 = 180.0;
+/// Room above each lane for its title.
+const LANE_TITLE_PX: f64 = 26.0;
+const BOTTOM_AXIS_PX: f64 = 40.0;
+/// Approximate width of one character of the 10 px labels, to lay out fault labels.
+const LABEL_CHAR_PX: f64 = 5.6;
+/// Time axis ticks aimed at (at most).
+const TIME_TICKS_MAX: u64 = 12;
+
+/// Consumer line colours (red, blue and orange mean anomalies, acks and log start).
+const CONSUMER_COLOURS: &[&str] = &[
+    "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#1b9e77",
+];
+const ACK_COLOUR: &str = "#1f77b4";
+const LOG_START_COLOUR: &str = "#e6550d";
+const HIGH_WATERMARK_COLOUR: &str = "#444444";
+const ANOMALY_COLOUR: &str = "#d62728";
+const HEAL_COLOUR: &str = "#1a9850";
+
+/// The HTML report of one run.
+pub fn render(report: &RunReport) -> String {
+    let groups = facts::anomaly_groups(report);
+    let timeline = Timeline::build(report);
+    let anchors = anomaly_anchors(&groups);
+    let title = facts::title(report);
+    let mut out = String::with_capacity(64 * 1024);
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    let _ = writeln!(out, "<title>streamsim {}</title>", escape(&title));
+    let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
+    summary(&mut out, report, &groups, &title);
+    let _ = writeln!(
+        out,
+        "<section id=\"repro\">\n<h2>Reproduce</h2>\n<pre><code>{}</code></pre>\n\
+         <p>The same command gives the same trace hash and the same history, bit for bit.</p>\n</section>",
+        escape(&report.repro)
+    );
+    timeline_section(&mut out, report, &timeline, &anchors);
+    anomalies(&mut out, report, &groups);
+    context(&mut out, report);
+    faults(&mut out, report);
+    coverage(&mut out, report);
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+const STYLE: &str = "
+body { font: 14px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: #222;
+  margin: 0 auto; padding: 0 24px 48px; max-width: 1400px; }
+h1 { font-size: 22px; margin: 20px 0 8px; }
+h1 .verdict { padding: 1px 8px; border-radius: 4px; color: #fff; }
+h1 .fail { background: #d62728; } h1 .pass { background: #2ca02c; }
+h2 { font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+table { border-collapse: collapse; margin: 6px 0; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
+table.summary th { width: 140px; }
+pre { background: #f6f8fa; border: 1px solid #e1e4e8; padding: 8px; overflow-x: auto; font-size: 12px; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+mark { background: #ffe0e0; }
+li.anomaly:target { background: #fff3cd; }
+svg.timeline { width: 100%; height: auto; border: 1px solid #ddd; background: #fff; }
+svg.timeline text { font: 10px system-ui, sans-serif; fill: #333; }
+svg.timeline text.lane { font-weight: 600; font-size: 11px; }
+svg.timeline text.axis { font-size: 11px; }
+.legend { display: flex; flex-wrap: wrap; gap: 4px 18px; margin: 6px 0; font-size: 13px; padding: 0; }
+.legend li { list-style: none; display: flex; align-items: center; gap: 6px; }
+.swatch { display: inline-block; width: 18px; height: 0; border-top: 2px solid; }
+.swatch.dot { width: 6px; height: 6px; border: 0; border-radius: 3px; }
+.swatch.dash { border-top-style: dashed; }
+.swatch.bar { height: 10px; border: 1px solid #888; }
+.swatch.ring { width: 8px; height: 8px; border: 2px solid; border-radius: 6px; }
+.note { color: #666; font-size: 13px; }
+.reached { font-weight: 600; }
+";
+
+fn summary(out: &mut String, report: &RunReport, groups: &[AnomalyGroup<'_>], title: &str) {
+    let verdict = facts::verdict_word(report.verdict);
+    let class = verdict.to_ascii_lowercase();
+    let rest = title
+        .strip_prefix(verdict)
+        .and_then(|rest| rest.strip_prefix(": "))
+        .unwrap_or(title);
+    let _ = writeln!(
+        out,
+        "<header>\n<h1><span class=\"verdict {class}\">{verdict}</span> {}</h1>",
+        escape(rest)
+    );
+    out.push_str("<table class=\"summary\">\n");
+    let mut row = |name: &str, value: String| {
+        let _ = writeln!(out, "<tr><th>{name}</th><td>{value}</td></tr>");
+    };
+    row(
+        "scenario",
+        format!("<code>{}</code>", escape(&report.scenario)),
+    );
+    row("seed", report.seed.to_string());
+    let bugs = if report.bugs.is_empty() {
+        "none".to_string()
+    } else {
+        report
+            .bugs
+            .iter()
+            .map(|bug| format!("<code>{}</code>", escape(bug)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    row("bugs switched on", bugs);
+    row("status", escape(&report.status));
+    row("anomalies", facts::anomalies_total(groups).to_string());
+    row(
+        "trace hash",
+        format!("<code>{}</code>", escape(&report.trace_hash)),
+    );
+    row(
+        "simulated time",
+        escape(&facts::seconds_from_ms(report.sim_time_ms)),
+    );
+    row("history events", report.events.to_string());
+    if let Some(stats) = facts::stats_sentence(report) {
+        row("oracle", escape(&stats));
+    }
+    out.push_str("</table>\n</header>\n");
+}
+
+/// Where each listed anomaly is shown: `anomaly-N` (N = its index in the report + 1) when it is
+/// among the anomalies shown, else its kind's section.
+struct Anchors {
+    /// By index in `report.anomalies`: (anchor id, label such as `duplicate-delivery #3`).
+    by_index: BTreeMap<usize, (String, String)>,
+}
+
+fn kind_anchor(group_index: usize) -> String {
+    format!("kind-{}", group_index + 1)
+}
+
+fn anomaly_anchor(index: usize) -> String {
+    format!("anomaly-{}", index + 1)
+}
+
+fn anomaly_anchors(groups: &[AnomalyGroup<'_>]) -> Anchors {
+    let mut by_index = BTreeMap::new();
+    for (group_index, group) in groups.iter().enumerate() {
+        for (number, (index, _)) in group.anomalies.iter().enumerate() {
+            let anchor = if number < facts::ANOMALIES_SHOWN_PER_KIND_MAX {
+                anomaly_anchor(*index)
+            } else {
+                kind_anchor(group_index)
+            };
+            by_index.insert(*index, (anchor, format!("{} #{}", group.kind, number + 1)));
+        }
+    }
+    Anchors { by_index }
+}
+
+fn anomalies(out: &mut String, report: &RunReport, groups: &[AnomalyGroup<'_>]) {
+    out.push_str("<section id=\"anomalies\">\n");
+    if groups.is_empty() {
+        out.push_str(
+            "<h2>Anomalies</h2>\n<p>None: the oracle found the history valid.</p>\n</section>\n",
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<h2>Anomalies ({})</h2>\n<table>\n<tr><th>kind</th><th>count</th></tr>",
+        facts::anomalies_total(groups)
+    );
+    for (group_index, group) in groups.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<tr><td><a href=\"#{}\"><code>{}</code></a></td><td>{}</td></tr>",
+            kind_anchor(group_index),
+            escape(group.kind),
+            group.count
+        );
+    }
+    out.push_str("</table>\n");
+    for (group_index, group) in groups.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<h3 id=\"{}\"><code>{}</code> ({})</h3>\n<ol>",
+            kind_anchor(group_index),
+            escape(group.kind),
+            group.count
+        );
+        for (number, (index, anomaly)) in group
+            .anomalies
+            .iter()
+            .enumerate()
+            .take(facts::ANOMALIES_SHOWN_PER_KIND_MAX)
+        {
+            let _ = write!(
+                out,
+                "<li class=\"anomaly\" id=\"{}\">{}",
+                anomaly_anchor(*index),
+                escape(&anomaly.explanation)
+            );
+            if anomaly.events.is_empty() {
+            } else if number < facts::ANOMALIES_QUOTED_PER_KIND_MAX {
+                out.push_str("\n<pre><code>");
+                let width = anomaly
+                    .events
+                    .iter()
+                    .max()
+                    .map_or(1, |max| max.to_string().len());
+                for &line in &anomaly.events {
+                    let json = match facts::history_line(report, line) {
+                        Some(json) => facts::shorten(json, facts::PROVING_LINE_CHARS_MAX),
+                        None => "(not in the history)".into(),
+                    };
+                    let _ = writeln!(out, "{line:>width$} {}", escape(&json));
+                }
+                out.push_str("</code></pre>");
+            } else {
+                let lines: Vec<String> = anomaly.events.iter().map(u64::to_string).collect();
+                let _ = write!(out, " (lines {})", lines.join(", "));
+            }
+            out.push_str("</li>\n");
+        }
+        out.push_str("</ol>\n");
+        let shown = group
+            .anomalies
+            .len()
+            .min(facts::ANOMALIES_SHOWN_PER_KIND_MAX) as u64;
+        if group.count > shown {
+            let _ = writeln!(
+                out,
+                "<p class=\"note\">{} more not shown (<code>report.json</code> lists up to 100 of each kind).</p>",
+                group.count - shown
+            );
+        }
+    }
+    out.push_str("</section>\n");
+}
+
+fn context(out: &mut String, report: &RunReport) {
+    let Some(context) = facts::context(report) else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "<section id=\"context\">\n<h2>Events before the first anomaly</h2>\n\
+         <p>History lines {}–{}, up to the last line that proves the first anomaly found \
+         (<a href=\"#{}\"><code>{}</code></a>: {}); its proving lines are highlighted.</p>\n<pre><code>",
+        context.first_line,
+        context.last_line,
+        anomaly_anchor(context.anomaly_index),
+        escape(&context.anomaly.kind),
+        escape(&context.anomaly.explanation),
+    );
+    let width = context.last_line.to_string().len();
+    for line in context.first_line..=context.last_line {
+        let json = facts::history_line(report, line).unwrap_or("");
+        let text = format!(
+            "{line:>width$} {}",
+            facts::shorten(json, facts::CONTEXT_LINE_CHARS_MAX)
+        );
+        if context.anomaly.events.contains(&line) {
+            let _ = writeln!(out, "<mark>{}</mark>", escape(&text));
+        } else {
+            let _ = writeln!(out, "{}", escape(&text));
+        }
+    }
+    out.push_str("</code></pre>\n</section>\n");
+}
+
+fn faults(out: &mut String, report: &RunReport) {
+    out.push_str("<section id=\"faults\">\n<h2>Faults</h2>\n");
+    let schedule = facts::fault_schedule(report);
+    if schedule.is_empty() {
+        out.push_str("<p>The scenario schedules no faults.</p>\n");
+    } else {
+        out.push_str(
+            "<p>Scheduled (times from the start of the scenario's fault phase):</p>\n\
+             <table>\n<tr><th>#</th><th>at</th><th>for</th><th>fault</th></tr>\n",
+        );
+        for fault in &schedule {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                fault.index,
+                escape(&fault.at),
+                escape(&fault.duration),
+                escape(&fault.description)
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    if report.fault_log.is_empty() {
+        out.push_str("<p>No fault fired.</p>\n");
+    } else {
+        out.push_str("<p>As fired:</p>\n<table>\n<tr><th>at</th><th>what happened</th></tr>\n");
+        for (at_ms, description) in &report.fault_log {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                escape(&facts::seconds_from_ms(*at_ms)),
+                escape(description)
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+fn coverage(out: &mut String, report: &RunReport) {
+    out.push_str("<section id=\"coverage\">\n<h2>Coverage</h2>\n");
+    if report.coverage.is_empty() {
+        out.push_str("<p>No coverage marks.</p>\n</section>\n");
+        return;
+    }
+    out.push_str("<table>\n<tr><th>mark</th><th>times reached</th></tr>\n");
+    for (mark, count) in &report.coverage {
+        let class = if *count > 0 { " class=\"reached\"" } else { "" };
+        let _ = writeln!(
+            out,
+            "<tr{class}><td><code>{}</code></td><td>{count}</td></tr>",
+            escape(mark)
+        );
+    }
+    out.push_str("</table>\n</section>\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SVG timeline.
+
+/// Maps simulated time to x.
+struct TimeScale {
+    end_ns: u64,
+}
+
+impl TimeScale {
+    fn x(&self, time_ns: u64) -> f64 {
+        let fraction = time_ns.min(self.end_ns) as f64 / self.end_ns as f64;
+        PLOT_LEFT_PX + fraction * (PLOT_RIGHT_PX - PLOT_LEFT_PX)
+    }
+}
+
+/// Maps offsets to y within one lane.
+struct OffsetScale {
+    bottom_px: f64,
+    height_px: f64,
+    offset_max: u64,
+}
+
+impl OffsetScale {
+    fn y(&self, offset: u64) -> f64 {
+        let fraction = offset.min(self.offset_max) as f64 / self.offset_max as f64;
+        self.bottom_px - fraction * self.height_px
+    }
+}
+
+fn timeline_section(out: &mut String, report: &RunReport, timeline: &Timeline, anchors: &Anchors) {
+    out.push_str("<section id=\"timeline\">\n<h2>Timeline</h2>\n");
+    legend(out, timeline);
+    let time = TimeScale {
+        end_ns: timeline.end_ns,
+    };
+    let (rows, row_count) = pack_faults(&timeline.faults, &time);
+    let faults_top = TOP_PX;
+    let proofs_top = faults_top + row_count.max(1) as f64 * FAULT_ROW_HEIGHT_PX + 6.0;
+    let lanes_top = proofs_top + PROOF_STRIP_HEIGHT_PX + 4.0;
+    let lane_height = (LANES_HEIGHT_PX / timeline.lanes.len().max(1) as f64)
+        .clamp(LANE_HEIGHT_MIN_PX, LANE_HEIGHT_MAX_PX);
+    let lane_pitch = LANE_TITLE_PX + lane_height;
+    let lanes_bottom = lanes_top + timeline.lanes.len() as f64 * lane_pitch;
+    let height = lanes_bottom + BOTTOM_AXIS_PX;
+
+    let _ = writeln!(
+        out,
+        "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH_PX} {height:.0}\" \
+         role=\"img\" aria-label=\"timeline of the run over simulated time\">"
+    );
+    // The liveness phase, behind everything.
+    if let Some(&heal_ns) = timeline.heals_ns.first() {
+        let x = time.x(heal_ns);
+        let _ = writeln!(
+            out,
+            "<rect class=\"liveness\" x=\"{x:.1}\" y=\"{faults_top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#e8f5e9\"/>",
+            (PLOT_RIGHT_PX - x).max(0.0),
+            lanes_bottom - faults_top
+        );
+    }
+    time_grid(out, &time, faults_top, lanes_bottom);
+    fault_rows(out, &timeline.faults, &rows, &time, faults_top);
+    heals(out, timeline, &time, faults_top, lanes_bottom);
+    proof_strip(out, report, timeline, anchors, &time, proofs_top);
+    let consumer_colours: BTreeMap<&str, &str> = timeline
+        .consumers
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            (
+                name.as_str(),
+                CONSUMER_COLOURS[index % CONSUMER_COLOURS.len()],
+            )
+        })
+        .collect();
+    for (number, (key, lane)) in timeline.lanes.iter().enumerate() {
+        let top = lanes_top + number as f64 * lane_pitch + LANE_TITLE_PX;
+        let offsets = OffsetScale {
+            bottom_px: top + lane_height,
+            height_px: lane_height,
+            offset_max: offset_axis_max(lane.offset_max()),
+        };
+        draw_lane(out, key, lane, &offsets, &time, &consumer_colours, anchors);
+    }
+    if timeline.lanes.is_empty() {
+        let _ = writeln!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">no partition appears in the history</text>",
+            (PLOT_LEFT_PX + PLOT_RIGHT_PX) / 2.0,
+            lanes_top + 14.0
+        );
+    }
+    time_axis(out, &time, lanes_bottom);
+    out.push_str("</svg>\n");
+    notes(out, timeline);
+    out.push_str("</section>\n");
+}
+
+fn legend(out: &mut String, timeline: &Timeline) {
+    out.push_str("<ul class=\"legend\">\n");
+    let mut item = |swatch: String, text: &str| {
+        let _ = writeln!(out, "<li>{swatch}{}</li>", escape(text));
+    };
+    item(
+        format!("<span class=\"swatch dot\" style=\"background:{ACK_COLOUR}\"></span>"),
+        "producer acknowledgement (send ok)",
+    );
+    for (index, name) in timeline.consumers.iter().enumerate() {
+        let colour = CONSUMER_COLOURS[index % CONSUMER_COLOURS.len()];
+        item(
+            format!("<span class=\"swatch\" style=\"border-color:{colour}\"></span>"),
+            &format!("{name} delivered offsets (poll ok)"),
+        );
+    }
+    item(
+        format!("<span class=\"swatch\" style=\"border-color:{LOG_START_COLOUR}\"></span>"),
+        "log start offset (leader's)",
+    );
+    item(
+        format!(
+            "<span class=\"swatch dash\" style=\"border-color:{HIGH_WATERMARK_COLOUR}\"></span>"
+        ),
+        "high watermark",
+    );
+    item(
+        "<span>▼</span>".to_string(),
+        "leader change (bN = broker N)",
+    );
+    item(
+        "<span class=\"swatch bar\" style=\"background:#f4a582\"></span>".to_string(),
+        "fault, until its repair",
+    );
+    item(
+        format!("<span class=\"swatch dash\" style=\"border-color:{HEAL_COLOUR}\"></span>"),
+        "heal; liveness phase shaded",
+    );
+    item(
+        format!("<span class=\"swatch ring\" style=\"border-color:{ANOMALY_COLOUR}\"></span>"),
+        "event proving an anomaly (hover for the line, click for the anomaly)",
+    );
+    out.push_str("</ul>\n");
+}
+
+fn notes(out: &mut String, timeline: &Timeline) {
+    if !timeline.lanes_left_out.is_empty() {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">{} more partitions appear in the history but are not drawn (at most {} lanes).</p>",
+            timeline.lanes_left_out.len(),
+            crate::timeline::LANES_MAX
+        );
+    }
+    if timeline.unreadable_lines > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">{} history lines could not be read as events and are not on the timeline.</p>",
+            timeline.unreadable_lines
+        );
+    }
+}
+
+/// A tick step in nanoseconds: 1, 2 or 5 times a power of ten, giving at most
+/// [`TIME_TICKS_MAX`] ticks.
+fn time_step_ns(end_ns: u64) -> u64 {
+    let mut magnitude: u64 = 1_000; // 1 µs
+    loop {
+        for factor in [1, 2, 5] {
+            let step = magnitude.saturating_mul(factor);
+            if end_ns / step <= TIME_TICKS_MAX {
+                return step;
+            }
+        }
+        if magnitude > u64::MAX / 10 {
+            return u64::MAX;
+        }
+        magnitude *= 10;
+    }
+}
+
+/// Seconds with as many decimals as the step needs: `0.5 s`, `12 s`.
+fn seconds_label(time_ns: u64, step_ns: u64) -> String {
+    let decimals = match step_ns {
+        step if step >= 1_000_000_000 => 0,
+        step if step >= 100_000_000 => 1,
+        step if step >= 10_000_000 => 2,
+        step if step >= 1_000_000 => 3,
+        _ => 6,
+    };
+    format!("{:.*} s", decimals, time_ns as f64 / 1e9)
+}
+
+fn time_grid(out: &mut String, time: &TimeScale, top: f64, bottom: f64) {
+    let step = time_step_ns(time.end_ns);
+    let mut tick: u64 = 0;
+    out.push_str("<g class=\"grid\" stroke=\"#e6e6e6\" stroke-width=\"1\">\n");
+    while tick <= time.end_ns {
+        let x = time.x(tick);
+        let _ = writeln!(
+            out,
+            "<line x1=\"{x:.1}\" y1=\"{top:.1}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\"/>"
+        );
+        tick = match tick.checked_add(step) {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    out.push_str("</g>\n");
+}
+
+fn time_axis(out: &mut String, time: &TimeScale, axis_y: f64) {
+    let step = time_step_ns(time.end_ns);
+    let _ = writeln!(
+        out,
+        "<line x1=\"{PLOT_LEFT_PX}\" y1=\"{axis_y:.1}\" x2=\"{PLOT_RIGHT_PX}\" y2=\"{axis_y:.1}\" stroke=\"#333\"/>"
+    );
+    let mut tick: u64 = 0;
+    while tick <= time.end_ns {
+        let x = time.x(tick);
+        let _ = writeln!(
+            out,
+            "<line x1=\"{x:.1}\" y1=\"{axis_y:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#333\"/>\
+             <text class=\"axis\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            axis_y + 4.0,
+            axis_y + 16.0,
+            seconds_label(tick, step)
+        );
+        tick = match tick.checked_add(step) {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    let _ = writeln!(
+        out,
+        "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">simulated time (s)</text>",
+        (PLOT_LEFT_PX + PLOT_RIGHT_PX) / 2.0,
+        axis_y + 32.0
+    );
+}
+
+fn fault_colour(span: &FaultSpan) -> &'static str {
+    match span.kind.as_str() {
+        "crash" | "close" | "pause" => "#f4a582",
+        "partition" | "clog" | "loss" | "latency" => "#92c5de",
+        "disk" => "#c2a5cf",
+        _ => "#888888",
+    }
+}
+
+fn label_width_px(label: &str) -> f64 {
+    label.chars().count() as f64 * LABEL_CHAR_PX + 6.0
+}
+
+/// Lays fault spans out in rows so that bars and their labels do not overlap: each span goes to
+/// the first row free at its start. Returns each span's (row, label shown) and the rows used.
+fn pack_faults(faults: &[FaultSpan], time: &TimeScale) -> (Vec<(usize, bool)>, usize) {
+    let mut row_ends_px: Vec<f64> = Vec::new();
+    let mut placement = Vec::with_capacity(faults.len());
+    for span in faults {
+        let start = time.x(span.start_ns) - if span.instant { 4.0 } else { 0.0 };
+        let end = time
+            .x(span.end_ns)
+            .max(start + label_width_px(&span.label()) + 8.0);
+        let free = row_ends_px
+            .iter()
+            .position(|&row_end| row_end + 2.0 <= start);
+        match free {
+            Some(row) => {
+                row_ends_px[row] = end;
+                placement.push((row, true));
+            }
+            None if row_ends_px.len() < FAULT_ROWS_MAX => {
+                row_ends_px.push(end);
+                placement.push((row_ends_px.len() - 1, true));
+            }
+            None => {
+                // Every row is busy: share the one that frees up first, without a label.
+                let (row, _) = row_ends_px
+                    .iter()
+                    .enumerate()
+                    .min_by(|a, b| a.1.total_cmp(b.1))
+                    .expect("FAULT_ROWS_MAX > 0");
+                let bar_end = time.x(span.end_ns);
+                row_ends_px[row] = row_ends_px[row].max(bar_end);
+                placement.push((row, false));
+            }
+        }
+    }
+    let rows = row_ends_px.len();
+    (placement, rows)
+}
+
+fn fault_rows(
+    out: &mut String,
+    faults: &[FaultSpan],
+    placement: &[(usize, bool)],
+    time: &TimeScale,
+    top: f64,
+) {
+    let _ = writeln!(
+        out,
+        "<text class=\"lane\" x=\"8\" y=\"{:.1}\">faults</text>",
+        top + 11.0
+    );
+    if faults.is_empty() {
+        let _ = writeln!(
+            out,
+            "<text x=\"{PLOT_LEFT_PX}\" y=\"{:.1}\">no faults in the history</text>",
+            top + 11.0
+        );
+        return;
+    }
+    out.push_str("<g class=\"faults\">\n");
+    for (span, &(row, labelled)) in faults.iter().zip(placement) {
+        let y = top + row as f64 * FAULT_ROW_HEIGHT_PX;
+        let x = time.x(span.start_ns);
+        let tooltip = fault_tooltip(span);
+        if span.instant {
+            let _ = write!(
+                out,
+                "<g><title>{}</title><path d=\"M{x:.1} {:.1}l4.5 6l-4.5 6l-4.5 -6z\" fill=\"#555\"/>",
+                escape(&tooltip),
+                y + 1.0
+            );
+            if labelled {
+                let _ = write!(
+                    out,
+                    "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                    x + 6.0,
+                    y + 11.0,
+                    escape(&span.label())
+                );
+            }
+            out.push_str("</g>\n");
+        } else {
+            let width = (time.x(span.end_ns) - x).max(2.0);
+            let open = if span.repaired_by.is_none() {
+                " stroke-dasharray=\"3 2\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                out,
+                "<g><title>{}</title><rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{width:.1}\" height=\"12\" rx=\"2\" \
+                 fill=\"{}\" stroke=\"#666\" stroke-width=\"0.6\"{open}/>",
+                escape(&tooltip),
+                y + 1.0,
+                fault_colour(span),
+            );
+            if labelled {
+                let _ = write!(
+                    out,
+                    "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                    x + 3.0,
+                    y + 11.0,
+                    escape(&span.label())
+                );
+            }
+            out.push_str("</g>\n");
+        }
+    }
+    out.push_str("</g>\n");
+}
+
+fn fault_tooltip(span: &FaultSpan) -> String {
+    let start = facts::seconds_from_ns(span.start_ns);
+    if span.instant {
+        return format!("{} at {start} (history line {})", span.label(), span.line);
+    }
+    match &span.repaired_by {
+        Some(repair) => format!(
+            "{} from {start} to {} ({repair}); history line {}",
+            span.label(),
+            facts::seconds_from_ns(span.end_ns),
+            span.line
+        ),
+        None => format!(
+            "{} from {start}, never repaired; history line {}",
+            span.label(),
+            span.line
+        ),
+    }
+}
+
+fn heals(out: &mut String, timeline: &Timeline, time: &TimeScale, top: f64, bottom: f64) {
+    const LABEL: &str = "heal → liveness phase";
+    for &heal_ns in &timeline.heals_ns {
+        let x = time.x(heal_ns);
+        // The label goes right of the line, or left of it when it would run off the plot.
+        let (label_x, anchor) = if x + label_width_px(LABEL) <= PLOT_RIGHT_PX {
+            (x + 3.0, "start")
+        } else {
+            (x - 3.0, "end")
+        };
+        let _ = writeln!(
+            out,
+            "<g class=\"heal\"><title>heal at {}: every fault repaired, the liveness phase begins</title>\
+             <line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\" stroke=\"{HEAL_COLOUR}\" \
+             stroke-width=\"1.5\" stroke-dasharray=\"5 3\"/>\
+             <text x=\"{label_x:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" style=\"fill:{HEAL_COLOUR}\">{LABEL}</text></g>",
+            escape(&facts::seconds_from_ns(heal_ns)),
+            top - 12.0,
+            top - 6.0,
+        );
+    }
+}
+
+/// The tooltip of a proving event: the anomalies it proves and the line.
+fn proof_tooltip(report: &RunReport, anchors: &Anchors, line: u64, anomalies: &[usize]) -> String {
+    let mut labels: Vec<&str> = anomalies
+        .iter()
+        .filter_map(|index| anchors.by_index.get(index).map(|(_, label)| label.as_str()))
+        .take(8)
+        .collect();
+    labels.dedup();
+    let more = anomalies.len().saturating_sub(8);
+    let mut tooltip = format!("proves {}", labels.join(", "));
+    if more > 0 {
+        tooltip.push_str(&format!(" and {more} more"));
+    }
+    let json = facts::history_line(report, line).unwrap_or("");
+    tooltip.push_str(&format!(
+        "\nline {line}: {}",
+        facts::shorten(json, facts::CONTEXT_LINE_CHARS_MAX)
+    ));
+    tooltip
+}
+
+fn proof_href(anchors: &Anchors, anomalies: &[usize]) -> String {
+    anomalies
+        .first()
+        .and_then(|index| anchors.by_index.get(index))
+        .map_or_else(
+            || "#anomalies".to_string(),
+            |(anchor, _)| format!("#{anchor}"),
+        )
+}
+
+fn proof_strip(
+    out: &mut String,
+    report: &RunReport,
+    timeline: &Timeline,
+    anchors: &Anchors,
+    time: &TimeScale,
+    top: f64,
+) {
+    let _ = writeln!(
+        out,
+        "<text class=\"lane\" x=\"8\" y=\"{:.1}\">anomaly proofs</text>\
+         <line x1=\"{PLOT_LEFT_PX}\" y1=\"{:.1}\" x2=\"{PLOT_RIGHT_PX}\" y2=\"{:.1}\" stroke=\"#eee\"/>",
+        top + 12.0,
+        top + PROOF_STRIP_HEIGHT_PX / 2.0,
+        top + PROOF_STRIP_HEIGHT_PX / 2.0,
+    );
+    if timeline.proofs.is_empty() {
+        return;
+    }
+    out.push_str("<g class=\"proofs\">\n");
+    for proof in &timeline.proofs {
+        let x = time.x(proof.time_ns);
+        let _ = writeln!(
+            out,
+            "<a class=\"proof\" href=\"{}\"><title>{}</title>\
+             <path d=\"M{x:.1} {:.1}l5 7l-5 7l-5 -7z\" fill=\"{ANOMALY_COLOUR}\" fill-opacity=\"0.8\"/></a>",
+            proof_href(anchors, &proof.anomalies),
+            escape(&proof_tooltip(report, anchors, proof.line, &proof.anomalies)),
+            top + 2.0,
+        );
+    }
+    out.push_str("</g>\n");
+}
+
+/// A nice upper bound for an offset axis: 1, 2 or 5 times a power of ten, at least `max`.
+fn offset_axis_max(max: u64) -> u64 {
+    let mut magnitude: u64 = 1;
+    loop {
+        for factor in [1, 2, 5] {
+            let bound = magnitude.saturating_mul(factor);
+            if bound >= max {
+                return bound.max(1);
+            }
+        }
+        if magnitude > u64::MAX / 10 {
+            return u64::MAX;
+        }
+        magnitude *= 10;
+    }
+}
+
+fn draw_lane(
+    out: &mut String,
+    key: &LaneKey,
+    lane: &Lane,
+    offsets: &OffsetScale,
+    time: &TimeScale,
+    consumer_colours: &BTreeMap<&str, &str>,
+    anchors: &Anchors,
+) {
+    let (topic, partition) = key;
+    let top = offsets.bottom_px - offsets.height_px;
+    let _ = writeln!(
+        out,
+        "<g class=\"lane\" data-topic=\"{}\" data-partition=\"{partition}\">",
+        escape(topic)
+    );
+    let _ = writeln!(
+        out,
+        "<text class=\"lane\" x=\"8\" y=\"{:.1}\">{} / partition {partition}</text>",
+        top - 6.0,
+        escape(topic)
+    );
+    let _ = writeln!(
+        out,
+        "<rect x=\"{PLOT_LEFT_PX}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"none\" stroke=\"#bbb\"/>",
+        PLOT_RIGHT_PX - PLOT_LEFT_PX,
+        offsets.height_px
+    );
+    // The offset axis: 0, the middle, the top.
+    for fraction in [0, 1, 2] {
+        let offset = offsets.offset_max / 2 * fraction
+            + if fraction == 2 {
+                offsets.offset_max % 2
+            } else {
+                0
+            };
+        let y = offsets.y(offset);
+        let _ = writeln!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{offset}</text>",
+            PLOT_LEFT_PX - 5.0,
+            y + 3.5
+        );
+        if fraction == 1 {
+            let _ = writeln!(
+                out,
+                "<line x1=\"{PLOT_LEFT_PX}\" y1=\"{y:.1}\" x2=\"{PLOT_RIGHT_PX}\" y2=\"{y:.1}\" stroke=\"#f0f0f0\"/>"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "<text x=\"8\" y=\"{:.1}\" fill=\"#777\" style=\"fill:#777\">offsets</text>",
+        top + offsets.height_px / 2.0 + 3.5
+    );
+
+    // The high watermark and the log start: step lines.
+    let end_x = time.x(time.end_ns);
+    if let Some(path) = step_path(&lane.high_watermark, time, offsets, None) {
+        let _ = writeln!(
+            out,
+            "<path class=\"high-watermark\" d=\"{path}\" fill=\"none\" stroke=\"{HIGH_WATERMARK_COLOUR}\" \
+             stroke-width=\"1.2\" stroke-dasharray=\"4 3\"/>"
+        );
+    }
+    if let Some(path) = step_path(&lane.log_start, time, offsets, Some(end_x)) {
+        let _ = writeln!(
+            out,
+            "<path class=\"log-start\" d=\"{path}\" fill=\"none\" stroke=\"{LOG_START_COLOUR}\" stroke-width=\"1.8\"/>"
+        );
+    }
+    // Acknowledgements: dots, at most two per pixel column (the lowest and the highest).
+    if !lane.acks.is_empty() {
+        let mut path = String::new();
+        for (x, y) in thin_dots(&lane.acks, time, offsets) {
+            let _ = write!(path, "M{x:.1} {y:.1}h0");
+        }
+        let _ = writeln!(
+            out,
+            "<path class=\"acks\" d=\"{path}\" stroke=\"{ACK_COLOUR}\" stroke-opacity=\"0.55\" stroke-width=\"3\" stroke-linecap=\"round\"/>"
+        );
+    }
+    // Consumer deliveries: one polyline per segment.
+    for (process, series) in &lane.consumers {
+        let colour = consumer_colours
+            .get(process.as_str())
+            .copied()
+            .unwrap_or("#000");
+        let mut path = String::new();
+        for segment in &series.segments {
+            let points = thin_line(segment, time, offsets);
+            for (index, (x, y)) in points.iter().enumerate() {
+                let command = if index == 0 { 'M' } else { 'L' };
+                let _ = write!(path, "{command}{x:.1} {y:.1}");
+            }
+            if points.len() == 1 {
+                path.push_str("h0.5");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "<path class=\"consumer\" d=\"{path}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.6\" \
+             stroke-linejoin=\"round\" stroke-linecap=\"round\"><title>{} delivered offsets</title></path>",
+            escape(process)
+        );
+    }
+    // Leader changes: a triangle at the top of the lane, labelled with the new leader.
+    for leader in &lane.leaders {
+        let x = time.x(leader.time_ns);
+        let _ = writeln!(
+            out,
+            "<g class=\"leader\"><title>leader of {} / {partition}: broker {}, epoch {} at {} (line {})</title>\
+             <path d=\"M{:.1} {top:.1}h8l-4 7z\" fill=\"#222\"/><text x=\"{:.1}\" y=\"{:.1}\">b{}</text></g>",
+            escape(topic),
+            leader.broker,
+            leader.epoch,
+            facts::seconds_from_ns(leader.time_ns),
+            leader.line,
+            x - 4.0,
+            x + 5.0,
+            top + 8.0,
+            leader.broker,
+        );
+    }
+    // Proving events: red rings, or red bars over a range of offsets.
+    for mark in &lane.marks {
+        let x = time.x(mark.time_ns);
+        let tooltip = format!(
+            "{} / {partition}, offsets {}..={}: {}",
+            topic,
+            mark.offset_low,
+            mark.offset_high,
+            anomaly_labels(anchors, &mark.anomalies)
+        );
+        let shape = if mark.offset_low == mark.offset_high {
+            format!(
+                "<circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"5\" fill=\"none\" stroke=\"{ANOMALY_COLOUR}\" stroke-width=\"2\"/>",
+                offsets.y(mark.offset_low)
+            )
+        } else {
+            let y_high = offsets.y(mark.offset_high);
+            let y_low = offsets.y(mark.offset_low);
+            format!(
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"5\" height=\"{:.1}\" fill=\"none\" stroke=\"{ANOMALY_COLOUR}\" stroke-width=\"2\"/>",
+                x - 2.5,
+                y_high - 3.0,
+                (y_low - y_high) + 6.0
+            )
+        };
+        let _ = writeln!(
+            out,
+            "<a class=\"proof\" href=\"{}\"><title>line {}: {}</title>{shape}</a>",
+            proof_href(anchors, &mark.anomalies),
+            mark.line,
+            escape(&tooltip)
+        );
+    }
+    out.push_str("</g>\n");
+}
+
+fn anomaly_labels(anchors: &Anchors, anomalies: &[usize]) -> String {
+    let labels: Vec<&str> = anomalies
+        .iter()
+        .filter_map(|index| anchors.by_index.get(index).map(|(_, label)| label.as_str()))
+        .take(8)
+        .collect();
+    let mut text = format!("proves {}", labels.join(", "));
+    if anomalies.len() > 8 {
+        text.push_str(&format!(" and {} more", anomalies.len() - 8));
+    }
+    text
+}
+
+/// A step line through `points` (sorted by time), ending at `end_x` when given.
+fn step_path(
+    points: &[Point],
+    time: &TimeScale,
+    offsets: &OffsetScale,
+    end_x: Option<f64>,
+) -> Option<String> {
+    let thinned = thin_line(points, time, offsets);
+    let (first_x, first_y) = *thinned.first()?;
+    let mut path = format!("M{first_x:.1} {first_y:.1}");
+    for &(x, y) in &thinned[1..] {
+        let _ = write!(path, "H{x:.1}V{y:.1}");
+    }
+    if let Some(end_x) = end_x {
+        let _ = write!(path, "H{end_x:.1}");
+    }
+    Some(path)
+}
+
+/// Points as pixels, thinned for dots: per pixel column, the lowest and the highest point.
+fn thin_dots(points: &[Point], time: &TimeScale, offsets: &OffsetScale) -> Vec<(f64, f64)> {
+    // Column -> (min y, max y) in pixels.
+    let mut columns: BTreeMap<i64, (f64, f64)> = BTreeMap::new();
+    for point in points {
+        let x = time.x(point.time_ns);
+        let y = offsets.y(point.offset);
+        let column = x.floor() as i64;
+        let entry = columns.entry(column).or_insert((y, y));
+        entry.0 = entry.0.min(y);
+        entry.1 = entry.1.max(y);
+    }
+    let mut dots = Vec::with_capacity(columns.len() * 2);
+    for (column, (y_min, y_max)) in columns {
+        let x = column as f64 + 0.5;
+        dots.push((x, y_min));
+        if (y_max - y_min).abs() >= 1.0 {
+            dots.push((x, y_max));
+        }
+    }
+    dots
+}
+
+/// A line's points as pixels, thinned: within each pixel column only the first, the lowest, the
+/// highest and the last point are kept, in their order. A line of a million points keeps at most
+/// four per column, and still shows every jump.
+fn thin_line(points: &[Point], time: &TimeScale, offsets: &OffsetScale) -> Vec<(f64, f64)> {
+    let mut kept: Vec<(f64, f64)> = Vec::new();
+    let mut start = 0;
+    while start < points.len() {
+        let column = time.x(points[start].time_ns).floor();
+        let mut end = start;
+        while end < points.len() && time.x(points[end].time_ns).floor() == column {
+            end += 1;
+        }
+        let run = &points[start..end];
+        let mut picks = [0, 0, 0, run.len() - 1];
+        for (index, point) in run.iter().enumerate() {
+            if point.offset < run[picks[1]].offset {
+                picks[1] = index;
+            }
+            if point.offset > run[picks[2]].offset {
+                picks[2] = index;
+            }
+        }
+        let mut picks = picks.to_vec();
+        picks.sort_unstable();
+        picks.dedup();
+        for pick in picks {
+            let point = run[pick];
+            kept.push((time.x(point.time_ns), offsets.y(point.offset)));
+        }
+        start = end;
+    }
+    kept
+}
+
+/// Text escaped for HTML and SVG, in element content and in quoted attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            // Control characters are not allowed in HTML text (and break XML-based SVG tools).
+            '\t' | '\n' | '\r' => escaped.push(character),
+            control if control.is_control() => escaped.push('\u{fffd}'),
+            _ => escaped.push(character),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_covers_markup_and_quotes() {
+        assert_eq!(
+            escape("<script>alert('x')</script> & \"y\"\u{7}"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;\u{fffd}"
+        );
+    }
+
+    #[test]
+    fn time_steps_are_round_and_few() {
+        assert_eq!(time_step_ns(15_480_000_000), 2_000_000_000);
+        assert_eq!(time_step_ns(86_000_000_000), 10_000_000_000);
+        assert_eq!(time_step_ns(1), 1_000);
+        assert!(time_step_ns(u64::MAX) > 0);
+        assert_eq!(seconds_label(4_000_000_000, 2_000_000_000), "4 s");
+        assert_eq!(seconds_label(500_000_000, 500_000_000), "0.5 s");
+    }
+
+    #[test]
+    fn offset_axis_rounds_up() {
+        assert_eq!(offset_axis_max(0), 1);
+        assert_eq!(offset_axis_max(258), 500);
+        assert_eq!(offset_axis_max(1_000), 1_000);
+        assert_eq!(offset_axis_max(u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn thinning_keeps_at_most_four_points_per_column_and_the_extremes() {
+        let time = TimeScale { end_ns: 1_000 };
+        let offsets = OffsetScale {
+            bottom_px: 100.0,
+            height_px: 90.0,
+            offset_max: 1_000_000,
+        };
+        // A million points over ~1000 columns.
+        let points: Vec<Point> = (0..1_000_000u64)
+            .map(|index| Point {
+                time_ns: index / 1_000,
+                offset: if index == 500_123 { 0 } else { index },
+            })
+            .collect();
+        let line = thin_line(&points, &time, &offsets);
+        assert!(line.len() <= 4 * 1_100, "{} points", line.len());
+        // The dip to 0 in the middle survives thinning (the first point is at 0 too).
+        assert_eq!(line.iter().filter(|&&(_, y)| y == 100.0).count(), 2);
+        let dots = thin_dots(&points, &time, &offsets);
+        assert!(dots.len() <= 2 * 1_100, "{} dots", dots.len());
+    }
+}
