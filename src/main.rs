@@ -3,6 +3,9 @@
 //!
 //! Exit codes: 0 pass / valid, 1 a failure or anomaly found, 2 bad input or usage.
 
+mod fuzz;
+mod output;
+
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use scenarios::report::{RunReport, Verdict};
@@ -27,9 +30,68 @@ enum Command {
     List,
     /// Run one scenario for one seed and print the verdict, the trace hash and the repro command.
     Run(RunArgs),
+    /// Fuzz many seeds in parallel: summary table, reports of failures, exit 1 if any failed.
+    Fuzz(fuzz::FuzzArgs),
+    /// Shrink a failing run's fault schedule to a minimal scenario file that still fails.
+    Shrink(ShrinkArgs),
     /// Check a history file (JSON Lines, docs/history-format.md): exit 0 valid, 1 anomalies,
     /// 2 bad input.
     Check(CheckArgs),
+    /// Work with campaign outputs.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Print the concrete scenario a named scenario builds for a seed, as a scenario file
+    /// (TOML) — a starting point for your own.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+struct ShowArgs {
+    /// The named scenario.
+    #[arg(long)]
+    scenario: String,
+    /// The seed (named scenarios draw their fault schedule from it).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Merge the outputs of shards (folders with summary.json) into one summary.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, Args)]
+struct MergeArgs {
+    /// Campaign output folders (or summary.json files) to merge.
+    #[arg(required = true)]
+    inputs: Vec<std::path::PathBuf>,
+    /// Write the merged summary.json and junit.xml here (else print the summary JSON).
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ShrinkArgs {
+    /// The named scenario of the failing run.
+    #[arg(
+        long,
+        required_unless_present = "scenario_file",
+        conflicts_with = "scenario_file"
+    )]
+    scenario: Option<String>,
+    /// Or the scenario file of the failing run.
+    #[arg(long, value_name = "FILE")]
+    scenario_file: Option<std::path::PathBuf>,
+    /// The failing seed.
+    #[arg(long)]
+    seed: u64,
+    /// The bugs switched on in the failing run (repeatable).
+    #[arg(long = "bug", value_name = "NAME")]
+    bugs: Vec<String>,
+    /// Where to write the minimal scenario (TOML).
+    #[arg(long, value_name = "FILE")]
+    out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +154,22 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run(args),
+        Command::Fuzz(args) => fuzz::fuzz(args),
+        Command::Shrink(args) => shrink(args),
+        Command::Report(ReportCommand::Merge(args)) => merge(args),
+        Command::Show(args) => {
+            let request = RunRequest::named(&args.scenario, args.seed);
+            match request.scenario() {
+                Ok(scenario) => {
+                    print!("{}", scenario.to_toml());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("streamsim: {error}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
         Command::Check(args) => {
             let stdout = &mut std::io::stdout();
             let stderr = &mut std::io::stderr();
@@ -133,36 +211,45 @@ fn list() {
     }
 }
 
-fn run(args: RunArgs) -> Result<ExitCode> {
-    init_tracing(args.trace);
-    let request = match (&args.scenario, &args.scenario_file) {
+/// The run a `--scenario`/`--scenario-file` pair names; a usage error is printed and Err(2).
+fn request_for(
+    scenario: &Option<String>,
+    scenario_file: &Option<std::path::PathBuf>,
+    seed: u64,
+    bugs: &[String],
+) -> Result<RunRequest, ExitCode> {
+    let request = match (scenario, scenario_file) {
         (_, Some(path)) => {
-            let text = match std::fs::read_to_string(path) {
-                Ok(text) => text,
-                Err(error) => {
-                    eprintln!(
-                        "streamsim: cannot read scenario file {}: {error}",
-                        path.display()
-                    );
-                    return Ok(ExitCode::from(2));
-                }
-            };
-            match scenarios::spec::Scenario::from_toml(&text) {
-                Ok(scenario) => RunRequest::fixed(scenario, &path.display().to_string(), args.seed),
-                Err(error) => {
-                    eprintln!("streamsim: {}: {error}", path.display());
-                    return Ok(ExitCode::from(2));
-                }
-            }
+            let text = std::fs::read_to_string(path).map_err(|error| {
+                eprintln!(
+                    "streamsim: cannot read scenario file {}: {error}",
+                    path.display()
+                );
+                ExitCode::from(2)
+            })?;
+            let scenario = scenarios::spec::Scenario::from_toml(&text).map_err(|error| {
+                eprintln!("streamsim: {}: {error}", path.display());
+                ExitCode::from(2)
+            })?;
+            RunRequest::fixed(scenario, &path.display().to_string(), seed)
         }
-        (Some(name), None) => RunRequest::named(name, args.seed),
+        (Some(name), None) => RunRequest::named(name, seed),
         (None, None) => unreachable!("clap requires --scenario or --scenario-file"),
     }
-    .with_bugs(args.bugs.clone());
+    .with_bugs(bugs.to_vec());
     if let Err(error) = scenarios::validate(&request) {
         eprintln!("streamsim: {error}");
-        return Ok(ExitCode::from(2));
+        return Err(ExitCode::from(2));
     }
+    Ok(request)
+}
+
+fn run(args: RunArgs) -> Result<ExitCode> {
+    init_tracing(args.trace);
+    let request = match request_for(&args.scenario, &args.scenario_file, args.seed, &args.bugs) {
+        Ok(request) => request,
+        Err(code) => return Ok(code),
+    };
     let report = scenarios::run(&request)?;
     if let Some(path) = &args.history {
         let mut text = report.history.join("\n");
@@ -232,4 +319,96 @@ fn print_report(report: &RunReport) {
         }
     }
     println!("  reproduce: {}", report.repro);
+}
+
+fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
+    let request = match request_for(&args.scenario, &args.scenario_file, args.seed, &args.bugs) {
+        Ok(request) => request,
+        Err(code) => return Ok(code),
+    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        std::path::PathBuf::from(format!(
+            "{}-seed-{}-shrunk.toml",
+            request.scenario_name(),
+            args.seed
+        ))
+    });
+    let outcome = match scenarios::shrink::shrink(&request, &mut |line| eprintln!("{line}")) {
+        Ok(outcome) => outcome,
+        Err(scenarios::shrink::ShrinkError::DoesNotFail { scenario, seed }) => {
+            eprintln!("streamsim: {scenario} seed {seed} passes: there is no failure to shrink");
+            return Ok(ExitCode::from(2));
+        }
+        Err(error) => {
+            eprintln!("streamsim: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let text = format!(
+        "# {}\n{}",
+        outcome.minimal.description,
+        outcome.minimal.to_toml()
+    );
+    output::write_atomic(&out, text.as_bytes())?;
+    let before = outcome.original.faults.len();
+    let after = outcome.minimal.faults.len();
+    let smaller = if before == 0 {
+        0.0
+    } else {
+        100.0 * (before - after) as f64 / before as f64
+    };
+    println!(
+        "shrunk {} seed {}: {before} faults -> {after} ({smaller:.0}% smaller), still failing with {} ({} replays)",
+        request.scenario_name(),
+        args.seed,
+        outcome.kind,
+        outcome.runs
+    );
+    println!("wrote {}", out.display());
+    let mut repro = format!(
+        "streamsim run --scenario-file {} --seed {}",
+        out.display(),
+        args.seed
+    );
+    for bug in &args.bugs {
+        repro.push_str(&format!(" --bug {bug}"));
+    }
+    println!("reproduce: {repro}");
+    println!("  trace hash {}", outcome.report.trace_hash);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn merge(args: MergeArgs) -> Result<ExitCode> {
+    let mut summaries = Vec::new();
+    for input in &args.inputs {
+        match fuzz::read_summary(input) {
+            Ok(summary) => summaries.push(summary),
+            Err(error) => {
+                eprintln!("streamsim: {error:#}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let merged = match scenarios::campaign::merge(&summaries) {
+        Ok(merged) => merged,
+        Err(message) => {
+            eprintln!("streamsim: {message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    match &args.out {
+        Some(out) => {
+            std::fs::create_dir_all(out)?;
+            fuzz::write_summary(out, &merged)?;
+            fuzz::write_junit(out, &merged)?;
+            fuzz::print_table(&merged);
+            println!("summary: {}", out.join("summary.json").display());
+        }
+        None => println!("{}", serde_json::to_string_pretty(&merged)?),
+    }
+    Ok(if merged.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -6,13 +6,17 @@
 //! - [`bugs`] — the bug catalog behind `--bug NAME`;
 //! - [`runtime`] — runs a scenario in the simulated world;
 //! - [`coverage`] — the marks each scenario exists to reach;
+//! - [`campaign`] — many seeds in parallel, shards, summaries and their merge;
+//! - [`shrink`] — delta-debugging a failing run's fault schedule;
 //! - [`report`] — the result of one run.
 
 pub mod bugs;
+pub mod campaign;
 pub mod coverage;
 pub mod named;
 pub mod report;
 pub mod runtime;
+pub mod shrink;
 pub mod spec;
 
 use bugs::BugSelection;
