@@ -161,6 +161,18 @@ pub(crate) fn stats_sentence(report: &RunReport) -> Option<String> {
     })
 }
 
+/// A fault log entry in words: the runtime's `repair of fault N` names the fault repaired.
+pub(crate) fn fired_fault(report: &RunReport, description: &str) -> String {
+    let repaired = description
+        .strip_prefix("repair of fault ")
+        .and_then(|index| index.parse::<usize>().ok())
+        .and_then(|index| report.spec.faults.get(index));
+    match repaired {
+        Some(timed) => format!("{description} ({})", describe_fault(&timed.fault)),
+        None => description.to_string(),
+    }
+}
+
 /// One scheduled fault in words.
 pub(crate) struct ScheduledFault {
     pub index: usize,

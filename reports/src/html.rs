@@ -337,7 +337,7 @@ fn faults(out: &mut String, report: &RunReport) {
                 out,
                 "<tr><td>{}</td><td>{}</td></tr>",
                 escape(&facts::seconds_from_ms(*at_ms)),
-                escape(description)
+                escape(&facts::fired_fault(report, description))
             );
         }
         out.push_str("</table>\n");

@@ -214,7 +214,7 @@ fn faults(out: &mut String, report: &RunReport) {
                 out,
                 "| {} | {} |",
                 facts::seconds_from_ms(*at_ms),
-                text(description)
+                text(&facts::fired_fault(report, description))
             );
         }
         out.push('\n');
