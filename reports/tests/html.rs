@@ -29,7 +29,9 @@ fn parse_elements(html: &str) -> Vec<String> {
             continue;
         }
         if let Some(name) = tag.strip_prefix('/') {
-            let expected = open.pop().unwrap_or_else(|| panic!("</{name}> closes nothing"));
+            let expected = open
+                .pop()
+                .unwrap_or_else(|| panic!("</{name}> closes nothing"));
             assert_eq!(expected, name, "</{name}> closes <{expected}>");
             continue;
         }
@@ -42,7 +44,11 @@ fn parse_elements(html: &str) -> Vec<String> {
             "unexpected element <{name}> in <{tag}>"
         );
         // Attribute values are quoted and contain no quote of their kind.
-        assert_eq!(tag.matches('"').count() % 2, 0, "unbalanced quotes in <{tag}>");
+        assert_eq!(
+            tag.matches('"').count() % 2,
+            0,
+            "unbalanced quotes in <{tag}>"
+        );
         elements.push(name.clone());
         if !tag.ends_with('/') && !VOID_ELEMENTS.contains(&name.as_str()) {
             open.push(name);
@@ -56,9 +62,14 @@ fn count(elements: &[String], name: &str) -> usize {
     elements.iter().filter(|element| *element == name).count()
 }
 
-/// No script, no external asset, nothing fetched.
+/// No script, no external asset, nothing fetched — and a policy that forbids them.
 fn assert_self_contained(html: &str) {
-    for banned in ["<script", "<link", "<img", "<iframe", "<object", "<embed", "url(", "@import"] {
+    assert!(html.contains(
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+    ));
+    for banned in [
+        "<script", "<link", "<img", "<iframe", "<object", "<embed", "url(", "@import",
+    ] {
         assert!(!html.contains(banned), "found {banned}");
     }
     // Links only go within the page; nothing has a source.
@@ -71,7 +82,10 @@ fn assert_self_contained(html: &str) {
     }
     // The one URL is the SVG namespace, which is a name, not a fetch.
     assert_eq!(html.matches("://").count(), 1);
-    assert_eq!(html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(), 1);
+    assert_eq!(
+        html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(),
+        1
+    );
 }
 
 #[test]
@@ -118,13 +132,19 @@ fn failing_run_has_one_svg_a_lane_per_partition_and_anomaly_markers() {
     // Every link leads somewhere on the page.
     for link in html.split("href=\"#").skip(1) {
         let target = link.split('"').next().unwrap();
-        assert!(html.contains(&format!("id=\"{target}\"")), "#{target} leads nowhere");
+        assert!(
+            html.contains(&format!("id=\"{target}\"")),
+            "#{target} leads nowhere"
+        );
     }
     // Same facts as the Markdown: repro, trace hash, every kind with its count.
     assert!(html.contains(&report.repro));
     assert!(html.contains(&report.trace_hash));
     for (kind, count) in &report.counts {
-        assert!(html.contains(&format!("<code>{kind}</code> ({count})")), "{kind}");
+        assert!(
+            html.contains(&format!("<code>{kind}</code> ({count})")),
+            "{kind}"
+        );
     }
     // Axis labels with units.
     assert!(html.contains("simulated time (s)"));
@@ -162,13 +182,17 @@ fn text_from_the_history_and_the_report_is_escaped() {
     parse_elements(&html);
     assert_self_contained(&html);
     assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
-    assert!(html.contains("value &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;more&quot; was lost"));
+    assert!(html
+        .contains("value &lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;more&quot; was lost"));
     assert!(html.contains("data-topic=\"&lt;t&amp;&quot;&#39;&gt;\""));
     assert!(html.contains("crash &lt;b&gt;broker&lt;/b&gt;"));
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
 
     let markdown = reports::markdown::render(&report);
-    assert!(!markdown.contains("<script>alert(1)"), "explanations are escaped");
+    assert!(
+        !markdown.contains("<script>alert(1)"),
+        "explanations are escaped"
+    );
     assert!(markdown.contains("value \\<script\\>alert(1)\\</script\\>"));
     // History lines are quoted verbatim inside code blocks.
     assert!(markdown.contains(r#""value":"<script>alert('x')</script>""#));

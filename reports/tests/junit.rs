@@ -48,10 +48,18 @@ fn junit_parses_back_to_the_cases() {
     assert_eq!(suite.name.as_str(), "streamsim fuzz");
     assert_eq!(suite.tests, 3);
     assert_eq!(suite.failures, 1);
-    let names: Vec<&str> = suite.test_cases.iter().map(|case| case.name.as_str()).collect();
+    let names: Vec<&str> = suite
+        .test_cases
+        .iter()
+        .map(|case| case.name.as_str())
+        .collect();
     assert_eq!(
         names,
-        vec!["offset-commit", "offset-commit seed 1", "retention-eviction"]
+        vec![
+            "offset-commit",
+            "offset-commit seed 1",
+            "retention-eviction"
+        ]
     );
     let failing = &suite.test_cases[1];
     assert_eq!(

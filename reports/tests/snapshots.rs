@@ -7,7 +7,10 @@ mod common;
 #[test]
 fn markdown_report_of_a_failing_seed() {
     let report = common::failing_run();
-    insta::assert_snapshot!("offset_commit_seed_1_markdown", reports::markdown::render(&report));
+    insta::assert_snapshot!(
+        "offset_commit_seed_1_markdown",
+        reports::markdown::render(&report)
+    );
 }
 
 #[test]
@@ -33,5 +36,8 @@ fn reports_are_deterministic() {
         reports::markdown::render(&first),
         reports::markdown::render(&second)
     );
-    assert_eq!(reports::html::render(&first), reports::html::render(&second));
+    assert_eq!(
+        reports::html::render(&first),
+        reports::html::render(&second)
+    );
 }

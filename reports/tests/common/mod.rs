@@ -57,7 +57,12 @@ pub fn report_with_history(lines: &[&str]) -> RunReport {
 }
 
 /// Adds an anomaly and makes the verdict a failure.
-pub fn with_anomaly(mut report: RunReport, kind: &str, explanation: &str, lines: &[u64]) -> RunReport {
+pub fn with_anomaly(
+    mut report: RunReport,
+    kind: &str,
+    explanation: &str,
+    lines: &[u64],
+) -> RunReport {
     report.anomalies.push(Anomaly {
         kind: kind.into(),
         explanation: explanation.into(),
