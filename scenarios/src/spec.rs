@@ -121,8 +121,9 @@ pub struct TopicSpec {
     pub partitions: u32,
 }
 
+/// In files: `"keyless"` or `"keyed:N"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(try_from = "String", into = "String")]
 pub enum KeyMode {
     /// No key: round robin over available partitions.
     Keyless,
@@ -314,9 +315,32 @@ impl ConsumerSpec {
     }
 }
 
-/// A node a fault can aim at.
+impl From<KeyMode> for String {
+    fn from(mode: KeyMode) -> String {
+        match mode {
+            KeyMode::Keyless => "keyless".to_string(),
+            KeyMode::Keyed(keys) => format!("keyed:{keys}"),
+        }
+    }
+}
+
+impl TryFrom<String> for KeyMode {
+    type Error = String;
+    fn try_from(text: String) -> Result<KeyMode, String> {
+        if text == "keyless" {
+            return Ok(KeyMode::Keyless);
+        }
+        text.strip_prefix("keyed:")
+            .and_then(|keys| keys.parse().ok())
+            .map(KeyMode::Keyed)
+            .ok_or_else(|| format!("keys '{text}' is neither \"keyless\" nor \"keyed:N\""))
+    }
+}
+
+/// A node a fault can aim at. In files: `"broker-1"`, `"controller"`, `"producer-0"`,
+/// `"consumer-2"`, `"leader-of:orders/0"`, `"follower-of:orders/0"`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(try_from = "String", into = "String")]
 pub enum Target {
     Broker(u32),
     Controller,
@@ -334,6 +358,56 @@ pub enum Target {
         topic: String,
         partition: u32,
     },
+}
+
+impl From<Target> for String {
+    fn from(target: Target) -> String {
+        match target {
+            Target::Broker(id) => format!("broker-{id}"),
+            Target::Controller => "controller".to_string(),
+            Target::Producer(index) => format!("producer-{index}"),
+            Target::Consumer(index) => format!("consumer-{index}"),
+            Target::LeaderOf { topic, partition } => format!("leader-of:{topic}/{partition}"),
+            Target::FollowerOf { topic, partition } => format!("follower-of:{topic}/{partition}"),
+        }
+    }
+}
+
+impl TryFrom<String> for Target {
+    type Error = String;
+    fn try_from(text: String) -> Result<Target, String> {
+        let invalid = || {
+            format!(
+                "target '{text}' is not one of broker-N, controller, producer-N, consumer-N, \
+                 leader-of:TOPIC/P, follower-of:TOPIC/P"
+            )
+        };
+        let number = |rest: &str| rest.parse::<u32>().map_err(|_| invalid());
+        let topic_partition = |rest: &str| -> Result<(String, u32), String> {
+            let (topic, partition) = rest.rsplit_once('/').ok_or_else(invalid)?;
+            if topic.is_empty() {
+                return Err(invalid());
+            }
+            Ok((topic.to_string(), number(partition)?))
+        };
+        if text == "controller" {
+            Ok(Target::Controller)
+        } else if let Some(rest) = text.strip_prefix("broker-") {
+            Ok(Target::Broker(number(rest)?))
+        } else if let Some(rest) = text.strip_prefix("producer-") {
+            Ok(Target::Producer(number(rest)?))
+        } else if let Some(rest) = text.strip_prefix("consumer-") {
+            Ok(Target::Consumer(number(rest)?))
+        } else if let Some(rest) = text.strip_prefix("leader-of:") {
+            let (topic, partition) = topic_partition(rest)?;
+            Ok(Target::LeaderOf { topic, partition })
+        } else if let Some(rest) = text.strip_prefix("follower-of:") {
+            let (topic, partition) = topic_partition(rest)?;
+            Ok(Target::FollowerOf { topic, partition })
+        } else {
+            Err(invalid())
+        }
+    }
 }
 
 pub fn broker(id: u32) -> Target {
@@ -436,14 +510,16 @@ impl Fault {
     }
 }
 
-/// A fault at a time, optionally repaired after a while.
+/// A fault at a time, optionally repaired after a while. In files the fault's own fields sit
+/// beside `at_ms` and `for_ms`: `[[fault]] at_ms = 5000 for_ms = 2000 kind = "crash"
+/// target = "broker-1"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TimedFault {
     pub at_ms: u64,
     /// Repair after this long (restart, resume, reconnect, clear); None = at the heal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_ms: Option<u64>,
+    #[serde(flatten)]
     pub fault: Fault,
 }
 
@@ -842,6 +918,44 @@ mod tests {
         let error = Scenario::from_toml(text).unwrap_err();
         assert!(error.contains("line 4"), "{error}");
         assert!(error.contains("partitions"), "{error}");
+    }
+
+    #[test]
+    fn a_fault_with_a_typo_names_the_line_and_the_field() {
+        let head = "name = \"x\"\n[[topic]]\nname = \"t\"\npartitions = 1\n";
+        let error = Scenario::from_toml(&format!(
+            "{head}[[fault]]\nat_ms = 5\nkind = \"crash\"\ntarget = \"broker-1\"\ncolor = \"red\"\n"
+        ))
+        .unwrap_err();
+        assert!(error.contains("line 5") && error.contains("color"), "{error}");
+        let error = Scenario::from_toml(&format!(
+            "{head}[[fault]]\nat_ms = 5\nkind = \"crash\"\ntarget = \"brokr-1\"\n"
+        ))
+        .unwrap_err();
+        assert!(error.contains("line 5") && error.contains("brokr-1"), "{error}");
+        let error = Scenario::from_toml(&format!(
+            "{head}[[fault]]\nat_ms = 5\nkind = \"melt\"\n"
+        ))
+        .unwrap_err();
+        assert!(error.contains("melt"), "{error}");
+    }
+
+    #[test]
+    fn targets_and_key_modes_have_a_string_form() {
+        for target in [
+            broker(2),
+            Target::Controller,
+            Target::Producer(0),
+            Target::Consumer(3),
+            leader_of("orders", 1),
+            follower_of("a/b", 0),
+        ] {
+            let text = String::from(target.clone());
+            assert_eq!(Target::try_from(text).unwrap(), target);
+        }
+        assert!(Target::try_from("leader-of:orders".to_string()).is_err());
+        assert_eq!(KeyMode::try_from("keyed:7".to_string()), Ok(KeyMode::Keyed(7)));
+        assert!(KeyMode::try_from("keyed:x".to_string()).is_err());
     }
 
     #[test]
