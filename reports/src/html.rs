@@ -11,10 +11,10 @@
 //! - a strip of red diamonds at the times of the anomalies' proving events;
 //! - one lane per partition, its y axis in offsets: producer acknowledgements as blue dots, one
 //!   line per consumer process through the offsets it delivered (broken at restarts and position
-//!   resets), the authoritative log start as an orange step line, the high watermark as a dashed
-//!   grey step line, leader changes as black triangles labelled with the new leader, and the
-//!   proving events that name the partition as red rings (a range of offsets, for a poll, as a
-//!   red bar).
+//!   resets), the authoritative log start as an orange step line (a replica's own log start, when
+//!   the history reports one, as a dotted orange line), the high watermark as a dashed grey step
+//!   line, leader changes as black triangles labelled with the new leader, and the proving events
+//!   that name the partition as red rings (a range of offsets, for a poll, as a red bar).
 //!
 //! Every marker has a tooltip (an SVG `<title>`); a proving marker links to its anomaly below.
 //! Series are thinned to a few points per pixel column, so the file stays small for histories of
@@ -115,6 +115,7 @@ svg.timeline text.axis { font-size: 11px; }
 .swatch { display: inline-block; width: 18px; height: 0; border-top: 2px solid; }
 .swatch.dot { width: 6px; height: 6px; border: 0; border-radius: 3px; }
 .swatch.dash { border-top-style: dashed; }
+.swatch.dot-line { border-top-style: dotted; }
 .swatch.bar { height: 10px; border: 1px solid #888; }
 .swatch.ring { width: 8px; height: 8px; border: 2px solid; border-radius: 6px; }
 .note { color: #666; font-size: 13px; }
@@ -487,6 +488,18 @@ fn legend(out: &mut String, timeline: &Timeline) {
         format!("<span class=\"swatch\" style=\"border-color:{LOG_START_COLOUR}\"></span>"),
         "log start offset (leader's)",
     );
+    if timeline
+        .lanes
+        .values()
+        .any(|lane| !lane.replica_log_starts.is_empty())
+    {
+        item(
+            format!(
+                "<span class=\"swatch dot-line\" style=\"border-color:{LOG_START_COLOUR}\"></span>"
+            ),
+            "a replica's own log start (hover for the broker)",
+        );
+    }
     item(
         format!(
             "<span class=\"swatch dash\" style=\"border-color:{HIGH_WATERMARK_COLOUR}\"></span>"
@@ -920,6 +933,15 @@ fn draw_lane(
             "<path class=\"high-watermark\" d=\"{path}\" fill=\"none\" stroke=\"{HIGH_WATERMARK_COLOUR}\" \
              stroke-width=\"1.2\" stroke-dasharray=\"4 3\"/>"
         );
+    }
+    for (broker, points) in &lane.replica_log_starts {
+        if let Some(path) = step_path(points, time, offsets, Some(end_x)) {
+            let _ = writeln!(
+                out,
+                "<path class=\"replica-log-start\" d=\"{path}\" fill=\"none\" stroke=\"{LOG_START_COLOUR}\" \
+                 stroke-width=\"1.2\" stroke-dasharray=\"1 3\"><title>broker {broker}'s log start</title></path>"
+            );
+        }
     }
     if let Some(path) = step_path(&lane.log_start, time, offsets, Some(end_x)) {
         let _ = writeln!(

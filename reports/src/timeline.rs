@@ -4,7 +4,8 @@
 //! Per partition (a *lane*): the producers' acknowledgements (`send` ok: time, offset), each
 //! consumer's deliveries (`poll` ok records: time, offset; one series per consumer process, broken
 //! at its restarts and at `assign`/`reset` of the partition), the authoritative log start
-//! (`log_start` without `broker`), the high watermark, leader changes, and the anomalies' proving
+//! (`log_start` without `broker`) and the replicas' own (with `broker`), the high watermark, leader
+//! changes, and the anomalies' proving
 //! events that name the partition. Across all lanes: the faults (`fault` events, each paired with
 //! its repair where the history shows one), the heals, and every proving event's time.
 //!
@@ -63,6 +64,8 @@ pub(crate) struct Lane {
     /// By consumer process name.
     pub consumers: BTreeMap<String, ConsumerSeries>,
     pub log_start: Vec<Point>,
+    /// Log starts that replicas reported (`log_start` with `broker`), by broker.
+    pub replica_log_starts: BTreeMap<u32, Vec<Point>>,
     pub high_watermark: Vec<Point>,
     pub leaders: Vec<LeaderChange>,
     pub marks: Vec<LaneMark>,
@@ -75,6 +78,7 @@ impl Lane {
             .acks
             .iter()
             .chain(self.log_start.iter())
+            .chain(self.replica_log_starts.values().flatten())
             .chain(self.high_watermark.iter())
             .chain(
                 self.consumers
@@ -368,12 +372,18 @@ impl Builder {
                 offset,
                 broker,
             } => {
-                if broker.is_none() {
-                    if let Some(lane) = self.lane(topic, *partition) {
-                        lane.log_start.push(Point {
-                            time_ns,
-                            offset: *offset,
-                        });
+                if let Some(lane) = self.lane(topic, *partition) {
+                    let point = Point {
+                        time_ns,
+                        offset: *offset,
+                    };
+                    match broker {
+                        None => lane.log_start.push(point),
+                        Some(broker) => lane
+                            .replica_log_starts
+                            .entry(*broker)
+                            .or_default()
+                            .push(point),
                     }
                 }
                 self.mark(line, time_ns, topic, *partition, *offset, *offset);
