@@ -9,7 +9,7 @@
 //! Deterministic: the report's wall-clock time is left out, so the same run gives the same bytes.
 //! Text from the run (names, explanations, panic messages) is escaped; history lines are quoted in
 //! code blocks whose fences are longer than any run of backticks inside them. Limits keep the
-//! report small enough for an issue: see [`crate::facts`]'s constants.
+//! report small enough for an issue (`docs/reports.md` gives them).
 
 use crate::facts::{self, AnomalyGroup};
 use scenarios::report::RunReport;
