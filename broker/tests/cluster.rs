@@ -170,6 +170,27 @@ impl Harness {
         None
     }
 
+    /// Like `produce`, but every attempt writes a different value (`VALUE/aN`), as a
+    /// non-idempotent client retrying with a fresh record would: an attempt that reached a
+    /// deposed leader leaves a record no other replica has. Returns the acknowledged value.
+    async fn produce_fresh(
+        &self,
+        partition: u32,
+        value: &str,
+        attempts: u32,
+    ) -> Option<(String, u64)> {
+        for attempt in 0..attempts {
+            let fresh = format!("{value}/a{attempt}");
+            if let Some((leader, _)) = self.leader(partition).await {
+                if let Some(Ok(offset)) = self.produce_to(leader, partition, &fresh).await {
+                    return Some((fresh, offset));
+                }
+            }
+            madsim::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+
     async fn fetch(&self, broker: BrokerId, partition: u32, offset: u64) -> Option<FetchResponse> {
         match self
             .rpc
@@ -330,8 +351,8 @@ async fn chaos(world: World, bugs: BugSet) -> Verdict {
         let done = done.clone();
         async move {
             for i in 0..200 {
-                let value = format!("v-{i}");
-                if let Some(offset) = harness.produce(0, &value, 5).await {
+                if let Some((value, offset)) = harness.produce_fresh(0, &format!("v-{i}"), 5).await
+                {
                     acked.lock().unwrap().push((value, offset));
                 }
             }

@@ -152,7 +152,7 @@ impl Stub {
                     .or_default();
                 let offset = match request.spec {
                     OffsetSpec::Earliest => 0,
-                    OffsetSpec::Latest => partition.records.len() as u64,
+                    OffsetSpec::Latest | OffsetSpec::LogEnd => partition.records.len() as u64,
                 };
                 Response::ListOffsets(ListOffsetsResponse { result: Ok(offset) })
             }

@@ -927,16 +927,20 @@ mod tests {
             "{head}[[fault]]\nat_ms = 5\nkind = \"crash\"\ntarget = \"broker-1\"\ncolor = \"red\"\n"
         ))
         .unwrap_err();
-        assert!(error.contains("line 5") && error.contains("color"), "{error}");
+        assert!(
+            error.contains("line 5") && error.contains("color"),
+            "{error}"
+        );
         let error = Scenario::from_toml(&format!(
             "{head}[[fault]]\nat_ms = 5\nkind = \"crash\"\ntarget = \"brokr-1\"\n"
         ))
         .unwrap_err();
-        assert!(error.contains("line 5") && error.contains("brokr-1"), "{error}");
-        let error = Scenario::from_toml(&format!(
-            "{head}[[fault]]\nat_ms = 5\nkind = \"melt\"\n"
-        ))
-        .unwrap_err();
+        assert!(
+            error.contains("line 5") && error.contains("brokr-1"),
+            "{error}"
+        );
+        let error = Scenario::from_toml(&format!("{head}[[fault]]\nat_ms = 5\nkind = \"melt\"\n"))
+            .unwrap_err();
         assert!(error.contains("melt"), "{error}");
     }
 
@@ -954,7 +958,10 @@ mod tests {
             assert_eq!(Target::try_from(text).unwrap(), target);
         }
         assert!(Target::try_from("leader-of:orders".to_string()).is_err());
-        assert_eq!(KeyMode::try_from("keyed:7".to_string()), Ok(KeyMode::Keyed(7)));
+        assert_eq!(
+            KeyMode::try_from("keyed:7".to_string()),
+            Ok(KeyMode::Keyed(7))
+        );
         assert!(KeyMode::try_from("keyed:x".to_string()).is_err());
     }
 
