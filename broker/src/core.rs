@@ -161,8 +161,6 @@ pub enum AdminCommand {
         offset: u64,
         min_age_ms: u64,
     },
-    /// A follower drops its tail above its high watermark (as after losing a disk cache).
-    TruncateFollower { partition: TopicPartition },
     /// Forget the state of every producer that has not appended to this replica for `idle_ms`
     /// (Kafka's `producer.id.expiration.ms`, KIP-854, forced now; 0 = active producers too), but
     /// never while the first batch of a producer's epoch may still be unanswered (see
@@ -1831,21 +1829,6 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     Err(error) => {
                         tracing::warn!(broker = me, %partition, %error, "forced retention failed")
                     }
-                }
-            }
-            AdminCommand::TruncateFollower { partition } => {
-                let Some(replica) = self.replicas.get(&partition) else {
-                    return;
-                };
-                if replica.is_leader() {
-                    return;
-                }
-                let offset = replica.high_watermark;
-                self.truncate_replica(&partition, offset);
-                if let Some(Role::Follower(f)) =
-                    self.replicas.get_mut(&partition).map(|r| &mut r.role)
-                {
-                    f.next_fetch_ms = now_ms;
                 }
             }
             AdminCommand::ExpireProducers { partition, idle_ms } => {

@@ -1,7 +1,8 @@
-//! Reading a broker's partition logs from its disk, for tests and post-run checks.
+//! Reading (and, for fault injection, cutting) a broker's partition logs on its disk.
 //!
-//! Works on a snapshot of the disk, so it never disturbs the broker (recovery on open may cut a
-//! torn tail: on the copy only).
+//! [`replica_records`] works on a snapshot of the disk, so it never disturbs the broker
+//! (recovery on open may cut a torn tail: on the copy only). [`truncate_partition`] changes the
+//! disk itself and must only be used while the broker is down.
 
 use crate::api::TopicPartition;
 use crate::bugs::BugSet;
@@ -54,4 +55,29 @@ pub fn replica_records(
         }
     }
     Ok(records)
+}
+
+/// Cuts a partition's log on a *stopped* broker's disk to end at or below `offset` (the whole
+/// batch holding `offset` goes). Returns the new log end, or None when the broker has no log for
+/// the partition. A broker that restarts on a truncated log is a new incarnation: the controller
+/// takes it out of every ISR before it can lead, so the cut cannot lose acknowledged records —
+/// a live follower cut back to its own (lagging) high watermark could.
+pub fn truncate_partition(
+    disk: &Disk,
+    partition: &TopicPartition,
+    offset: u64,
+) -> Result<Option<u64>, LogError> {
+    let directory = format!("log/{}-{}/", partition.topic, partition.partition);
+    if disk.list_prefix(&directory).is_empty() {
+        return Ok(None);
+    }
+    let config = LogConfig {
+        segment_bytes_max: u64::MAX / 4,
+        ..LogConfig::default()
+    };
+    let (mut log, _) = Log::open(disk.clone(), &directory, config, BugSet::none())?;
+    if offset < log.log_end_offset() {
+        log.truncate_to(offset)?;
+    }
+    Ok(Some(log.log_end_offset()))
 }

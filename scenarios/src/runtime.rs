@@ -687,12 +687,32 @@ impl Runner {
                 partition,
             } => match self.resolve(target).and_then(|node| self.broker_id(&node)) {
                 Some(id) => {
+                    // The follower loses its tail above its high watermark: it goes down, its
+                    // log is cut while it is down, and it comes back as a new incarnation (so it
+                    // leaves the ISR before it could lead with less than was acknowledged).
                     let name = Cluster::broker_name(id);
-                    self.history.record_fault(kind, Some(&name));
-                    self.cluster.brokers[&id].inject(AdminCommand::TruncateFollower {
-                        partition: TopicPartition::new(topic, *partition),
-                    });
-                    Active::Nothing
+                    let tp = TopicPartition::new(topic, *partition);
+                    let high_watermark = self.cluster.brokers[&id]
+                        .status()
+                        .replicas
+                        .iter()
+                        .find(|replica| replica.partition == tp && !replica.leader)
+                        .map(|replica| replica.high_watermark);
+                    match high_watermark {
+                        Some(offset) if self.world.node_state(&name) == NodeState::Running => {
+                            self.history.record_fault(kind, Some(&name));
+                            self.world.kill(&name);
+                            if let Err(error) = broker::inspect::truncate_partition(
+                                &self.world.disk(&name),
+                                &tp,
+                                offset,
+                            ) {
+                                tracing::warn!(%error, broker = id, "truncating a follower's log failed");
+                            }
+                            Active::Crashed(Node::Server(name))
+                        }
+                        _ => Active::Nothing,
+                    }
                 }
                 None => Active::Nothing,
             },
@@ -739,7 +759,6 @@ impl Runner {
                 if !matches!(
                     fault,
                     Fault::Retention { .. }
-                        | Fault::TruncateFollower { .. }
                         | Fault::ExpirePids { .. }
                         | Fault::AddPartitions { .. }
                 ) =>

@@ -471,7 +471,9 @@ pub enum Fault {
         #[serde(default = "retention_min_age_ms_default")]
         min_age_ms: u64,
     },
-    /// A follower drops its uncommitted tail.
+    /// A follower goes down and loses its log above its high watermark (a lost disk cache);
+    /// restarted after `for_ms` (else at the heal). Down, it cannot lead with less than was
+    /// acknowledged; back, it is a new incarnation outside the ISR.
     TruncateFollower {
         target: Target,
         topic: String,
@@ -565,12 +567,15 @@ pub fn disk_latency(target: Target, latency_ms: u64) -> TimedFault {
         latency_ms,
     })
 }
+/// The follower goes down, loses its log above its high watermark, and comes back after
+/// 500 ms (change with `for_ms`).
 pub fn truncate_follower(target: Target, topic: &str, partition: u32) -> TimedFault {
     timed(Fault::TruncateFollower {
         target,
         topic: topic.to_string(),
         partition,
     })
+    .for_ms(500)
 }
 pub fn isolate(target: Target) -> TimedFault {
     timed(Fault::Isolate { target })
