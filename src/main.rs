@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 pass / valid, 1 a failure or anomaly found, 2 bad input or usage.
 
+mod bench;
 mod fuzz;
 mod output;
 
@@ -43,6 +44,9 @@ enum Command {
     /// Print the concrete scenario a named scenario builds for a seed, as a scenario file
     /// (TOML) — a starting point for your own.
     Show(ShowArgs),
+    /// Measure seeds/s (one job and all cores) against a bare-madsim baseline, time
+    /// acceleration, and checker throughput.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +168,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Fuzz(args) => fuzz::fuzz(args),
         Command::Shrink(args) => shrink(args),
         Command::Report(ReportCommand::Merge(args)) => merge(args),
+        Command::Bench(args) => bench::bench(args),
         Command::Show(args) => {
             let request = RunRequest::named(&args.scenario, args.seed);
             match request.scenario() {

@@ -51,6 +51,8 @@ pub struct RunReport {
     pub sim_time_ms: u64,
     /// Number of history events.
     pub events: u64,
+    /// Messages the simulated network carried.
+    pub network_messages: u64,
     /// How the run ended: `completed`, or why it did not (panic, time limit, hang).
     pub status: String,
     pub wall_time_ms: u64,

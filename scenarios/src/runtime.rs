@@ -47,6 +47,8 @@ pub struct Execution {
     /// High watermarks over time, for reports: at most one sample per partition every
     /// [`HIGH_WATERMARK_SAMPLE_MS`], plus the last value.
     pub high_watermarks: Vec<HighWatermarkSample>,
+    /// Messages the simulated network carried.
+    pub network_messages: u64,
 }
 
 /// The high watermark of a partition at a time (as its leader reported it).
@@ -250,6 +252,7 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
         setup_failures,
         fault_log: runner.fault_log,
         high_watermarks,
+        network_messages: world.network_messages(),
     }
 }
 

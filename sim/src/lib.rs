@@ -16,6 +16,7 @@ compile_error!(
      RUSTFLAGS=\"--cfg madsim\"."
 );
 
+pub mod baseline;
 pub mod disk;
 pub mod net;
 pub mod runner;

@@ -1,0 +1,334 @@
+//! `streamsim bench`: how fast seeds run, against the bare-simulator baseline, and how fast the
+//! checker reads histories. Figures are wall-clock measurements on this machine: compare the
+//! ratios measured in one run, not absolute numbers across machines.
+
+use anyhow::Result;
+use clap::Args;
+use scenarios::campaign::{self, CampaignConfig, SeedSelection};
+use scenarios::report::RunReport;
+use scenarios::{RunRequest, ScenarioSource};
+use serde::Serialize;
+use sim::baseline::{run_baseline, BaselineSpec};
+use sim::Seed;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Tick intervals of the node shells (the baseline ticks its nodes the same way).
+const SERVER_TICK: Duration = Duration::from_millis(10);
+const CLIENT_TICK: Duration = Duration::from_millis(5);
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// A named scenario, or `all`.
+    #[arg(long, default_value = "all")]
+    pub scenario: String,
+    /// Seeds per scenario (1..=N), run once with one job and once with all cores.
+    #[arg(long, default_value_t = 20)]
+    pub seeds: u64,
+    /// Also run this many `smoke` seeds one after the other and sample the process's memory,
+    /// to show it stays flat (0 = skip).
+    #[arg(long, default_value_t = 0)]
+    pub memory_seeds: u64,
+    /// Skip the checker throughput measurement.
+    #[arg(long)]
+    pub skip_checker: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct ScenarioBench {
+    scenario: String,
+    seeds: u64,
+    seeds_per_sec_one_job: f64,
+    seeds_per_sec_all_cores: f64,
+    cores: usize,
+    parallel_efficiency: f64,
+    sim_seconds_per_wall_second: f64,
+    network_messages_per_wall_second: f64,
+    history_events_per_wall_second: f64,
+    baseline_seeds_per_sec: f64,
+    /// streamsim seeds/s over the baseline's, one job each.
+    logic_overhead_ratio: f64,
+    mean_sim_seconds_per_seed: f64,
+    mean_network_messages_per_seed: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct CheckerBench {
+    events: u64,
+    seconds: f64,
+    events_per_second: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct MemorySample {
+    seeds_done: u64,
+    resident_mb: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Bench {
+    scenarios: Vec<ScenarioBench>,
+    checker: Vec<CheckerBench>,
+    /// Time for the largest history over the smallest (linear would be their size ratio).
+    checker_scaling: Option<f64>,
+    peak_resident_mb: f64,
+    memory: Vec<MemorySample>,
+}
+
+fn per_second(count: f64, wall: Duration) -> f64 {
+    let seconds = wall.as_secs_f64();
+    if seconds == 0.0 {
+        0.0
+    } else {
+        count / seconds
+    }
+}
+
+fn round(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+/// Resident memory of this process and its peak, in MiB (Linux; 0 elsewhere).
+fn memory_mb() -> (f64, f64) {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return (0.0, 0.0);
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn run_sequential(scenario: &str, seeds: u64) -> (Vec<RunReport>, Duration) {
+    let started = Instant::now();
+    let reports = (1..=seeds)
+        .map(|seed| scenarios::run(&RunRequest::named(scenario, seed)).expect("a valid scenario"))
+        .collect();
+    (reports, started.elapsed())
+}
+
+fn run_parallel(scenario: &str, seeds: u64, jobs: usize) -> Duration {
+    let config = CampaignConfig {
+        scenarios: vec![ScenarioSource::Named(scenario.to_string())],
+        seeds: SeedSelection::Count(seeds),
+        shard: None,
+        jobs,
+        bugs: Vec::new(),
+        seed_wall_clock_limit: scenarios::WALL_CLOCK_LIMIT,
+    };
+    let started = Instant::now();
+    let _ = campaign::run(&config, Arc::new(AtomicBool::new(false)), |_| {});
+    started.elapsed()
+}
+
+/// The baseline of one scenario run: its nodes, ticks, messages and simulated time.
+fn baseline_spec(report: &RunReport) -> BaselineSpec {
+    let servers = report.spec.cluster.brokers as usize + 1;
+    let clients = report.spec.producers.len() + report.spec.consumers.len();
+    let mut node_ticks = vec![SERVER_TICK; servers];
+    node_ticks.extend(std::iter::repeat_n(CLIENT_TICK, clients));
+    BaselineSpec {
+        node_ticks,
+        messages: report.network_messages,
+        sim_time: Duration::from_millis(report.sim_time_ms),
+    }
+}
+
+fn bench_scenario(scenario: &str, seeds: u64, cores: usize) -> ScenarioBench {
+    let (reports, one_job) = run_sequential(scenario, seeds);
+    let all_cores = run_parallel(scenario, seeds, cores);
+    let baseline_started = Instant::now();
+    for report in &reports {
+        let outcome = run_baseline(Seed::new(report.seed), &baseline_spec(report));
+        assert!(
+            outcome.status.is_completed(),
+            "the baseline of {scenario} seed {} failed",
+            report.seed
+        );
+    }
+    let baseline = baseline_started.elapsed();
+    let sim_seconds: f64 = reports.iter().map(|r| r.sim_time_ms as f64 / 1000.0).sum();
+    let messages: f64 = reports.iter().map(|r| r.network_messages as f64).sum();
+    let events: f64 = reports.iter().map(|r| r.events as f64).sum();
+    let one = per_second(seeds as f64, one_job);
+    let all = per_second(seeds as f64, all_cores);
+    let base = per_second(seeds as f64, baseline);
+    ScenarioBench {
+        scenario: scenario.to_string(),
+        seeds,
+        seeds_per_sec_one_job: round(one),
+        seeds_per_sec_all_cores: round(all),
+        cores,
+        parallel_efficiency: round(if one > 0.0 { all / one } else { 0.0 }),
+        sim_seconds_per_wall_second: round(per_second(sim_seconds, one_job)),
+        network_messages_per_wall_second: round(per_second(messages, one_job)),
+        history_events_per_wall_second: round(per_second(events, one_job)),
+        baseline_seeds_per_sec: round(base),
+        logic_overhead_ratio: round(if base > 0.0 { one / base } else { 0.0 }),
+        mean_sim_seconds_per_seed: round(sim_seconds / seeds as f64),
+        mean_network_messages_per_seed: round(messages / seeds as f64),
+    }
+}
+
+fn bench_checker(events: u64) -> CheckerBench {
+    let history = oracle::gen::generate(&oracle::gen::GenConfig::new(1, events as usize));
+    let text = oracle::gen::to_jsonl(&history);
+    let count = history.len() as u64;
+    drop(history);
+    let started = Instant::now();
+    let result = oracle::check_reader(text.as_bytes()).expect("a generated history parses");
+    let elapsed = started.elapsed();
+    assert!(result.valid, "a generated correct history is valid");
+    CheckerBench {
+        events: count,
+        seconds: round(elapsed.as_secs_f64() * 1000.0) / 1000.0,
+        events_per_second: per_second(count as f64, elapsed).round(),
+    }
+}
+
+pub fn bench(args: BenchArgs) -> Result<ExitCode> {
+    let names: Vec<String> = if args.scenario == "all" {
+        scenarios::named::names()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    } else if scenarios::named::find(&args.scenario).is_some() {
+        vec![args.scenario.clone()]
+    } else {
+        eprintln!(
+            "streamsim: unknown scenario '{}' (known: {})",
+            args.scenario,
+            scenarios::named::names().join(", ")
+        );
+        return Ok(ExitCode::from(2));
+    };
+    if args.seeds == 0 {
+        eprintln!("streamsim: --seeds must be at least 1");
+        return Ok(ExitCode::from(2));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut results = Vec::new();
+    for name in &names {
+        eprintln!("bench: {name} ({} seeds)", args.seeds);
+        results.push(bench_scenario(name, args.seeds, cores));
+    }
+    let mut checker = Vec::new();
+    if !args.skip_checker {
+        for events in [100_000, 1_000_000] {
+            eprintln!("bench: checker on {events} events");
+            checker.push(bench_checker(events));
+        }
+    }
+    let checker_scaling = match (checker.first(), checker.last()) {
+        (Some(small), Some(large)) if checker.len() > 1 && small.seconds > 0.0 => {
+            Some(round(large.seconds / small.seconds))
+        }
+        _ => None,
+    };
+    let mut memory = Vec::new();
+    if args.memory_seeds > 0 {
+        eprintln!("bench: memory over {} smoke seeds", args.memory_seeds);
+        let every = (args.memory_seeds / 10).max(1);
+        for seed in 1..=args.memory_seeds {
+            let report = scenarios::run(&RunRequest::named("smoke", seed)).expect("smoke runs");
+            drop(report);
+            if seed % every == 0 || seed == 1 {
+                memory.push(MemorySample {
+                    seeds_done: seed,
+                    resident_mb: round(memory_mb().0),
+                });
+            }
+        }
+    }
+    let bench = Bench {
+        scenarios: results,
+        checker,
+        checker_scaling,
+        peak_resident_mb: round(memory_mb().1),
+        memory,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&bench)?);
+    } else {
+        print_bench(&bench);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_bench(bench: &Bench) {
+    println!(
+        "{:<20} {:>7} {:>9} {:>9} {:>6} {:>10} {:>10} {:>10} {:>9} {:>7}",
+        "scenario",
+        "seeds/s",
+        "seeds/s",
+        "parallel",
+        "sim s/",
+        "messages/",
+        "events/",
+        "baseline",
+        "logic",
+        "sim s"
+    );
+    println!(
+        "{:<20} {:>7} {:>9} {:>9} {:>6} {:>10} {:>10} {:>10} {:>9} {:>7}",
+        "",
+        "1 job",
+        "all cores",
+        "speedup",
+        "wall s",
+        "wall s",
+        "wall s",
+        "seeds/s",
+        "overhead",
+        "/seed"
+    );
+    for s in &bench.scenarios {
+        println!(
+            "{:<20} {:>7.1} {:>9.1} {:>8.2}x {:>6.0} {:>10.0} {:>10.0} {:>10.1} {:>8.2}x {:>7.1}",
+            s.scenario,
+            s.seeds_per_sec_one_job,
+            s.seeds_per_sec_all_cores,
+            s.parallel_efficiency,
+            s.sim_seconds_per_wall_second,
+            s.network_messages_per_wall_second,
+            s.history_events_per_wall_second,
+            s.baseline_seeds_per_sec,
+            s.logic_overhead_ratio,
+            s.mean_sim_seconds_per_seed
+        );
+    }
+    if let Some(s) = bench.scenarios.first() {
+        println!(
+            "(all cores = {} jobs; logic overhead = seeds/s over the bare-madsim baseline's)",
+            s.cores
+        );
+    }
+    for c in &bench.checker {
+        println!(
+            "checker: {} events in {:.3} s = {:.0} events/s",
+            c.events, c.seconds, c.events_per_second
+        );
+    }
+    if let Some(scaling) = bench.checker_scaling {
+        println!("checker: the 1M history takes {scaling:.1}x the 100k one (linear = 10x)");
+    }
+    println!("peak resident memory: {:.0} MiB", bench.peak_resident_mb);
+    if !bench.memory.is_empty() {
+        let samples: Vec<String> = bench
+            .memory
+            .iter()
+            .map(|m| format!("{}: {:.0}", m.seeds_done, m.resident_mb))
+            .collect();
+        println!("resident MiB after N smoke seeds: {}", samples.join(", "));
+    }
+}
