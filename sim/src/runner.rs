@@ -170,16 +170,24 @@ where
             let world = World::new(seed, thread_trace);
             let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 runtime.block_on(async move {
+                    let finished = Arc::new(AtomicBool::new(false));
+                    let watchdog_finished = finished.clone();
                     madsim::task::spawn(async move {
-                        loop {
+                        while !watchdog_finished.load(Ordering::Relaxed) {
                             madsim::time::sleep(WATCHDOG_POLL_SIM).await;
                             if thread_cancel.load(Ordering::Relaxed) {
                                 panic!("{WATCHDOG_MESSAGE}");
                             }
                         }
                     });
-                    let value = scenario(world).await;
-                    (value, madsim::time::TimeHandle::current().elapsed())
+                    let value = scenario(world.clone()).await;
+                    let sim_time = madsim::time::TimeHandle::current().elapsed();
+                    // Free the run: stop every node and give the executor a moment to drop
+                    // their tasks (the watchdog ends too).
+                    finished.store(true, Ordering::Relaxed);
+                    world.shutdown();
+                    madsim::time::sleep(WATCHDOG_POLL_SIM * 2).await;
+                    (value, sim_time)
                 })
             }));
             let message = match result {
@@ -375,6 +383,33 @@ mod tests {
             outcome.status,
             RunStatus::WallClockExceeded { .. }
         ));
+    }
+
+    #[test]
+    fn a_run_frees_its_nodes_when_it_ends() {
+        // madsim keeps a node's pending tasks alive through its timers; the runner must stop
+        // every node at the end, or each seed of a campaign would leak its whole state.
+        let payload = Arc::new(());
+        let held = payload.clone();
+        let outcome = run(Seed::new(4), limits(), move |world| async move {
+            for n in 0..3 {
+                let held = held.clone();
+                world.add_node(&format!("n{n}"), move |_context| {
+                    let held = held.clone();
+                    async move {
+                        loop {
+                            madsim::time::sleep(Duration::from_millis(10)).await;
+                            std::hint::black_box(&held);
+                        }
+                    }
+                });
+            }
+            madsim::time::sleep(Duration::from_secs(1)).await;
+        });
+        assert_eq!(outcome.status, RunStatus::Completed);
+        // The node closures (in madsim's node table) are gone with the runtime; the tasks'
+        // futures were dropped by the shutdown. Only our own reference remains.
+        assert_eq!(Arc::strong_count(&payload), 1);
     }
 
     #[test]

@@ -263,6 +263,25 @@ impl World {
         self.set_node_state(name, NodeState::Running);
     }
 
+    /// Stops every node (without recording faults): their tasks are dropped, their sockets
+    /// closed. The runner calls it when a run ends, so that nothing of the run outlives it —
+    /// madsim keeps a node's pending tasks alive otherwise (reference cycles through its
+    /// timers), and a campaign's memory would grow with every seed.
+    pub(crate) fn shutdown(&self) {
+        let ids: Vec<NodeId> = {
+            let mut state = self.lock();
+            let ids = state.nodes.values().map(|entry| entry.id).collect();
+            for entry in state.nodes.values_mut() {
+                entry.state = NodeState::Killed;
+            }
+            ids
+        };
+        let handle = Handle::current();
+        for id in ids {
+            handle.kill(id);
+        }
+    }
+
     // ---- network ------------------------------------------------------------------------------
 
     /// Clogs the directed link from `from` to `to`: messages on it are dropped.
