@@ -308,6 +308,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     })
 }
 
+/// Anomalies printed per kind in the text output of `run`.
+const ANOMALIES_SHOWN_PER_KIND: usize = 3;
+
 fn print_report(report: &RunReport) {
     let verdict = match report.verdict {
         Verdict::Pass => "PASS",
@@ -323,11 +326,26 @@ fn print_report(report: &RunReport) {
         "  trace hash {}   simulated {} ms   {} events   {}",
         report.trace_hash, report.sim_time_ms, report.events, report.status
     );
-    for anomaly in &report.anomalies {
-        println!("  {}: {}", anomaly.kind, anomaly.explanation);
-        if !anomaly.events.is_empty() {
-            let lines: Vec<String> = anomaly.events.iter().map(u64::to_string).collect();
-            println!("    history lines {}", lines.join(", "));
+    // Per kind: the exact count, then the first few anomalies with their proving lines.
+    for (kind, count) in &report.counts {
+        println!("  {kind}: {count}");
+        let listed: Vec<_> = report
+            .anomalies
+            .iter()
+            .filter(|a| &a.kind == kind)
+            .collect();
+        for anomaly in listed.iter().take(ANOMALIES_SHOWN_PER_KIND) {
+            println!("    {}", anomaly.explanation);
+            if !anomaly.events.is_empty() {
+                let lines: Vec<String> = anomaly.events.iter().map(u64::to_string).collect();
+                println!("      history lines {}", lines.join(", "));
+            }
+        }
+        if *count as usize > ANOMALIES_SHOWN_PER_KIND {
+            println!(
+                "    ... and {} more (--history FILE and `streamsim check FILE`, or --json, list them)",
+                *count as usize - ANOMALIES_SHOWN_PER_KIND
+            );
         }
     }
     println!("  reproduce: {}", report.repro);

@@ -202,7 +202,9 @@ impl CampaignSummary {
                 *totals.coverage.entry(mark.clone()).or_insert(0) += 1;
             }
         }
-        for (scenario, totals) in totals.iter_mut() {
+        // A switched-on bug may keep a scenario from its defining event (a producer that gives
+        // up never bumps its epoch): coverage is required of the correct build only.
+        for (scenario, totals) in totals.iter_mut().filter(|_| bugs.is_empty()) {
             if let Some(named) = named::find(scenario) {
                 totals.missing_coverage = named
                     .defining_marks

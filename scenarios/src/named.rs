@@ -42,7 +42,7 @@ pub const NAMED: &[NamedScenario] = &[
     },
     NamedScenario {
         name: "retention-eviction",
-        summary: "small segments and byte retention pass a lagging consumer; consumers start \
+        summary: "small segments and time retention pass lagging consumers; consumers start \
                   from offset 0 and from the beginning",
         after: "fluvio #3891, #4514",
         defining_marks: &[coverage::EVICTED_BELOW_CONSUMER],
@@ -65,16 +65,17 @@ pub const NAMED: &[NamedScenario] = &[
     },
     NamedScenario {
         name: "pid-loss",
-        summary: "an idle producer's state expires (retention passes its records, and forced \
-                  expiry) while batches are in doubt; it must bump its epoch and lose nothing",
+        summary: "an idle producer's state expires under retention, an active one's is \
+                  forgotten while batches are in doubt; they must bump their epochs and lose \
+                  nothing",
         after: "franz-go #805, KIP-360",
         defining_marks: &[coverage::PRODUCER_ID_EXPIRED, coverage::EPOCH_BUMPED],
         build: pid_loss,
     },
     NamedScenario {
         name: "follower-truncation",
-        summary: "consumers fetch from followers whose log start runs ahead of the leader's; \
-                  leaders crash so followers truncate, and the ISR empties out",
+        summary: "consumers fetch from followers whose log start runs ahead of the leader's; a \
+                  zombie leader must truncate its divergent tail; an ISR empties out",
         after: "franz-go #885, KIP-392, KIP-101/KIP-279",
         defining_marks: &[
             coverage::PREFERRED_REPLICA_CHOSEN,
