@@ -184,6 +184,9 @@ pub struct FetchRequest {
     pub replica_log_start_offset: Option<u64>,
     /// A consumer that accepts a preferred read replica (KIP-392) names its rack.
     pub rack: Option<String>,
+    /// When there is nothing to return yet, the broker may hold the request this long and
+    /// answer as soon as data arrives (Kafka's `fetch.max.wait.ms`); 0 = answer at once.
+    pub max_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,8 +47,12 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// A follower that has not caught up for this long leaves the ISR.
     pub replica_lag_ms_max: u64,
-    /// A follower with nothing new to fetch asks again after this long.
+    /// A follower whose fetch failed asks again after this long.
     pub replica_fetch_wait_ms: u64,
+    /// How long a leader may hold a follower's fetch that finds nothing new (long poll).
+    pub replica_fetch_max_wait_ms: u64,
+    /// The longest a broker holds any fetch, whatever the request asks.
+    pub fetch_max_wait_ms: u64,
     pub replica_fetch_bytes_max: u64,
     /// An outgoing request unanswered for this long is given up (and retried by its owner).
     pub request_timeout_ms: u64,
@@ -69,8 +73,10 @@ impl BrokerConfig {
             log: LogConfig::default(),
             replica_lag_ms_max: 2_000,
             replica_fetch_wait_ms: 20,
+            replica_fetch_max_wait_ms: 250,
+            fetch_max_wait_ms: 1_000,
             replica_fetch_bytes_max: 1 << 20,
-            request_timeout_ms: 500,
+            request_timeout_ms: 1_000,
             heartbeat_interval_ms: 100,
             min_insync_replicas: 1,
             retention_check_interval_ms: 100,
@@ -284,6 +290,18 @@ struct PendingProduce {
     deadline_ms: u64,
 }
 
+/// A fetch held until data arrives or its wait ends (long poll).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ParkedFetch {
+    to: SocketAddr,
+    correlation_id: u64,
+    request: FetchRequest,
+    deadline_ms: u64,
+}
+
+/// Most fetches a broker holds at once; more are answered at once.
+const PARKED_FETCHES_MAX: usize = 10_000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PendingRead {
     to: SocketAddr,
@@ -307,6 +325,7 @@ pub struct BrokerCore<S: Storage + Clone> {
     next_retention_ms: u64,
     pending_produces: Vec<PendingProduce>,
     pending_reads: VecDeque<PendingRead>,
+    parked_fetches: Vec<ParkedFetch>,
     outputs: Vec<Output>,
     /// When each producer last appended to each partition here (for idle expiry).
     producer_activity: BTreeMap<(TopicPartition, i64), ProducerActivity>,
@@ -329,6 +348,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
             next_retention_ms: 0,
             pending_produces: Vec::new(),
             pending_reads: VecDeque::new(),
+            parked_fetches: Vec::new(),
             outputs: Vec::new(),
             producer_activity: BTreeMap::new(),
         }
@@ -471,6 +491,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
 
         self.expire_produces(now_ms);
         self.execute_due_reads(now_ms);
+        self.after_event(now_ms);
     }
 
     fn on_request_lost(&mut self, now_ms: u64, kind: OutgoingKind, correlation_id: u64) {
@@ -768,9 +789,30 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 }
             }
             Request::Fetch(request) => {
+                let max_wait_ms = request.max_wait_ms.min(self.config.fetch_max_wait_ms);
+                let parked = request.clone();
                 match self.fetch(now_ms, from, correlation_id, request, read_delay_ms) {
+                    Some(response)
+                        if max_wait_ms > 0
+                            && matches!(&response.result, Ok(batches) if batches.is_empty())
+                            && response.preferred_read_replica.is_none()
+                            && self.parked_fetches.len() < PARKED_FETCHES_MAX =>
+                    {
+                        // Nothing yet: hold it until data arrives or the wait ends.
+                        self.parked_fetches.push(ParkedFetch {
+                            to: from,
+                            correlation_id,
+                            request: parked,
+                            deadline_ms: now_ms + max_wait_ms,
+                        });
+                        self.after_event(now_ms);
+                        return;
+                    }
                     Some(response) => Response::Fetch(response),
-                    None => return, // the read is delayed
+                    None => {
+                        self.after_event(now_ms);
+                        return; // the read is delayed
+                    }
                 }
             }
             Request::ListOffsets(request) => Response::ListOffsets(self.list_offsets(request)),
@@ -809,6 +851,103 @@ impl<S: Storage + Clone> BrokerCore<S> {
             }),
         };
         self.respond(from, correlation_id, response);
+        self.after_event(now_ms);
+    }
+
+    /// Work every input may have made due: held fetches that can be answered, follower
+    /// fetches to send.
+    fn after_event(&mut self, now_ms: u64) {
+        self.service_parked_fetches(now_ms);
+        let due: Vec<TopicPartition> = self
+            .replicas
+            .iter()
+            .filter(|(_, replica)| {
+                matches!(&replica.role, Role::Follower(f)
+                    if f.in_flight.is_none() && f.leader.is_some() && now_ms >= f.next_fetch_ms)
+            })
+            .map(|(partition, _)| partition.clone())
+            .collect();
+        for partition in due {
+            self.send_follower_request(now_ms, &partition);
+        }
+    }
+
+    /// Answers the held fetches that have data now, whose replica changed role, or whose wait
+    /// is over.
+    fn service_parked_fetches(&mut self, now_ms: u64) {
+        if self.parked_fetches.is_empty() {
+            return;
+        }
+        let parked = std::mem::take(&mut self.parked_fetches);
+        let mut still = Vec::with_capacity(parked.len());
+        for fetch in parked {
+            let ready = now_ms >= fetch.deadline_ms
+                || match self.replicas.get(&fetch.request.partition) {
+                    None => true,
+                    Some(replica) => match (&replica.role, fetch.request.replica_id) {
+                        (Role::Leader(_), Some(_)) => {
+                            replica.log.log_end_offset() > fetch.request.offset
+                        }
+                        (Role::Follower(_), Some(_)) => true,
+                        (_, None) => replica.high_watermark > fetch.request.offset,
+                    },
+                };
+            if ready {
+                let mut request = fetch.request;
+                request.max_wait_ms = 0;
+                match self.fetch(now_ms, fetch.to, fetch.correlation_id, request, 0) {
+                    Some(response) => {
+                        self.respond(fetch.to, fetch.correlation_id, Response::Fetch(response))
+                    }
+                    None => {} // a delayed read answers later
+                }
+            } else {
+                still.push(fetch);
+            }
+        }
+        // Answers above may have been parked again by nothing; keep the rest in order.
+        still.append(&mut self.parked_fetches);
+        self.parked_fetches = still;
+    }
+
+    /// When the core next needs a tick (simulated ms): its earliest timer, and at least every
+    /// heartbeat interval. Inputs (requests, responses) also wake it.
+    pub fn next_deadline_ms(&self, now_ms: u64) -> u64 {
+        let mut deadline = now_ms + self.config.heartbeat_interval_ms;
+        let mut consider = |at: u64| deadline = deadline.min(at.max(now_ms + 1));
+        consider(self.next_heartbeat_ms);
+        consider(self.next_retention_ms);
+        for outgoing in self.outgoing.values() {
+            consider(outgoing.sent_ms + self.config.request_timeout_ms);
+        }
+        for produce in &self.pending_produces {
+            consider(produce.deadline_ms);
+        }
+        for read in &self.pending_reads {
+            consider(read.execute_at_ms);
+        }
+        for fetch in &self.parked_fetches {
+            consider(fetch.deadline_ms);
+        }
+        for replica in self.replicas.values() {
+            match &replica.role {
+                Role::Follower(follower) => {
+                    if follower.in_flight.is_none() && follower.leader.is_some() {
+                        consider(follower.next_fetch_ms);
+                    }
+                }
+                Role::Leader(leader) => {
+                    for member in &leader.isr {
+                        if let Some(progress) = leader.followers.get(member) {
+                            consider(
+                                progress.last_caught_up_ms + self.config.replica_lag_ms_max + 1,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        deadline
     }
 
     /// Checks the sender's idea of the leader epoch against ours.
@@ -1440,6 +1579,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     current_leader_epoch: Some(epoch),
                     replica_log_start_offset: Some(replica.log.log_start_offset()),
                     rack: None,
+                    max_wait_ms: self.config.replica_fetch_max_wait_ms,
                 }),
             ),
         };
@@ -1665,7 +1805,8 @@ impl<S: Storage + Clone> BrokerCore<S> {
                         }
                     }
                 }
-                follower.next_fetch_ms = if got_data { now_ms } else { now_ms + wait_ms };
+                // An empty answer already waited at the leader (long poll): ask again at once.
+                follower.next_fetch_ms = now_ms;
                 let log_end = replica.log.log_end_offset();
                 replica.high_watermark = replica
                     .high_watermark
@@ -1779,6 +1920,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 tracing::warn!(?kind, ?response, "response does not match its request");
             }
         }
+        self.after_event(now_ms);
     }
 
     // ---- faults -----------------------------------------------------------------------------

@@ -14,8 +14,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How often a shell ticks its core.
-pub const TICK: Duration = Duration::from_millis(10);
+/// How often the controller's shell ticks its core (broker shells sleep until their core's next
+/// deadline instead).
+pub const CONTROLLER_TICK: Duration = Duration::from_millis(50);
 /// How long a controller waits before retrying to open its state after a disk error.
 const OPEN_RETRY: Duration = Duration::from_millis(100);
 
@@ -181,7 +182,7 @@ async fn controller_main(context: NodeContext, config: ControllerConfig, observe
         }
     };
     let mut inbox = Inbox::spawn(socket.clone());
-    let mut next_tick = madsim::time::Instant::now() + TICK;
+    let mut next_tick = madsim::time::Instant::now() + CONTROLLER_TICK;
     loop {
         tokio::select! {
             biased;
@@ -194,7 +195,7 @@ async fn controller_main(context: NodeContext, config: ControllerConfig, observe
                 }
             }
             _ = madsim::time::sleep_until(next_tick) => {
-                next_tick += TICK;
+                next_tick += CONTROLLER_TICK;
                 core.on_tick(sim::time::now_ms());
             }
         }
@@ -251,7 +252,6 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
                 }
             }
             _ = madsim::time::sleep_until(next_tick) => {
-                next_tick += TICK;
                 core.on_tick(sim::time::now_ms());
                 let mut status = shell.status.lock().unwrap_or_else(|p| p.into_inner());
                 *status = BrokerStatus {
@@ -319,6 +319,10 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
                 Output::Observe(observation) => (shell.observer)(ClusterEvent::Broker(observation)),
             }
         }
+        // Sleep until the core's next timer (inputs wake it earlier).
+        let now_ms = sim::time::now_ms();
+        let wait_ms = core.next_deadline_ms(now_ms).saturating_sub(now_ms).max(1);
+        next_tick = madsim::time::Instant::now() + Duration::from_millis(wait_ms);
     }
 }
 

@@ -204,6 +204,7 @@ impl Harness {
                     current_leader_epoch: None,
                     replica_log_start_offset: None,
                     rack: None,
+                    max_wait_ms: 0,
                 }),
                 CALL_TIMEOUT,
             )

@@ -130,6 +130,9 @@ pub struct ConsumerConfig {
     pub retry_backoff_max_ms: u64,
     /// Wait after a fetch that returned nothing new.
     pub fetch_idle_backoff_ms: u64,
+    /// How long a broker may hold a fetch that finds nothing new (long poll, Kafka's
+    /// `fetch.max.wait.ms`); must stay below `request_timeout_ms`.
+    pub fetch_max_wait_ms: u64,
     pub fetch_max_bytes: u64,
     /// Fetched, undelivered records buffered per partition; no fetch beyond it.
     pub fetch_buffer_records_max: usize,
@@ -160,6 +163,7 @@ impl ConsumerConfig {
             retry_backoff_ms: 20,
             retry_backoff_max_ms: 1_000,
             fetch_idle_backoff_ms: 20,
+            fetch_max_wait_ms: 500,
             fetch_max_bytes: 64 * 1024,
             fetch_buffer_records_max: 2_000,
             preferred_replica_recheck_ms: 5_000,
@@ -184,6 +188,10 @@ impl ConsumerConfig {
             );
         }
         assert!(self.fetch_max_bytes > 0, "fetch_max_bytes must be positive");
+        assert!(
+            self.fetch_max_wait_ms < self.request_timeout_ms,
+            "fetch_max_wait_ms must stay below request_timeout_ms"
+        );
         assert!(
             self.fetch_buffer_records_max > 0,
             "fetch_buffer_records_max must be positive"
@@ -1496,6 +1504,7 @@ impl Consumer {
                         current_leader_epoch: Some(leader_epoch),
                         replica_log_start_offset: None,
                         rack: self.config.rack.clone(),
+                        max_wait_ms: self.config.fetch_max_wait_ms,
                     }),
                 });
             }

@@ -543,6 +543,7 @@ mod tests {
             repro: "streamsim run --scenario test --seed 7".into(),
             sim_time_ms: 10_000,
             events: lines.len() as u64,
+            network_messages: 0,
             status: "completed".into(),
             wall_time_ms: 1,
             coverage: BTreeMap::new(),

@@ -1,7 +1,7 @@
 //! The consumer process: a madsim node running a [`Consumer`] core under an application that
 //! polls and processes records (optionally slowly, to make it lag).
 
-use super::{lock, wait_for, Transport, CLIENT_TICK};
+use super::{lock, next_interval, wait_for, Transport, CLIENT_TICK};
 use crate::common::ClusterAddrs;
 use crate::consumer::{Consumer, ConsumerConfig, ConsumerStatus};
 use crate::history::History;
@@ -168,15 +168,19 @@ async fn consumer_main(context: NodeContext, shell: Shell) {
     let mut busy_until_ms = 0;
     // Records delivered since the last manual commit.
     let mut uncommitted_records = 0u64;
+    let mut interval = CLIENT_TICK;
     loop {
+        let mut active = false;
+        let mut ticked = false;
         tokio::select! {
             biased;
             received = transport.next_response() => {
                 let Some((correlation_id, from, response)) = received else { return };
                 core.on_response(sim::time::now_ms(), correlation_id, from, response);
+                active = true;
             }
             _ = sim::time::sleep(next_tick.saturating_sub(sim::time::now())) => {
-                next_tick += CLIENT_TICK;
+                ticked = true;
                 let now_ms = sim::time::now_ms();
                 core.on_tick(now_ms);
                 let close_requested = lock(&shell.shared).progress.close_requested;
@@ -193,19 +197,31 @@ async fn consumer_main(context: NodeContext, shell: Shell) {
                     }
                     let records = core.poll(now_ms, shell.workload.poll_records_max);
                     uncommitted_records += records.len() as u64;
+                    active |= !records.is_empty();
                     busy_until_ms = now_ms + shell.workload.processing_delay_ms * records.len() as u64;
                 }
             }
         }
+        let actions = core.poll_actions();
+        active |= !actions.is_empty();
         transport
-            .perform(core.poll_actions(), &shell.history, &shell.process)
+            .perform(actions, &shell.history, &shell.process)
             .await;
-        {
+        if ticked || core.is_closed() {
             let mut shared = lock(&shell.shared);
             shared.progress.status = core.status();
             shared.progress.records_delivered =
                 shared.delivered_before + shared.progress.status.records_delivered;
         }
+        // The next tick: sooner when busy, never later than the application's next poll.
+        interval = next_interval(interval, active);
+        let now = sim::time::now();
+        let mut wake = now + interval;
+        let busy_until = std::time::Duration::from_millis(busy_until_ms);
+        if busy_until > now {
+            wake = wake.min(busy_until);
+        }
+        next_tick = if ticked { wake } else { next_tick.min(wake) };
         if core.is_closed() {
             std::future::pending::<()>().await;
         }

@@ -31,8 +31,22 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// How often a client shell ticks its core (and its application).
+/// How often a busy client shell ticks its core (and its application).
 pub const CLIENT_TICK: Duration = Duration::from_millis(5);
+/// The longest an idle client shell sleeps between ticks: the interval doubles after each tick
+/// that did nothing, and drops back to [`CLIENT_TICK`] at the first sign of work. Inputs wake the
+/// shell at once whatever the interval; only the cores' own timers (linger, backoff, commit
+/// intervals, request timeouts) may fire up to this much late.
+pub const CLIENT_TICK_MAX: Duration = Duration::from_millis(40);
+
+/// The tick interval after a step: back to the shortest on activity, doubling when idle.
+pub(crate) fn next_interval(interval: Duration, active: bool) -> Duration {
+    if active {
+        CLIENT_TICK
+    } else {
+        (interval * 2).min(CLIENT_TICK_MAX)
+    }
+}
 /// How often `wait_*` helpers look at a status.
 const WAIT_POLL: Duration = Duration::from_millis(10);
 

@@ -1,7 +1,7 @@
 //! The producer process: a madsim node running a [`Producer`] core and a workload that sends
 //! `<process>-<n>` values.
 
-use super::{lock, wait_for, Transport, CLIENT_TICK};
+use super::{lock, next_interval, wait_for, Transport, CLIENT_TICK};
 use crate::common::ClusterAddrs;
 use crate::history::History;
 use crate::producer::{Producer, ProducerConfig, ProducerStatus};
@@ -183,29 +183,46 @@ async fn producer_main(context: NodeContext, shell: Shell) {
     // Simulated time since the start of the run.
     let mut next_tick = sim::time::now();
     let mut next_send_ms = sim::time::now_ms();
+    let mut interval = CLIENT_TICK;
     loop {
+        let mut active = false;
+        let mut ticked = false;
         tokio::select! {
             biased;
             received = transport.next_response() => {
                 let Some((correlation_id, from, response)) = received else { return };
                 core.on_response(sim::time::now_ms(), correlation_id, from, response);
+                active = true;
             }
             _ = sim::time::sleep(next_tick.saturating_sub(sim::time::now())) => {
-                next_tick += CLIENT_TICK;
+                ticked = true;
                 let now_ms = sim::time::now_ms();
                 core.on_tick(now_ms);
+                let pending_before = core.pending_sends();
                 run_application(&shell, workload, &mut core, now_ms, &mut next_send_ms);
+                active |= core.pending_sends() != pending_before || core.pending_sends() > 0;
             }
         }
+        let actions = core.poll_actions();
+        active |= !actions.is_empty();
         transport
-            .perform(core.poll_actions(), &shell.history, &shell.process)
+            .perform(actions, &shell.history, &shell.process)
             .await;
-        {
+        if ticked || core.is_closed() {
             let mut shared = lock(&shell.shared);
             shared.progress.status = core.status();
             shared.progress.done =
                 shared.progress.sends_invoked >= workload.sends_max && core.pending_sends() == 0;
         }
+        // The next tick: sooner when busy, and in time for the application's next send.
+        interval = next_interval(interval, active);
+        let now = sim::time::now();
+        let mut wake = now + interval;
+        let sends_left = lock(&shell.shared).progress.sends_invoked < workload.sends_max;
+        if sends_left {
+            wake = wake.min(std::time::Duration::from_millis(next_send_ms).max(now));
+        }
+        next_tick = if ticked { wake } else { next_tick.min(wake) };
         if core.is_closed() {
             // The process stays up, idle, like an application that finished.
             std::future::pending::<()>().await;

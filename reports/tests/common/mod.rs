@@ -45,6 +45,7 @@ pub fn report_with_history(lines: &[&str]) -> RunReport {
         repro: "streamsim run --scenario-file hand-made.toml --seed 7".into(),
         sim_time_ms: 10_000,
         events: lines.len() as u64,
+        network_messages: 0,
         status: "completed".into(),
         wall_time_ms: 3,
         coverage: scenarios::coverage::empty(),
