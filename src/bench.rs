@@ -15,10 +15,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Tick intervals of the node shells (the baseline ticks its nodes the same way).
-const SERVER_TICK: Duration = Duration::from_millis(10);
-const CLIENT_TICK: Duration = Duration::from_millis(5);
-
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// A named scenario, or `all`.
@@ -55,6 +51,8 @@ struct ScenarioBench {
     logic_overhead_ratio: f64,
     mean_sim_seconds_per_seed: f64,
     mean_network_messages_per_seed: f64,
+    /// Timer wakeups of the node shells per seed (the baseline gets as many).
+    mean_timer_wakeups_per_seed: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -131,16 +129,18 @@ fn run_parallel(scenario: &str, seeds: u64, jobs: usize) -> Duration {
     started.elapsed()
 }
 
-/// The baseline of one scenario run: its nodes, ticks, messages and simulated time.
+/// The baseline of one scenario run: its nodes, its shells' timer wakeups (spread evenly over
+/// the nodes), its network messages and its simulated time.
 fn baseline_spec(report: &RunReport) -> BaselineSpec {
     let servers = report.spec.cluster.brokers as usize + 1;
     let clients = report.spec.producers.len() + report.spec.consumers.len();
-    let mut node_ticks = vec![SERVER_TICK; servers];
-    node_ticks.extend(std::iter::repeat_n(CLIENT_TICK, clients));
+    let nodes = servers + clients;
+    let sim_time = Duration::from_millis(report.sim_time_ms);
+    let tick = sim_time.mul_f64(nodes as f64 / report.timer_wakeups.max(1) as f64);
     BaselineSpec {
-        node_ticks,
+        node_ticks: vec![tick.max(Duration::from_micros(100)); nodes],
         messages: report.network_messages,
-        sim_time: Duration::from_millis(report.sim_time_ms),
+        sim_time,
     }
 }
 
@@ -160,6 +160,7 @@ fn bench_scenario(scenario: &str, seeds: u64, cores: usize) -> ScenarioBench {
     let sim_seconds: f64 = reports.iter().map(|r| r.sim_time_ms as f64 / 1000.0).sum();
     let messages: f64 = reports.iter().map(|r| r.network_messages as f64).sum();
     let events: f64 = reports.iter().map(|r| r.events as f64).sum();
+    let wakeups: f64 = reports.iter().map(|r| r.timer_wakeups as f64).sum();
     let one = per_second(seeds as f64, one_job);
     let all = per_second(seeds as f64, all_cores);
     let base = per_second(seeds as f64, baseline);
@@ -177,6 +178,7 @@ fn bench_scenario(scenario: &str, seeds: u64, cores: usize) -> ScenarioBench {
         logic_overhead_ratio: round(if base > 0.0 { one / base } else { 0.0 }),
         mean_sim_seconds_per_seed: round(sim_seconds / seeds as f64),
         mean_network_messages_per_seed: round(messages / seeds as f64),
+        mean_timer_wakeups_per_seed: round(wakeups / seeds as f64),
     }
 }
 
@@ -267,7 +269,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
 
 fn print_bench(bench: &Bench) {
     println!(
-        "{:<20} {:>7} {:>9} {:>9} {:>6} {:>10} {:>10} {:>10} {:>9} {:>7}",
+        "{:<20} {:>7} {:>9} {:>9} {:>6} {:>10} {:>10} {:>10} {:>9} {:>7} {:>8}",
         "scenario",
         "seeds/s",
         "seeds/s",
@@ -277,10 +279,11 @@ fn print_bench(bench: &Bench) {
         "events/",
         "baseline",
         "logic",
-        "sim s"
+        "sim s",
+        "wakeups"
     );
     println!(
-        "{:<20} {:>7} {:>9} {:>9} {:>6} {:>10} {:>10} {:>10} {:>9} {:>7}",
+        "{:<20} {:>7} {:>9} {:>9} {:>6} {:>10} {:>10} {:>10} {:>9} {:>7} {:>8}",
         "",
         "1 job",
         "all cores",
@@ -290,11 +293,12 @@ fn print_bench(bench: &Bench) {
         "wall s",
         "seeds/s",
         "overhead",
+        "/seed",
         "/seed"
     );
     for s in &bench.scenarios {
         println!(
-            "{:<20} {:>7.1} {:>9.1} {:>8.2}x {:>6.0} {:>10.0} {:>10.0} {:>10.1} {:>8.2}x {:>7.1}",
+            "{:<20} {:>7.1} {:>9.1} {:>8.2}x {:>6.0} {:>10.0} {:>10.0} {:>10.1} {:>8.2}x {:>7.1} {:>8.0}",
             s.scenario,
             s.seeds_per_sec_one_job,
             s.seeds_per_sec_all_cores,
@@ -304,12 +308,14 @@ fn print_bench(bench: &Bench) {
             s.history_events_per_wall_second,
             s.baseline_seeds_per_sec,
             s.logic_overhead_ratio,
-            s.mean_sim_seconds_per_seed
+            s.mean_sim_seconds_per_seed,
+            s.mean_timer_wakeups_per_seed
         );
     }
     if let Some(s) = bench.scenarios.first() {
         println!(
-            "(all cores = {} jobs; logic overhead = seeds/s over the bare-madsim baseline's)",
+            "(all cores = {} jobs; logic overhead = seeds/s over those of a bare-madsim baseline with \
+             the same nodes, timer wakeups, messages and simulated time)",
             s.cores
         );
     }

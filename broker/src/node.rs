@@ -196,6 +196,7 @@ async fn controller_main(context: NodeContext, config: ControllerConfig, observe
             }
             _ = madsim::time::sleep_until(next_tick) => {
                 next_tick += CONTROLLER_TICK;
+                context.wakeups.tick();
                 core.on_tick(sim::time::now_ms());
             }
         }
@@ -252,6 +253,7 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
                 }
             }
             _ = madsim::time::sleep_until(next_tick) => {
+                context.wakeups.tick();
                 core.on_tick(sim::time::now_ms());
                 let mut status = shell.status.lock().unwrap_or_else(|p| p.into_inner());
                 *status = BrokerStatus {

@@ -544,6 +544,7 @@ mod tests {
             sim_time_ms: 10_000,
             events: lines.len() as u64,
             network_messages: 0,
+            timer_wakeups: 0,
             status: "completed".into(),
             wall_time_ms: 1,
             coverage: BTreeMap::new(),

@@ -211,6 +211,7 @@ pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
         sim_time_ms: outcome.sim_time.as_millis() as u64,
         events: history.len() as u64,
         network_messages: outcome.value.as_ref().map_or(0, |e| e.network_messages),
+        timer_wakeups: outcome.value.as_ref().map_or(0, |e| e.timer_wakeups),
         status,
         wall_time_ms: outcome.wall_time.as_millis() as u64,
         coverage,

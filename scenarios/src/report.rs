@@ -53,6 +53,8 @@ pub struct RunReport {
     pub events: u64,
     /// Messages the simulated network carried.
     pub network_messages: u64,
+    /// Timer wakeups of all node shells (what `streamsim bench` gives its baseline).
+    pub timer_wakeups: u64,
     /// How the run ended: `completed`, or why it did not (panic, time limit, hang).
     pub status: String,
     pub wall_time_ms: u64,

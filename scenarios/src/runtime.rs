@@ -49,6 +49,8 @@ pub struct Execution {
     pub high_watermarks: Vec<HighWatermarkSample>,
     /// Messages the simulated network carried.
     pub network_messages: u64,
+    /// Timer wakeups of all node shells.
+    pub timer_wakeups: u64,
 }
 
 /// The high watermark of a partition at a time (as its leader reported it).
@@ -253,6 +255,7 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
         fault_log: runner.fault_log,
         high_watermarks,
         network_messages: world.network_messages(),
+        timer_wakeups: world.timer_wakeups(),
     }
 }
 

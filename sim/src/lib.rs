@@ -28,4 +28,4 @@ pub mod world;
 pub use runner::{run, RunLimits, RunOutcome, RunStatus};
 pub use seed::Seed;
 pub use trace::{Trace, TraceHash};
-pub use world::{NodeContext, NodeState, World};
+pub use world::{NodeContext, NodeState, WakeupCounter, World};

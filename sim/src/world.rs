@@ -39,6 +39,25 @@ pub struct NodeContext {
     pub disk: Disk,
     /// 0 for the first start, then 1, 2, ... for each restart.
     pub incarnation: u64,
+    /// Counts the node's timer wakeups (for the benchmark's baseline; never read by the logic).
+    pub wakeups: WakeupCounter,
+}
+
+/// Counts timer wakeups of every node of a run: `streamsim bench` gives its bare-madsim baseline
+/// as many wakeups as the scenario's shells really had, so the logic-overhead ratio compares
+/// like with like. Counting has no effect on the run.
+#[derive(Debug, Clone, Default)]
+pub struct WakeupCounter(Arc<std::sync::atomic::AtomicU64>);
+
+impl WakeupCounter {
+    /// One timer wakeup of a node's shell.
+    pub fn tick(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 struct NodeEntry {
@@ -64,6 +83,7 @@ pub struct World {
     seed: Seed,
     trace: Trace,
     state: Arc<Mutex<WorldState>>,
+    wakeups: WakeupCounter,
 }
 
 impl World {
@@ -77,6 +97,7 @@ impl World {
                 clogged_links: BTreeMap::new(),
                 default_latency: Duration::from_millis(1)..Duration::from_millis(10),
             })),
+            wakeups: WakeupCounter::default(),
         }
     }
 
@@ -133,6 +154,7 @@ impl World {
         let incarnation = Arc::new(Mutex::new(0u64));
         let init_name = name.to_string();
         let init_incarnation = incarnation.clone();
+        let wakeups = self.wakeups.clone();
         let handle = Handle::current()
             .create_node()
             .name(name)
@@ -143,6 +165,7 @@ impl World {
                     addr,
                     disk: disk.clone(),
                     incarnation: *init_incarnation.lock().unwrap_or_else(|p| p.into_inner()),
+                    wakeups: wakeups.clone(),
                 };
                 init(context)
             })
@@ -417,6 +440,11 @@ impl World {
     /// Whether any link is clogged now.
     pub fn network_is_faulty(&self) -> bool {
         !self.lock().clogged_links.is_empty()
+    }
+
+    /// Timer wakeups of all nodes' shells so far (as counted by their `NodeContext::wakeups`).
+    pub fn timer_wakeups(&self) -> u64 {
+        self.wakeups.get()
     }
 
     /// Messages the simulated network has carried so far.

@@ -181,6 +181,7 @@ async fn consumer_main(context: NodeContext, shell: Shell) {
             }
             _ = sim::time::sleep(next_tick.saturating_sub(sim::time::now())) => {
                 ticked = true;
+                context.wakeups.tick();
                 let now_ms = sim::time::now_ms();
                 core.on_tick(now_ms);
                 let close_requested = lock(&shell.shared).progress.close_requested;

@@ -196,6 +196,7 @@ async fn producer_main(context: NodeContext, shell: Shell) {
             }
             _ = sim::time::sleep(next_tick.saturating_sub(sim::time::now())) => {
                 ticked = true;
+                context.wakeups.tick();
                 let now_ms = sim::time::now_ms();
                 core.on_tick(now_ms);
                 let pending_before = core.pending_sends();

@@ -46,6 +46,7 @@ pub fn report_with_history(lines: &[&str]) -> RunReport {
         sim_time_ms: 10_000,
         events: lines.len() as u64,
         network_messages: 0,
+        timer_wakeups: 0,
         status: "completed".into(),
         wall_time_ms: 3,
         coverage: scenarios::coverage::empty(),
