@@ -183,6 +183,7 @@ async fn controller_main(context: NodeContext, config: ControllerConfig, observe
     };
     let mut inbox = Inbox::spawn(socket.clone());
     let mut next_tick = madsim::time::Instant::now() + CONTROLLER_TICK;
+    let mut timer = sim::time::Timer::at(next_tick);
     loop {
         tokio::select! {
             biased;
@@ -194,8 +195,9 @@ async fn controller_main(context: NodeContext, config: ControllerConfig, observe
                     send_after_latency(&socket, &context.disk, from, envelope).await;
                 }
             }
-            _ = madsim::time::sleep_until(next_tick) => {
+            _ = &mut timer => {
                 next_tick += CONTROLLER_TICK;
+                timer.reset(next_tick);
                 context.wakeups.tick();
                 core.on_tick(sim::time::now_ms());
             }
@@ -235,7 +237,7 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
         incarnation,
     );
     let mut inbox = Inbox::spawn(socket.clone());
-    let mut next_tick = madsim::time::Instant::now();
+    let mut timer = sim::time::Timer::at(madsim::time::Instant::now());
     loop {
         tokio::select! {
             biased;
@@ -252,7 +254,7 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
                     }
                 }
             }
-            _ = madsim::time::sleep_until(next_tick) => {
+            _ = &mut timer => {
                 context.wakeups.tick();
                 core.on_tick(sim::time::now_ms());
                 let mut status = shell.status.lock().unwrap_or_else(|p| p.into_inner());
@@ -322,9 +324,8 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
             }
         }
         // Sleep until the core's next timer (inputs wake it earlier).
-        let now_ms = sim::time::now_ms();
-        let wait_ms = core.next_deadline_ms(now_ms).saturating_sub(now_ms).max(1);
-        next_tick = madsim::time::Instant::now() + Duration::from_millis(wait_ms);
+        let deadline_ms = core.next_deadline_ms(sim::time::now_ms());
+        timer.reset(sim::time::instant_at(Duration::from_millis(deadline_ms)));
     }
 }
 

@@ -348,6 +348,43 @@ fn planned(segment: &Segment, position: u64) -> PlannedSegment {
     }
 }
 
+/// How much a read takes from the segment file at once: enough for the walk from an index entry
+/// (the index interval is 4 KiB by default) and a few batches, in one storage call.
+const READ_CHUNK_BYTES: u64 = 8 * 1024;
+
+/// The bytes of a segment file read so far: one storage read serves every batch header and
+/// batch inside it (a read per batch costs a file lookup and an allocation each).
+struct Window {
+    start: u64,
+    bytes: Vec<u8>,
+}
+
+impl Window {
+    /// `len` bytes at `position` (fewer if the file is shorter), reading a new chunk of at
+    /// least [`READ_CHUNK_BYTES`] (bounded by `size_bytes`) when they are not all in the window.
+    fn get(
+        &mut self,
+        storage: &impl Storage,
+        file: &str,
+        position: u64,
+        len: u64,
+        size_bytes: u64,
+    ) -> Result<&[u8], StorageError> {
+        let end = self.start + self.bytes.len() as u64;
+        if position < self.start || position + len > end {
+            let want = len
+                .max(READ_CHUNK_BYTES)
+                .min(size_bytes.saturating_sub(position))
+                .max(len);
+            self.bytes = storage.read(file, position, want as usize)?;
+            self.start = position;
+        }
+        let from = (position - self.start) as usize;
+        let to = (from + len as usize).min(self.bytes.len());
+        Ok(&self.bytes[from.min(to)..to])
+    }
+}
+
 /// Walks batches from `target.position` to the one holding `offset`, then collects whole
 /// batches until `max_bytes` (at least one), the segment's end, or a batch reaching
 /// `end_offset`.
@@ -362,9 +399,20 @@ fn read_batches(
     let mut batches: Vec<RecordBatch> = Vec::new();
     let mut bytes_read = 0u64;
     let mut position = target.position;
+    let mut window = Window {
+        start: position,
+        bytes: Vec::new(),
+    };
+    let file = target.log_file.as_str();
     while position < size_bytes {
-        let head = storage.read(&target.log_file, position, BATCH_HEADER_BYTES as usize)?;
-        let header = BatchHeader::decode(&head).map_err(|error| ReadFailure::Corrupt {
+        let head = window.get(
+            storage,
+            file,
+            position,
+            BATCH_HEADER_BYTES as u64,
+            size_bytes,
+        )?;
+        let header = BatchHeader::decode(head).map_err(|error| ReadFailure::Corrupt {
             position,
             reason: error.to_string(),
         })?;
@@ -395,8 +443,8 @@ fn read_batches(
         {
             break;
         }
-        let bytes = storage.read(&target.log_file, position, batch_bytes as usize)?;
-        let batch = RecordBatch::decode(&bytes).map_err(|error| ReadFailure::Corrupt {
+        let bytes = window.get(storage, file, position, batch_bytes, size_bytes)?;
+        let batch = RecordBatch::decode(bytes).map_err(|error| ReadFailure::Corrupt {
             position,
             reason: error.to_string(),
         })?;

@@ -169,6 +169,7 @@ async fn consumer_main(context: NodeContext, shell: Shell) {
     // Records delivered since the last manual commit.
     let mut uncommitted_records = 0u64;
     let mut interval = CLIENT_TICK;
+    let mut timer = sim::time::Timer::at(sim::time::instant_at(next_tick));
     loop {
         let mut active = false;
         let mut ticked = false;
@@ -179,7 +180,7 @@ async fn consumer_main(context: NodeContext, shell: Shell) {
                 core.on_response(sim::time::now_ms(), correlation_id, from, response);
                 active = true;
             }
-            _ = sim::time::sleep(next_tick.saturating_sub(sim::time::now())) => {
+            _ = &mut timer => {
                 ticked = true;
                 context.wakeups.tick();
                 let now_ms = sim::time::now_ms();
@@ -223,6 +224,7 @@ async fn consumer_main(context: NodeContext, shell: Shell) {
             wake = wake.min(busy_until);
         }
         next_tick = if ticked { wake } else { next_tick.min(wake) };
+        timer.reset(sim::time::instant_at(next_tick));
         if core.is_closed() {
             std::future::pending::<()>().await;
         }

@@ -184,6 +184,7 @@ async fn producer_main(context: NodeContext, shell: Shell) {
     let mut next_tick = sim::time::now();
     let mut next_send_ms = sim::time::now_ms();
     let mut interval = CLIENT_TICK;
+    let mut timer = sim::time::Timer::at(sim::time::instant_at(next_tick));
     loop {
         let mut active = false;
         let mut ticked = false;
@@ -194,7 +195,7 @@ async fn producer_main(context: NodeContext, shell: Shell) {
                 core.on_response(sim::time::now_ms(), correlation_id, from, response);
                 active = true;
             }
-            _ = sim::time::sleep(next_tick.saturating_sub(sim::time::now())) => {
+            _ = &mut timer => {
                 ticked = true;
                 context.wakeups.tick();
                 let now_ms = sim::time::now_ms();
@@ -224,6 +225,7 @@ async fn producer_main(context: NodeContext, shell: Shell) {
             wake = wake.min(std::time::Duration::from_millis(next_send_ms).max(now));
         }
         next_tick = if ticked { wake } else { next_tick.min(wake) };
+        timer.reset(sim::time::instant_at(next_tick));
         if core.is_closed() {
             // The process stays up, idle, like an application that finished.
             std::future::pending::<()>().await;
