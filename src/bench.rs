@@ -182,15 +182,22 @@ fn bench_scenario(scenario: &str, seeds: u64, cores: usize) -> ScenarioBench {
     }
 }
 
+/// Passes over each generated history; the checker's figure is the fastest.
+const CHECKER_PASSES: usize = 3;
+
 fn bench_checker(events: u64) -> CheckerBench {
     let history = oracle::gen::generate(&oracle::gen::GenConfig::new(1, events as usize));
     let text = oracle::gen::to_jsonl(&history);
     let count = history.len() as u64;
     drop(history);
-    let started = Instant::now();
-    let result = oracle::check_reader(text.as_bytes()).expect("a generated history parses");
-    let elapsed = started.elapsed();
-    assert!(result.valid, "a generated correct history is valid");
+    // The best of three passes: a busy machine shows as noise, not as a slower checker.
+    let mut elapsed = Duration::MAX;
+    for _ in 0..CHECKER_PASSES {
+        let started = Instant::now();
+        let result = oracle::check_reader(text.as_bytes()).expect("a generated history parses");
+        elapsed = elapsed.min(started.elapsed());
+        assert!(result.valid, "a generated correct history is valid");
+    }
     CheckerBench {
         events: count,
         seconds: round(elapsed.as_secs_f64() * 1000.0) / 1000.0,
@@ -321,7 +328,7 @@ fn print_bench(bench: &Bench) {
     }
     for c in &bench.checker {
         println!(
-            "checker: {} events in {:.3} s = {:.0} events/s",
+            "checker: {} events in {:.3} s = {:.0} events/s (parse + check, best of {CHECKER_PASSES})",
             c.events, c.seconds, c.events_per_second
         );
     }
