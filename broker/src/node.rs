@@ -182,7 +182,7 @@ async fn controller_main(context: NodeContext, config: ControllerConfig, observe
         }
     };
     let mut inbox = Inbox::spawn(socket.clone());
-    let mut next_tick = madsim::time::Instant::now() + CONTROLLER_TICK;
+    let mut next_tick = sim::time::instant() + CONTROLLER_TICK;
     let mut timer = sim::time::Timer::at(next_tick);
     loop {
         tokio::select! {
@@ -237,7 +237,7 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
         incarnation,
     );
     let mut inbox = Inbox::spawn(socket.clone());
-    let mut timer = sim::time::Timer::at(madsim::time::Instant::now());
+    let mut timer = sim::time::Timer::at(sim::time::instant());
     loop {
         tokio::select! {
             biased;

@@ -61,7 +61,7 @@ pub fn run_baseline(seed: Seed, spec: &BaselineSpec) -> RunOutcome<u64> {
                     let mut inbox = Inbox::spawn(socket.clone());
                     let mut rng = seed.stream(&format!("baseline/{}", context.name));
                     let mut owed = 0.0f64;
-                    let mut next_tick = madsim::time::Instant::now() + tick;
+                    let mut next_tick = crate::time::instant() + tick;
                     loop {
                         tokio::select! {
                             biased;

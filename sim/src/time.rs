@@ -25,6 +25,11 @@ pub async fn sleep_ms(ms: u64) {
     madsim::time::sleep(Duration::from_millis(ms)).await
 }
 
+/// The simulated clock's current instant (madsim's clock: never the wall clock).
+pub fn instant() -> madsim::time::Instant {
+    madsim::time::TimeHandle::current().now_instant()
+}
+
 /// The simulated instant `since_start` after the start of the run.
 pub fn instant_at(since_start: Duration) -> madsim::time::Instant {
     let handle = madsim::time::TimeHandle::current();
@@ -60,7 +65,7 @@ impl Timer {
     /// becomes 1 ms from now, as madsim's and tokio's `sleep_until` make it: a loop that keeps
     /// asking for "now" must still let simulated time move.
     pub fn reset(&mut self, deadline: madsim::time::Instant) {
-        let now = madsim::time::Instant::now();
+        let now = instant();
         let deadline = if deadline <= now {
             now + Duration::from_millis(1)
         } else {
@@ -120,7 +125,7 @@ mod tests {
             while now_ms() < 100 {
                 (&mut timer).await;
                 fired += 1;
-                timer.reset(madsim::time::Instant::now());
+                timer.reset(instant());
             }
             fired
         });
