@@ -25,6 +25,7 @@ use broker::controller::ControllerEvent;
 use broker::core::Observation;
 use broker::node::{ClusterEvent, Observer};
 use sim::net::Socket;
+use sim::World;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -49,6 +50,24 @@ pub(crate) fn next_interval(interval: Duration, active: bool) -> Duration {
 }
 /// How often `wait_*` helpers look at a status.
 const WAIT_POLL: Duration = Duration::from_millis(10);
+
+/// Kills client process `name` and records its `crash` (a killed node cannot record it).
+pub(crate) fn crash_process(world: &World, history: &History, name: &str) {
+    world.kill(name);
+    history.record_crash(name);
+}
+
+/// Stops the running incarnation of client process `name` before a restart: crashed (and
+/// recorded) unless it `closed` cleanly, when it just stops and its history ends with `close`.
+pub(crate) fn stop_before_restart(world: &World, history: &History, name: &str, closed: bool) {
+    if world.node_state(name) != sim::NodeState::Killed {
+        if closed {
+            world.kill(name);
+        } else {
+            crash_process(world, history, name);
+        }
+    }
+}
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())

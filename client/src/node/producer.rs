@@ -1,7 +1,9 @@
 //! The producer process: a madsim node running a [`Producer`] core and a workload that sends
 //! `<process>-<n>` values.
 
-use super::{lock, next_interval, wait_for, Transport, CLIENT_TICK};
+use super::{
+    crash_process, lock, next_interval, stop_before_restart, wait_for, Transport, CLIENT_TICK,
+};
 use crate::common::ClusterAddrs;
 use crate::history::History;
 use crate::producer::{Producer, ProducerConfig, ProducerStatus};
@@ -135,20 +137,14 @@ impl ProducerNode {
 
     /// Kills the process and records its `crash`.
     pub fn crash(&self) {
-        self.world.kill(&self.name);
-        self.history.record_crash(&self.name);
+        crash_process(&self.world, &self.history, &self.name);
     }
 
     /// Starts a new incarnation. A running incarnation is crashed first (recorded), unless it
     /// closed cleanly: then it just stops, and its history ends with `close`.
     pub fn restart(&self) {
-        if self.world.node_state(&self.name) != sim::NodeState::Killed {
-            if self.progress().status.closed {
-                self.world.kill(&self.name);
-            } else {
-                self.crash();
-            }
-        }
+        let closed = self.progress().status.closed;
+        stop_before_restart(&self.world, &self.history, &self.name, closed);
         lock(&self.shared).progress.close_requested = false;
         self.world.restart(&self.name);
     }
