@@ -71,6 +71,98 @@ pub(crate) fn history_line(report: &RunReport, line: u64) -> Option<&str> {
     report.history.get(index).map(String::as_str)
 }
 
+/// The history lines an explanation names itself, as inclusive ranges: `line N`, `lines A, B and
+/// C`, `lines A..=B` (every line of the range), `lines A–B`. The oracle's explanations name their
+/// lines this way (`... (line 3627)`, `... without progress (lines 40..=57)`).
+pub(crate) fn lines_named(explanation: &str) -> Vec<(u64, u64)> {
+    let bytes = explanation.as_bytes();
+    let mut named = Vec::new();
+    let mut at = 0;
+    while let Some(found) = explanation[at..].find("line") {
+        let start = at + found;
+        at = start + "line".len();
+        // A word of its own: not `deadline`, `pipeline`, `inline`.
+        if start > 0 && (bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_') {
+            continue;
+        }
+        let list = explanation[at..].starts_with("s ");
+        let mut rest = &explanation[at + usize::from(list)..];
+        let Some(after_space) = rest.strip_prefix(' ') else {
+            continue;
+        };
+        rest = after_space;
+        loop {
+            let Some((first, after)) = leading_number(rest) else {
+                break;
+            };
+            rest = after;
+            let mut last = first;
+            if list {
+                for (separator, inclusive) in [("..=", true), ("–", true), ("..", false)] {
+                    if let Some((end, after)) =
+                        rest.strip_prefix(separator).and_then(leading_number)
+                    {
+                        last = if inclusive {
+                            end
+                        } else {
+                            end.saturating_sub(1)
+                        };
+                        rest = after;
+                        break;
+                    }
+                }
+            }
+            if first <= last {
+                named.push((first, last));
+            }
+            if !list {
+                break;
+            }
+            let next = [", and ", ", ", " and "]
+                .into_iter()
+                .find_map(|separator| rest.strip_prefix(separator))
+                .filter(|next| next.starts_with(|c: char| c.is_ascii_digit()));
+            match next {
+                Some(next) => rest = next,
+                None => break,
+            }
+        }
+        at = explanation.len() - rest.len();
+    }
+    named
+}
+
+/// The decimal number `text` starts with, and the text after it.
+fn leading_number(text: &str) -> Option<(u64, &str)> {
+    let digits = text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let number = text[..digits].parse().ok()?;
+    Some((number, &text[digits..]))
+}
+
+/// What a one-line anomaly entry appends to its explanation: the proving lines the explanation
+/// does not already name, in order and once each — `" (line 7)"`, `" (lines 7, 9)"`, or, after an
+/// explanation that names some of its lines itself, `" (also line 7)"` — and nothing when the
+/// explanation names them all (or there are none).
+pub(crate) fn unnamed_lines_suffix(explanation: &str, events: &[u64]) -> String {
+    let named = lines_named(explanation);
+    let mut rest: Vec<u64> = events
+        .iter()
+        .copied()
+        .filter(|line| !named.iter().any(|&(low, high)| (low..=high).contains(line)))
+        .collect();
+    rest.sort_unstable();
+    rest.dedup();
+    let also = if named.is_empty() { "" } else { "also " };
+    match rest.as_slice() {
+        [] => String::new(),
+        [line] => format!(" ({also}line {line})"),
+        lines => {
+            let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+            format!(" ({also}lines {})", lines.join(", "))
+        }
+    }
+}
+
 /// The events leading up to the first anomaly.
 pub(crate) struct Context<'a> {
     /// Index of the anomaly in `report.anomalies`.
@@ -295,6 +387,53 @@ mod tests {
         assert_eq!(shorten("abcdef", 3), "abc … [3 more bytes]");
         // 'é' is two bytes: the cut never splits it.
         assert_eq!(shorten("ééé", 1), "é … [4 more bytes]");
+    }
+
+    #[test]
+    fn lines_named_by_explanations() {
+        assert_eq!(lines_named("x (line 3627)"), vec![(3627, 3627)]);
+        assert_eq!(
+            lines_named("closed (line 3390), restarted (line 3696): from line 1868 on"),
+            vec![(3390, 3390), (3696, 3696), (1868, 1868)]
+        );
+        assert_eq!(
+            lines_named("without progress (lines 40..=57), after the heal (line 12)"),
+            vec![(40, 57), (12, 12)]
+        );
+        assert_eq!(
+            lines_named("lines 1, 2 and 5; lines 7, and 9; lines 10..12; lines 3–4"),
+            vec![(1, 1), (2, 2), (5, 5), (7, 7), (9, 9), (10, 11), (3, 4)]
+        );
+        // Not a line number: other words, no number, offsets.
+        assert!(lines_named("a deadline 5, a pipeline 6, line x, lines, offsets 3..=9").is_empty());
+        assert!(lines_named("").is_empty());
+        assert!(lines_named("line 99999999999999999999999").is_empty());
+    }
+
+    #[test]
+    fn suffix_adds_only_the_lines_not_named() {
+        // The explanation names its one line: nothing to add (never `(line 3627) (lines 3627)`).
+        assert_eq!(unnamed_lines_suffix("x (line 3627)", &[3627]), "");
+        assert_eq!(
+            unnamed_lines_suffix("closed (line 3390), restarted (line 3696)", &[3390, 3696]),
+            ""
+        );
+        // Lines within a named range are named.
+        assert_eq!(
+            unnamed_lines_suffix(
+                "requests (lines 40..=57), heal (line 12)",
+                &[12, 30, 57, 41, 40]
+            ),
+            " (also line 30)"
+        );
+        // One line is `line`, never `lines`.
+        assert_eq!(unnamed_lines_suffix("no line named", &[5]), " (line 5)");
+        assert_eq!(unnamed_lines_suffix("none", &[9, 5, 9]), " (lines 5, 9)");
+        assert_eq!(
+            unnamed_lines_suffix("x (line 1)", &[1, 8, 4]),
+            " (also lines 4, 8)"
+        );
+        assert_eq!(unnamed_lines_suffix("run failed", &[]), "");
     }
 
     #[test]

@@ -261,8 +261,10 @@ fn anomalies(out: &mut String, report: &RunReport, groups: &[AnomalyGroup<'_>]) 
                 }
                 out.push_str("</code></pre>");
             } else {
-                let lines: Vec<String> = anomaly.events.iter().map(u64::to_string).collect();
-                let _ = write!(out, " (lines {})", lines.join(", "));
+                out.push_str(&facts::unnamed_lines_suffix(
+                    &anomaly.explanation,
+                    &anomaly.events,
+                ));
             }
             out.push_str("</li>\n");
         }

@@ -105,12 +105,7 @@ fn anomalies(out: &mut String, report: &RunReport, groups: &[AnomalyGroup<'_>]) 
                 }
             } else {
                 one_liners = true;
-                let lines: Vec<String> = anomaly.events.iter().map(u64::to_string).collect();
-                let suffix = if lines.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (lines {})", lines.join(", "))
-                };
+                let suffix = facts::unnamed_lines_suffix(&anomaly.explanation, &anomaly.events);
                 let _ = writeln!(
                     out,
                     "- **{}.** {}{suffix}",
