@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 const SUMMARY_REWRITE_PERIOD: Duration = Duration::from_secs(5);
 /// In plain (CI) output, a progress line every this many runs.
 const PLAIN_PROGRESS_EVERY: u64 = 50;
+/// The most parallel runs `--jobs` accepts: each run is an OS thread with its own runtime, and far
+/// more threads than cores only costs memory (at 100,000 the OS refuses to create them).
+const JOBS_MAX: usize = 256;
 
 #[derive(Debug, Args)]
 pub struct FuzzArgs {
@@ -27,16 +30,17 @@ pub struct FuzzArgs {
     #[arg(long, value_name = "FILE")]
     pub scenario_file: Option<PathBuf>,
     /// Run seeds 1..=N.
-    #[arg(long, value_name = "N", conflicts_with_all = ["seed_range", "time_budget"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["seed_range", "time_budget"],
+          allow_hyphen_values = true, value_parser = parse_seed_count)]
     pub seeds: Option<u64>,
     /// Run seeds A..B (B exclusive).
-    #[arg(long, value_name = "A..B", conflicts_with = "time_budget")]
+    #[arg(long, value_name = "A..B", conflicts_with = "time_budget", allow_hyphen_values = true)]
     pub seed_range: Option<String>,
     /// Run seeds 1, 2, ... until this much wall time has passed (e.g. 90s, 10m, 1h).
     #[arg(long, value_name = "DURATION")]
     pub time_budget: Option<String>,
-    /// Parallel runs (default: the machine's cores).
-    #[arg(long)]
+    /// Parallel runs (default: the machine's cores; at most the number of runs).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     /// Run only shard K of N (seeds s with s % N == K-1); shards are disjoint and each is
     /// reproducible alone.
@@ -54,6 +58,18 @@ pub struct FuzzArgs {
     /// Print the summary as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_seed_count(text: &str) -> Result<u64, String> {
+    text.trim().parse::<u64>().map_err(|_| {
+        format!("'{text}' is not a number of seeds: a whole number from 1 to {}", u64::MAX)
+    })
+}
+
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse::<usize>()
+        .map_err(|_| format!("'{text}' is not a number of parallel runs: a whole number from 1 to {JOBS_MAX}"))
 }
 
 /// Parses `90s`, `10m`, `1h`, or plain seconds.
@@ -89,11 +105,11 @@ fn parse_seed_range(text: &str) -> Result<(u64, u64), String> {
     let start: u64 = start
         .trim()
         .parse()
-        .map_err(|_| format!("seed range '{text}': '{start}' is not a u64"))?;
+        .map_err(|_| format!("seed range '{text}': '{start}' is not a seed (an unsigned 64-bit number)"))?;
     let end: u64 = end
         .trim()
         .parse()
-        .map_err(|_| format!("seed range '{text}': '{end}' is not a u64"))?;
+        .map_err(|_| format!("seed range '{text}': '{end}' is not a seed (an unsigned 64-bit number)"))?;
     if end <= start {
         return Err(format!(
             "seed range '{text}' is empty (B must be greater than A)"
@@ -133,10 +149,24 @@ fn configure(args: &FuzzArgs) -> Result<CampaignConfig, String> {
             .collect(),
         None => vec![ScenarioSource::Named(args.scenario.clone())],
     };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let jobs = match args.jobs {
-        Some(0) => return Err("--jobs must be at least 1".to_string()),
+        Some(0) => return Err("--jobs 0: at least one run must go at a time".to_string()),
+        Some(jobs) if jobs > JOBS_MAX => {
+            return Err(format!(
+                "--jobs {jobs}: at most {JOBS_MAX} parallel runs (each is an OS thread; this machine has {cores} cores)"
+            ))
+        }
         Some(jobs) => jobs,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        None => cores,
+    };
+    // More jobs than runs would only start idle threads.
+    let runs = seeds
+        .count(shard)
+        .map(|per_scenario| per_scenario.saturating_mul(scenarios.len() as u64));
+    let jobs = match runs {
+        Some(runs) => jobs.min(usize::try_from(runs).unwrap_or(usize::MAX)).max(1),
+        None => jobs,
     };
     if args.seed_timeout == 0 {
         return Err("--seed-timeout must be at least 1 second".to_string());
@@ -146,7 +176,7 @@ fn configure(args: &FuzzArgs) -> Result<CampaignConfig, String> {
         seeds,
         shard,
         jobs,
-        bugs: args.bugs.clone(),
+        bugs: scenarios::unique_bugs(args.bugs.clone()),
         seed_wall_clock_limit: Duration::from_secs(args.seed_timeout),
     };
     campaign::validate(&config).map_err(|error| error.to_string())?;
@@ -419,10 +449,21 @@ pub fn print_table(summary: &CampaignSummary) {
             );
         }
     }
-    if summary.failures == 0 && summary.missing_coverage().is_empty() && !summary.interrupted {
-        println!("PASS");
+    println!("{}", final_verdict(summary));
+}
+
+/// The last line of a campaign's table: FAIL when a seed failed, INTERRUPTED when the campaign
+/// was stopped before it ran every seed without one failing (its coverage is not judged: an
+/// unfinished campaign may not have reached a mark yet), else PASS, or FAIL for missing coverage.
+fn final_verdict(summary: &CampaignSummary) -> &'static str {
+    if summary.failures > 0 {
+        "FAIL"
+    } else if summary.interrupted {
+        "INTERRUPTED: no failure in the seeds that ran"
+    } else if summary.missing_coverage().is_empty() {
+        "PASS"
     } else {
-        println!("FAIL");
+        "FAIL"
     }
 }
 

@@ -55,7 +55,7 @@ struct ShowArgs {
     #[arg(long)]
     scenario: String,
     /// The seed (named scenarios draw their fault schedule from it).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_hyphen_values = true, value_parser = parse_seed)]
     seed: u64,
 }
 
@@ -88,7 +88,7 @@ struct ShrinkArgs {
     #[arg(long, value_name = "FILE")]
     scenario_file: Option<std::path::PathBuf>,
     /// The failing seed.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_seed)]
     seed: u64,
     /// The bugs switched on in the failing run (repeatable).
     #[arg(long = "bug", value_name = "NAME")]
@@ -120,7 +120,7 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     scenario_file: Option<std::path::PathBuf>,
     /// The seed: every random decision of the run derives from it.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_seed)]
     seed: u64,
     /// Switch a historical bug back on (repeatable; see `streamsim list`).
     #[arg(long = "bug", value_name = "NAME")]
@@ -138,6 +138,18 @@ struct RunArgs {
     /// Write the run's history (JSON Lines) to this file.
     #[arg(long, value_name = "FILE")]
     history: Option<std::path::PathBuf>,
+}
+
+/// A seed: an unsigned 64-bit number. Negative numbers reach this parser (the seed arguments
+/// allow a leading hyphen) so that `--seed -1` is told what a seed is instead of "unexpected
+/// argument".
+pub(crate) fn parse_seed(text: &str) -> Result<u64, String> {
+    text.trim().parse::<u64>().map_err(|_| {
+        format!(
+            "'{text}' is not a seed: a seed is an unsigned 64-bit number, 0..={}",
+            u64::MAX
+        )
+    })
 }
 
 fn main() -> ExitCode {
@@ -363,6 +375,11 @@ fn shrink(args: ShrinkArgs) -> Result<ExitCode> {
             args.seed
         ))
     });
+    // Refuse an unwritable --out before the shrink runs (it replays the seed many times).
+    if let Err(message) = output::check_file_writable(&out) {
+        eprintln!("streamsim: --out {}: {message}", out.display());
+        return Ok(ExitCode::from(2));
+    }
     let outcome = match scenarios::shrink::shrink(&request, &mut |line| eprintln!("{line}")) {
         Ok(outcome) => outcome,
         Err(scenarios::shrink::ShrinkError::DoesNotFail { scenario, seed }) => {

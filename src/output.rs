@@ -10,6 +10,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     reports::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Whether a file can be written at `path` (its folder exists and takes a new file), checked
+/// before long work whose result goes there. Writes and removes a probe file beside it.
+pub fn check_file_writable(path: &Path) -> std::result::Result<(), String> {
+    if path.is_dir() {
+        return Err("is a folder; give a file name".to_string());
+    }
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(format!("the folder {} does not exist", folder.display()));
+    }
+    let probe = folder.join(format!(".streamsim-write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"probe")
+        .map_err(|error| format!("cannot write in {}: {error}", folder.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
 pub fn write_seed_dir(dir: &Path, report: &RunReport) -> Result<()> {
     reports::write_seed_dir(dir, report).with_context(|| format!("writing {}", dir.display()))
 }

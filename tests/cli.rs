@@ -95,6 +95,44 @@ fn bad_usage_exits_2_with_a_message_naming_the_problem() {
             "--frobnicate",
         ),
         (&["fly"], "fly"),
+        (
+            &["run", "--scenario", "smoke", "--seed", "-1"],
+            "'-1' is not a seed: a seed is an unsigned 64-bit number",
+        ),
+        (
+            &["show", "--scenario", "smoke", "--seed", "-5"],
+            "'-5' is not a seed",
+        ),
+        (
+            &["shrink", "--scenario", "smoke", "--seed", "-1"],
+            "'-1' is not a seed",
+        ),
+        (
+            &["fuzz", "--scenario", "smoke", "--seeds", "-3"],
+            "'-3' is not a number of seeds",
+        ),
+        (
+            &["fuzz", "--scenario", "smoke", "--seed-range", "-3..5"],
+            "'-3' is not a seed",
+        ),
+        (
+            &["fuzz", "--scenario", "smoke", "--seeds", "2", "--jobs", "100000"],
+            "--jobs 100000: at most 256 parallel runs",
+        ),
+        (
+            &["fuzz", "--scenario", "smoke", "--seeds", "2", "--jobs", "0"],
+            "--jobs 0",
+        ),
+        (
+            &["fuzz", "--scenario", "smoke", "--seeds", "2", "--jobs", "-2"],
+            "'-2' is not a number of parallel runs",
+        ),
+        // The path is refused before the shrink replays anything (the seed passes, which would
+        // be a different message).
+        (
+            &["shrink", "--scenario", "smoke", "--seed", "1", "--out", "/nonexistent-streamsim/x.toml"],
+            "--out /nonexistent-streamsim/x.toml: the folder /nonexistent-streamsim does not exist",
+        ),
     ];
     for (args, expected) in cases {
         let output = streamsim(args, &[]);
@@ -103,4 +141,55 @@ fn bad_usage_exits_2_with_a_message_naming_the_problem() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn jobs_above_the_number_of_runs_start_no_idle_threads() {
+    let output = streamsim(
+        &["fuzz", "--scenario", "smoke", "--seeds", "2", "--jobs", "50"],
+        &[("CI", "true")],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("seeds 1..=2, 2 job(s)"), "{stderr}");
+}
+
+#[test]
+fn a_bug_named_twice_is_on_once() {
+    let output = streamsim(
+        &[
+            "run", "--scenario", "smoke", "--seed", "1", "--bug", "hw-before-isr", "--bug",
+            "hw-before-isr", "--json",
+        ],
+        &[],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(report["bugs"], serde_json::json!(["hw-before-isr"]), "{report}");
+}
+
+#[test]
+fn check_refuses_a_history_that_proves_nothing() {
+    let dir = std::env::temp_dir().join(format!("streamsim-cli-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: &[(&str, &str, &str)] = &[
+        ("empty.jsonl", "", "the history has no events"),
+        ("blank.jsonl", "\n  \n", "the history has no events"),
+        (
+            "cluster-only.jsonl",
+            "{\"time\":1,\"process\":\"cluster\",\"type\":\"ok\",\"f\":\"partitions\",\"topic\":\"t\",\"count\":2}\n\
+             {\"time\":2,\"process\":\"p\",\"type\":\"ok\",\"f\":\"start\"}\n\
+             {\"time\":3,\"process\":\"p\",\"type\":\"ok\",\"f\":\"dance\"}\n",
+            "the history has 3 event(s) and no client operation",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let output = streamsim(&["check", path.to_str().unwrap()], &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert!(stderr.contains(name), "{name}: the message names the file: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -325,14 +325,17 @@ enum RequestKind {
     },
 }
 
-/// Does this answer to a Produce prove the batch was not appended?
+/// Does this answer to a Produce prove the batch was not appended? Only errors a broker gives
+/// before it appends. `NotLeaderOrFollower` is not one of them: a leader deposed while a batch
+/// waited for the ISR fails it with that error after appending it, and the new leader may hold it
+/// (KAFKA-13574; Jepsen's Kafka client calls the outcome indeterminate). `RequestTimedOut` and
+/// unknown errors are not either.
 fn proves_not_written(error: &ErrorCode) -> bool {
     matches!(
         error,
         ErrorCode::OutOfOrderSequence
             | ErrorCode::UnknownProducerId
             | ErrorCode::InvalidProducerEpoch
-            | ErrorCode::NotLeaderOrFollower
             | ErrorCode::FencedLeaderEpoch
             | ErrorCode::UnknownLeaderEpoch
             | ErrorCode::UnknownTopicOrPartition
@@ -543,7 +546,11 @@ impl Producer {
             (RequestKind::Metadata, Response::Metadata(answer)) => {
                 self.refresher.on_answer(now_ms);
                 self.refresher.learn_brokers(&answer.metadata);
-                self.metadata.update(answer.metadata, now_ms);
+                let version = answer.metadata.version;
+                let partitions: Vec<usize> =
+                    answer.metadata.topics.iter().map(|t| t.partitions.len()).collect();
+                let taken = self.metadata.update(answer.metadata, now_ms);
+                tracing::debug!(%from, version, taken, ?partitions, "metadata answer");
                 self.note_topics();
             }
             (RequestKind::InitProducerId, Response::InitProducerId(answer)) => {

@@ -36,6 +36,10 @@ pub fn check_path(path: &Path, json: bool, stdout: &mut dyn Write, stderr: &mut 
                 return EXIT_BAD_INPUT;
             }
         };
+    if let Some(message) = proves_nothing(&result.stats) {
+        let _ = writeln!(stderr, "streamsim check: {}: {message}", path.display());
+        return EXIT_BAD_INPUT;
+    }
     let rendered = if json {
         result.to_json() + "\n"
     } else {
@@ -53,6 +57,29 @@ pub fn check_path(path: &Path, json: bool, stdout: &mut dyn Write, stderr: &mut 
     } else {
         EXIT_ANOMALIES
     }
+}
+
+/// Why a well-formed history cannot be judged: it has no events, or no client operation (only lifecycle,
+/// cluster, nemesis or ignored events). Passing it would let a broken recorder pass CI.
+pub fn proves_nothing(stats: &crate::Stats) -> Option<String> {
+    if stats.events == 0 {
+        return Some(
+            "the history has no events (an empty file, or only blank lines); there is nothing to check".to_string(),
+        );
+    }
+    if stats.operations == 0 {
+        return Some(format!(
+            "the history has {} event(s) and no client operation (send, poll, request, commit, assign, reset or \
+             init_pid){}; there is nothing to check",
+            stats.events,
+            if stats.ignored_events > 0 {
+                format!(", and {} of them are of a kind the format does not know", stats.ignored_events)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    None
 }
 
 /// `FILE:LINE: message` (or `FILE: message` for an error that is not about a line).

@@ -113,6 +113,10 @@ pub struct Anomaly {
 pub struct Stats {
     /// Events in the history (blank lines are not events), ignored ones included.
     pub events: u64,
+    /// Client operations: `send`, `poll`, `request`, `commit`, `assign`, `reset` and `init_pid` events (not
+    /// lifecycle, cluster or nemesis events, nor ignored ones). A history without any proves nothing.
+    #[serde(default)]
+    pub operations: u64,
     /// `send` ok events.
     pub sends_ok: u64,
     /// Distinct values delivered by at least one `poll` ok.

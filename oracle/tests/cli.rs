@@ -64,7 +64,7 @@ fn anomalies_exit_1_and_print_the_json_object() {
             "valid": false,
             "anomalies": [{"kind": "internal-error", "explanation": "consumer-0 got io_error from a poll of t/0 at offset 1 (line 4)", "events": [4]}],
             "counts": {"internal-error": 1},
-            "stats": {"events": 4, "sends_ok": 1, "records_read": 1, "evicted": 0, "ignored_events": 0}
+            "stats": {"events": 4, "operations": 4, "sends_ok": 1, "records_read": 1, "evicted": 0, "ignored_events": 0}
         })
     );
     let (code, stdout, _) = run(&path, false);

@@ -34,6 +34,19 @@ impl SeedSelection {
         }
     }
 
+    /// How many seeds a campaign with this selection runs per scenario (within `shard`), or None
+    /// for a time budget (unbounded).
+    pub fn count(&self, shard: Option<Shard>) -> Option<u64> {
+        let (start, end) = self.bounds();
+        let end = end?;
+        let Some(shard) = shard else {
+            return Some(end.saturating_sub(start));
+        };
+        // Seeds below x with s % n == k - 1.
+        let below = |x: u64| x / shard.count + u64::from(x % shard.count > shard.index - 1);
+        Some(below(end) - below(start))
+    }
+
     /// The seeds in order, or None for a time budget (unbounded).
     fn bounds(&self) -> (u64, Option<u64>) {
         match self {

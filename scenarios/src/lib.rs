@@ -74,8 +74,9 @@ impl RunRequest {
         }
     }
 
+    /// Switches these bugs on; a bug named twice is on once (`--bug X --bug X` is `[X]`).
     pub fn with_bugs(mut self, bugs: Vec<String>) -> RunRequest {
-        self.bugs = bugs;
+        self.bugs = unique_bugs(bugs);
         self
     }
 
@@ -221,4 +222,15 @@ pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
         high_watermarks,
         spec: scenario,
     })
+}
+
+/// `bugs` without repeats, in the order they were first named.
+pub fn unique_bugs(bugs: Vec<String>) -> Vec<String> {
+    let mut unique: Vec<String> = Vec::with_capacity(bugs.len());
+    for bug in bugs {
+        if !unique.contains(&bug) {
+            unique.push(bug);
+        }
+    }
+    unique
 }
