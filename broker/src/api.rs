@@ -9,7 +9,7 @@
 //! may lose, delay and reorder messages, so senders time out and retry.
 //!
 //! Error codes are modelled on Kafka's; [`ErrorCode::name`] gives the snake_case name used in
-//! histories (HISTORY.md).
+//! histories (docs/history-format.md).
 
 use bytes::Bytes;
 use std::fmt;

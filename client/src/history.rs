@@ -1,5 +1,5 @@
 //! The history recorder: what the clients (and the scenario, for the cluster and the nemesis)
-//! observably did, in the order it happened, as HISTORY.md's JSON Lines.
+//! observably did, in the order it happened, as docs/history-format.md's JSON Lines.
 //!
 //! The cores emit [`Op`]s, a small client-side enum; [`to_oracle`] is the ONE place that turns
 //! them into the oracle's [`oracle::Event`], whose serialization is the contract's line. The
@@ -33,7 +33,7 @@ pub struct AssignedPartition {
     pub offset: u64,
 }
 
-/// How a commit went (HISTORY.md `commit` types).
+/// How a commit went (docs/history-format.md `commit` types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitPhase {
     Invoke,
@@ -63,7 +63,7 @@ impl ResetReason {
     }
 }
 
-/// One history operation, as the clients and the scenario produce it. See HISTORY.md for the
+/// One history operation, as the clients and the scenario produce it. See docs/history-format.md for the
 /// meaning of each; the time and process are added by [`History::record`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
@@ -166,7 +166,7 @@ pub const CLUSTER_PROCESS: &str = oracle::event::CLUSTER_PROCESS;
 /// The process name of faults.
 pub const NEMESIS_PROCESS: &str = oracle::event::NEMESIS_PROCESS;
 
-/// The one conversion from the clients' events to the oracle's model (and so to HISTORY.md).
+/// The one conversion from the clients' events to the oracle's model (and so to docs/history-format.md).
 pub fn to_oracle(time_ns: u64, process: &str, op: &Op) -> oracle::Event {
     use oracle::event::Op as O;
     let op = match op.clone() {
@@ -313,7 +313,7 @@ pub struct RecordedEvent {
     pub time_ns: u64,
     pub process: String,
     pub op: Op,
-    /// The HISTORY.md line (JSON, no newline).
+    /// The docs/history-format.md line (JSON, no newline).
     pub line: String,
 }
 
@@ -627,7 +627,7 @@ mod tests {
         ]
     }
 
-    /// Every op the clients write parses with the oracle's reader as the same event (HISTORY.md).
+    /// Every op the clients write parses with the oracle's reader as the same event (docs/history-format.md).
     #[test]
     fn every_line_round_trips_through_the_oracle_reader() {
         let history = History::detached();

@@ -7,7 +7,7 @@
 //! - [`node`] holds the madsim shells: a node per client process that owns a socket, moves
 //!   messages and ticks, runs the workload, and records the history with the simulated time.
 //! - [`history::History`] records what the clients (and the scenario, for the cluster and the
-//!   nemesis) did, as HISTORY.md's JSON Lines, feeding each line to the run's trace.
+//!   nemesis) did, as docs/history-format.md's JSON Lines, feeding each line to the run's trace.
 //! - [`bugs`] switches historical client bugs back on; all are off by default.
 
 pub mod bugs;

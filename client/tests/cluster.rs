@@ -1,7 +1,7 @@
 //! The clients against the real cluster (`broker::node`: a controller and 3 brokers) in the
 //! simulation: a producer and a consumer exchange 10,000 records while partition leaders crash
 //! and come back; after the heal, every acknowledged value is read, and the history file the
-//! recorder writes parses as HISTORY.md and passes the oracle.
+//! recorder writes parses as docs/history-format.md and passes the oracle.
 
 use broker::api::{CreateTopicRequest, CreateTopicResponse, ErrorCode, Request, Response};
 use broker::node::{start_cluster, ClusterConfig, RpcClient};
@@ -205,11 +205,11 @@ fn ten_thousand_records_through_leader_crashes() {
             outcome.acked as u64, RECORDS,
             "seed {seed}: every send acknowledged"
         );
-        // The file parses as HISTORY.md (the oracle's reader names any bad line) and passes the
+        // The file parses as docs/history-format.md (the oracle's reader names any bad line) and passes the
         // oracle's checks.
         let file = std::fs::File::open(&outcome.history_path).expect("the history file");
         let result =
-            oracle::check_reader(std::io::BufReader::new(file)).expect("the file is HISTORY.md");
+            oracle::check_reader(std::io::BufReader::new(file)).expect("the file is docs/history-format.md");
         let text = std::fs::read_to_string(&outcome.history_path).expect("the history file");
         let _ = std::fs::remove_file(&outcome.history_path);
         assert_eq!(result.stats.ignored_events, 0);

@@ -313,7 +313,7 @@ fn parse(lines: &[String]) -> Vec<oracle::Event> {
     let text = lines.join("\n");
     let mut reader = oracle::HistoryReader::new(text.as_bytes());
     let mut events = Vec::new();
-    while let Some((_, event)) = reader.next_event().expect("every line is HISTORY.md") {
+    while let Some((_, event)) = reader.next_event().expect("every line is docs/history-format.md") {
         events.push(event);
     }
     events

@@ -6,7 +6,7 @@
 //! per-partition lists once and answers each pending question with a binary search. Memory: O(distinct values +
 //! distinct (partition, offset) + processes x partitions + pending poll skips); no event is kept.
 //!
-//! The definitions are HISTORY.md's table; where the table leaves a choice, the comment on the check says which
+//! The definitions are docs/history-format.md's table; where the table leaves a choice, the comment on the check says which
 //! reading is implemented (the crate documentation lists them all).
 
 use std::collections::{BTreeMap, BinaryHeap};
@@ -16,10 +16,10 @@ use crate::intern::{LookupMap, OffsetRanges, ValueTable};
 use crate::result::{Anomaly, AnomalyKind, CheckResult, Stats, ANOMALIES_LISTED_PER_KIND_MAX};
 use crate::view::{EventView, OpView};
 
-/// `spinloop`: this many consecutive requests without progress (HISTORY.md: ">= 20").
+/// `spinloop`: this many consecutive requests without progress (docs/history-format.md: ">= 20").
 pub const SPINLOOP_REQUESTS_MIN: u32 = 20;
 /// `stale-partitions`: a producer must have sent this many times the new partition count of keyless sends after
-/// the growth (HISTORY.md: ">= 10*m").
+/// the growth (docs/history-format.md: ">= 10*m").
 pub const STALE_PARTITIONS_SENDS_PER_PARTITION: u64 = 10;
 /// `stale-partitions`: only sends invoked at least this long after the growth count. A correct producer learns
 /// of new partitions at its next metadata refresh, which faults delay (a refresh sent to a crashed broker waits
@@ -155,7 +155,7 @@ impl PartitionState {
         self.log_start_steps.get(index).copied()
     }
 
-    /// HISTORY.md: a never-read write at `offset` is evicted when an authoritative `log_start` with an offset
+    /// docs/history-format.md: a never-read write at `offset` is evicted when an authoritative `log_start` with an offset
     /// > `offset` came before any poll read an offset > `offset` in this partition.
     fn evicts(&self, offset: u64) -> Option<u64> {
         let (log_start_line, _) = self.first_log_start_above(offset)?;
@@ -1174,7 +1174,7 @@ impl Checker {
 
     /// Per offset: `inconsistent-offsets`. Then `poll-skip`: a skipped offset must be known and not evicted. An
     /// offset counts as evicted here when no poll read it and the log start passed it before any poll read
-    /// beyond it (the rule of HISTORY.md for never-read writes, applied to the offset).
+    /// beyond it (the rule of docs/history-format.md for never-read writes, applied to the offset).
     fn resolve_positions_and_skips(&mut self) {
         for (&(partition, offset), conflicts) in &self.position_conflicts {
             let label = self.partition_label(partition);

@@ -12,7 +12,7 @@ pub const EXIT_ANOMALIES: i32 = 1;
 /// Exit code: bad input (or the report could not be written).
 pub const EXIT_BAD_INPUT: i32 = 2;
 
-/// Reads the history at `path`, checks it and prints the verdict: the `--json` object of HISTORY.md when `json`,
+/// Reads the history at `path`, checks it and prints the verdict: the `--json` object of docs/history-format.md when `json`,
 /// else the terminal rendering. Bad input goes to `stderr` as `FILE:LINE: message`. Returns the exit code:
 /// [`EXIT_VALID`], [`EXIT_ANOMALIES`] or [`EXIT_BAD_INPUT`].
 pub fn check_path(path: &Path, json: bool, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {

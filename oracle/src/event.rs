@@ -1,14 +1,14 @@
-//! The history model: one [`Event`] per line of a history (HISTORY.md, "Operations").
+//! The history model: one [`Event`] per line of a history (docs/history-format.md, "Operations").
 //!
 //! Writers (the simulated clients, the cluster observer, the nemesis) build an [`Event`] and serialize it with
-//! serde (or [`Event::to_json_line`]); the JSON object produced is exactly one HISTORY.md line: `time`, `process`,
-//! `type`, `f`, then the operation's fields with HISTORY.md's names. Each [`Op`] variant is one `(f, type)` pair of
+//! serde (or [`Event::to_json_line`]); the JSON object produced is exactly one docs/history-format.md line: `time`, `process`,
+//! `type`, `f`, then the operation's fields with docs/history-format.md's names. Each [`Op`] variant is one `(f, type)` pair of
 //! the contract's table, so an event that the contract does not allow cannot be built (except through
 //! [`Op::Ignored`], which stands for events the checkers skip).
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-/// HISTORY.md `type`: how an operation ended, or that it began.
+/// docs/history-format.md `type`: how an operation ended, or that it began.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventType {
     /// The operation started.
@@ -85,7 +85,7 @@ pub struct Request {
     pub progress: bool,
 }
 
-/// The operation of an event: HISTORY.md's `f` together with its `type` and the fields that pair carries.
+/// The operation of an event: docs/history-format.md's `f` together with its `type` and the fields that pair carries.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
     /// `send` invoke: a producer asked to send one record. `key: None` is a keyless send (JSON `null`).
@@ -193,7 +193,7 @@ pub enum Op {
 }
 
 impl Op {
-    /// HISTORY.md `f`.
+    /// docs/history-format.md `f`.
     pub fn f(&self) -> &str {
         match self {
             Op::SendInvoke { .. }
@@ -220,7 +220,7 @@ impl Op {
         }
     }
 
-    /// HISTORY.md `type`.
+    /// docs/history-format.md `type`.
     pub fn event_type(&self) -> EventType {
         match self {
             Op::SendInvoke { .. } | Op::CommitInvoke { .. } => EventType::Invoke,
@@ -251,7 +251,7 @@ impl Op {
 /// One line of a history.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Event {
-    /// HISTORY.md `time`: nanoseconds since the start of the run; non-decreasing by line.
+    /// docs/history-format.md `time`: nanoseconds since the start of the run; non-decreasing by line.
     pub time_ns: u64,
     /// Who acted: a client process (`producer-0`), `cluster`, or `nemesis`.
     pub process: String,
@@ -273,17 +273,17 @@ impl Event {
         }
     }
 
-    /// HISTORY.md `type`.
+    /// docs/history-format.md `type`.
     pub fn event_type(&self) -> EventType {
         self.op.event_type()
     }
 
-    /// HISTORY.md `f`.
+    /// docs/history-format.md `f`.
     pub fn f(&self) -> &str {
         self.op.f()
     }
 
-    /// The event as one JSON object without a newline: one HISTORY.md line.
+    /// The event as one JSON object without a newline: one docs/history-format.md line.
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self)
             .expect("an Event always serializes: its fields are strings and integers")
@@ -637,7 +637,7 @@ impl Serialize for Event {
     }
 }
 
-/// Error codes (HISTORY.md "Error codes"): snake_case Kafka-style names.
+/// Error codes (docs/history-format.md "Error codes"): snake_case Kafka-style names.
 pub mod error_code {
     pub const OFFSET_OUT_OF_RANGE: &str = "offset_out_of_range";
     pub const OFFSET_EVICTED: &str = "offset_evicted";

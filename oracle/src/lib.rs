@@ -1,11 +1,11 @@
-//! The history model (HISTORY.md) and the checkers; depends on nothing of the simulation.
+//! The history model (docs/history-format.md) and the checkers; depends on nothing of the simulation.
 //!
 //! A history is what the clients and the cluster observably did during one run, one JSON object per line
-//! (HISTORY.md is the contract; `docs/history-format.md` is the user guide). This crate
+//! (docs/history-format.md is the contract; `docs/history-format.md` is the user guide). This crate
 //! - models one line as an [`Event`] ([`event`]): the simulated clients build events and serialize them;
 //! - reads histories ([`reader`]): [`parse_line`], [`HistoryReader`], naming the line of any bad input;
 //! - checks them ([`Checker`], [`check_events`], [`check_reader`], and [`cli::check_path`] for `streamsim check`),
-//!   reporting every anomaly of HISTORY.md's table with the lines that prove it ([`CheckResult`]);
+//!   reporting every anomaly of docs/history-format.md's table with the lines that prove it ([`CheckResult`]);
 //! - generates histories of a correct system for tests and benchmarks ([`gen`]).
 //!
 //! The checkers read the history and nothing else, so they check histories recorded outside streamsim too.
@@ -18,7 +18,7 @@
 //!   crashed or closed process before any `start` begins an unannounced incarnation.
 //! - A *read* of a value is its delivery by any `poll` ok; a *never-read* acknowledged write is a value with a
 //!   `send` ok that no poll ever delivered. Its place is its first `send` ok.
-//! - *evicted*: exactly HISTORY.md: the first authoritative `log_start` (no `broker`) of the partition with an
+//! - *evicted*: exactly docs/history-format.md: the first authoritative `log_start` (no `broker`) of the partition with an
 //!   offset > o has an earlier line than the first poll that read an offset > o there (or no poll ever did).
 //!   `log_start == o` does not evict o; `log_start == o + 1` does.
 //! - *known* uses the whole history (a send ok or poll anywhere in the file), except for `spinloop`, whose

@@ -6,7 +6,7 @@
 //! (unknown fields are ignored by the contract), and an event with an unknown `f` is skipped after its four
 //! common fields are checked.
 //!
-//! Rules (HISTORY.md "Encoding"): every event needs `time` (integer >= 0), `process` (string), `type`
+//! Rules (docs/history-format.md "Encoding"): every event needs `time` (integer >= 0), `process` (string), `type`
 //! (`invoke`/`ok`/`fail`/`info`) and `f` (string); the operation's fields are required unless the contract
 //! calls them optional; an optional field given as `null` counts as absent; `key` (send invoke) and `error`
 //! (request) are required but may be `null`. A known `f` with a `type` its table row does not list (e.g. `poll`

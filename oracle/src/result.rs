@@ -1,11 +1,11 @@
-//! The verdict on a history: [`CheckResult`], its `--json` shape (HISTORY.md) and its terminal rendering.
+//! The verdict on a history: [`CheckResult`], its `--json` shape (docs/history-format.md) and its terminal rendering.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-/// The anomaly names of HISTORY.md's table, in the table's order (which is also the order of the report).
+/// The anomaly names of docs/history-format.md's table, in the table's order (which is also the order of the report).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum AnomalyKind {
     #[serde(rename = "lost-write")]
@@ -41,7 +41,7 @@ pub enum AnomalyKind {
 }
 
 impl AnomalyKind {
-    /// Every kind, in HISTORY.md's order.
+    /// Every kind, in docs/history-format.md's order.
     pub const ALL: [AnomalyKind; 15] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Unseen,
@@ -141,7 +141,7 @@ pub struct CheckResult {
 pub const ANOMALIES_LISTED_PER_KIND_MAX: usize = 100;
 
 impl CheckResult {
-    /// The `--json` object of HISTORY.md, pretty-printed, keys in the contract's order.
+    /// The `--json` object of docs/history-format.md, pretty-printed, keys in the contract's order.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a CheckResult always serializes")
     }
@@ -156,7 +156,7 @@ impl CheckResult {
         self.counts.get(kind.as_str()).copied().unwrap_or(0)
     }
 
-    /// The kinds found, in HISTORY.md's order.
+    /// The kinds found, in docs/history-format.md's order.
     pub fn kinds(&self) -> Vec<AnomalyKind> {
         AnomalyKind::ALL
             .into_iter()

@@ -1,4 +1,4 @@
-//! Every anomaly of HISTORY.md's table: a small history that has it (the checker reports exactly that kind, and
+//! Every anomaly of docs/history-format.md's table: a small history that has it (the checker reports exactly that kind, and
 //! its JSON is snapshotted), and near misses that do not.
 
 mod common;

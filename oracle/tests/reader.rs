@@ -1,4 +1,4 @@
-//! The history format: what an `Event` serializes to (the HISTORY.md shape), reading it back, leniency where the
+//! The history format: what an `Event` serializes to (the docs/history-format.md shape), reading it back, leniency where the
 //! contract allows it, and every kind of bad input with its line.
 
 mod common;
