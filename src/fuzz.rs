@@ -394,7 +394,7 @@ pub fn print_table(summary: &CampaignSummary) {
             .iter()
             .map(|(kind, seeds)| format!("{kind}: {seeds}"))
             .collect();
-        println!(
+        let row = format!(
             "{:<22} {:>7} {:>8} {:>10}  {}",
             scenario,
             totals.seeds,
@@ -404,6 +404,7 @@ pub fn print_table(summary: &CampaignSummary) {
                 .map_or("-".to_string(), |seed| seed.to_string()),
             kinds.join(", ")
         );
+        println!("{}", row.trim_end());
     }
     println!();
     println!("coverage (seeds reaching each mark):");
