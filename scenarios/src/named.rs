@@ -138,7 +138,7 @@ fn retention_eviction(rng: &mut ChaCha8Rng) -> Scenario {
     let slow_ms = rng.gen_range(15..40);
     let late_start = between(rng, 13_000, 16_000);
     let mut scenario = Scenario::named("retention-eviction")
-        .describe("small segments and byte retention pass a lagging consumer")
+        .describe("small segments and time retention pass a lagging consumer and two late ones")
         .cluster(|c| {
             // Segments roll by size only, so the last one (the active segment) always stays:
             // there is data at the leader while a consumer is stuck below the log start.

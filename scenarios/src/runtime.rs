@@ -769,7 +769,14 @@ impl Runner {
                         | Fault::AddPartitions { .. }
                 ) =>
             {
-                format!("{kind}: skipped (target not available)")
+                let targets: Vec<String> = fault.targets().iter().map(|t| t.to_string()).collect();
+                match targets.as_slice() {
+                    [target] => format!("{kind}: skipped ({target} not available)"),
+                    _ => format!(
+                        "{kind}: skipped (one of {} not available)",
+                        targets.join(", ")
+                    ),
+                }
             }
             _ => format!("{kind}: {}", describe(&fault)),
         };
@@ -967,15 +974,15 @@ pub fn consumer_name(index: usize) -> String {
 
 fn describe(fault: &Fault) -> String {
     match fault {
-        Fault::Crash { target } => format!("crash {target:?}"),
-        Fault::Close { target } => format!("close {target:?}"),
-        Fault::Pause { target } => format!("pause {target:?}"),
-        Fault::Isolate { target } => format!("isolate {target:?}"),
+        Fault::Crash { target } => format!("crash {target}"),
+        Fault::Close { target } => format!("close {target}"),
+        Fault::Pause { target } => format!("pause {target}"),
+        Fault::Isolate { target } => format!("isolate {target}"),
         Fault::IsolateFromCluster { target } => {
-            format!("cut {target:?} off from the other brokers and the controller")
+            format!("cut {target} off from the other brokers and the controller")
         }
-        Fault::Clog { from, to } => format!("clog {from:?} -> {to:?}"),
-        Fault::Partition { side } => format!("partition {side:?} from the rest"),
+        Fault::Clog { from, to } => format!("clog {from} -> {to}"),
+        Fault::Partition { side } => format!("partition {} from the rest", targets_to_string(side)),
         Fault::PacketLoss { rate } => format!("lose {rate} of messages"),
         Fault::Latency { min_ms, max_ms } => format!("latency {min_ms}..{max_ms} ms"),
         Fault::Disk {
@@ -984,7 +991,7 @@ fn describe(fault: &Fault) -> String {
             write_error_rate,
             latency_ms,
         } => format!(
-            "disk of {target:?}: read errors {read_error_rate}, write errors {write_error_rate}, latency {latency_ms} ms"
+            "disk of {target}: read errors {read_error_rate}, write errors {write_error_rate}, latency {latency_ms} ms"
         ),
         Fault::Retention {
             target,
@@ -993,13 +1000,13 @@ fn describe(fault: &Fault) -> String {
             offset,
             min_age_ms,
         } => format!(
-            "retention on {target:?} of {topic}-{partition} up to {offset} (records older than {min_age_ms} ms)"
+            "retention on {target} of {topic}-{partition} up to {offset} (records older than {min_age_ms} ms)"
         ),
         Fault::TruncateFollower {
             target,
             topic,
             partition,
-        } => format!("truncate follower {target:?} of {topic}-{partition}"),
+        } => format!("truncate follower {target} of {topic}-{partition}"),
         Fault::ExpirePids {
             topic,
             partition,

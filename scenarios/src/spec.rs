@@ -360,17 +360,33 @@ pub enum Target {
     },
 }
 
-impl From<Target> for String {
-    fn from(target: Target) -> String {
-        match target {
-            Target::Broker(id) => format!("broker-{id}"),
-            Target::Controller => "controller".to_string(),
-            Target::Producer(index) => format!("producer-{index}"),
-            Target::Consumer(index) => format!("consumer-{index}"),
-            Target::LeaderOf { topic, partition } => format!("leader-of:{topic}/{partition}"),
-            Target::FollowerOf { topic, partition } => format!("follower-of:{topic}/{partition}"),
+/// The scenario file's own spelling: `broker-1`, `controller`, `producer-0`, `consumer-2`,
+/// `leader-of:orders/0`, `follower-of:orders/0` (what reports and logs show, too).
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Broker(id) => write!(f, "broker-{id}"),
+            Target::Controller => write!(f, "controller"),
+            Target::Producer(index) => write!(f, "producer-{index}"),
+            Target::Consumer(index) => write!(f, "consumer-{index}"),
+            Target::LeaderOf { topic, partition } => write!(f, "leader-of:{topic}/{partition}"),
+            Target::FollowerOf { topic, partition } => {
+                write!(f, "follower-of:{topic}/{partition}")
+            }
         }
     }
+}
+
+impl From<Target> for String {
+    fn from(target: Target) -> String {
+        target.to_string()
+    }
+}
+
+/// Targets as a list in the file's spelling: `[broker-1, producer-0]`.
+pub fn targets_to_string(targets: &[Target]) -> String {
+    let names: Vec<String> = targets.iter().map(Target::to_string).collect();
+    format!("[{}]", names.join(", "))
 }
 
 impl TryFrom<String> for Target {
@@ -492,6 +508,26 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// The nodes it aims at, as the file lists them.
+    pub fn targets(&self) -> Vec<&Target> {
+        match self {
+            Fault::Crash { target }
+            | Fault::Close { target }
+            | Fault::Pause { target }
+            | Fault::Isolate { target }
+            | Fault::IsolateFromCluster { target }
+            | Fault::Disk { target, .. }
+            | Fault::Retention { target, .. }
+            | Fault::TruncateFollower { target, .. } => vec![target],
+            Fault::Clog { from, to } => vec![from, to],
+            Fault::Partition { side } => side.iter().collect(),
+            Fault::PacketLoss { .. }
+            | Fault::Latency { .. }
+            | Fault::ExpirePids { .. }
+            | Fault::AddPartitions { .. } => Vec::new(),
+        }
+    }
+
     /// The name recorded in the history's `fault` events.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -515,7 +551,11 @@ impl Fault {
 /// A fault at a time, optionally repaired after a while. In files the fault's own fields sit
 /// beside `at_ms` and `for_ms`: `[[fault]] at_ms = 5000 for_ms = 2000 kind = "crash"
 /// target = "broker-1"`.
+///
+/// Read through [`FaultTable`] (every field of every kind, then checked against the kind)
+/// rather than through `flatten`, which would lose the position of a bad field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "FaultTable")]
 pub struct TimedFault {
     pub at_ms: u64,
     /// Repair after this long (restart, resume, reconnect, clear); None = at the heal.
@@ -523,6 +563,205 @@ pub struct TimedFault {
     pub for_ms: Option<u64>,
     #[serde(flatten)]
     pub fault: Fault,
+}
+
+/// The keys every `[[fault]]` table may have, whatever its kind.
+pub const FAULT_COMMON_FIELDS: &[&str] = &["at_ms", "for_ms", "kind"];
+
+/// Each fault kind as files spell it, with its required and its optional fields.
+pub const FAULT_KINDS: &[(&str, &[&str], &[&str])] = &[
+    ("crash", &["target"], &[]),
+    ("close", &["target"], &[]),
+    ("pause", &["target"], &[]),
+    ("isolate", &["target"], &[]),
+    ("isolate-from-cluster", &["target"], &[]),
+    ("clog", &["from", "to"], &[]),
+    ("partition", &["side"], &[]),
+    ("packet-loss", &["rate"], &[]),
+    ("latency", &["min_ms", "max_ms"], &[]),
+    (
+        "disk",
+        &["target"],
+        &["read_error_rate", "write_error_rate", "latency_ms"],
+    ),
+    (
+        "retention",
+        &["target", "topic", "partition", "offset"],
+        &["min_age_ms"],
+    ),
+    ("truncate-follower", &["target", "topic", "partition"], &[]),
+    ("expire-pids", &["topic", "partition"], &["idle_ms"]),
+    ("add-partitions", &["topic", "count"], &[]),
+];
+
+fn fault_kind_names() -> String {
+    let names: Vec<&str> = FAULT_KINDS.iter().map(|(kind, _, _)| *kind).collect();
+    names.join(", ")
+}
+
+/// What is wrong with a `[[fault]]` table's keys for its kind: the key at fault (None: the
+/// kind) and the message. `present` lists the table's keys.
+fn fault_keys_problem(kind: &str, present: &[&str]) -> Option<(Option<String>, String)> {
+    let Some((_, required, optional)) = FAULT_KINDS.iter().find(|(name, _, _)| *name == kind)
+    else {
+        return Some((
+            None,
+            format!(
+                "'{kind}' is not a fault kind (one of {})",
+                fault_kind_names()
+            ),
+        ));
+    };
+    let fields: Vec<&str> = required.iter().chain(optional.iter()).copied().collect();
+    for key in present {
+        if !FAULT_COMMON_FIELDS.contains(key) && !fields.contains(key) {
+            let others: Vec<&str> = FAULT_KINDS
+                .iter()
+                .filter(|(_, required, optional)| required.contains(key) || optional.contains(key))
+                .map(|(name, _, _)| *name)
+                .collect();
+            let belongs = if others.is_empty() {
+                "no fault kind has it".to_string()
+            } else {
+                format!("it belongs to {}", others.join(", "))
+            };
+            return Some((
+                Some(key.to_string()),
+                format!(
+                    "unknown field `{key}` for a {kind} fault ({belongs}; a {kind} fault has {}, \
+                     beside at_ms, for_ms and kind)",
+                    fields.join(", ")
+                ),
+            ));
+        }
+    }
+    for key in *required {
+        if !present.contains(key) {
+            return Some((
+                Some(key.to_string()),
+                format!("missing: a {kind} fault needs `{key}`"),
+            ));
+        }
+    }
+    None
+}
+
+/// A `[[fault]]` table as read from a file: every field any kind has.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultTable {
+    at_ms: u64,
+    for_ms: Option<u64>,
+    kind: String,
+    target: Option<Target>,
+    from: Option<Target>,
+    to: Option<Target>,
+    side: Option<Vec<Target>>,
+    rate: Option<f64>,
+    min_ms: Option<u64>,
+    max_ms: Option<u64>,
+    read_error_rate: Option<f64>,
+    write_error_rate: Option<f64>,
+    latency_ms: Option<u64>,
+    topic: Option<String>,
+    partition: Option<u32>,
+    offset: Option<u64>,
+    min_age_ms: Option<u64>,
+    idle_ms: Option<u64>,
+    count: Option<u32>,
+}
+
+impl TryFrom<FaultTable> for TimedFault {
+    type Error = String;
+    fn try_from(table: FaultTable) -> Result<TimedFault, String> {
+        let mut present = Vec::new();
+        let mut note = |name: &'static str, is_set: bool| {
+            if is_set {
+                present.push(name);
+            }
+        };
+        note("target", table.target.is_some());
+        note("from", table.from.is_some());
+        note("to", table.to.is_some());
+        note("side", table.side.is_some());
+        note("rate", table.rate.is_some());
+        note("min_ms", table.min_ms.is_some());
+        note("max_ms", table.max_ms.is_some());
+        note("read_error_rate", table.read_error_rate.is_some());
+        note("write_error_rate", table.write_error_rate.is_some());
+        note("latency_ms", table.latency_ms.is_some());
+        note("topic", table.topic.is_some());
+        note("partition", table.partition.is_some());
+        note("offset", table.offset.is_some());
+        note("min_age_ms", table.min_age_ms.is_some());
+        note("idle_ms", table.idle_ms.is_some());
+        note("count", table.count.is_some());
+        if let Some((key, message)) = fault_keys_problem(&table.kind, &present) {
+            return Err(match key {
+                Some(key) => format!("{key}: {message}"),
+                None => format!("kind: {message}"),
+            });
+        }
+        // The kind and its required fields are there (checked just above).
+        let missing = || "a required field is missing".to_string();
+        let target = || table.target.clone().ok_or_else(missing);
+        let topic = || table.topic.clone().ok_or_else(missing);
+        let partition = || table.partition.ok_or_else(missing);
+        let fault = match table.kind.as_str() {
+            "crash" => Fault::Crash { target: target()? },
+            "close" => Fault::Close { target: target()? },
+            "pause" => Fault::Pause { target: target()? },
+            "isolate" => Fault::Isolate { target: target()? },
+            "isolate-from-cluster" => Fault::IsolateFromCluster { target: target()? },
+            "clog" => Fault::Clog {
+                from: table.from.clone().ok_or_else(missing)?,
+                to: table.to.clone().ok_or_else(missing)?,
+            },
+            "partition" => Fault::Partition {
+                side: table.side.clone().ok_or_else(missing)?,
+            },
+            "packet-loss" => Fault::PacketLoss {
+                rate: table.rate.ok_or_else(missing)?,
+            },
+            "latency" => Fault::Latency {
+                min_ms: table.min_ms.ok_or_else(missing)?,
+                max_ms: table.max_ms.ok_or_else(missing)?,
+            },
+            "disk" => Fault::Disk {
+                target: target()?,
+                read_error_rate: table.read_error_rate.unwrap_or(0.0),
+                write_error_rate: table.write_error_rate.unwrap_or(0.0),
+                latency_ms: table.latency_ms.unwrap_or(0),
+            },
+            "retention" => Fault::Retention {
+                target: target()?,
+                topic: topic()?,
+                partition: partition()?,
+                offset: table.offset.ok_or_else(missing)?,
+                min_age_ms: table.min_age_ms.unwrap_or(RETENTION_MIN_AGE_MS_DEFAULT),
+            },
+            "truncate-follower" => Fault::TruncateFollower {
+                target: target()?,
+                topic: topic()?,
+                partition: partition()?,
+            },
+            "expire-pids" => Fault::ExpirePids {
+                topic: topic()?,
+                partition: partition()?,
+                idle_ms: table.idle_ms.unwrap_or(EXPIRE_IDLE_MS_DEFAULT),
+            },
+            "add-partitions" => Fault::AddPartitions {
+                topic: topic()?,
+                count: table.count.ok_or_else(missing)?,
+            },
+            other => return Err(format!("kind: '{other}' is not a fault kind")),
+        };
+        Ok(TimedFault {
+            at_ms: table.at_ms,
+            for_ms: table.for_ms,
+            fault,
+        })
+    }
 }
 
 impl TimedFault {
@@ -671,215 +910,645 @@ impl Scenario {
         self
     }
 
-    /// Checks the scenario is runnable; the message names the field at fault.
+    /// Checks the scenario is runnable; the message names the field at fault and its value.
     pub fn validate(&self) -> Result<(), String> {
+        self.check().map_err(|invalid| invalid.to_string())
+    }
+
+    /// Checks the scenario is runnable: the first problem, with the field at fault
+    /// (`fault[2].target`) and what is wrong with its value.
+    pub fn check(&self) -> Result<(), Invalid> {
         let c = &self.cluster;
         if self.name.is_empty() {
-            return Err("name: must not be empty".into());
+            return Err(Invalid::new(
+                "name",
+                "missing or empty: a scenario needs a name",
+            ));
         }
         if !(1..=9).contains(&c.brokers) {
-            return Err(format!("cluster.brokers: {} is not in 1..=9", c.brokers));
+            return Err(Invalid::new(
+                "cluster.brokers",
+                format!("{} is not in 1..=9", c.brokers),
+            ));
         }
         if c.replication_factor == 0 || c.replication_factor > c.brokers {
-            return Err(format!(
-                "cluster.replication_factor: {} must be in 1..=brokers ({})",
-                c.replication_factor, c.brokers
+            return Err(Invalid::new(
+                "cluster.replication_factor",
+                format!(
+                    "{} is not in 1..=brokers (brokers = {})",
+                    c.replication_factor, c.brokers
+                ),
             ));
         }
         if c.min_insync_replicas == 0 || c.min_insync_replicas > c.replication_factor {
-            return Err(format!(
-                "cluster.min_insync_replicas: {} must be in 1..=replication_factor ({})",
-                c.min_insync_replicas, c.replication_factor
+            return Err(Invalid::new(
+                "cluster.min_insync_replicas",
+                format!(
+                    "{} is not in 1..=replication_factor (replication_factor = {})",
+                    c.min_insync_replicas, c.replication_factor
+                ),
             ));
         }
         if c.segment_bytes_max < 128 {
-            return Err(format!(
-                "cluster.segment_bytes_max: {} is below 128 bytes",
-                c.segment_bytes_max
+            return Err(Invalid::new(
+                "cluster.segment_bytes_max",
+                format!("{} is below 128 bytes", c.segment_bytes_max),
             ));
         }
         if self.topics.is_empty() {
-            return Err("topic: a scenario needs at least one [[topic]]".into());
+            return Err(Invalid::new(
+                "topic",
+                "missing: a scenario needs at least one [[topic]] table",
+            ));
         }
         for (i, topic) in self.topics.iter().enumerate() {
-            if topic.name.is_empty() || !(1..=64).contains(&topic.partitions) {
-                return Err(format!(
-                    "topic[{i}]: needs a name and 1..=64 partitions (got '{}', {})",
-                    topic.name, topic.partitions
+            if topic.name.is_empty() {
+                return Err(Invalid::new(
+                    format!("topic[{i}].name"),
+                    "missing or empty: every [[topic]] needs a name",
+                ));
+            }
+            if let Some(first) = self.topics[..i].iter().position(|t| t.name == topic.name) {
+                return Err(Invalid::new(
+                    format!("topic[{i}].name"),
+                    format!("'{}' is already the name of topic[{first}]", topic.name),
+                ));
+            }
+            if !(1..=64).contains(&topic.partitions) {
+                return Err(Invalid::new(
+                    format!("topic[{i}].partitions"),
+                    format!("{} is not in 1..=64", topic.partitions),
                 ));
             }
         }
-        let topic_exists = |name: &str| self.topics.iter().any(|t| t.name == name);
-        if self.producers.len() + self.consumers.len() > CLIENTS_MAX {
-            return Err(format!("producer/consumer: at most {CLIENTS_MAX} clients"));
+        let clients = self.producers.len() + self.consumers.len();
+        if clients > CLIENTS_MAX {
+            let field = if self.producers.len() > CLIENTS_MAX {
+                format!("producer[{CLIENTS_MAX}]")
+            } else {
+                format!("consumer[{}]", CLIENTS_MAX - self.producers.len())
+            };
+            return Err(Invalid::new(
+                field,
+                format!(
+                    "one client too many: {} producers and {} consumers, at most {CLIENTS_MAX} \
+                     clients in all",
+                    self.producers.len(),
+                    self.consumers.len()
+                ),
+            ));
         }
         for (i, producer) in self.producers.iter().enumerate() {
-            if !topic_exists(&producer.topic) {
-                return Err(format!(
-                    "producer[{i}].topic: no topic named '{}'",
-                    producer.topic
-                ));
-            }
+            self.check_topic(
+                &format!("producer[{i}].topic"),
+                &producer.topic,
+                "[[producer]]",
+            )?;
             if producer.rate_per_sec == 0 || producer.rate_per_sec > 100_000 {
-                return Err(format!(
-                    "producer[{i}].rate_per_sec: {} is not in 1..=100000",
-                    producer.rate_per_sec
+                return Err(Invalid::new(
+                    format!("producer[{i}].rate_per_sec"),
+                    format!("{} is not in 1..=100000", producer.rate_per_sec),
                 ));
             }
             if let KeyMode::Keyed(0) = producer.keys {
-                return Err(format!("producer[{i}].keys: keyed needs at least one key"));
+                return Err(Invalid::new(
+                    format!("producer[{i}].keys"),
+                    "'keyed:0' has no keys: keyed needs at least one (\"keyed:1\")",
+                ));
+            }
+            if producer.start_ms >= self.fault_phase_ms {
+                return Err(Invalid::new(
+                    format!("producer[{i}].start_ms"),
+                    format!(
+                        "{} is not inside the fault phase (fault_phase_ms = {})",
+                        producer.start_ms, self.fault_phase_ms
+                    ),
+                ));
             }
         }
         for (i, consumer) in self.consumers.iter().enumerate() {
-            if !topic_exists(&consumer.topic) {
-                return Err(format!(
-                    "consumer[{i}].topic: no topic named '{}'",
-                    consumer.topic
+            self.check_topic(
+                &format!("consumer[{i}].topic"),
+                &consumer.topic,
+                "[[consumer]]",
+            )?;
+            if consumer.members == 0 {
+                return Err(Invalid::new(
+                    format!("consumer[{i}].members"),
+                    "0 is below 1: a group has at least one member",
                 ));
             }
-            if consumer.members == 0 || consumer.member >= consumer.members {
-                return Err(format!(
-                    "consumer[{i}].member: {} must be below members ({})",
-                    consumer.member, consumer.members
+            if consumer.member >= consumer.members {
+                return Err(Invalid::new(
+                    format!("consumer[{i}].member"),
+                    format!(
+                        "{} is not below members ({})",
+                        consumer.member, consumer.members
+                    ),
                 ));
             }
             if consumer.fetch_buffer_records == 0 {
-                return Err(format!(
-                    "consumer[{i}].fetch_buffer_records: must be at least 1"
+                return Err(Invalid::new(
+                    format!("consumer[{i}].fetch_buffer_records"),
+                    "0 is below 1",
                 ));
             }
             if consumer.commit == CommitMode::Manual && consumer.commit_every_records == 0 {
-                return Err(format!(
-                    "consumer[{i}].commit_every_records: must be at least 1"
+                return Err(Invalid::new(
+                    format!("consumer[{i}].commit_every_records"),
+                    "0 is below 1 (commit = \"manual\" commits every that many records)",
+                ));
+            }
+            if consumer.start_ms >= self.fault_phase_ms {
+                return Err(Invalid::new(
+                    format!("consumer[{i}].start_ms"),
+                    format!(
+                        "{} is not inside the fault phase (fault_phase_ms = {})",
+                        consumer.start_ms, self.fault_phase_ms
+                    ),
                 ));
             }
         }
         if self.faults.len() > FAULTS_MAX {
-            return Err(format!("fault: at most {FAULTS_MAX} faults"));
+            return Err(Invalid::new(
+                format!("fault[{FAULTS_MAX}]"),
+                format!(
+                    "one fault too many: {} faults, at most {FAULTS_MAX}",
+                    self.faults.len()
+                ),
+            ));
         }
         for (i, fault) in self.faults.iter().enumerate() {
             if fault.at_ms >= self.fault_phase_ms {
-                return Err(format!(
-                    "fault[{i}].at_ms: {} is not inside the fault phase (fault_phase_ms = {})",
-                    fault.at_ms, self.fault_phase_ms
+                return Err(Invalid::new(
+                    format!("fault[{i}].at_ms"),
+                    format!(
+                        "{} is not inside the fault phase (fault_phase_ms = {})",
+                        fault.at_ms, self.fault_phase_ms
+                    ),
                 ));
             }
-            self.validate_fault(i, &fault.fault)?;
-        }
-        for (i, fault) in self.faults.iter().enumerate() {
-            if let Fault::Close { target } = &fault.fault {
-                if !matches!(target, Target::Producer(_) | Target::Consumer(_)) {
-                    return Err(format!(
-                        "fault[{i}]: close applies to a producer or consumer"
-                    ));
-                }
-            }
-        }
-        for (i, producer) in self.producers.iter().enumerate() {
-            if producer.start_ms >= self.fault_phase_ms {
-                return Err(format!(
-                    "producer[{i}].start_ms: must be inside the fault phase"
-                ));
-            }
-        }
-        for (i, consumer) in self.consumers.iter().enumerate() {
-            if consumer.start_ms >= self.fault_phase_ms {
-                return Err(format!(
-                    "consumer[{i}].start_ms: must be inside the fault phase"
-                ));
-            }
+            self.check_fault(i, &fault.fault)?;
         }
         if self.liveness_phase_ms < 1_000 {
-            return Err("liveness_phase_ms: must be at least 1000".into());
+            return Err(Invalid::new(
+                "liveness_phase_ms",
+                format!("{} is below 1000", self.liveness_phase_ms),
+            ));
         }
         Ok(())
     }
 
-    fn validate_target(&self, i: usize, target: &Target) -> Result<(), String> {
-        let ok = match target {
-            Target::Broker(id) => (1..=self.cluster.brokers).contains(id),
-            Target::Controller => true,
-            Target::Producer(index) => (*index as usize) < self.producers.len(),
-            Target::Consumer(index) => (*index as usize) < self.consumers.len(),
-            Target::LeaderOf { topic, .. } | Target::FollowerOf { topic, .. } => {
-                self.topics.iter().any(|t| &t.name == topic)
-            }
-        };
-        if ok {
+    /// The topics, for messages: `'orders', 'payments'`.
+    fn topic_names(&self) -> String {
+        let names: Vec<String> = self
+            .topics
+            .iter()
+            .map(|t| format!("'{}'", t.name))
+            .collect();
+        names.join(", ")
+    }
+
+    /// `field` names a topic: it must be one of the scenario's.
+    fn check_topic(&self, field: &str, topic: &str, table: &str) -> Result<(), Invalid> {
+        if topic.is_empty() {
+            Err(Invalid::new(
+                field,
+                format!(
+                    "missing or empty: every {table} names its topic (this scenario has {})",
+                    self.topic_names()
+                ),
+            ))
+        } else if self.topics.iter().any(|t| t.name == topic) {
             Ok(())
         } else {
-            Err(format!(
-                "fault[{i}]: target {target:?} does not exist in this scenario"
+            Err(Invalid::new(
+                field,
+                format!(
+                    "no topic named '{topic}' (this scenario has {})",
+                    self.topic_names()
+                ),
             ))
         }
     }
 
-    fn validate_fault(&self, i: usize, fault: &Fault) -> Result<(), String> {
+    /// `field` is a fault's target: it must exist in this scenario.
+    fn check_target(&self, field: &str, target: &Target) -> Result<(), Invalid> {
+        let range = |what: &str, first: u32, count: usize| {
+            if count == 0 {
+                format!("the scenario has no {what}s")
+            } else if count == 1 {
+                format!("the scenario has one {what}, {what}-{first}")
+            } else {
+                format!(
+                    "the scenario has {what}s {first}..={}",
+                    first as usize + count - 1
+                )
+            }
+        };
+        let problem = match target {
+            Target::Broker(id) if !(1..=self.cluster.brokers).contains(id) => {
+                Some(range("broker", 1, self.cluster.brokers as usize))
+            }
+            Target::Producer(index) if *index as usize >= self.producers.len() => {
+                Some(range("producer", 0, self.producers.len()))
+            }
+            Target::Consumer(index) if *index as usize >= self.consumers.len() => {
+                Some(range("consumer", 0, self.consumers.len()))
+            }
+            Target::LeaderOf { topic, .. } | Target::FollowerOf { topic, .. }
+                if !self.topics.iter().any(|t| &t.name == topic) =>
+            {
+                Some(format!(
+                    "no topic named '{topic}'; the scenario has {}",
+                    self.topic_names()
+                ))
+            }
+            _ => None,
+        };
+        match problem {
+            None => Ok(()),
+            Some(detail) => Err(Invalid::new(
+                field,
+                format!("{target} does not exist ({detail})"),
+            )),
+        }
+    }
+
+    fn check_fault(&self, i: usize, fault: &Fault) -> Result<(), Invalid> {
+        let field = |name: &str| format!("fault[{i}].{name}");
+        let rate = |name: &str, rate: f64| {
+            if (0.0..=1.0).contains(&rate) {
+                Ok(())
+            } else {
+                Err(Invalid::new(
+                    field(name),
+                    format!("{rate} is not in [0, 1]"),
+                ))
+            }
+        };
         match fault {
             Fault::Crash { target }
-            | Fault::Close { target }
             | Fault::Pause { target }
             | Fault::Isolate { target }
-            | Fault::IsolateFromCluster { target }
-            | Fault::Retention { target, .. }
-            | Fault::TruncateFollower { target, .. } => self.validate_target(i, target),
+            | Fault::IsolateFromCluster { target } => self.check_target(&field("target"), target),
+            Fault::Close { target } => {
+                self.check_target(&field("target"), target)?;
+                if matches!(target, Target::Producer(_) | Target::Consumer(_)) {
+                    Ok(())
+                } else {
+                    Err(Invalid::new(
+                        field("target"),
+                        format!(
+                            "{target} is not a client: close applies to a producer or consumer"
+                        ),
+                    ))
+                }
+            }
+            Fault::Retention { target, topic, .. }
+            | Fault::TruncateFollower { target, topic, .. } => {
+                self.check_target(&field("target"), target)?;
+                self.check_topic(&field("topic"), topic, "[[fault]] of this kind")
+            }
             Fault::Disk {
                 target,
                 read_error_rate,
                 write_error_rate,
                 ..
             } => {
-                self.validate_target(i, target)?;
-                if !(0.0..=1.0).contains(read_error_rate) || !(0.0..=1.0).contains(write_error_rate)
-                {
-                    return Err(format!("fault[{i}]: error rates must be in [0, 1]"));
-                }
-                Ok(())
+                self.check_target(&field("target"), target)?;
+                rate("read_error_rate", *read_error_rate)?;
+                rate("write_error_rate", *write_error_rate)
             }
             Fault::Clog { from, to } => {
-                self.validate_target(i, from)?;
-                self.validate_target(i, to)
+                self.check_target(&field("from"), from)?;
+                self.check_target(&field("to"), to)
             }
             Fault::Partition { side } => {
-                for target in side {
-                    self.validate_target(i, target)?;
+                for (j, target) in side.iter().enumerate() {
+                    self.check_target(&format!("fault[{i}].side[{j}]"), target)?;
                 }
                 Ok(())
             }
-            Fault::PacketLoss { rate } => {
-                if (0.0..=1.0).contains(rate) {
-                    Ok(())
-                } else {
-                    Err(format!("fault[{i}].rate: {rate} is not in [0, 1]"))
-                }
-            }
+            Fault::PacketLoss { rate: loss } => rate("rate", *loss),
             Fault::Latency { min_ms, max_ms } => {
                 if min_ms < max_ms {
                     Ok(())
                 } else {
-                    Err(format!("fault[{i}]: latency needs min_ms < max_ms"))
+                    Err(Invalid::new(
+                        field("min_ms"),
+                        format!("{min_ms} is not below max_ms ({max_ms})"),
+                    ))
                 }
             }
             Fault::ExpirePids { topic, .. } | Fault::AddPartitions { topic, .. } => {
-                if self.topics.iter().any(|t| &t.name == topic) {
-                    Ok(())
-                } else {
-                    Err(format!("fault[{i}].topic: no topic named '{topic}'"))
-                }
+                self.check_topic(&field("topic"), topic, "[[fault]] of this kind")
             }
         }
     }
 
-    /// Parses a scenario file. The error names the line and the field.
+    /// Parses a scenario file. The error names the field, its value and its line (with the
+    /// line itself, the value marked), in the file's own words: `line 14, column 10:
+    /// fault[2].target: broker-9 does not exist (the scenario has brokers 1..=3)`.
     pub fn from_toml(text: &str) -> Result<Scenario, String> {
-        let scenario: Scenario = toml::from_str(text).map_err(|error| error.to_string())?;
-        scenario.validate()?;
+        let document = match toml::de::DeTable::parse(text) {
+            Ok(document) => document,
+            Err(error) => {
+                return Err(render_at(text, error.span(), None, error.message()));
+            }
+        };
+        let root = document.get_ref();
+        // The faults' keys are checked against their kind first, on the parsed document, so a
+        // bad key is pointed at where it is; it is reported unless the file goes wrong earlier.
+        let fault_problem = check_fault_tables(root);
+        let parsed: Result<Scenario, toml::de::Error> = toml::from_str(text);
+        let serde_problem = parsed.as_ref().err();
+        match (fault_problem, serde_problem) {
+            (Some(problem), Some(error))
+                if error
+                    .span()
+                    .is_some_and(|span| span.start < problem.table_start) =>
+            {
+                return Err(render_serde_error(text, root, error));
+            }
+            (Some(problem), _) => {
+                return Err(render_at(
+                    text,
+                    Some(problem.span),
+                    Some(&problem.field),
+                    &problem.message,
+                ));
+            }
+            (None, Some(error)) => return Err(render_serde_error(text, root, error)),
+            (None, None) => {}
+        }
+        let scenario = parsed.map_err(|error| error.to_string())?;
+        if let Err(invalid) = scenario.check() {
+            let span = locate(root, &invalid.field);
+            return Err(render_at(
+                text,
+                span,
+                Some(&invalid.field),
+                &invalid.message,
+            ));
+        }
         Ok(scenario)
     }
 
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a scenario serializes to TOML")
     }
+}
+
+/// Why a scenario cannot run: the field at fault, as a path into the file (`fault[2].target`,
+/// `cluster.brokers`), and what is wrong with its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+        Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// A part of a field path: `fault[2].target` is `fault`, `[2]`, `target`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+fn parse_path(path: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for part in path.split('.') {
+        let mut pieces = part.split('[');
+        if let Some(key) = pieces.next() {
+            if !key.is_empty() {
+                steps.push(Step::Key(key.to_string()));
+            }
+        }
+        for index in pieces {
+            if let Ok(index) = index.trim_end_matches(']').parse() {
+                steps.push(Step::Index(index));
+            }
+        }
+    }
+    steps
+}
+
+fn path_to_string(steps: &[Step]) -> String {
+    let mut text = String::new();
+    for step in steps {
+        match step {
+            Step::Key(key) => {
+                if !text.is_empty() {
+                    text.push('.');
+                }
+                text.push_str(key);
+            }
+            Step::Index(index) => text.push_str(&format!("[{index}]")),
+        }
+    }
+    text
+}
+
+type Node<'i> = toml::Spanned<toml::de::DeValue<'i>>;
+
+/// Where a field is in the file: its value, or — when the file leaves it out — the table that
+/// should hold it (a `[[producer]]` header); None when there is nothing to point at.
+fn locate(root: &toml::de::DeTable<'_>, field: &str) -> Option<std::ops::Range<usize>> {
+    let mut table = root;
+    let mut found: Option<&Node<'_>> = None;
+    let mut steps = parse_path(field).into_iter().peekable();
+    while let Some(step) = steps.next() {
+        let next = match (&step, found) {
+            (Step::Key(key), _) => table.get(key.as_str()),
+            (Step::Index(index), Some(node)) => match node.get_ref() {
+                toml::de::DeValue::Array(array) => array.get(*index),
+                _ => None,
+            },
+            (Step::Index(_), None) => None,
+        };
+        let Some(next) = next else {
+            // Not in the file: the table that would hold it, if it is one.
+            return found
+                .map(|node| node.span())
+                .filter(|span| !span.is_empty());
+        };
+        found = Some(next);
+        if let toml::de::DeValue::Table(inner) = next.get_ref() {
+            table = inner;
+        } else if steps
+            .peek()
+            .is_some_and(|step| matches!(step, Step::Key(_)))
+        {
+            return Some(next.span());
+        }
+    }
+    found.map(|node| node.span())
+}
+
+/// The field at `offset`: the deepest key or value whose span holds it (an array-of-tables
+/// element is found by its keys, or by its `[[header]]`).
+fn path_at(table: &toml::de::DeTable<'_>, offset: usize, path: &mut Vec<Step>) -> bool {
+    for (key, value) in table.iter() {
+        path.push(Step::Key(key.get_ref().to_string()));
+        if key.span().contains(&offset) || value_at(value, offset, path) {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
+fn value_at(value: &Node<'_>, offset: usize, path: &mut Vec<Step>) -> bool {
+    let span = value.span();
+    let holds = span.contains(&offset) || (span.is_empty() && span.start == offset);
+    match value.get_ref() {
+        toml::de::DeValue::Table(inner) => path_at(inner, offset, path) || holds,
+        toml::de::DeValue::Array(array) => {
+            for (index, element) in array.iter().enumerate() {
+                path.push(Step::Index(index));
+                if value_at(element, offset, path) {
+                    return true;
+                }
+                path.pop();
+            }
+            holds
+        }
+        _ => holds,
+    }
+}
+
+/// A serde error from the file, with the field it is about named before its message.
+fn render_serde_error(text: &str, root: &toml::de::DeTable<'_>, error: &toml::de::Error) -> String {
+    // An error about the whole document (a missing top-level key) has an empty span at 0.
+    let span = error
+        .span()
+        .filter(|span| !(span.is_empty() && span.start == 0));
+    let mut path = Vec::new();
+    let field = match &span {
+        Some(span) if path_at(root, span.start, &mut path) => Some(path_to_string(&path)),
+        Some(_) => None,
+        // `missing field `name``: the field is the missing one.
+        None => error
+            .message()
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(field, _)| field.to_string()),
+    };
+    render_at(text, span, field.as_deref(), error.message())
+}
+
+/// `line L, column C: FIELD: MESSAGE`, then the line with the spot marked (as toml marks its
+/// own errors); without a position, `FIELD: MESSAGE`.
+fn render_at(
+    text: &str,
+    span: Option<std::ops::Range<usize>>,
+    field: Option<&str>,
+    message: &str,
+) -> String {
+    let what = match field {
+        Some(field) if !field.is_empty() => format!("{field}: {message}"),
+        _ => message.to_string(),
+    };
+    let Some(span) = span else {
+        return what;
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |at| at + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |at| start + at);
+    let line_number = text[..line_start].matches('\n').count() + 1;
+    let content = text[line_start..line_end].trim_end_matches('\r');
+    let column = text[line_start..start].chars().count() + 1;
+    let width = text[start..span.end.clamp(start, line_end)]
+        .chars()
+        .count()
+        .max(1);
+    let gutter = " ".repeat(line_number.to_string().len());
+    format!(
+        "line {line_number}, column {column}: {what}\n{gutter} |\n{line_number} | {content}\n{gutter} | {}{}",
+        " ".repeat(column - 1),
+        "^".repeat(width)
+    )
+}
+
+/// A problem with a `[[fault]]` table's keys, found on the parsed document.
+struct FaultTableProblem {
+    /// Where its `[[fault]]` header starts (to report problems in file order).
+    table_start: usize,
+    span: std::ops::Range<usize>,
+    field: String,
+    message: String,
+}
+
+/// Checks each `[[fault]]` table's `kind` and keys against the kind, pointing at the key at
+/// fault (or at the table, for a missing one).
+fn check_fault_tables(root: &toml::de::DeTable<'_>) -> Option<FaultTableProblem> {
+    let toml::de::DeValue::Array(faults) = root.get("fault")?.get_ref() else {
+        return None;
+    };
+    for (i, fault) in faults.iter().enumerate() {
+        let toml::de::DeValue::Table(table) = fault.get_ref() else {
+            continue;
+        };
+        let header = fault.span();
+        let problem = |span: std::ops::Range<usize>, key: &str, message: String| {
+            Some(FaultTableProblem {
+                table_start: header.start,
+                span,
+                field: format!("fault[{i}].{key}"),
+                message,
+            })
+        };
+        let Some(kind) = table.get("kind") else {
+            return problem(
+                header.clone(),
+                "kind",
+                format!(
+                    "missing: every [[fault]] has a kind (one of {})",
+                    fault_kind_names()
+                ),
+            );
+        };
+        let Some(kind_name) = kind.get_ref().as_str() else {
+            continue; // not a string: serde names the type
+        };
+        // Keys in file order, so the first bad one is reported.
+        let mut keys: Vec<(&str, std::ops::Range<usize>)> = table
+            .iter()
+            .map(|(key, _)| {
+                let name: &str = key.get_ref();
+                (name, key.span())
+            })
+            .collect();
+        keys.sort_by_key(|(_, span)| span.start);
+        let present: Vec<&str> = keys.iter().map(|(key, _)| *key).collect();
+        match fault_keys_problem(kind_name, &present) {
+            None => {}
+            Some((None, message)) => return problem(kind.span(), "kind", message),
+            Some((Some(key), message)) => {
+                let span = keys
+                    .iter()
+                    .find(|(name, _)| *name == key)
+                    .map_or(header.clone(), |(_, span)| span.clone());
+                return problem(span, &key, message);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -932,8 +1601,9 @@ mod tests {
             "{head}[[fault]]\nat_ms = 5\nkind = \"crash\"\ntarget = \"broker-1\"\ncolor = \"red\"\n"
         ))
         .unwrap_err();
+        // The field's own line, not the [[fault]] header's.
         assert!(
-            error.contains("line 5") && error.contains("color"),
+            error.contains("line 9,") && error.contains("fault[0].color"),
             "{error}"
         );
         let error = Scenario::from_toml(&format!(
@@ -941,7 +1611,9 @@ mod tests {
         ))
         .unwrap_err();
         assert!(
-            error.contains("line 5") && error.contains("brokr-1"),
+            error.contains("line 8,")
+                && error.contains("fault[0].target")
+                && error.contains("brokr-1"),
             "{error}"
         );
         let error = Scenario::from_toml(&format!("{head}[[fault]]\nat_ms = 5\nkind = \"melt\"\n"))
@@ -968,6 +1640,136 @@ mod tests {
             Ok(KeyMode::Keyed(7))
         );
         assert!(KeyMode::try_from("keyed:x".to_string()).is_err());
+    }
+
+    #[test]
+    fn targets_display_as_files_spell_them() {
+        assert_eq!(Target::Consumer(0).to_string(), "consumer-0");
+        assert_eq!(Target::Producer(1).to_string(), "producer-1");
+        assert_eq!(broker(3).to_string(), "broker-3");
+        assert_eq!(Target::Controller.to_string(), "controller");
+        assert_eq!(leader_of("payments", 0).to_string(), "leader-of:payments/0");
+        assert_eq!(
+            follower_of("payments", 1).to_string(),
+            "follower-of:payments/1"
+        );
+        assert_eq!(
+            targets_to_string(&[broker(1), Target::Producer(0)]),
+            "[broker-1, producer-0]"
+        );
+    }
+
+    /// One fault of every kind, with every optional field set.
+    fn every_kind() -> Vec<Fault> {
+        let target = broker(1);
+        vec![
+            Fault::Crash {
+                target: target.clone(),
+            },
+            Fault::Close {
+                target: Target::Consumer(0),
+            },
+            Fault::Pause {
+                target: target.clone(),
+            },
+            Fault::Isolate {
+                target: target.clone(),
+            },
+            Fault::IsolateFromCluster {
+                target: target.clone(),
+            },
+            Fault::Clog {
+                from: target.clone(),
+                to: Target::Producer(0),
+            },
+            Fault::Partition {
+                side: vec![target.clone(), Target::Controller],
+            },
+            Fault::PacketLoss { rate: 0.5 },
+            Fault::Latency {
+                min_ms: 1,
+                max_ms: 5,
+            },
+            Fault::Disk {
+                target: target.clone(),
+                read_error_rate: 0.1,
+                write_error_rate: 0.2,
+                latency_ms: 3,
+            },
+            Fault::Retention {
+                target: target.clone(),
+                topic: "orders".into(),
+                partition: 0,
+                offset: 7,
+                min_age_ms: 9,
+            },
+            Fault::TruncateFollower {
+                target,
+                topic: "orders".into(),
+                partition: 1,
+            },
+            Fault::ExpirePids {
+                topic: "orders".into(),
+                partition: 0,
+                idle_ms: 4,
+            },
+            Fault::AddPartitions {
+                topic: "orders".into(),
+                count: 4,
+            },
+        ]
+    }
+
+    #[test]
+    fn the_fault_kinds_table_matches_the_fault_type() {
+        let faults = every_kind();
+        assert_eq!(faults.len(), FAULT_KINDS.len());
+        for fault in faults {
+            // What a file holds for this fault: kind and fields, as serde writes them.
+            let value = serde_json::to_value(&fault).unwrap();
+            let object = value.as_object().unwrap();
+            let kind = object["kind"].as_str().unwrap();
+            let (_, required, optional) = FAULT_KINDS
+                .iter()
+                .find(|(name, _, _)| *name == kind)
+                .unwrap_or_else(|| panic!("{kind} is not in FAULT_KINDS"));
+            let mut written: Vec<&str> = object
+                .keys()
+                .map(String::as_str)
+                .filter(|key| *key != "kind")
+                .collect();
+            written.sort();
+            let mut listed: Vec<&str> = required.iter().chain(optional.iter()).copied().collect();
+            listed.sort();
+            assert_eq!(written, listed, "{kind}");
+            // And it reads back, through the file's own path.
+            let timed = timed(fault.clone()).at_ms(10).for_ms(20);
+            let text = toml::to_string(&timed).unwrap();
+            let back: TimedFault = toml::from_str(&text).unwrap();
+            assert_eq!(back, timed, "{text}");
+        }
+    }
+
+    #[test]
+    fn optional_fault_fields_take_their_defaults() {
+        let back: TimedFault = toml::from_str(
+            "at_ms = 1\nkind = \"retention\"\ntarget = \"broker-1\"\ntopic = \"t\"\npartition = 0\noffset = 5\n",
+        )
+        .unwrap();
+        assert_eq!(
+            back.fault,
+            Fault::Retention {
+                target: broker(1),
+                topic: "t".into(),
+                partition: 0,
+                offset: 5,
+                min_age_ms: RETENTION_MIN_AGE_MS_DEFAULT
+            }
+        );
+        let back: TimedFault =
+            toml::from_str("at_ms = 1\nkind = \"expire-pids\"\ntopic = \"t\"\npartition = 0\n")
+                .unwrap();
+        assert_eq!(back.fault, expire_pids("t", 0).fault);
     }
 
     #[test]
