@@ -91,10 +91,7 @@ pub(crate) fn lines_named(explanation: &str) -> Vec<(u64, u64)> {
             continue;
         };
         rest = after_space;
-        loop {
-            let Some((first, after)) = leading_number(rest) else {
-                break;
-            };
+        while let Some((first, after)) = leading_number(rest) {
             rest = after;
             let mut last = first;
             if list {

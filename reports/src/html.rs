@@ -4,6 +4,8 @@
 //!
 //! The timeline (see `docs/reports.md`, "Reading the timeline"):
 //! - a time axis in seconds of simulated time, at the bottom, with grid lines across everything;
+//!   when the liveness phase is long, the axis is broken at the heal (piecewise linear: the time
+//!   before the heal gets most of the width, the liveness phase the rest, compressed);
 //! - fault bars across the top, one bar from each fault to its repair (crash → restart,
 //!   pause → resume, partition → unpartition, ...), diamonds for instant faults (retention,
 //!   expire-pid, add-partitions, ...); a dashed green line at each `heal`, and the liveness phase
@@ -45,8 +47,19 @@ const LANE_TITLE_PX: f64 = 26.0;
 const BOTTOM_AXIS_PX: f64 = 40.0;
 /// Approximate width of one character of the 10 px labels, to lay out fault labels.
 const LABEL_CHAR_PX: f64 = 5.6;
-/// Time axis ticks aimed at (at most).
+/// Time axis ticks aimed at (at most) over the whole plot width.
 const TIME_TICKS_MAX: u64 = 12;
+/// When the liveness phase after the heal is long, the time before the heal (the fault phase,
+/// where the story usually is) gets this share of the plot's width, the liveness phase the rest:
+/// the time axis is piecewise linear, with a break at the heal.
+const FAULT_PHASE_SHARE: f64 = 0.78;
+/// The axis is broken only when that compresses the liveness phase at least this much (relative
+/// to the time before the heal); else one linear scale.
+const LIVENESS_COMPRESSION_MIN: f64 = 2.0;
+/// Time ticks on the liveness side of a broken axis, at most.
+const LIVENESS_TICKS_MAX: u64 = 4;
+/// Tick labels keep this far from the break, whose own label is the heal's time.
+const BREAK_CLEARANCE_PX: f64 = 36.0;
 
 /// Consumer line colours (red, blue and orange mean anomalies, acks and log start).
 const CONSUMER_COLOURS: &[&str] = &[
@@ -375,16 +388,113 @@ fn coverage(out: &mut String, report: &RunReport) {
 // ---------------------------------------------------------------------------------------------
 // The SVG timeline.
 
-/// Maps simulated time to x.
+/// Maps simulated time to x: linearly from 0 to the end, or, when the liveness phase is long,
+/// piecewise: 0 to the heal over the first [`FAULT_PHASE_SHARE`] of the plot, the heal to the end
+/// over the rest. Every element's x comes from here, so positions agree with times on both sides.
 struct TimeScale {
     end_ns: u64,
+    axis_break: Option<AxisBreak>,
+}
+
+/// Where a piecewise time axis changes scale.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct AxisBreak {
+    /// The heal's time, strictly between 0 and the end.
+    at_ns: u64,
+    /// Its x.
+    x: f64,
 }
 
 impl TimeScale {
-    fn x(&self, time_ns: u64) -> f64 {
-        let fraction = time_ns.min(self.end_ns) as f64 / self.end_ns as f64;
-        PLOT_LEFT_PX + fraction * (PLOT_RIGHT_PX - PLOT_LEFT_PX)
+    /// A linear scale from 0 to `end_ns` (at least 1).
+    fn linear(end_ns: u64) -> TimeScale {
+        TimeScale {
+            end_ns: end_ns.max(1),
+            axis_break: None,
+        }
     }
+
+    /// The scale for a run that ends at `end_ns` and heals at `heal_ns`: broken at the heal when
+    /// a linear scale would give the liveness phase so much width that breaking the axis
+    /// compresses it at least [`LIVENESS_COMPRESSION_MIN`] times.
+    fn new(end_ns: u64, heal_ns: Option<u64>) -> TimeScale {
+        let mut scale = TimeScale::linear(end_ns);
+        let Some(heal_ns) = heal_ns.filter(|&heal| heal > 0 && heal < scale.end_ns) else {
+            return scale;
+        };
+        let axis_break = AxisBreak {
+            at_ns: heal_ns,
+            x: PLOT_LEFT_PX + FAULT_PHASE_SHARE * (PLOT_RIGHT_PX - PLOT_LEFT_PX),
+        };
+        let broken = TimeScale {
+            end_ns: scale.end_ns,
+            axis_break: Some(axis_break),
+        };
+        if broken
+            .compression()
+            .is_some_and(|c| c >= LIVENESS_COMPRESSION_MIN)
+        {
+            scale = broken;
+        }
+        scale
+    }
+
+    fn x(&self, time_ns: u64) -> f64 {
+        let time_ns = time_ns.min(self.end_ns);
+        let (from_ns, to_ns, from_x, to_x) = match self.axis_break {
+            Some(AxisBreak { at_ns, x }) if time_ns <= at_ns => (0, at_ns, PLOT_LEFT_PX, x),
+            Some(AxisBreak { at_ns, x }) => (at_ns, self.end_ns, x, PLOT_RIGHT_PX),
+            None => (0, self.end_ns, PLOT_LEFT_PX, PLOT_RIGHT_PX),
+        };
+        let fraction = (time_ns - from_ns) as f64 / (to_ns - from_ns) as f64;
+        from_x + fraction * (to_x - from_x)
+    }
+
+    /// How many times more time a pixel holds after the break than before it.
+    fn compression(&self) -> Option<f64> {
+        let AxisBreak { at_ns, x } = self.axis_break?;
+        let before = (x - PLOT_LEFT_PX) / at_ns as f64;
+        let after = (PLOT_RIGHT_PX - x) / (self.end_ns - at_ns) as f64;
+        Some(before / after)
+    }
+
+    /// The time axis ticks, in time order: (time, label, is the break). On a linear scale, round
+    /// times from 0 to the end; on a broken one, round times on each side with each side's own
+    /// step (none within [`BREAK_CLEARANCE_PX`] of the break), and the break itself, labelled
+    /// with the heal's time.
+    fn ticks(&self) -> Vec<(u64, String, bool)> {
+        let mut ticks = Vec::new();
+        let Some(AxisBreak { at_ns, x: break_x }) = self.axis_break else {
+            let step = time_step_ns(self.end_ns, TIME_TICKS_MAX);
+            for tick in round_times(0, self.end_ns, step) {
+                ticks.push((tick, seconds_label(tick, step), false));
+            }
+            return ticks;
+        };
+        let step = time_step_ns(at_ns, TIME_TICKS_MAX);
+        for tick in round_times(0, at_ns, step) {
+            if self.x(tick) <= break_x - BREAK_CLEARANCE_PX {
+                ticks.push((tick, seconds_label(tick, step), false));
+            }
+        }
+        // The heal's time, one decimal finer than the ticks before it.
+        ticks.push((at_ns, seconds_label(at_ns, (step / 10).max(1)), true));
+        let step = time_step_ns(self.end_ns - at_ns, LIVENESS_TICKS_MAX);
+        for tick in round_times(at_ns, self.end_ns, step) {
+            if self.x(tick) >= break_x + BREAK_CLEARANCE_PX {
+                ticks.push((tick, seconds_label(tick, step), false));
+            }
+        }
+        ticks
+    }
+}
+
+/// The multiples of `step_ns` from `from_ns` to `to_ns`, both included.
+fn round_times(from_ns: u64, to_ns: u64, step_ns: u64) -> impl Iterator<Item = u64> {
+    let step_ns = step_ns.max(1);
+    let first = from_ns.div_ceil(step_ns).checked_mul(step_ns);
+    std::iter::successors(first, move |tick| tick.checked_add(step_ns))
+        .take_while(move |&tick| tick <= to_ns)
 }
 
 /// Maps offsets to y within one lane.
@@ -404,9 +514,7 @@ impl OffsetScale {
 fn timeline_section(out: &mut String, report: &RunReport, timeline: &Timeline, anchors: &Anchors) {
     out.push_str("<section id=\"timeline\">\n<h2>Timeline</h2>\n");
     legend(out, timeline);
-    let time = TimeScale {
-        end_ns: timeline.end_ns,
-    };
+    let time = TimeScale::new(timeline.end_ns, timeline.heals_ns.first().copied());
     let (rows, row_count) = pack_faults(&timeline.faults, &time);
     let faults_top = TOP_PX;
     let proofs_top = faults_top + row_count.max(1) as f64 * FAULT_ROW_HEIGHT_PX + 6.0;
@@ -545,14 +653,15 @@ fn notes(out: &mut String, timeline: &Timeline) {
     }
 }
 
-/// A tick step in nanoseconds: 1, 2 or 5 times a power of ten, giving at most
-/// [`TIME_TICKS_MAX`] ticks.
-fn time_step_ns(end_ns: u64) -> u64 {
+/// A tick step in nanoseconds: 1, 2 or 5 times a power of ten, giving at most `ticks_max` steps
+/// over `span_ns`.
+fn time_step_ns(span_ns: u64, ticks_max: u64) -> u64 {
+    let ticks_max = ticks_max.max(1);
     let mut magnitude: u64 = 1_000; // 1 µs
     loop {
         for factor in [1, 2, 5] {
             let step = magnitude.saturating_mul(factor);
-            if end_ns / step <= TIME_TICKS_MAX {
+            if span_ns / step <= ticks_max {
                 return step;
             }
         }
@@ -576,51 +685,93 @@ fn seconds_label(time_ns: u64, step_ns: u64) -> String {
 }
 
 fn time_grid(out: &mut String, time: &TimeScale, top: f64, bottom: f64) {
-    let step = time_step_ns(time.end_ns);
-    let mut tick: u64 = 0;
     out.push_str("<g class=\"grid\" stroke=\"#e6e6e6\" stroke-width=\"1\">\n");
-    while tick <= time.end_ns {
+    // The break has the heal's line instead.
+    for (tick, _, _) in time.ticks().into_iter().filter(|tick| !tick.2) {
         let x = time.x(tick);
         let _ = writeln!(
             out,
             "<line x1=\"{x:.1}\" y1=\"{top:.1}\" x2=\"{x:.1}\" y2=\"{bottom:.1}\"/>"
         );
-        tick = match tick.checked_add(step) {
-            Some(next) => next,
-            None => break,
-        };
     }
     out.push_str("</g>\n");
 }
 
 fn time_axis(out: &mut String, time: &TimeScale, axis_y: f64) {
-    let step = time_step_ns(time.end_ns);
-    let _ = writeln!(
-        out,
-        "<line x1=\"{PLOT_LEFT_PX}\" y1=\"{axis_y:.1}\" x2=\"{PLOT_RIGHT_PX}\" y2=\"{axis_y:.1}\" stroke=\"#333\"/>"
-    );
-    let mut tick: u64 = 0;
-    while tick <= time.end_ns {
+    let caption_y = axis_y + 32.0;
+    match time.axis_break {
+        None => {
+            let _ = writeln!(
+                out,
+                "<line x1=\"{PLOT_LEFT_PX}\" y1=\"{axis_y:.1}\" x2=\"{PLOT_RIGHT_PX}\" y2=\"{axis_y:.1}\" stroke=\"#333\"/>"
+            );
+        }
+        Some(AxisBreak { x, .. }) => {
+            // The axis, cut at the break by a gap with a break mark (//) in it.
+            let _ = writeln!(
+                out,
+                "<g class=\"axis-break\" stroke=\"#333\"><title>the time scale changes at the heal</title>\
+                 <line x1=\"{PLOT_LEFT_PX}\" y1=\"{axis_y:.1}\" x2=\"{PLOT_RIGHT_PX}\" y2=\"{axis_y:.1}\"/>\
+                 <rect x=\"{:.1}\" y=\"{:.1}\" width=\"10\" height=\"16\" fill=\"#fff\" stroke=\"none\"/>\
+                 <path d=\"M{:.1} {:.1}l5 -16M{:.1} {:.1}l5 -16\" fill=\"none\" stroke-width=\"1.6\"/></g>",
+                x - 5.0,
+                axis_y - 8.0,
+                x - 7.5,
+                axis_y + 8.0,
+                x + 2.5,
+                axis_y + 8.0,
+            );
+        }
+    }
+    for (tick, label, is_break) in time.ticks() {
         let x = time.x(tick);
+        if is_break {
+            // The break mark is its tick.
+            let _ = writeln!(
+                out,
+                "<text class=\"axis axis-break-label\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" \
+                 style=\"fill:{HEAL_COLOUR};font-weight:600\"><title>the heal</title>{label}</text>",
+                axis_y + 18.0,
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "<line x1=\"{x:.1}\" y1=\"{axis_y:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#333\"/>\
-             <text class=\"axis\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+             <text class=\"axis\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text>",
             axis_y + 4.0,
             axis_y + 16.0,
-            seconds_label(tick, step)
         );
-        tick = match tick.checked_add(step) {
-            Some(next) => next,
-            None => break,
-        };
     }
-    let _ = writeln!(
-        out,
-        "<text class=\"axis\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">simulated time (s)</text>",
-        (PLOT_LEFT_PX + PLOT_RIGHT_PX) / 2.0,
-        axis_y + 32.0
-    );
+    match (time.axis_break, time.compression()) {
+        (Some(AxisBreak { x, .. }), Some(compression)) => {
+            let _ = writeln!(
+                out,
+                "<text class=\"axis\" x=\"{:.1}\" y=\"{caption_y:.1}\" text-anchor=\"middle\">simulated time (s)</text>\
+                 <text class=\"axis axis-compression\" x=\"{:.1}\" y=\"{caption_y:.1}\" text-anchor=\"middle\" \
+                 style=\"fill:{HEAL_COLOUR}\">after the heal: compressed {}×</text>",
+                (PLOT_LEFT_PX + x) / 2.0,
+                (x + PLOT_RIGHT_PX) / 2.0,
+                compression_label(compression),
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "<text class=\"axis\" x=\"{:.1}\" y=\"{caption_y:.1}\" text-anchor=\"middle\">simulated time (s)</text>",
+                (PLOT_LEFT_PX + PLOT_RIGHT_PX) / 2.0,
+            );
+        }
+    }
+}
+
+/// A compression factor for people: `2.5`, `12`.
+fn compression_label(compression: f64) -> String {
+    if compression < 10.0 {
+        format!("{compression:.1}")
+    } else {
+        format!("{compression:.0}")
+    }
 }
 
 fn fault_colour(span: &FaultSpan) -> &'static str {
@@ -1162,12 +1313,96 @@ mod tests {
 
     #[test]
     fn time_steps_are_round_and_few() {
-        assert_eq!(time_step_ns(15_480_000_000), 2_000_000_000);
-        assert_eq!(time_step_ns(86_000_000_000), 10_000_000_000);
-        assert_eq!(time_step_ns(1), 1_000);
-        assert!(time_step_ns(u64::MAX) > 0);
+        assert_eq!(time_step_ns(15_480_000_000, 12), 2_000_000_000);
+        assert_eq!(time_step_ns(86_000_000_000, 12), 10_000_000_000);
+        assert_eq!(time_step_ns(120_000_000_000, 4), 50_000_000_000);
+        assert_eq!(time_step_ns(1, 12), 1_000);
+        assert!(time_step_ns(u64::MAX, 12) > 0);
+        assert!(time_step_ns(u64::MAX, 0) > 0);
         assert_eq!(seconds_label(4_000_000_000, 2_000_000_000), "4 s");
         assert_eq!(seconds_label(500_000_000, 500_000_000), "0.5 s");
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-6
+    }
+
+    #[test]
+    fn a_long_liveness_phase_gets_the_smaller_part_of_a_broken_axis() {
+        const S: u64 = 1_000_000_000;
+        let time = TimeScale::new(140 * S, Some(20 * S));
+        let axis_break = time
+            .axis_break
+            .expect("a 120 s liveness phase breaks the axis");
+        let width = PLOT_RIGHT_PX - PLOT_LEFT_PX;
+        assert_eq!(axis_break.at_ns, 20 * S);
+        assert!(close(axis_break.x, PLOT_LEFT_PX + 0.78 * width));
+        // Both pieces are linear and meet at the heal.
+        assert!(close(time.x(0), PLOT_LEFT_PX));
+        assert!(close(time.x(10 * S), PLOT_LEFT_PX + 0.39 * width));
+        assert!(close(time.x(20 * S), axis_break.x));
+        assert!(close(time.x(80 * S), (axis_break.x + PLOT_RIGHT_PX) / 2.0));
+        assert!(close(time.x(140 * S), PLOT_RIGHT_PX));
+        assert!(close(time.x(u64::MAX), PLOT_RIGHT_PX));
+        // Later is never left of earlier.
+        let xs: Vec<f64> = (0..=1_400).map(|tenth| time.x(tenth * S / 10)).collect();
+        assert!(xs.windows(2).all(|pair| pair[0] < pair[1]));
+        // (0.78 / 20 s) / (0.22 / 120 s)
+        assert!(close(
+            time.compression().unwrap(),
+            0.78 * 120.0 / (0.22 * 20.0)
+        ));
+        assert_eq!(compression_label(time.compression().unwrap()), "21");
+        // Each side has its own round ticks; the break is labelled with the heal's time.
+        let ticks = time.ticks();
+        let labels: Vec<&str> = ticks.iter().map(|(_, label, _)| label.as_str()).collect();
+        assert_eq!(
+            labels,
+            vec![
+                "0 s", "2 s", "4 s", "6 s", "8 s", "10 s", "12 s", "14 s", "16 s", "18 s",
+                "20.0 s", "50 s", "100 s"
+            ]
+        );
+        for (tick, label, is_break) in &ticks {
+            assert_eq!(*is_break, *tick == 20 * S, "{label}");
+            assert_eq!(
+                label.trim_end_matches(" s").parse::<f64>().unwrap(),
+                *tick as f64 / S as f64
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_liveness_phase_or_none_keeps_one_linear_scale() {
+        const S: u64 = 1_000_000_000;
+        // pid-loss: a heal at 32.5 s of 37.5 s.
+        assert_eq!(
+            TimeScale::new(37_500_000_000, Some(32_500_000_000)).axis_break,
+            None
+        );
+        // Breaking at 64% would compress the liveness phase less than twice.
+        assert_eq!(TimeScale::new(100 * S, Some(65 * S)).axis_break, None);
+        assert!(TimeScale::new(100 * S, Some(63 * S)).axis_break.is_some());
+        assert_eq!(TimeScale::new(100 * S, None).axis_break, None);
+        assert_eq!(TimeScale::new(100 * S, Some(0)).axis_break, None);
+        assert_eq!(TimeScale::new(100 * S, Some(100 * S)).axis_break, None);
+        assert_eq!(TimeScale::new(0, Some(0)).axis_break, None);
+        let time = TimeScale::new(100 * S, None);
+        assert!(close(time.x(50 * S), (PLOT_LEFT_PX + PLOT_RIGHT_PX) / 2.0));
+        let labels: Vec<String> = time
+            .ticks()
+            .into_iter()
+            .map(|(_, label, _)| label)
+            .collect();
+        assert_eq!(labels.first().map(String::as_str), Some("0 s"));
+        assert_eq!(labels.last().map(String::as_str), Some("100 s"));
+        assert_eq!(labels.len(), 11);
+        // Tiny and huge times do not panic.
+        let tiny = TimeScale::new(10, Some(1));
+        assert!(tiny.axis_break.is_some());
+        assert!(!tiny.ticks().is_empty());
+        let huge = TimeScale::new(u64::MAX, Some(u64::MAX / 100));
+        assert!(!huge.ticks().is_empty());
     }
 
     #[test]
@@ -1181,7 +1416,7 @@ mod tests {
 
     #[test]
     fn thinning_keeps_at_most_four_points_per_column_and_the_extremes() {
-        let time = TimeScale { end_ns: 1_000 };
+        let time = TimeScale::linear(1_000);
         let offsets = OffsetScale {
             bottom_px: 100.0,
             height_px: 90.0,

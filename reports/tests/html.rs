@@ -277,3 +277,133 @@ fn large_histories_are_thinned() {
     let dots = acks.matches('M').count();
     assert!((500..=2_100).contains(&dots), "{dots} dots");
 }
+
+/// The x of simulated time `seconds` on the broken axis of a run that heals at `heal` seconds
+/// and ends at `end`: before the heal, 78% of the plot (x 160 to 1185); after it, the rest.
+fn broken_axis_x(seconds: f64, heal: f64, end: f64) -> f64 {
+    let break_x = 160.0 + 0.78 * (1185.0 - 160.0);
+    if seconds <= heal {
+        160.0 + seconds / heal * (break_x - 160.0)
+    } else {
+        break_x + (seconds - heal) / (end - heal) * (1185.0 - break_x)
+    }
+}
+
+/// The value of attribute `name` in `tag` (the text between `<` and `>`).
+fn attribute(tag: &str, name: &str) -> Option<f64> {
+    tag.split(&format!(" {name}=\""))
+        .nth(1)?
+        .split('"')
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_long_liveness_phase_gets_a_broken_time_axis_and_positions_follow_it() {
+    let report = common::long_liveness_run();
+    let html = reports::html::render(&report);
+    parse_elements(&html);
+    assert_self_contained(&html);
+    // A break mark at the heal, its time in bold green, and how much the liveness phase is
+    // compressed: (78% / 10 s) / (22% / 90 s) = 31.9.
+    assert_eq!(html.matches("<g class=\"axis-break\"").count(), 1);
+    assert!(
+        html.contains(">after the heal: compressed 32×</text>"),
+        "{html}"
+    );
+    let close = |a: f64, b: f64| (a - b).abs() <= 0.06;
+    // Every tick's label is the time at its x, on both sides of the break.
+    let mut labels = Vec::new();
+    for tag_and_text in html.split("<text class=\"axis").skip(1) {
+        let (tag, text) = tag_and_text.split_once('>').unwrap();
+        let text = text.split('<').next().unwrap();
+        let text = if text.is_empty() {
+            // The break's label has a tooltip first.
+            tag_and_text
+                .split("</title>")
+                .nth(1)
+                .unwrap()
+                .split('<')
+                .next()
+                .unwrap()
+        } else {
+            text
+        };
+        let Some(seconds) = text.strip_suffix(" s").and_then(|s| s.parse::<f64>().ok()) else {
+            continue;
+        };
+        let x = attribute(tag, "x").unwrap();
+        assert!(
+            close(x, broken_axis_x(seconds, 10.0, 100.0)),
+            "tick {text} at x {x}"
+        );
+        labels.push(text.to_string());
+    }
+    assert_eq!(
+        labels,
+        [
+            "0 s", "1 s", "2 s", "3 s", "4 s", "5 s", "6 s", "7 s", "8 s", "9 s", "10.0 s", "40 s",
+            "60 s", "80 s", "100 s"
+        ]
+    );
+    // The heal's line and the liveness shading start at the break.
+    let heal = html.split("<g class=\"heal\">").nth(1).unwrap();
+    let heal_line = heal.split("<line").nth(1).unwrap();
+    assert!(close(
+        attribute(heal_line, "x1").unwrap(),
+        broken_axis_x(10.0, 10.0, 100.0)
+    ));
+    let liveness = html.split("<rect class=\"liveness\"").nth(1).unwrap();
+    assert!(close(
+        attribute(liveness, "x").unwrap(),
+        broken_axis_x(10.0, 10.0, 100.0)
+    ));
+    // The crash at 2 s, never repaired before the heal: a bar from 2 s to the heal at 10 s.
+    let crash = html.split("crash consumer-0 from").nth(1).unwrap();
+    let crash_rect = crash.split("<rect").nth(1).unwrap();
+    let start = attribute(crash_rect, "x").unwrap();
+    let width = attribute(crash_rect, "width").unwrap();
+    assert!(close(start, broken_axis_x(2.0, 10.0, 100.0)), "{start}");
+    assert!(
+        close(start + width, broken_axis_x(10.0, 10.0, 100.0)),
+        "{width}"
+    );
+    // The retention instant at 5 s.
+    let retention = html.split("retention broker-1 at").nth(1).unwrap();
+    let diamond = retention.split("<path d=\"M").nth(1).unwrap();
+    let x: f64 = diamond.split(' ').next().unwrap().parse().unwrap();
+    assert!(close(x, broken_axis_x(5.0, 10.0, 100.0)), "{x}");
+    // The consumer's polls at 13, 16, ... 34 s, after the break, in the right pixel columns.
+    let consumer = html.split("<path class=\"consumer\" d=\"").nth(1).unwrap();
+    let path = consumer.split('"').next().unwrap();
+    let xs: Vec<f64> = path
+        .split(['M', 'L'])
+        .filter(|point| !point.is_empty())
+        .map(|point| point.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    let expected: Vec<f64> = (1..=8)
+        .map(|index| broken_axis_x(10.0 + 3.0 * index as f64, 10.0, 100.0))
+        .collect();
+    assert_eq!(xs.len(), expected.len(), "{path}");
+    for (x, expected) in xs.iter().zip(&expected) {
+        assert!(close(*x, *expected), "{x} vs {expected}");
+    }
+    // The proof of the duplicate at 22 s (line 16) is located there in the proof strip.
+    let proof = html
+        .split("<a class=\"proof\"")
+        .find(|proof| proof.contains("line 16:"))
+        .unwrap();
+    let diamond = proof.split("<path d=\"M").nth(1).unwrap();
+    let x: f64 = diamond.split(' ').next().unwrap().parse().unwrap();
+    assert!(close(x, broken_axis_x(22.0, 10.0, 100.0)), "{x}");
+}
+
+#[test]
+fn a_short_liveness_phase_keeps_a_linear_time_axis() {
+    // offset-commit seed 1 heals at 14 s of 15.6 s.
+    let html = reports::html::render(&common::failing_run());
+    assert!(!html.contains("axis-break"));
+    assert!(!html.contains("compressed"));
+    assert!(html.contains(">simulated time (s)</text>"));
+}

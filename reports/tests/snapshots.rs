@@ -25,6 +25,17 @@ fn json_report_of_a_failing_seed() {
     insta::assert_snapshot!("offset_commit_seed_1_json", reports::json::render(&report));
 }
 
+/// The SVG timeline of a small hand-made run with a long liveness phase: the broken time axis
+/// (ticks on each side, the heal's time at the break, the compression), fault bars, proofs, a
+/// consumer line, acknowledgements, all placed on it.
+#[test]
+fn timeline_with_a_broken_time_axis() {
+    let html = reports::html::render(&common::long_liveness_run());
+    let start = html.find("<svg").expect("a timeline");
+    let end = html.find("</svg>").expect("a timeline") + "</svg>".len();
+    insta::assert_snapshot!("long_liveness_timeline_svg", &html[start..end]);
+}
+
 /// Two runs of the same seed give the same Markdown and HTML bytes: nothing in them comes from
 /// the wall clock or from an iteration order that changes between runs.
 #[test]

@@ -74,3 +74,59 @@ pub fn with_anomaly(
     report.verdict = Verdict::Fail;
     report
 }
+
+/// A small hand-made run whose liveness phase is long: faults and sends in the first 10 s, the
+/// heal at 10 s, a consumer catching up (with one redelivery) until 34 s and the run ending at
+/// 100 s; a duplicate delivery and an unseen write are proven.
+pub fn long_liveness_run() -> RunReport {
+    const S: u64 = 1_000_000_000;
+    let mut lines = Vec::new();
+    for offset in 0..8u64 {
+        lines.push(format!(
+            r#"{{"time":{},"process":"producer-0","type":"ok","f":"send","value":"v{offset}","topic":"t","partition":0,"offset":{offset}}}"#,
+            (offset + 1) * S
+        ));
+    }
+    lines.push(format!(
+        r#"{{"time":{},"process":"nemesis","type":"info","f":"fault","fault":"crash","target":"consumer-0"}}"#,
+        2 * S
+    ));
+    lines.push(format!(
+        r#"{{"time":{},"process":"nemesis","type":"info","f":"fault","fault":"retention","target":"broker-1"}}"#,
+        5 * S
+    ));
+    lines.push(format!(
+        r#"{{"time":{},"process":"nemesis","type":"info","f":"fault","fault":"partition","target":"broker-2"}}"#,
+        6 * S
+    ));
+    lines.push(format!(
+        r#"{{"time":{},"process":"nemesis","type":"info","f":"fault","fault":"heal"}}"#,
+        10 * S
+    ));
+    for (index, offset) in [0u64, 1, 2, 1, 2, 3, 4, 5].into_iter().enumerate() {
+        let time = 10 * S + (index as u64 + 1) * 3 * S;
+        lines.push(format!(
+            r#"{{"time":{time},"process":"consumer-0","type":"ok","f":"poll","records":[{{"topic":"t","partition":0,"offset":{offset},"value":"v{offset}"}}]}}"#
+        ));
+    }
+    lines.push(format!(
+        r#"{{"time":{},"process":"consumer-0","type":"ok","f":"close"}}"#,
+        100 * S
+    ));
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let mut report = report_with_history(&lines);
+    report.sim_time_ms = 100_000;
+    // Lines 1-8 are the sends, 9 the crash, 12 the heal, 13-20 the polls.
+    let report = with_anomaly(
+        report,
+        "duplicate-delivery",
+        "consumer-0 delivered t/0 offset 1 again (line 16) after line 14",
+        &[14, 16],
+    );
+    with_anomaly(
+        report,
+        "unseen",
+        "value v7 was acknowledged at t/0 offset 7 (line 8) and never read, although the history has a heal (line 12)",
+        &[8, 12],
+    )
+}
