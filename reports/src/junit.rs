@@ -3,7 +3,9 @@
 //!
 //! A campaign passes one case per scenario and one per failing seed; a case with a
 //! [`JunitFailure`] becomes `<testcase><failure message=".." type="..">body</failure></testcase>`.
-//! No timestamps are written, so the same cases give the same bytes.
+//! No timestamp, host name or id is written, so the same cases give the same bytes. The only
+//! values that come from a clock are the `time` attributes: each case's `time_ms`, and the suite's
+//! and the document's total (see [`render`] and [`render_with_time`]).
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::time::Duration;
@@ -30,13 +32,24 @@ pub struct JunitFailure {
     pub body: String,
 }
 
-/// The cases as a JUnit XML document with one test suite named `suite_name`.
+/// The cases as a JUnit XML document with one test suite named `suite_name`; the `time` of the
+/// suite and of the document is the sum of the cases' times (when some cases sum up others, pass
+/// the real total to [`render_with_time`] instead).
 ///
 /// Control characters other than tab and line breaks cannot be written in XML 1.0; quick-junit
 /// drops them (and ANSI escapes). Everything else is escaped as XML requires.
 pub fn render(suite_name: &str, cases: &[JunitCase]) -> String {
+    let total_ms = cases
+        .iter()
+        .fold(0u64, |total, case| total.saturating_add(case.time_ms));
+    render_with_time(suite_name, cases, total_ms)
+}
+
+/// [`render`], with the `time` of the suite and of the document given: for a campaign, its wall
+/// time (its cases overlap: a scenario's case has its seeds' summed time, and each failing seed is
+/// a case too, so their sum counts failing seeds twice).
+pub fn render_with_time(suite_name: &str, cases: &[JunitCase], total_ms: u64) -> String {
     let mut suite = TestSuite::new(suite_name);
-    let mut total_ms: u64 = 0;
     for case in cases {
         let status = match &case.failure {
             None => TestCaseStatus::success(),
@@ -54,7 +67,6 @@ pub fn render(suite_name: &str, cases: &[JunitCase]) -> String {
             .set_classname(case.classname.as_str())
             .set_time(Duration::from_millis(case.time_ms));
         suite.add_test_case(test_case);
-        total_ms = total_ms.saturating_add(case.time_ms);
     }
     suite.set_time(Duration::from_millis(total_ms));
     let mut report = Report::new(suite_name);

@@ -122,3 +122,31 @@ fn junit_is_deterministic() {
         reports::junit::render("s", &cases())
     );
 }
+
+#[test]
+fn the_suite_time_is_the_cases_sum_or_the_total_given() {
+    let xml = reports::junit::render("s", &cases());
+    let report = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit XML");
+    let summed = Some(std::time::Duration::from_millis(1_500 + 96));
+    assert_eq!(report.time, summed);
+    assert_eq!(report.test_suites[0].time, summed);
+
+    let xml = reports::junit::render_with_time("s", &cases(), 1_234);
+    let report = quick_junit::Report::deserialize_from_str(&xml).expect("valid JUnit XML");
+    let given = Some(std::time::Duration::from_millis(1_234));
+    assert_eq!(report.time, given);
+    assert_eq!(report.test_suites[0].time, given);
+    // Only the times differ.
+    let without_times = |xml: &str| {
+        let mut parts = xml.split(" time=\"");
+        let mut text = parts.next().unwrap_or_default().to_string();
+        for part in parts {
+            text.push_str(part.split_once('"').expect("a closing quote").1);
+        }
+        text
+    };
+    assert_eq!(
+        without_times(&xml),
+        without_times(&reports::junit::render("s", &cases()))
+    );
+}
