@@ -1,5 +1,6 @@
 //! The controller: cluster metadata, broker liveness, leader election, partition growth, and the
-//! coordinator duties (producer ids, committed offsets).
+//! coordinator duties (producer ids here; committed offsets in `crate::coordinator`, to which
+//! it hands `OffsetCommit` and `OffsetFetch`).
 //!
 //! A sans-IO state machine. The node shell feeds it requests and ticks; it answers synchronously.
 //!
@@ -21,8 +22,9 @@
 //! elected), rack-aware assignment, reassignment, topic deletion.
 
 use crate::api::*;
+use crate::coordinator::GroupCoordinator;
 use crate::journal::Journal;
-use crate::offsets::{OffsetStore, OffsetStoreError, PartitionOffset};
+use crate::offsets::OffsetStoreError;
 use crate::producer_ids::{ProducerIdError, ProducerIdManager};
 use crate::storage::{Storage, StorageError};
 use serde::{Deserialize, Serialize};
@@ -41,9 +43,6 @@ pub enum ControllerError {
     #[error("committed offsets: {0}")]
     Offsets(#[from] OffsetStoreError),
 }
-
-/// Compact the offsets journal when it grows past this.
-const OFFSETS_JOURNAL_BYTES_MAX: u64 = 1 << 20;
 
 /// Journal file name prefix of the metadata.
 const METADATA_JOURNAL: &str = "controller/metadata-";
@@ -126,7 +125,8 @@ pub struct ControllerCore<S: Storage> {
     metadata: DurableMetadata,
     liveness: BTreeMap<BrokerId, BrokerLiveness>,
     producer_ids: ProducerIdManager<S>,
-    offsets: OffsetStore<S>,
+    /// Committed offsets (`OffsetCommit`, `OffsetFetch`).
+    coordinator: GroupCoordinator<S>,
     events: Vec<ControllerEvent>,
 }
 
@@ -168,15 +168,14 @@ impl<S: Storage + Clone> ControllerCore<S> {
             })
             .collect();
         let producer_ids = ProducerIdManager::open(storage.clone(), "controller/producer-ids-")?;
-        let (offsets, _recovery) =
-            OffsetStore::open(storage, "controller/offsets-", OFFSETS_JOURNAL_BYTES_MAX)?;
+        let coordinator = GroupCoordinator::open(storage)?;
         let mut core = ControllerCore {
             config,
             journal,
             metadata,
             liveness,
             producer_ids,
-            offsets,
+            coordinator,
             events: Vec::new(),
         };
         core.persist()?;
@@ -673,7 +672,7 @@ impl<S: Storage + Clone> ControllerCore<S> {
             .map(|state| partition_metadata(tp.partition, state))
     }
 
-    // ---- coordinator ------------------------------------------------------------------------
+    // ---- requests ---------------------------------------------------------------------------
 
     /// Handles one request. Brokers' data-path requests (Produce, Fetch, ...) are not for the
     /// controller: they get `NotLeaderOrFollower`.
@@ -719,40 +718,10 @@ impl<S: Storage + Clone> ControllerCore<S> {
                 Response::InitProducerId(InitProducerIdResponse { result })
             }
             Request::OffsetCommit(request) => {
-                let commits: Vec<PartitionOffset> = request
-                    .offsets
-                    .iter()
-                    .map(|(partition, offset)| PartitionOffset {
-                        topic: partition.topic.clone(),
-                        partition: partition.partition,
-                        offset: *offset,
-                    })
-                    .collect();
-                let result = match self.offsets.commit(&request.group, &commits) {
-                    Ok(()) => Ok(()),
-                    Err(OffsetStoreError::Storage(_)) => Err(ErrorCode::KafkaStorageError),
-                    Err(error) => Err(ErrorCode::InvalidRequest {
-                        reason: error.to_string(),
-                    }),
-                };
-                Response::OffsetCommit(OffsetCommitResponse { result })
+                Response::OffsetCommit(self.coordinator.offset_commit(request))
             }
             Request::OffsetFetch(request) => {
-                let offsets = request
-                    .partitions
-                    .iter()
-                    .map(|partition| {
-                        let offset = self.offsets.fetch(
-                            &request.group,
-                            &partition.topic,
-                            partition.partition,
-                        );
-                        (partition.clone(), offset)
-                    })
-                    .collect();
-                Response::OffsetFetch(OffsetFetchResponse {
-                    result: Ok(offsets),
-                })
+                Response::OffsetFetch(self.coordinator.offset_fetch(request))
             }
             Request::Produce(_) => Response::Produce(ProduceResponse {
                 result: Err(ErrorCode::NotLeaderOrFollower),

@@ -13,9 +13,10 @@
 //! The cluster half, on top of it:
 //! - [`api`] — the typed wire API (requests, responses, Kafka-style error codes);
 //! - [`core`] — the broker core: replicas as leader or follower, high watermark, ISR, truncation,
-//!   fetch-from-follower;
+//!   fetch-from-follower (one file per role under `core/`);
 //! - [`epoch_cache`] — the leader-epoch cache (KIP-101/KIP-279);
-//! - [`controller`] — metadata, liveness, elections, partition growth, producer ids, offsets;
+//! - [`controller`] — metadata, liveness, elections, partition growth, producer ids;
+//! - `coordinator` — the group coordinator the controller hands committed offsets to;
 //! - [`node`] — the madsim node shells and `start_cluster` (the only madsim code in the crate).
 //!
 //! Apart from [`node`], nothing here knows of madsim, tokio, threads, clocks or randomness: time arrives as
@@ -26,6 +27,7 @@ pub mod batch;
 pub mod bugs;
 pub(crate) mod codec;
 pub mod controller;
+pub(crate) mod coordinator;
 pub mod core;
 pub mod epoch_cache;
 pub mod inspect;

@@ -1,0 +1,400 @@
+//! Serving fetches: followers fetching from this leader, consumers reading below the high
+//! watermark, KIP-392 fetch-from-follower (the leader's preferred read replica and a follower
+//! serving a consumer), reads planned now and executed after the disk delay, fetches held until
+//! data arrives (long poll), and `ListOffsets`.
+
+use super::leader::LeaderState;
+use super::{error_code, BrokerCore, Observation, Role};
+use crate::api::*;
+use crate::log::{ReadPlan, ReadResult};
+use crate::storage::Storage;
+use bytes::Bytes;
+use std::net::SocketAddr;
+
+/// A fetch held until data arrives or its wait ends (long poll).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ParkedFetch {
+    pub(super) to: SocketAddr,
+    pub(super) correlation_id: u64,
+    pub(super) request: FetchRequest,
+    pub(super) deadline_ms: u64,
+}
+
+/// Most fetches a broker holds at once; more are answered at once.
+const PARKED_FETCHES_MAX: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PendingRead {
+    pub(super) to: SocketAddr,
+    pub(super) correlation_id: u64,
+    pub(super) request: FetchRequest,
+    pub(super) plan: ReadPlan,
+    pub(super) execute_at_ms: u64,
+}
+
+impl<S: Storage + Clone> BrokerCore<S> {
+    /// A fetch, held (parked) when it finds nothing yet and may wait: `None` when it is held or
+    /// its read is delayed (either answers later).
+    pub(super) fn fetch_or_park(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        correlation_id: u64,
+        request: FetchRequest,
+        read_delay_ms: u64,
+    ) -> Option<FetchResponse> {
+        let max_wait_ms = request.max_wait_ms.min(self.config.fetch_max_wait_ms);
+        let parked = request.clone();
+        match self.fetch(now_ms, from, correlation_id, request, read_delay_ms) {
+            Some(response)
+                if max_wait_ms > 0
+                    && matches!(&response.result, Ok(batches) if batches.is_empty())
+                    && response.preferred_read_replica.is_none()
+                    && self.parked_fetches.len() < PARKED_FETCHES_MAX =>
+            {
+                // Nothing yet: hold it until data arrives or the wait ends.
+                self.parked_fetches.push(ParkedFetch {
+                    to: from,
+                    correlation_id,
+                    request: parked,
+                    deadline_ms: now_ms + max_wait_ms,
+                });
+                None
+            }
+            other => other,
+        }
+    }
+
+    /// Answers the held fetches that have data now, whose replica changed role, or whose wait
+    /// is over.
+    pub(super) fn service_parked_fetches(&mut self, now_ms: u64) {
+        if self.parked_fetches.is_empty() {
+            return;
+        }
+        let parked = std::mem::take(&mut self.parked_fetches);
+        let mut still = Vec::with_capacity(parked.len());
+        for fetch in parked {
+            let ready = now_ms >= fetch.deadline_ms
+                || match self.replicas.get(&fetch.request.partition) {
+                    None => true,
+                    Some(replica) => match (&replica.role, fetch.request.replica_id) {
+                        (Role::Leader(_), Some(_)) => {
+                            replica.log.log_end_offset() > fetch.request.offset
+                        }
+                        (Role::Follower(_), Some(_)) => true,
+                        (_, None) => replica.high_watermark > fetch.request.offset,
+                    },
+                };
+            if ready {
+                let mut request = fetch.request;
+                request.max_wait_ms = 0;
+                match self.fetch(now_ms, fetch.to, fetch.correlation_id, request, 0) {
+                    Some(response) => {
+                        self.respond(fetch.to, fetch.correlation_id, Response::Fetch(response))
+                    }
+                    None => {} // a delayed read answers later
+                }
+            } else {
+                still.push(fetch);
+            }
+        }
+        // Answers above may have been parked again by nothing; keep the rest in order.
+        still.append(&mut self.parked_fetches);
+        self.parked_fetches = still;
+    }
+
+    fn fetch(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        correlation_id: u64,
+        request: FetchRequest,
+        read_delay_ms: u64,
+    ) -> Option<FetchResponse> {
+        let me = self.config.broker_id;
+        let partition = request.partition.clone();
+        let Some(replica) = self.replicas.get_mut(&partition) else {
+            let known = self.metadata.partition(&partition).is_some();
+            return Some(fetch_error(
+                if known {
+                    ErrorCode::NotLeaderOrFollower
+                } else {
+                    ErrorCode::UnknownTopicOrPartition
+                },
+                0,
+                0,
+                0,
+            ));
+        };
+        let high_watermark = replica.high_watermark;
+        let log_start = replica.log.log_start_offset();
+        let log_end = replica.log.log_end_offset();
+        let epoch = replica.leader_epoch;
+        let error = |code| Some(fetch_error(code, high_watermark, log_start, epoch));
+        if let Err(code) = Self::check_epoch(replica, request.current_leader_epoch) {
+            return error(code);
+        }
+        if request.max_bytes == 0 || request.max_bytes > self.config.fetch_bytes_max {
+            return error(ErrorCode::InvalidRequest {
+                reason: format!(
+                    "fetch size {} outside 1..={}",
+                    request.max_bytes, self.config.fetch_bytes_max
+                ),
+            });
+        }
+
+        if let Some(follower) = request.replica_id {
+            // A follower fetching from us, the leader.
+            let Role::Leader(leader) = &mut replica.role else {
+                return error(ErrorCode::NotLeaderOrFollower);
+            };
+            let Some(progress) = leader.followers.get_mut(&follower) else {
+                return error(ErrorCode::NotLeaderOrFollower);
+            };
+            if request.offset < log_start || request.offset > log_end {
+                return error(ErrorCode::OffsetOutOfRange);
+            }
+            if request.offset >= progress.leader_end_at_last_fetch {
+                progress.last_caught_up_ms = progress.last_fetch_ms;
+            }
+            if request.offset >= log_end {
+                progress.last_caught_up_ms = now_ms;
+            }
+            tracing::trace!(
+                broker = me,
+                %partition,
+                follower,
+                offset = request.offset,
+                log_end,
+                high_watermark,
+                "follower fetch"
+            );
+            progress.last_fetch_ms = now_ms;
+            progress.leader_end_at_last_fetch = log_end;
+            progress.log_end = request.offset;
+            if let Some(follower_start) = request.replica_log_start_offset {
+                progress.log_start = follower_start;
+            }
+            let max_bytes = request.max_bytes.min(self.config.replica_fetch_bytes_max);
+            let result = match replica.log.read(request.offset, max_bytes) {
+                Ok(read) => Ok(encode_batches(read, u64::MAX)),
+                Err(read_error) => Err(error_code(&read_error)),
+            };
+            self.maybe_expand_isr(now_ms, &partition, follower);
+            self.advance_high_watermark(now_ms, &partition);
+            let replica = &self.replicas[&partition];
+            return Some(FetchResponse {
+                result,
+                high_watermark: replica.high_watermark,
+                log_start_offset: replica.log.log_start_offset(),
+                leader_epoch: replica.leader_epoch,
+                preferred_read_replica: None,
+            });
+        }
+
+        // A consumer.
+        match &replica.role {
+            Role::Leader(leader) => {
+                // Beyond the log end is out of range; between the high watermark and the log
+                // end there is simply nothing committed to read yet (answered empty below).
+                if request.offset > log_end {
+                    return error(ErrorCode::OffsetOutOfRange);
+                }
+                if request.offset >= log_start {
+                    if let Some(rack) = &request.rack {
+                        if let Some(preferred) =
+                            preferred_read_replica(leader, rack, request.offset, me)
+                        {
+                            self.observe(Observation::PreferredReplicaChosen {
+                                partition: partition.clone(),
+                                leader: me,
+                                replica: preferred,
+                            });
+                            return Some(FetchResponse {
+                                result: Ok(Vec::new()),
+                                high_watermark,
+                                log_start_offset: log_start,
+                                leader_epoch: epoch,
+                                preferred_read_replica: Some(preferred),
+                            });
+                        }
+                    }
+                }
+            }
+            Role::Follower(follower) => {
+                // KIP-392: serve a consumer from a follower.
+                if request.offset < log_start {
+                    return error(ErrorCode::OffsetOutOfRange);
+                }
+                if request.offset > high_watermark {
+                    // Behind: we hold it uncommitted, or the leader has committed it and we
+                    // have not caught up. Beyond both: out of range (the consumer must go
+                    // back to the leader, KIP-392 case 4).
+                    let known_end = log_end.max(follower.leader_high_watermark);
+                    return error(if request.offset <= known_end {
+                        ErrorCode::OffsetNotAvailable
+                    } else {
+                        ErrorCode::OffsetOutOfRange
+                    });
+                }
+            }
+        }
+        if request.offset >= high_watermark {
+            // Nothing new yet.
+            return Some(FetchResponse {
+                result: Ok(Vec::new()),
+                high_watermark,
+                log_start_offset: log_start,
+                leader_epoch: epoch,
+                preferred_read_replica: None,
+            });
+        }
+        match replica.log.plan_read(request.offset, request.max_bytes) {
+            Err(read_error) => {
+                let code = error_code(&read_error);
+                self.note_evicted(&partition, request.offset, &code);
+                error(code)
+            }
+            Ok(plan) => {
+                if read_delay_ms == 0 {
+                    Some(self.execute_read(&partition, request.offset, plan))
+                } else {
+                    self.pending_reads.push_back(PendingRead {
+                        to: from,
+                        correlation_id,
+                        request,
+                        plan,
+                        execute_at_ms: now_ms + read_delay_ms,
+                    });
+                    None
+                }
+            }
+        }
+    }
+
+    fn note_evicted(&mut self, partition: &TopicPartition, offset: u64, code: &ErrorCode) {
+        if let ErrorCode::OffsetEvicted { next_available } = code {
+            self.observe(Observation::EvictedOffsetRequested {
+                partition: partition.clone(),
+                broker: self.config.broker_id,
+                offset,
+                next_available: *next_available,
+            });
+        }
+    }
+
+    /// Reads a planned fetch, limited to the high watermark *now*.
+    fn execute_read(
+        &mut self,
+        partition: &TopicPartition,
+        offset: u64,
+        plan: ReadPlan,
+    ) -> FetchResponse {
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return fetch_error(ErrorCode::NotLeaderOrFollower, 0, 0, 0);
+        };
+        let high_watermark = replica.high_watermark;
+        let log_start = replica.log.log_start_offset();
+        let epoch = replica.leader_epoch;
+        let result = match replica.log.execute_read(&plan) {
+            Ok(read) => Ok(encode_batches(read, high_watermark)),
+            Err(read_error) => Err(error_code(&read_error)),
+        };
+        if let Err(code) = &result {
+            self.note_evicted(partition, offset, &code.clone());
+        }
+        FetchResponse {
+            result,
+            high_watermark,
+            log_start_offset: log_start,
+            leader_epoch: epoch,
+            preferred_read_replica: None,
+        }
+    }
+
+    pub(super) fn execute_due_reads(&mut self, now_ms: u64) {
+        while self
+            .pending_reads
+            .front()
+            .is_some_and(|read| read.execute_at_ms <= now_ms)
+        {
+            let read = self.pending_reads.pop_front().expect("checked");
+            let response =
+                self.execute_read(&read.request.partition, read.request.offset, read.plan);
+            self.respond(read.to, read.correlation_id, Response::Fetch(response));
+        }
+    }
+
+    pub(super) fn list_offsets(&mut self, request: ListOffsetsRequest) -> ListOffsetsResponse {
+        let Some(replica) = self.replicas.get(&request.partition) else {
+            let known = self.metadata.partition(&request.partition).is_some();
+            return ListOffsetsResponse {
+                result: Err(if known {
+                    ErrorCode::NotLeaderOrFollower
+                } else {
+                    ErrorCode::UnknownTopicOrPartition
+                }),
+            };
+        };
+        if !replica.is_leader() {
+            return ListOffsetsResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            };
+        }
+        if let Err(error) = Self::check_epoch(replica, request.current_leader_epoch) {
+            return ListOffsetsResponse { result: Err(error) };
+        }
+        ListOffsetsResponse {
+            result: Ok(match request.spec {
+                OffsetSpec::Earliest => replica.log.log_start_offset(),
+                OffsetSpec::Latest => replica.high_watermark,
+                OffsetSpec::LogEnd => replica.log.log_end_offset(),
+            }),
+        }
+    }
+}
+
+/// KIP-392 with KAFKA-14372: an in-sync follower on the consumer's rack that holds the offset.
+fn preferred_read_replica(
+    leader: &LeaderState,
+    rack: &str,
+    offset: u64,
+    me: BrokerId,
+) -> Option<BrokerId> {
+    leader
+        .isr
+        .iter()
+        .filter(|&&b| b != me)
+        .filter(|b| format!("rack-{b}") == rack)
+        .find(|b| {
+            leader
+                .followers
+                .get(b)
+                .is_some_and(|p| p.log_start <= offset && offset <= p.log_end)
+        })
+        .copied()
+}
+
+fn fetch_error(
+    code: ErrorCode,
+    high_watermark: u64,
+    log_start_offset: u64,
+    leader_epoch: u32,
+) -> FetchResponse {
+    FetchResponse {
+        result: Err(code),
+        high_watermark,
+        log_start_offset,
+        leader_epoch,
+        preferred_read_replica: None,
+    }
+}
+
+/// Encodes the batches of a read for the wire, keeping those that start below `end_offset`.
+fn encode_batches(read: ReadResult, end_offset: u64) -> Vec<Bytes> {
+    read.batches
+        .into_iter()
+        .filter(|batch| batch.base_offset < end_offset)
+        .map(|batch| batch.encode())
+        .collect()
+}

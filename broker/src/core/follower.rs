@@ -1,0 +1,371 @@
+//! The follower role: fetching from the leader, the epoch check before fetching
+//! (`OffsetForLeaderEpoch`, KIP-101/KIP-279) and the truncation of a divergent tail, resets to the
+//! leader's log start, and following the leader's high watermark and log start. The
+//! `no-follower-truncation` bug's log-end query lives here too.
+
+use super::produce::note_producer_append;
+use super::{BrokerCore, Observation, OutgoingKind, Role};
+use crate::api::*;
+use crate::batch::RecordBatch;
+use crate::bugs::BrokerBug;
+use crate::storage::Storage;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FollowerPhase {
+    /// Must ask the leader where our latest epoch ends before fetching.
+    NeedsEpochCheck,
+    Fetching,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct FollowerState {
+    pub(super) leader: Option<BrokerId>,
+    pub(super) phase: FollowerPhase,
+    /// The outstanding request to the leader, if any.
+    pub(super) in_flight: Option<u64>,
+    pub(super) next_fetch_ms: u64,
+    /// The leader's high watermark as of its last answer.
+    pub(super) leader_high_watermark: u64,
+}
+
+impl<S: Storage + Clone> BrokerCore<S> {
+    pub(super) fn send_follower_request(&mut self, now_ms: u64, partition: &TopicPartition) {
+        let me = self.config.broker_id;
+        let Some(replica) = self.replicas.get(partition) else {
+            return;
+        };
+        let Role::Follower(follower) = &replica.role else {
+            return;
+        };
+        let Some(leader) = follower.leader else {
+            return;
+        };
+        let Some(addr) = self.metadata.broker_addr(leader) else {
+            return;
+        };
+        let epoch = replica.leader_epoch;
+        let (kind, request) = match follower.phase {
+            FollowerPhase::NeedsEpochCheck => {
+                let latest = replica.epochs.latest_epoch();
+                match latest {
+                    None => {
+                        // An empty history: nothing can diverge.
+                        if let Some(Role::Follower(f)) =
+                            self.replicas.get_mut(partition).map(|r| &mut r.role)
+                        {
+                            f.phase = FollowerPhase::Fetching;
+                        }
+                        return self.send_follower_request(now_ms, partition);
+                    }
+                    Some(latest) => (
+                        OutgoingKind::EpochCheck(partition.clone(), epoch),
+                        Request::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest {
+                            partition: partition.clone(),
+                            leader_epoch: latest,
+                            current_leader_epoch: epoch,
+                            replica_id: me,
+                        }),
+                    ),
+                }
+            }
+            FollowerPhase::Fetching => (
+                OutgoingKind::ReplicaFetch(partition.clone(), epoch),
+                Request::Fetch(FetchRequest {
+                    partition: partition.clone(),
+                    offset: replica.log.log_end_offset(),
+                    max_bytes: self.config.replica_fetch_bytes_max,
+                    replica_id: Some(me),
+                    current_leader_epoch: Some(epoch),
+                    replica_log_start_offset: Some(replica.log.log_start_offset()),
+                    rack: None,
+                    max_wait_ms: self.config.replica_fetch_max_wait_ms,
+                }),
+            ),
+        };
+        let correlation_id = self.send_to_broker(now_ms, addr, kind, request);
+        if let Some(Role::Follower(f)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
+            f.in_flight = Some(correlation_id);
+        }
+    }
+
+    pub(super) fn on_epoch_check_response(
+        &mut self,
+        now_ms: u64,
+        partition: &TopicPartition,
+        epoch: u32,
+        response: OffsetForLeaderEpochResponse,
+    ) {
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        if replica.leader_epoch != epoch {
+            return;
+        }
+        let Role::Follower(follower) = &mut replica.role else {
+            return;
+        };
+        follower.in_flight = None;
+        match response.result {
+            Ok((leader_epoch, end_offset)) => {
+                let log_end = replica.log.log_end_offset();
+                let own_end = replica.epochs.end_offset_for(leader_epoch, log_end).map_or(
+                    log_end,
+                    |(found, end)| if found == leader_epoch { end } else { log_end },
+                );
+                let truncate_at = end_offset.min(own_end).min(log_end);
+                follower.phase = FollowerPhase::Fetching;
+                follower.next_fetch_ms = now_ms;
+                if truncate_at < replica.log.log_start_offset() {
+                    self.restart_log_at(partition, end_offset);
+                } else {
+                    self.truncate_replica(partition, truncate_at);
+                }
+            }
+            Err(error) => {
+                tracing::debug!(broker = self.config.broker_id, %partition, %error, "epoch check refused");
+                follower.next_fetch_ms = now_ms + self.config.replica_fetch_wait_ms;
+            }
+        }
+    }
+
+    fn truncate_replica(&mut self, partition: &TopicPartition, offset: u64) {
+        let me = self.config.broker_id;
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        let from = replica.log.log_end_offset();
+        if offset >= from {
+            return;
+        }
+        if let Err(error) = replica.log.truncate_to(offset) {
+            tracing::warn!(broker = me, %partition, %error, "truncation failed");
+            return;
+        }
+        let to = replica.log.log_end_offset();
+        replica.epochs.truncate_from(to);
+        replica.high_watermark = replica.high_watermark.min(to);
+        replica.check_invariants(me);
+        self.observe(Observation::FollowerTruncated {
+            partition: partition.clone(),
+            broker: me,
+            from,
+            to,
+        });
+    }
+
+    fn restart_log_at(&mut self, partition: &TopicPartition, offset: u64) {
+        let me = self.config.broker_id;
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        let from = replica.log.log_end_offset();
+        if let Err(error) = replica.log.truncate_fully_and_start_at(offset) {
+            tracing::warn!(broker = me, %partition, %error, "log reset failed");
+            return;
+        }
+        replica.epochs.clear();
+        replica.high_watermark = offset;
+        replica.check_invariants(me);
+        self.observe(Observation::FollowerTruncated {
+            partition: partition.clone(),
+            broker: me,
+            from,
+            to: offset,
+        });
+        self.observe(Observation::LogStartAdvanced {
+            partition: partition.clone(),
+            broker: me,
+            offset,
+            leader: false,
+        });
+    }
+
+    fn send_log_end_query(&mut self, now_ms: u64, partition: &TopicPartition) {
+        let Some(replica) = self.replicas.get(partition) else {
+            return;
+        };
+        let Role::Follower(follower) = &replica.role else {
+            return;
+        };
+        let Some(addr) = follower
+            .leader
+            .and_then(|leader| self.metadata.broker_addr(leader))
+        else {
+            return;
+        };
+        let epoch = replica.leader_epoch;
+        let request = Request::ListOffsets(ListOffsetsRequest {
+            partition: partition.clone(),
+            spec: OffsetSpec::LogEnd,
+            current_leader_epoch: Some(epoch),
+        });
+        let correlation_id = self.send_to_broker(
+            now_ms,
+            addr,
+            OutgoingKind::LogEndQuery(partition.clone(), epoch),
+            request,
+        );
+        if let Some(Role::Follower(f)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
+            f.phase = FollowerPhase::Fetching;
+            f.in_flight = Some(correlation_id);
+        }
+    }
+
+    pub(super) fn on_log_end_response(
+        &mut self,
+        now_ms: u64,
+        partition: &TopicPartition,
+        epoch: u32,
+        response: ListOffsetsResponse,
+    ) {
+        let wait_ms = self.config.replica_fetch_wait_ms;
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        if replica.leader_epoch != epoch {
+            return;
+        }
+        let Role::Follower(follower) = &mut replica.role else {
+            return;
+        };
+        follower.in_flight = None;
+        match response.result {
+            Ok(leader_end) => {
+                follower.next_fetch_ms = now_ms;
+                self.truncate_replica(partition, leader_end);
+            }
+            Err(_) => follower.next_fetch_ms = now_ms + wait_ms,
+        }
+    }
+
+    pub(super) fn on_replica_fetch_response(
+        &mut self,
+        now_ms: u64,
+        partition: &TopicPartition,
+        epoch: u32,
+        response: FetchResponse,
+    ) {
+        let me = self.config.broker_id;
+        let wait_ms = self.config.replica_fetch_wait_ms;
+        let sync_each_append = self.config.log.sync_each_append;
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        if replica.leader_epoch != epoch {
+            return;
+        }
+        let Role::Follower(follower) = &mut replica.role else {
+            return;
+        };
+        follower.in_flight = None;
+        follower.leader_high_watermark = response.high_watermark;
+        match response.result {
+            Ok(batches) => {
+                let decoded: Result<Vec<RecordBatch>, _> = batches
+                    .iter()
+                    .map(|bytes| RecordBatch::decode(bytes))
+                    .collect();
+                let Ok(batches) = decoded else {
+                    tracing::warn!(broker = me, %partition, "corrupt batch from the leader");
+                    follower.next_fetch_ms = now_ms + wait_ms;
+                    return;
+                };
+                // The leader answers from the batch holding our offset; skip what we have.
+                let log_end = replica.log.log_end_offset();
+                let batches: Vec<RecordBatch> = batches
+                    .into_iter()
+                    .filter(|batch| batch.base_offset >= log_end)
+                    .collect();
+                let got_data = !batches.is_empty();
+                if got_data {
+                    if let Err(error) = replica.log.append_replicated(&batches, now_ms as i64) {
+                        tracing::warn!(broker = me, %partition, %error, "replicated append failed");
+                        follower.next_fetch_ms = now_ms + wait_ms;
+                        return;
+                    }
+                    if sync_each_append {
+                        if let Err(error) = replica.log.sync() {
+                            tracing::warn!(broker = me, %partition, %error, "sync failed");
+                        }
+                    }
+                    for batch in &batches {
+                        replica
+                            .epochs
+                            .assign(batch.partition_leader_epoch, batch.base_offset);
+                        if batch.producer_id >= 0 {
+                            note_producer_append(
+                                &mut self.producer_activity,
+                                partition,
+                                batch.producer_id,
+                                batch.producer_epoch,
+                                true,
+                                now_ms,
+                            );
+                        }
+                    }
+                }
+                // An empty answer already waited at the leader (long poll): ask again at once.
+                follower.next_fetch_ms = now_ms;
+                let log_end = replica.log.log_end_offset();
+                replica.high_watermark = replica
+                    .high_watermark
+                    .max(response.high_watermark.min(log_end));
+                // Follow the leader's log start (Kafka's maybeIncrementLogStartOffset).
+                if response.log_start_offset > replica.log.log_start_offset() {
+                    let target = response.log_start_offset.min(replica.high_watermark);
+                    if target > replica.log.log_start_offset() {
+                        match replica.log.advance_log_start(target) {
+                            Ok(outcome) => {
+                                let expired = outcome.producers_expired;
+                                let offset = replica.log.log_start_offset();
+                                replica.epochs.truncate_before(offset);
+                                let partition = partition.clone();
+                                self.observe(Observation::LogStartAdvanced {
+                                    partition: partition.clone(),
+                                    broker: me,
+                                    offset,
+                                    leader: false,
+                                });
+                                for producer_id in expired {
+                                    self.observe(Observation::ProducerExpired {
+                                        partition: partition.clone(),
+                                        broker: me,
+                                        producer_id,
+                                    });
+                                }
+                            }
+                            Err(error) => {
+                                tracing::warn!(broker = me, %partition, %error, "log start advance failed");
+                            }
+                        }
+                    }
+                }
+                if let Some(replica) = self.replicas.get(partition) {
+                    replica.check_invariants(me);
+                }
+            }
+            Err(ErrorCode::OffsetOutOfRange) => {
+                let log_end = replica.log.log_end_offset();
+                if log_end < response.log_start_offset {
+                    // We fell behind the leader's retention: start over at its log start.
+                    follower.next_fetch_ms = now_ms;
+                    self.restart_log_at(partition, response.log_start_offset);
+                } else {
+                    // We are ahead of the leader: find the divergence again.
+                    follower.phase = FollowerPhase::NeedsEpochCheck;
+                    follower.next_fetch_ms = now_ms;
+                    if self.config.bugs.is_on(BrokerBug::NoFollowerTruncation) {
+                        // Historical bug (pre-KIP-101): no epoch check; ask the leader for its
+                        // log end and cut only what lies beyond it, keeping any divergent
+                        // records below.
+                        self.send_log_end_query(now_ms, partition);
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::debug!(broker = me, %partition, %error, "replica fetch refused");
+                follower.next_fetch_ms = now_ms + wait_ms;
+            }
+        }
+    }
+}
