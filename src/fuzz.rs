@@ -34,7 +34,12 @@ pub struct FuzzArgs {
           allow_hyphen_values = true, value_parser = parse_seed_count)]
     pub seeds: Option<u64>,
     /// Run seeds A..B (B exclusive).
-    #[arg(long, value_name = "A..B", conflicts_with = "time_budget", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "A..B",
+        conflicts_with = "time_budget",
+        allow_hyphen_values = true
+    )]
     pub seed_range: Option<String>,
     /// Run seeds 1, 2, ... until this much wall time has passed (e.g. 90s, 10m, 1h).
     #[arg(long, value_name = "DURATION")]
@@ -62,14 +67,17 @@ pub struct FuzzArgs {
 
 fn parse_seed_count(text: &str) -> Result<u64, String> {
     text.trim().parse::<u64>().map_err(|_| {
-        format!("'{text}' is not a number of seeds: a whole number from 1 to {}", u64::MAX)
+        format!(
+            "'{text}' is not a number of seeds: a whole number from 1 to {}",
+            u64::MAX
+        )
     })
 }
 
 fn parse_jobs(text: &str) -> Result<usize, String> {
-    text.trim()
-        .parse::<usize>()
-        .map_err(|_| format!("'{text}' is not a number of parallel runs: a whole number from 1 to {JOBS_MAX}"))
+    text.trim().parse::<usize>().map_err(|_| {
+        format!("'{text}' is not a number of parallel runs: a whole number from 1 to {JOBS_MAX}")
+    })
 }
 
 /// Parses `90s`, `10m`, `1h`, or plain seconds.
@@ -102,14 +110,12 @@ fn parse_seed_range(text: &str) -> Result<(u64, u64), String> {
     let (start, end) = text
         .split_once("..")
         .ok_or_else(|| format!("seed range '{text}' is not of the form A..B"))?;
-    let start: u64 = start
-        .trim()
-        .parse()
-        .map_err(|_| format!("seed range '{text}': '{start}' is not a seed (an unsigned 64-bit number)"))?;
-    let end: u64 = end
-        .trim()
-        .parse()
-        .map_err(|_| format!("seed range '{text}': '{end}' is not a seed (an unsigned 64-bit number)"))?;
+    let start: u64 = start.trim().parse().map_err(|_| {
+        format!("seed range '{text}': '{start}' is not a seed (an unsigned 64-bit number)")
+    })?;
+    let end: u64 = end.trim().parse().map_err(|_| {
+        format!("seed range '{text}': '{end}' is not a seed (an unsigned 64-bit number)")
+    })?;
     if end <= start {
         return Err(format!(
             "seed range '{text}' is empty (B must be greater than A)"

@@ -276,9 +276,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     };
     let report = scenarios::run(&request)?;
     if let Some(path) = &args.history {
-        let mut text = report.history.join("\n");
-        text.push('\n');
-        std::fs::write(path, text)
+        std::fs::write(path, report.history_jsonl())
             .map_err(|error| anyhow::anyhow!("cannot write history {}: {error}", path.display()))?;
     }
     let mut failed = report.verdict == Verdict::Fail;

@@ -537,11 +537,11 @@ impl Consumer {
                     }
                     Some(Buffered::Reset { from, to, reason }) => {
                         resets.push(Op::Reset {
-                            topic: partition.topic.clone(),
+                            topic: partition.topic.clone().into(),
                             partition: partition.partition,
                             from: *from,
                             to: *to,
-                            reason: *reason,
+                            reason: reason.as_str().into(),
                         });
                         state.delivered_next = *to;
                         state.buffer.pop_front();
@@ -560,10 +560,10 @@ impl Consumer {
                 );
                 state.delivered_next = offset + 1;
                 delivered.push(PolledRecord {
-                    topic: partition.topic.clone(),
+                    topic: partition.topic.clone().into(),
                     partition: partition.partition,
                     offset,
-                    value,
+                    value: value.into(),
                 });
             }
         }
@@ -573,7 +573,7 @@ impl Consumer {
         if !delivered.is_empty() {
             self.status.records_delivered += delivered.len() as u64;
             self.record(Op::PollOk {
-                records: delivered.clone(),
+                records: delivered.clone().into(),
             });
             if self.config.commit_mode == (CommitMode::Auto { offset_flush_ms: 0 }) {
                 self.commit_requested = true;
@@ -676,7 +676,7 @@ impl Consumer {
                 for (partition, offset) in offsets {
                     self.record(Op::Commit {
                         phase: CommitPhase::Info,
-                        topic: partition.topic,
+                        topic: partition.topic.into(),
                         partition: partition.partition,
                         offset,
                     });
@@ -732,15 +732,15 @@ impl Consumer {
         error: Option<&str>,
         progress: bool,
     ) {
-        self.record(Op::Request {
-            api: api.to_string(),
-            topic: partition.topic.clone(),
+        self.record(Op::Request(oracle::Request {
+            api: api.to_string().into(),
+            topic: partition.topic.clone().into(),
             partition: partition.partition,
             offset,
             broker,
-            error: error.map(str::to_string),
+            error: error.map(|error| error.to_string().into()),
             progress,
-        });
+        }));
     }
 
     fn retry_later(&mut self, now_ms: u64, partition: &TopicPartition, error: &str) {
@@ -1106,10 +1106,10 @@ impl Consumer {
     ) {
         tracing::warn!(%partition, "{description}");
         self.record(Op::PollFail {
-            topic: partition.topic.clone(),
+            topic: partition.topic.clone().into(),
             partition: partition.partition,
             offset,
-            error: error.to_string(),
+            error: error.to_string().into(),
             next_available,
         });
         self.status.last_error = Some(description);
@@ -1277,7 +1277,7 @@ impl Consumer {
                 } else {
                     CommitPhase::Fail
                 },
-                topic: partition.topic.clone(),
+                topic: partition.topic.clone().into(),
                 partition: partition.partition,
                 offset: *offset,
             });
@@ -1327,7 +1327,7 @@ impl Consumer {
         for (partition, offset) in &offsets {
             self.record(Op::Commit {
                 phase: CommitPhase::Invoke,
-                topic: partition.topic.clone(),
+                topic: partition.topic.clone().into(),
                 partition: partition.partition,
                 offset: *offset,
             });
@@ -1394,7 +1394,7 @@ impl Consumer {
                 .map(|partition| {
                     let offset = self.partitions[&partition].position;
                     AssignedPartition {
-                        topic: partition.topic,
+                        topic: partition.topic.into(),
                         partition: partition.partition,
                         offset,
                     }

@@ -1,327 +1,44 @@
 //! The history recorder: what the clients (and the scenario, for the cluster and the nemesis)
-//! observably did, in the order it happened, as docs/history-format.md's JSON Lines.
+//! observably did, in the order it happened.
 //!
-//! The cores emit [`Op`]s, a small client-side enum; [`to_oracle`] is the ONE place that turns
-//! them into the oracle's [`oracle::Event`], whose serialization is the contract's line. The
-//! recorder, [`History`], is a cloneable shared handle: it stamps each event with the simulated
-//! time, keeps the events in order, feeds each canonical line to the run's [`sim::Trace`] (so the
-//! trace hash covers the history) and writes JSON Lines to a file.
+//! The cores emit the oracle's own operations ([`oracle::Op`]): one vocabulary from the client
+//! to the checker, the coverage marks and the reports. The recorder, [`History`], is a cloneable
+//! shared handle: it stamps each operation with the simulated time and keeps the typed events in
+//! order. An event becomes text only at the edges: its docs/history-format.md line is fed to the
+//! run's [`sim::Trace`] as it is recorded (so the trace hash covers the history), and written to
+//! a file by [`History::write_jsonl`].
 //!
 //! Guarantees: times are non-decreasing by line (asserted); every line parses with the oracle's
-//! reader. Not provided: streaming to disk while the run goes (the file is written at the end,
-//! outside simulated time, by [`History::write_jsonl`]).
+//! reader as the same event. Not provided: streaming to disk while the run goes (the file is
+//! written at the end, outside simulated time).
 
-use std::fmt;
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use oracle::event::{CommitPhase, FaultKind, ResetReason};
+
+/// One history operation: the oracle's [`oracle::Op`], owning its text.
+pub type Op = oracle::event::Op<'static>;
+/// One recorded event: the oracle's [`oracle::Event`], owning its text.
+pub type Event = oracle::Event<'static>;
 /// One record delivered to the application by a poll.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolledRecord {
-    pub topic: String,
-    pub partition: u32,
-    pub offset: u64,
-    pub value: String,
-}
-
+pub type PolledRecord = oracle::Record<'static>;
 /// A partition and the position a consumer starts reading it at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AssignedPartition {
-    pub topic: String,
-    pub partition: u32,
-    pub offset: u64,
-}
-
-/// How a commit went (docs/history-format.md `commit` types).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CommitPhase {
-    Invoke,
-    /// Durably stored.
-    Ok,
-    /// Definitely not stored (the coordinator answered an error).
-    Fail,
-    /// Unknown (no answer in time).
-    Info,
-}
-
-/// Why a consumer's position jumped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResetReason {
-    OffsetEvicted,
-    OutOfRange,
-    Seek,
-}
-
-impl ResetReason {
-    pub fn name(self) -> &'static str {
-        match self {
-            ResetReason::OffsetEvicted => "offset_evicted",
-            ResetReason::OutOfRange => "out_of_range",
-            ResetReason::Seek => "seek",
-        }
-    }
-}
-
-/// One history operation, as the clients and the scenario produce it. See docs/history-format.md for the
-/// meaning of each; the time and process are added by [`History::record`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    SendInvoke {
-        topic: String,
-        key: Option<String>,
-        value: String,
-    },
-    SendOk {
-        value: String,
-        topic: String,
-        partition: u32,
-        offset: u64,
-        pid: i64,
-        epoch: i16,
-        sequence: i32,
-    },
-    /// Definitely not written.
-    SendFail {
-        value: String,
-        error: String,
-    },
-    /// Outcome unknown.
-    SendInfo {
-        value: String,
-        error: String,
-    },
-    PollOk {
-        records: Vec<PolledRecord>,
-    },
-    PollFail {
-        topic: String,
-        partition: u32,
-        offset: u64,
-        error: String,
-        next_available: Option<u64>,
-    },
-    /// One fetch or list-offsets request of a consumer (spinloop detection).
-    Request {
-        api: String,
-        topic: String,
-        partition: u32,
-        offset: u64,
-        broker: u32,
-        error: Option<String>,
-        progress: bool,
-    },
-    Commit {
-        phase: CommitPhase,
-        topic: String,
-        partition: u32,
-        /// The next offset to consume.
-        offset: u64,
-    },
-    Assign {
-        partitions: Vec<AssignedPartition>,
-    },
-    Reset {
-        topic: String,
-        partition: u32,
-        from: u64,
-        to: u64,
-        reason: ResetReason,
-    },
-    Start,
-    Crash,
-    Close,
-    InitPid {
-        pid: i64,
-        epoch: i16,
-    },
-    /// Process `cluster`: the partition's log start advanced (`broker: None` = the leader's).
-    LogStart {
-        topic: String,
-        partition: u32,
-        offset: u64,
-        broker: Option<u32>,
-    },
-    /// Process `cluster`: the topic now has `count` partitions.
-    Partitions {
-        topic: String,
-        count: u32,
-    },
-    /// Process `cluster`: a new leader.
-    Leader {
-        topic: String,
-        partition: u32,
-        broker: u32,
-        epoch: u32,
-    },
-    /// Process `nemesis`: a fault began (`heal`: every fault is repaired).
-    Fault {
-        fault: String,
-        target: Option<String>,
-    },
-}
+pub type AssignedPartition = oracle::TopicPartitionOffset<'static>;
 
 /// The process name of cluster observations.
 pub const CLUSTER_PROCESS: &str = oracle::event::CLUSTER_PROCESS;
 /// The process name of faults.
 pub const NEMESIS_PROCESS: &str = oracle::event::NEMESIS_PROCESS;
 
-/// The one conversion from the clients' events to the oracle's model (and so to docs/history-format.md).
-pub fn to_oracle(time_ns: u64, process: &str, op: &Op) -> oracle::Event {
-    use oracle::event::Op as O;
-    let op = match op.clone() {
-        Op::SendInvoke { topic, key, value } => O::SendInvoke { topic, key, value },
-        Op::SendOk {
-            value,
-            topic,
-            partition,
-            offset,
-            pid,
-            epoch,
-            sequence,
-        } => O::SendOk {
-            value,
-            topic,
-            partition,
-            offset,
-            pid: Some(pid),
-            epoch: Some(epoch as i32),
-            sequence: Some(sequence),
-        },
-        Op::SendFail { value, error } => O::SendFail { value, error },
-        Op::SendInfo { value, error } => O::SendInfo { value, error },
-        Op::PollOk { records } => O::PollOk {
-            records: records
-                .into_iter()
-                .map(|r| oracle::Record::new(r.topic, r.partition, r.offset, r.value))
-                .collect(),
-        },
-        Op::PollFail {
-            topic,
-            partition,
-            offset,
-            error,
-            next_available,
-        } => O::PollFail {
-            topic,
-            partition,
-            offset,
-            error,
-            next_available,
-        },
-        Op::Request {
-            api,
-            topic,
-            partition,
-            offset,
-            broker,
-            error,
-            progress,
-        } => O::Request(oracle::Request {
-            api,
-            topic,
-            partition,
-            offset,
-            broker,
-            error,
-            progress,
-        }),
-        Op::Commit {
-            phase,
-            topic,
-            partition,
-            offset,
-        } => match phase {
-            CommitPhase::Invoke => O::CommitInvoke {
-                topic,
-                partition,
-                offset,
-            },
-            CommitPhase::Ok => O::CommitOk {
-                topic,
-                partition,
-                offset,
-            },
-            CommitPhase::Fail => O::CommitFail {
-                topic,
-                partition,
-                offset,
-            },
-            CommitPhase::Info => O::CommitInfo {
-                topic,
-                partition,
-                offset,
-            },
-        },
-        Op::Assign { partitions } => O::Assign {
-            partitions: partitions
-                .into_iter()
-                .map(|p| oracle::TopicPartitionOffset::new(p.topic, p.partition, p.offset))
-                .collect(),
-        },
-        Op::Reset {
-            topic,
-            partition,
-            from,
-            to,
-            reason,
-        } => O::Reset {
-            topic,
-            partition,
-            from,
-            to,
-            reason: reason.name().to_string(),
-        },
-        Op::Start => O::Start,
-        Op::Crash => O::Crash,
-        Op::Close => O::Close,
-        Op::InitPid { pid, epoch } => O::InitPid {
-            pid,
-            epoch: epoch as i32,
-        },
-        Op::LogStart {
-            topic,
-            partition,
-            offset,
-            broker,
-        } => O::LogStart {
-            topic,
-            partition,
-            offset,
-            broker,
-        },
-        Op::Partitions { topic, count } => O::Partitions { topic, count },
-        Op::Leader {
-            topic,
-            partition,
-            broker,
-            epoch,
-        } => O::Leader {
-            topic,
-            partition,
-            broker,
-            epoch: i32::try_from(epoch).unwrap_or(i32::MAX),
-        },
-        Op::Fault { fault, target } => O::Fault { fault, target },
-    };
-    oracle::Event::new(time_ns, process, op)
-}
-
-/// One recorded event with its canonical line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedEvent {
-    pub time_ns: u64,
-    pub process: String,
-    pub op: Op,
-    /// The docs/history-format.md line (JSON, no newline).
-    pub line: String,
-}
-
 #[derive(Debug, Default)]
 struct Recorder {
-    events: Vec<RecordedEvent>,
+    events: Vec<Event>,
     trace: Option<sim::Trace>,
     last_time_ns: u64,
+    /// The line of the event being recorded (reused: no allocation per event once it has grown).
+    line: Vec<u8>,
 }
 
 /// A shared history: clones append to the same list, in order.
@@ -358,9 +75,12 @@ impl History {
     /// Records `op` by `process` at `time_ns` (simulated nanoseconds since the run began).
     /// Panics when time would go backwards: lines are in time order.
     pub fn record_at(&self, time_ns: u64, process: &str, op: Op) {
-        let event = to_oracle(time_ns, process, &op);
-        let line = event.to_json_line();
+        let event = oracle::Event::new(time_ns, process.to_string(), op);
         let mut recorder = self.lock();
+        let recorder = &mut *recorder;
+        recorder.line.clear();
+        event.write_json_line(&mut recorder.line);
+        let line = std::str::from_utf8(&recorder.line).expect("JSON is UTF-8");
         assert!(
             time_ns >= recorder.last_time_ns,
             "history time went backwards: {time_ns} ns after {} ns ({line})",
@@ -371,12 +91,7 @@ impl History {
             trace.feed(line.as_bytes());
         }
         tracing::debug!(target: "streamsim::history", "{line}");
-        recorder.events.push(RecordedEvent {
-            time_ns,
-            process: process.to_string(),
-            op,
-            line,
-        });
+        recorder.events.push(event);
     }
 
     /// `crash` info of a client process: the scenario records it, a killed node cannot.
@@ -384,20 +99,20 @@ impl History {
         self.record(process, Op::Crash);
     }
 
-    /// `fault` info by `nemesis`.
-    pub fn record_fault(&self, fault: &str, target: Option<&str>) {
+    /// `fault` info by `nemesis`: `kind` began (or, for a repair, ended) on `target`.
+    pub fn record_fault(&self, kind: FaultKind, target: Option<&str>) {
         self.record(
             NEMESIS_PROCESS,
             Op::Fault {
-                fault: fault.to_string(),
-                target: target.map(str::to_string),
+                fault: kind.as_str().into(),
+                target: target.map(|target| target.to_string().into()),
             },
         );
     }
 
     /// `heal`: every fault is repaired, the liveness phase starts.
     pub fn record_heal(&self) {
-        self.record_fault(oracle::event::fault_kind::HEAL, None);
+        self.record_fault(FaultKind::Heal, None);
     }
 
     /// Authoritative `log_start` (the leader's) by `cluster`.
@@ -405,7 +120,7 @@ impl History {
         self.record(
             CLUSTER_PROCESS,
             Op::LogStart {
-                topic: topic.to_string(),
+                topic: topic.to_string().into(),
                 partition,
                 offset,
                 broker: None,
@@ -418,7 +133,7 @@ impl History {
         self.record(
             CLUSTER_PROCESS,
             Op::Partitions {
-                topic: topic.to_string(),
+                topic: topic.to_string().into(),
                 count,
             },
         );
@@ -429,10 +144,10 @@ impl History {
         self.record(
             CLUSTER_PROCESS,
             Op::Leader {
-                topic: topic.to_string(),
+                topic: topic.to_string().into(),
                 partition,
                 broker,
-                epoch,
+                epoch: i32::try_from(epoch).unwrap_or(i32::MAX),
             },
         );
     }
@@ -446,31 +161,28 @@ impl History {
     }
 
     /// Every event so far, in order.
-    pub fn events(&self) -> Vec<RecordedEvent> {
+    pub fn events(&self) -> Vec<Event> {
         self.lock().events.clone()
+    }
+
+    /// Calls `read` with every event so far, in order, without copying them.
+    pub fn with_events<R>(&self, read: impl FnOnce(&[Event]) -> R) -> R {
+        read(&self.lock().events)
+    }
+
+    /// Takes every event recorded so far, leaving the history empty.
+    pub fn take_events(&self) -> Vec<Event> {
+        std::mem::take(&mut self.lock().events)
     }
 
     /// Every line so far, in order.
     pub fn lines(&self) -> Vec<String> {
-        self.lock().events.iter().map(|e| e.line.clone()).collect()
-    }
-
-    /// The oracle's events, for checking in memory.
-    pub fn oracle_events(&self) -> Vec<oracle::Event> {
-        self.lock()
-            .events
-            .iter()
-            .map(|e| to_oracle(e.time_ns, &e.process, &e.op))
-            .collect()
+        self.lock().events.iter().map(Event::to_json_line).collect()
     }
 
     /// Writes the history as JSON Lines.
-    pub fn write_jsonl_to(&self, mut out: impl Write) -> io::Result<()> {
-        for event in &self.lock().events {
-            out.write_all(event.line.as_bytes())?;
-            out.write_all(b"\n")?;
-        }
-        out.flush()
+    pub fn write_jsonl_to(&self, out: impl Write) -> io::Result<()> {
+        write_jsonl(&self.lock().events, out)
     }
 
     /// Writes the history as a JSON Lines file.
@@ -481,19 +193,27 @@ impl History {
 
     /// The whole history as one JSON Lines string.
     pub fn to_jsonl(&self) -> String {
-        let mut text = String::new();
-        for event in &self.lock().events {
-            text.push_str(&event.line);
-            text.push('\n');
-        }
-        text
+        to_jsonl(&self.lock().events)
     }
 }
 
-impl fmt::Display for Op {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&to_oracle(0, "-", self).to_json_line())
+/// Writes `events` as JSON Lines (docs/history-format.md).
+pub fn write_jsonl(events: &[Event], mut out: impl Write) -> io::Result<()> {
+    let mut line = Vec::new();
+    for event in events {
+        line.clear();
+        event.write_json_line(&mut line);
+        line.push(b'\n');
+        out.write_all(&line)?;
     }
+    out.flush()
+}
+
+/// `events` as one JSON Lines string.
+pub fn to_jsonl(events: &[Event]) -> String {
+    let mut bytes = Vec::new();
+    write_jsonl(events, &mut bytes).expect("writing to memory cannot fail");
+    String::from_utf8(bytes).expect("JSON is UTF-8")
 }
 
 #[cfg(test)]
@@ -518,9 +238,9 @@ mod tests {
                 topic: "t".into(),
                 partition: 1,
                 offset: 7,
-                pid: 3,
-                epoch: 1,
-                sequence: 4,
+                pid: Some(3),
+                epoch: Some(1),
+                sequence: Some(4),
             },
             Op::SendFail {
                 value: "p-2".into(),
@@ -531,12 +251,7 @@ mod tests {
                 error: "request_timed_out".into(),
             },
             Op::PollOk {
-                records: vec![PolledRecord {
-                    topic: "t".into(),
-                    partition: 1,
-                    offset: 7,
-                    value: "p-1".into(),
-                }],
+                records: vec![PolledRecord::new("t", 1, 7, "p-1")].into(),
             },
             Op::PollFail {
                 topic: "t".into(),
@@ -545,7 +260,7 @@ mod tests {
                 error: "offset_evicted".into(),
                 next_available: Some(10),
             },
-            Op::Request {
+            Op::Request(oracle::Request {
                 api: "fetch".into(),
                 topic: "t".into(),
                 partition: 0,
@@ -553,8 +268,8 @@ mod tests {
                 broker: 2,
                 error: None,
                 progress: true,
-            },
-            Op::Request {
+            }),
+            Op::Request(oracle::Request {
                 api: "list_offsets".into(),
                 topic: "t".into(),
                 partition: 0,
@@ -562,7 +277,7 @@ mod tests {
                 broker: 2,
                 error: Some("not_leader_or_follower".into()),
                 progress: false,
-            },
+            }),
             Op::Commit {
                 phase: CommitPhase::Invoke,
                 topic: "t".into(),
@@ -588,18 +303,14 @@ mod tests {
                 offset: 8,
             },
             Op::Assign {
-                partitions: vec![AssignedPartition {
-                    topic: "t".into(),
-                    partition: 0,
-                    offset: 0,
-                }],
+                partitions: vec![AssignedPartition::new("t", 0, 0)].into(),
             },
             Op::Reset {
                 topic: "t".into(),
                 partition: 0,
                 from: 3,
                 to: 10,
-                reason: ResetReason::OffsetEvicted,
+                reason: ResetReason::OffsetEvicted.as_str().into(),
             },
             Op::InitPid { pid: 3, epoch: 2 },
             Op::LogStart {
@@ -634,7 +345,7 @@ mod tests {
         for (index, op) in all_ops().into_iter().enumerate() {
             history.record_at(index as u64 * 1_000, "consumer-0", op);
         }
-        let expected = history.oracle_events();
+        let expected = history.events();
         let text = history.to_jsonl();
         let mut reader = oracle::HistoryReader::new(text.as_bytes());
         let mut parsed = Vec::new();
@@ -657,9 +368,9 @@ mod tests {
                 topic: "t".into(),
                 partition: 2,
                 offset: 9,
-                pid: 1,
-                epoch: 0,
-                sequence: 3,
+                pid: Some(1),
+                epoch: Some(0),
+                sequence: Some(3),
             },
         );
         let value: serde_json::Value = serde_json::from_str(&history.lines()[0]).unwrap();

@@ -470,9 +470,9 @@ impl Producer {
     /// Sends one record (records `send` invoke now, and later exactly one outcome).
     pub fn send(&mut self, now_ms: u64, topic: &str, key: Option<String>, value: String) {
         self.record(Op::SendInvoke {
-            topic: topic.to_string(),
-            key: key.clone(),
-            value: value.clone(),
+            topic: topic.to_string().into(),
+            key: key.clone().map(Into::into),
+            value: value.clone().into(),
         });
         self.status.invoked += 1;
         let record_bytes =
@@ -547,8 +547,12 @@ impl Producer {
                 self.refresher.on_answer(now_ms);
                 self.refresher.learn_brokers(&answer.metadata);
                 let version = answer.metadata.version;
-                let partitions: Vec<usize> =
-                    answer.metadata.topics.iter().map(|t| t.partitions.len()).collect();
+                let partitions: Vec<usize> = answer
+                    .metadata
+                    .topics
+                    .iter()
+                    .map(|t| t.partitions.len())
+                    .collect();
                 let taken = self.metadata.update(answer.metadata, now_ms);
                 tracing::debug!(%from, version, taken, ?partitions, "metadata answer");
                 self.note_topics();
@@ -647,7 +651,10 @@ impl Producer {
                 self.producer_id.current = Some((pid, epoch));
                 self.producer_id.wanted = None;
                 self.producer_id.attempts = 0;
-                self.record(Op::InitPid { pid, epoch });
+                self.record(Op::InitPid {
+                    pid,
+                    epoch: i32::from(epoch),
+                });
                 if previous.is_some() {
                     self.status.producer_id_resets += 1;
                     self.restart_sequences();
@@ -743,13 +750,13 @@ impl Producer {
                 for (i, send) in records.into_iter().enumerate() {
                     self.status.acked += 1;
                     self.actions.push(Action::Record(Op::SendOk {
-                        value: send.value,
-                        topic: partition.topic.clone(),
+                        value: send.value.into(),
+                        topic: partition.topic.clone().into(),
                         partition: partition.partition,
                         offset: base_offset + i as u64,
-                        pid: sequenced.pid,
-                        epoch: sequenced.epoch,
-                        sequence: increment_sequence(sequenced.base_sequence, i as i32),
+                        pid: Some(sequenced.pid),
+                        epoch: Some(i32::from(sequenced.epoch)),
+                        sequence: Some(increment_sequence(sequenced.base_sequence, i as i32)),
                     }));
                 }
                 let used = self
@@ -949,10 +956,16 @@ impl Producer {
         let error = error.to_string();
         if maybe_written {
             self.status.unknown += 1;
-            self.record(Op::SendInfo { value, error });
+            self.record(Op::SendInfo {
+                value: value.into(),
+                error: error.into(),
+            });
         } else {
             self.status.failed += 1;
-            self.record(Op::SendFail { value, error });
+            self.record(Op::SendFail {
+                value: value.into(),
+                error: error.into(),
+            });
         }
     }
 

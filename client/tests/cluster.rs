@@ -62,9 +62,11 @@ fn acked_and_read(history: &History) -> (BTreeSet<String>, BTreeSet<String>) {
     for event in history.events() {
         match event.op {
             client::Op::SendOk { value, .. } => {
-                acked.insert(value);
+                acked.insert(value.into_owned());
             }
-            client::Op::PollOk { records } => read.extend(records.into_iter().map(|r| r.value)),
+            client::Op::PollOk { records } => {
+                read.extend(records.iter().map(|r| r.value.to_string()))
+            }
             _ => {}
         }
     }
@@ -133,18 +135,18 @@ fn run(seed: u64) -> Outcome {
 
         // Faults: a lossy network; every broker crashes in turn (leaders among them) and comes
         // back; the consumer crashes once and resumes from its committed offsets.
-        history.record_fault("loss", Some("0.02"));
+        history.record_fault(client::history::FaultKind::Loss, Some("0.02"));
         world.set_packet_loss(0.02);
         for id in 1..=3u32 {
             madsim::time::sleep(Duration::from_secs(2)).await;
             let name = broker::node::Cluster::broker_name(id);
-            history.record_fault("crash", Some(&name));
+            history.record_fault(client::history::FaultKind::Crash, Some(&name));
             world.kill(&name);
             if id == 2 {
                 consumer.crash();
             }
             madsim::time::sleep(Duration::from_secs(2)).await;
-            history.record_fault("restart", Some(&name));
+            history.record_fault(client::history::FaultKind::Restart, Some(&name));
             world.restart(&name);
             if id == 2 {
                 consumer.restart();
@@ -208,8 +210,8 @@ fn ten_thousand_records_through_leader_crashes() {
         // The file parses as docs/history-format.md (the oracle's reader names any bad line) and passes the
         // oracle's checks.
         let file = std::fs::File::open(&outcome.history_path).expect("the history file");
-        let result =
-            oracle::check_reader(std::io::BufReader::new(file)).expect("the file is docs/history-format.md");
+        let result = oracle::check_reader(std::io::BufReader::new(file))
+            .expect("the file is docs/history-format.md");
         let text = std::fs::read_to_string(&outcome.history_path).expect("the history file");
         let _ = std::fs::remove_file(&outcome.history_path);
         assert_eq!(result.stats.ignored_events, 0);
@@ -305,7 +307,7 @@ fn close_and_restart(bugs: ClientBugs) -> oracle::CheckResult {
             madsim::time::sleep(Duration::from_secs(2)).await;
             assert!(consumer.wait_caught_up(Duration::from_secs(60)).await);
             assert!(consumer.close_and_wait(Duration::from_secs(30)).await);
-            history.oracle_events()
+            history.events()
         },
     );
     assert!(

@@ -11,10 +11,9 @@
 
 use std::collections::{BTreeMap, BinaryHeap};
 
-use crate::event::{error_code, fault_kind, Event};
+use crate::event::{error_code, CommitPhase, Event, FaultKind, Op, Request};
 use crate::intern::{LookupMap, OffsetRanges, ValueTable};
 use crate::result::{Anomaly, AnomalyKind, CheckResult, Stats, ANOMALIES_LISTED_PER_KIND_MAX};
-use crate::view::{EventView, OpView};
 
 /// `spinloop`: this many consecutive requests without progress (docs/history-format.md: ">= 20").
 pub const SPINLOOP_REQUESTS_MIN: u32 = 20;
@@ -377,11 +376,7 @@ impl Checker {
     /// # Panics
     /// When `line` does not increase or `event.time_ns` decreases: the caller broke the history's order (the
     /// reader reports both as bad input before they get here).
-    pub fn observe(&mut self, line: u64, event: &Event) {
-        self.observe_view(line, &event.view());
-    }
-
-    pub(crate) fn observe_view(&mut self, line: u64, event: &EventView<'_>) {
+    pub fn observe(&mut self, line: u64, event: &Event<'_>) {
         assert!(
             line > self.last_line,
             "history lines must increase: line {line} after line {}",
@@ -397,27 +392,18 @@ impl Checker {
         self.last_time_ns = event.time_ns;
         self.stats.events += 1;
 
-        if let OpView::Ignored { .. } = event.op {
+        if let Op::Ignored { .. } = event.op {
             self.stats.ignored_events += 1;
             return;
         }
-        if !matches!(
-            event.op,
-            OpView::Start
-                | OpView::Crash
-                | OpView::Close
-                | OpView::LogStart { .. }
-                | OpView::Partitions { .. }
-                | OpView::Leader { .. }
-                | OpView::Fault { .. }
-        ) {
+        if event.op.is_client_operation() {
             self.stats.operations += 1;
         }
         let process = self.process_id(&event.process);
         match &event.op {
-            OpView::Start => self.on_start(process, line),
-            OpView::Crash => self.on_end(process, line, Lifecycle::Crashed),
-            OpView::Close => self.on_end(process, line, Lifecycle::Closed),
+            Op::Start => self.on_start(process, line),
+            Op::Crash => self.on_end(process, line, Lifecycle::Crashed),
+            Op::Close => self.on_end(process, line, Lifecycle::Closed),
             op => {
                 if self.processes[process as usize].lifecycle != Lifecycle::Running {
                     self.begin_implicit_incarnation(process);
@@ -428,9 +414,9 @@ impl Checker {
         self.processes[process as usize].seen = true;
     }
 
-    fn on_operation(&mut self, process: ProcessId, line: u64, op: &OpView<'_>) {
+    fn on_operation(&mut self, process: ProcessId, line: u64, op: &Op<'_>) {
         match op {
-            OpView::SendInvoke { key, value, .. } => {
+            Op::SendInvoke { key, value, .. } => {
                 let value = self.value_id(value);
                 let state = &mut self.values[value as usize];
                 if state.invoked.is_none() {
@@ -443,7 +429,7 @@ impl Checker {
                     });
                 }
             }
-            OpView::SendOk {
+            Op::SendOk {
                 value: text,
                 topic,
                 partition,
@@ -464,7 +450,7 @@ impl Checker {
                 }
                 self.know(value, sighting, false, text);
             }
-            OpView::SendFail { value, error } => {
+            Op::SendFail { value, error } => {
                 let error = self.error_id(error);
                 let value = self.value_id(value);
                 let state = &mut self.values[value as usize];
@@ -472,14 +458,14 @@ impl Checker {
                     state.failed = Some((line, error));
                 }
             }
-            OpView::SendInfo { .. } => {}
-            OpView::PollOk { records } => {
-                records.for_each(|topic, partition, offset, value| {
-                    let partition = self.partition_id(topic, partition);
-                    self.deliver(process, line, partition, offset, value);
-                });
+            Op::SendInfo { .. } => {}
+            Op::PollOk { records } => {
+                for record in records.iter() {
+                    let partition = self.partition_id(&record.topic, record.partition);
+                    self.deliver(process, line, partition, record.offset, &record.value);
+                }
             }
-            OpView::PollFail {
+            Op::PollFail {
                 topic,
                 partition,
                 offset,
@@ -498,7 +484,7 @@ impl Checker {
                     self.check_next_available(process, line, partition, *offset, *next_available);
                 }
             }
-            OpView::Request {
+            Op::Request(Request {
                 api,
                 topic,
                 partition,
@@ -506,7 +492,7 @@ impl Checker {
                 error,
                 progress,
                 ..
-            } => {
+            }) => {
                 let partition = self.partition_id(topic, *partition);
                 self.on_request(
                     process,
@@ -518,7 +504,8 @@ impl Checker {
                     *progress,
                 );
             }
-            OpView::CommitOk {
+            Op::Commit {
+                phase: CommitPhase::Ok,
                 topic,
                 partition,
                 offset,
@@ -526,15 +513,14 @@ impl Checker {
                 let partition = self.partition_id(topic, *partition);
                 self.on_commit_ok(process, line, partition, *offset);
             }
-            OpView::CommitInvoke { .. } | OpView::CommitFail { .. } | OpView::CommitInfo { .. } => {
-            }
-            OpView::Assign { partitions } => {
-                partitions.for_each(|topic, partition, _offset| {
-                    let partition = self.partition_id(topic, partition);
+            Op::Commit { .. } => {}
+            Op::Assign { partitions } => {
+                for assigned in partitions.iter() {
+                    let partition = self.partition_id(&assigned.topic, assigned.partition);
                     self.cursor(process, partition).last_delivered = None;
-                });
+                }
             }
-            OpView::Reset {
+            Op::Reset {
                 topic,
                 partition,
                 from,
@@ -554,8 +540,8 @@ impl Checker {
                     cursor.highest_commit = None;
                 }
             }
-            OpView::InitPid { .. } | OpView::Leader { .. } => {}
-            OpView::LogStart {
+            Op::InitPid { .. } | Op::Leader { .. } => {}
+            Op::LogStart {
                 topic,
                 partition,
                 offset,
@@ -574,18 +560,20 @@ impl Checker {
                     }
                 }
             }
-            OpView::Partitions { topic, count } => {
+            Op::Partitions { topic, count } => {
                 let topic = self.topic_id(topic);
                 let state = &mut self.topics[topic as usize];
                 if let Some(previous) = state.partition_count {
                     if *count > previous {
-                        state.raises.push((line, self.last_time_ns, previous, *count));
+                        state
+                            .raises
+                            .push((line, self.last_time_ns, previous, *count));
                     }
                 }
                 state.partition_count = Some(*count);
             }
-            OpView::Fault { fault, .. } => {
-                if fault == fault_kind::HEAL {
+            Op::Fault { fault, .. } => {
+                if fault == FaultKind::Heal.as_str() {
                     self.liveness_heal_line = Some(line);
                     self.last_heal_line = Some(line);
                 } else {
@@ -593,7 +581,7 @@ impl Checker {
                     self.liveness_heal_line = None;
                 }
             }
-            OpView::Start | OpView::Crash | OpView::Close | OpView::Ignored { .. } => {
+            Op::Start | Op::Crash | Op::Close | Op::Ignored { .. } => {
                 unreachable!("handled by observe")
             }
         }

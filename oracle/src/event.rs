@@ -6,6 +6,8 @@
 //! the contract's table, so an event that the contract does not allow cannot be built (except through
 //! [`Op::Ignored`], which stands for events the checkers skip).
 
+use std::borrow::Cow;
+
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// docs/history-format.md `type`: how an operation ended, or that it began.
@@ -50,19 +52,23 @@ impl std::fmt::Display for EventType {
     }
 }
 
+/// Text of an event: borrowed from the line it was read from, or owned by a writer. One type serves both, so
+/// the reader allocates nothing per event on the checking path and writers build events from `String`s.
+pub type Text<'a> = Cow<'a, str>;
+
 /// One record delivered by a poll: an element of `poll` ok's `records`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct Record {
-    pub topic: String,
+pub struct Record<'a> {
+    pub topic: Text<'a>,
     pub partition: u32,
     pub offset: u64,
-    pub value: String,
+    pub value: Text<'a>,
 }
 
 /// A partition and a position in it: an element of `assign` ok's `partitions`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct TopicPartitionOffset {
-    pub topic: String,
+pub struct TopicPartitionOffset<'a> {
+    pub topic: Text<'a>,
     pub partition: u32,
     /// The next offset the consumer reads.
     pub offset: u64,
@@ -70,34 +76,59 @@ pub struct TopicPartitionOffset {
 
 /// One protocol request of a consumer (`f` = `request`); its `type` is `ok` when `error` is `None`, else `fail`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Request {
+pub struct Request<'a> {
     /// `fetch`, `list_offsets`, `metadata`, ... (see [`api`]).
-    pub api: String,
-    pub topic: String,
+    pub api: Text<'a>,
+    pub topic: Text<'a>,
     pub partition: u32,
     /// The offset the request asked for (the consumer's position).
     pub offset: u64,
     /// The broker the request went to.
     pub broker: u32,
     /// The error code of a failed request (see [`error_code`]); `None` (JSON `null`) when it succeeded.
-    pub error: Option<String>,
+    pub error: Option<Text<'a>>,
     /// Did the consumer's position advance because of this request?
     pub progress: bool,
 }
 
-/// The operation of an event: docs/history-format.md's `f` together with its `type` and the fields that pair carries.
+/// How a `commit` went: its `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CommitPhase {
+    /// The commit was asked for.
+    Invoke,
+    /// Durably stored.
+    Ok,
+    /// Definitely not stored (the coordinator answered an error).
+    Fail,
+    /// Unknown (no answer in time).
+    Info,
+}
+
+impl CommitPhase {
+    pub fn event_type(self) -> EventType {
+        match self {
+            CommitPhase::Invoke => EventType::Invoke,
+            CommitPhase::Ok => EventType::Ok,
+            CommitPhase::Fail => EventType::Fail,
+            CommitPhase::Info => EventType::Info,
+        }
+    }
+}
+
+/// The operation of an event: docs/history-format.md's `f` together with its `type` and the fields that pair
+/// carries.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
+pub enum Op<'a> {
     /// `send` invoke: a producer asked to send one record. `key: None` is a keyless send (JSON `null`).
     SendInvoke {
-        topic: String,
-        key: Option<String>,
-        value: String,
+        topic: Text<'a>,
+        key: Option<Text<'a>>,
+        value: Text<'a>,
     },
-    /// `send` ok: acknowledged (acks=all) at `offset`. `pid`, `epoch`, `sequence` are optional.
+    /// `send` ok: acknowledged at `offset`. `pid`, `epoch`, `sequence` are optional.
     SendOk {
-        value: String,
-        topic: String,
+        value: Text<'a>,
+        topic: Text<'a>,
         partition: u32,
         offset: u64,
         pid: Option<i64>,
@@ -105,56 +136,39 @@ pub enum Op {
         sequence: Option<i32>,
     },
     /// `send` fail: definitely not written.
-    SendFail { value: String, error: String },
+    SendFail { value: Text<'a>, error: Text<'a> },
     /// `send` info: outcome unknown.
-    SendInfo { value: String, error: String },
+    SendInfo { value: Text<'a>, error: Text<'a> },
     /// `poll` ok: records delivered to the application, in delivery order.
-    PollOk { records: Vec<Record> },
+    PollOk { records: Cow<'a, [Record<'a>]> },
     /// `poll` fail: a fetch error surfaced to the application.
     PollFail {
-        topic: String,
+        topic: Text<'a>,
         partition: u32,
         offset: u64,
-        error: String,
+        error: Text<'a>,
         next_available: Option<u64>,
     },
     /// `request` ok (error `None`) or fail (error `Some`).
-    Request(Request),
-    /// `commit` invoke. `offset` is the next offset to consume (Kafka convention).
-    CommitInvoke {
-        topic: String,
-        partition: u32,
-        offset: u64,
-    },
-    /// `commit` ok: durably stored.
-    CommitOk {
-        topic: String,
-        partition: u32,
-        offset: u64,
-    },
-    /// `commit` fail.
-    CommitFail {
-        topic: String,
-        partition: u32,
-        offset: u64,
-    },
-    /// `commit` info.
-    CommitInfo {
-        topic: String,
+    Request(Request<'a>),
+    /// `commit` invoke, ok, fail or info. `offset` is the next offset to consume (Kafka convention).
+    Commit {
+        phase: CommitPhase,
+        topic: Text<'a>,
         partition: u32,
         offset: u64,
     },
     /// `assign` ok: the consumer (re)started reading these partitions at these positions.
     Assign {
-        partitions: Vec<TopicPartitionOffset>,
+        partitions: Cow<'a, [TopicPartitionOffset<'a>]>,
     },
     /// `reset` ok: the consumer's position jumped from `from` to `to` (see [`reset_reason`]).
     Reset {
-        topic: String,
+        topic: Text<'a>,
         partition: u32,
         from: u64,
         to: u64,
-        reason: String,
+        reason: Text<'a>,
     },
     /// `start` ok: a client process (re)started, a new incarnation.
     Start,
@@ -167,32 +181,33 @@ pub enum Op {
     /// `log_start` ok (process `cluster`): the partition's log start offset advanced. Without `broker` it is the
     /// leader's, authoritative; with `broker` it is that replica's.
     LogStart {
-        topic: String,
+        topic: Text<'a>,
         partition: u32,
         offset: u64,
         broker: Option<u32>,
     },
     /// `partitions` ok (process `cluster`): the topic's partition count is now `count`.
-    Partitions { topic: String, count: u32 },
+    Partitions { topic: Text<'a>, count: u32 },
     /// `leader` ok (process `cluster`): a new leader (informative).
     Leader {
-        topic: String,
+        topic: Text<'a>,
         partition: u32,
         broker: u32,
         epoch: i32,
     },
-    /// `fault` info (process `nemesis`): a fault began; `heal` (see [`fault_kind`]) repairs every fault.
+    /// `fault` info (process `nemesis`): a fault began, or was repaired; `heal` repairs every fault. Any name is
+    /// valid in a history; streamsim writes the names of [`FaultKind`].
     Fault {
-        fault: String,
-        target: Option<String>,
+        fault: Text<'a>,
+        target: Option<Text<'a>>,
     },
     /// An event the checkers skip and count in `ignored_events`: an `f` the contract does not know, or a known `f`
     /// with a `type` its table row does not list (e.g. `poll` invoke). The reader keeps only `f` and `type`.
     /// Writers should not use it for a pair the contract models: it would serialize without that pair's fields.
-    Ignored { f: String, event_type: EventType },
+    Ignored { f: Text<'a>, event_type: EventType },
 }
 
-impl Op {
+impl Op<'_> {
     /// docs/history-format.md `f`.
     pub fn f(&self) -> &str {
         match self {
@@ -202,10 +217,7 @@ impl Op {
             | Op::SendInfo { .. } => "send",
             Op::PollOk { .. } | Op::PollFail { .. } => "poll",
             Op::Request(_) => "request",
-            Op::CommitInvoke { .. }
-            | Op::CommitOk { .. }
-            | Op::CommitFail { .. }
-            | Op::CommitInfo { .. } => "commit",
+            Op::Commit { .. } => "commit",
             Op::Assign { .. } => "assign",
             Op::Reset { .. } => "reset",
             Op::Start => "start",
@@ -223,18 +235,16 @@ impl Op {
     /// docs/history-format.md `type`.
     pub fn event_type(&self) -> EventType {
         match self {
-            Op::SendInvoke { .. } | Op::CommitInvoke { .. } => EventType::Invoke,
-            Op::SendFail { .. } | Op::PollFail { .. } | Op::CommitFail { .. } => EventType::Fail,
-            Op::SendInfo { .. } | Op::CommitInfo { .. } | Op::Crash | Op::Fault { .. } => {
-                EventType::Info
-            }
+            Op::SendInvoke { .. } => EventType::Invoke,
+            Op::SendFail { .. } | Op::PollFail { .. } => EventType::Fail,
+            Op::SendInfo { .. } | Op::Crash | Op::Fault { .. } => EventType::Info,
+            Op::Commit { phase, .. } => phase.event_type(),
             Op::Request(request) => match request.error {
                 None => EventType::Ok,
                 Some(_) => EventType::Fail,
             },
             Op::SendOk { .. }
             | Op::PollOk { .. }
-            | Op::CommitOk { .. }
             | Op::Assign { .. }
             | Op::Reset { .. }
             | Op::Start
@@ -246,17 +256,183 @@ impl Op {
             Op::Ignored { event_type, .. } => *event_type,
         }
     }
+
+    /// Is this a client operation (`send`, `poll`, `request`, `commit`, `assign`, `reset`, `init_pid`), not a
+    /// lifecycle, cluster, nemesis or ignored event?
+    pub fn is_client_operation(&self) -> bool {
+        !matches!(
+            self,
+            Op::Start
+                | Op::Crash
+                | Op::Close
+                | Op::LogStart { .. }
+                | Op::Partitions { .. }
+                | Op::Leader { .. }
+                | Op::Fault { .. }
+                | Op::Ignored { .. }
+        )
+    }
+
+    /// The operation with every borrowed text copied: it outlives the line it was read from.
+    pub fn into_owned(self) -> Op<'static> {
+        fn own(text: Text<'_>) -> Text<'static> {
+            Cow::Owned(text.into_owned())
+        }
+        match self {
+            Op::SendInvoke { topic, key, value } => Op::SendInvoke {
+                topic: own(topic),
+                key: key.map(own),
+                value: own(value),
+            },
+            Op::SendOk {
+                value,
+                topic,
+                partition,
+                offset,
+                pid,
+                epoch,
+                sequence,
+            } => Op::SendOk {
+                value: own(value),
+                topic: own(topic),
+                partition,
+                offset,
+                pid,
+                epoch,
+                sequence,
+            },
+            Op::SendFail { value, error } => Op::SendFail {
+                value: own(value),
+                error: own(error),
+            },
+            Op::SendInfo { value, error } => Op::SendInfo {
+                value: own(value),
+                error: own(error),
+            },
+            Op::PollOk { records } => Op::PollOk {
+                records: Cow::Owned(
+                    records
+                        .into_owned()
+                        .into_iter()
+                        .map(|record| Record {
+                            topic: own(record.topic),
+                            partition: record.partition,
+                            offset: record.offset,
+                            value: own(record.value),
+                        })
+                        .collect(),
+                ),
+            },
+            Op::PollFail {
+                topic,
+                partition,
+                offset,
+                error,
+                next_available,
+            } => Op::PollFail {
+                topic: own(topic),
+                partition,
+                offset,
+                error: own(error),
+                next_available,
+            },
+            Op::Request(request) => Op::Request(Request {
+                api: own(request.api),
+                topic: own(request.topic),
+                partition: request.partition,
+                offset: request.offset,
+                broker: request.broker,
+                error: request.error.map(own),
+                progress: request.progress,
+            }),
+            Op::Commit {
+                phase,
+                topic,
+                partition,
+                offset,
+            } => Op::Commit {
+                phase,
+                topic: own(topic),
+                partition,
+                offset,
+            },
+            Op::Assign { partitions } => Op::Assign {
+                partitions: Cow::Owned(
+                    partitions
+                        .into_owned()
+                        .into_iter()
+                        .map(|assigned| TopicPartitionOffset {
+                            topic: own(assigned.topic),
+                            partition: assigned.partition,
+                            offset: assigned.offset,
+                        })
+                        .collect(),
+                ),
+            },
+            Op::Reset {
+                topic,
+                partition,
+                from,
+                to,
+                reason,
+            } => Op::Reset {
+                topic: own(topic),
+                partition,
+                from,
+                to,
+                reason: own(reason),
+            },
+            Op::Start => Op::Start,
+            Op::Crash => Op::Crash,
+            Op::Close => Op::Close,
+            Op::InitPid { pid, epoch } => Op::InitPid { pid, epoch },
+            Op::LogStart {
+                topic,
+                partition,
+                offset,
+                broker,
+            } => Op::LogStart {
+                topic: own(topic),
+                partition,
+                offset,
+                broker,
+            },
+            Op::Partitions { topic, count } => Op::Partitions {
+                topic: own(topic),
+                count,
+            },
+            Op::Leader {
+                topic,
+                partition,
+                broker,
+                epoch,
+            } => Op::Leader {
+                topic: own(topic),
+                partition,
+                broker,
+                epoch,
+            },
+            Op::Fault { fault, target } => Op::Fault {
+                fault: own(fault),
+                target: target.map(own),
+            },
+            Op::Ignored { f, event_type } => Op::Ignored {
+                f: own(f),
+                event_type,
+            },
+        }
+    }
 }
 
-/// One line of a history.
+/// One line of a history. `Event<'static>` owns its text; the reader's events borrow from their line.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Event {
+pub struct Event<'a> {
     /// docs/history-format.md `time`: nanoseconds since the start of the run; non-decreasing by line.
     pub time_ns: u64,
     /// Who acted: a client process (`producer-0`), `cluster`, or `nemesis`.
-    pub process: String,
+    pub process: Text<'a>,
     /// `f`, `type` and the operation's fields.
-    pub op: Op,
+    pub op: Op<'a>,
 }
 
 /// The `process` of cluster observations (`log_start`, `partitions`, `leader`).
@@ -264,8 +440,8 @@ pub const CLUSTER_PROCESS: &str = "cluster";
 /// The `process` of faults.
 pub const NEMESIS_PROCESS: &str = "nemesis";
 
-impl Event {
-    pub fn new(time_ns: u64, process: impl Into<String>, op: Op) -> Event {
+impl<'a> Event<'a> {
+    pub fn new(time_ns: u64, process: impl Into<Text<'a>>, op: Op<'a>) -> Event<'a> {
         Event {
             time_ns,
             process: process.into(),
@@ -283,26 +459,41 @@ impl Event {
         self.op.f()
     }
 
+    /// The event with every borrowed text copied.
+    pub fn into_owned(self) -> Event<'static> {
+        Event {
+            time_ns: self.time_ns,
+            process: Cow::Owned(self.process.into_owned()),
+            op: self.op.into_owned(),
+        }
+    }
+
     /// The event as one JSON object without a newline: one docs/history-format.md line.
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self)
             .expect("an Event always serializes: its fields are strings and integers")
     }
 
+    /// Appends the event's line (JSON, no newline) to `out`.
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        serde_json::to_writer(out, self)
+            .expect("an Event always serializes: its fields are strings and integers")
+    }
+
     /// `send` invoke; `key: None` is a keyless send.
     pub fn send_invoke(
         time_ns: u64,
-        process: impl Into<String>,
-        topic: impl Into<String>,
+        process: impl Into<Text<'a>>,
+        topic: impl Into<Text<'a>>,
         key: Option<String>,
-        value: impl Into<String>,
-    ) -> Event {
+        value: impl Into<Text<'a>>,
+    ) -> Event<'a> {
         Event::new(
             time_ns,
             process,
             Op::SendInvoke {
                 topic: topic.into(),
-                key,
+                key: key.map(Cow::Owned),
                 value: value.into(),
             },
         )
@@ -311,12 +502,12 @@ impl Event {
     /// `send` ok without the optional producer-id fields.
     pub fn send_ok(
         time_ns: u64,
-        process: impl Into<String>,
-        value: impl Into<String>,
-        topic: impl Into<String>,
+        process: impl Into<Text<'a>>,
+        value: impl Into<Text<'a>>,
+        topic: impl Into<Text<'a>>,
         partition: u32,
         offset: u64,
-    ) -> Event {
+    ) -> Event<'a> {
         Event::new(
             time_ns,
             process,
@@ -335,10 +526,10 @@ impl Event {
     /// `send` fail: definitely not written.
     pub fn send_fail(
         time_ns: u64,
-        process: impl Into<String>,
-        value: impl Into<String>,
-        error: impl Into<String>,
-    ) -> Event {
+        process: impl Into<Text<'a>>,
+        value: impl Into<Text<'a>>,
+        error: impl Into<Text<'a>>,
+    ) -> Event<'a> {
         Event::new(
             time_ns,
             process,
@@ -352,10 +543,10 @@ impl Event {
     /// `send` info: outcome unknown.
     pub fn send_info(
         time_ns: u64,
-        process: impl Into<String>,
-        value: impl Into<String>,
-        error: impl Into<String>,
-    ) -> Event {
+        process: impl Into<Text<'a>>,
+        value: impl Into<Text<'a>>,
+        error: impl Into<Text<'a>>,
+    ) -> Event<'a> {
         Event::new(
             time_ns,
             process,
@@ -367,22 +558,33 @@ impl Event {
     }
 
     /// `poll` ok.
-    pub fn poll_ok(time_ns: u64, process: impl Into<String>, records: Vec<Record>) -> Event {
-        Event::new(time_ns, process, Op::PollOk { records })
+    pub fn poll_ok(
+        time_ns: u64,
+        process: impl Into<Text<'a>>,
+        records: Vec<Record<'a>>,
+    ) -> Event<'a> {
+        Event::new(
+            time_ns,
+            process,
+            Op::PollOk {
+                records: Cow::Owned(records),
+            },
+        )
     }
 
     /// `commit` ok: `offset` is the next offset to consume.
     pub fn commit_ok(
         time_ns: u64,
-        process: impl Into<String>,
-        topic: impl Into<String>,
+        process: impl Into<Text<'a>>,
+        topic: impl Into<Text<'a>>,
         partition: u32,
         offset: u64,
-    ) -> Event {
+    ) -> Event<'a> {
         Event::new(
             time_ns,
             process,
-            Op::CommitOk {
+            Op::Commit {
+                phase: CommitPhase::Ok,
                 topic: topic.into(),
                 partition,
                 offset,
@@ -391,22 +593,27 @@ impl Event {
     }
 
     /// `start` ok: a new incarnation of `process`.
-    pub fn start(time_ns: u64, process: impl Into<String>) -> Event {
+    pub fn start(time_ns: u64, process: impl Into<Text<'a>>) -> Event<'a> {
         Event::new(time_ns, process, Op::Start)
     }
 
     /// `crash` info.
-    pub fn crash(time_ns: u64, process: impl Into<String>) -> Event {
+    pub fn crash(time_ns: u64, process: impl Into<Text<'a>>) -> Event<'a> {
         Event::new(time_ns, process, Op::Crash)
     }
 
     /// `close` ok.
-    pub fn close(time_ns: u64, process: impl Into<String>) -> Event {
+    pub fn close(time_ns: u64, process: impl Into<Text<'a>>) -> Event<'a> {
         Event::new(time_ns, process, Op::Close)
     }
 
     /// Authoritative `log_start` ok of the partition's leader, by process `cluster`.
-    pub fn log_start(time_ns: u64, topic: impl Into<String>, partition: u32, offset: u64) -> Event {
+    pub fn log_start(
+        time_ns: u64,
+        topic: impl Into<Text<'a>>,
+        partition: u32,
+        offset: u64,
+    ) -> Event<'a> {
         Event::new(
             time_ns,
             CLUSTER_PROCESS,
@@ -420,7 +627,7 @@ impl Event {
     }
 
     /// `partitions` ok by process `cluster`.
-    pub fn partitions(time_ns: u64, topic: impl Into<String>, count: u32) -> Event {
+    pub fn partitions(time_ns: u64, topic: impl Into<Text<'a>>, count: u32) -> Event<'a> {
         Event::new(
             time_ns,
             CLUSTER_PROCESS,
@@ -432,30 +639,37 @@ impl Event {
     }
 
     /// `fault` info by process `nemesis`.
-    pub fn fault(time_ns: u64, fault: impl Into<String>, target: Option<String>) -> Event {
+    pub fn fault(time_ns: u64, fault: FaultKind, target: Option<String>) -> Event<'a> {
         Event::new(
             time_ns,
             NEMESIS_PROCESS,
             Op::Fault {
-                fault: fault.into(),
-                target,
+                fault: Cow::Borrowed(fault.as_str()),
+                target: target.map(Cow::Owned),
             },
         )
     }
 
     /// `fault` info `heal`: every fault is repaired and the liveness phase starts.
-    pub fn heal(time_ns: u64) -> Event {
-        Event::fault(time_ns, fault_kind::HEAL, None)
+    pub fn heal(time_ns: u64) -> Event<'a> {
+        Event::fault(time_ns, FaultKind::Heal, None)
     }
 }
 
-impl Record {
+/// The event's docs/history-format.md line (JSON, no newline).
+impl std::fmt::Display for Event<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.to_json_line())
+    }
+}
+
+impl<'a> Record<'a> {
     pub fn new(
-        topic: impl Into<String>,
+        topic: impl Into<Text<'a>>,
         partition: u32,
         offset: u64,
-        value: impl Into<String>,
-    ) -> Record {
+        value: impl Into<Text<'a>>,
+    ) -> Record<'a> {
         Record {
             topic: topic.into(),
             partition,
@@ -465,8 +679,12 @@ impl Record {
     }
 }
 
-impl TopicPartitionOffset {
-    pub fn new(topic: impl Into<String>, partition: u32, offset: u64) -> TopicPartitionOffset {
+impl<'a> TopicPartitionOffset<'a> {
+    pub fn new(
+        topic: impl Into<Text<'a>>,
+        partition: u32,
+        offset: u64,
+    ) -> TopicPartitionOffset<'a> {
         TopicPartitionOffset {
             topic: topic.into(),
             partition,
@@ -478,7 +696,7 @@ impl TopicPartitionOffset {
 /// Writes the fields of one event in the contract's order: `time`, `process`, `type`, `f`, then the operation's
 /// fields. Optional fields that are absent are omitted; `key` (send invoke) and `error` (request) are always written,
 /// `null` when absent, because the contract makes them required and nullable.
-impl Serialize for Event {
+impl Serialize for Event<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("time", &self.time_ns)?;
@@ -553,25 +771,11 @@ impl Serialize for Event {
                 map.serialize_entry("error", error)?;
                 map.serialize_entry("progress", progress)?;
             }
-            Op::CommitInvoke {
+            Op::Commit {
                 topic,
                 partition,
                 offset,
-            }
-            | Op::CommitOk {
-                topic,
-                partition,
-                offset,
-            }
-            | Op::CommitFail {
-                topic,
-                partition,
-                offset,
-            }
-            | Op::CommitInfo {
-                topic,
-                partition,
-                offset,
+                ..
             } => {
                 map.serialize_entry("topic", topic)?;
                 map.serialize_entry("partition", partition)?;
@@ -663,6 +867,27 @@ pub mod error_code {
     }
 }
 
+/// Why a consumer's position jumped (`reset` ok's `reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ResetReason {
+    /// Retention removed the records at the position (`offset_evicted`).
+    OffsetEvicted,
+    /// The position was outside the log (`out_of_range`).
+    OutOfRange,
+    /// The application moved it (`seek`).
+    Seek,
+}
+
+impl ResetReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResetReason::OffsetEvicted => reset_reason::OFFSET_EVICTED,
+            ResetReason::OutOfRange => reset_reason::OUT_OF_RANGE,
+            ResetReason::Seek => reset_reason::SEEK,
+        }
+    }
+}
+
 /// `reset` reasons.
 pub mod reset_reason {
     pub const OFFSET_EVICTED: &str = "offset_evicted";
@@ -677,17 +902,129 @@ pub mod api {
     pub const METADATA: &str = "metadata";
 }
 
-/// `fault` kinds.
-pub mod fault_kind {
-    pub const CRASH: &str = "crash";
-    pub const RESTART: &str = "restart";
-    pub const PARTITION: &str = "partition";
-    pub const CLOG: &str = "clog";
-    pub const DISK: &str = "disk";
-    pub const TRUNCATE_FOLLOWER: &str = "truncate-follower";
-    pub const EXPIRE_PID: &str = "expire-pid";
-    pub const ADD_PARTITIONS: &str = "add-partitions";
-    pub const RETENTION: &str = "retention";
+/// The faults streamsim injects and repairs, as `fault` events name them. One vocabulary for the scenario
+/// files, the runtime that injects them, the checker (which needs `heal`) and the reports (which pair each
+/// fault with its repair). A history from elsewhere may name other faults: [`FaultKind::from_name`] is `None`
+/// for them, and the checker only cares about `heal`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// A node crashed (a broker loses its unsynced writes; a client process dies).
+    Crash,
+    /// A client process shut down cleanly.
+    Close,
+    /// A node stopped running without losing anything.
+    Pause,
+    /// Nodes cut off from the others.
+    Partition,
+    /// One direction of one link stopped delivering.
+    Clog,
+    /// A share of all messages is lost.
+    Loss,
+    /// Every message is delayed.
+    Latency,
+    /// A node's disk fails reads or writes, or slows down.
+    Disk,
+    /// Retention forced on one replica.
+    Retention,
+    /// A follower's log cut while it is down.
+    TruncateFollower,
+    /// Producer ids forgotten by a partition's leader.
+    ExpirePid,
+    /// A topic grew.
+    AddPartitions,
+    /// A crashed or closed node started again (repairs `crash` and `close`).
+    Restart,
+    /// A paused node runs again (repairs `pause`).
+    Resume,
+    /// Partitions removed (repairs `partition`).
+    Unpartition,
+    /// A clogged link delivers again (repairs `clog`).
+    Unclog,
+    /// A faulty disk works again (repairs `disk`).
+    DiskRepaired,
     /// Every fault is repaired and the liveness phase starts.
-    pub const HEAL: &str = "heal";
+    Heal,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 18] = [
+        FaultKind::Crash,
+        FaultKind::Close,
+        FaultKind::Pause,
+        FaultKind::Partition,
+        FaultKind::Clog,
+        FaultKind::Loss,
+        FaultKind::Latency,
+        FaultKind::Disk,
+        FaultKind::Retention,
+        FaultKind::TruncateFollower,
+        FaultKind::ExpirePid,
+        FaultKind::AddPartitions,
+        FaultKind::Restart,
+        FaultKind::Resume,
+        FaultKind::Unpartition,
+        FaultKind::Unclog,
+        FaultKind::DiskRepaired,
+        FaultKind::Heal,
+    ];
+
+    /// The name in `fault` events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Close => "close",
+            FaultKind::Pause => "pause",
+            FaultKind::Partition => "partition",
+            FaultKind::Clog => "clog",
+            FaultKind::Loss => "loss",
+            FaultKind::Latency => "latency",
+            FaultKind::Disk => "disk",
+            FaultKind::Retention => "retention",
+            FaultKind::TruncateFollower => "truncate-follower",
+            FaultKind::ExpirePid => "expire-pid",
+            FaultKind::AddPartitions => "add-partitions",
+            FaultKind::Restart => "restart",
+            FaultKind::Resume => "resume",
+            FaultKind::Unpartition => "unpartition",
+            FaultKind::Unclog => "unclog",
+            FaultKind::DiskRepaired => "disk-repaired",
+            FaultKind::Heal => "heal",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FaultKind> {
+        FaultKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+
+    /// The `fault` event that repairs this fault, and whether the repair names the same target. `loss` and
+    /// `latency` are network-wide settings repaired by setting them back (`loss` `0`, `latency` `default`),
+    /// with no target; a fault with no repair (retention, growth, ...) leaves nothing to undo.
+    pub fn repair(self) -> Option<(FaultKind, bool)> {
+        match self {
+            FaultKind::Crash | FaultKind::Close => Some((FaultKind::Restart, true)),
+            FaultKind::Pause => Some((FaultKind::Resume, true)),
+            FaultKind::Partition => Some((FaultKind::Unpartition, false)),
+            FaultKind::Clog => Some((FaultKind::Unclog, true)),
+            FaultKind::Disk => Some((FaultKind::DiskRepaired, true)),
+            FaultKind::Loss | FaultKind::Latency => Some((self, false)),
+            _ => None,
+        }
+    }
+
+    /// The `target` of the event that sets a network-wide setting back (`loss` `0`, `latency` `default`).
+    pub fn setting_reset_target(self) -> Option<&'static str> {
+        match self {
+            FaultKind::Loss => Some("0"),
+            FaultKind::Latency => Some("default"),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for FaultKind {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
 }

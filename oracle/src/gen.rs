@@ -16,7 +16,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::event::{
-    api, error_code, fault_kind, reset_reason, Event, Op, Record, Request, TopicPartitionOffset,
+    api, error_code, reset_reason, CommitPhase, Event, FaultKind, Op, Record, Request,
+    TopicPartitionOffset,
 };
 
 /// What to generate.
@@ -83,7 +84,7 @@ struct Consumer {
 struct Model {
     rng: ChaCha8Rng,
     time_ns: u64,
-    events: Vec<Event>,
+    events: Vec<Event<'static>>,
     topic: String,
     /// Values per partition, index = offset.
     logs: Vec<Vec<String>>,
@@ -95,7 +96,7 @@ struct Model {
 }
 
 /// Generates a valid history (see the module docs).
-pub fn generate(config: &GenConfig) -> Vec<Event> {
+pub fn generate(config: &GenConfig) -> Vec<Event<'static>> {
     assert!(config.partitions_initial >= 1 && config.partitions_grown >= config.partitions_initial);
     assert!(config.producers >= 1 && config.consumers >= 1);
     let mut model = Model {
@@ -162,7 +163,7 @@ pub fn to_jsonl(events: &[Event]) -> String {
 }
 
 impl Model {
-    fn push(&mut self, event: Event) {
+    fn push(&mut self, event: Event<'static>) {
         debug_assert!(event.time_ns >= self.time_ns);
         self.events.push(event);
     }
@@ -218,7 +219,7 @@ impl Model {
             time,
             crate::event::CLUSTER_PROCESS,
             Op::Leader {
-                topic: self.topic.clone(),
+                topic: self.topic.clone().into(),
                 partition,
                 broker,
                 epoch: self.leader_epoch,
@@ -309,8 +310,8 @@ impl Model {
             time,
             name,
             Op::SendOk {
-                value,
-                topic: self.topic.clone(),
+                value: value.into(),
+                topic: self.topic.clone().into(),
                 partition,
                 offset,
                 pid: Some(1000 + index as i64),
@@ -350,12 +351,12 @@ impl Model {
                 time,
                 name.clone(),
                 Op::Request(Request {
-                    api: api::FETCH.to_string(),
-                    topic: topic.clone(),
+                    api: api::FETCH.into(),
+                    topic: topic.clone().into(),
                     partition,
                     offset: position,
                     broker,
-                    error: Some(error_code::OFFSET_EVICTED.to_string()),
+                    error: Some(error_code::OFFSET_EVICTED.into()),
                     progress: false,
                 }),
             ));
@@ -363,10 +364,10 @@ impl Model {
                 time,
                 name.clone(),
                 Op::PollFail {
-                    topic: topic.clone(),
+                    topic: topic.clone().into(),
                     partition,
                     offset: position,
-                    error: error_code::OFFSET_EVICTED.to_string(),
+                    error: error_code::OFFSET_EVICTED.into(),
                     next_available: Some(log_start),
                 },
             ));
@@ -374,11 +375,11 @@ impl Model {
                 time,
                 name,
                 Op::Reset {
-                    topic,
+                    topic: topic.into(),
                     partition,
                     from: position,
                     to: log_start,
-                    reason: reset_reason::OFFSET_EVICTED.to_string(),
+                    reason: reset_reason::OFFSET_EVICTED.into(),
                 },
             ));
             self.consumers[consumer].positions[partition as usize] = log_start;
@@ -390,8 +391,8 @@ impl Model {
             time,
             name.clone(),
             Op::Request(Request {
-                api: api::FETCH.to_string(),
-                topic: topic.clone(),
+                api: api::FETCH.into(),
+                topic: topic.clone().into(),
                 partition,
                 offset: position,
                 broker,
@@ -432,12 +433,12 @@ impl Model {
             time,
             name,
             Op::Request(Request {
-                api: api::FETCH.to_string(),
-                topic: self.topic.clone(),
+                api: api::FETCH.into(),
+                topic: self.topic.clone().into(),
                 partition,
                 offset: position,
                 broker,
-                error: Some(error_code::NOT_LEADER_OR_FOLLOWER.to_string()),
+                error: Some(error_code::NOT_LEADER_OR_FOLLOWER.into()),
                 progress: false,
             }),
         ));
@@ -456,8 +457,9 @@ impl Model {
             self.push(Event::new(
                 time,
                 name.clone(),
-                Op::CommitInvoke {
-                    topic: topic.clone(),
+                Op::Commit {
+                    phase: CommitPhase::Invoke,
+                    topic: topic.clone().into(),
                     partition: partition as u32,
                     offset: position,
                 },
@@ -510,7 +512,7 @@ impl Model {
             time,
             crate::event::CLUSTER_PROCESS,
             Op::LogStart {
-                topic: self.topic.clone(),
+                topic: self.topic.clone().into(),
                 partition,
                 offset: log_start / 2,
                 broker: Some(broker),
@@ -524,7 +526,7 @@ impl Model {
         };
         let name = self.consumers[consumer].name.clone();
         let time = self.tick();
-        self.push(Event::fault(time, fault_kind::CRASH, Some(name.clone())));
+        self.push(Event::fault(time, FaultKind::Crash, Some(name.clone())));
         self.push(Event::crash(time, name));
         self.consumers[consumer].alive = false;
     }
@@ -555,7 +557,13 @@ impl Model {
             ));
         }
         let time = self.tick();
-        self.push(Event::new(time, name, Op::Assign { partitions }));
+        self.push(Event::new(
+            time,
+            name,
+            Op::Assign {
+                partitions: partitions.into(),
+            },
+        ));
         self.consumers[consumer].alive = true;
     }
 
@@ -574,10 +582,10 @@ impl Model {
 
     fn nemesis_fault(&mut self) {
         let faults = [
-            fault_kind::PARTITION,
-            fault_kind::CLOG,
-            fault_kind::DISK,
-            fault_kind::RESTART,
+            FaultKind::Partition,
+            FaultKind::Clog,
+            FaultKind::Disk,
+            FaultKind::Restart,
         ];
         let fault = faults[self.rng.gen_range(0..faults.len())];
         let time = self.tick();
@@ -592,7 +600,7 @@ impl Model {
         }
         let time = self.tick();
         if !self.healed {
-            self.push(Event::fault(time, fault_kind::ADD_PARTITIONS, None));
+            self.push(Event::fault(time, FaultKind::AddPartitions, None));
         }
         self.logs.resize(count as usize, Vec::new());
         self.log_starts.resize(count as usize, 0);

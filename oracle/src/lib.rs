@@ -45,7 +45,8 @@
 //!   Any other request of that process for that partition ends the run. A run of 20 or more is one anomaly.
 //! - `stale-partitions`: a topic's first `partitions` event sets its count; a later one with a higher count
 //!   raises it from n to m. The sends counted are one producer's keyless (`key` null) sends to that topic,
-//!   invoked after the raise and acknowledged; there must be >= 10*m of them, and all on partitions < n.
+//!   invoked after the raise and at least [`check::STALE_PARTITIONS_GRACE_NS`] after it (time for a metadata
+//!   refresh), and acknowledged; there must be >= 10*m of them, and all on partitions < n.
 //! - `producer-stalled`: a send invoked in a liveness phase whose outcome is `fail`.
 //! - One anomaly per instance: per value (`lost-write`, `unseen`, `duplicate`, `G1a`, `producer-stalled`), per
 //!   offset (`inconsistent-offsets`), per delivery (`nonmonotonic-poll`, `poll-skip`, `duplicate-delivery`), per
@@ -78,10 +79,12 @@ mod intern;
 mod json;
 pub mod reader;
 pub mod result;
-mod view;
 
 pub use check::Checker;
-pub use event::{Event, EventType, Op, Record, Request, TopicPartitionOffset};
+pub use event::{
+    CommitPhase, Event, EventType, FaultKind, Op, Record, Request, ResetReason, Text,
+    TopicPartitionOffset,
+};
 pub use reader::{parse_line, HistoryError, HistoryReader};
 pub use result::{Anomaly, AnomalyKind, CheckResult, Stats, ANOMALIES_LISTED_PER_KIND_MAX};
 
@@ -89,7 +92,7 @@ pub use result::{Anomaly, AnomalyKind, CheckResult, Stats, ANOMALIES_LISTED_PER_
 ///
 /// # Panics
 /// When time decreases from one event to the next (see [`Checker::observe`]).
-pub fn check_events(events: &[Event]) -> CheckResult {
+pub fn check_events(events: &[Event<'_>]) -> CheckResult {
     let mut checker = Checker::new();
     for (index, event) in events.iter().enumerate() {
         checker.observe(index as u64 + 1, event);
@@ -102,7 +105,7 @@ pub fn check_reader(reader: impl std::io::BufRead) -> Result<CheckResult, Histor
     let mut history = HistoryReader::new(reader);
     let mut checker = Checker::new();
     while let Some((line, event)) = history.next_view()? {
-        checker.observe_view(line, &event);
+        checker.observe(line, &event);
     }
     Ok(checker.finish())
 }

@@ -19,9 +19,8 @@ use std::fmt::Display;
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use crate::event::{Event, EventType};
+use crate::event::{CommitPhase, Event, EventType, Op, Record, Request, TopicPartitionOffset};
 use crate::json::{self, ArrayField, Element, ElementFields, EventFields, Raw, ScanError};
-use crate::view::{AssignmentView, EventView, ListView, OpView, RecordView};
 
 /// Bad input: the history cannot be checked. Every variant about the content names the 1-based line.
 #[derive(Debug, thiserror::Error)]
@@ -86,16 +85,13 @@ impl HistoryError {
 
 /// Parses one line of a history. `Ok(None)` for a blank line (only whitespace). Does not check that time is
 /// non-decreasing: that needs the previous line ([`HistoryReader`] does it).
-pub fn parse_line(line: &str, line_number: u64) -> Result<Option<Event>, HistoryError> {
-    Ok(parse_view(line, line_number)?.map(EventView::into_owned))
+pub fn parse_line(line: &str, line_number: u64) -> Result<Option<Event<'static>>, HistoryError> {
+    Ok(parse_view(line, line_number)?.map(Event::into_owned))
 }
 
 /// [`parse_line`] without copying: strings stay borrowed from `line` unless they had escapes.
 #[inline]
-pub(crate) fn parse_view(
-    line: &str,
-    line_number: u64,
-) -> Result<Option<EventView<'_>>, HistoryError> {
+pub(crate) fn parse_view(line: &str, line_number: u64) -> Result<Option<Event<'_>>, HistoryError> {
     if is_blank(line.as_bytes()) {
         return Ok(None);
     }
@@ -186,14 +182,14 @@ impl<R: BufRead> HistoryReader<R> {
     }
 
     /// The next event and its line, `Ok(None)` at the end of the input.
-    pub fn next_event(&mut self) -> Result<Option<(u64, Event)>, HistoryError> {
+    pub fn next_event(&mut self) -> Result<Option<(u64, Event<'static>)>, HistoryError> {
         Ok(self
             .next_view()?
             .map(|(line, view)| (line, view.into_owned())))
     }
 
     /// The next event, borrowed from the reader's buffer (or from the copy of a straddling line).
-    pub(crate) fn next_view(&mut self) -> Result<Option<(u64, EventView<'_>)>, HistoryError> {
+    pub fn next_view(&mut self) -> Result<Option<(u64, Event<'_>)>, HistoryError> {
         loop {
             if self.finished {
                 return Ok(None);
@@ -302,7 +298,7 @@ impl<R: BufRead> HistoryReader<R> {
 }
 
 impl<R: BufRead> Iterator for HistoryReader<R> {
-    type Item = Result<(u64, Event), HistoryError>;
+    type Item = Result<(u64, Event<'static>), HistoryError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_event().transpose()
@@ -387,7 +383,7 @@ const ARRAY_OF_OBJECTS: &str = "an array of objects";
 
 impl<'a> Decoder<'_, 'a> {
     #[inline]
-    fn decode(self) -> Result<EventView<'a>, Box<HistoryError>> {
+    fn decode(self) -> Result<Event<'a>, Box<HistoryError>> {
         let every_event = || "every event".to_string();
         let time_ns = self.required_u64("time", self.fields.time, &every_event)?;
         let process = self.required_str("process", self.fields.process, &every_event)?;
@@ -401,7 +397,7 @@ impl<'a> Decoder<'_, 'a> {
         })?;
         let f = self.required_str("f", self.fields.f, &every_event)?;
         let op = self.decode_op(f, event_type)?;
-        Ok(EventView {
+        Ok(Event {
             time_ns,
             process,
             op,
@@ -413,19 +409,19 @@ impl<'a> Decoder<'_, 'a> {
         &self,
         f: Cow<'a, str>,
         event_type: EventType,
-    ) -> Result<OpView<'a>, Box<HistoryError>> {
+    ) -> Result<Op<'a>, Box<HistoryError>> {
         use EventType::{Fail, Info, Invoke, Ok as Okay};
         let w = &self.fields;
         let operation = || format!("f={f} type={event_type}");
         let op = &operation;
         use Operation::*;
         let decoded = match (Operation::of(f.as_bytes()), event_type) {
-            (Some(Send), Invoke) => OpView::SendInvoke {
+            (Some(Send), Invoke) => Op::SendInvoke {
                 topic: self.required_str("topic", w.topic, op)?,
                 key: self.required_nullable_str("key", w.key, op)?,
                 value: self.required_str("value", w.value, op)?,
             },
-            (Some(Send), Okay) => OpView::SendOk {
+            (Some(Send), Okay) => Op::SendOk {
                 value: self.required_str("value", w.value, op)?,
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
@@ -434,18 +430,18 @@ impl<'a> Decoder<'_, 'a> {
                 epoch: self.optional_i32("epoch", w.epoch)?,
                 sequence: self.optional_i32("sequence", w.sequence)?,
             },
-            (Some(Send), Fail) => OpView::SendFail {
+            (Some(Send), Fail) => Op::SendFail {
                 value: self.required_str("value", w.value, op)?,
                 error: self.required_str("error", w.error, op)?,
             },
-            (Some(Send), Info) => OpView::SendInfo {
+            (Some(Send), Info) => Op::SendInfo {
                 value: self.required_str("value", w.value, op)?,
                 error: self.required_str("error", w.error, op)?,
             },
-            (Some(Poll), Okay) => OpView::PollOk {
-                records: ListView::Decoded(self.records(op)?),
+            (Some(Poll), Okay) => Op::PollOk {
+                records: Cow::Owned(self.records(op)?),
             },
-            (Some(Poll), Fail) => OpView::PollFail {
+            (Some(Poll), Fail) => Op::PollFail {
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
                 offset: self.required_u64("offset", w.offset, op)?,
@@ -468,7 +464,7 @@ impl<'a> Decoder<'_, 'a> {
                     }
                     _ => {}
                 }
-                OpView::Request {
+                Op::Request(Request {
                     api: self.required_str("api", w.api, op)?,
                     topic: self.required_str("topic", w.topic, op)?,
                     partition: self.required_u32("partition", w.partition, op)?,
@@ -476,73 +472,57 @@ impl<'a> Decoder<'_, 'a> {
                     broker: self.required_u32("broker", w.broker, op)?,
                     error,
                     progress: self.required_bool("progress", w.progress, op)?,
-                }
+                })
             }
-            (Some(Commit), _) => {
-                let topic = self.required_str("topic", w.topic, op)?;
-                let partition = self.required_u32("partition", w.partition, op)?;
-                let offset = self.required_u64("offset", w.offset, op)?;
-                match event_type {
-                    Invoke => OpView::CommitInvoke {
-                        topic,
-                        partition,
-                        offset,
-                    },
-                    Okay => OpView::CommitOk {
-                        topic,
-                        partition,
-                        offset,
-                    },
-                    Fail => OpView::CommitFail {
-                        topic,
-                        partition,
-                        offset,
-                    },
-                    Info => OpView::CommitInfo {
-                        topic,
-                        partition,
-                        offset,
-                    },
-                }
-            }
-            (Some(Assign), Okay) => OpView::Assign {
-                partitions: ListView::Decoded(self.assignments(op)?),
+            (Some(Commit), _) => Op::Commit {
+                phase: match event_type {
+                    Invoke => CommitPhase::Invoke,
+                    Okay => CommitPhase::Ok,
+                    Fail => CommitPhase::Fail,
+                    Info => CommitPhase::Info,
+                },
+                topic: self.required_str("topic", w.topic, op)?,
+                partition: self.required_u32("partition", w.partition, op)?,
+                offset: self.required_u64("offset", w.offset, op)?,
             },
-            (Some(Reset), Okay) => OpView::Reset {
+            (Some(Assign), Okay) => Op::Assign {
+                partitions: Cow::Owned(self.assignments(op)?),
+            },
+            (Some(Reset), Okay) => Op::Reset {
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
                 from: self.required_u64("from", w.from, op)?,
                 to: self.required_u64("to", w.to, op)?,
                 reason: self.required_str("reason", w.reason, op)?,
             },
-            (Some(Start), Okay) => OpView::Start,
-            (Some(Crash), Info) => OpView::Crash,
-            (Some(Close), Okay) => OpView::Close,
-            (Some(InitPid), Okay) => OpView::InitPid {
+            (Some(Start), Okay) => Op::Start,
+            (Some(Crash), Info) => Op::Crash,
+            (Some(Close), Okay) => Op::Close,
+            (Some(InitPid), Okay) => Op::InitPid {
                 pid: self.required_i64("pid", w.pid, op)?,
                 epoch: self.required_i32("epoch", w.epoch, op)?,
             },
-            (Some(LogStart), Okay) => OpView::LogStart {
+            (Some(LogStart), Okay) => Op::LogStart {
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
                 offset: self.required_u64("offset", w.offset, op)?,
                 broker: self.optional_u32("broker", w.broker)?,
             },
-            (Some(Partitions), Okay) => OpView::Partitions {
+            (Some(Partitions), Okay) => Op::Partitions {
                 topic: self.required_str("topic", w.topic, op)?,
                 count: self.required_u32("count", w.count, op)?,
             },
-            (Some(Leader), Okay) => OpView::Leader {
+            (Some(Leader), Okay) => Op::Leader {
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
                 broker: self.required_u32("broker", w.broker, op)?,
                 epoch: self.required_i32("epoch", w.epoch, op)?,
             },
-            (Some(Fault), Info) => OpView::Fault {
+            (Some(Fault), Info) => Op::Fault {
                 fault: self.required_str("fault", w.fault, op)?,
                 target: self.optional_str("target", w.target)?,
             },
-            _ => OpView::Ignored { f, event_type },
+            _ => Op::Ignored { f, event_type },
         };
         Ok(decoded)
     }
@@ -581,7 +561,7 @@ impl<'a> Decoder<'_, 'a> {
     fn records(
         &self,
         operation: &dyn Fn() -> String,
-    ) -> Result<Vec<RecordView<'a>>, Box<HistoryError>> {
+    ) -> Result<Vec<Record<'a>>, Box<HistoryError>> {
         let elements = self.elements("records", self.fields.records.as_ref(), operation)?;
         let mut records = Vec::with_capacity(elements.len());
         for (index, element) in elements.iter().enumerate() {
@@ -592,7 +572,7 @@ impl<'a> Decoder<'_, 'a> {
                 name,
             };
             let context = || format!("records[{index}] of {}", operation());
-            records.push(RecordView {
+            records.push(Record {
                 topic: self.required_str(path("topic"), fields.topic, &context)?,
                 partition: self.required_u32(path("partition"), fields.partition, &context)?,
                 offset: self.required_u64(path("offset"), fields.offset, &context)?,
@@ -606,7 +586,7 @@ impl<'a> Decoder<'_, 'a> {
     fn assignments(
         &self,
         operation: &dyn Fn() -> String,
-    ) -> Result<Vec<AssignmentView<'a>>, Box<HistoryError>> {
+    ) -> Result<Vec<TopicPartitionOffset<'a>>, Box<HistoryError>> {
         let elements = self.elements("partitions", self.fields.partitions.as_ref(), operation)?;
         let mut assignments = Vec::with_capacity(elements.len());
         for (index, element) in elements.iter().enumerate() {
@@ -617,7 +597,7 @@ impl<'a> Decoder<'_, 'a> {
                 name,
             };
             let context = || format!("partitions[{index}] of {}", operation());
-            assignments.push(AssignmentView {
+            assignments.push(TopicPartitionOffset {
                 topic: self.required_str(path("topic"), fields.topic, &context)?,
                 partition: self.required_u32(path("partition"), fields.partition, &context)?,
                 offset: self.required_u64(path("offset"), fields.offset, &context)?,

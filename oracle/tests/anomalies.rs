@@ -731,7 +731,12 @@ fn after_growth(sends: usize, keyed: bool, partition_of: impl Fn(usize) -> u32) 
 }
 
 /// `after_growth` with the sends invoked (and acknowledged) from time `time` on, 1 ms apart.
-fn after_growth_at(time: u64, sends: usize, keyed: bool, partition_of: impl Fn(usize) -> u32) -> String {
+fn after_growth_at(
+    time: u64,
+    sends: usize,
+    keyed: bool,
+    partition_of: impl Fn(usize) -> u32,
+) -> String {
     let mut history: Vec<String> = vec![
         r#"{"time":1,"process":"cluster","type":"ok","f":"partitions","topic":"t","count":2}"#
             .into(),
@@ -770,13 +775,18 @@ fn not_stale_partitions_while_the_producer_may_not_have_refreshed_its_metadata()
     assert_valid(&check(&within_grace));
     // 40 sends counted (5 s on), all old: stale. The first of them one nanosecond earlier: not counted, 39 left.
     assert_only(
-        &check(&after_growth_at(FIVE_S_AFTER_GROWTH, 40, false, |index| (index % 2) as u32)),
+        &check(&after_growth_at(FIVE_S_AFTER_GROWTH, 40, false, |index| {
+            (index % 2) as u32
+        })),
         AnomalyKind::StalePartitions,
         1,
     );
-    assert_valid(&check(&after_growth_at(FIVE_S_AFTER_GROWTH - 1, 40, false, |index| {
-        (index % 2) as u32
-    })));
+    assert_valid(&check(&after_growth_at(
+        FIVE_S_AFTER_GROWTH - 1,
+        40,
+        false,
+        |index| (index % 2) as u32,
+    )));
 }
 
 #[test]

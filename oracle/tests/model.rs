@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use oracle::event::{Event, Op, Record};
+use oracle::event::{CommitPhase, Event, Op, Record};
 use oracle::gen::{generate, to_jsonl, GenConfig};
 use oracle::{check_events, AnomalyKind, CheckResult};
 use proptest::prelude::*;
 
-fn history(seed: u64, events_min: usize) -> Vec<Event> {
+fn history(seed: u64, events_min: usize) -> Vec<Event<'static>> {
     generate(&GenConfig::new(seed, events_min))
 }
 
@@ -51,18 +51,21 @@ fn facts(events: &[Event]) -> Facts {
             } => {
                 facts
                     .acknowledged
-                    .insert(value.clone(), (*partition, *offset));
+                    .insert(value.to_string(), (*partition, *offset));
                 let known = facts.highest_known.entry(*partition).or_default();
                 *known = (*known).max(*offset);
             }
-            Op::SendFail { value, .. } => facts.failed.push(value.clone()),
+            Op::SendFail { value, .. } => facts.failed.push(value.to_string()),
             Op::PollOk { records } => {
-                for record in records {
+                for record in records.iter() {
                     let read = facts.highest_read.entry(record.partition).or_default();
                     *read = (*read).max(record.offset);
                     let known = facts.highest_known.entry(record.partition).or_default();
                     *known = (*known).max(record.offset);
-                    *facts.deliveries.entry(record.value.clone()).or_default() += 1;
+                    *facts
+                        .deliveries
+                        .entry(record.value.to_string())
+                        .or_default() += 1;
                 }
             }
             Op::LogStart {
@@ -81,20 +84,31 @@ fn facts(events: &[Event]) -> Facts {
 }
 
 /// A fresh consumer reads `value` at a new offset of `partition` at the very end of the history.
-fn read_at_the_end(events: &mut Vec<Event>, topic: &str, partition: u32, offset: u64, value: &str) {
+fn read_at_the_end(
+    events: &mut Vec<Event<'static>>,
+    topic: &str,
+    partition: u32,
+    offset: u64,
+    value: &str,
+) {
     let time_ns = events.last().map_or(0, |event| event.time_ns);
     events.push(Event::poll_ok(
         time_ns,
         "consumer-mutant",
-        vec![Record::new(topic, partition, offset, value)],
+        vec![Record::new(
+            topic.to_string(),
+            partition,
+            offset,
+            value.to_string(),
+        )],
     ));
 }
 
-fn topic_of(events: &[Event]) -> String {
+fn topic_of(events: &[Event<'_>]) -> String {
     events
         .iter()
         .find_map(|event| match &event.op {
-            Op::SendOk { topic, .. } => Some(topic.clone()),
+            Op::SendOk { topic, .. } => Some(topic.to_string()),
             _ => None,
         })
         .expect("the model acknowledges sends")
@@ -132,7 +146,7 @@ proptest! {
         let value = value.clone();
         for event in &mut events {
             if let Op::PollOk { records } = &mut event.op {
-                records.retain(|record| record.value != value);
+                records.to_mut().retain(|record| *record.value != *value);
             }
         }
         let result = check_events(&events);
@@ -165,7 +179,7 @@ proptest! {
             .enumerate()
             .filter(|(_, event)| match &event.op {
                 Op::PollOk { records } => {
-                    records.len() >= 2 && records[..2].iter().all(|record| facts.acknowledged.contains_key(&record.value))
+                    records.len() >= 2 && records[..2].iter().all(|record| facts.acknowledged.contains_key(&*record.value))
                 }
                 _ => false,
             })
@@ -174,6 +188,7 @@ proptest! {
         prop_assume!(!polls.is_empty());
         let index = polls[pick.index(polls.len())];
         if let Op::PollOk { records } = &mut events[index].op {
+            let records = records.to_mut();
             let first = records[0].value.clone();
             records[0].value = std::mem::replace(&mut records[1].value, first);
         }
@@ -210,7 +225,7 @@ proptest! {
                 for middle in 1..records.len().saturating_sub(1) {
                     let (before, record, after) = (&records[middle - 1], &records[middle], &records[middle + 1]);
                     let same_partition = before.partition == record.partition && record.partition == after.partition;
-                    if same_partition && facts.deliveries[&record.value] >= 2 {
+                    if same_partition && facts.deliveries[&*record.value] >= 2 {
                         candidates.push((index, middle));
                     }
                 }
@@ -219,7 +234,7 @@ proptest! {
         prop_assume!(!candidates.is_empty());
         let (index, middle) = candidates[pick.index(candidates.len())];
         if let Op::PollOk { records } = &mut events[index].op {
-            records.remove(middle);
+            records.to_mut().remove(middle);
         }
         let result = check_events(&events);
         prop_assert_eq!(kinds_and_counts(&result), BTreeMap::from([(AnomalyKind::PollSkip, 1)]), "{}", result.render_text());
@@ -248,7 +263,10 @@ fn the_model_exercises_retention_crashes_restarts_growth_and_the_heal() {
                 Op::Assign { .. } => "assign",
                 Op::Reset { .. } => "reset",
                 Op::PollFail { .. } => "poll fail",
-                Op::CommitOk { .. } => "commit ok",
+                Op::Commit {
+                    phase: CommitPhase::Ok,
+                    ..
+                } => "commit ok",
                 Op::SendFail { .. } => "send fail",
                 Op::SendInfo { .. } => "send info",
                 Op::Partitions { .. } => "partitions",

@@ -5,16 +5,24 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 
-use oracle::event::{Event, EventType, Op, Record, Request, TopicPartitionOffset};
+use oracle::event::{
+    CommitPhase, Event, EventType, FaultKind, Op, Record, Request, Text, TopicPartitionOffset,
+};
 use oracle::{parse_line, HistoryError, HistoryReader};
 use proptest::prelude::*;
 
 /// One event of every `(f, type)` the contract lists, optional fields both present and absent.
-fn every_event() -> Vec<Event> {
-    let text = |value: &str| value.to_string();
+fn every_event() -> Vec<Event<'static>> {
+    let text = |value: &str| -> Text<'static> { value.to_string().into() };
     vec![
         Event::send_invoke(1, "producer-0", "orders", None, "producer-0-0"),
-        Event::send_invoke(2, "producer-0", "orders", Some(text("k7")), "producer-0-1"),
+        Event::send_invoke(
+            2,
+            "producer-0",
+            "orders",
+            Some("k7".to_string()),
+            "producer-0-1",
+        ),
         Event::send_ok(3, "producer-0", "producer-0-0", "orders", 2, 40),
         Event::new(
             4,
@@ -91,7 +99,8 @@ fn every_event() -> Vec<Event> {
         Event::new(
             13,
             "consumer-0",
-            Op::CommitInvoke {
+            Op::Commit {
+                phase: CommitPhase::Invoke,
                 topic: text("orders"),
                 partition: 2,
                 offset: 41,
@@ -101,7 +110,8 @@ fn every_event() -> Vec<Event> {
         Event::new(
             15,
             "consumer-0",
-            Op::CommitFail {
+            Op::Commit {
+                phase: CommitPhase::Fail,
                 topic: text("orders"),
                 partition: 2,
                 offset: 41,
@@ -110,7 +120,8 @@ fn every_event() -> Vec<Event> {
         Event::new(
             16,
             "consumer-0",
-            Op::CommitInfo {
+            Op::Commit {
+                phase: CommitPhase::Info,
                 topic: text("orders"),
                 partition: 2,
                 offset: 41,
@@ -123,7 +134,8 @@ fn every_event() -> Vec<Event> {
                 partitions: vec![
                     TopicPartitionOffset::new("orders", 0, 0),
                     TopicPartitionOffset::new("orders", 2, 41),
-                ],
+                ]
+                .into(),
             },
         ),
         Event::new(
@@ -170,7 +182,7 @@ fn every_event() -> Vec<Event> {
                 epoch: 5,
             },
         ),
-        Event::fault(27, "partition", Some(text("broker-1"))),
+        Event::fault(27, FaultKind::Partition, Some("broker-1".to_string())),
         Event::heal(28),
         Event::new(
             29,
@@ -261,21 +273,21 @@ fn lenient_where_the_contract_allows() {
     assert_eq!(result.stats.ignored_events, 2);
     assert_eq!(result.stats.sends_ok, 1);
     assert_eq!(result.stats.records_read, 1);
-    let events: Vec<Event> = HistoryReader::new(history.as_bytes())
+    let events: Vec<Event<'static>> = HistoryReader::new(history.as_bytes())
         .map(|item| item.unwrap().1)
         .collect();
     assert_eq!(events[2].process, "c-0");
     assert_eq!(
         events[4].op,
         Op::Ignored {
-            f: "poll".to_string(),
+            f: "poll".into(),
             event_type: EventType::Invoke
         }
     );
     assert_eq!(
         events[5].op,
         Op::LogStart {
-            topic: "t".to_string(),
+            topic: "t".into(),
             partition: 0,
             offset: 0,
             broker: None

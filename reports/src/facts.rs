@@ -66,9 +66,8 @@ pub(crate) fn anomalies_total(groups: &[AnomalyGroup<'_>]) -> u64 {
 }
 
 /// History line `line` (1-based), if the history has it.
-pub(crate) fn history_line(report: &RunReport, line: u64) -> Option<&str> {
-    let index = usize::try_from(line.checked_sub(1)?).ok()?;
-    report.history.get(index).map(String::as_str)
+pub(crate) fn history_line(report: &RunReport, line: u64) -> Option<String> {
+    report.history_line(line)
 }
 
 /// The history lines an explanation names itself, as inclusive ranges: `line N`, `lines A, B and
@@ -307,8 +306,7 @@ pub(crate) fn describe_fault(fault: &scenarios::spec::Fault) -> String {
     let kind = fields
         .get("kind")
         .and_then(Value::as_str)
-        .unwrap_or_else(|| fault.kind())
-        .to_string();
+        .map_or_else(|| fault.kind().to_string(), str::to_string);
     // Sorted here, not by the map: serde_json's map order depends on a cargo feature.
     let mut rest: Vec<(&String, &Value)> =
         fields.iter().filter(|(name, _)| *name != "kind").collect();

@@ -267,7 +267,9 @@ fn anomalies(out: &mut String, report: &RunReport, groups: &[AnomalyGroup<'_>]) 
                     .map_or(1, |max| max.to_string().len());
                 for &line in &anomaly.events {
                     let json = match facts::history_line(report, line) {
-                        Some(json) => facts::shorten(json, facts::PROVING_LINE_CHARS_MAX),
+                        Some(json) => {
+                            facts::shorten(&json, facts::PROVING_LINE_CHARS_MAX).into_owned()
+                        }
                         None => "(not in the history)".into(),
                     };
                     let _ = writeln!(out, "{line:>width$} {}", escape(&json));
@@ -314,10 +316,10 @@ fn context(out: &mut String, report: &RunReport) {
     );
     let width = context.last_line.to_string().len();
     for line in context.first_line..=context.last_line {
-        let json = facts::history_line(report, line).unwrap_or("");
+        let json = facts::history_line(report, line).unwrap_or_default();
         let text = format!(
             "{line:>width$} {}",
-            facts::shorten(json, facts::CONTEXT_LINE_CHARS_MAX)
+            facts::shorten(&json, facts::CONTEXT_LINE_CHARS_MAX)
         );
         if context.anomaly.events.contains(&line) {
             let _ = writeln!(out, "<mark>{}</mark>", escape(&text));
@@ -644,13 +646,6 @@ fn notes(out: &mut String, timeline: &Timeline) {
             crate::timeline::LANES_MAX
         );
     }
-    if timeline.unreadable_lines > 0 {
-        let _ = writeln!(
-            out,
-            "<p class=\"note\">{} history lines could not be read as events and are not on the timeline.</p>",
-            timeline.unreadable_lines
-        );
-    }
 }
 
 /// A tick step in nanoseconds: 1, 2 or 5 times a power of ten, giving at most `ticks_max` steps
@@ -954,10 +949,10 @@ fn proof_tooltip(report: &RunReport, anchors: &Anchors, line: u64, anomalies: &[
     if more > 0 {
         tooltip.push_str(&format!(" and {more} more"));
     }
-    let json = facts::history_line(report, line).unwrap_or("");
+    let json = facts::history_line(report, line).unwrap_or_default();
     tooltip.push_str(&format!(
         "\nline {line}: {}",
-        facts::shorten(json, facts::CONTEXT_LINE_CHARS_MAX)
+        facts::shorten(&json, facts::CONTEXT_LINE_CHARS_MAX)
     ));
     tooltip
 }

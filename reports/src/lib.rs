@@ -88,7 +88,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// [`JSON_FILE`].
 pub fn write_seed_dir(dir: &Path, report: &RunReport) -> io::Result<()> {
     fs::create_dir_all(dir)?;
-    write_atomic(&dir.join(HISTORY_FILE), history_jsonl(report).as_bytes())?;
+    write_atomic(&dir.join(HISTORY_FILE), &report.history_jsonl())?;
     write_atomic(
         &dir.join(MARKDOWN_FILE),
         markdown::render(report).as_bytes(),
@@ -96,15 +96,4 @@ pub fn write_seed_dir(dir: &Path, report: &RunReport) -> io::Result<()> {
     write_atomic(&dir.join(HTML_FILE), html::render(report).as_bytes())?;
     write_atomic(&dir.join(JSON_FILE), json::render(report).as_bytes())?;
     Ok(())
-}
-
-/// The history as a JSON Lines file: one line per event, each ending with a newline.
-fn history_jsonl(report: &RunReport) -> String {
-    let bytes: usize = report.history.iter().map(|line| line.len() + 1).sum();
-    let mut text = String::with_capacity(bytes);
-    for line in &report.history {
-        text.push_str(line);
-        text.push('\n');
-    }
-    text
 }

@@ -142,7 +142,7 @@ fn quoted_lines(report: &RunReport, lines: &[u64]) -> String {
     let mut quoted = String::new();
     for &line in lines {
         let json = match facts::history_line(report, line) {
-            Some(json) => facts::shorten(json, facts::PROVING_LINE_CHARS_MAX),
+            Some(json) => facts::shorten(&json, facts::PROVING_LINE_CHARS_MAX).into_owned(),
             None => "(not in the history)".into(),
         };
         let _ = writeln!(quoted, "{line:>width$} {json}");
@@ -172,8 +172,8 @@ fn context(out: &mut String, report: &RunReport) {
         } else {
             ' '
         };
-        let json = facts::history_line(report, line).unwrap_or("");
-        let json = facts::shorten(json, facts::CONTEXT_LINE_CHARS_MAX);
+        let json = facts::history_line(report, line).unwrap_or_default();
+        let json = facts::shorten(&json, facts::CONTEXT_LINE_CHARS_MAX);
         let _ = writeln!(block, "{marker} {line:>width$} {json}");
     }
     out.push_str(&fenced(&block, "text"));

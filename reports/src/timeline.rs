@@ -12,7 +12,7 @@
 //! Lines that do not parse are counted and left out. Nothing here panics on odd input: times may
 //! go backwards, offsets may be anything, a history may be empty.
 
-use oracle::{Event, Op};
+use oracle::{Event, FaultKind, Op};
 use scenarios::report::RunReport;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -137,32 +137,25 @@ pub(crate) struct Timeline {
     /// Times of `heal` faults.
     pub heals_ns: Vec<u64>,
     pub proofs: Vec<ProofMark>,
-    /// History lines that are not events (bad JSON, missing fields): left off the timeline.
-    pub unreadable_lines: u64,
 }
 
 /// How a fault kind of the history is repaired: the repairing `fault` name, and whether the repair
-/// names the same target. `None`: the fault is an instant.
-fn repair_of(kind: &str) -> Option<(&str, bool)> {
-    match kind {
-        "crash" | "close" => Some(("restart", true)),
-        "pause" => Some(("resume", true)),
-        "partition" => Some(("unpartition", false)),
-        "clog" => Some(("unclog", true)),
-        "disk" => Some(("disk-repaired", true)),
-        // Network-wide settings: repaired by setting them back (`loss 0`, `latency default`).
-        // A new setting ends the previous one too.
-        "loss" | "latency" => Some((kind, false)),
-        _ => None,
-    }
+/// names the same target. `None`: the fault is an instant (or a kind streamsim does not inject).
+fn repair_of(kind: &str) -> Option<(&'static str, bool)> {
+    let (repair, same_target) = FaultKind::from_name(kind)?.repair()?;
+    Some((repair.as_str(), same_target))
 }
 
 /// Is this `fault` event a repair of a network-wide setting (`loss 0`, `latency default`)?
 fn is_setting_reset(kind: &str, target: Option<&str>) -> bool {
-    matches!(
-        (kind, target),
-        ("loss", Some("0")) | ("latency", Some("default"))
-    )
+    FaultKind::from_name(kind)
+        .and_then(FaultKind::setting_reset_target)
+        .is_some_and(|reset| target == Some(reset))
+}
+
+/// Is this `fault` kind a network-wide setting (a new one ends the previous one)?
+fn is_setting(kind: &str) -> bool {
+    FaultKind::from_name(kind).is_some_and(|kind| kind.setting_reset_target().is_some())
 }
 
 struct Builder {
@@ -198,16 +191,10 @@ impl Timeline {
             }
         }
         let mut time_max_ns: u64 = 0;
-        for (index, text) in report.history.iter().enumerate() {
+        for (index, event) in report.history.iter().enumerate() {
             let line = index as u64 + 1;
-            match oracle::parse_line(text, line) {
-                Ok(Some(event)) => {
-                    time_max_ns = time_max_ns.max(event.time_ns);
-                    builder.observe(line, &event);
-                }
-                Ok(None) => {}
-                Err(_) => builder.timeline.unreadable_lines += 1,
-            }
+            time_max_ns = time_max_ns.max(event.time_ns);
+            builder.observe(line, event);
         }
         for sample in &report.high_watermarks {
             time_max_ns = time_max_ns.max(sample.time_ns);
@@ -286,9 +273,9 @@ impl Builder {
             Op::PollOk { records } => {
                 // Per partition, in delivery order: the first and the last offset delivered.
                 let mut delivered: BTreeMap<(&str, u32), (u64, u64, u64, u64)> = BTreeMap::new();
-                for record in records {
+                for record in records.iter() {
                     let entry = delivered
-                        .entry((record.topic.as_str(), record.partition))
+                        .entry((&*record.topic, record.partition))
                         .or_insert((record.offset, record.offset, record.offset, record.offset));
                     entry.1 = record.offset;
                     entry.2 = entry.2.min(record.offset);
@@ -305,25 +292,11 @@ impl Builder {
                 offset,
                 ..
             }
-            | Op::CommitInvoke {
+            | Op::Commit {
                 topic,
                 partition,
                 offset,
-            }
-            | Op::CommitOk {
-                topic,
-                partition,
-                offset,
-            }
-            | Op::CommitFail {
-                topic,
-                partition,
-                offset,
-            }
-            | Op::CommitInfo {
-                topic,
-                partition,
-                offset,
+                ..
             } => self.mark(line, time_ns, topic, *partition, *offset, *offset),
             Op::Request(request) => self.mark(
                 line,
@@ -334,7 +307,7 @@ impl Builder {
                 request.offset,
             ),
             Op::Assign { partitions } => {
-                for assigned in partitions {
+                for assigned in partitions.iter() {
                     self.break_series(&event.process, &assigned.topic, assigned.partition);
                     self.mark(
                         line,
@@ -359,7 +332,7 @@ impl Builder {
             Op::Start | Op::Crash | Op::Close => {
                 let lanes = self
                     .lanes_of_process
-                    .get(&event.process)
+                    .get(&*event.process)
                     .cloned()
                     .unwrap_or_default();
                 for (topic, partition) in lanes {
@@ -468,7 +441,7 @@ impl Builder {
     }
 
     fn fault(&mut self, line: u64, time_ns: u64, kind: &str, target: Option<&str>) {
-        if kind == "heal" {
+        if kind == FaultKind::Heal.as_str() {
             self.timeline.heals_ns.push(time_ns);
             for index in std::mem::take(&mut self.open_faults) {
                 let span = &mut self.timeline.faults[index];
@@ -492,7 +465,7 @@ impl Builder {
             let span = &mut self.timeline.faults[index];
             span.end_ns = time_ns.max(span.start_ns);
             span.repaired_by = Some(kind.to_string());
-            let new_setting = matches!(kind, "loss" | "latency") && !is_setting_reset(kind, target);
+            let new_setting = is_setting(kind) && !is_setting_reset(kind, target);
             if !new_setting {
                 return;
             }
@@ -550,7 +523,15 @@ mod tests {
             coverage: BTreeMap::new(),
             fault_log: Vec::new(),
             stats: None,
-            history: lines.iter().map(|line| line.to_string()).collect(),
+            history: lines
+                .iter()
+                .enumerate()
+                .map(|(index, line)| {
+                    oracle::parse_line(line, index as u64 + 1)
+                        .expect("a test history line parses")
+                        .expect("and is not blank")
+                })
+                .collect(),
             high_watermarks: Vec::new(),
             spec: Scenario::named("test"),
         }
@@ -606,7 +587,6 @@ mod tests {
             r#"{"time":20,"process":"consumer-0","type":"ok","f":"close"}"#,
             r#"{"time":30,"process":"consumer-0","type":"ok","f":"start"}"#,
             r#"{"time":40,"process":"consumer-0","type":"ok","f":"poll","records":[{"topic":"t","partition":0,"offset":1,"value":"b"}]}"#,
-            "not json",
         ]);
         report.anomalies.push(Anomaly {
             kind: "duplicate-delivery".into(),
@@ -629,7 +609,6 @@ mod tests {
         assert_eq!(marks, vec![(1, 0, 1), (4, 1, 1)]);
         let proof_lines: Vec<u64> = timeline.proofs.iter().map(|proof| proof.line).collect();
         assert_eq!(proof_lines, vec![1, 2, 3, 4]);
-        assert_eq!(timeline.unreadable_lines, 1);
     }
 
     #[test]

@@ -226,9 +226,9 @@ fn a_run_that_panicked_renders_without_a_history() {
 
 #[test]
 fn odd_input_does_not_panic() {
+    // A report's history is typed (it cannot hold a line that is not an event); what remains odd:
+    // extreme values, time going backwards, repairs without faults, a topic of 0 partitions.
     let report = report_with_history(&[
-        "not json at all",
-        "",
         r#"{"time":18446744073709551615,"process":"producer-0","type":"ok","f":"send","value":"v","topic":"t","partition":4294967295,"offset":18446744073709551615}"#,
         // Time going backwards.
         r#"{"time":5,"process":"consumer-0","type":"ok","f":"poll","records":[{"topic":"t","partition":0,"offset":9,"value":"v"},{"topic":"t","partition":0,"offset":3,"value":"w"}]}"#,
@@ -237,11 +237,10 @@ fn odd_input_does_not_panic() {
         r#"{"time":8,"process":"nemesis","type":"info","f":"fault","fault":"heal"}"#,
         r#"{"time":9,"process":"cluster","type":"ok","f":"partitions","topic":"t","count":0}"#,
     ]);
-    // Proving lines out of range, line 0, a blank line and a bad line.
+    // Proving lines out of range and line 0.
     let report = with_anomaly(report, "duplicate", "odd", &[0, 1, 2, 3, 4, 99]);
     let html = reports::html::render(&report);
     parse_elements(&html);
-    assert!(html.contains("1 history lines could not be read"));
     let markdown = reports::markdown::render(&report);
     assert!(markdown.contains("99 (not in the history)"));
     reports::json::render(&report);

@@ -98,7 +98,7 @@ pub fn observe(
 }
 
 /// Adds the marks the history shows.
-pub fn from_history(coverage: &mut Coverage, events: &[Event]) {
+pub fn from_history(coverage: &mut Coverage, events: &[Event<'_>]) {
     // Producers' sending windows: first and last send invoke of each process.
     let mut windows: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     // The last request of each (process, partition): (broker, error).
@@ -108,7 +108,7 @@ pub fn from_history(coverage: &mut Coverage, events: &[Event]) {
         match &event.op {
             Op::SendInvoke { .. } => {
                 let window = windows
-                    .entry(&event.process)
+                    .entry(&*event.process)
                     .or_insert((event.time_ns, event.time_ns));
                 window.1 = event.time_ns;
             }
@@ -120,18 +120,14 @@ pub fn from_history(coverage: &mut Coverage, events: &[Event]) {
                 bump(coverage, EVICTED_BELOW_CONSUMER)
             }
             Op::Start => {
-                let count = starts.entry(&event.process).or_insert(0);
+                let count = starts.entry(&*event.process).or_insert(0);
                 *count += 1;
                 if *count > 1 && event.process.starts_with("consumer") {
                     bump(coverage, CONSUMER_RESTARTED);
                 }
             }
             Op::Request(request) => {
-                let key = (
-                    event.process.as_str(),
-                    request.topic.as_str(),
-                    request.partition,
-                );
+                let key = (&*event.process, &*request.topic, request.partition);
                 if let Some((previous_broker, Some("offset_out_of_range"))) = last_request.get(&key)
                 {
                     if request.broker != *previous_broker {
@@ -147,7 +143,7 @@ pub fn from_history(coverage: &mut Coverage, events: &[Event]) {
     let mut counts: BTreeMap<&str, u32> = BTreeMap::new();
     for event in events {
         if let Op::Partitions { topic, count } = &event.op {
-            let previous = counts.insert(topic, *count);
+            let previous = counts.insert(&**topic, *count);
             if previous.is_some_and(|previous| *count > previous)
                 && windows
                     .values()

@@ -154,7 +154,7 @@ pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
             for failure in &execution.setup_failures {
                 anomalies.push(Anomaly::new("setup-failed", failure.clone()));
             }
-            let events = execution.history.oracle_events();
+            let events = execution.history.take_events();
             let result = oracle::check_events(&events);
             for anomaly in &result.anomalies {
                 anomalies.push(Anomaly {
@@ -165,7 +165,7 @@ pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
             }
             counts = result.counts.clone();
             (
-                execution.history.lines(),
+                events,
                 execution.coverage.clone(),
                 execution.fault_log.clone(),
                 Some(result.stats),

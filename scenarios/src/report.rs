@@ -64,15 +64,34 @@ pub struct RunReport {
     pub fault_log: Vec<(u64, String)>,
     /// The oracle's totals (absent when the run did not complete).
     pub stats: Option<oracle::result::Stats>,
-    /// The history, one JSON line per event.
+    /// The history, typed; [`RunReport::history_line`] and the history file give its text.
     #[serde(skip)]
-    pub history: Vec<String>,
+    pub history: Vec<oracle::Event<'static>>,
     /// High watermarks over time (sampled), for timelines.
     #[serde(skip)]
     pub high_watermarks: Vec<crate::runtime::HighWatermarkSample>,
     /// The concrete scenario that ran.
     #[serde(skip)]
     pub spec: Scenario,
+}
+
+impl RunReport {
+    /// History line `line` (1-based) as text, if the history has it.
+    pub fn history_line(&self, line: u64) -> Option<String> {
+        let index = usize::try_from(line.checked_sub(1)?).ok()?;
+        self.history.get(index).map(oracle::Event::to_json_line)
+    }
+
+    /// The history as JSON Lines (docs/history-format.md): one line per event, each ending with a
+    /// newline.
+    pub fn history_jsonl(&self) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.history.len() * 160);
+        for event in &self.history {
+            event.write_json_line(&mut bytes);
+            bytes.push(b'\n');
+        }
+        bytes
+    }
 }
 
 /// The command line that reproduces a run of a named scenario.

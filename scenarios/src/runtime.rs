@@ -22,6 +22,7 @@ use client::node::{
     cluster_observer, ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload,
 };
 use client::{ClusterAddrs, ConsumerConfig, History, ProducerConfig, Subscription};
+use oracle::FaultKind;
 use sim::disk::DiskFaults;
 use sim::{NodeState, World};
 use std::collections::BTreeMap;
@@ -244,7 +245,7 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
         runner.liveness_phase().await;
     }
     let mut coverage = coverage.lock().unwrap_or_else(|p| p.into_inner()).0.clone();
-    coverage::from_history(&mut coverage, &history.oracle_events());
+    history.with_events(|events| coverage::from_history(&mut coverage, events));
     let high_watermarks =
         std::mem::take(&mut *high_watermarks.lock().unwrap_or_else(|p| p.into_inner()))
             .finish(sim::time::now_ns());
@@ -792,38 +793,43 @@ impl Runner {
         match active {
             Active::Crashed(node) => {
                 let name = self.node_name(&node);
-                self.history.record_fault("restart", Some(&name));
+                self.history.record_fault(FaultKind::Restart, Some(&name));
                 self.restart(&node);
             }
             Active::Closed(node) => {
                 let name = self.node_name(&node);
-                self.history.record_fault("restart", Some(&name));
+                self.history.record_fault(FaultKind::Restart, Some(&name));
                 self.restart_closed(&node);
             }
             Active::Paused(name) => {
-                self.history.record_fault("resume", Some(&name));
+                self.history.record_fault(FaultKind::Resume, Some(&name));
                 self.world.resume(&name);
             }
             Active::Partitioned(groups) => {
-                self.history.record_fault("unpartition", None);
+                self.history.record_fault(FaultKind::Unpartition, None);
                 self.world.unpartition(&groups);
             }
             Active::Clogged(from, to) => {
                 self.history
-                    .record_fault("unclog", Some(&format!("{from}->{to}")));
+                    .record_fault(FaultKind::Unclog, Some(&format!("{from}->{to}")));
                 self.world.unclog_link(&from, &to);
             }
             Active::PacketLoss => {
-                self.history.record_fault("loss", Some("0"));
+                self.history
+                    .record_fault(FaultKind::Loss, FaultKind::Loss.setting_reset_target());
                 self.world.set_packet_loss(0.0);
             }
             Active::Latency => {
-                self.history.record_fault("latency", Some("default"));
+                self.history.record_fault(
+                    FaultKind::Latency,
+                    FaultKind::Latency.setting_reset_target(),
+                );
                 self.world
                     .set_latency(Duration::from_millis(1)..Duration::from_millis(10));
             }
             Active::Disk(name) => {
-                self.history.record_fault("disk-repaired", Some(&name));
+                self.history
+                    .record_fault(FaultKind::DiskRepaired, Some(&name));
                 self.world.disk(&name).heal();
             }
             Active::Nothing => return,
@@ -909,11 +915,11 @@ impl Runner {
         for name in self.world.node_names() {
             match self.world.node_state(&name) {
                 NodeState::Killed => {
-                    self.history.record_fault("restart", Some(&name));
+                    self.history.record_fault(FaultKind::Restart, Some(&name));
                     self.world.restart(&name);
                 }
                 NodeState::Paused => {
-                    self.history.record_fault("resume", Some(&name));
+                    self.history.record_fault(FaultKind::Resume, Some(&name));
                     self.world.resume(&name);
                 }
                 NodeState::Running => {}

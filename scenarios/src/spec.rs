@@ -18,6 +18,7 @@
 //! assert_eq!(scenario.faults.len(), 2);
 //! ```
 
+use oracle::FaultKind;
 use serde::{Deserialize, Serialize};
 
 /// Default length of the fault phase.
@@ -529,21 +530,22 @@ impl Fault {
     }
 
     /// The name recorded in the history's `fault` events.
-    pub fn kind(&self) -> &'static str {
+    /// The `fault` event this fault begins with.
+    pub fn kind(&self) -> FaultKind {
         match self {
-            Fault::Crash { .. } => "crash",
-            Fault::Close { .. } => "close",
-            Fault::Pause { .. } => "pause",
-            Fault::Isolate { .. } | Fault::IsolateFromCluster { .. } => "partition",
-            Fault::Clog { .. } => "clog",
-            Fault::Partition { .. } => "partition",
-            Fault::PacketLoss { .. } => "loss",
-            Fault::Latency { .. } => "latency",
-            Fault::Disk { .. } => "disk",
-            Fault::Retention { .. } => "retention",
-            Fault::TruncateFollower { .. } => "truncate-follower",
-            Fault::ExpirePids { .. } => "expire-pid",
-            Fault::AddPartitions { .. } => "add-partitions",
+            Fault::Crash { .. } => FaultKind::Crash,
+            Fault::Close { .. } => FaultKind::Close,
+            Fault::Pause { .. } => FaultKind::Pause,
+            Fault::Isolate { .. } | Fault::IsolateFromCluster { .. } => FaultKind::Partition,
+            Fault::Clog { .. } => FaultKind::Clog,
+            Fault::Partition { .. } => FaultKind::Partition,
+            Fault::PacketLoss { .. } => FaultKind::Loss,
+            Fault::Latency { .. } => FaultKind::Latency,
+            Fault::Disk { .. } => FaultKind::Disk,
+            Fault::Retention { .. } => FaultKind::Retention,
+            Fault::TruncateFollower { .. } => FaultKind::TruncateFollower,
+            Fault::ExpirePids { .. } => FaultKind::ExpirePid,
+            Fault::AddPartitions { .. } => FaultKind::AddPartitions,
         }
     }
 }

@@ -19,11 +19,19 @@ fn assert_passes(scenario: &str, seed: u64, why: &str) {
 /// it knew of. The checker now counts only sends invoked 5 s or more after the growth.
 #[test]
 fn swarm_1472_a_slow_metadata_refresh_after_growth_is_not_stale_partitions() {
-    assert_passes("swarm", 1472, "stale-partitions, metadata refresh delayed by faults");
+    assert_passes(
+        "swarm",
+        1472,
+        "stale-partitions, metadata refresh delayed by faults",
+    );
 }
 
 /// The same false `stale-partitions` as seed 1472.
 #[test]
 fn swarm_2858_a_slow_metadata_refresh_after_growth_is_not_stale_partitions() {
-    assert_passes("swarm", 2858, "stale-partitions, metadata refresh delayed by faults");
+    assert_passes(
+        "swarm",
+        2858,
+        "stale-partitions, metadata refresh delayed by faults",
+    );
 }

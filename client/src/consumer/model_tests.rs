@@ -6,7 +6,6 @@
 //! or unseen write after the heal, no commit regression, no spinloop.
 
 use super::*;
-use crate::history::to_oracle;
 use crate::testkit::{self, metadata};
 use broker::api::{
     FetchResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse,
@@ -159,7 +158,7 @@ struct World {
     network: Vec<Message>,
     now_ms: u64,
     batch_records: usize,
-    history: Vec<oracle::Event>,
+    history: Vec<oracle::Event<'static>>,
     sent: u64,
 }
 
@@ -182,8 +181,11 @@ impl World {
     }
 
     fn record(&mut self, process: &str, op: Op) {
-        self.history
-            .push(to_oracle(self.now_ms * 1_000_000, process, &op));
+        self.history.push(oracle::Event::new(
+            self.now_ms * 1_000_000,
+            process.to_string(),
+            op,
+        ));
     }
 
     fn absorb(&mut self) {
@@ -268,19 +270,19 @@ impl World {
                         Op::SendInvoke {
                             topic: "t".into(),
                             key: None,
-                            value: value.clone(),
+                            value: value.clone().into(),
                         },
                     );
                     self.record(
                         "producer-0",
                         Op::SendOk {
-                            value,
+                            value: value.into(),
                             topic: "t".into(),
                             partition: partition as u32,
                             offset,
-                            pid: 1,
-                            epoch: 0,
-                            sequence: offset as i32,
+                            pid: Some(1),
+                            epoch: Some(0),
+                            sequence: Some(offset as i32),
                         },
                     );
                 }

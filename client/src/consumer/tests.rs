@@ -140,14 +140,13 @@ fn listed(offset: u64) -> Response {
 fn requests(ops: &[Op]) -> Vec<(String, u64, u32, Option<String>, bool)> {
     ops.iter()
         .filter_map(|op| match op {
-            Op::Request {
-                api,
-                offset,
-                broker,
-                error,
-                progress,
-                ..
-            } => Some((api.clone(), *offset, *broker, error.clone(), *progress)),
+            Op::Request(request) => Some((
+                request.api.to_string(),
+                request.offset,
+                request.broker,
+                request.error.as_deref().map(str::to_string),
+                request.progress,
+            )),
             _ => None,
         })
         .collect()
@@ -163,11 +162,7 @@ fn starts_at_the_committed_offset_and_delivers_in_order() {
     let ops = h.wire.take_ops();
     assert_eq!(ops[0], Op::Start);
     assert!(ops.contains(&Op::Assign {
-        partitions: vec![AssignedPartition {
-            topic: "t".into(),
-            partition: 0,
-            offset: 5
-        }]
+        partitions: vec![AssignedPartition::new("t", 0, 5)].into()
     }));
     let fetch = h.one("fetch");
     assert_eq!(fetch.to, broker(1));
@@ -186,7 +181,9 @@ fn starts_at_the_committed_offset_and_delivers_in_order() {
         vec![("fetch".into(), 5, 1, None, true)],
         "one request event, with progress"
     );
-    assert!(ops.contains(&Op::PollOk { records }));
+    assert!(ops.contains(&Op::PollOk {
+        records: records.into()
+    }));
     assert_eq!(h.consumer.status().records_delivered, 2);
     assert!(h.consumer.status().caught_up);
 }
@@ -208,11 +205,7 @@ fn without_a_committed_offset_the_reset_policy_decides_where_to_start() {
         h.answer(&list, listed(found));
         assert_eq!(Harness::fetch_offset(&h.one("fetch")), found);
         assert!(h.wire.take_ops().contains(&Op::Assign {
-            partitions: vec![AssignedPartition {
-                topic: "t".into(),
-                partition: 0,
-                offset: found
-            }]
+            partitions: vec![AssignedPartition::new("t", 0, found)].into()
         }));
     }
     let mut config = config();
@@ -366,7 +359,7 @@ fn out_of_range_at_the_leader_checks_the_high_watermark_then_resets() {
         partition: 0,
         from: 50,
         to: 10,
-        reason: ResetReason::OutOfRange
+        reason: ResetReason::OutOfRange.as_str().into()
     }));
 }
 
@@ -433,7 +426,7 @@ fn offset_evicted_jumps_to_next_available_and_records_a_reset() {
         partition: 0,
         from: 5,
         to: 20,
-        reason: ResetReason::OffsetEvicted,
+        reason: ResetReason::OffsetEvicted.as_str().into(),
     };
     let reset_at = ops.iter().position(|op| *op == reset).expect("a reset");
     let poll_at = ops
@@ -837,11 +830,7 @@ fn group_members_own_their_partitions_and_discover_new_ones() {
     h.answer(&list, listed(0));
     let ops = h.wire.take_ops();
     assert!(ops.contains(&Op::Assign {
-        partitions: vec![AssignedPartition {
-            topic: "t".into(),
-            partition: 3,
-            offset: 0
-        }]
+        partitions: vec![AssignedPartition::new("t", 3, 0)].into()
     }));
     let partitions: Vec<TopicPartition> = h.consumer.status().partitions.into_keys().collect();
     assert_eq!(partitions, vec![tp("t", 1), tp("t", 3)]);

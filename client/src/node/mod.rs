@@ -173,13 +173,16 @@ pub fn cluster_observer(history: History) -> Observer {
                 leader_epoch,
                 ..
             }) => Op::Leader {
-                topic: partition.topic,
+                topic: partition.topic.into(),
                 partition: partition.partition,
                 broker: leader,
-                epoch: leader_epoch,
+                epoch: i32::try_from(leader_epoch).unwrap_or(i32::MAX),
             },
             ClusterEvent::Controller(ControllerEvent::PartitionsChanged { topic, count }) => {
-                Op::Partitions { topic, count }
+                Op::Partitions {
+                    topic: topic.into(),
+                    count,
+                }
             }
             ClusterEvent::Broker(Observation::LogStartAdvanced {
                 partition,
@@ -187,7 +190,7 @@ pub fn cluster_observer(history: History) -> Observer {
                 offset,
                 leader,
             }) => Op::LogStart {
-                topic: partition.topic,
+                topic: partition.topic.into(),
                 partition: partition.partition,
                 offset,
                 broker: (!leader).then_some(broker),

@@ -276,7 +276,7 @@ fn check(world: &World) {
     for op in &world.ops {
         match op {
             Op::SendOk { value, .. } | Op::SendFail { value, .. } | Op::SendInfo { value, .. } => {
-                outcomes.entry(value.clone()).or_default().push(op)
+                outcomes.entry(value.to_string()).or_default().push(op)
             }
             _ => {}
         }
@@ -327,11 +327,15 @@ fn check(world: &World) {
                 ..
             } => {
                 let log = &world.cluster.partitions[partition].log;
-                assert_eq!(log.get(*offset as usize), Some(value), "ok at its offset");
+                assert_eq!(
+                    log.get(*offset as usize).map(String::as_str),
+                    Some(&**value),
+                    "ok at its offset"
+                );
             }
             Op::SendFail { value, error } => {
                 assert!(
-                    !in_log.contains(value),
+                    !in_log.contains(&**value),
                     "G1a: {value} failed ({error}) but is in the log"
                 );
             }

@@ -135,7 +135,15 @@ fn send_oks(ops: &[Op]) -> Vec<(String, u32, u64, i16, i32)> {
                 epoch,
                 sequence,
                 ..
-            } => Some((value.clone(), *partition, *offset, *epoch, *sequence)),
+            } => Some((
+                value.to_string(),
+                *partition,
+                *offset,
+                epoch
+                    .and_then(|epoch| i16::try_from(epoch).ok())
+                    .expect("an epoch"),
+                sequence.expect("a sequence"),
+            )),
             _ => None,
         })
         .collect()
@@ -144,9 +152,9 @@ fn send_oks(ops: &[Op]) -> Vec<(String, u32, u64, i16, i32)> {
 fn outcomes(ops: &[Op]) -> Vec<(String, &'static str, String)> {
     ops.iter()
         .filter_map(|op| match op {
-            Op::SendOk { value, .. } => Some((value.clone(), "ok", String::new())),
-            Op::SendFail { value, error } => Some((value.clone(), "fail", error.clone())),
-            Op::SendInfo { value, error } => Some((value.clone(), "info", error.clone())),
+            Op::SendOk { value, .. } => Some((value.to_string(), "ok", String::new())),
+            Op::SendFail { value, error } => Some((value.to_string(), "fail", error.to_string())),
+            Op::SendInfo { value, error } => Some((value.to_string(), "info", error.to_string())),
             _ => None,
         })
         .collect()

@@ -52,7 +52,15 @@ pub fn report_with_history(lines: &[&str]) -> RunReport {
         coverage: scenarios::coverage::empty(),
         fault_log: Vec::new(),
         stats: None,
-        history: lines.iter().map(|line| line.to_string()).collect(),
+        history: lines
+            .iter()
+            .enumerate()
+            .map(|(index, line)| {
+                oracle::parse_line(line, index as u64 + 1)
+                    .expect("a test history line parses")
+                    .expect("and is not blank")
+            })
+            .collect(),
         high_watermarks: Vec::new(),
         spec,
     }
