@@ -116,7 +116,15 @@ fn bad_usage_exits_2_with_a_message_naming_the_problem() {
             "'-3' is not a seed",
         ),
         (
-            &["fuzz", "--scenario", "smoke", "--seeds", "2", "--jobs", "100000"],
+            &[
+                "fuzz",
+                "--scenario",
+                "smoke",
+                "--seeds",
+                "2",
+                "--jobs",
+                "100000",
+            ],
             "--jobs 100000: at most 256 parallel runs",
         ),
         (
@@ -124,13 +132,29 @@ fn bad_usage_exits_2_with_a_message_naming_the_problem() {
             "--jobs 0",
         ),
         (
-            &["fuzz", "--scenario", "smoke", "--seeds", "2", "--jobs", "-2"],
+            &[
+                "fuzz",
+                "--scenario",
+                "smoke",
+                "--seeds",
+                "2",
+                "--jobs",
+                "-2",
+            ],
             "'-2' is not a number of parallel runs",
         ),
         // The path is refused before the shrink replays anything (the seed passes, which would
         // be a different message).
         (
-            &["shrink", "--scenario", "smoke", "--seed", "1", "--out", "/nonexistent-streamsim/x.toml"],
+            &[
+                "shrink",
+                "--scenario",
+                "smoke",
+                "--seed",
+                "1",
+                "--out",
+                "/nonexistent-streamsim/x.toml",
+            ],
             "--out /nonexistent-streamsim/x.toml: the folder /nonexistent-streamsim does not exist",
         ),
     ];
@@ -146,7 +170,15 @@ fn bad_usage_exits_2_with_a_message_naming_the_problem() {
 #[test]
 fn jobs_above_the_number_of_runs_start_no_idle_threads() {
     let output = streamsim(
-        &["fuzz", "--scenario", "smoke", "--seeds", "2", "--jobs", "50"],
+        &[
+            "fuzz",
+            "--scenario",
+            "smoke",
+            "--seeds",
+            "2",
+            "--jobs",
+            "50",
+        ],
         &[("CI", "true")],
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -158,13 +190,26 @@ fn jobs_above_the_number_of_runs_start_no_idle_threads() {
 fn a_bug_named_twice_is_on_once() {
     let output = streamsim(
         &[
-            "run", "--scenario", "smoke", "--seed", "1", "--bug", "hw-before-isr", "--bug",
-            "hw-before-isr", "--json",
+            "run",
+            "--scenario",
+            "smoke",
+            "--seed",
+            "1",
+            "--bug",
+            "hw-before-isr",
+            "--bug",
+            "hw-before-isr",
+            "--json",
         ],
         &[],
     );
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
-    assert_eq!(report["bugs"], serde_json::json!(["hw-before-isr"]), "{report}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(
+        report["bugs"],
+        serde_json::json!(["hw-before-isr"]),
+        "{report}"
+    );
 }
 
 #[test]
@@ -189,7 +234,10 @@ fn check_refuses_a_history_that_proves_nothing() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
         assert!(stderr.contains(expected), "{name}: {stderr}");
-        assert!(stderr.contains(name), "{name}: the message names the file: {stderr}");
+        assert!(
+            stderr.contains(name),
+            "{name}: the message names the file: {stderr}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -50,7 +50,11 @@ fn examples(readme: &str) -> Vec<Example> {
 fn machine_independent(line: &str) -> String {
     match (line.find(" seeds in "), line.find(" seeds/s")) {
         (Some(start), Some(end)) if start < end => {
-            format!("{} seeds in _ s: _ seeds/s{}", &line[..start], &line[end + " seeds/s".len()..])
+            format!(
+                "{} seeds in _ s: _ seeds/s{}",
+                &line[..start],
+                &line[end + " seeds/s".len()..]
+            )
         }
         _ => line.to_string(),
     }
@@ -65,7 +69,8 @@ fn matches(expected: &[String], actual: &[&str]) -> bool {
         }
         Some((first, rest)) => match actual.split_first() {
             Some((line, actual_rest)) => {
-                machine_independent(first) == machine_independent(line) && matches(rest, actual_rest)
+                machine_independent(first) == machine_independent(line)
+                    && matches(rest, actual_rest)
             }
             None => false,
         },
@@ -102,17 +107,47 @@ fn the_readme_tour_prints_what_the_readme_shows() {
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
-    assert!(drifted.is_empty(), "the README tour drifted:\n\n{}", drifted.join("\n\n"));
+    assert!(
+        drifted.is_empty(),
+        "the README tour drifted:\n\n{}",
+        drifted.join("\n\n")
+    );
 }
 
 #[test]
 fn an_ellipsis_matches_any_lines_and_timings_are_ignored() {
-    let expected: Vec<String> = ["a", "...", "70 seeds in 1.8 s: 38.0 seeds/s; 0 failing", "PASS"]
-        .map(str::to_string)
-        .to_vec();
-    assert!(matches(&expected, &["a", "x", "y", "70 seeds in 9.9 s: 7.1 seeds/s; 0 failing", "PASS"]));
-    assert!(matches(&expected, &["a", "70 seeds in 1.0 s: 70.0 seeds/s; 0 failing", "PASS"]));
-    assert!(!matches(&expected, &["a", "70 seeds in 1.0 s: 70.0 seeds/s; 1 failing", "PASS"]));
-    assert!(!matches(&expected, &["b", "70 seeds in 1.8 s: 38.0 seeds/s; 0 failing", "PASS"]));
-    assert!(!matches(&expected, &["a", "70 seeds in 1.8 s: 38.0 seeds/s; 0 failing"]));
+    let expected: Vec<String> = [
+        "a",
+        "...",
+        "70 seeds in 1.8 s: 38.0 seeds/s; 0 failing",
+        "PASS",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    assert!(matches(
+        &expected,
+        &[
+            "a",
+            "x",
+            "y",
+            "70 seeds in 9.9 s: 7.1 seeds/s; 0 failing",
+            "PASS"
+        ]
+    ));
+    assert!(matches(
+        &expected,
+        &["a", "70 seeds in 1.0 s: 70.0 seeds/s; 0 failing", "PASS"]
+    ));
+    assert!(!matches(
+        &expected,
+        &["a", "70 seeds in 1.0 s: 70.0 seeds/s; 1 failing", "PASS"]
+    ));
+    assert!(!matches(
+        &expected,
+        &["b", "70 seeds in 1.8 s: 38.0 seeds/s; 0 failing", "PASS"]
+    ));
+    assert!(!matches(
+        &expected,
+        &["a", "70 seeds in 1.8 s: 38.0 seeds/s; 0 failing"]
+    ));
 }
