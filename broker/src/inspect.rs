@@ -1,13 +1,14 @@
-//! Reading (and, for fault injection, cutting) a broker's partition logs on its disk.
+//! Reading (and, for fault injection, cutting) a broker's partition logs on its storage.
 //!
-//! [`replica_records`] works on a snapshot of the disk, so it never disturbs the broker
-//! (recovery on open may cut a torn tail: on the copy only). [`truncate_partition`] changes the
-//! disk itself and must only be used while the broker is down.
+//! [`replica_records`] must be given a snapshot of a running broker's disk, so that it never
+//! disturbs the broker (recovery on open may cut a torn tail: on the copy only).
+//! [`truncate_partition`] changes the storage itself and must only be used while the broker is
+//! down.
 
 use crate::api::TopicPartition;
 use crate::bugs::BugSet;
 use crate::log::{Log, LogConfig, LogError};
-use sim::disk::Disk;
+use crate::storage::Storage;
 
 /// One record as stored, with its offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,13 +20,12 @@ pub struct StoredRecord {
 
 /// The records a broker's disk holds for a partition, from its log start to its log end; empty
 /// when the broker has no log for it.
-pub fn replica_records(
-    disk: &Disk,
+pub fn replica_records<S: Storage + Clone>(
+    snapshot: S,
     partition: &TopicPartition,
 ) -> Result<Vec<StoredRecord>, LogError> {
     let directory = format!("log/{}-{}/", partition.topic, partition.partition);
-    let snapshot = disk.snapshot();
-    if snapshot.list_prefix(&directory).is_empty() {
+    if snapshot.list(&directory)?.is_empty() {
         return Ok(Vec::new());
     }
     let config = LogConfig {
@@ -62,20 +62,20 @@ pub fn replica_records(
 /// the partition. A broker that restarts on a truncated log is a new incarnation: the controller
 /// takes it out of every ISR before it can lead, so the cut cannot lose acknowledged records —
 /// a live follower cut back to its own (lagging) high watermark could.
-pub fn truncate_partition(
-    disk: &Disk,
+pub fn truncate_partition<S: Storage + Clone>(
+    storage: &S,
     partition: &TopicPartition,
     offset: u64,
 ) -> Result<Option<u64>, LogError> {
     let directory = format!("log/{}-{}/", partition.topic, partition.partition);
-    if disk.list_prefix(&directory).is_empty() {
+    if storage.list(&directory)?.is_empty() {
         return Ok(None);
     }
     let config = LogConfig {
         segment_bytes_max: u64::MAX / 4,
         ..LogConfig::default()
     };
-    let (mut log, _) = Log::open(disk.clone(), &directory, config, BugSet::none())?;
+    let (mut log, _) = Log::open(storage.clone(), &directory, config, BugSet::none())?;
     if offset < log.log_end_offset() {
         log.truncate_to(offset)?;
     }

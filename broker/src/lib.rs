@@ -2,7 +2,7 @@
 //!
 //! The storage half of the core, synchronous `&mut self` state machines over a [`storage::Storage`]:
 //! - [`storage`] — the trait every byte goes through, implemented by `sim::disk::Disk`;
-//! - [`batch`] — record batches and their CRC32C-checked encoding;
+//! - [`batch`] — record batches and their CRC32C-checked encoding (from the `protocol` crate);
 //! - [`log`] — the partition log: segments, index, retention, truncation, recovery, reads;
 //! - [`producer_state`] — idempotent-producer sequence checks per partition (KIP-98/KIP-360);
 //! - [`producer_ids`] — the durable producer-id allocator and epoch manager (KIP-360);
@@ -11,7 +11,7 @@
 //! - [`bugs`] — switches for historical bugs, all off by default.
 //!
 //! The cluster half, on top of it:
-//! - [`api`] — the typed wire API (requests, responses, Kafka-style error codes);
+//! - [`api`] — the typed wire API (requests, responses, Kafka-style error codes; from `protocol`);
 //! - [`core`] — the broker core: replicas as leader or follower, high watermark, ISR, truncation,
 //!   fetch-from-follower (one file per role under `core/`);
 //! - [`epoch_cache`] — the leader-epoch cache (KIP-101/KIP-279);
@@ -22,10 +22,9 @@
 //! Apart from [`node`], nothing here knows of madsim, tokio, threads, clocks or randomness: time arrives as
 //! `now_ms` arguments, and faults arrive through the storage.
 
-pub mod api;
-pub mod batch;
+pub use protocol::{api, batch};
 pub mod bugs;
-pub(crate) mod codec;
+pub(crate) use protocol::codec;
 pub mod controller;
 pub(crate) mod coordinator;
 pub mod core;
@@ -39,7 +38,4 @@ pub mod producer_ids;
 pub mod producer_state;
 pub mod storage;
 
-/// FNV-1a, 64-bit: a hash that is the same on every platform, build and run.
-pub fn stable_hash(bytes: &[u8]) -> u64 {
-    sim::seed::stable_hash64(bytes)
-}
+pub use protocol::stable_hash;

@@ -29,18 +29,7 @@ use std::collections::{BTreeMap, VecDeque};
 /// (Kafka's `max.in.flight.requests.per.connection` bound for idempotence).
 pub const PRODUCER_BATCHES_CACHED: usize = 5;
 
-/// `seq + increment`, wrapping past `i32::MAX` to 0 as Kafka's `DefaultRecordBatch.incrementSequence`.
-pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
-    assert!(
-        sequence >= 0 && increment >= 0,
-        "sequences are non-negative"
-    );
-    if sequence > i32::MAX - increment {
-        increment - (i32::MAX - sequence) - 1
-    } else {
-        sequence + increment
-    }
-}
+pub use protocol::increment_sequence;
 
 /// Where one appended batch of a producer went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

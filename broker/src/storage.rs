@@ -13,8 +13,6 @@
 //! The calls are synchronous and take `&self`: a storage is a handle (the disk is shared by all
 //! of a node's partitions, its offset store and its producer-id manager).
 
-use sim::disk::{Disk, DiskError};
-
 /// An error answered by the storage. These are operating errors (Kafka's `KafkaStorageError`
 /// family): the caller handles them, nothing panics.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,27 +50,8 @@ impl StorageError {
     }
 }
 
-impl From<DiskError> for StorageError {
-    fn from(error: DiskError) -> StorageError {
-        match error {
-            DiskError::NotFound { name } => StorageError::NotFound { name },
-            DiskError::AlreadyExists { name } => StorageError::AlreadyExists { name },
-            DiskError::ReadFault { name } => StorageError::ReadFault { name },
-            DiskError::WriteFault { name } => StorageError::WriteFault { name },
-            DiskError::BeyondEnd {
-                name,
-                position,
-                len,
-            } => StorageError::BeyondEnd {
-                name,
-                position,
-                len,
-            },
-        }
-    }
-}
-
-/// Named files with append, sync and crash semantics. Implemented by [`sim::disk::Disk`].
+/// Named files with append, sync and crash semantics. Implemented by the simulated disk in the
+/// node shell (`node::disk`).
 pub trait Storage {
     /// Names of the files whose name starts with `prefix`, in sorted order.
     fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError>;
@@ -91,44 +70,6 @@ pub trait Storage {
     fn sync(&self, name: &str) -> Result<(), StorageError>;
     /// Deletes a file; durable at once.
     fn delete(&self, name: &str) -> Result<(), StorageError>;
-}
-
-impl Storage for Disk {
-    fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        Ok(self.list_prefix(prefix))
-    }
-
-    fn exists(&self, name: &str) -> bool {
-        Disk::exists(self, name)
-    }
-
-    fn len(&self, name: &str) -> Result<u64, StorageError> {
-        Ok(Disk::len(self, name)?)
-    }
-
-    fn create(&self, name: &str) -> Result<(), StorageError> {
-        Ok(Disk::create(self, name)?)
-    }
-
-    fn read(&self, name: &str, position: u64, len: usize) -> Result<Vec<u8>, StorageError> {
-        Ok(Disk::read(self, name, position, len)?)
-    }
-
-    fn append(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
-        Ok(Disk::append(self, name, data)?)
-    }
-
-    fn truncate(&self, name: &str, len: u64) -> Result<(), StorageError> {
-        Ok(Disk::truncate(self, name, len)?)
-    }
-
-    fn sync(&self, name: &str) -> Result<(), StorageError> {
-        Ok(Disk::sync(self, name)?)
-    }
-
-    fn delete(&self, name: &str) -> Result<(), StorageError> {
-        Ok(Disk::delete(self, name)?)
-    }
 }
 
 /// A shared reference to a storage is a storage (tests wrap a disk without moving it).
@@ -165,6 +106,7 @@ impl<S: Storage + ?Sized> Storage for &S {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sim::disk::Disk;
     use sim::Seed;
 
     #[test]

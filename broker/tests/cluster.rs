@@ -257,7 +257,8 @@ fn verify(
     let partition = TopicPartition::new(TOPIC, 0);
     let mut logs: BTreeMap<BrokerId, BTreeMap<u64, Vec<u8>>> = BTreeMap::new();
     for (&id, handle) in &cluster.brokers {
-        let records = replica_records(&world.disk(&handle.name), &partition).expect("readable log");
+        let records =
+            replica_records(world.disk(&handle.name).snapshot(), &partition).expect("readable log");
         logs.insert(
             id,
             records.into_iter().map(|r| (r.offset, r.value)).collect(),

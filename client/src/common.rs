@@ -5,7 +5,7 @@
 //! handed in by the shell.
 
 use crate::history::Op;
-use broker::api::{
+use protocol::api::{
     BrokerId, ClusterMetadata, MetadataRequest, PartitionMetadata, Request, TopicMetadata,
     TopicPartition,
 };
@@ -128,17 +128,8 @@ pub(crate) fn backoff_ms(rng: &mut ChaCha8Rng, attempt: u32, base_ms: u64, max_m
     capped - jitter
 }
 
-/// FNV-1a, 64-bit: the keyed partitioner's hash. Fixed across platforms, builds and runs (std's
-/// `DefaultHasher` may change algorithm between Rust releases; fluvio uses SipHash with fixed
-/// keys, for the same reason of stability).
-pub fn stable_key_hash(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in bytes {
-        hash ^= byte as u64;
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
-}
+/// The keyed partitioner's hash: FNV-1a, 64-bit, fixed across platforms, builds and runs.
+pub use protocol::stable_hash as stable_key_hash;
 
 /// The freshest cluster metadata seen, by `version`.
 #[derive(Debug, Clone, Default)]
@@ -274,19 +265,7 @@ impl MetadataRefresher {
     }
 }
 
-/// Next sequence number after `sequence` advanced by `increment`, wrapping past `i32::MAX` to 0
-/// as Kafka's `DefaultRecordBatch.incrementSequence` does.
-pub(crate) fn increment_sequence(sequence: i32, increment: i32) -> i32 {
-    assert!(
-        sequence >= 0 && increment >= 0,
-        "sequences are non-negative"
-    );
-    if sequence > i32::MAX - increment {
-        increment - (i32::MAX - sequence) - 1
-    } else {
-        sequence + increment
-    }
-}
+pub(crate) use protocol::increment_sequence;
 
 #[cfg(test)]
 mod tests {

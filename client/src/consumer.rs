@@ -46,11 +46,11 @@ use crate::common::{
     MetadataRefresher,
 };
 use crate::history::{AssignedPartition, CommitPhase, Op, PolledRecord, ResetReason};
-use broker::api::{
+use protocol::api::{
     BrokerId, ErrorCode, FetchRequest, FetchResponse, ListOffsetsRequest, OffsetCommitRequest,
     OffsetFetchRequest, OffsetSpec, Request, Response, TopicPartition,
 };
-use broker::batch::RecordBatch;
+use protocol::batch::RecordBatch;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;

@@ -51,14 +51,14 @@ use crate::common::{
     InFlight, MetadataCache, MetadataRefresher,
 };
 use crate::history::Op;
-use broker::api::{
+use bytes::Bytes;
+use protocol::api::{
     ErrorCode, InitProducerIdRequest, ProduceRequest, Request, Response, TopicPartition,
 };
-use broker::batch::{
+use protocol::batch::{
     Record, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_BYTES, RECORDS_PER_BATCH_MAX,
     RECORD_OVERHEAD_BYTES,
 };
-use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;

@@ -3,11 +3,11 @@
 
 use crate::common::{Action, ClusterAddrs};
 use crate::history::Op;
-use broker::api::{
+use bytes::Bytes;
+use protocol::api::{
     BrokerId, ClusterMetadata, PartitionMetadata, Request, TopicMetadata, TopicPartition,
 };
-use broker::batch::{Record, RecordBatch};
-use bytes::Bytes;
+use protocol::batch::{Record, RecordBatch};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::net::SocketAddr;

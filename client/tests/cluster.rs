@@ -3,7 +3,6 @@
 //! and come back; after the heal, every acknowledged value is read, and the history file the
 //! recorder writes parses as docs/history-format.md and passes the oracle.
 
-use broker::api::{CreateTopicRequest, CreateTopicResponse, ErrorCode, Request, Response};
 use broker::node::{start_cluster, ClusterConfig, RpcClient};
 use client::node::{
     cluster_observer, wait_for, ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload,
@@ -12,6 +11,7 @@ use client::{
     ClientBug, ClientBugs, ClusterAddrs, CommitMode, ConsumerConfig, History, ProducerConfig,
     ResetPolicy, Subscription,
 };
+use protocol::api::{CreateTopicRequest, CreateTopicResponse, ErrorCode, Request, Response};
 use sim::{RunLimits, Seed, World};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -288,7 +288,7 @@ fn close_and_restart(bugs: ClientBugs) -> oracle::CheckResult {
                 "consumer-0",
                 Subscription::Assign(
                     (0..PARTITIONS)
-                        .map(|p| broker::api::TopicPartition::new(TOPIC, p))
+                        .map(|p| protocol::api::TopicPartition::new(TOPIC, p))
                         .collect(),
                 ),
             );

@@ -4,13 +4,13 @@
 //! history recording, crash/restart, clean close, determinism — not the broker: the tests
 //! against the real cluster (`broker::node`) are in `cluster.rs`.
 
-use broker::api::*;
-use broker::batch::{Record, RecordBatch};
 use bytes::Bytes;
 use client::node::{ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload};
 use client::{
     ClusterAddrs, CommitMode, ConsumerConfig, History, ProducerConfig, ResetPolicy, Subscription,
 };
+use protocol::api::*;
+use protocol::batch::{Record, RecordBatch};
 use sim::net::Socket;
 use sim::{RunLimits, Seed, World};
 use std::collections::{BTreeMap, BTreeSet};

@@ -7,13 +7,13 @@
 
 use super::*;
 use crate::testkit::{self, metadata};
-use broker::api::{
+use bytes::Bytes;
+use proptest::prelude::*;
+use protocol::api::{
     FetchResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse,
     OffsetFetchResponse, Response,
 };
-use broker::batch::Record;
-use bytes::Bytes;
-use proptest::prelude::*;
+use protocol::batch::Record;
 
 const PARTITIONS: u32 = 2;
 const PROCESS: &str = "consumer-0";

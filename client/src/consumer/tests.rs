@@ -2,11 +2,11 @@
 
 use super::*;
 use crate::testkit::{self, broker, metadata, served_batch, tp, Sent, Wire};
-use broker::api::{
+use bytes::Bytes;
+use protocol::api::{
     ClusterMetadata, FetchResponse, ListOffsetsResponse, MetadataResponse, OffsetCommitResponse,
     OffsetFetchResponse, Response,
 };
-use bytes::Bytes;
 
 struct Harness {
     consumer: Consumer,

@@ -1,7 +1,7 @@
 //! The madsim node shells of the clients: one madsim node per client process.
 //!
 //! A shell only moves messages and timers and runs the application (the workload): it owns a
-//! [`sim::net::Socket`] of [`broker::api::Envelope`]s, hands answers and ticks to its core with
+//! [`sim::net::Socket`] of [`protocol::api::Envelope`]s, hands answers and ticks to its core with
 //! the simulated time, sends the requests the core asks for, and records the core's history
 //! events in the shared [`History`] (stamped with the simulated time). Everything that decides
 //! lives in the cores.
@@ -20,10 +20,10 @@ pub use producer::{ProducerNode, ProducerProgress, ProducerWorkload};
 
 use crate::common::Action;
 use crate::history::{History, Op};
-use broker::api::{Envelope, Response};
 use broker::controller::ControllerEvent;
 use broker::core::Observation;
 use broker::node::{ClusterEvent, Observer};
+use protocol::api::{Envelope, Response};
 use sim::net::Socket;
 use sim::World;
 use std::io;

@@ -9,9 +9,9 @@
 
 use super::*;
 use crate::testkit::{self, broker, metadata};
-use broker::api::{InitProducerIdResponse, MetadataResponse, ProduceResponse, Response};
 use broker::producer_state::{ProducerBatch, ProducerStateTable, SequenceCheck};
 use proptest::prelude::*;
+use protocol::api::{InitProducerIdResponse, MetadataResponse, ProduceResponse, Response};
 use std::collections::BTreeSet;
 
 const PARTITIONS: u32 = 2;

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::testkit::{self, broker, metadata, tp, Sent, Wire};
-use broker::api::{
+use protocol::api::{
     ClusterMetadata, InitProducerIdResponse, MetadataResponse, ProduceResponse, Response,
 };
 

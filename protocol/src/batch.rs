@@ -29,7 +29,7 @@
 //! and the size limits. Not provided: compression, record headers, transactions/control batches.
 
 use crate::codec::Reader;
-use crate::producer_state::increment_sequence;
+use crate::increment_sequence;
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// Largest encoded batch, header included (Kafka's `message.max.bytes` is about 1 MiB).

@@ -3,25 +3,25 @@
 
 /// A read cursor over a byte slice. Every getter returns `None` when too few bytes remain.
 #[derive(Debug, Clone)]
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     bytes: &'a [u8],
     position: usize,
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Reader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Reader<'a> {
         Reader { bytes, position: 0 }
     }
 
-    pub(crate) fn position(&self) -> usize {
+    pub fn position(&self) -> usize {
         self.position
     }
 
-    pub(crate) fn remaining(&self) -> usize {
+    pub fn remaining(&self) -> usize {
         self.bytes.len() - self.position
     }
 
-    pub(crate) fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+    pub fn take(&mut self, len: usize) -> Option<&'a [u8]> {
         if self.remaining() < len {
             return None;
         }
@@ -35,36 +35,36 @@ impl<'a> Reader<'a> {
             .map(|slice| slice.try_into().expect("length checked"))
     }
 
-    pub(crate) fn u8(&mut self) -> Option<u8> {
+    pub fn u8(&mut self) -> Option<u8> {
         self.array::<1>().map(|bytes| bytes[0])
     }
 
-    pub(crate) fn u16(&mut self) -> Option<u16> {
+    pub fn u16(&mut self) -> Option<u16> {
         self.array().map(u16::from_be_bytes)
     }
 
-    pub(crate) fn i16(&mut self) -> Option<i16> {
+    pub fn i16(&mut self) -> Option<i16> {
         self.array().map(i16::from_be_bytes)
     }
 
-    pub(crate) fn u32(&mut self) -> Option<u32> {
+    pub fn u32(&mut self) -> Option<u32> {
         self.array().map(u32::from_be_bytes)
     }
 
-    pub(crate) fn i32(&mut self) -> Option<i32> {
+    pub fn i32(&mut self) -> Option<i32> {
         self.array().map(i32::from_be_bytes)
     }
 
-    pub(crate) fn u64(&mut self) -> Option<u64> {
+    pub fn u64(&mut self) -> Option<u64> {
         self.array().map(u64::from_be_bytes)
     }
 
-    pub(crate) fn i64(&mut self) -> Option<i64> {
+    pub fn i64(&mut self) -> Option<i64> {
         self.array().map(i64::from_be_bytes)
     }
 
     /// A string written as a u16 length and UTF-8 bytes.
-    pub(crate) fn string(&mut self) -> Option<String> {
+    pub fn string(&mut self) -> Option<String> {
         let len = self.u16()? as usize;
         let bytes = self.take(len)?;
         String::from_utf8(bytes.to_vec()).ok()
@@ -73,7 +73,7 @@ impl<'a> Reader<'a> {
 
 /// Writes a string as a u16 length and its UTF-8 bytes. Panics on a string longer than
 /// `u16::MAX` bytes: callers bound their names before they get here.
-pub(crate) fn put_string(buf: &mut impl bytes::BufMut, value: &str) {
+pub fn put_string(buf: &mut impl bytes::BufMut, value: &str) {
     let len = u16::try_from(value.len()).expect("string longer than u16::MAX bytes");
     buf.put_u16(len);
     buf.put_slice(value.as_bytes());

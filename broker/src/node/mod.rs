@@ -4,6 +4,8 @@
 //! ticks to its core with the simulated time, sends what the core asks, and reports the core's
 //! observations to the scenario's observer. Everything that decides lives in the cores.
 
+mod disk;
+
 use crate::api::{BrokerId, Envelope};
 use crate::controller::{ControllerConfig, ControllerCore, ControllerEvent};
 use crate::core::{AdminCommand, BrokerConfig, BrokerCore, Observation, Output, ReplicaStatus};

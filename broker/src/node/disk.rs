@@ -1,0 +1,64 @@
+//! The simulated disk as the core's [`Storage`]: the one place the broker core meets `sim::disk`.
+//! The core sees only the trait; what it promises is what the disk promises (the fault model at
+//! the top of `sim::disk`).
+
+use crate::storage::{Storage, StorageError};
+use sim::disk::{Disk, DiskError};
+
+impl From<DiskError> for StorageError {
+    fn from(error: DiskError) -> StorageError {
+        match error {
+            DiskError::NotFound { name } => StorageError::NotFound { name },
+            DiskError::AlreadyExists { name } => StorageError::AlreadyExists { name },
+            DiskError::ReadFault { name } => StorageError::ReadFault { name },
+            DiskError::WriteFault { name } => StorageError::WriteFault { name },
+            DiskError::BeyondEnd {
+                name,
+                position,
+                len,
+            } => StorageError::BeyondEnd {
+                name,
+                position,
+                len,
+            },
+        }
+    }
+}
+
+impl Storage for Disk {
+    fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        Ok(self.list_prefix(prefix))
+    }
+
+    fn exists(&self, name: &str) -> bool {
+        Disk::exists(self, name)
+    }
+
+    fn len(&self, name: &str) -> Result<u64, StorageError> {
+        Ok(Disk::len(self, name)?)
+    }
+
+    fn create(&self, name: &str) -> Result<(), StorageError> {
+        Ok(Disk::create(self, name)?)
+    }
+
+    fn read(&self, name: &str, position: u64, len: usize) -> Result<Vec<u8>, StorageError> {
+        Ok(Disk::read(self, name, position, len)?)
+    }
+
+    fn append(&self, name: &str, data: &[u8]) -> Result<(), StorageError> {
+        Ok(Disk::append(self, name, data)?)
+    }
+
+    fn truncate(&self, name: &str, len: u64) -> Result<(), StorageError> {
+        Ok(Disk::truncate(self, name, len)?)
+    }
+
+    fn sync(&self, name: &str) -> Result<(), StorageError> {
+        Ok(Disk::sync(self, name)?)
+    }
+
+    fn delete(&self, name: &str) -> Result<(), StorageError> {
+        Ok(Disk::delete(self, name)?)
+    }
+}
