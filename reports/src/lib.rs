@@ -27,6 +27,7 @@ pub mod junit;
 pub mod markdown;
 
 mod facts;
+mod svg;
 mod timeline;
 
 pub use junit::{JunitCase, JunitFailure};
