@@ -8,22 +8,24 @@
 //!    and a `heal` fault is recorded;
 //! 4. liveness phase — producers finish their sends, consumers drain up to the high watermark
 //!    (bounded by `liveness_phase_ms`), then consumers and producers close cleanly.
+//!
+//! This file holds the phases; `faults.rs` how each kind of fault is fired and repaired.
+
+mod faults;
 
 use crate::bugs::BugSelection;
 use crate::coverage::{self, Coverage};
 use crate::spec::*;
-use broker::api::{
-    CreatePartitionsRequest, CreateTopicRequest, ErrorCode, Request, Response, TopicPartition,
-};
-use broker::core::{AdminCommand, BrokerConfig};
+use broker::api::{CreateTopicRequest, ErrorCode, Request, Response, TopicPartition};
+use broker::core::BrokerConfig;
 use broker::log::LogConfig;
 use broker::node::{start_cluster, Cluster, ClusterConfig, ClusterEvent, RpcClient};
 use client::node::{
     cluster_observer, ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload,
 };
 use client::{ClusterAddrs, ConsumerConfig, History, ProducerConfig, Subscription};
+use faults::Active;
 use oracle::FaultKind;
-use sim::disk::DiskFaults;
 use sim::{NodeState, World};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -108,28 +110,6 @@ impl HighWatermarkRecorder {
     }
 }
 
-/// What a fault changed, so that it can be repaired.
-#[derive(Debug, Clone)]
-enum Active {
-    Crashed(Node),
-    Closed(Node),
-    Paused(String),
-    Partitioned(Vec<Vec<String>>),
-    Clogged(String, String),
-    PacketLoss,
-    Latency,
-    Disk(String),
-    Nothing,
-}
-
-/// A node a fault resolved to.
-#[derive(Debug, Clone)]
-enum Node {
-    Server(String),
-    Producer(usize),
-    Consumer(usize),
-}
-
 #[derive(Debug, Clone)]
 enum Step {
     StartProducer(usize),
@@ -166,19 +146,21 @@ fn cluster_config(scenario: &Scenario, bugs: &BugSelection) -> ClusterConfig {
         retention_bytes: non_zero(spec.retention_bytes),
         index_interval_bytes: 4096,
         sync_each_append: spec.sync_each_append,
+        ..LogConfig::default()
     };
     broker.min_insync_replicas = spec.min_insync_replicas;
     broker.replica_lag_ms_max = spec.replica_lag_ms_max;
     broker.retention_check_interval_ms = spec.retention_check_interval_ms;
-    broker.bugs = bugs.broker.clone();
-    ClusterConfig {
+    let mut config = ClusterConfig {
         brokers: spec.brokers,
         controller: broker::controller::ControllerConfig {
             session_timeout_ms: spec.session_timeout_ms,
-            unclean_election: bugs.broker.is_on(broker::bugs::BrokerBug::UncleanElection),
+            ..Default::default()
         },
         broker,
-    }
+    };
+    bugs.apply_to_cluster(&mut config);
+    config
 }
 
 /// Runs `scenario` with `bugs` switched on; returns the history and what was reached.
@@ -390,41 +372,6 @@ impl Runner {
             .map(|handle| handle.id)
     }
 
-    fn resolve(&self, target: &Target) -> Option<Node> {
-        match target {
-            Target::Broker(id) => Some(Node::Server(Cluster::broker_name(*id))),
-            Target::Controller => Some(Node::Server(self.cluster.controller_name.clone())),
-            Target::Producer(index) => Some(Node::Producer(*index as usize)),
-            Target::Consumer(index) => Some(Node::Consumer(*index as usize)),
-            Target::LeaderOf { topic, partition } => self
-                .leader_of(&TopicPartition::new(topic, *partition))
-                .map(|id| Node::Server(Cluster::broker_name(id))),
-            Target::FollowerOf { topic, partition } => self
-                .follower_of(&TopicPartition::new(topic, *partition))
-                .map(|id| Node::Server(Cluster::broker_name(id))),
-        }
-    }
-
-    fn node_name(&self, node: &Node) -> String {
-        match node {
-            Node::Server(name) => name.clone(),
-            Node::Producer(index) => producer_name(*index),
-            Node::Consumer(index) => consumer_name(*index),
-        }
-    }
-
-    fn broker_id(&self, node: &Node) -> Option<u32> {
-        match node {
-            Node::Server(name) => self
-                .cluster
-                .brokers
-                .values()
-                .find(|handle| &handle.name == name)
-                .map(|handle| handle.id),
-            _ => None,
-        }
-    }
-
     fn cluster_addrs(&self) -> ClusterAddrs {
         ClusterAddrs {
             bootstrap: self.cluster.broker_addrs(),
@@ -439,7 +386,7 @@ impl Runner {
         config.batch_bytes_max = spec.batch_bytes_max;
         config.delivery_timeout_ms = spec.delivery_timeout_ms;
         config.metadata_max_age_ms = spec.metadata_max_age_ms;
-        config.bugs = self.bugs.client.clone();
+        self.bugs.apply_to_producer(&mut config);
         let mut workload = ProducerWorkload::new(&spec.topic, spec.records);
         workload.send_interval_ms = (1_000 / spec.rate_per_sec).max(1);
         workload.idle_after_sends = spec.idle_after_records;
@@ -479,7 +426,7 @@ impl Runner {
             CommitMode::Manual => client::CommitMode::Manual,
         };
         config.rack = spec.rack.clone();
-        config.bugs = self.bugs.client.clone();
+        self.bugs.apply_to_consumer(&mut config);
         config.start_offset = spec.start_offset;
         config.fetch_buffer_records_max = spec.fetch_buffer_records;
         let workload = ConsumerWorkload {
@@ -508,371 +455,6 @@ impl Runner {
     }
 
     /// Fires fault `index`; remembers what to repair.
-    async fn apply(&mut self, index: usize) {
-        let fault = self.scenario.faults[index].fault.clone();
-        let kind = fault.kind();
-        let active = match &fault {
-            Fault::Crash { target } => match self.resolve(target) {
-                Some(node) => {
-                    let name = self.node_name(&node);
-                    self.history.record_fault(kind, Some(&name));
-                    match &node {
-                        Node::Server(name) => self.world.kill(name),
-                        Node::Producer(i) => match self.producers.get(i) {
-                            Some(producer) => producer.crash(),
-                            None => {}
-                        },
-                        Node::Consumer(i) => match self.consumers.get(i) {
-                            Some(consumer) => consumer.crash(),
-                            None => {}
-                        },
-                    }
-                    Active::Crashed(node)
-                }
-                None => Active::Nothing,
-            },
-            Fault::Close { target } => match self.resolve(target) {
-                Some(node) => {
-                    let name = self.node_name(&node);
-                    let running = self.world.node_names().contains(&name)
-                        && self.world.node_state(&name) == NodeState::Running;
-                    match &node {
-                        Node::Producer(i) if running => {
-                            self.history.record_fault(kind, Some(&name));
-                            self.producers[i].close();
-                            Active::Closed(node)
-                        }
-                        Node::Consumer(i) if running => {
-                            self.history.record_fault(kind, Some(&name));
-                            self.consumers[i].close();
-                            Active::Closed(node)
-                        }
-                        _ => Active::Nothing,
-                    }
-                }
-                None => Active::Nothing,
-            },
-            Fault::Pause { target } => match self.resolve(target) {
-                Some(node) => {
-                    let name = self.node_name(&node);
-                    if self.world.node_names().contains(&name) {
-                        self.history.record_fault(kind, Some(&name));
-                        self.world.pause(&name);
-                        Active::Paused(name)
-                    } else {
-                        Active::Nothing
-                    }
-                }
-                None => Active::Nothing,
-            },
-            Fault::Isolate { target } => match self.resolve(target) {
-                Some(node) => {
-                    let name = self.node_name(&node);
-                    if self.world.node_names().contains(&name) {
-                        let groups = self.world.isolation_groups(&name);
-                        self.history.record_fault(kind, Some(&name));
-                        self.world.partition(&groups);
-                        Active::Partitioned(groups)
-                    } else {
-                        Active::Nothing
-                    }
-                }
-                None => Active::Nothing,
-            },
-            Fault::IsolateFromCluster { target } => match self.resolve(target) {
-                Some(Node::Server(name)) => {
-                    let cluster: Vec<String> = self
-                        .cluster
-                        .brokers
-                        .values()
-                        .map(|handle| handle.name.clone())
-                        .chain([self.cluster.controller_name.clone()])
-                        .filter(|other| *other != name)
-                        .collect();
-                    let groups = vec![vec![name.clone()], cluster];
-                    self.history.record_fault(kind, Some(&name));
-                    self.world.partition(&groups);
-                    Active::Partitioned(groups)
-                }
-                _ => Active::Nothing,
-            },
-            Fault::Partition { side } => {
-                let side: Vec<String> = side
-                    .iter()
-                    .filter_map(|target| self.resolve(target))
-                    .map(|node| self.node_name(&node))
-                    .filter(|name| self.world.node_names().contains(name))
-                    .collect();
-                if side.is_empty() {
-                    Active::Nothing
-                } else {
-                    let others: Vec<String> = self
-                        .world
-                        .node_names()
-                        .into_iter()
-                        .filter(|name| !side.contains(name))
-                        .collect();
-                    let groups = vec![side.clone(), others];
-                    self.history.record_fault(kind, Some(&side.join(",")));
-                    self.world.partition(&groups);
-                    Active::Partitioned(groups)
-                }
-            }
-            Fault::Clog { from, to } => match (self.resolve(from), self.resolve(to)) {
-                (Some(from), Some(to)) => {
-                    let (from, to) = (self.node_name(&from), self.node_name(&to));
-                    let names = self.world.node_names();
-                    if names.contains(&from) && names.contains(&to) && from != to {
-                        self.history
-                            .record_fault(kind, Some(&format!("{from}->{to}")));
-                        self.world.clog_link(&from, &to);
-                        Active::Clogged(from, to)
-                    } else {
-                        Active::Nothing
-                    }
-                }
-                _ => Active::Nothing,
-            },
-            Fault::PacketLoss { rate } => {
-                self.history.record_fault(kind, Some(&format!("{rate}")));
-                self.world.set_packet_loss(*rate);
-                Active::PacketLoss
-            }
-            Fault::Latency { min_ms, max_ms } => {
-                self.history
-                    .record_fault(kind, Some(&format!("{min_ms}..{max_ms}ms")));
-                self.world
-                    .set_latency(Duration::from_millis(*min_ms)..Duration::from_millis(*max_ms));
-                Active::Latency
-            }
-            Fault::Disk {
-                target,
-                read_error_rate,
-                write_error_rate,
-                latency_ms,
-            } => match self.resolve(target) {
-                Some(node) => {
-                    let name = self.node_name(&node);
-                    self.history.record_fault(kind, Some(&name));
-                    let disk = self.world.disk(&name);
-                    disk.update_faults(|faults| {
-                        *faults = DiskFaults {
-                            read_error_rate: *read_error_rate,
-                            write_error_rate: *write_error_rate,
-                            latency: Duration::from_millis(*latency_ms / 2)
-                                ..Duration::from_millis(*latency_ms + 1),
-                            torn_writes: faults.torn_writes,
-                            ..DiskFaults::default()
-                        }
-                    });
-                    Active::Disk(name)
-                }
-                None => Active::Nothing,
-            },
-            Fault::Retention {
-                target,
-                topic,
-                partition,
-                offset,
-                min_age_ms,
-            } => match self.resolve(target).and_then(|node| self.broker_id(&node)) {
-                Some(id) => {
-                    let name = Cluster::broker_name(id);
-                    self.history.record_fault(kind, Some(&name));
-                    self.cluster.brokers[&id].inject(AdminCommand::ForceRetention {
-                        partition: TopicPartition::new(topic, *partition),
-                        offset: *offset,
-                        min_age_ms: *min_age_ms,
-                    });
-                    Active::Nothing
-                }
-                None => Active::Nothing,
-            },
-            Fault::TruncateFollower {
-                target,
-                topic,
-                partition,
-            } => match self.resolve(target).and_then(|node| self.broker_id(&node)) {
-                Some(id) => {
-                    // The follower loses its tail above its high watermark: it goes down, its
-                    // log is cut while it is down, and it comes back as a new incarnation (so it
-                    // leaves the ISR before it could lead with less than was acknowledged).
-                    let name = Cluster::broker_name(id);
-                    let tp = TopicPartition::new(topic, *partition);
-                    let high_watermark = self.cluster.brokers[&id]
-                        .status()
-                        .replicas
-                        .iter()
-                        .find(|replica| replica.partition == tp && !replica.leader)
-                        .map(|replica| replica.high_watermark);
-                    match high_watermark {
-                        Some(offset) if self.world.node_state(&name) == NodeState::Running => {
-                            self.history.record_fault(kind, Some(&name));
-                            self.world.kill(&name);
-                            if let Err(error) = broker::inspect::truncate_partition(
-                                &self.world.disk(&name),
-                                &tp,
-                                offset,
-                            ) {
-                                tracing::warn!(%error, broker = id, "truncating a follower's log failed");
-                            }
-                            Active::Crashed(Node::Server(name))
-                        }
-                        _ => Active::Nothing,
-                    }
-                }
-                None => Active::Nothing,
-            },
-            Fault::ExpirePids {
-                topic,
-                partition,
-                idle_ms,
-            } => {
-                self.history
-                    .record_fault(kind, Some(&format!("{topic}-{partition}")));
-                for handle in self.cluster.brokers.values() {
-                    handle.inject(AdminCommand::ExpireProducers {
-                        partition: TopicPartition::new(topic, *partition),
-                        idle_ms: *idle_ms,
-                    });
-                }
-                Active::Nothing
-            }
-            Fault::AddPartitions { topic, count } => {
-                self.history
-                    .record_fault(kind, Some(&format!("{topic}->{count}")));
-                let admin = self.admin.clone();
-                let controller = self.cluster.controller_addr;
-                let request = Request::CreatePartitions(CreatePartitionsRequest {
-                    topic: topic.clone(),
-                    count: *count,
-                });
-                // The admin call may take a while under faults; it must not hold up the schedule.
-                self.world.spawn_on(ADMIN_NODE, async move {
-                    let _ = admin
-                        .call_with_retries(
-                            controller,
-                            request,
-                            ADMIN_CALL_TIMEOUT,
-                            ADMIN_ATTEMPTS_MAX,
-                        )
-                        .await;
-                });
-                Active::Nothing
-            }
-        };
-        let description = match &active {
-            Active::Nothing
-                if !matches!(
-                    fault,
-                    Fault::Retention { .. }
-                        | Fault::ExpirePids { .. }
-                        | Fault::AddPartitions { .. }
-                ) =>
-            {
-                let targets: Vec<String> = fault.targets().iter().map(|t| t.to_string()).collect();
-                match targets.as_slice() {
-                    [target] => format!("{kind}: skipped ({target} not available)"),
-                    _ => format!(
-                        "{kind}: skipped (one of {} not available)",
-                        targets.join(", ")
-                    ),
-                }
-            }
-            _ => format!("{kind}: {}", describe(&fault)),
-        };
-        self.log_fault(description);
-        self.active.insert(index, active);
-    }
-
-    /// Repairs fault `index` (before the heal).
-    fn repair(&mut self, index: usize) {
-        let Some(active) = self.active.remove(&index) else {
-            return;
-        };
-        match active {
-            Active::Crashed(node) => {
-                let name = self.node_name(&node);
-                self.history.record_fault(FaultKind::Restart, Some(&name));
-                self.restart(&node);
-            }
-            Active::Closed(node) => {
-                let name = self.node_name(&node);
-                self.history.record_fault(FaultKind::Restart, Some(&name));
-                self.restart_closed(&node);
-            }
-            Active::Paused(name) => {
-                self.history.record_fault(FaultKind::Resume, Some(&name));
-                self.world.resume(&name);
-            }
-            Active::Partitioned(groups) => {
-                self.history.record_fault(FaultKind::Unpartition, None);
-                self.world.unpartition(&groups);
-            }
-            Active::Clogged(from, to) => {
-                self.history
-                    .record_fault(FaultKind::Unclog, Some(&format!("{from}->{to}")));
-                self.world.unclog_link(&from, &to);
-            }
-            Active::PacketLoss => {
-                self.history
-                    .record_fault(FaultKind::Loss, FaultKind::Loss.setting_reset_target());
-                self.world.set_packet_loss(0.0);
-            }
-            Active::Latency => {
-                self.history.record_fault(
-                    FaultKind::Latency,
-                    FaultKind::Latency.setting_reset_target(),
-                );
-                self.world
-                    .set_latency(Duration::from_millis(1)..Duration::from_millis(10));
-            }
-            Active::Disk(name) => {
-                self.history
-                    .record_fault(FaultKind::DiskRepaired, Some(&name));
-                self.world.disk(&name).heal();
-            }
-            Active::Nothing => return,
-        }
-        self.log_fault(format!("repair of fault {index}"));
-    }
-
-    /// Starts a new incarnation of a client that was asked to close. If it has not finished
-    /// closing, this is a crash, and recorded as one.
-    fn restart_closed(&self, node: &Node) {
-        // The nodes know whether they closed cleanly (then nothing more is recorded) or were
-        // still closing (then this is a crash, and recorded as one).
-        match node {
-            Node::Producer(i) => self.producers[i].restart(),
-            Node::Consumer(i) => self.consumers[i].restart(),
-            Node::Server(_) => {}
-        }
-    }
-
-    fn restart(&self, node: &Node) {
-        match node {
-            Node::Server(name) => {
-                if self.world.node_state(name) == NodeState::Killed {
-                    self.world.restart(name);
-                }
-            }
-            Node::Producer(i) => {
-                if let Some(producer) = self.producers.get(i) {
-                    if self.world.node_state(&producer.name) == NodeState::Killed {
-                        producer.restart();
-                    }
-                }
-            }
-            Node::Consumer(i) => {
-                if let Some(consumer) = self.consumers.get(i) {
-                    if self.world.node_state(&consumer.name) == NodeState::Killed {
-                        consumer.restart();
-                    }
-                }
-            }
-        }
-    }
-
     async fn fault_phase(&mut self) {
         let mut steps: Vec<(u64, usize, Step)> = Vec::new();
         for (index, producer) in self.scenario.producers.iter().enumerate() {
@@ -976,48 +558,4 @@ pub fn producer_name(index: usize) -> String {
 
 pub fn consumer_name(index: usize) -> String {
     format!("consumer-{index}")
-}
-
-fn describe(fault: &Fault) -> String {
-    match fault {
-        Fault::Crash { target } => format!("crash {target}"),
-        Fault::Close { target } => format!("close {target}"),
-        Fault::Pause { target } => format!("pause {target}"),
-        Fault::Isolate { target } => format!("isolate {target}"),
-        Fault::IsolateFromCluster { target } => {
-            format!("cut {target} off from the other brokers and the controller")
-        }
-        Fault::Clog { from, to } => format!("clog {from} -> {to}"),
-        Fault::Partition { side } => format!("partition {} from the rest", targets_to_string(side)),
-        Fault::PacketLoss { rate } => format!("lose {rate} of messages"),
-        Fault::Latency { min_ms, max_ms } => format!("latency {min_ms}..{max_ms} ms"),
-        Fault::Disk {
-            target,
-            read_error_rate,
-            write_error_rate,
-            latency_ms,
-        } => format!(
-            "disk of {target}: read errors {read_error_rate}, write errors {write_error_rate}, latency {latency_ms} ms"
-        ),
-        Fault::Retention {
-            target,
-            topic,
-            partition,
-            offset,
-            min_age_ms,
-        } => format!(
-            "retention on {target} of {topic}-{partition} up to {offset} (records older than {min_age_ms} ms)"
-        ),
-        Fault::TruncateFollower {
-            target,
-            topic,
-            partition,
-        } => format!("truncate follower {target} of {topic}-{partition}"),
-        Fault::ExpirePids {
-            topic,
-            partition,
-            idle_ms,
-        } => format!("expire producer ids of {topic}-{partition} idle for {idle_ms} ms"),
-        Fault::AddPartitions { topic, count } => format!("grow {topic} to {count} partitions"),
-    }
 }
