@@ -232,6 +232,8 @@ fn list() {
             bug.scenario,
             bug.anomalies.join(" / ")
         );
+        let sets: Vec<String> = bug.overrides.iter().map(|o| o.to_string()).collect();
+        println!("  {:<30} sets: {}", "", sets.join("; "));
     }
 }
 

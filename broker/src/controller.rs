@@ -8,8 +8,8 @@
 //! - Metadata (topics, replica assignment, leader, leader epoch, ISR, partition epoch) is durable
 //!   on the controller's storage before any change is visible; a restarted controller recovers
 //!   it, and the metadata `version` never goes backwards across restarts.
-//! - Leader election picks only from the ISR (unless the `unclean-election` bug is on): a broker
-//!   outside the ISR may miss acknowledged records.
+//! - Leader election picks only from the ISR (under the default [`ElectionPolicy::IsrOnly`]): a
+//!   broker outside the ISR may miss acknowledged records.
 //! - A broker whose heartbeats stop for `session_timeout_ms` is fenced: it leaves every ISR it is
 //!   in (unless it is the last member), and the partitions it led get a new leader from the ISR
 //!   with a new leader epoch; with no ISR member left alive the partition is offline (no leader).
@@ -25,6 +25,7 @@ use crate::api::*;
 use crate::coordinator::GroupCoordinator;
 use crate::journal::Journal;
 use crate::offsets::OffsetStoreError;
+use crate::policy::ElectionPolicy;
 use crate::producer_ids::{ProducerIdError, ProducerIdManager};
 use crate::storage::{Storage, StorageError};
 use serde::{Deserialize, Serialize};
@@ -53,15 +54,15 @@ const METADATA_JOURNAL_BYTES_MAX: u64 = 1 << 20;
 pub struct ControllerConfig {
     /// A broker silent for this long is fenced.
     pub session_timeout_ms: u64,
-    /// Historical bug: elect a replica outside the ISR when no ISR member is alive.
-    pub unclean_election: bool,
+    /// Whom a partition that needs a leader may get.
+    pub election_policy: ElectionPolicy,
 }
 
 impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
             session_timeout_ms: 1_000,
-            unclean_election: false,
+            election_policy: ElectionPolicy::default(),
         }
     }
 }
@@ -287,7 +288,7 @@ impl<S: Storage + Clone> ControllerCore<S> {
         }
         self.bump_version();
         self.events.push(ControllerEvent::BrokerFenced { broker });
-        let unclean_allowed = self.config.unclean_election;
+        let policy = self.config.election_policy;
         let mut elections = Vec::new();
         let mut isr_changes = Vec::new();
         let result = self.change(|metadata, liveness| {
@@ -301,7 +302,7 @@ impl<S: Storage + Clone> ControllerCore<S> {
                             .push((TopicPartition::new(topic, index as u32), state.isr.clone()));
                     }
                     if state.leader == Some(broker) {
-                        let (leader, unclean) = elect(state, liveness, unclean_allowed);
+                        let (leader, unclean) = elect(state, liveness, policy);
                         state.leader = leader;
                         state.leader_epoch += 1;
                         if unclean {
@@ -350,7 +351,7 @@ impl<S: Storage + Clone> ControllerCore<S> {
 
     /// Elects leaders for offline partitions whose ISR now has a live member.
     fn elect_offline(&mut self) {
-        let unclean_allowed = self.config.unclean_election;
+        let policy = self.config.election_policy;
         let mut elections = Vec::new();
         let _ = self.change(|metadata, liveness| {
             for (topic, partitions) in metadata.topics.iter_mut() {
@@ -358,7 +359,7 @@ impl<S: Storage + Clone> ControllerCore<S> {
                     if state.leader.is_some() {
                         continue;
                     }
-                    let (leader, unclean) = elect(state, liveness, unclean_allowed);
+                    let (leader, unclean) = elect(state, liveness, policy);
                     if let Some(leader) = leader {
                         state.leader = Some(leader);
                         state.leader_epoch += 1;
@@ -760,12 +761,13 @@ fn partition_metadata(partition: u32, state: &PartitionState) -> PartitionMetada
     }
 }
 
-/// Picks a leader: the first live ISR member in replica order; with unclean election allowed and
-/// no live ISR member, the first live replica. Returns (leader, unclean).
+/// Picks a leader: the first live ISR member in replica order; under
+/// [`ElectionPolicy::AnyLiveReplica`] with no live ISR member, the first live replica. Returns
+/// (leader, unclean).
 fn elect(
     state: &PartitionState,
     liveness: &BTreeMap<BrokerId, BrokerLiveness>,
-    unclean_allowed: bool,
+    policy: ElectionPolicy,
 ) -> (Option<BrokerId>, bool) {
     let alive = |broker: &BrokerId| liveness.get(broker).is_some_and(|s| !s.fenced);
     if let Some(&leader) = state
@@ -775,12 +777,13 @@ fn elect(
     {
         return (Some(leader), false);
     }
-    if unclean_allowed {
-        if let Some(&leader) = state.replicas.iter().find(|b| alive(b)) {
-            return (Some(leader), true);
-        }
+    match policy {
+        ElectionPolicy::IsrOnly => (None, false),
+        ElectionPolicy::AnyLiveReplica => match state.replicas.iter().find(|b| alive(b)) {
+            Some(&leader) => (Some(leader), true),
+            None => (None, false),
+        },
     }
-    (None, false)
 }
 
 fn producer_id_error(error: crate::producer_ids::ProducerIdError) -> ErrorCode {

@@ -6,7 +6,6 @@
 //! down.
 
 use crate::api::TopicPartition;
-use crate::bugs::BugSet;
 use crate::log::{Log, LogConfig, LogError};
 use crate::storage::Storage;
 
@@ -32,7 +31,7 @@ pub fn replica_records<S: Storage + Clone>(
         segment_bytes_max: u64::MAX / 4,
         ..LogConfig::default()
     };
-    let (log, _) = Log::open(snapshot, &directory, config, BugSet::none())?;
+    let (log, _) = Log::open(snapshot, &directory, config)?;
     let mut records = Vec::new();
     let mut offset = log.log_start_offset();
     while offset < log.log_end_offset() {
@@ -75,7 +74,7 @@ pub fn truncate_partition<S: Storage + Clone>(
         segment_bytes_max: u64::MAX / 4,
         ..LogConfig::default()
     };
-    let (mut log, _) = Log::open(storage.clone(), &directory, config, BugSet::none())?;
+    let (mut log, _) = Log::open(storage.clone(), &directory, config)?;
     if offset < log.log_end_offset() {
         log.truncate_to(offset)?;
     }

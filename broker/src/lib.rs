@@ -8,7 +8,6 @@
 //! - [`producer_ids`] — the durable producer-id allocator and epoch manager (KIP-360);
 //! - [`offsets`] — durable committed consumer offsets;
 //! - [`journal`] — the small crash-safe journal the last three persist through;
-//! - [`bugs`] — switches for historical bugs, all off by default.
 //!
 //! The cluster half, on top of it:
 //! - [`api`] — the typed wire API (requests, responses, Kafka-style error codes; from `protocol`);
@@ -17,14 +16,15 @@
 //! - [`epoch_cache`] — the leader-epoch cache (KIP-101/KIP-279);
 //! - [`controller`] — metadata, liveness, elections, partition growth, producer ids;
 //! - `coordinator` — the group coordinator the controller hands committed offsets to;
-//! - [`node`] — the madsim node shells and `start_cluster` (the only madsim code in the crate).
+//! - [`node`] — the madsim node shells and `start_cluster` (the only madsim code in the crate);
+//! - [`policy`] — the behaviour policies of the log, the replicas and the controller (the
+//!   correct behaviour is each one's default; the bug catalog sets the others).
 //!
 //! Apart from [`node`], nothing here knows of madsim, tokio, threads, clocks or randomness: time arrives as
 //! `now_ms` arguments, and faults arrive through the storage.
 
-pub use protocol::{api, batch};
-pub mod bugs;
 pub(crate) use protocol::codec;
+pub use protocol::{api, batch};
 pub mod controller;
 pub(crate) mod coordinator;
 pub mod core;
@@ -34,6 +34,7 @@ pub mod journal;
 pub mod log;
 pub mod node;
 pub mod offsets;
+pub mod policy;
 pub mod producer_ids;
 pub mod producer_state;
 pub mod storage;

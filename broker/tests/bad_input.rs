@@ -5,7 +5,6 @@ mod common;
 use broker::batch::{
     BatchError, Record, RecordBatch, BATCH_BYTES_MAX, OFFSET_MAX, RECORDS_PER_BATCH_MAX,
 };
-use broker::bugs::BugSet;
 use broker::log::{Log, LogConfig, LogError};
 use common::{batch, disk, read_all, CrashingStorage};
 use sim::disk::Disk;
@@ -13,7 +12,7 @@ use sim::disk::Disk;
 const DIR: &str = "log/bad-0/";
 
 fn log_with_data(disk: &Disk) -> Log<Disk> {
-    let (mut log, _) = Log::open(disk.clone(), DIR, LogConfig::default(), BugSet::none()).unwrap();
+    let (mut log, _) = Log::open(disk.clone(), DIR, LogConfig::default()).unwrap();
     for n in 0..5 {
         log.append_as_leader(batch(&[&format!("v{n}")], 0), 1, 0)
             .unwrap();
@@ -241,7 +240,7 @@ fn a_failed_retention_delete_keeps_the_log_consistent() {
         retention_bytes: Some(0),
         ..LogConfig::default()
     };
-    let (mut log, _) = Log::open(disk.clone(), DIR, config, BugSet::none()).unwrap();
+    let (mut log, _) = Log::open(disk.clone(), DIR, config).unwrap();
     for n in 0..10 {
         log.append_as_leader(batch(&[&format!("v{n}")], 0), 1, 0)
             .unwrap();
@@ -284,7 +283,7 @@ fn a_failure_half_way_through_a_truncation_takes_the_log_offline_until_reopened(
     // The first change fails: nothing changed, the log stays online.
     let disk = self::disk(6);
     let storage = CrashingStorage::new(disk.clone(), None);
-    let (mut log, _) = Log::open(storage.clone(), DIR, config.clone(), BugSet::none()).unwrap();
+    let (mut log, _) = Log::open(storage.clone(), DIR, config.clone()).unwrap();
     fill(&mut log);
     disk.update_faults(|faults| faults.fail_next_writes = 1);
     assert!(matches!(log.truncate_to(1), Err(LogError::Storage(_))));
@@ -296,23 +295,23 @@ fn a_failure_half_way_through_a_truncation_takes_the_log_offline_until_reopened(
     // may fail harmlessly): the log goes offline until reopened.
     let disk = self::disk(7);
     let counting = CrashingStorage::new(disk.clone(), None);
-    let (mut log, _) = Log::open(counting.clone(), DIR, config.clone(), BugSet::none()).unwrap();
+    let (mut log, _) = Log::open(counting.clone(), DIR, config.clone()).unwrap();
     fill(&mut log);
     drop(log);
     let counting = CrashingStorage::new(disk.clone(), None);
-    let (log, _) = Log::open(counting.clone(), DIR, config.clone(), BugSet::none()).unwrap();
+    let (log, _) = Log::open(counting.clone(), DIR, config.clone()).unwrap();
     let open_mutations = counting.mutations();
     drop(log);
     // Mutations of the truncation: delete last .log, delete last .index, delete next .log.
     let storage = CrashingStorage::failing_once(disk.clone(), open_mutations + 2);
-    let (mut log, _) = Log::open(storage, DIR, config.clone(), BugSet::none()).unwrap();
+    let (mut log, _) = Log::open(storage, DIR, config.clone()).unwrap();
     assert!(log.truncate_to(1).is_err());
     assert!(matches!(log.read(0, 10), Err(LogError::Offline { .. })));
     assert!(matches!(
         log.append_as_leader(batch(&["x"], 0), 1, 0),
         Err(LogError::Offline { .. })
     ));
-    let (mut log, _) = Log::open(disk, DIR, config, BugSet::none()).unwrap();
+    let (mut log, _) = Log::open(disk, DIR, config).unwrap();
     log.truncate_to(1).unwrap();
     assert_eq!(log.log_end_offset(), 1);
     assert_eq!(read_all(&log, 0), vec![(0, "v0".to_string())]);

@@ -7,11 +7,11 @@
 
 use broker::api::*;
 use broker::batch::{Record, RecordBatch};
-use broker::bugs::{BrokerBug, BugSet};
 use broker::controller::ControllerConfig;
 use broker::core::{AdminCommand, BrokerConfig};
 use broker::inspect::replica_records;
 use broker::node::{start_cluster, Cluster, ClusterConfig, ClusterEvent, RpcClient};
+use broker::policy::{HighWatermarkPolicy, SegmentViewPolicy, TruncationPolicy};
 use rand::Rng;
 use sim::{run, RunLimits, RunStatus, Seed, World};
 use std::collections::BTreeMap;
@@ -28,20 +28,41 @@ fn limits() -> RunLimits {
     }
 }
 
-fn cluster_config(brokers: u32, bugs: BugSet) -> ClusterConfig {
+/// The policies a test sets away from the correct broker's defaults.
+type Policies = fn(&mut ClusterConfig);
+
+fn correct(_: &mut ClusterConfig) {}
+
+/// `hw-before-isr`.
+fn high_watermark_at_leader_log_end(config: &mut ClusterConfig) {
+    config.broker.high_watermark_policy = HighWatermarkPolicy::LeaderLogEnd;
+}
+
+/// `no-follower-truncation`.
+fn truncation_to_leader_log_end(config: &mut ClusterConfig) {
+    config.broker.truncation_policy = TruncationPolicy::LeaderLogEnd;
+}
+
+/// `stale-segment-read`.
+fn cached_segment_view(config: &mut ClusterConfig) {
+    config.broker.log.segment_view_policy = SegmentViewPolicy::CachedIgnoringRetention;
+}
+
+fn cluster_config(brokers: u32, policies: Policies) -> ClusterConfig {
     let mut broker = BrokerConfig::new(0);
     broker.log.sync_each_append = true;
     broker.log.segment_bytes_max = 4096;
     broker.min_insync_replicas = 2.min(brokers);
-    broker.bugs = bugs.clone();
-    ClusterConfig {
+    let mut config = ClusterConfig {
         brokers,
         controller: ControllerConfig {
             session_timeout_ms: 1_000,
-            unclean_election: bugs.is_on(BrokerBug::UncleanElection),
+            ..ControllerConfig::default()
         },
         broker,
-    }
+    };
+    policies(&mut config);
+    config
 }
 
 type Events = Arc<Mutex<Vec<ClusterEvent>>>;
@@ -296,8 +317,8 @@ fn verify(
 
 /// Seeded chaos: crashes, restarts and partitions among brokers and the controller while a
 /// client produces; then a heal, a quiet period, and the check.
-async fn chaos(world: World, bugs: BugSet) -> Verdict {
-    let harness = setup(world.clone(), cluster_config(3, bugs), 1, 3).await;
+async fn chaos(world: World, policies: Policies) -> Verdict {
+    let harness = setup(world.clone(), cluster_config(3, policies), 1, 3).await;
     let acked: Arc<Mutex<Vec<(String, u64)>>> = Arc::new(Mutex::new(Vec::new()));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let harness = Arc::new(harness);
@@ -426,8 +447,10 @@ async fn futures_join(
     .await
 }
 
-fn run_chaos(seed: u64, bugs: BugSet) -> Verdict {
-    let outcome = run(Seed::new(seed), limits(), move |world| chaos(world, bugs));
+fn run_chaos(seed: u64, policies: Policies) -> Verdict {
+    let outcome = run(Seed::new(seed), limits(), move |world| {
+        chaos(world, policies)
+    });
     assert_eq!(outcome.status, RunStatus::Completed, "seed {seed}");
     outcome.value.unwrap()
 }
@@ -435,7 +458,7 @@ fn run_chaos(seed: u64, bugs: BugSet) -> Verdict {
 #[test]
 fn acknowledged_records_survive_crashes_and_partitions_and_replicas_agree() {
     for seed in 1..=4 {
-        let verdict = run_chaos(seed, BugSet::none());
+        let verdict = run_chaos(seed, correct);
         assert!(
             verdict.lost.is_empty(),
             "seed {seed}: lost {:?}",
@@ -469,7 +492,7 @@ const SEEDS_TO_DETECT_MAX: u64 = 12;
 #[test]
 fn hw_before_isr_loses_acknowledged_records_within_a_few_seeds() {
     let detected = (1..=SEEDS_TO_DETECT_MAX).find(|&seed| {
-        let verdict = run_chaos(seed, BugSet::of([BrokerBug::HwBeforeIsr]));
+        let verdict = run_chaos(seed, high_watermark_at_leader_log_end);
         println!(
             "seed {seed}: acked {} lost {} divergent {} stuck {}",
             verdict.acked,
@@ -489,7 +512,7 @@ fn hw_before_isr_loses_acknowledged_records_within_a_few_seeds() {
 #[test]
 fn no_follower_truncation_leaves_divergent_replicas_within_a_few_seeds() {
     let detected = (1..=SEEDS_TO_DETECT_MAX).find(|&seed| {
-        let verdict = run_chaos(seed, BugSet::of([BrokerBug::NoFollowerTruncation]));
+        let verdict = run_chaos(seed, truncation_to_leader_log_end);
         println!(
             "seed {seed}: acked {} lost {} divergent {} stuck {}",
             verdict.acked,
@@ -512,8 +535,8 @@ fn no_follower_truncation_leaves_divergent_replicas_within_a_few_seeds() {
 /// A leader cut off from the cluster keeps appending what it cannot commit; a new leader takes
 /// over and writes other records at those offsets. When the old leader comes back as a follower
 /// it must truncate its divergent tail (KIP-101/KIP-279).
-async fn divergence(world: World, bugs: BugSet) -> (Verdict, bool) {
-    let harness = setup(world.clone(), cluster_config(3, bugs), 1, 3).await;
+async fn divergence(world: World, policies: Policies) -> (Verdict, bool) {
+    let harness = setup(world.clone(), cluster_config(3, policies), 1, 3).await;
     for i in 0..10 {
         assert!(harness
             .produce(0, &format!("before-{i}"), 10)
@@ -570,9 +593,7 @@ async fn divergence(world: World, bugs: BugSet) -> (Verdict, bool) {
 
 #[test]
 fn a_divergent_follower_is_truncated() {
-    let outcome = run(Seed::new(21), limits(), |world| {
-        divergence(world, BugSet::none())
-    });
+    let outcome = run(Seed::new(21), limits(), |world| divergence(world, correct));
     assert_eq!(outcome.status, RunStatus::Completed);
     let (verdict, truncated) = outcome.value.unwrap();
     assert!(truncated, "the old leader never truncated");
@@ -583,7 +604,7 @@ fn a_divergent_follower_is_truncated() {
 #[test]
 fn without_truncation_the_divergent_follower_keeps_its_orphans() {
     let outcome = run(Seed::new(21), limits(), |world| {
-        divergence(world, BugSet::of([BrokerBug::NoFollowerTruncation]))
+        divergence(world, truncation_to_leader_log_end)
     });
     assert_eq!(outcome.status, RunStatus::Completed);
     let (verdict, truncated) = outcome.value.unwrap();
@@ -597,7 +618,7 @@ fn without_truncation_the_divergent_follower_keeps_its_orphans() {
 #[test]
 fn partitions_grow_while_the_cluster_serves() {
     let outcome = run(Seed::new(5), limits(), |world| async move {
-        let harness = setup(world, cluster_config(3, BugSet::none()), 1, 3).await;
+        let harness = setup(world, cluster_config(3, correct), 1, 3).await;
         assert!(harness.produce(0, "a", 10).await.is_some());
         let grow = |count| {
             Request::CreatePartitions(CreatePartitionsRequest {
@@ -645,7 +666,7 @@ fn partitions_grow_while_the_cluster_serves() {
 #[test]
 fn requests_to_a_non_leader_and_with_a_stale_epoch_are_refused() {
     let outcome = run(Seed::new(6), limits(), |world| async move {
-        let harness = setup(world, cluster_config(3, BugSet::none()), 1, 3).await;
+        let harness = setup(world, cluster_config(3, correct), 1, 3).await;
         let (leader, epoch) = harness.leader(0).await.unwrap();
         let follower = *harness
             .cluster
@@ -716,8 +737,8 @@ fn requests_to_a_non_leader_and_with_a_stale_epoch_are_refused() {
 /// Retention under a lagging consumer (fluvio #3891): a read below the log start answers
 /// `OffsetEvicted` with the current log start, never an IO error — and with the historical bug
 /// switched back on, the stale segment view answers an internal error.
-async fn evicted_read(world: World, bugs: BugSet) -> FetchResponse {
-    let mut config = cluster_config(1, bugs);
+async fn evicted_read(world: World, policies: Policies) -> FetchResponse {
+    let mut config = cluster_config(1, policies);
     config.broker.log.segment_bytes_max = 256;
     config.broker.min_insync_replicas = 1;
     let harness = setup(world, config, 1, 1).await;
@@ -742,9 +763,7 @@ async fn evicted_read(world: World, bugs: BugSet) -> FetchResponse {
 
 #[test]
 fn reading_an_evicted_offset_answers_offset_evicted_with_the_log_start() {
-    let outcome = run(Seed::new(8), limits(), |world| {
-        evicted_read(world, BugSet::none())
-    });
+    let outcome = run(Seed::new(8), limits(), |world| evicted_read(world, correct));
     assert_eq!(outcome.status, RunStatus::Completed, "{:?}", outcome.status);
     let response = outcome.value.unwrap();
     let log_start = response.log_start_offset;
@@ -760,7 +779,7 @@ fn reading_an_evicted_offset_answers_offset_evicted_with_the_log_start() {
 #[test]
 fn with_stale_segment_read_an_evicted_offset_is_an_internal_error() {
     let outcome = run(Seed::new(8), limits(), |world| {
-        evicted_read(world, BugSet::of([BrokerBug::StaleSegmentRead]))
+        evicted_read(world, cached_segment_view)
     });
     assert_eq!(outcome.status, RunStatus::Completed, "{:?}", outcome.status);
     let response = outcome.value.unwrap();

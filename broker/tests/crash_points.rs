@@ -7,7 +7,6 @@
 
 mod common;
 
-use broker::bugs::BugSet;
 use broker::log::{Log, LogConfig};
 use broker::offsets::{OffsetStore, PartitionOffset};
 use broker::producer_ids::ProducerIdManager;
@@ -158,9 +157,7 @@ fn the_log_recovers_from_a_crash_at_every_step() {
     let points = at_every_crash_point(
         |storage| {
             let mut acks = LogAcks::default();
-            let Ok((mut log, _)) =
-                Log::open(storage.clone(), "log/p-0/", config.clone(), BugSet::none())
-            else {
+            let Ok((mut log, _)) = Log::open(storage.clone(), "log/p-0/", config.clone()) else {
                 return acks;
             };
             for n in 0..30u64 {
@@ -188,8 +185,8 @@ fn the_log_recovers_from_a_crash_at_every_step() {
             acks
         },
         |disk, acks| {
-            let (log, report) = Log::open(disk.clone(), "log/p-0/", config.clone(), BugSet::none())
-                .expect("recovery succeeds");
+            let (log, report) =
+                Log::open(disk.clone(), "log/p-0/", config.clone()).expect("recovery succeeds");
             assert!(
                 log.log_end_offset() >= acks.durable_end,
                 "acknowledged batches lost: end {} < {} ({report:?})",

@@ -4,7 +4,6 @@
 mod common;
 
 use broker::batch::{Record, RecordBatch, BATCH_HEADER_BYTES};
-use broker::bugs::BugSet;
 use broker::log::{AppendOutcome, Log, LogConfig, LogError};
 use broker::producer_state::ProducerStateError;
 use common::{batch, disk, read_all};
@@ -13,9 +12,7 @@ use sim::disk::Disk;
 const DIR: &str = "log/orders-0/";
 
 fn open(disk: &Disk, config: LogConfig) -> Log<Disk> {
-    Log::open(disk.clone(), DIR, config, BugSet::none())
-        .expect("open")
-        .0
+    Log::open(disk.clone(), DIR, config).expect("open").0
 }
 
 fn small_segments() -> LogConfig {
@@ -252,7 +249,7 @@ fn advance_log_start_mid_segment_is_durable_across_a_crash() {
         })
     ));
     disk.crash();
-    let (log, report) = Log::open(disk.clone(), DIR, small_segments(), BugSet::none()).unwrap();
+    let (log, report) = Log::open(disk.clone(), DIR, small_segments()).unwrap();
     assert_eq!(report.log_start_checkpoint, Some(target));
     assert_eq!(
         log.log_start_offset(),
@@ -273,7 +270,7 @@ fn a_log_start_beyond_the_recovered_end_restarts_the_log_there() {
     // Records 10..20 are not durable, but the log start checkpoint is.
     log.advance_log_start(15).unwrap();
     disk.crash();
-    let (log, report) = Log::open(disk, DIR, LogConfig::default(), BugSet::none()).unwrap();
+    let (log, report) = Log::open(disk, DIR, LogConfig::default()).unwrap();
     assert_eq!(report.restarted_empty_at, Some(15));
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (15, 15));
 }
@@ -289,7 +286,7 @@ fn unsynced_batches_may_be_lost_but_synced_ones_never() {
     fill(&mut log, 25, 0);
     assert_eq!(log.durable_end_offset(), 25);
     disk.crash();
-    let (log, report) = Log::open(disk, DIR, small_segments(), BugSet::none()).unwrap();
+    let (log, report) = Log::open(disk, DIR, small_segments()).unwrap();
     assert_eq!(log.log_end_offset(), 25, "{report:?}");
     assert_eq!(read_all(&log, 0).len(), 25);
 }
@@ -305,7 +302,7 @@ fn sync_each_append_makes_every_acknowledged_batch_durable() {
     fill(&mut log, 12, 0);
     assert_eq!(log.durable_end_offset(), 12);
     disk.crash();
-    let (log, _) = Log::open(disk, DIR, config, BugSet::none()).unwrap();
+    let (log, _) = Log::open(disk, DIR, config).unwrap();
     assert_eq!(log.log_end_offset(), 12);
 }
 
@@ -360,7 +357,7 @@ fn recovery_cuts_a_corrupt_byte_and_everything_after_it() {
     disk.corrupt_byte(&name, first_batch_bytes + BATCH_HEADER_BYTES + 2)
         .unwrap();
     drop(log);
-    let (log, report) = Log::open(disk.clone(), DIR, small_segments(), BugSet::none()).unwrap();
+    let (log, report) = Log::open(disk.clone(), DIR, small_segments()).unwrap();
     let cut = report.cut.expect("a cut");
     assert_eq!(cut.segment_base_offset, victim.base_offset);
     assert_eq!(cut.position, first_batch_bytes);
@@ -385,7 +382,7 @@ fn recovery_cuts_a_torn_tail() {
     // Half a batch at the end, as a torn write leaves it.
     disk.append(&name, &whole[..30]).unwrap();
     drop(log);
-    let (log, report) = Log::open(disk.clone(), DIR, LogConfig::default(), BugSet::none()).unwrap();
+    let (log, report) = Log::open(disk.clone(), DIR, LogConfig::default()).unwrap();
     assert_eq!(report.bytes_dropped, 30);
     assert_eq!(log.log_end_offset(), 5);
     assert_eq!(disk.contents(&name).unwrap(), whole);
@@ -413,7 +410,7 @@ fn a_vanished_segment_is_a_storage_error_not_a_panic() {
     disk.vanish(&active);
     assert!(log.append_as_leader(batch(&["x"], 0), 1, 0).is_err());
     assert!(matches!(log.read(0, 10), Err(LogError::Offline { .. })));
-    let (log, report) = Log::open(disk, DIR, small_segments(), BugSet::none()).unwrap();
+    let (log, report) = Log::open(disk, DIR, small_segments()).unwrap();
     assert!(report.cut.is_some(), "the gap is reported");
     assert_eq!(log.log_end_offset(), segments[1].base_offset);
 }
@@ -454,7 +451,7 @@ fn truncate_to_removes_the_batch_holding_the_offset_and_everything_after() {
     // Survives a crash.
     log.sync().unwrap();
     disk.crash();
-    let (log, _) = Log::open(disk, DIR, small_segments(), BugSet::none()).unwrap();
+    let (log, _) = Log::open(disk, DIR, small_segments()).unwrap();
     assert_eq!(log.log_end_offset(), 21);
     assert_eq!(log.leader_epoch_starts().len(), 2);
 }
@@ -486,7 +483,7 @@ fn truncate_fully_restarts_the_log_at_an_offset() {
         })
     );
     disk.crash();
-    let (log, _) = Log::open(disk.clone(), DIR, small_segments(), BugSet::none()).unwrap();
+    let (log, _) = Log::open(disk.clone(), DIR, small_segments()).unwrap();
     assert_eq!(log.log_start_offset(), 100);
     assert!(log.log_end_offset() >= 100);
     assert_eq!(
@@ -507,7 +504,7 @@ fn truncating_below_the_log_start_moves_it_back() {
     log.truncate_to(5).unwrap();
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (5, 5));
     disk.crash();
-    let (log, _) = Log::open(disk, DIR, LogConfig::default(), BugSet::none()).unwrap();
+    let (log, _) = Log::open(disk, DIR, LogConfig::default()).unwrap();
     assert_eq!(log.log_start_offset(), 5);
 }
 
@@ -555,7 +552,7 @@ fn idempotent_retries_are_answered_with_the_original_offsets() {
     // Recovery rebuilds the producer state from the log.
     log.sync().unwrap();
     disk.crash();
-    let (mut log, _) = Log::open(disk, DIR, LogConfig::default(), BugSet::none()).unwrap();
+    let (mut log, _) = Log::open(disk, DIR, LogConfig::default()).unwrap();
     assert_eq!(
         log.append_as_leader(send(2, &["c"]), 1, 0).unwrap(),
         AppendOutcome::Duplicate {
@@ -608,7 +605,6 @@ fn an_invalid_config_is_a_typed_error() {
             segment_bytes_max: 0,
             ..LogConfig::default()
         },
-        BugSet::none(),
     );
     assert!(matches!(result, Err(LogError::InvalidConfig { .. })));
 }
@@ -617,19 +613,13 @@ fn an_invalid_config_is_a_typed_error() {
 fn logs_of_different_partitions_do_not_see_each_other() {
     let disk = disk(22);
     let mut zero = open(&disk, LogConfig::default());
-    let (mut one, _) = Log::open(
-        disk.clone(),
-        "log/orders-1",
-        LogConfig::default(),
-        BugSet::none(),
-    )
-    .unwrap();
+    let (mut one, _) = Log::open(disk.clone(), "log/orders-1", LogConfig::default()).unwrap();
     fill(&mut zero, 3, 0);
     one.append_as_leader(batch(&["only"], 0), 1, 0).unwrap();
     zero.sync().unwrap();
     one.sync().unwrap();
-    let (zero, _) = Log::open(disk.clone(), DIR, LogConfig::default(), BugSet::none()).unwrap();
-    let (one, _) = Log::open(disk, "log/orders-1/", LogConfig::default(), BugSet::none()).unwrap();
+    let (zero, _) = Log::open(disk.clone(), DIR, LogConfig::default()).unwrap();
+    let (one, _) = Log::open(disk, "log/orders-1/", LogConfig::default()).unwrap();
     assert_eq!(zero.log_end_offset(), 3);
     assert_eq!(one.log_end_offset(), 1);
 }

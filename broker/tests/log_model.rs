@@ -12,7 +12,6 @@
 mod common;
 
 use broker::batch::{Record, RecordBatch};
-use broker::bugs::BugSet;
 use broker::log::{Log, LogConfig, LogError, SegmentInfo};
 use bytes::Bytes;
 use common::disk;
@@ -122,6 +121,7 @@ fn config() -> impl Strategy<Value = LogConfig> {
                     retention_bytes,
                     index_interval_bytes,
                     sync_each_append,
+                    ..LogConfig::default()
                 }
             },
         )
@@ -192,8 +192,7 @@ impl Harness {
     }
 
     fn reopen(&mut self) -> broker::log::RecoveryReport {
-        let (log, report) =
-            Log::open(self.disk.clone(), DIR, self.config.clone(), BugSet::none()).expect("reopen");
+        let (log, report) = Log::open(self.disk.clone(), DIR, self.config.clone()).expect("reopen");
         self.log = log;
         report
     }
@@ -567,7 +566,7 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..150),
     ) {
         let disk = disk(seed);
-        let (log, _) = Log::open(disk.clone(), DIR, config.clone(), BugSet::none()).unwrap();
+        let (log, _) = Log::open(disk.clone(), DIR, config.clone()).unwrap();
         let mut harness = Harness { disk, config, log, model: Model::default(), now_ms: 0, step: 0 };
         for (step, op) in ops.iter().enumerate() {
             harness.step = step;

@@ -3,7 +3,6 @@
 mod common;
 
 use broker::batch::{Record, RecordBatch};
-use broker::bugs::BugSet;
 use broker::log::{AppendOutcome, Log, LogConfig, LogError};
 use broker::producer_state::{
     increment_sequence, ProducerBatch, ProducerStateError, ProducerStateTable, SequenceCheck,
@@ -74,7 +73,7 @@ proptest! {
     fn retries_gaps_and_expiry_through_the_log(seed in any::<u64>(), ops in proptest::collection::vec(op(), 1..60)) {
         let disk = disk(seed);
         let config = LogConfig { segment_bytes_max: 400, ..LogConfig::default() };
-        let (mut log, _) = Log::open(disk.clone(), DIR, config.clone(), BugSet::none()).unwrap();
+        let (mut log, _) = Log::open(disk.clone(), DIR, config.clone()).unwrap();
         let mut epoch: i16 = 0;
         let mut sent: Vec<Sent> = Vec::new();
         let mut evicted = false;
@@ -138,7 +137,7 @@ proptest! {
                 Op::CrashAndRecover => {
                     log.sync().unwrap();
                     disk.crash();
-                    log = Log::open(disk.clone(), DIR, config.clone(), BugSet::none()).unwrap().0;
+                    log = Log::open(disk.clone(), DIR, config.clone()).unwrap().0;
                 }
                 Op::EvictAll => {
                     log.roll().unwrap();

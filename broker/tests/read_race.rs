@@ -1,13 +1,13 @@
 //! The two-phase read and the race behind fluvio #3891 (fixed by fluvio PR #3902): a fetch
 //! resolves a segment, retention deletes it while the node sleeps for disk latency, then the
 //! fetch reads. The correct log answers `OffsetEvicted { next_available: current log start }`;
-//! with the `stale-segment-read` bug on it answers the storage's "not found" as an internal
-//! error.
+//! under `SegmentViewPolicy::CachedIgnoringRetention` (the `stale-segment-read` bug) it answers
+//! the storage's "not found" as an internal error.
 
 mod common;
 
-use broker::bugs::{BrokerBug, BugSet};
 use broker::log::{InternalCause, Log, LogConfig, LogError};
+use broker::policy::SegmentViewPolicy;
 use common::{batch, disk, read_all};
 use sim::disk::Disk;
 
@@ -22,9 +22,17 @@ fn config() -> LogConfig {
     }
 }
 
+/// The log of fluvio #3891: reads from a cached segment view retention does not update.
+fn cached_view_config() -> LogConfig {
+    LogConfig {
+        segment_view_policy: SegmentViewPolicy::CachedIgnoringRetention,
+        ..config()
+    }
+}
+
 /// A log with old segments (timestamp 0) then recent ones (timestamp 10 000).
-fn log_with_old_segments(disk: &Disk, bugs: BugSet) -> Log<Disk> {
-    let (mut log, _) = Log::open(disk.clone(), DIR, config(), bugs).unwrap();
+fn log_with_old_segments(disk: &Disk, config: LogConfig) -> Log<Disk> {
+    let (mut log, _) = Log::open(disk.clone(), DIR, config).unwrap();
     for n in 0..20 {
         log.append_as_leader(batch(&[&format!("old{n}")], 0), 1, 0)
             .unwrap();
@@ -41,7 +49,7 @@ fn log_with_old_segments(disk: &Disk, bugs: BugSet) -> Log<Disk> {
 #[test]
 fn retention_between_plan_and_execute_answers_offset_evicted() {
     let disk = disk(1);
-    let mut log = log_with_old_segments(&disk, BugSet::none());
+    let mut log = log_with_old_segments(&disk, config());
     let plan = log.plan_read(1, 1_000).unwrap();
     assert_eq!(plan.segment_base_offset(), Some(0));
     let outcome = log.apply_retention(10_500, log.log_end_offset()).unwrap();
@@ -65,8 +73,7 @@ fn retention_between_plan_and_execute_answers_offset_evicted() {
 #[test]
 fn with_stale_segment_read_the_deleted_file_surfaces_as_an_internal_error() {
     let disk = disk(1);
-    let bugs = BugSet::none().with(BrokerBug::StaleSegmentRead);
-    let mut log = log_with_old_segments(&disk, bugs);
+    let mut log = log_with_old_segments(&disk, cached_view_config());
     let plan = log.plan_read(1, 1_000).unwrap();
     log.apply_retention(10_500, log.log_end_offset()).unwrap();
     let error = log.execute_read(&plan).unwrap_err();
@@ -97,12 +104,11 @@ fn with_stale_segment_read_the_deleted_file_surfaces_as_an_internal_error() {
 #[test]
 fn with_stale_segment_read_an_offset_below_the_view_is_segment_not_found() {
     let disk = disk(2);
-    let bugs = BugSet::none().with(BrokerBug::StaleSegmentRead);
-    let mut log = log_with_old_segments(&disk, bugs.clone());
+    let mut log = log_with_old_segments(&disk, cached_view_config());
     log.apply_retention(10_500, log.log_end_offset()).unwrap();
     drop(log);
     // After a restart the cached view starts at the log start.
-    let (log, _) = Log::open(disk, DIR, config(), bugs).unwrap();
+    let (log, _) = Log::open(disk, DIR, cached_view_config()).unwrap();
     assert_eq!(
         log.read(0, 100),
         Err(LogError::Internal {
@@ -115,7 +121,7 @@ fn with_stale_segment_read_an_offset_below_the_view_is_segment_not_found() {
 #[test]
 fn the_same_history_without_the_bug_never_answers_an_internal_error() {
     let disk = disk(2);
-    let mut log = log_with_old_segments(&disk, BugSet::none());
+    let mut log = log_with_old_segments(&disk, config());
     log.apply_retention(10_500, log.log_end_offset()).unwrap();
     for offset in 0..log.log_start_offset() {
         assert_eq!(
@@ -131,7 +137,7 @@ fn the_same_history_without_the_bug_never_answers_an_internal_error() {
 #[test]
 fn a_plan_whose_segment_was_cut_and_rewritten_is_replanned() {
     let disk = disk(3);
-    let (mut log, _) = Log::open(disk, DIR, config(), BugSet::none()).unwrap();
+    let (mut log, _) = Log::open(disk, DIR, config()).unwrap();
     for n in 0..10 {
         log.append_as_leader(batch(&[&format!("first{n}")], 0), 1, 0)
             .unwrap();
@@ -155,7 +161,7 @@ fn a_plan_whose_segment_was_cut_and_rewritten_is_replanned() {
 #[test]
 fn a_plan_whose_range_was_truncated_away_is_out_of_range() {
     let disk = disk(4);
-    let (mut log, _) = Log::open(disk, DIR, config(), BugSet::none()).unwrap();
+    let (mut log, _) = Log::open(disk, DIR, config()).unwrap();
     for n in 0..10 {
         log.append_as_leader(batch(&[&format!("v{n}")], 0), 1, 0)
             .unwrap();
@@ -175,7 +181,7 @@ fn a_plan_whose_range_was_truncated_away_is_out_of_range() {
 #[test]
 fn retention_of_other_segments_does_not_disturb_a_plan() {
     let disk = disk(5);
-    let mut log = log_with_old_segments(&disk, BugSet::none());
+    let mut log = log_with_old_segments(&disk, config());
     let plan = log.plan_read(30, 1_000).unwrap();
     log.apply_retention(10_500, log.log_end_offset()).unwrap();
     let result = log.execute_read(&plan).unwrap();

@@ -40,12 +40,12 @@
 //! detection through OffsetForLeaderEpoch (a lagging high watermark is told apart with
 //! ListOffsets instead), isolation levels, pausing partitions.
 
-use crate::bugs::{ClientBug, ClientBugs};
 use crate::common::{
     backoff_ms, first_correlation_id, Action, ClusterAddrs, InFlight, MetadataCache,
     MetadataRefresher,
 };
 use crate::history::{AssignedPartition, CommitPhase, Op, PolledRecord, ResetReason};
+use crate::policy::{CommitPositionPolicy, FollowerOutOfRangePolicy, OffsetEvictedPolicy};
 use protocol::api::{
     BrokerId, ErrorCode, FetchRequest, FetchResponse, ListOffsetsRequest, OffsetCommitRequest,
     OffsetFetchRequest, OffsetSpec, Request, Response, TopicPartition,
@@ -144,7 +144,12 @@ pub struct ConsumerConfig {
     pub metadata_refresh_backoff_ms: u64,
     /// Attempts of the final commit on close.
     pub close_commit_attempts_max: u32,
-    pub bugs: ClientBugs,
+    /// Which offset a commit names.
+    pub commit_position_policy: CommitPositionPolicy,
+    /// What a fetch answered `OffsetEvicted` by the leader does.
+    pub offset_evicted_policy: OffsetEvictedPolicy,
+    /// What a fetch answered `OffsetOutOfRange` by a follower does.
+    pub follower_out_of_range_policy: FollowerOutOfRangePolicy,
 }
 
 impl ConsumerConfig {
@@ -171,7 +176,9 @@ impl ConsumerConfig {
             metadata_max_age_ms: 1_000,
             metadata_refresh_backoff_ms: 50,
             close_commit_attempts_max: 20,
-            bugs: ClientBugs::none(),
+            commit_position_policy: CommitPositionPolicy::default(),
+            offset_evicted_policy: OffsetEvictedPolicy::default(),
+            follower_out_of_range_policy: FollowerOutOfRangePolicy::default(),
         }
     }
 
@@ -880,7 +887,8 @@ impl Consumer {
         from_replica: bool,
         answer: FetchResponse,
     ) {
-        let bugs = self.config.bugs.clone();
+        let commit_position = self.config.commit_position_policy;
+        let follower_out_of_range = self.config.follower_out_of_range_policy;
         let policy = self.config.reset_policy;
         let Some(state) = self.partitions.get_mut(partition) else {
             return;
@@ -937,9 +945,9 @@ impl Consumer {
                         }
                     }
                 }
-                if bugs.is_enabled(ClientBug::CommitOnFetch) && progress {
-                    // Bug `commit-on-fetch`: the commit position follows the fetch, not the
-                    // application; flush-0 mode commits right away.
+                if commit_position == CommitPositionPolicy::Fetched && progress {
+                    // The commit position follows the fetch, not the application; flush-0 mode
+                    // commits right away.
                     if self.config.commit_mode == (CommitMode::Auto { offset_flush_ms: 0 }) {
                         self.commit_requested = true;
                     }
@@ -987,20 +995,22 @@ impl Consumer {
                     }
                     ErrorCode::OffsetOutOfRange if from_replica => {
                         self.record_request("fetch", partition, offset, broker, Some(name), false);
-                        if bugs.is_enabled(ClientBug::FollowerOoorSpin) {
-                            // Bug `follower-ooor-spin` (franz-go #885): treated as out of range
-                            // at the leader, but the ListOffsets goes to the same follower, and
-                            // keeps going there.
-                            let state = self.partitions.get_mut(partition).expect("exists");
-                            state.phase = Phase::Resolving(match policy {
-                                ResetPolicy::Latest => Resolve::Reset(OffsetSpec::Latest),
-                                _ => Resolve::Reset(OffsetSpec::Earliest),
-                            });
-                        } else {
-                            // franz-go PR #886: KIP-392 case 3, back to the leader at once.
-                            let state = self.partitions.get_mut(partition).expect("exists");
-                            state.source = Source::Leader;
-                            state.follower_errors = 0;
+                        match follower_out_of_range {
+                            FollowerOutOfRangePolicy::BackToLeader => {
+                                // franz-go PR #886: KIP-392 case 3, back to the leader at once.
+                                let state = self.partitions.get_mut(partition).expect("exists");
+                                state.source = Source::Leader;
+                                state.follower_errors = 0;
+                            }
+                            FollowerOutOfRangePolicy::ResetAtFollower => {
+                                // franz-go #885: treated as out of range at the leader, but the
+                                // ListOffsets goes to the same follower (see `maybe_request`).
+                                let state = self.partitions.get_mut(partition).expect("exists");
+                                state.phase = Phase::Resolving(match policy {
+                                    ResetPolicy::Latest => Resolve::Reset(OffsetSpec::Latest),
+                                    _ => Resolve::Reset(OffsetSpec::Earliest),
+                                });
+                            }
                         }
                     }
                     ErrorCode::OffsetOutOfRange => {
@@ -1050,16 +1060,14 @@ impl Consumer {
         next_available: u64,
     ) {
         let name = ErrorCode::OffsetEvicted { next_available }.name();
-        if self
-            .config
-            .bugs
-            .is_enabled(ClientBug::EvictedOffsetRetryLoop)
-        {
-            // Bug `evicted-offset-retry-loop` (fluvio #4514): the same evicted offset is
-            // requested again, forever.
-            self.record_request("fetch", partition, offset, broker, Some(name), false);
-            self.retry_later(now_ms, partition, name);
-            return;
+        match self.config.offset_evicted_policy {
+            OffsetEvictedPolicy::SkipToNextAvailable => {}
+            OffsetEvictedPolicy::RetrySameOffset => {
+                // fluvio #4514: the same evicted offset is requested again, forever.
+                self.record_request("fetch", partition, offset, broker, Some(name), false);
+                self.retry_later(now_ms, partition, name);
+                return;
+            }
         }
         if self.config.reset_policy == ResetPolicy::None {
             self.record_request("fetch", partition, offset, broker, Some(name), false);
@@ -1230,17 +1238,14 @@ impl Consumer {
         ) {
             return None;
         }
-        let bugs = &self.config.bugs;
-        if bugs.is_enabled(ClientBug::CommitOnFetch) {
-            // Bug `commit-on-fetch`: what was fetched, delivered or not.
-            return Some(state.position);
+        match self.config.commit_position_policy {
+            CommitPositionPolicy::NextUndelivered => Some(state.delivered_next),
+            // fluvio #4505: yielding record N commits N-1 in fluvio's "last consumed"
+            // convention, i.e. N instead of N + 1 here.
+            CommitPositionPolicy::LastDelivered => state.delivered_next.checked_sub(1),
+            // What was fetched, delivered or not.
+            CommitPositionPolicy::Fetched => Some(state.position),
         }
-        if bugs.is_enabled(ClientBug::LastRecordNeverCommitted) {
-            // Bug `last-record-never-committed` (fluvio #4505): yielding record N commits N-1
-            // in fluvio's "last consumed" convention, i.e. N instead of N + 1 here.
-            return state.delivered_next.checked_sub(1);
-        }
-        Some(state.delivered_next)
     }
 
     fn commit_failed(&mut self, now_ms: u64) {
@@ -1455,7 +1460,8 @@ impl Consumer {
             return;
         };
         let recheck_ms = self.config.preferred_replica_recheck_ms;
-        let follower_spin = self.config.bugs.is_enabled(ClientBug::FollowerOoorSpin);
+        let reset_at_follower =
+            self.config.follower_out_of_range_policy == FollowerOutOfRangePolicy::ResetAtFollower;
         match state.phase.clone() {
             Phase::Committed | Phase::Stopped => {}
             Phase::Fetching => {
@@ -1513,10 +1519,11 @@ impl Consumer {
                     Resolve::Start(spec) | Resolve::Reset(spec) => spec,
                     Resolve::CheckHighWatermark => OffsetSpec::Latest,
                 };
-                // With `follower-ooor-spin`, the reset's ListOffsets goes to the follower that
-                // answered out-of-range (franz-go #885), and keeps going there.
+                // Under `FollowerOutOfRangePolicy::ResetAtFollower`, the reset's ListOffsets
+                // goes to the follower that answered out-of-range (franz-go #885), and keeps
+                // going there.
                 let (broker, addr) = match state.source {
-                    Source::Replica { broker, .. } if follower_spin => {
+                    Source::Replica { broker, .. } if reset_at_follower => {
                         match self.metadata.broker_addr(broker) {
                             Some(addr) => (broker, addr),
                             None => (leader, leader_addr),

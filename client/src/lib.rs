@@ -8,19 +8,19 @@
 //!   messages and ticks, runs the workload, and records the history with the simulated time.
 //! - [`history::History`] records what the clients (and the scenario, for the cluster and the
 //!   nemesis) did, as docs/history-format.md's JSON Lines, feeding each line to the run's trace.
-//! - [`bugs`] switches historical client bugs back on; all are off by default.
+//! - [`policy`] names the decisions real clients made differently (the correct one is each
+//!   policy's default; the bug catalog and client personalities set the others).
 
-pub mod bugs;
 pub mod common;
 pub mod consumer;
 pub mod history;
 pub mod node;
+pub mod policy;
 pub mod producer;
 
 #[cfg(test)]
 mod testkit;
 
-pub use bugs::{ClientBug, ClientBugs};
 pub use common::{Action, ClusterAddrs};
 pub use consumer::{CommitMode, Consumer, ConsumerConfig, ResetPolicy, Subscription};
 pub use history::{History, Op};

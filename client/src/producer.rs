@@ -45,12 +45,12 @@
 //! `expire-pid` fault) accepts sequence 0 as from a new producer, so an unanswered batch retried
 //! unchanged across that loss may be written twice (`model_tests` states this precisely).
 
-use crate::bugs::{ClientBug, ClientBugs};
 use crate::common::{
     backoff_ms, first_correlation_id, increment_sequence, stable_key_hash, Action, ClusterAddrs,
     InFlight, MetadataCache, MetadataRefresher,
 };
 use crate::history::Op;
+use crate::policy::{PartitionDiscoveryPolicy, ProducerStateLossPolicy};
 use bytes::Bytes;
 use protocol::api::{
     ErrorCode, InitProducerIdRequest, ProduceRequest, Request, Response, TopicPartition,
@@ -98,7 +98,10 @@ pub struct ProducerConfig {
     pub in_flight_per_partition_max: usize,
     /// At most this many sends pending (invoked, not completed); more fail with `buffer_full`.
     pub pending_sends_max: usize,
-    pub bugs: ClientBugs,
+    /// What to do when the broker forgot this producer (`UnknownProducerId`).
+    pub producer_state_loss_policy: ProducerStateLossPolicy,
+    /// Which partitions of a topic sends may go to.
+    pub partition_discovery_policy: PartitionDiscoveryPolicy,
 }
 
 impl ProducerConfig {
@@ -118,7 +121,8 @@ impl ProducerConfig {
             metadata_refresh_backoff_ms: 50,
             in_flight_per_partition_max: IN_FLIGHT_PER_PARTITION_LIMIT,
             pending_sends_max: 100_000,
-            bugs: ClientBugs::none(),
+            producer_state_loss_policy: ProducerStateLossPolicy::default(),
+            partition_discovery_policy: PartitionDiscoveryPolicy::default(),
         }
     }
 
@@ -199,11 +203,30 @@ pub struct ProducerStatus {
     /// Epoch bumps (KIP-360) and fresh producer ids obtained after the first.
     pub producer_id_resets: u64,
     pub producer_id: Option<(i64, i16)>,
-    /// Set when a fatal error stopped the producer (only with the `pid-loss-fatal` bug).
+    /// Set when a fatal error stopped the producer (only under `ProducerStateLossPolicy::Fatal`).
     pub fatal: Option<String>,
     pub closed: bool,
     /// Partitions this producer has sent to, per topic.
     pub partitions_used: BTreeMap<String, Vec<u32>>,
+}
+
+/// What [`PartitionDiscoveryPolicy`] needs to remember.
+#[derive(Debug)]
+enum PartitionDiscovery {
+    FollowMetadata,
+    /// Each topic's partition count when the producer first saw it.
+    FixedAtFirstSight(BTreeMap<String, u32>),
+}
+
+impl PartitionDiscovery {
+    fn new(policy: PartitionDiscoveryPolicy) -> PartitionDiscovery {
+        match policy {
+            PartitionDiscoveryPolicy::FollowMetadata => PartitionDiscovery::FollowMetadata,
+            PartitionDiscoveryPolicy::FixedAtFirstSight => {
+                PartitionDiscovery::FixedAtFirstSight(BTreeMap::new())
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -376,8 +399,8 @@ pub struct Producer {
     /// Sends not yet given a partition, in invoke order.
     unrouted: VecDeque<PendingSend>,
     round_robin: BTreeMap<String, u64>,
-    /// `producer-fixed-partitions`: the partition count of each topic when first seen.
-    fixed_partition_counts: BTreeMap<String, u32>,
+    /// What `config.partition_discovery_policy` needs to remember.
+    partition_discovery: PartitionDiscovery,
     next_batch_id: u64,
     fatal: Option<String>,
     flush_requested: bool,
@@ -401,6 +424,7 @@ impl Producer {
             config.metadata_max_age_ms,
             config.metadata_refresh_backoff_ms,
         );
+        let partition_discovery = PartitionDiscovery::new(config.partition_discovery_policy);
         Producer {
             config,
             cluster,
@@ -419,7 +443,7 @@ impl Producer {
             partitions: BTreeMap::new(),
             unrouted: VecDeque::new(),
             round_robin: BTreeMap::new(),
-            fixed_partition_counts: BTreeMap::new(),
+            partition_discovery,
             next_batch_id: 0,
             fatal: None,
             flush_requested: false,
@@ -848,37 +872,22 @@ impl Producer {
         error: ErrorCode,
         log_start_offset: u64,
     ) {
-        let bugs = self.config.bugs.clone();
-        if error == ErrorCode::UnknownProducerId && bugs.is_enabled(ClientBug::PidLossFatal) {
-            // Bug `pid-loss-fatal`: the producer gives up on every pending and later send.
-            tracing::error!(%partition, "UnknownProducerId: fatal (bug pid-loss-fatal)");
-            self.go_fatal(error.name());
-            return;
-        }
-        if error == ErrorCode::UnknownProducerId && bugs.is_enabled(ClientBug::PidResetWithoutBump)
-        {
-            // Bug `pid-reset-without-bump` (unsafe per KIP-360): sequences restart at 0 under the
-            // same epoch, at once, including batches in flight or possibly written.
-            tracing::warn!(%partition, "UnknownProducerId: resetting sequences without a bump");
-            let (pid, epoch) = self
-                .producer_id
-                .current
-                .expect("a batch was sent, so there is a producer id");
-            let state = self
-                .partitions
-                .get_mut(partition)
-                .expect("the partition exists");
-            let mut sequence = 0;
-            state.window.retain(|batch| !batch.acked);
-            for batch in state.window.iter_mut() {
-                if let Some(correlation_id) = batch.in_flight.take() {
-                    self.requests.forget(correlation_id);
-                }
-                batch.sequence = Some(sequence_batch(pid, epoch, sequence, &batch.records));
-                sequence = increment_sequence(sequence, batch.records.len() as i32);
+        let policy = match error {
+            ErrorCode::UnknownProducerId => self.config.producer_state_loss_policy,
+            _ => ProducerStateLossPolicy::BumpEpoch,
+        };
+        match policy {
+            ProducerStateLossPolicy::BumpEpoch => {}
+            ProducerStateLossPolicy::Fatal => {
+                // The producer gives up on every pending and later send (franz-go #805).
+                tracing::error!(%partition, "UnknownProducerId: fatal");
+                self.go_fatal(error.name());
+                return;
             }
-            state.next_sequence = sequence;
-            return;
+            ProducerStateLossPolicy::ResetWithoutBump => {
+                self.reset_sequences_without_bump(partition);
+                return;
+            }
         }
         let state = self
             .partitions
@@ -917,6 +926,31 @@ impl Producer {
             self.complete_batch(batch, error.name());
         }
         self.request_bump();
+    }
+
+    /// [`ProducerStateLossPolicy::ResetWithoutBump`] (unsafe per KIP-360): the partition's
+    /// sequences restart at 0 under the same epoch, at once, including batches in flight or
+    /// possibly written.
+    fn reset_sequences_without_bump(&mut self, partition: &TopicPartition) {
+        tracing::warn!(%partition, "UnknownProducerId: resetting sequences without a bump");
+        let (pid, epoch) = self
+            .producer_id
+            .current
+            .expect("a batch was sent, so there is a producer id");
+        let state = self
+            .partitions
+            .get_mut(partition)
+            .expect("the partition exists");
+        let mut sequence = 0;
+        state.window.retain(|batch| !batch.acked);
+        for batch in state.window.iter_mut() {
+            if let Some(correlation_id) = batch.in_flight.take() {
+                self.requests.forget(correlation_id);
+            }
+            batch.sequence = Some(sequence_batch(pid, epoch, sequence, &batch.records));
+            sequence = increment_sequence(sequence, batch.records.len() as i32);
+        }
+        state.next_sequence = sequence;
     }
 
     /// Every pending send completes now; every later send fails with `error`.
@@ -1034,13 +1068,17 @@ impl Producer {
         });
     }
 
-    /// Remembers the partition count of topics seen for the first time (`producer-fixed-partitions`).
+    /// Remembers the partition count of topics seen for the first time, when the partition
+    /// discovery policy needs it.
     fn note_topics(&mut self) {
+        let PartitionDiscovery::FixedAtFirstSight(counts) = &mut self.partition_discovery else {
+            return;
+        };
         let Some(metadata) = self.metadata.get() else {
             return;
         };
         for topic in &metadata.topics {
-            self.fixed_partition_counts
+            counts
                 .entry(topic.name.clone())
                 .or_insert(topic.partitions.len() as u32);
         }
@@ -1050,15 +1088,14 @@ impl Producer {
     fn partition_choice(&self, topic: &str) -> Option<(u32, Vec<u32>)> {
         let metadata = self.metadata.topic(topic)?;
         let mut count = metadata.partitions.len() as u32;
-        if self
-            .config
-            .bugs
-            .is_enabled(ClientBug::ProducerFixedPartitions)
-        {
-            // Bug `producer-fixed-partitions` (fluvio #4079): the partition set was sized when
-            // the producer first saw the topic; partitions added later are never used.
-            if let Some(fixed) = self.fixed_partition_counts.get(topic) {
-                count = count.min(*fixed);
+        match &self.partition_discovery {
+            PartitionDiscovery::FollowMetadata => {}
+            PartitionDiscovery::FixedAtFirstSight(counts) => {
+                // fluvio #4079: the partition set was sized when the producer first saw the
+                // topic; partitions added later are never used.
+                if let Some(fixed) = counts.get(topic) {
+                    count = count.min(*fixed);
+                }
             }
         }
         let mut available: Vec<u32> = metadata

@@ -7,9 +7,9 @@ use broker::node::{start_cluster, ClusterConfig, RpcClient};
 use client::node::{
     cluster_observer, wait_for, ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload,
 };
+use client::policy::CommitPositionPolicy;
 use client::{
-    ClientBug, ClientBugs, ClusterAddrs, CommitMode, ConsumerConfig, History, ProducerConfig,
-    ResetPolicy, Subscription,
+    ClusterAddrs, CommitMode, ConsumerConfig, History, ProducerConfig, ResetPolicy, Subscription,
 };
 use protocol::api::{CreateTopicRequest, CreateTopicResponse, ErrorCode, Request, Response};
 use sim::{RunLimits, Seed, World};
@@ -258,7 +258,7 @@ fn a_seed_replays_bit_for_bit() {
 /// A consumer reads everything, closes cleanly, and starts again: the correct client resumes
 /// after the last record; with `last-record-never-committed` (fluvio #4505) it delivers the last
 /// record again, which the oracle reports as `duplicate-delivery`.
-fn close_and_restart(bugs: ClientBugs) -> oracle::CheckResult {
+fn close_and_restart(commit_position: CommitPositionPolicy) -> oracle::CheckResult {
     let outcome = sim::run(
         Seed::new(7),
         RunLimits::default(),
@@ -293,7 +293,7 @@ fn close_and_restart(bugs: ClientBugs) -> oracle::CheckResult {
                 ),
             );
             config.commit_mode = CommitMode::Auto { offset_flush_ms: 0 };
-            config.bugs = bugs;
+            config.commit_position_policy = commit_position;
             let consumer = ConsumerNode::start(
                 &world,
                 addrs,
@@ -320,14 +320,14 @@ fn close_and_restart(bugs: ClientBugs) -> oracle::CheckResult {
 
 #[test]
 fn a_clean_close_then_restart_redelivers_nothing() {
-    let result = close_and_restart(ClientBugs::none());
+    let result = close_and_restart(CommitPositionPolicy::NextUndelivered);
     assert!(result.valid, "anomalies: {:#?}", result.anomalies);
 }
 
 /// fluvio #4505 (bug `last-record-never-committed`), end to end through the real cluster.
 #[test]
 fn bug_last_record_never_committed_is_caught_as_duplicate_delivery() {
-    let result = close_and_restart(ClientBugs::none().with(ClientBug::LastRecordNeverCommitted));
+    let result = close_and_restart(CommitPositionPolicy::LastDelivered);
     assert!(!result.valid);
     assert_eq!(
         result.counts.get("duplicate-delivery"),

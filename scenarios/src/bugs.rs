@@ -1,21 +1,126 @@
 //! The bug catalog: historical bugs that `--bug NAME` switches back on, each with its real source,
-//! the scenario built to expose it, and the oracle anomaly that catches it.
+//! the scenario built to expose it, the oracle anomalies that catch it — and what it *is*: the
+//! behaviour policies it sets away from their correct defaults ([`broker::policy`],
+//! [`client::policy`]). A bug is data; no broker or client code knows its name.
+//!
+//! This is the one place a bug's name is written: `streamsim list`, `docs/bugs.md` (kept in step
+//! by `scenarios/tests/docs_bugs.rs`) and the reports read it from here.
 
-use broker::bugs::{BrokerBug, BugSet};
-use client::{ClientBug, ClientBugs};
+use broker::node::ClusterConfig;
+use broker::policy::{ElectionPolicy, HighWatermarkPolicy, SegmentViewPolicy, TruncationPolicy};
+use client::policy::{
+    CommitPositionPolicy, FollowerOutOfRangePolicy, OffsetEvictedPolicy, PartitionDiscoveryPolicy,
+    ProducerStateLossPolicy,
+};
+use client::{ConsumerConfig, ProducerConfig};
+use std::fmt;
 
-/// Where a bug lives.
+/// One policy value a bug sets, by the config field it goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BugSwitch {
-    Broker(BrokerBug),
-    Client(ClientBug),
+pub enum Override {
+    /// `broker.log.segment_view_policy` (every broker's partition logs).
+    SegmentView(SegmentViewPolicy),
+    /// `broker.high_watermark_policy`.
+    HighWatermark(HighWatermarkPolicy),
+    /// `broker.truncation_policy`.
+    Truncation(TruncationPolicy),
+    /// `controller.election_policy`.
+    Election(ElectionPolicy),
+    /// `producer.producer_state_loss_policy`.
+    ProducerStateLoss(ProducerStateLossPolicy),
+    /// `producer.partition_discovery_policy`.
+    PartitionDiscovery(PartitionDiscoveryPolicy),
+    /// `consumer.commit_position_policy`.
+    CommitPosition(CommitPositionPolicy),
+    /// `consumer.offset_evicted_policy`.
+    OffsetEvicted(OffsetEvictedPolicy),
+    /// `consumer.follower_out_of_range_policy`.
+    FollowerOutOfRange(FollowerOutOfRangePolicy),
+}
+
+impl Override {
+    /// Sets the value if it belongs to the cluster (brokers, their logs, the controller).
+    pub fn apply_to_cluster(self, config: &mut ClusterConfig) {
+        match self {
+            Override::SegmentView(policy) => config.broker.log.segment_view_policy = policy,
+            Override::HighWatermark(policy) => config.broker.high_watermark_policy = policy,
+            Override::Truncation(policy) => config.broker.truncation_policy = policy,
+            Override::Election(policy) => config.controller.election_policy = policy,
+            Override::ProducerStateLoss(_)
+            | Override::PartitionDiscovery(_)
+            | Override::CommitPosition(_)
+            | Override::OffsetEvicted(_)
+            | Override::FollowerOutOfRange(_) => {}
+        }
+    }
+
+    /// Sets the value if it belongs to a producer.
+    pub fn apply_to_producer(self, config: &mut ProducerConfig) {
+        match self {
+            Override::ProducerStateLoss(policy) => config.producer_state_loss_policy = policy,
+            Override::PartitionDiscovery(policy) => config.partition_discovery_policy = policy,
+            Override::SegmentView(_)
+            | Override::HighWatermark(_)
+            | Override::Truncation(_)
+            | Override::Election(_)
+            | Override::CommitPosition(_)
+            | Override::OffsetEvicted(_)
+            | Override::FollowerOutOfRange(_) => {}
+        }
+    }
+
+    /// Sets the value if it belongs to a consumer.
+    pub fn apply_to_consumer(self, config: &mut ConsumerConfig) {
+        match self {
+            Override::CommitPosition(policy) => config.commit_position_policy = policy,
+            Override::OffsetEvicted(policy) => config.offset_evicted_policy = policy,
+            Override::FollowerOutOfRange(policy) => config.follower_out_of_range_policy = policy,
+            Override::SegmentView(_)
+            | Override::HighWatermark(_)
+            | Override::Truncation(_)
+            | Override::Election(_)
+            | Override::ProducerStateLoss(_)
+            | Override::PartitionDiscovery(_) => {}
+        }
+    }
+}
+
+/// `broker.log.segment_view_policy = CachedIgnoringRetention`: the field and the value.
+impl fmt::Display for Override {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Override::SegmentView(policy) => {
+                write!(f, "broker.log.segment_view_policy = {policy:?}")
+            }
+            Override::HighWatermark(policy) => {
+                write!(f, "broker.high_watermark_policy = {policy:?}")
+            }
+            Override::Truncation(policy) => write!(f, "broker.truncation_policy = {policy:?}"),
+            Override::Election(policy) => write!(f, "controller.election_policy = {policy:?}"),
+            Override::ProducerStateLoss(policy) => {
+                write!(f, "producer.producer_state_loss_policy = {policy:?}")
+            }
+            Override::PartitionDiscovery(policy) => {
+                write!(f, "producer.partition_discovery_policy = {policy:?}")
+            }
+            Override::CommitPosition(policy) => {
+                write!(f, "consumer.commit_position_policy = {policy:?}")
+            }
+            Override::OffsetEvicted(policy) => {
+                write!(f, "consumer.offset_evicted_policy = {policy:?}")
+            }
+            Override::FollowerOutOfRange(policy) => {
+                write!(f, "consumer.follower_out_of_range_policy = {policy:?}")
+            }
+        }
+    }
 }
 
 /// One entry of the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BugInfo {
     pub name: &'static str,
-    pub switch: BugSwitch,
+    pub summary: &'static str,
     /// The real project and issue/PR the bug reproduces.
     pub source: &'static str,
     /// The named scenario built to reach it.
@@ -23,108 +128,143 @@ pub struct BugInfo {
     /// The anomaly kinds the oracle reports for it, as measured (docs/bugs.md): the first is the
     /// usual one. `docs/bugs.md` lists the same (`scenarios/tests/docs_bugs.rs` checks it).
     pub anomalies: &'static [&'static str],
-    pub summary: &'static str,
+    /// What switching it on sets: policy values away from the correct defaults.
+    pub overrides: &'static [Override],
 }
 
-/// Every bug, in the order `streamsim list` shows them.
+impl BugInfo {
+    pub fn apply_to_cluster(&self, config: &mut ClusterConfig) {
+        for setting in self.overrides {
+            setting.apply_to_cluster(config);
+        }
+    }
+
+    pub fn apply_to_producer(&self, config: &mut ProducerConfig) {
+        for setting in self.overrides {
+            setting.apply_to_producer(config);
+        }
+    }
+
+    pub fn apply_to_consumer(&self, config: &mut ConsumerConfig) {
+        for setting in self.overrides {
+            setting.apply_to_consumer(config);
+        }
+    }
+}
+
+/// Every bug, in the order `streamsim list` shows them — and the order their overrides apply
+/// when several are on: a later bug's value for the same policy wins (`pid-loss-fatal` over
+/// `pid-reset-without-bump`, `commit-on-fetch` over `last-record-never-committed`).
 pub const CATALOG: &[BugInfo] = &[
     BugInfo {
         name: "stale-segment-read",
-        switch: BugSwitch::Broker(BrokerBug::StaleSegmentRead),
+        summary: "the broker reads a segment from a stale view after retention deleted it and \
+                  answers an IO 'not found' instead of OffsetEvicted",
         source: "fluvio #3891 (fixed by PR #3902)",
         scenario: "retention-eviction",
         anomalies: &["internal-error"],
-        summary: "the broker reads a segment from a stale view after retention deleted it and \
-                  answers an IO 'not found' instead of OffsetEvicted",
+        overrides: &[Override::SegmentView(
+            SegmentViewPolicy::CachedIgnoringRetention,
+        )],
     },
     BugInfo {
         name: "evicted-offset-retry-loop",
-        switch: BugSwitch::Client(ClientBug::EvictedOffsetRetryLoop),
+        summary: "on OffsetEvicted the consumer re-requests the same evicted offset forever",
         source: "fluvio #4514 (fixed by PR #4511)",
         scenario: "retention-eviction",
         anomalies: &["spinloop"],
-        summary: "on OffsetEvicted the consumer re-requests the same evicted offset forever",
+        overrides: &[Override::OffsetEvicted(
+            OffsetEvictedPolicy::RetrySameOffset,
+        )],
     },
     BugInfo {
         name: "last-record-never-committed",
-        switch: BugSwitch::Client(ClientBug::LastRecordNeverCommitted),
+        summary: "yielding record N commits N-1: the last record is never committed and is \
+                  delivered again after a restart",
         source: "fluvio #4505 (fixed by PR #4504)",
         scenario: "offset-commit",
         anomalies: &["duplicate-delivery"],
-        summary: "yielding record N commits N-1: the last record is never committed and is \
-                  delivered again after a restart",
+        overrides: &[Override::CommitPosition(
+            CommitPositionPolicy::LastDelivered,
+        )],
     },
     BugInfo {
         name: "commit-on-fetch",
-        switch: BugSwitch::Client(ClientBug::CommitOnFetch),
+        summary: "offsets are committed when fetched, before the application receives the \
+                  records: a crash in between loses them",
         source: "offset-commit timing (fluvio RFC #3856 discussion; the classic at-most-once bug)",
         scenario: "offset-commit",
         anomalies: &["lost-write"],
-        summary: "offsets are committed when fetched, before the application receives the \
-                  records: a crash in between loses them",
+        overrides: &[Override::CommitPosition(CommitPositionPolicy::Fetched)],
     },
     BugInfo {
         name: "producer-fixed-partitions",
-        switch: BugSwitch::Client(ClientBug::ProducerFixedPartitions),
+        summary: "the producer's partition set is fixed at creation: partitions added later \
+                  never get records",
         source: "fluvio #4079 (fixed by PR #4090)",
         scenario: "partition-growth",
         anomalies: &["stale-partitions"],
-        summary: "the producer's partition set is fixed at creation: partitions added later \
-                  never get records",
+        overrides: &[Override::PartitionDiscovery(
+            PartitionDiscoveryPolicy::FixedAtFirstSight,
+        )],
     },
     BugInfo {
         name: "pid-reset-without-bump",
-        switch: BugSwitch::Client(ClientBug::PidResetWithoutBump),
+        summary: "on UnknownProducerId the producer resets sequences to 0 under the same epoch: \
+                  a retried batch that was written is written again",
         source: "KIP-360 (the unsafe reset it forbids; franz-go #805 context)",
         scenario: "pid-loss",
         anomalies: &["duplicate"],
-        summary: "on UnknownProducerId the producer resets sequences to 0 under the same epoch: \
-                  a retried batch that was written is written again",
+        overrides: &[Override::ProducerStateLoss(
+            ProducerStateLossPolicy::ResetWithoutBump,
+        )],
     },
     BugInfo {
         name: "pid-loss-fatal",
-        switch: BugSwitch::Client(ClientBug::PidLossFatal),
+        summary: "UnknownProducerId after the log start passed the producer's records is \
+                  treated as fatal: every later send fails",
         source: "franz-go #805 (fixed by PR #834, v1.18.0)",
         scenario: "pid-loss",
         anomalies: &["producer-stalled"],
-        summary: "UnknownProducerId after the log start passed the producer's records is \
-                  treated as fatal: every later send fails",
+        overrides: &[Override::ProducerStateLoss(ProducerStateLossPolicy::Fatal)],
     },
     BugInfo {
         name: "follower-ooor-spin",
-        switch: BugSwitch::Client(ClientBug::FollowerOoorSpin),
+        summary: "out-of-range from a follower whose log start is ahead of the leader's: the \
+                  consumer keeps asking the follower instead of going back to the leader",
         source: "franz-go #885 (fixed by PR #886, v1.18.1)",
         scenario: "follower-truncation",
         anomalies: &["spinloop"],
-        summary: "out-of-range from a follower whose log start is ahead of the leader's: the \
-                  consumer keeps asking the follower instead of going back to the leader",
+        overrides: &[Override::FollowerOutOfRange(
+            FollowerOutOfRangePolicy::ResetAtFollower,
+        )],
     },
     BugInfo {
         name: "hw-before-isr",
-        switch: BugSwitch::Broker(BrokerBug::HwBeforeIsr),
+        summary: "the leader counts an append as committed at once: an acknowledged record is \
+                  lost when the leader dies before replicating it",
         source: "KAFKA-1211 / KIP-101 era: a high watermark that does not wait for the ISR",
         scenario: "follower-truncation",
         anomalies: &["lost-write", "inconsistent-offsets"],
-        summary: "the leader counts an append as committed at once: an acknowledged record is \
-                  lost when the leader dies before replicating it",
+        overrides: &[Override::HighWatermark(HighWatermarkPolicy::LeaderLogEnd)],
     },
     BugInfo {
         name: "no-follower-truncation",
-        switch: BugSwitch::Broker(BrokerBug::NoFollowerTruncation),
+        summary: "a follower of a new leader keeps its divergent tail: replicas disagree at the \
+                  same offsets",
         source: "KIP-101 / KIP-279 (leader-epoch based truncation)",
         scenario: "follower-truncation",
         anomalies: &["inconsistent-offsets", "duplicate"],
-        summary: "a follower of a new leader keeps its divergent tail: replicas disagree at the \
-                  same offsets",
+        overrides: &[Override::Truncation(TruncationPolicy::LeaderLogEnd)],
     },
     BugInfo {
         name: "unclean-election",
-        switch: BugSwitch::Broker(BrokerBug::UncleanElection),
+        summary: "a replica outside the ISR may be elected leader: acknowledged records it \
+                  missed are lost",
         source: "Kafka unclean.leader.election.enable (KIP-106 made it off by default)",
         scenario: "follower-truncation",
         anomalies: &["unseen", "lost-write", "inconsistent-offsets"],
-        summary: "a replica outside the ISR may be elected leader: acknowledged records it \
-                  missed are lost",
+        overrides: &[Override::Election(ElectionPolicy::AnyLiveReplica)],
     },
 ];
 
@@ -136,12 +276,13 @@ pub fn names() -> Vec<&'static str> {
     CATALOG.iter().map(|info| info.name).collect()
 }
 
-/// The switches of one run, split by where they live.
+/// The bugs of one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BugSelection {
-    pub broker: BugSet,
-    pub client: ClientBugs,
+    /// As named, without repeats, in the order first named.
     pub names: Vec<String>,
+    /// The same bugs in catalog order, the order their overrides apply in.
+    bugs: Vec<&'static BugInfo>,
 }
 
 impl BugSelection {
@@ -149,44 +290,139 @@ impl BugSelection {
     pub fn from_names(names: &[String]) -> Result<BugSelection, String> {
         let mut selection = BugSelection::default();
         for name in names {
-            let info = find(name).ok_or_else(|| {
+            find(name).ok_or_else(|| {
                 format!("unknown bug '{name}' (known: {})", self::names().join(", "))
             })?;
-            match info.switch {
-                BugSwitch::Broker(bug) => {
-                    selection.broker.insert(bug);
-                }
-                BugSwitch::Client(bug) => {
-                    selection.client.enable(bug);
-                }
-            }
             if !selection.names.contains(name) {
                 selection.names.push(name.clone());
             }
         }
+        selection.bugs = CATALOG
+            .iter()
+            .filter(|info| selection.names.iter().any(|name| name == info.name))
+            .collect();
         Ok(selection)
+    }
+
+    /// The policy values the selection sets, in the order they apply.
+    pub fn overrides(&self) -> impl Iterator<Item = Override> + '_ {
+        self.bugs
+            .iter()
+            .flat_map(|info| info.overrides.iter().copied())
+    }
+
+    pub fn apply_to_cluster(&self, config: &mut ClusterConfig) {
+        for info in &self.bugs {
+            info.apply_to_cluster(config);
+        }
+    }
+
+    pub fn apply_to_producer(&self, config: &mut ProducerConfig) {
+        for info in &self.bugs {
+            info.apply_to_producer(config);
+        }
+    }
+
+    pub fn apply_to_consumer(&self, config: &mut ConsumerConfig) {
+        for info in &self.bugs {
+            info.apply_to_consumer(config);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use client::Subscription;
+
+    fn selection(names: &[&str]) -> BugSelection {
+        let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+        BugSelection::from_names(&names).unwrap()
+    }
 
     #[test]
-    fn catalog_names_match_the_switches_and_every_switch_is_listed() {
+    fn names_are_unique_kebab_case_and_every_bug_changes_something() {
+        for (index, info) in CATALOG.iter().enumerate() {
+            assert!(
+                info.name
+                    .bytes()
+                    .all(|byte| byte.is_ascii_lowercase() || byte == b'-'),
+                "{}",
+                info.name
+            );
+            assert!(
+                CATALOG[..index].iter().all(|other| other.name != info.name),
+                "{} listed twice",
+                info.name
+            );
+            assert!(!info.overrides.is_empty(), "{} sets nothing", info.name);
+            assert!(
+                !info.anomalies.is_empty(),
+                "{} is caught as nothing",
+                info.name
+            );
+        }
+    }
+
+    /// Each bug's overrides move its configs away from the defaults, which are the correct
+    /// broker and clients: no selection, no change.
+    #[test]
+    fn each_bug_changes_its_configs_and_no_bug_changes_none() {
+        let consumer = || ConsumerConfig::new("consumer-0", Subscription::Assign(Vec::new()));
+        let none = BugSelection::default();
+        let mut cluster = ClusterConfig::default();
+        none.apply_to_cluster(&mut cluster);
+        assert_eq!(cluster, ClusterConfig::default());
         for info in CATALOG {
-            let switch_name = match info.switch {
-                BugSwitch::Broker(bug) => bug.name(),
-                BugSwitch::Client(bug) => bug.name(),
-            };
-            assert_eq!(switch_name, info.name);
+            let mut cluster = ClusterConfig::default();
+            let mut producer = ProducerConfig::new("producer-0");
+            let mut consumer_config = consumer();
+            info.apply_to_cluster(&mut cluster);
+            info.apply_to_producer(&mut producer);
+            info.apply_to_consumer(&mut consumer_config);
+            let changed = cluster != ClusterConfig::default()
+                || producer != ProducerConfig::new("producer-0")
+                || consumer_config != consumer();
+            assert!(changed, "{} changes no config", info.name);
         }
-        for bug in BrokerBug::ALL {
-            assert!(find(bug.name()).is_some(), "{} missing", bug.name());
+    }
+
+    #[test]
+    fn overrides_apply_in_catalog_order_whatever_the_order_named() {
+        for names in [
+            ["pid-loss-fatal", "pid-reset-without-bump"],
+            ["pid-reset-without-bump", "pid-loss-fatal"],
+        ] {
+            let chosen = selection(&names);
+            assert_eq!(chosen.names, names);
+            let mut producer = ProducerConfig::new("producer-0");
+            chosen.apply_to_producer(&mut producer);
+            assert_eq!(
+                producer.producer_state_loss_policy,
+                ProducerStateLossPolicy::Fatal
+            );
         }
-        for bug in ClientBug::ALL {
-            assert!(find(bug.name()).is_some(), "{} missing", bug.name());
-        }
+        let chosen = selection(&["commit-on-fetch", "last-record-never-committed"]);
+        let mut consumer = ConsumerConfig::new("consumer-0", Subscription::Assign(Vec::new()));
+        chosen.apply_to_consumer(&mut consumer);
+        assert_eq!(
+            consumer.commit_position_policy,
+            CommitPositionPolicy::Fetched
+        );
+        assert_eq!(
+            chosen.overrides().collect::<Vec<_>>(),
+            vec![
+                Override::CommitPosition(CommitPositionPolicy::LastDelivered),
+                Override::CommitPosition(CommitPositionPolicy::Fetched),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bug_named_twice_is_on_once() {
+        let chosen = selection(&["hw-before-isr", "hw-before-isr"]);
+        assert_eq!(chosen.names, vec!["hw-before-isr".to_string()]);
+        assert_eq!(chosen.overrides().count(), 1);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `docs/bugs.md` and the catalog behind `streamsim list` (`scenarios::bugs::CATALOG`) say the
 //! same: each bug's name, source, scenario and caught-as kinds are in the doc's catalog table,
-//! its section says the same scenario and kinds, and its measured row shows those kinds — and
-//! the documented first failing seed really fails with them.
+//! its section says the same scenario, kinds and policy values, and its measured row shows those
+//! kinds — and the documented first failing seed really fails with them.
 
 use scenarios::bugs::CATALOG;
 use scenarios::report::Verdict;
@@ -75,11 +75,19 @@ fn the_catalog_table_is_the_catalog() {
 }
 
 #[test]
-fn each_bug_has_a_section_with_its_scenario_and_kinds() {
+fn each_bug_has_a_section_with_its_scenario_kinds_and_policies() {
     let doc = doc();
     for bug in CATALOG {
         let text = section(&doc, bug.name)
             .unwrap_or_else(|| panic!("docs/bugs.md has no section for `{}`", bug.name));
+        for setting in bug.overrides {
+            let named = format!("`{setting}`");
+            assert!(
+                text.contains(&named),
+                "`{}`'s section does not name the policy value it sets, {named}:\n{text}",
+                bug.name
+            );
+        }
         let scenario = format!("Scenario: `{}`", bug.scenario);
         assert!(
             text.contains(&scenario),

@@ -6,9 +6,9 @@ use super::follower::{FollowerPhase, FollowerState};
 use super::leader::{FollowerProgress, LeaderState};
 use super::{AdminCommand, BrokerCore, Observation, Replica, Role};
 use crate::api::*;
-use crate::bugs::BrokerBug;
 use crate::epoch_cache::EpochCache;
 use crate::log::Log;
+use crate::policy::TruncationPolicy;
 use crate::storage::Storage;
 
 /// Forced expiry spares a producer while the first batch of its epoch may still be unanswered:
@@ -59,12 +59,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
             return true;
         }
         let directory = format!("log/{}-{}/", partition.topic, partition.partition);
-        match Log::open(
-            self.storage.clone(),
-            &directory,
-            self.config.log.clone(),
-            self.config.bugs.clone(),
-        ) {
+        match Log::open(self.storage.clone(), &directory, self.config.log.clone()) {
             Ok((log, _recovery)) => {
                 let epochs = rebuild_epoch_cache(&log);
                 let high_watermark = log.log_start_offset();
@@ -106,7 +101,11 @@ impl<S: Storage + Clone> BrokerCore<S> {
             return;
         }
         let me = self.config.broker_id;
-        let no_truncation = self.config.bugs.is_on(BrokerBug::NoFollowerTruncation);
+        let first_phase = match self.config.truncation_policy {
+            TruncationPolicy::LeaderEpoch => FollowerPhase::NeedsEpochCheck,
+            // Kafka 0.10: a follower of a new leader fetches at once.
+            TruncationPolicy::LeaderLogEnd => FollowerPhase::Fetching,
+        };
         let replica = self.replicas.get_mut(partition).expect("opened above");
         if state.leader_epoch < replica.leader_epoch {
             return; // stale
@@ -163,11 +162,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 lost_leadership = was_leader;
                 replica.role = Role::Follower(FollowerState {
                     leader: state.leader,
-                    phase: if no_truncation {
-                        FollowerPhase::Fetching
-                    } else {
-                        FollowerPhase::NeedsEpochCheck
-                    },
+                    phase: first_phase,
                     in_flight: None,
                     next_fetch_ms: now_ms,
                     leader_high_watermark: replica.high_watermark,

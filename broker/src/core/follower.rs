@@ -1,13 +1,15 @@
 //! The follower role: fetching from the leader, the epoch check before fetching
 //! (`OffsetForLeaderEpoch`, KIP-101/KIP-279) and the truncation of a divergent tail, resets to the
-//! leader's log start, and following the leader's high watermark and log start. The
-//! `no-follower-truncation` bug's log-end query lives here too.
+//! leader's log start, and following the leader's high watermark and log start. Under
+//! [`TruncationPolicy::LeaderLogEnd`] the follower skips the epoch check after a leader change
+//! and, after out-of-range, truncates to the leader's log end (its query is at the end of this
+//! file).
 
 use super::produce::note_producer_append;
-use super::{BrokerCore, Observation, OutgoingKind, Role};
+use super::{BrokerCore, Observation, OutgoingKind, Role, TruncationQuery};
 use crate::api::*;
 use crate::batch::RecordBatch;
-use crate::bugs::BrokerBug;
+use crate::policy::TruncationPolicy;
 use crate::storage::Storage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +60,11 @@ impl<S: Storage + Clone> BrokerCore<S> {
                         return self.send_follower_request(now_ms, partition);
                     }
                     Some(latest) => (
-                        OutgoingKind::EpochCheck(partition.clone(), epoch),
+                        OutgoingKind::Truncation(
+                            partition.clone(),
+                            epoch,
+                            TruncationQuery::EpochEnd,
+                        ),
                         Request::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest {
                             partition: partition.clone(),
                             leader_epoch: latest,
@@ -180,64 +186,6 @@ impl<S: Storage + Clone> BrokerCore<S> {
         });
     }
 
-    fn send_log_end_query(&mut self, now_ms: u64, partition: &TopicPartition) {
-        let Some(replica) = self.replicas.get(partition) else {
-            return;
-        };
-        let Role::Follower(follower) = &replica.role else {
-            return;
-        };
-        let Some(addr) = follower
-            .leader
-            .and_then(|leader| self.metadata.broker_addr(leader))
-        else {
-            return;
-        };
-        let epoch = replica.leader_epoch;
-        let request = Request::ListOffsets(ListOffsetsRequest {
-            partition: partition.clone(),
-            spec: OffsetSpec::LogEnd,
-            current_leader_epoch: Some(epoch),
-        });
-        let correlation_id = self.send_to_broker(
-            now_ms,
-            addr,
-            OutgoingKind::LogEndQuery(partition.clone(), epoch),
-            request,
-        );
-        if let Some(Role::Follower(f)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
-            f.phase = FollowerPhase::Fetching;
-            f.in_flight = Some(correlation_id);
-        }
-    }
-
-    pub(super) fn on_log_end_response(
-        &mut self,
-        now_ms: u64,
-        partition: &TopicPartition,
-        epoch: u32,
-        response: ListOffsetsResponse,
-    ) {
-        let wait_ms = self.config.replica_fetch_wait_ms;
-        let Some(replica) = self.replicas.get_mut(partition) else {
-            return;
-        };
-        if replica.leader_epoch != epoch {
-            return;
-        }
-        let Role::Follower(follower) = &mut replica.role else {
-            return;
-        };
-        follower.in_flight = None;
-        match response.result {
-            Ok(leader_end) => {
-                follower.next_fetch_ms = now_ms;
-                self.truncate_replica(partition, leader_end);
-            }
-            Err(_) => follower.next_fetch_ms = now_ms + wait_ms,
-        }
-    }
-
     pub(super) fn on_replica_fetch_response(
         &mut self,
         now_ms: u64,
@@ -354,11 +302,13 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     // We are ahead of the leader: find the divergence again.
                     follower.phase = FollowerPhase::NeedsEpochCheck;
                     follower.next_fetch_ms = now_ms;
-                    if self.config.bugs.is_on(BrokerBug::NoFollowerTruncation) {
-                        // Historical bug (pre-KIP-101): no epoch check; ask the leader for its
-                        // log end and cut only what lies beyond it, keeping any divergent
-                        // records below.
-                        self.send_log_end_query(now_ms, partition);
+                    match self.config.truncation_policy {
+                        TruncationPolicy::LeaderEpoch => {}
+                        // Pre-KIP-101: no epoch check; ask the leader for its log end and cut
+                        // only what lies beyond it, keeping any divergent records below.
+                        TruncationPolicy::LeaderLogEnd => {
+                            self.send_log_end_query(now_ms, partition)
+                        }
                     }
                 }
             }
@@ -366,6 +316,69 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 tracing::debug!(broker = me, %partition, %error, "replica fetch refused");
                 follower.next_fetch_ms = now_ms + wait_ms;
             }
+        }
+    }
+}
+
+// ---- TruncationPolicy::LeaderLogEnd -------------------------------------------------------------
+
+impl<S: Storage + Clone> BrokerCore<S> {
+    /// Asks the leader for its log end, to cut what lies beyond it.
+    fn send_log_end_query(&mut self, now_ms: u64, partition: &TopicPartition) {
+        let Some(replica) = self.replicas.get(partition) else {
+            return;
+        };
+        let Role::Follower(follower) = &replica.role else {
+            return;
+        };
+        let Some(addr) = follower
+            .leader
+            .and_then(|leader| self.metadata.broker_addr(leader))
+        else {
+            return;
+        };
+        let epoch = replica.leader_epoch;
+        let request = Request::ListOffsets(ListOffsetsRequest {
+            partition: partition.clone(),
+            spec: OffsetSpec::LogEnd,
+            current_leader_epoch: Some(epoch),
+        });
+        let correlation_id = self.send_to_broker(
+            now_ms,
+            addr,
+            OutgoingKind::Truncation(partition.clone(), epoch, TruncationQuery::LeaderLogEnd),
+            request,
+        );
+        if let Some(Role::Follower(f)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
+            f.phase = FollowerPhase::Fetching;
+            f.in_flight = Some(correlation_id);
+        }
+    }
+
+    pub(super) fn on_log_end_response(
+        &mut self,
+        now_ms: u64,
+        partition: &TopicPartition,
+        epoch: u32,
+        response: ListOffsetsResponse,
+    ) {
+        let wait_ms = self.config.replica_fetch_wait_ms;
+        let Some(replica) = self.replicas.get_mut(partition) else {
+            return;
+        };
+        if replica.leader_epoch != epoch {
+            return;
+        }
+        let Role::Follower(follower) = &mut replica.role else {
+            return;
+        };
+        follower.in_flight = None;
+        match response.result {
+            Ok(leader_end) => {
+                follower.next_fetch_ms = now_ms;
+                self.truncate_replica(partition, leader_end);
+            }
+            Err(_) => follower.next_fetch_ms = now_ms + wait_ms,
         }
     }
 }

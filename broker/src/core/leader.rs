@@ -4,7 +4,7 @@
 
 use super::{BrokerCore, Observation, OutgoingKind, Role};
 use crate::api::*;
-use crate::bugs::BrokerBug;
+use crate::policy::HighWatermarkPolicy;
 use crate::storage::Storage;
 use std::collections::BTreeMap;
 
@@ -45,7 +45,7 @@ impl LeaderState {
 impl<S: Storage + Clone> BrokerCore<S> {
     pub(super) fn advance_high_watermark(&mut self, now_ms: u64, partition: &TopicPartition) {
         let me = self.config.broker_id;
-        let hw_before_isr = self.config.bugs.is_on(BrokerBug::HwBeforeIsr);
+        let policy = self.config.high_watermark_policy;
         let Some(replica) = self.replicas.get_mut(partition) else {
             return;
         };
@@ -53,16 +53,15 @@ impl<S: Storage + Clone> BrokerCore<S> {
             return;
         };
         let log_end = replica.log.log_end_offset();
-        let candidate = if hw_before_isr {
-            // Historical bug: the leader counts an append as committed at once.
-            log_end
-        } else {
-            leader
+        let candidate = match policy {
+            HighWatermarkPolicy::MaximalIsr => leader
                 .maximal_isr()
                 .iter()
                 .filter(|&&b| b != me)
                 .map(|b| leader.followers.get(b).map_or(0, |p| p.log_end))
-                .fold(log_end, u64::min)
+                .fold(log_end, u64::min),
+            // The leader counts an append as committed at once.
+            HighWatermarkPolicy::LeaderLogEnd => log_end,
         };
         if candidate > replica.high_watermark {
             replica.high_watermark = candidate;

@@ -20,9 +20,9 @@
 //!   `OffsetNotAvailable` when it is merely behind;
 //! - leader epochs fence stale requests (`FencedLeaderEpoch`) and stale senders.
 //!
-//! Broker bug switches (see [`crate::bugs`]) turn historical mistakes back on:
-//! `hw-before-isr`, `no-follower-truncation`, `unclean-election` (in the controller) and
-//! `stale-segment-read` (in the log).
+//! Two decisions are policies of [`BrokerConfig`] (see [`crate::policy`]), the correct
+//! behaviour by default: how far the high watermark moves ([`HighWatermarkPolicy`], in
+//! `leader`) and how a follower finds its divergence ([`TruncationPolicy`], in `follower`).
 //!
 //! Where things live (each file adds its own `impl BrokerCore` block):
 //! - this file — configuration, the public types ([`Output`], [`Observation`], [`AdminCommand`],
@@ -45,9 +45,9 @@ mod leader;
 mod produce;
 
 use crate::api::*;
-use crate::bugs::BugSet;
 use crate::epoch_cache::EpochCache;
 use crate::log::{Log, LogConfig, LogError};
+use crate::policy::{HighWatermarkPolicy, TruncationPolicy};
 use crate::storage::Storage;
 use fetch::{ParkedFetch, PendingRead};
 use follower::FollowerState;
@@ -82,7 +82,10 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     /// Largest fetch a consumer may ask for.
     pub fetch_bytes_max: u64,
-    pub bugs: BugSet,
+    /// How far a leader moves the high watermark.
+    pub high_watermark_policy: HighWatermarkPolicy,
+    /// How a follower finds where its log diverged from the leader's.
+    pub truncation_policy: TruncationPolicy,
 }
 
 impl BrokerConfig {
@@ -101,7 +104,8 @@ impl BrokerConfig {
             min_insync_replicas: 1,
             retention_check_interval_ms: 100,
             fetch_bytes_max: 8 << 20,
-            bugs: BugSet::none(),
+            high_watermark_policy: HighWatermarkPolicy::default(),
+            truncation_policy: TruncationPolicy::default(),
         }
     }
 }
@@ -249,9 +253,17 @@ enum OutgoingKind {
     Heartbeat,
     AlterPartition(TopicPartition),
     ReplicaFetch(TopicPartition, u32),
-    EpochCheck(TopicPartition, u32),
-    /// `no-follower-truncation`: the leader's log end, to truncate to after out-of-range.
-    LogEndQuery(TopicPartition, u32),
+    /// A follower's question to its leader before it truncates (see [`TruncationQuery`]).
+    Truncation(TopicPartition, u32, TruncationQuery),
+}
+
+/// What a follower asks its leader to find where to truncate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TruncationQuery {
+    /// `OffsetForLeaderEpoch` (KIP-101/KIP-279): where the follower's latest epoch ends.
+    EpochEnd,
+    /// `ListOffsets` for the log end; only under [`TruncationPolicy::LeaderLogEnd`].
+    LeaderLogEnd,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -463,8 +475,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 let _ = now_ms;
             }
             OutgoingKind::ReplicaFetch(partition, _)
-            | OutgoingKind::EpochCheck(partition, _)
-            | OutgoingKind::LogEndQuery(partition, _) => {
+            | OutgoingKind::Truncation(partition, _, _) => {
                 if let Some(replica) = self.replicas.get_mut(&partition) {
                     if let Role::Follower(follower) = &mut replica.role {
                         if follower.in_flight == Some(correlation_id) {
@@ -677,11 +688,14 @@ impl<S: Storage + Clone> BrokerCore<S> {
             (OutgoingKind::ReplicaFetch(partition, epoch), Response::Fetch(response)) => {
                 self.on_replica_fetch_response(now_ms, &partition, epoch, response);
             }
-            (OutgoingKind::LogEndQuery(partition, epoch), Response::ListOffsets(response)) => {
+            (
+                OutgoingKind::Truncation(partition, epoch, TruncationQuery::LeaderLogEnd),
+                Response::ListOffsets(response),
+            ) => {
                 self.on_log_end_response(now_ms, &partition, epoch, response);
             }
             (
-                OutgoingKind::EpochCheck(partition, epoch),
+                OutgoingKind::Truncation(partition, epoch, TruncationQuery::EpochEnd),
                 Response::OffsetForLeaderEpoch(response),
             ) => {
                 self.on_epoch_check_response(now_ms, &partition, epoch, response);
@@ -694,8 +708,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
     }
 }
 
-/// The API answer for a log error. Storage failures are `KafkaStorageError`; only the
-/// `stale-segment-read` bug produces `Internal`, answered as `unknown_server_error`.
+/// The API answer for a log error. Storage failures are `KafkaStorageError`; only a log under
+/// `SegmentViewPolicy::CachedIgnoringRetention` produces `Internal`, answered as
+/// `unknown_server_error`.
 fn error_code(error: &LogError) -> ErrorCode {
     use crate::producer_state::ProducerStateError;
     match error {

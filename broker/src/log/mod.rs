@@ -62,9 +62,11 @@ mod segment;
 pub use index::{IndexEntry, INDEX_ENTRY_BYTES};
 pub use read::{ReadPlan, ReadResult};
 
+use read::ReadView;
+
 use crate::batch::{BatchError, BatchHeader, RecordBatch, OFFSET_MAX};
-use crate::bugs::{BrokerBug, BugSet};
 use crate::journal::Journal;
+use crate::policy::SegmentViewPolicy;
 use crate::producer_state::{ProducerBatch, ProducerStateError, ProducerStateTable, SequenceCheck};
 use crate::storage::{Storage, StorageError};
 use segment::{parse_segment_file, scan_segment, Segment, SegmentFileKind};
@@ -91,6 +93,9 @@ pub struct LogConfig {
     pub index_interval_bytes: u64,
     /// Sync after every append before returning `Ok`.
     pub sync_each_append: bool,
+    /// Which segments reads look at (the correct view is the default).
+    #[serde(default)]
+    pub segment_view_policy: SegmentViewPolicy,
 }
 
 impl Default for LogConfig {
@@ -102,6 +107,7 @@ impl Default for LogConfig {
             retention_bytes: None,
             index_interval_bytes: 4096,
             sync_each_append: false,
+            segment_view_policy: SegmentViewPolicy::Current,
         }
     }
 }
@@ -128,7 +134,8 @@ impl LogConfig {
     }
 }
 
-/// Why an internal error happened (only with [`BrokerBug::StaleSegmentRead`]).
+/// Why an internal error happened (only under
+/// [`SegmentViewPolicy::CachedIgnoringRetention`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InternalCause {
     /// The stale segment view has no segment for the offset (fluvio's
@@ -183,7 +190,7 @@ pub enum LogError {
         position: u64,
         reason: String,
     },
-    /// Only with [`BrokerBug::StaleSegmentRead`]: Kafka's `UNKNOWN_SERVER_ERROR`.
+    /// Only under [`SegmentViewPolicy::CachedIgnoringRetention`]: Kafka's `UNKNOWN_SERVER_ERROR`.
     #[error("internal error reading offset {offset}: {cause}")]
     Internal { offset: u64, cause: InternalCause },
     /// An earlier operation failed half-way; reopen the log.
@@ -294,21 +301,12 @@ pub struct EpochStart {
     pub start_offset: u64,
 }
 
-/// An entry of the cached segment view kept with [`BrokerBug::StaleSegmentRead`].
-#[derive(Debug, Clone)]
-struct StaleSegment {
-    id: u64,
-    log_file: String,
-    size_bytes: u64,
-}
-
 /// One partition's log.
 #[derive(Debug)]
 pub struct Log<S: Storage + Clone> {
     storage: S,
     dir: String,
     config: LogConfig,
-    bugs: BugSet,
     /// By base offset; never empty; the last one is active.
     segments: BTreeMap<u64, Segment>,
     log_start_offset: u64,
@@ -316,9 +314,9 @@ pub struct Log<S: Storage + Clone> {
     producers: ProducerStateTable,
     epochs: Vec<EpochStart>,
     log_start_journal: Journal<S>,
-    /// Only with `stale-segment-read`: the reader's segment view, which retention does not
-    /// invalidate.
-    stale_view: Option<BTreeMap<u64, StaleSegment>>,
+    /// The segments reads look at besides `segments`, as `config.segment_view_policy` says:
+    /// nothing more for the correct view.
+    read_view: ReadView,
     next_segment_id: u64,
     offline: Option<String>,
 }
@@ -372,7 +370,6 @@ impl<S: Storage + Clone> Log<S> {
         storage: S,
         dir: &str,
         config: LogConfig,
-        bugs: BugSet,
     ) -> Result<(Log<S>, RecoveryReport), LogError> {
         config.validate()?;
         let dir = normalize_dir(dir);
@@ -398,18 +395,18 @@ impl<S: Storage + Clone> Log<S> {
             }
         }
 
+        let read_view = ReadView::new(config.segment_view_policy);
         let mut log = Log {
             storage,
             dir,
             config,
-            bugs,
             segments: BTreeMap::new(),
             log_start_offset: 0,
             durable_end_offset: 0,
             producers: ProducerStateTable::new(),
             epochs: Vec::new(),
             log_start_journal,
-            stale_view: None,
+            read_view,
             next_segment_id: 0,
             offline: None,
         };
@@ -522,9 +519,7 @@ impl<S: Storage + Clone> Log<S> {
                     .delete(&segment::index_file_name(&log.dir, base));
             }
         }
-        if log.bugs.is_on(BrokerBug::StaleSegmentRead) {
-            log.rebuild_stale_view();
-        }
+        log.read_view.rebuild(&log.segments);
         // Everything that survived is made durable (a reopen without a crash may find
         // unsynced bytes), and the index files are rewritten.
         for segment in log.segments.values_mut() {
@@ -548,10 +543,6 @@ impl<S: Storage + Clone> Log<S> {
 
     pub fn config(&self) -> &LogConfig {
         &self.config
-    }
-
-    pub fn bugs(&self) -> &BugSet {
-        &self.bugs
     }
 
     /// The first offset a read may ask for.
@@ -715,7 +706,7 @@ impl<S: Storage + Clone> Log<S> {
                 .record(producer_batch, batch.base_offset, batch.last_offset());
         }
         self.note_epoch(batch.partition_leader_epoch, batch.base_offset);
-        self.refresh_stale_view_of_active();
+        self.read_view.note_active(&self.segments);
         self.check_invariants();
         Ok(())
     }
@@ -813,7 +804,7 @@ impl<S: Storage + Clone> Log<S> {
         let base = self.log_end_offset();
         let segment = self.create_segment(base)?;
         self.segments.insert(base, segment);
-        self.refresh_stale_view_of_active();
+        self.read_view.note_active(&self.segments);
         self.check_invariants();
         Ok(())
     }
@@ -1078,7 +1069,7 @@ impl<S: Storage + Clone> Log<S> {
         }
         producers.expire_below(self.log_start_offset);
         self.producers = producers;
-        self.rebuild_stale_view();
+        self.read_view.rebuild(&self.segments);
         self.check_invariants();
         Ok(())
     }
@@ -1119,7 +1110,7 @@ impl<S: Storage + Clone> Log<S> {
         self.durable_end_offset = offset;
         self.producers = ProducerStateTable::new();
         self.epochs.clear();
-        self.rebuild_stale_view();
+        self.read_view.rebuild(&self.segments);
         self.check_invariants();
         Ok(())
     }
@@ -1190,52 +1181,6 @@ impl<S: Storage + Clone> Log<S> {
         if let Some(first) = self.epochs.first_mut() {
             first.start_offset = first.start_offset.max(log_start);
         }
-    }
-
-    fn rebuild_stale_view(&mut self) {
-        if !self.bugs.is_on(BrokerBug::StaleSegmentRead) {
-            return;
-        }
-        self.stale_view = Some(
-            self.segments
-                .iter()
-                .map(|(&base, segment)| {
-                    (
-                        base,
-                        StaleSegment {
-                            id: segment.id,
-                            log_file: segment.log_file.clone(),
-                            size_bytes: segment.size_bytes,
-                        },
-                    )
-                })
-                .collect(),
-        );
-    }
-
-    /// With the bug on, new and growing segments enter the cached view; deletions never
-    /// leave it (fluvio #3891).
-    fn refresh_stale_view_of_active(&mut self) {
-        if self.stale_view.is_none() {
-            return;
-        }
-        let (base, id, log_file, size_bytes) = {
-            let active = self.active();
-            (
-                active.base_offset,
-                active.id,
-                active.log_file.clone(),
-                active.size_bytes,
-            )
-        };
-        self.stale_view.as_mut().expect("checked").insert(
-            base,
-            StaleSegment {
-                id,
-                log_file,
-                size_bytes,
-            },
-        );
     }
 
     /// Panics, naming the log, if an invariant is broken.

@@ -8,13 +8,17 @@
 //! *current* log start; a planned segment that was deleted or cut is re-planned from the
 //! current view (no IO happened in between, so the re-plan cannot be stale).
 //!
-//! With [`BrokerBug::StaleSegmentRead`] on, plans come from a cached view that retention never
-//! invalidates, and execution trusts the plan: the deleted file's "not found" surfaces as
-//! [`LogError::Internal`].
+//! Under [`SegmentViewPolicy::CachedIgnoringRetention`](crate::policy::SegmentViewPolicy) plans
+//! come from a cached view that retention never invalidates, and execution trusts the plan: the
+//! deleted file's "not found" surfaces as [`LogError::Internal`] (fluvio #3891). That view and
+//! its reads live in `read/cached.rs`.
 
-use super::{InternalCause, Log, LogError, Segment};
+mod cached;
+
+pub(super) use cached::ReadView;
+
+use super::{Log, LogError, Segment};
 use crate::batch::{BatchHeader, Record, RecordBatch, BATCH_HEADER_BYTES};
-use crate::bugs::BrokerBug;
 use crate::storage::{Storage, StorageError};
 
 /// A read resolved against the segment view at planning time. Opaque: hand it back to
@@ -116,8 +120,11 @@ impl<S: Storage + Clone> Log<S> {
     ) -> Result<ReadPlan, LogError> {
         self.ensure_online()?;
         let end_offset = end_offset.min(self.log_end_offset());
-        if self.bugs.is_on(BrokerBug::StaleSegmentRead) {
-            return self.plan_read_stale(offset, max_bytes, end_offset);
+        match &self.read_view {
+            ReadView::Current => {}
+            ReadView::Cached(view) => {
+                return self.plan_read_cached(view, offset, max_bytes, end_offset)
+            }
         }
         if offset < self.log_start_offset {
             return Err(LogError::OffsetEvicted {
@@ -164,8 +171,9 @@ impl<S: Storage + Clone> Log<S> {
     /// Executes a plan against the log as it is now (see the module docs).
     pub fn execute_read(&self, plan: &ReadPlan) -> Result<ReadResult, LogError> {
         self.ensure_online()?;
-        if self.bugs.is_on(BrokerBug::StaleSegmentRead) {
-            return self.execute_read_stale(plan);
+        match &self.read_view {
+            ReadView::Current => {}
+            ReadView::Cached(_) => return self.execute_read_cached(plan),
         }
         let offset = plan.offset;
         if offset < self.log_start_offset {
@@ -256,85 +264,6 @@ impl<S: Storage + Clone> Log<S> {
                 reason,
             },
         })
-    }
-
-    // ---- stale-segment-read (fluvio #3891) ---------------------------------------------------
-
-    fn plan_read_stale(
-        &self,
-        offset: u64,
-        max_bytes: u64,
-        end_offset: u64,
-    ) -> Result<ReadPlan, LogError> {
-        let view = self
-            .stale_view
-            .as_ref()
-            .expect("the stale view exists while the bug is on");
-        if offset > end_offset {
-            return Err(LogError::OffsetOutOfRange {
-                offset,
-                log_start: self.log_start_offset,
-                log_end: end_offset,
-            });
-        }
-        let target = if offset == end_offset {
-            None
-        } else {
-            let Some((&base, entry)) = view.range(..=offset).next_back() else {
-                return Err(LogError::Internal {
-                    offset,
-                    cause: InternalCause::SegmentNotFound,
-                });
-            };
-            let live = self
-                .segments
-                .get(&base)
-                .filter(|segment| segment.id == entry.id);
-            Some(match live {
-                Some(segment) => planned(segment, segment.index.lookup(offset)),
-                None => PlannedSegment {
-                    id: entry.id,
-                    base_offset: base,
-                    log_file: entry.log_file.clone(),
-                    position: 0,
-                    size_bytes: entry.size_bytes,
-                },
-            })
-        };
-        Ok(ReadPlan {
-            offset,
-            max_bytes,
-            end_offset,
-            target,
-        })
-    }
-
-    /// Trusts the plan: no check against the log start, no check that the segment still
-    /// exists.
-    fn execute_read_stale(&self, plan: &ReadPlan) -> Result<ReadResult, LogError> {
-        let end_offset = plan.end_offset.min(self.log_end_offset());
-        let Some(target) = &plan.target else {
-            if plan.offset > end_offset {
-                return Err(LogError::OffsetOutOfRange {
-                    offset: plan.offset,
-                    log_start: self.log_start_offset,
-                    log_end: end_offset,
-                });
-            }
-            return Ok(self.result(Vec::new()));
-        };
-        let size_bytes = self
-            .segments
-            .get(&target.base_offset)
-            .filter(|segment| segment.id == target.id)
-            .map_or(target.size_bytes, |segment| segment.size_bytes);
-        match self.read_segment(target, size_bytes, plan.offset, plan.max_bytes, end_offset) {
-            Err(LogError::Storage(error)) if error.is_not_found() => Err(LogError::Internal {
-                offset: plan.offset,
-                cause: InternalCause::Io(error),
-            }),
-            other => other.map(|batches| self.result(batches)),
-        }
     }
 }
 

@@ -379,7 +379,12 @@ impl World {
     }
 }
 
-fn config(commit_mode: CommitMode, bugs: ClientBugs) -> ConsumerConfig {
+/// The policies a case sets away from the correct consumer's defaults.
+type Policies = fn(&mut ConsumerConfig);
+
+fn correct(_: &mut ConsumerConfig) {}
+
+fn config(commit_mode: CommitMode, policies: Policies) -> ConsumerConfig {
     let mut config = ConsumerConfig::new(
         PROCESS,
         Subscription::Group {
@@ -390,7 +395,7 @@ fn config(commit_mode: CommitMode, bugs: ClientBugs) -> ConsumerConfig {
     );
     config.commit_mode = commit_mode;
     config.fetch_buffer_records_max = 6;
-    config.bugs = bugs;
+    policies(&mut config);
     config
 }
 
@@ -404,11 +409,11 @@ fn commit_mode() -> impl Strategy<Value = CommitMode> {
 
 fn run_case(
     commit_mode: CommitMode,
-    bugs: ClientBugs,
+    policies: Policies,
     batch_records: usize,
     steps: Vec<Step>,
 ) -> oracle::CheckResult {
-    let mut world = World::new(config(commit_mode, bugs), batch_records);
+    let mut world = World::new(config(commit_mode, policies), batch_records);
     for step in steps {
         world.run(step);
     }
@@ -429,19 +434,32 @@ proptest! {
         batch_records in 1usize..6,
         steps in steps(),
     ) {
-        let result = run_case(commit_mode, ClientBugs::none(), batch_records, steps);
+        let result = run_case(commit_mode, correct, batch_records, steps);
         prop_assert!(result.valid, "anomalies: {:#?}", result.anomalies);
     }
 }
 
-/// The property can fail: each consumer bug switch makes the oracle find something.
+/// The property can fail: each consumer bug's policy makes the oracle find something.
 #[test]
 fn the_model_and_the_oracle_catch_the_consumer_bugs() {
-    for (bug, anomaly) in [
-        (ClientBug::CommitOnFetch, "lost-write"),
-        (ClientBug::LastRecordNeverCommitted, "duplicate-delivery"),
-        (ClientBug::EvictedOffsetRetryLoop, "spinloop"),
-    ] {
+    let bugs: [(&str, Policies, &str); 3] = [
+        (
+            "commit-on-fetch",
+            |config| config.commit_position_policy = CommitPositionPolicy::Fetched,
+            "lost-write",
+        ),
+        (
+            "last-record-never-committed",
+            |config| config.commit_position_policy = CommitPositionPolicy::LastDelivered,
+            "duplicate-delivery",
+        ),
+        (
+            "evicted-offset-retry-loop",
+            |config| config.offset_evicted_policy = OffsetEvictedPolicy::RetrySameOffset,
+            "spinloop",
+        ),
+    ];
+    for (bug, policies, anomaly) in bugs {
         let config = ProptestConfig {
             cases: 2_048,
             failure_persistence: None,
@@ -454,7 +472,7 @@ fn the_model_and_the_oracle_catch_the_consumer_bugs() {
         let result = runner.run(
             &(commit_mode(), 1usize..6, steps()),
             |(mode, size, steps)| {
-                let result = run_case(mode, ClientBugs::none().with(bug), size, steps);
+                let result = run_case(mode, policies, size, steps);
                 prop_assert!(!result.counts.contains_key(anomaly));
                 Ok(())
             },

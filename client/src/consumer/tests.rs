@@ -304,7 +304,7 @@ fn out_of_range_from_a_follower_goes_back_to_the_leader() {
 #[test]
 fn bug_follower_ooor_spin_keeps_asking_the_follower() {
     let mut config = rack_config();
-    config.bugs = ClientBugs::none().with(ClientBug::FollowerOoorSpin);
+    config.follower_out_of_range_policy = FollowerOutOfRangePolicy::ResetAtFollower;
     let mut h = Harness::booted(config, Some(0));
     let fetch = h.one("fetch");
     h.answer(&fetch, redirected(vec![served_batch(0, &["a"])], 1, 2));
@@ -524,7 +524,7 @@ fn offset_evicted_with_policy_none_is_surfaced_with_next_available() {
 #[test]
 fn bug_evicted_offset_retry_loop_spins_on_the_evicted_offset() {
     let mut config = config();
-    config.bugs = ClientBugs::none().with(ClientBug::EvictedOffsetRetryLoop);
+    config.offset_evicted_policy = OffsetEvictedPolicy::RetrySameOffset;
     let mut h = Harness::booted(config, Some(5));
     for _ in 0..25 {
         let fetch = h.one("fetch");
@@ -737,16 +737,13 @@ fn close_without_anything_to_commit_closes_at_once() {
 /// convention), so the last record is never committed.
 #[test]
 fn bug_last_record_never_committed_commits_one_behind() {
-    for (bugs, expected) in [
-        (ClientBugs::none(), 3),
-        (
-            ClientBugs::none().with(ClientBug::LastRecordNeverCommitted),
-            2,
-        ),
+    for (policy, expected) in [
+        (CommitPositionPolicy::NextUndelivered, 3),
+        (CommitPositionPolicy::LastDelivered, 2),
     ] {
         let mut config = config();
         config.commit_mode = CommitMode::Auto { offset_flush_ms: 0 };
-        config.bugs = bugs;
+        config.commit_position_policy = policy;
         let mut h = Harness::booted(config, Some(0));
         deliver(&mut h, 0, &["a", "b", "c"]);
         h.consumer.close(h.now_ms);
@@ -771,13 +768,13 @@ fn bug_last_record_never_committed_commits_one_behind() {
 /// Bug `commit-on-fetch`: the commit covers records the application never received.
 #[test]
 fn bug_commit_on_fetch_commits_before_delivery() {
-    for (bugs, expected) in [
-        (ClientBugs::none(), None),
-        (ClientBugs::none().with(ClientBug::CommitOnFetch), Some(3)),
+    for (policy, expected) in [
+        (CommitPositionPolicy::NextUndelivered, None),
+        (CommitPositionPolicy::Fetched, Some(3)),
     ] {
         let mut config = config();
         config.commit_mode = CommitMode::Auto { offset_flush_ms: 0 };
-        config.bugs = bugs;
+        config.commit_position_policy = policy;
         let mut h = Harness::booted(config, Some(0));
         let fetch = h.one("fetch");
         h.answer(&fetch, fetched(vec![served_batch(0, &["a", "b", "c"])], 3));

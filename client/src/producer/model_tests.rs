@@ -344,17 +344,17 @@ fn check(world: &World) {
     }
 }
 
-fn producer(bugs: ClientBugs) -> Producer {
+fn producer(on_state_loss: ProducerStateLossPolicy) -> Producer {
     let mut config = ProducerConfig::new("producer-0");
     config.batch_bytes_max = 200;
     config.delivery_timeout_ms = 20_000;
-    config.bugs = bugs;
+    config.producer_state_loss_policy = on_state_loss;
     Producer::new(config, testkit::cluster(), 0, testkit::rng())
 }
 
-fn world(bugs: ClientBugs) -> World {
+fn world(on_state_loss: ProducerStateLossPolicy) -> World {
     let mut world = World {
-        producer: producer(bugs),
+        producer: producer(on_state_loss),
         cluster: ModelCluster::default(),
         network: Vec::new(),
         now_ms: 0,
@@ -366,8 +366,8 @@ fn world(bugs: ClientBugs) -> World {
     world
 }
 
-fn run_case(bugs: ClientBugs, steps: Vec<Step>) {
-    let mut world = world(bugs);
+fn run_case(on_state_loss: ProducerStateLossPolicy, steps: Vec<Step>) {
+    let mut world = world(on_state_loss);
     for step in steps {
         world.run(step);
     }
@@ -384,7 +384,7 @@ proptest! {
 
     #[test]
     fn every_send_has_one_truthful_outcome_and_nothing_is_duplicated(steps in steps()) {
-        run_case(ClientBugs::none(), steps);
+        run_case(ProducerStateLossPolicy::BumpEpoch, steps);
     }
 }
 
@@ -402,10 +402,7 @@ fn the_model_catches_the_unsafe_sequence_reset() {
         proptest::test_runner::TestRng::deterministic_rng(config.rng_algorithm),
     );
     let result = runner.run(&steps(), |steps| {
-        run_case(
-            ClientBugs::none().with(ClientBug::PidResetWithoutBump),
-            steps,
-        );
+        run_case(ProducerStateLossPolicy::ResetWithoutBump, steps);
         Ok(())
     });
     assert!(result.is_err(), "1024 cases and no duplicate found");
@@ -414,7 +411,7 @@ fn the_model_catches_the_unsafe_sequence_reset() {
 /// Without faults, everything is acknowledged.
 #[test]
 fn without_faults_every_send_is_acknowledged() {
-    let mut world = world(ClientBugs::none());
+    let mut world = world(ProducerStateLossPolicy::BumpEpoch);
     for _ in 0..50 {
         world.run(Step::Send(3));
         world.run(Step::Tick(10));

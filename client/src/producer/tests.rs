@@ -612,7 +612,7 @@ fn metadata_refresh_picks_up_new_partitions() {
 #[test]
 fn bug_producer_fixed_partitions_never_uses_added_partitions() {
     let mut config = single_record_batches();
-    config.bugs = ClientBugs::none().with(ClientBug::ProducerFixedPartitions);
+    config.partition_discovery_policy = PartitionDiscoveryPolicy::FixedAtFirstSight;
     let mut h = Harness::booted(config, one_partition());
     h.tick(1_000);
     h.answer_metadata(metadata(2, &[("t", &[Some(1), Some(2), Some(3)])], 0));
@@ -760,7 +760,7 @@ fn close_flushes_and_records_close_after_every_outcome() {
 #[test]
 fn bug_pid_reset_without_bump_resends_under_the_same_epoch_from_zero() {
     let mut config = single_record_batches();
-    config.bugs = ClientBugs::none().with(ClientBug::PidResetWithoutBump);
+    config.producer_state_loss_policy = ProducerStateLossPolicy::ResetWithoutBump;
     let mut h = Harness::booted(config, one_partition());
     h.send_all("t", &["v-0"]);
     let sent = h.produces();
@@ -789,7 +789,7 @@ fn bug_pid_reset_without_bump_resends_under_the_same_epoch_from_zero() {
 #[test]
 fn bug_pid_loss_fatal_fails_everything_after_unknown_producer_id() {
     let mut config = single_record_batches();
-    config.bugs = ClientBugs::none().with(ClientBug::PidLossFatal);
+    config.producer_state_loss_policy = ProducerStateLossPolicy::Fatal;
     let mut h = Harness::booted(config, one_partition());
     h.send_all("t", &["v-0"]);
     let sent = h.produces();

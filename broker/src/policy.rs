@@ -1,0 +1,91 @@
+//! The broker's behaviour policies: each names one decision the broker (or its controller, or a
+//! partition log) makes, and the ways it can make it. The `Default` of each is the correct
+//! behaviour; the other variants are behaviours real systems had, which the bug catalog
+//! (`scenarios::bugs`) switches back on by setting these fields of the configs:
+//!
+//! | policy | config field | default |
+//! |---|---|---|
+//! | [`SegmentViewPolicy`] | `LogConfig::segment_view_policy` | `Current` |
+//! | [`HighWatermarkPolicy`] | `BrokerConfig::high_watermark_policy` | `MaximalIsr` |
+//! | [`TruncationPolicy`] | `BrokerConfig::truncation_policy` | `LeaderEpoch` |
+//! | [`ElectionPolicy`] | `ControllerConfig::election_policy` | `IsrOnly` |
+//!
+//! Code branches on these values, never on a bug's name; state a non-default variant needs lives
+//! next to the code of that variant (e.g. the log's cached segment view in `log/read/cached.rs`).
+
+use serde::{Deserialize, Serialize};
+
+/// Which segments a partition log's reads look at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SegmentViewPolicy {
+    /// Plan a read from the current segments and check the plan again when it executes: an
+    /// offset retention removed in between answers `OffsetEvicted` with the current log start,
+    /// a deleted or cut segment is planned again (fluvio PR #3902).
+    #[default]
+    Current,
+    /// Plan from a cached segment view that retention never updates (appends, rolls, truncations
+    /// and reopening do), and execute the plan as it is: a read of an offset whose segment
+    /// retention deleted opens the deleted file, and the storage's "not found" (or the view's
+    /// "segment not found") is answered as an internal error (fluvio #3891).
+    CachedIgnoringRetention,
+}
+
+/// How far a leader moves the high watermark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HighWatermarkPolicy {
+    /// To the smallest log end among the leader and every member of the maximal ISR (the
+    /// controller's ISR plus any member the leader asked to add): a record counts as committed
+    /// once every in-sync replica has it.
+    #[default]
+    MaximalIsr,
+    /// To the leader's own log end at once: acks=all is answered before replication, and a
+    /// leader change loses what only the old leader had (the pre-KIP-101 family, KAFKA-1211).
+    LeaderLogEnd,
+}
+
+/// How a follower finds where its log diverged from its leader's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TruncationPolicy {
+    /// KIP-101/KIP-279: a follower of a new leader asks where its latest leader epoch ends at
+    /// the leader (`OffsetForLeaderEpoch`) and truncates a divergent tail before it fetches;
+    /// after out-of-range while ahead of the leader, it asks again.
+    #[default]
+    LeaderEpoch,
+    /// Kafka 0.10's out-of-range handling: a follower of a new leader fetches at once; after
+    /// out-of-range while ahead of the leader it asks for the leader's log end (`ListOffsets`)
+    /// and cuts only what lies beyond it, keeping any divergent records below.
+    LeaderLogEnd,
+}
+
+/// Whom the controller may elect when a partition needs a leader.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ElectionPolicy {
+    /// The first live ISR member in replica order; with none alive the partition stays
+    /// offline.
+    #[default]
+    IsrOnly,
+    /// As `IsrOnly`, but with no live ISR member the first live replica, which becomes the
+    /// whole ISR (Kafka's `unclean.leader.election.enable=true`): acknowledged records it
+    /// missed are lost.
+    AnyLiveReplica,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_correct_broker() {
+        assert_eq!(SegmentViewPolicy::default(), SegmentViewPolicy::Current);
+        assert_eq!(
+            HighWatermarkPolicy::default(),
+            HighWatermarkPolicy::MaximalIsr
+        );
+        assert_eq!(TruncationPolicy::default(), TruncationPolicy::LeaderEpoch);
+        assert_eq!(ElectionPolicy::default(), ElectionPolicy::IsrOnly);
+    }
+}

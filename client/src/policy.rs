@@ -1,0 +1,119 @@
+//! The clients' behaviour policies: each names one decision the producer or the consumer makes,
+//! and the ways real clients have made it. The `Default` of each is the correct behaviour; the
+//! bug catalog (`scenarios::bugs`) switches the others back on by setting these fields, and a
+//! client's "personality" is a set of these values.
+//!
+//! | policy | config field | default |
+//! |---|---|---|
+//! | [`ProducerStateLossPolicy`] | `ProducerConfig::producer_state_loss_policy` | `BumpEpoch` |
+//! | [`PartitionDiscoveryPolicy`] | `ProducerConfig::partition_discovery_policy` | `FollowMetadata` |
+//! | [`CommitPositionPolicy`] | `ConsumerConfig::commit_position_policy` | `NextUndelivered` |
+//! | [`OffsetEvictedPolicy`] | `ConsumerConfig::offset_evicted_policy` | `SkipToNextAvailable` |
+//! | [`FollowerOutOfRangePolicy`] | `ConsumerConfig::follower_out_of_range_policy` | `BackToLeader` |
+//!
+//! Code branches on these values, never on a bug's name; state a non-default variant needs lives
+//! in that variant's own place (e.g. the producer's `PartitionDiscovery`).
+
+use serde::{Deserialize, Serialize};
+
+/// What the producer does when the broker answers a batch `UnknownProducerId` (it forgot the
+/// producer: its state expired, or retention removed its records). `OutOfOrderSequence` and
+/// `InvalidProducerEpoch` always take the `BumpEpoch` path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProducerStateLossPolicy {
+    /// KIP-360 with franz-go's rule (PR #834): when the log start passed the last acknowledged
+    /// offset nothing was lost: bump the epoch and retry (a batch that may already be written
+    /// completes as unknown instead); otherwise the oldest batch fails as data loss, and the
+    /// producer bumps its epoch and goes on.
+    #[default]
+    BumpEpoch,
+    /// Restart the partition's sequences at 0 under the same epoch, at once, resending batches
+    /// in flight or possibly written: the broker takes a resent batch as a new producer's first
+    /// and writes it again (the reset KIP-360 forbids).
+    ResetWithoutBump,
+    /// Give up: every pending and every later send fails (franz-go before PR #834, #805).
+    Fatal,
+}
+
+/// Which partitions of a topic the producer sends to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PartitionDiscoveryPolicy {
+    /// Every partition the latest metadata has, including partitions added later.
+    #[default]
+    FollowMetadata,
+    /// The partitions the topic had when the producer first saw it; later ones are never used
+    /// (fluvio #4079).
+    FixedAtFirstSight,
+}
+
+/// Which offset the consumer commits for a partition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitPositionPolicy {
+    /// The offset after the last record delivered to the application (Kafka's convention).
+    #[default]
+    NextUndelivered,
+    /// The last delivered record's own offset: after a restart that record is delivered again
+    /// (fluvio #4505's "yielding N commits N-1", in Kafka's convention).
+    LastDelivered,
+    /// The fetch position, delivered or not; in auto-commit mode with a flush interval of 0 a
+    /// fetch that made progress asks for a commit at once: a crash before delivery loses the
+    /// records (at-most-once).
+    Fetched,
+}
+
+/// What the consumer does when a fetch is answered `OffsetEvicted { next_available }` by the
+/// partition's leader.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OffsetEvictedPolicy {
+    /// Jump to `next_available` (fluvio PR #4511), or surface the error when the reset policy is
+    /// `None`.
+    #[default]
+    SkipToNextAvailable,
+    /// Fetch the same evicted offset again, with backoff, forever (fluvio #4514).
+    RetrySameOffset,
+}
+
+/// What the consumer does when a KIP-392 follower it reads from answers `OffsetOutOfRange`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FollowerOutOfRangePolicy {
+    /// Go back to the leader at once, with no reset (KIP-392's case 3; franz-go PR #886).
+    #[default]
+    BackToLeader,
+    /// Reset as if the leader had answered out-of-range, but send the reset's `ListOffsets` to
+    /// that follower, and keep sending it there (franz-go #885).
+    ResetAtFollower,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_correct_clients() {
+        assert_eq!(
+            ProducerStateLossPolicy::default(),
+            ProducerStateLossPolicy::BumpEpoch
+        );
+        assert_eq!(
+            PartitionDiscoveryPolicy::default(),
+            PartitionDiscoveryPolicy::FollowMetadata
+        );
+        assert_eq!(
+            CommitPositionPolicy::default(),
+            CommitPositionPolicy::NextUndelivered
+        );
+        assert_eq!(
+            OffsetEvictedPolicy::default(),
+            OffsetEvictedPolicy::SkipToNextAvailable
+        );
+        assert_eq!(
+            FollowerOutOfRangePolicy::default(),
+            FollowerOutOfRangePolicy::BackToLeader
+        );
+    }
+}
