@@ -1,0 +1,773 @@
+//! The checkers: one pass over the events, keeping compact state per value, per (partition, offset), per
+//! partition and per (process, partition), then a final resolution of everything that needs whole-history
+//! knowledge (what is *known*, what is *evicted*, the order of sends by invocation).
+//!
+//! Cost: each event costs O(log n) (hash lookups, a few small ordered maps per consumer); the resolution sorts
+//! per-partition lists once and answers each pending question with a binary search. Memory: O(distinct values +
+//! distinct (partition, offset) + processes x partitions + pending poll skips); no event is kept.
+//!
+//! The definitions are docs/history-format.md's table; where the table leaves a choice, the comment on the check says which
+//! reading is implemented (the crate documentation lists them all).
+
+use std::collections::{BTreeMap, BinaryHeap};
+
+use crate::event::{error_code, CommitPhase, Event, FaultKind, Op, Request};
+mod deliver;
+mod positions;
+mod resolve;
+
+use crate::intern::{LookupMap, OffsetRanges, ValueTable};
+use crate::result::{Anomaly, AnomalyKind, CheckResult, Stats, ANOMALIES_LISTED_PER_KIND_MAX};
+use positions::{PositionSlot, PositionTable};
+
+/// `spinloop`: this many consecutive requests without progress (docs/history-format.md: ">= 20").
+pub const SPINLOOP_REQUESTS_MIN: u32 = 20;
+/// `stale-partitions`: a producer must have sent this many times the new partition count of keyless sends after
+/// the growth (docs/history-format.md: ">= 10*m").
+pub const STALE_PARTITIONS_SENDS_PER_PARTITION: u64 = 10;
+/// `stale-partitions`: only sends invoked at least this long after the growth count. A correct producer learns
+/// of new partitions at its next metadata refresh, which faults delay (a refresh sent to a crashed broker waits
+/// for its request timeout; lost packets wait again): swarm seed 1472 saw 1.6 s pass, and 77 sends, between a
+/// growth and the refresh that showed it, under a crash and 27% packet loss.
+pub const STALE_PARTITIONS_GRACE_NS: u64 = 5_000_000_000;
+/// At most this many extra offsets (for `duplicate`) or extra values (for `inconsistent-offsets`) are kept and
+/// named per value or offset; the anomaly exists as soon as there is one.
+const CONFLICTS_KEPT_MAX: usize = 8;
+/// A `spinloop`'s proof names the first this-many requests of the run (and its last).
+const SPINLOOP_REQUEST_LINES_LISTED_MAX: usize = SPINLOOP_REQUESTS_MIN as usize;
+/// A `stale-partitions` proof names at most this many of the sends.
+const STALE_SEND_LINES_LISTED_MAX: usize = 10;
+
+type ProcessId = u32;
+type TopicId = u32;
+type PartitionId = u32;
+type ValueId = u32;
+type ErrorId = u32;
+
+/// What a `send` invoke told us about a value.
+#[derive(Debug, Clone, Copy)]
+struct SendInvoked {
+    line: u64,
+    time_ns: u64,
+    process: ProcessId,
+    keyless: bool,
+    /// `Some(heal line)` when the send was invoked in a liveness phase.
+    liveness_heal_line: Option<u64>,
+}
+
+/// A place in the log: (partition, offset), with the line that named it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sighting {
+    partition: PartitionId,
+    offset: u64,
+    line: u64,
+}
+
+/// What the sends told us about a value: touched when it is sent, and at the end.
+#[derive(Debug, Default)]
+struct ValueState {
+    invoked: Option<SendInvoked>,
+    /// The first `send` ok.
+    acknowledged: Option<Sighting>,
+    /// The first `send` fail: (line, error).
+    failed: Option<(u64, ErrorId)>,
+    /// The line that first named the value's first place (`ValueReads::known_at`).
+    known_line: u64,
+}
+
+/// What every read of a value touches, kept apart from `ValueState` so that a poll of an old record costs one
+/// small cache line per value (32 bytes).
+#[derive(Debug, Default, Clone, Copy)]
+struct ValueReads {
+    /// The first poll that delivered the value: (line, process).
+    first_read: Option<(u64, ProcessId)>,
+    /// The first place the value was known at (send ok or poll): (partition, offset).
+    known_at: Option<(PartitionId, u64)>,
+}
+
+/// Up to `CONFLICTS_KEPT_MAX` items in conflict with a first one, and whether more were dropped.
+#[derive(Debug)]
+struct Conflicts<T> {
+    items: Vec<T>,
+    truncated: bool,
+}
+
+impl<T> Default for Conflicts<T> {
+    fn default() -> Self {
+        Conflicts {
+            items: Vec::new(),
+            truncated: false,
+        }
+    }
+}
+
+impl<T: PartialEq> Conflicts<T> {
+    /// Adds `item` unless `same` says it is already there.
+    fn add(&mut self, item: T, same: impl Fn(&T, &T) -> bool) {
+        if self.items.iter().any(|kept| same(kept, &item)) {
+            return;
+        }
+        if self.items.len() < CONFLICTS_KEPT_MAX {
+            self.items.push(item);
+        } else {
+            self.truncated = true;
+        }
+    }
+}
+
+#[derive(Debug)]
+struct TopicState {
+    name: String,
+    /// The partition count of the last `partitions` event.
+    partition_count: Option<u32>,
+    /// `partitions` events that raised the count: (line, time in ns, old count n, new count m).
+    raises: Vec<(u64, u64, u32, u32)>,
+}
+
+#[derive(Debug)]
+struct PartitionState {
+    topic: TopicId,
+    partition: u32,
+    /// (line, offset) each time the running maximum of authoritative `log_start` offsets rose: both columns increase.
+    log_start_steps: Vec<(u64, u64)>,
+    /// The last authoritative log start: (offset, line).
+    log_start: Option<(u64, u64)>,
+    /// (line, offset) each time the running maximum of offsets read by polls rose: both columns increase.
+    read_steps: Vec<(u64, u64)>,
+    /// The highest offset named so far by a send ok or a poll: (offset, line).
+    highest_known: Option<(u64, u64)>,
+    /// The texts of the values first known at this partition's offsets, in the order they became known.
+    texts: String,
+}
+
+impl PartitionState {
+    fn highest_read(&self) -> Option<u64> {
+        self.read_steps.last().map(|&(_, offset)| offset)
+    }
+
+    /// The first poll that read an offset > `offset`: its line and the highest offset read by then.
+    fn first_read_above(&self, offset: u64) -> Option<(u64, u64)> {
+        let index = self.read_steps.partition_point(|&(_, read)| read <= offset);
+        self.read_steps.get(index).copied()
+    }
+
+    /// The first authoritative `log_start` with an offset > `offset`: its line and offset.
+    fn first_log_start_above(&self, offset: u64) -> Option<(u64, u64)> {
+        let index = self
+            .log_start_steps
+            .partition_point(|&(_, log_start)| log_start <= offset);
+        self.log_start_steps.get(index).copied()
+    }
+
+    /// docs/history-format.md: a never-read write at `offset` is evicted when an authoritative `log_start` with an offset
+    /// > `offset` came before any poll read an offset > `offset` in this partition.
+    fn evicts(&self, offset: u64) -> Option<u64> {
+        let (log_start_line, _) = self.first_log_start_above(offset)?;
+        match self.first_read_above(offset) {
+            Some((read_line, _)) if read_line < log_start_line => None,
+            _ => Some(log_start_line),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lifecycle {
+    /// In an incarnation (begun by `start`, or implicitly by any event).
+    Running,
+    Crashed,
+    Closed,
+}
+
+#[derive(Debug)]
+struct ProcessState {
+    name: String,
+    /// Has the process had any event before the current one?
+    seen: bool,
+    lifecycle: Lifecycle,
+    cursors: BTreeMap<PartitionId, Cursor>,
+}
+
+/// A restart's view of what came before, for `duplicate-delivery`.
+#[derive(Debug, Clone)]
+struct RestartBaseline {
+    start_line: u64,
+    /// The last commit ok before the restart: (offset, line).
+    committed: Option<(u64, u64)>,
+    /// When the previous incarnation ended with `close`: what it delivered, and the close line.
+    closed_incarnation: Option<(OffsetRanges, u64)>,
+}
+
+/// One (process, partition) as a consumer.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// The last offset delivered in this incarnation since the last assign/reset: (offset, line).
+    last_delivered: Option<(u64, u64)>,
+    /// Everything delivered in this incarnation.
+    delivered: OffsetRanges,
+    /// After a `close`, until the next `start`: what the closed incarnation delivered, and the close line.
+    closed_delivered: Option<(OffsetRanges, u64)>,
+    /// Set by a restart (a `start` after earlier events).
+    baseline: Option<RestartBaseline>,
+    /// The last commit ok: (offset, line).
+    last_commit: Option<(u64, u64)>,
+    /// The highest commit ok since the last reset that lowered the position: (offset, line).
+    highest_commit: Option<(u64, u64)>,
+    spin: Option<SpinRun>,
+}
+
+/// Consecutive requests without progress after the heal while data was available.
+#[derive(Debug)]
+struct SpinRun {
+    heal_line: u64,
+    /// The known record that was available when the run began: (offset, line).
+    available: (u64, u64),
+    log_start: u64,
+    request_lines: Vec<u64>,
+    last_line: u64,
+    length: u32,
+    lowest_offset: u64,
+    highest_offset: u64,
+}
+
+/// A delivery of `to` right after `from` (both in the same incarnation, no assign/reset between) with `to > from + 1`.
+#[derive(Debug)]
+struct SkipCandidate {
+    process: ProcessId,
+    partition: PartitionId,
+    from: (u64, u64),
+    to: (u64, u64),
+}
+
+/// One anomaly kind's exact count and its first `ANOMALIES_LISTED_PER_KIND_MAX` anomalies by proving lines.
+#[derive(Default)]
+struct KindReport {
+    count: u64,
+    /// A max-heap by (events, explanation): the root is the last of the kept ones.
+    kept: BinaryHeap<Ranked>,
+}
+
+#[derive(PartialEq, Eq)]
+struct Ranked(Anomaly);
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (&self.0.events, &self.0.explanation).cmp(&(&other.0.events, &other.0.explanation))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Collects anomalies: exact counts, a bounded list per kind.
+struct Reports {
+    kinds: Vec<KindReport>,
+}
+
+impl Reports {
+    fn new() -> Reports {
+        Reports {
+            kinds: AnomalyKind::ALL
+                .iter()
+                .map(|_| KindReport::default())
+                .collect(),
+        }
+    }
+
+    /// Counts one anomaly and keeps it if it is among the first listed of its kind. `explanation` is built only
+    /// when the anomaly is kept.
+    fn add(
+        &mut self,
+        kind: AnomalyKind,
+        events: impl IntoIterator<Item = u64>,
+        explanation: impl FnOnce() -> String,
+    ) {
+        let mut events: Vec<u64> = events.into_iter().collect();
+        events.sort_unstable();
+        events.dedup();
+        assert!(
+            !events.is_empty() && events[0] >= 1,
+            "an anomaly is proven by at least one line: {events:?}"
+        );
+        let report = &mut self.kinds[kind.index()];
+        report.count += 1;
+        if report.kept.len() >= ANOMALIES_LISTED_PER_KIND_MAX {
+            let last = report.kept.peek().expect("the heap is full");
+            if events >= last.0.events {
+                return;
+            }
+            report.kept.pop();
+        }
+        report.kept.push(Ranked(Anomaly {
+            kind,
+            explanation: explanation(),
+            events,
+        }));
+    }
+}
+
+/// The checker. Feed it every event of a history in order with [`Checker::observe`], then call
+/// [`Checker::finish`]. [`crate::check_events`] and [`crate::check_reader`] do both.
+pub struct Checker {
+    stats: Stats,
+    last_line: u64,
+    last_time_ns: u64,
+
+    process_ids: LookupMap<String, ProcessId>,
+    processes: Vec<ProcessState>,
+    topic_ids: LookupMap<String, TopicId>,
+    topics: Vec<TopicState>,
+    partition_ids: LookupMap<(TopicId, u32), PartitionId>,
+    partitions: Vec<PartitionState>,
+    /// The last (topic, partition) looked up: records of one poll mostly share it.
+    last_partition: Option<(String, u32, PartitionId)>,
+    value_table: ValueTable,
+    values: Vec<ValueState>,
+    value_reads: Vec<ValueReads>,
+    /// Values known at more than one place: the other places.
+    value_conflicts: BTreeMap<ValueId, Conflicts<Sighting>>,
+    positions: PositionTable,
+    /// Offsets known with more than one value: the other values and their lines.
+    position_conflicts: BTreeMap<(PartitionId, u64), Conflicts<(ValueId, u64)>>,
+    error_ids: LookupMap<String, ErrorId>,
+    errors: Vec<String>,
+
+    /// `Some(line of the heal)` while in a liveness phase: after a `heal` fault and before any other fault.
+    liveness_heal_line: Option<u64>,
+    /// The last `heal` fault of the history so far.
+    last_heal_line: Option<u64>,
+    skip_candidates: Vec<SkipCandidate>,
+    reports: Reports,
+}
+
+impl Default for Checker {
+    fn default() -> Self {
+        Checker::new()
+    }
+}
+
+impl Checker {
+    pub fn new() -> Checker {
+        Checker {
+            stats: Stats::default(),
+            last_line: 0,
+            last_time_ns: 0,
+            process_ids: LookupMap::default(),
+            processes: Vec::new(),
+            topic_ids: LookupMap::default(),
+            topics: Vec::new(),
+            partition_ids: LookupMap::default(),
+            partitions: Vec::new(),
+            value_table: ValueTable::default(),
+            values: Vec::new(),
+            value_reads: Vec::new(),
+            value_conflicts: BTreeMap::new(),
+            position_conflicts: BTreeMap::new(),
+            last_partition: None,
+            positions: PositionTable::default(),
+            error_ids: LookupMap::default(),
+            errors: Vec::new(),
+            liveness_heal_line: None,
+            last_heal_line: None,
+            skip_candidates: Vec::new(),
+            reports: Reports::new(),
+        }
+    }
+
+    /// Observes the event on 1-based `line`. Lines must increase and time must not decrease.
+    ///
+    /// # Panics
+    /// When `line` does not increase or `event.time_ns` decreases: the caller broke the history's order (the
+    /// reader reports both as bad input before they get here).
+    pub fn observe(&mut self, line: u64, event: &Event<'_>) {
+        assert!(
+            line > self.last_line,
+            "history lines must increase: line {line} after line {}",
+            self.last_line
+        );
+        assert!(
+            event.time_ns >= self.last_time_ns,
+            "history time went backwards on line {line}: {} ns after {} ns",
+            event.time_ns,
+            self.last_time_ns
+        );
+        self.last_line = line;
+        self.last_time_ns = event.time_ns;
+        self.stats.events += 1;
+
+        if let Op::Ignored { .. } = event.op {
+            self.stats.ignored_events += 1;
+            return;
+        }
+        if event.op.is_client_operation() {
+            self.stats.operations += 1;
+        }
+        let process = self.process_id(&event.process);
+        match &event.op {
+            Op::Start => self.on_start(process, line),
+            Op::Crash => self.on_end(process, line, Lifecycle::Crashed),
+            Op::Close => self.on_end(process, line, Lifecycle::Closed),
+            op => {
+                if self.processes[process as usize].lifecycle != Lifecycle::Running {
+                    self.begin_implicit_incarnation(process);
+                }
+                self.on_operation(process, line, op);
+            }
+        }
+        self.processes[process as usize].seen = true;
+    }
+
+    fn on_operation(&mut self, process: ProcessId, line: u64, op: &Op<'_>) {
+        match op {
+            Op::SendInvoke { key, value, .. } => {
+                let value = self.value_id(value);
+                let state = &mut self.values[value as usize];
+                if state.invoked.is_none() {
+                    state.invoked = Some(SendInvoked {
+                        line,
+                        time_ns: self.last_time_ns,
+                        process,
+                        keyless: key.is_none(),
+                        liveness_heal_line: self.liveness_heal_line,
+                    });
+                }
+            }
+            Op::SendOk {
+                value: text,
+                topic,
+                partition,
+                offset,
+                ..
+            } => {
+                self.stats.sends_ok += 1;
+                let partition = self.partition_id(topic, *partition);
+                let value = self.value_id(text);
+                let sighting = Sighting {
+                    partition,
+                    offset: *offset,
+                    line,
+                };
+                let state = &mut self.values[value as usize];
+                if state.acknowledged.is_none() {
+                    state.acknowledged = Some(sighting);
+                }
+                self.know(value, sighting, false, text);
+            }
+            Op::SendFail { value, error } => {
+                let error = self.error_id(error);
+                let value = self.value_id(value);
+                let state = &mut self.values[value as usize];
+                if state.failed.is_none() {
+                    state.failed = Some((line, error));
+                }
+            }
+            Op::SendInfo { .. } => {}
+            Op::PollOk { records } => {
+                for record in records.iter() {
+                    let partition = self.partition_id(&record.topic, record.partition);
+                    self.deliver(process, line, partition, record.offset, &record.value);
+                }
+            }
+            Op::PollFail {
+                topic,
+                partition,
+                offset,
+                error,
+                next_available,
+            } => {
+                let partition = self.partition_id(topic, *partition);
+                if error_code::is_internal(error) {
+                    let process_name = &self.processes[process as usize].name;
+                    let label = self.partition_label(partition);
+                    self.reports.add(AnomalyKind::InternalError, [line], || {
+                        format!("{process_name} got {error} from a poll of {label} at offset {offset} (line {line})")
+                    });
+                }
+                if error == error_code::OFFSET_EVICTED {
+                    self.check_next_available(process, line, partition, *offset, *next_available);
+                }
+            }
+            Op::Request(Request {
+                api,
+                topic,
+                partition,
+                offset,
+                error,
+                progress,
+                ..
+            }) => {
+                let partition = self.partition_id(topic, *partition);
+                self.on_request(
+                    process,
+                    line,
+                    partition,
+                    api,
+                    *offset,
+                    error.as_deref(),
+                    *progress,
+                );
+            }
+            Op::Commit {
+                phase: CommitPhase::Ok,
+                topic,
+                partition,
+                offset,
+            } => {
+                let partition = self.partition_id(topic, *partition);
+                self.on_commit_ok(process, line, partition, *offset);
+            }
+            Op::Commit { .. } => {}
+            Op::Assign { partitions } => {
+                for assigned in partitions.iter() {
+                    let partition = self.partition_id(&assigned.topic, assigned.partition);
+                    self.cursor(process, partition).last_delivered = None;
+                }
+            }
+            Op::Reset {
+                topic,
+                partition,
+                from,
+                to,
+                ..
+            } => {
+                let partition = self.partition_id(topic, *partition);
+                let cursor = self.cursor(process, partition);
+                cursor.last_delivered = None;
+                // `commit-regressed` excuses a lower commit after "a reset to a lower position": a reset that
+                // moved the position down (to < from), or to below an earlier commit. Either clears the earlier
+                // commits it is compared with.
+                let lowers_below_commit = cursor
+                    .highest_commit
+                    .is_some_and(|(committed, _)| *to < committed);
+                if *to < *from || lowers_below_commit {
+                    cursor.highest_commit = None;
+                }
+            }
+            Op::InitPid { .. } | Op::Leader { .. } => {}
+            Op::LogStart {
+                topic,
+                partition,
+                offset,
+                broker,
+            } => {
+                let partition = self.partition_id(topic, *partition);
+                if broker.is_none() {
+                    let state = &mut self.partitions[partition as usize];
+                    state.log_start = Some((*offset, line));
+                    if state
+                        .log_start_steps
+                        .last()
+                        .is_none_or(|&(_, highest)| *offset > highest)
+                    {
+                        state.log_start_steps.push((line, *offset));
+                    }
+                }
+            }
+            Op::Partitions { topic, count } => {
+                let topic = self.topic_id(topic);
+                let state = &mut self.topics[topic as usize];
+                if let Some(previous) = state.partition_count {
+                    if *count > previous {
+                        state
+                            .raises
+                            .push((line, self.last_time_ns, previous, *count));
+                    }
+                }
+                state.partition_count = Some(*count);
+            }
+            Op::Fault { fault, .. } => {
+                if fault == FaultKind::Heal.as_str() {
+                    self.liveness_heal_line = Some(line);
+                    self.last_heal_line = Some(line);
+                } else {
+                    // A fault after a heal ends that liveness phase: faults are not repaired any more.
+                    self.liveness_heal_line = None;
+                }
+            }
+            Op::Start | Op::Crash | Op::Close | Op::Ignored { .. } => {
+                unreachable!("handled by observe")
+            }
+        }
+    }
+
+    /// `start`: a new incarnation. After earlier events of the process it is a restart, which fixes the
+    /// baselines of `duplicate-delivery`.
+    fn on_start(&mut self, process: ProcessId, line: u64) {
+        let state = &mut self.processes[process as usize];
+        let restart = state.seen;
+        let closed = state.lifecycle == Lifecycle::Closed;
+        for cursor in state.cursors.values_mut() {
+            let closed_incarnation = cursor.closed_delivered.take().filter(|_| closed);
+            cursor.baseline = restart.then_some(RestartBaseline {
+                start_line: line,
+                committed: cursor.last_commit,
+                closed_incarnation,
+            });
+            cursor.last_delivered = None;
+            cursor.delivered.clear();
+        }
+        state.lifecycle = Lifecycle::Running;
+    }
+
+    /// `crash` or `close`: the incarnation ends. A close keeps what the incarnation delivered for the next one.
+    fn on_end(&mut self, process: ProcessId, line: u64, how: Lifecycle) {
+        let state = &mut self.processes[process as usize];
+        for cursor in state.cursors.values_mut() {
+            cursor.last_delivered = None;
+            let delivered = std::mem::take(&mut cursor.delivered);
+            cursor.closed_delivered = (how == Lifecycle::Closed).then_some((delivered, line));
+        }
+        state.lifecycle = how;
+    }
+
+    /// An event of a crashed or closed process without a `start` first: an incarnation began unannounced, so
+    /// the closed one is no longer the previous incarnation.
+    fn begin_implicit_incarnation(&mut self, process: ProcessId) {
+        let state = &mut self.processes[process as usize];
+        for cursor in state.cursors.values_mut() {
+            cursor.closed_delivered = None;
+        }
+        state.lifecycle = Lifecycle::Running;
+    }
+
+    fn process_id(&mut self, name: &str) -> ProcessId {
+        if let Some(&id) = self.process_ids.get(name) {
+            return id;
+        }
+        self.new_process(name)
+    }
+
+    fn new_process(&mut self, name: &str) -> ProcessId {
+        let id = u32::try_from(self.processes.len()).expect("fewer than 2^32 processes");
+        self.process_ids.insert(name.to_string(), id);
+        self.processes.push(ProcessState {
+            name: name.to_string(),
+            seen: false,
+            lifecycle: Lifecycle::Running,
+            cursors: BTreeMap::new(),
+        });
+        id
+    }
+
+    fn topic_id(&mut self, name: &str) -> TopicId {
+        if let Some(&id) = self.topic_ids.get(name) {
+            return id;
+        }
+        let id = u32::try_from(self.topics.len()).expect("fewer than 2^32 topics");
+        self.topic_ids.insert(name.to_string(), id);
+        self.topics.push(TopicState {
+            name: name.to_string(),
+            partition_count: None,
+            raises: Vec::new(),
+        });
+        id
+    }
+
+    fn partition_id(&mut self, topic_name: &str, partition: u32) -> PartitionId {
+        if let Some((last_topic, last_partition, id)) = &self.last_partition {
+            if *last_partition == partition && last_topic == topic_name {
+                return *id;
+            }
+        }
+        let id = self.partition_id_uncached(topic_name, partition);
+        let mut last_topic = self
+            .last_partition
+            .take()
+            .map(|(name, _, _)| name)
+            .unwrap_or_default();
+        last_topic.clear();
+        last_topic.push_str(topic_name);
+        self.last_partition = Some((last_topic, partition, id));
+        id
+    }
+
+    fn partition_id_uncached(&mut self, topic: &str, partition: u32) -> PartitionId {
+        let topic = self.topic_id(topic);
+        if let Some(&id) = self.partition_ids.get(&(topic, partition)) {
+            return id;
+        }
+        let id = u32::try_from(self.partitions.len()).expect("fewer than 2^32 partitions");
+        self.partition_ids.insert((topic, partition), id);
+        self.partitions.push(PartitionState {
+            topic,
+            partition,
+            log_start_steps: Vec::new(),
+            log_start: None,
+            read_steps: Vec::new(),
+            highest_known: None,
+            texts: String::new(),
+        });
+        id
+    }
+
+    fn value_id(&mut self, text: &str) -> ValueId {
+        let (id, new) = self.value_table.intern(text);
+        if new {
+            debug_assert_eq!(id as usize, self.values.len());
+            self.values.push(ValueState::default());
+            self.value_reads.push(ValueReads::default());
+        }
+        id
+    }
+
+    fn error_id(&mut self, error: &str) -> ErrorId {
+        if let Some(&id) = self.error_ids.get(error) {
+            return id;
+        }
+        let id = u32::try_from(self.errors.len()).expect("fewer than 2^32 error codes");
+        self.error_ids.insert(error.to_string(), id);
+        self.errors.push(error.to_string());
+        id
+    }
+
+    fn cursor(&mut self, process: ProcessId, partition: PartitionId) -> &mut Cursor {
+        self.processes[process as usize]
+            .cursors
+            .entry(partition)
+            .or_default()
+    }
+
+    /// `topic/partition`, e.g. `orders/0`.
+    fn partition_label(&self, partition: PartitionId) -> String {
+        let state = &self.partitions[partition as usize];
+        format!(
+            "{}/{}",
+            self.topics[state.topic as usize].name, state.partition
+        )
+    }
+}
+
+/// An acknowledged send with a recorded invoke, for `nonmonotonic-send`.
+#[derive(Debug, Clone, Copy)]
+struct InvokedSend {
+    invoke_line: u64,
+    offset: u64,
+    ok_line: u64,
+    value: ValueId,
+}
+
+/// A keyless acknowledged send with a recorded invoke, for `stale-partitions`.
+#[derive(Debug, Clone, Copy)]
+struct KeylessSend {
+    invoke_line: u64,
+    invoke_time_ns: u64,
+    partition: u32,
+    ok_line: u64,
+}
+
+/// Why a delivery after a restart is a `duplicate-delivery`.
+#[derive(Debug, Clone, Copy)]
+enum Redelivery {
+    BelowCommit {
+        committed: u64,
+        commit_line: u64,
+    },
+    AfterClose {
+        close_line: u64,
+        first: u64,
+        last: u64,
+        first_line: u64,
+    },
+}

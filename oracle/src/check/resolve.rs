@@ -1,0 +1,365 @@
+//! The resolution at the end of the history: everything that needs whole-history knowledge (what
+//! is known, what is evicted, the order of sends by invocation, the partition growths).
+
+use super::*;
+
+impl Checker {
+    /// Resolves everything that needs the whole history and returns the verdict.
+    pub fn finish(mut self) -> CheckResult {
+        // Spinloop runs still open at the end of the history.
+        for process in 0..self.processes.len() {
+            let open: Vec<(PartitionId, SpinRun)> = self.processes[process]
+                .cursors
+                .iter_mut()
+                .filter_map(|(&partition, cursor)| cursor.spin.take().map(|run| (partition, run)))
+                .collect();
+            for (partition, run) in open {
+                self.finish_spin_run(process as ProcessId, partition, run);
+            }
+        }
+        self.merge_reads();
+        self.resolve_values();
+        self.resolve_positions_and_skips();
+        self.resolve_send_order();
+        self.resolve_stale_partitions();
+
+        let mut anomalies = Vec::new();
+        let mut counts = BTreeMap::new();
+        for (kind, report) in AnomalyKind::ALL.into_iter().zip(self.reports.kinds) {
+            if report.count == 0 {
+                continue;
+            }
+            counts.insert(kind.as_str().to_string(), report.count);
+            anomalies.extend(
+                report
+                    .kept
+                    .into_sorted_vec()
+                    .into_iter()
+                    .map(|ranked| ranked.0),
+            );
+        }
+        CheckResult {
+            valid: counts.is_empty(),
+            anomalies,
+            counts,
+            stats: self.stats,
+        }
+    }
+
+    /// Folds the first reads noted in the offset slots into the values' first reads, then counts the values read.
+    pub(super) fn merge_reads(&mut self) {
+        for (_, _, slot) in self.positions.known() {
+            if slot.first_read_line == 0 {
+                continue;
+            }
+            let reads = &mut self.value_reads[slot.value as usize];
+            if reads
+                .first_read
+                .is_none_or(|(line, _)| slot.first_read_line < line)
+            {
+                reads.first_read = Some((slot.first_read_line, slot.first_read_process));
+            }
+        }
+        self.stats.records_read = self
+            .value_reads
+            .iter()
+            .filter(|reads| reads.first_read.is_some())
+            .count() as u64;
+    }
+
+    /// Per value: `duplicate`, `G1a`, `producer-stalled`, and the fate of acknowledged writes nobody read:
+    /// evicted, `lost-write`, or `unseen`.
+    pub(super) fn resolve_values(&mut self) {
+        for value in 0..self.values.len() {
+            let state = &self.values[value];
+            let text = self.value_table.text(value as ValueId);
+
+            let reads = self.value_reads[value];
+            if let (Some((partition, offset)), Some(conflicts)) = (
+                reads.known_at,
+                self.value_conflicts.get(&(value as ValueId)),
+            ) {
+                let first = Sighting {
+                    partition,
+                    offset,
+                    line: state.known_line,
+                };
+                let places: Vec<Sighting> = std::iter::once(first)
+                    .chain(conflicts.items.iter().copied())
+                    .collect();
+                let more = if conflicts.truncated { " and more" } else { "" };
+                let described: Vec<String> = places
+                    .iter()
+                    .map(|place| {
+                        format!(
+                            "{} offset {} (line {})",
+                            self.partition_label(place.partition),
+                            place.offset,
+                            place.line
+                        )
+                    })
+                    .collect();
+                self.reports.add(
+                    AnomalyKind::Duplicate,
+                    places.iter().map(|place| place.line),
+                    || {
+                        format!(
+                            "value {text} is known at {} offsets: {}{more}",
+                            places.len(),
+                            described.join(", ")
+                        )
+                    },
+                );
+            }
+
+            if let (Some((fail_line, error)), Some((read_line, reader))) =
+                (state.failed, reads.first_read)
+            {
+                let error = &self.errors[error as usize];
+                let reader = &self.processes[reader as usize].name;
+                self.reports.add(AnomalyKind::G1a, [fail_line, read_line], || {
+                    format!(
+                        "{reader} read value {text} (line {read_line}), whose send definitely failed with {error} \
+                         (line {fail_line})"
+                    )
+                });
+            }
+
+            if let (Some(invoked), Some((fail_line, error))) = (state.invoked, state.failed) {
+                if let Some(heal_line) = invoked.liveness_heal_line {
+                    let error = &self.errors[error as usize];
+                    let producer = &self.processes[invoked.process as usize].name;
+                    let invoke_line = invoked.line;
+                    self.reports.add(AnomalyKind::ProducerStalled, [heal_line, invoke_line, fail_line], || {
+                        format!(
+                            "{producer}'s send of {text}, invoked after the heal (line {heal_line}) on line \
+                             {invoke_line}, failed with {error} (line {fail_line})"
+                        )
+                    });
+                }
+            }
+
+            let Some(acknowledged) = state.acknowledged else {
+                continue;
+            };
+            if reads.first_read.is_some() {
+                continue;
+            }
+            let partition = &self.partitions[acknowledged.partition as usize];
+            let offset = acknowledged.offset;
+            if partition.evicts(offset).is_some() {
+                self.stats.evicted += 1;
+                continue;
+            }
+            let label = self.partition_label(acknowledged.partition);
+            let ok_line = acknowledged.line;
+            if let Some((read_line, read_offset)) = partition.first_read_above(offset) {
+                self.reports.add(AnomalyKind::LostWrite, [ok_line, read_line], || {
+                    format!(
+                        "value {text} was acknowledged at {label} offset {offset} (line {ok_line}) and never read, \
+                         while a poll read the higher offset {read_offset} of {label} (line {read_line}) and no \
+                         log start had passed offset {offset} before that"
+                    )
+                });
+            } else if let Some(heal_line) = self.last_heal_line {
+                let highest_read = match partition.highest_read() {
+                    Some(highest) => format!("the highest offset read of {label} is {highest}"),
+                    None => format!("no poll read {label}"),
+                };
+                self.reports.add(AnomalyKind::Unseen, [ok_line, heal_line], || {
+                    format!(
+                        "value {text} was acknowledged at {label} offset {offset} (line {ok_line}) and never read \
+                         nor evicted, although the history has a heal (line {heal_line}); {highest_read}"
+                    )
+                });
+            }
+        }
+    }
+
+    /// Per offset: `inconsistent-offsets`. Then `poll-skip`: a skipped offset must be known and not evicted. An
+    /// offset counts as evicted here when no poll read it and the log start passed it before any poll read
+    /// beyond it (the rule of docs/history-format.md for never-read writes, applied to the offset).
+    pub(super) fn resolve_positions_and_skips(&mut self) {
+        for (&(partition, offset), conflicts) in &self.position_conflicts {
+            let label = self.partition_label(partition);
+            let first = self
+                .positions
+                .peek(partition, offset)
+                .map(|slot| (slot.value, slot.line))
+                .expect("a conflicting offset is known");
+            let values: Vec<(ValueId, u64)> = std::iter::once(first)
+                .chain(conflicts.items.iter().copied())
+                .collect();
+            let more = if conflicts.truncated { " and more" } else { "" };
+            let described: Vec<String> = values
+                .iter()
+                .map(|&(value, line)| format!("{} (line {line})", self.value_table.text(value)))
+                .collect();
+            self.reports.add(
+                AnomalyKind::InconsistentOffsets,
+                values.iter().map(|&(_, line)| line),
+                || {
+                    format!(
+                        "{label} offset {offset} is known with {} values: {}{more}",
+                        values.len(),
+                        described.join(", ")
+                    )
+                },
+            );
+        }
+        let mut available: Vec<Vec<(u64, u64)>> = vec![Vec::new(); self.partitions.len()];
+        for (partition, offset, slot) in self.positions.known() {
+            if slot.read || self.partitions[partition as usize].evicts(offset).is_none() {
+                available[partition as usize].push((offset, slot.line));
+            }
+        }
+        for offsets in &mut available {
+            offsets.sort_unstable();
+        }
+        for candidate in std::mem::take(&mut self.skip_candidates) {
+            let offsets = &available[candidate.partition as usize];
+            let (from, from_line) = candidate.from;
+            let (to, to_line) = candidate.to;
+            debug_assert!(to > from + 1);
+            let index = offsets.partition_point(|&(offset, _)| offset <= from);
+            let Some(&(skipped, skipped_line)) =
+                offsets.get(index).filter(|&&(offset, _)| offset < to)
+            else {
+                continue;
+            };
+            let process_name = &self.processes[candidate.process as usize].name;
+            let label = self.partition_label(candidate.partition);
+            self.reports.add(AnomalyKind::PollSkip, [from_line, to_line, skipped_line], || {
+                format!(
+                    "{process_name} delivered {label} offset {to} (line {to_line}) right after offset {from} (line \
+                     {from_line}), skipping offset {skipped}, which is known (line {skipped_line}) and not evicted"
+                )
+            });
+        }
+    }
+
+    /// `nonmonotonic-send`: per producer process and partition, acknowledged sends in invocation order must have
+    /// increasing offsets. Sends without a recorded invoke have no invocation order and are left out.
+    pub(super) fn resolve_send_order(&mut self) {
+        let mut sends: BTreeMap<(ProcessId, PartitionId), Vec<InvokedSend>> = BTreeMap::new();
+        for (value, state) in self.values.iter().enumerate() {
+            if let (Some(invoked), Some(acknowledged)) = (state.invoked, state.acknowledged) {
+                sends
+                    .entry((invoked.process, acknowledged.partition))
+                    .or_default()
+                    .push(InvokedSend {
+                        invoke_line: invoked.line,
+                        offset: acknowledged.offset,
+                        ok_line: acknowledged.line,
+                        value: value as ValueId,
+                    });
+            }
+        }
+        for ((process, partition), mut sends) in sends {
+            sends.sort_unstable_by_key(|send| send.invoke_line);
+            // The send with the highest offset among those invoked so far.
+            let mut highest: Option<InvokedSend> = None;
+            for send in sends {
+                match highest {
+                    Some(earlier) if send.offset < earlier.offset => {
+                        let process_name = &self.processes[process as usize].name;
+                        let label = self.partition_label(partition);
+                        let earlier_text = self.value_table.text(earlier.value);
+                        let text = self.value_table.text(send.value);
+                        let lines = [
+                            earlier.invoke_line,
+                            send.invoke_line,
+                            earlier.ok_line,
+                            send.ok_line,
+                        ];
+                        self.reports.add(AnomalyKind::NonmonotonicSend, lines, || {
+                            format!(
+                                "{process_name} invoked the send of {earlier_text} (line {}) before the send of \
+                                 {text} (line {}), but {text} was acknowledged at {label} offset {} (line {}), below \
+                                 {earlier_text}'s offset {} (line {})",
+                                earlier.invoke_line,
+                                send.invoke_line,
+                                send.offset,
+                                send.ok_line,
+                                earlier.offset,
+                                earlier.ok_line
+                            )
+                        });
+                    }
+                    Some(earlier) if send.offset <= earlier.offset => {}
+                    _ => highest = Some(send),
+                }
+            }
+        }
+    }
+
+    /// `stale-partitions`: after a `partitions` event raised a topic from n to m partitions, one producer's
+    /// keyless sends invoked after it (and acknowledged) number at least 10*m and all landed on partitions < n.
+    /// A topic's first `partitions` event sets its count (it raises nothing); sends without an invoke are left out.
+    pub(super) fn resolve_stale_partitions(&mut self) {
+        if self.topics.iter().all(|topic| topic.raises.is_empty()) {
+            return;
+        }
+        let mut sends: BTreeMap<(ProcessId, TopicId), Vec<KeylessSend>> = BTreeMap::new();
+        for state in &self.values {
+            let (Some(invoked), Some(acknowledged)) = (state.invoked, state.acknowledged) else {
+                continue;
+            };
+            if !invoked.keyless {
+                continue;
+            }
+            let partition = &self.partitions[acknowledged.partition as usize];
+            if self.topics[partition.topic as usize].raises.is_empty() {
+                continue;
+            }
+            sends
+                .entry((invoked.process, partition.topic))
+                .or_default()
+                .push(KeylessSend {
+                    invoke_line: invoked.line,
+                    invoke_time_ns: invoked.time_ns,
+                    partition: partition.partition,
+                    ok_line: acknowledged.line,
+                });
+        }
+        for ((process, topic), mut sends) in sends {
+            sends.sort_unstable_by_key(|send| send.invoke_line);
+            // suffix_highest[i] = the highest partition among sends[i..]
+            let mut suffix_highest = vec![0u32; sends.len() + 1];
+            for index in (0..sends.len()).rev() {
+                suffix_highest[index] = suffix_highest[index + 1].max(sends[index].partition);
+            }
+            let topic_state = &self.topics[topic as usize];
+            for &(raise_line, raise_time_ns, old_count, new_count) in &topic_state.raises {
+                // Time never decreases from line to line, so this predicate holds for a prefix.
+                let counted_from_ns = raise_time_ns.saturating_add(STALE_PARTITIONS_GRACE_NS);
+                let first = sends.partition_point(|send| {
+                    send.invoke_line <= raise_line || send.invoke_time_ns < counted_from_ns
+                });
+                let after = &sends[first..];
+                let sends_min = STALE_PARTITIONS_SENDS_PER_PARTITION * u64::from(new_count);
+                if (after.len() as u64) < sends_min || suffix_highest[first] >= old_count {
+                    continue;
+                }
+                let process_name = &self.processes[process as usize].name;
+                let topic_name = &topic_state.name;
+                let mut ok_lines: Vec<u64> = after.iter().map(|send| send.ok_line).collect();
+                ok_lines.sort_unstable();
+                let count = ok_lines.len();
+                let (first_line, last_line) = (ok_lines[0], ok_lines[count - 1]);
+                let lines = std::iter::once(raise_line)
+                    .chain(ok_lines.iter().copied().take(STALE_SEND_LINES_LISTED_MAX));
+                self.reports.add(AnomalyKind::StalePartitions, lines, || {
+                    format!(
+                        "after {topic_name} grew from {old_count} to {new_count} partitions (line {raise_line}), \
+                         {process_name} invoked {count} keyless sends at least {grace_s} s after it (time for a \
+                         metadata refresh), all acknowledged (lines {first_line}..={last_line}), at least \
+                         {STALE_PARTITIONS_SENDS_PER_PARTITION} x {new_count} = {sends_min}, and every one landed on a \
+                         partition below {old_count}",
+                        grace_s = STALE_PARTITIONS_GRACE_NS / 1_000_000_000
+                    )
+                });
+            }
+        }
+    }
+}
