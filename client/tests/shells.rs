@@ -2,7 +2,7 @@
 //! every API as a single broker + controller would (an in-memory log per partition, KIP-98
 //! deduplication, committed offsets). It checks the shells' plumbing — transport, ticks,
 //! history recording, crash/restart, clean close, determinism — not the broker: the tests
-//! against the real cluster (`broker::node`) are in `cluster.rs`.
+//! against the real cluster (`broker::node`) are in `scenarios/tests/clients_on_cluster.rs`.
 
 use bytes::Bytes;
 use client::node::{ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload};

@@ -14,6 +14,7 @@ pub mod bugs;
 pub mod campaign;
 pub mod coverage;
 pub mod named;
+pub mod observer;
 pub mod report;
 pub mod runtime;
 pub mod shrink;

@@ -19,10 +19,7 @@ pub use consumer::{ConsumerNode, ConsumerProgress, ConsumerWorkload};
 pub use producer::{ProducerNode, ProducerProgress, ProducerWorkload};
 
 use crate::common::Action;
-use crate::history::{History, Op};
-use broker::controller::ControllerEvent;
-use broker::core::Observation;
-use broker::node::{ClusterEvent, Observer};
+use crate::history::History;
 use protocol::api::{Envelope, Response};
 use sim::net::Socket;
 use sim::World;
@@ -158,45 +155,4 @@ pub async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool
         }
         madsim::time::sleep(WAIT_POLL).await;
     }
-}
-
-/// An observer for [`broker::node::start_cluster`] that records the cluster's observable
-/// changes in `history` as process `cluster`: `leader` (a partition got a leader), `partitions`
-/// (a topic's count changed), `log_start` (a replica's log start advanced: authoritative, without
-/// `broker`, when the leader reports it).
-pub fn cluster_observer(history: History) -> Observer {
-    Arc::new(move |event: ClusterEvent| {
-        let op = match event {
-            ClusterEvent::Controller(ControllerEvent::LeaderElected {
-                partition,
-                leader: Some(leader),
-                leader_epoch,
-                ..
-            }) => Op::Leader {
-                topic: partition.topic.into(),
-                partition: partition.partition,
-                broker: leader,
-                epoch: i32::try_from(leader_epoch).unwrap_or(i32::MAX),
-            },
-            ClusterEvent::Controller(ControllerEvent::PartitionsChanged { topic, count }) => {
-                Op::Partitions {
-                    topic: topic.into(),
-                    count,
-                }
-            }
-            ClusterEvent::Broker(Observation::LogStartAdvanced {
-                partition,
-                broker,
-                offset,
-                leader,
-            }) => Op::LogStart {
-                topic: partition.topic.into(),
-                partition: partition.partition,
-                offset,
-                broker: (!leader).then_some(broker),
-            },
-            _ => return,
-        };
-        history.record(crate::history::CLUSTER_PROCESS, op);
-    })
 }

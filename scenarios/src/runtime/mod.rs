@@ -15,14 +15,13 @@ mod faults;
 
 use crate::bugs::BugSelection;
 use crate::coverage::{self, Coverage};
+use crate::observer::cluster_observer;
 use crate::spec::*;
 use broker::api::{CreateTopicRequest, ErrorCode, Request, Response, TopicPartition};
 use broker::core::BrokerConfig;
 use broker::log::LogConfig;
 use broker::node::{start_cluster, Cluster, ClusterConfig, ClusterEvent, RpcClient};
-use client::node::{
-    cluster_observer, ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload,
-};
+use client::node::{ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload};
 use client::{ClusterAddrs, ConsumerConfig, History, ProducerConfig, Subscription};
 use faults::Active;
 use oracle::FaultKind;

@@ -1,17 +1,17 @@
 //! The clients against the real cluster (`broker::node`: a controller and 3 brokers) in the
 //! simulation: a producer and a consumer exchange 10,000 records while partition leaders crash
 //! and come back; after the heal, every acknowledged value is read, and the history file the
-//! recorder writes parses as docs/history-format.md and passes the oracle.
+//! recorder writes parses as docs/history-format.md and passes the oracle. (It lives with the
+//! harness because it needs both the client and the broker, and the harness's cluster observer.)
 
+use broker::api::{CreateTopicRequest, CreateTopicResponse, ErrorCode, Request, Response};
 use broker::node::{start_cluster, ClusterConfig, RpcClient};
-use client::node::{
-    cluster_observer, wait_for, ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload,
-};
+use client::node::{wait_for, ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload};
 use client::policy::CommitPositionPolicy;
 use client::{
     ClusterAddrs, CommitMode, ConsumerConfig, History, ProducerConfig, ResetPolicy, Subscription,
 };
-use protocol::api::{CreateTopicRequest, CreateTopicResponse, ErrorCode, Request, Response};
+use scenarios::observer::cluster_observer;
 use sim::{RunLimits, Seed, World};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -288,7 +288,7 @@ fn close_and_restart(commit_position: CommitPositionPolicy) -> oracle::CheckResu
                 "consumer-0",
                 Subscription::Assign(
                     (0..PARTITIONS)
-                        .map(|p| protocol::api::TopicPartition::new(TOPIC, p))
+                        .map(|p| broker::api::TopicPartition::new(TOPIC, p))
                         .collect(),
                 ),
             );

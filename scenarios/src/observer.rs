@@ -1,0 +1,51 @@
+//! Recording the cluster's side of the history: the harness watches the brokers and the
+//! controller (through [`broker::node::start_cluster`]'s observer) and writes what clients could
+//! observe about them. It lives here, not in the client, because it is the harness that sees
+//! both sides.
+
+use broker::controller::ControllerEvent;
+use broker::core::Observation;
+use broker::node::{ClusterEvent, Observer};
+use client::history::{History, Op};
+use std::sync::Arc;
+
+/// An observer for [`broker::node::start_cluster`] that records the cluster's observable
+/// changes in `history` as process `cluster`: `leader` (a partition got a leader), `partitions`
+/// (a topic's count changed), `log_start` (a replica's log start advanced: authoritative, without
+/// `broker`, when the leader reports it).
+pub fn cluster_observer(history: History) -> Observer {
+    Arc::new(move |event: ClusterEvent| {
+        let op = match event {
+            ClusterEvent::Controller(ControllerEvent::LeaderElected {
+                partition,
+                leader: Some(leader),
+                leader_epoch,
+                ..
+            }) => Op::Leader {
+                topic: partition.topic.into(),
+                partition: partition.partition,
+                broker: leader,
+                epoch: i32::try_from(leader_epoch).unwrap_or(i32::MAX),
+            },
+            ClusterEvent::Controller(ControllerEvent::PartitionsChanged { topic, count }) => {
+                Op::Partitions {
+                    topic: topic.into(),
+                    count,
+                }
+            }
+            ClusterEvent::Broker(Observation::LogStartAdvanced {
+                partition,
+                broker,
+                offset,
+                leader,
+            }) => Op::LogStart {
+                topic: partition.topic.into(),
+                partition: partition.partition,
+                offset,
+                broker: (!leader).then_some(broker),
+            },
+            _ => return,
+        };
+        history.record(client::history::CLUSTER_PROCESS, op);
+    })
+}
