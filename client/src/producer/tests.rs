@@ -374,20 +374,17 @@ fn not_leader_refreshes_metadata_and_retries_at_the_new_leader_with_the_same_seq
     }
 }
 
-#[test]
-fn not_leader_does_not_prove_a_batch_unwritten() {
-    // KAFKA-13574: a leader deposed while the batch waited for the ISR answers NotLeaderOrFollower
-    // after appending it, and the new leader may hold it. If the send then runs out of time, its
-    // outcome is unknown (`info`), never `fail` (which would make a later read of it a false G1a).
+/// One send whose first attempt is answered `first_error`; then, until its delivery timeout
+/// passes, the partition has no leader or its retries are refused before any append
+/// (`NotEnoughReplicas`). The send's outcome: (value, type, error).
+fn outcome_after_a_first_answer_of(first_error: ErrorCode) -> Vec<(String, &'static str, String)> {
     let mut config = single_record_batches();
     config.delivery_timeout_ms = 3_000;
     let mut h = Harness::booted(config, one_partition());
-    h.send_all("t", &["appended-then-deposed"]);
+    h.send_all("t", &["v"]);
     let sent = h.produces();
     assert_eq!(sent.len(), 1);
-    h.answer(&sent[0], produced_err(ErrorCode::NotLeaderOrFollower, 0));
-    // Then the partition has no leader, or its retries are refused before any append, until
-    // the send's delivery timeout passes: still unknown, the first attempt may be in the log.
+    h.answer(&sent[0], produced_err(first_error, 0));
     let leaderless = metadata(2, &[("t", &[None])], 1);
     h.answer_metadata(leaderless.clone());
     for _ in 0..40 {
@@ -397,39 +394,27 @@ fn not_leader_does_not_prove_a_batch_unwritten() {
             h.answer(&retry, produced_err(ErrorCode::NotEnoughReplicas, 0));
         }
     }
-    let ops = h.wire.take_ops();
+    outcomes(&h.wire.take_ops())
+}
+
+#[test]
+fn not_leader_does_not_prove_a_batch_unwritten() {
+    // KAFKA-13574: a leader deposed while the batch waited for the ISR answers NotLeaderOrFollower
+    // after appending it, and the new leader may hold it. If the send then runs out of time, its
+    // outcome is unknown (`info`), never `fail` (which would make a later read of it a false G1a).
     assert_eq!(
-        outcomes(&ops),
-        vec![(
-            "appended-then-deposed".into(),
-            "info",
-            "not_enough_replicas".into()
-        )]
+        outcome_after_a_first_answer_of(ErrorCode::NotLeaderOrFollower),
+        vec![("v".into(), "info", "not_enough_replicas".into())]
     );
 }
 
 #[test]
 fn an_error_given_before_appending_proves_a_batch_unwritten() {
     // The counterpart: NotEnoughReplicas is refused before the append, so the send fails.
-    let mut config = single_record_batches();
-    config.delivery_timeout_ms = 3_000;
-    let mut h = Harness::booted(config, one_partition());
-    h.send_all("t", &["refused"]);
-    let sent = h.produces();
-    h.answer(&sent[0], produced_err(ErrorCode::NotEnoughReplicas, 0));
-    let leaderless = metadata(2, &[("t", &[None])], 1);
-    h.answer_metadata(leaderless.clone());
-    for _ in 0..40 {
-        h.tick(100);
-        h.answer_metadata(leaderless.clone());
-        for retry in h.produces() {
-            h.answer(&retry, produced_err(ErrorCode::NotEnoughReplicas, 0));
-        }
-    }
-    let ops = h.wire.take_ops();
-    let results = outcomes(&ops);
-    assert_eq!(results.len(), 1, "{results:?}");
-    assert_eq!(results[0].1, "fail", "{results:?}");
+    assert_eq!(
+        outcome_after_a_first_answer_of(ErrorCode::NotEnoughReplicas),
+        vec![("v".into(), "fail", "not_enough_replicas".into())]
+    );
 }
 
 #[test]
