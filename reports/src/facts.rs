@@ -2,7 +2,7 @@
 //! grouped by kind, the events leading up to the first anomaly, the fault schedule in words, and
 //! how times and long history lines are shown.
 
-use scenarios::report::{Anomaly, RunReport, Verdict};
+use scenarios::report::{Anomaly, FindingKind, RunReport, Verdict};
 use scenarios::spec::TimedFault;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -23,7 +23,7 @@ pub(crate) const CONTEXT_LINE_CHARS_MAX: usize = 400;
 
 /// The anomalies of one kind.
 pub(crate) struct AnomalyGroup<'a> {
-    pub kind: &'a str,
+    pub kind: FindingKind,
     /// Exact number found (the report's `counts`; never below the number listed).
     pub count: u64,
     /// The listed anomalies of this kind with their index in `report.anomalies`.
@@ -38,23 +38,23 @@ pub(crate) fn anomaly_groups(report: &RunReport) -> Vec<AnomalyGroup<'_>> {
         match groups.iter_mut().find(|group| group.kind == anomaly.kind) {
             Some(group) => group.anomalies.push((index, anomaly)),
             None => groups.push(AnomalyGroup {
-                kind: &anomaly.kind,
+                kind: anomaly.kind,
                 count: 0,
                 anomalies: vec![(index, anomaly)],
             }),
         }
     }
     for kind in report.counts.keys() {
-        if !groups.iter().any(|group| group.kind == kind) {
+        if !groups.iter().any(|group| group.kind == *kind) {
             groups.push(AnomalyGroup {
-                kind,
+                kind: *kind,
                 count: 0,
                 anomalies: Vec::new(),
             });
         }
     }
     for group in &mut groups {
-        let counted = report.counts.get(group.kind).copied().unwrap_or(0);
+        let counted = report.counts.get(&group.kind).copied().unwrap_or(0);
         group.count = counted.max(group.anomalies.len() as u64);
     }
     groups

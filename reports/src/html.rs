@@ -174,7 +174,7 @@ fn anomalies(out: &mut String, report: &RunReport, groups: &[AnomalyGroup<'_>]) 
             out,
             "<tr><td><a href=\"#{}\"><code>{}</code></a></td><td>{}</td></tr>",
             kind_anchor(group_index),
-            escape(group.kind),
+            escape(group.kind.as_str()),
             group.count
         );
     }
@@ -184,7 +184,7 @@ fn anomalies(out: &mut String, report: &RunReport, groups: &[AnomalyGroup<'_>]) 
             out,
             "<h3 id=\"{}\"><code>{}</code> ({})</h3>\n<ol>",
             kind_anchor(group_index),
-            escape(group.kind),
+            escape(group.kind.as_str()),
             group.count
         );
         for (number, (index, anomaly)) in group
@@ -253,7 +253,7 @@ fn context(out: &mut String, report: &RunReport) {
         context.first_line,
         context.last_line,
         anomaly_anchor(context.anomaly_index),
-        escape(&context.anomaly.kind),
+        escape(context.anomaly.kind.as_str()),
         escape(&context.anomaly.explanation),
     );
     let width = context.last_line.to_string().len();

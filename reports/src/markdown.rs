@@ -78,12 +78,12 @@ fn anomalies(out: &mut String, report: &RunReport, groups: &[AnomalyGroup<'_>]) 
     let _ = writeln!(out, "## Anomalies ({total})\n");
     out.push_str("| kind | count |\n|---|---|\n");
     for group in groups {
-        let _ = writeln!(out, "| {} | {} |", code(group.kind), group.count);
+        let _ = writeln!(out, "| {} | {} |", code(group.kind.as_str()), group.count);
     }
     out.push('\n');
     let mut quotes_bytes: usize = 0;
     for group in groups {
-        let _ = writeln!(out, "### {} ({})\n", code(group.kind), group.count);
+        let _ = writeln!(out, "### {} ({})\n", code(group.kind.as_str()), group.count);
         let mut one_liners = false;
         for (number, (_, anomaly)) in group
             .anomalies
@@ -161,7 +161,7 @@ fn context(out: &mut String, report: &RunReport) {
          ({}: {}); its proving lines are marked `>`.\n",
         context.first_line,
         context.last_line,
-        code(&context.anomaly.kind),
+        code(context.anomaly.kind.as_str()),
         text(&context.anomaly.explanation),
     );
     let width = context.last_line.to_string().len();

@@ -501,7 +501,7 @@ impl Builder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scenarios::report::{Anomaly, Verdict};
+    use scenarios::report::{Anomaly, FindingKind, Verdict};
     use scenarios::spec::Scenario;
 
     pub(crate) fn report_with_history(lines: &[&str]) -> RunReport {
@@ -589,7 +589,7 @@ mod tests {
             r#"{"time":40,"process":"consumer-0","type":"ok","f":"poll","records":[{"topic":"t","partition":0,"offset":1,"value":"b"}]}"#,
         ]);
         report.anomalies.push(Anomaly {
-            kind: "duplicate-delivery".into(),
+            kind: FindingKind::Oracle(oracle::AnomalyKind::DuplicateDelivery),
             explanation: "again".into(),
             events: vec![1, 2, 3, 4],
         });

@@ -135,7 +135,11 @@ impl RunSummary {
             verdict: report.verdict,
             trace_hash: report.trace_hash.clone(),
             status: report.status.clone(),
-            anomalies: report.counts.clone(),
+            anomalies: report
+                .counts
+                .iter()
+                .map(|(kind, count)| (kind.to_string(), *count))
+                .collect(),
             coverage: report
                 .coverage
                 .iter()

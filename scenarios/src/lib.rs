@@ -21,7 +21,7 @@ pub mod shrink;
 pub mod spec;
 
 use bugs::BugSelection;
-use report::{repro_command, Anomaly, RunReport, Verdict};
+use report::{repro_command, Anomaly, FindingKind, RunReport, Verdict};
 use sim::{RunLimits, RunStatus, Seed};
 use spec::Scenario;
 use std::time::Duration;
@@ -153,18 +153,23 @@ pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
     let (history, coverage, fault_log, stats, high_watermarks) = match &outcome.value {
         Some(execution) => {
             for failure in &execution.setup_failures {
-                anomalies.push(Anomaly::new("setup-failed", failure.clone()));
+                anomalies.push(Anomaly::new(FindingKind::SetupFailed, failure.clone()));
             }
             let events = execution.history.take_events();
             let result = oracle::check_events(&events);
             for anomaly in &result.anomalies {
                 anomalies.push(Anomaly {
-                    kind: anomaly.kind.as_str().to_string(),
+                    kind: FindingKind::Oracle(anomaly.kind),
                     explanation: anomaly.explanation.clone(),
                     events: anomaly.events.clone(),
                 });
             }
-            counts = result.counts.clone();
+            for kind in oracle::AnomalyKind::ALL {
+                let count = result.count(kind);
+                if count > 0 {
+                    counts.insert(FindingKind::Oracle(kind), count);
+                }
+            }
             (
                 events,
                 execution.coverage.clone(),
@@ -180,21 +185,22 @@ pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
         other => {
             let description = other.describe();
             anomalies.push(Anomaly::new(
-                "run-failed",
+                FindingKind::RunFailed,
                 format!(
                     "seed {}: the run did not complete: {description}",
                     request.seed
                 ),
             ));
-            *counts.entry("run-failed".to_string()).or_insert(0) += 1;
+            *counts.entry(FindingKind::RunFailed).or_insert(0) += 1;
             description
         }
     };
-    for failure_kind in ["setup-failed"] {
-        let n = anomalies.iter().filter(|a| a.kind == failure_kind).count() as u64;
-        if n > 0 {
-            counts.insert(failure_kind.to_string(), n);
-        }
+    let setup_failures = anomalies
+        .iter()
+        .filter(|a| a.kind == FindingKind::SetupFailed)
+        .count() as u64;
+    if setup_failures > 0 {
+        counts.insert(FindingKind::SetupFailed, setup_failures);
     }
     let verdict = if anomalies.is_empty() {
         Verdict::Pass

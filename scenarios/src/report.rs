@@ -5,21 +5,75 @@ use crate::spec::Scenario;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// One anomaly: a kind (an oracle name such as `lost-write`; or `run-failed` / `setup-failed`
-/// when the run itself went wrong), a one-sentence explanation, and the history lines (1-based)
-/// that prove it.
+/// What a finding is: an anomaly the oracle found in the history, or a run that itself went
+/// wrong. Ordered, and written, by name (`lost-write`, `run-failed`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FindingKind {
+    /// An anomaly of the history (docs/history-format.md).
+    Oracle(oracle::AnomalyKind),
+    /// The harness could not set the scenario up (a correct build never does this).
+    SetupFailed,
+    /// The run did not complete: a panic, the simulated-time limit, a hang.
+    RunFailed,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Oracle(kind) => kind.as_str(),
+            FindingKind::SetupFailed => "setup-failed",
+            FindingKind::RunFailed => "run-failed",
+        }
+    }
+
+    /// The kind of this name (`lost-write`, `run-failed`, ...).
+    pub fn from_name(name: &str) -> Option<FindingKind> {
+        oracle::AnomalyKind::ALL
+            .into_iter()
+            .map(FindingKind::Oracle)
+            .chain([FindingKind::SetupFailed, FindingKind::RunFailed])
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl Ord for FindingKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for FindingKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Serialize for FindingKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// One finding: its kind, a one-sentence explanation, and the history lines (1-based) that prove
+/// it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Anomaly {
-    pub kind: String,
+    pub kind: FindingKind,
     pub explanation: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<u64>,
 }
 
 impl Anomaly {
-    pub fn new(kind: &str, explanation: String) -> Anomaly {
+    pub fn new(kind: FindingKind, explanation: String) -> Anomaly {
         Anomaly {
-            kind: kind.to_string(),
+            kind,
             explanation,
             events: Vec::new(),
         }
@@ -45,7 +99,7 @@ pub struct RunReport {
     /// The anomalies found (the oracle lists at most 100 per kind; `counts` is exact).
     pub anomalies: Vec<Anomaly>,
     /// Exact number of anomalies of each kind.
-    pub counts: BTreeMap<String, u64>,
+    pub counts: BTreeMap<FindingKind, u64>,
     /// The command line that reproduces this run bit for bit.
     pub repro: String,
     pub sim_time_ms: u64,

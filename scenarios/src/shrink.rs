@@ -11,7 +11,7 @@
 //! Every candidate is a full deterministic replay, so the result is a scenario (written as TOML)
 //! that reproduces the failure with the same seed. The number of replays is bounded.
 
-use crate::report::RunReport;
+use crate::report::{FindingKind, RunReport};
 use crate::spec::{Scenario, TimedFault};
 use crate::{RunError, RunRequest};
 
@@ -25,7 +25,7 @@ const MOVES_MAX: u32 = 4;
 #[derive(Debug, Clone)]
 pub struct ShrinkOutcome {
     /// The anomaly kind the shrunk scenario still fails with.
-    pub kind: String,
+    pub kind: FindingKind,
     pub original: Scenario,
     pub minimal: Scenario,
     /// Replays spent.
@@ -44,7 +44,7 @@ pub enum ShrinkError {
 
 struct Shrinker<'a> {
     request: &'a RunRequest,
-    kind: String,
+    kind: FindingKind,
     runs: u64,
     progress: &'a mut dyn FnMut(&str),
 }
@@ -164,7 +164,7 @@ pub fn shrink(
 ) -> Result<ShrinkOutcome, ShrinkError> {
     let original = request.scenario()?;
     let first = crate::run(request)?;
-    let Some(kind) = first.anomalies.first().map(|a| a.kind.clone()) else {
+    let Some(kind) = first.anomalies.first().map(|a| a.kind) else {
         return Err(ShrinkError::DoesNotFail {
             scenario: request.scenario_name(),
             seed: request.seed,
@@ -178,7 +178,7 @@ pub fn shrink(
     ));
     let mut shrinker = Shrinker {
         request,
-        kind: kind.clone(),
+        kind,
         runs: 1,
         progress,
     };

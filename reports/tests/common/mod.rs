@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use scenarios::report::{Anomaly, RunReport, Verdict};
+use scenarios::report::{Anomaly, FindingKind, RunReport, Verdict};
 use scenarios::spec::{Scenario, TopicSpec};
 use std::collections::BTreeMap;
 
@@ -74,11 +74,14 @@ pub fn with_anomaly(
     lines: &[u64],
 ) -> RunReport {
     report.anomalies.push(Anomaly {
-        kind: kind.into(),
+        kind: FindingKind::from_name(kind).expect("a finding kind"),
         explanation: explanation.into(),
         events: lines.to_vec(),
     });
-    *report.counts.entry(kind.into()).or_insert(0) += 1;
+    *report
+        .counts
+        .entry(FindingKind::from_name(kind).expect("a finding kind"))
+        .or_insert(0) += 1;
     report.verdict = Verdict::Fail;
     report
 }
