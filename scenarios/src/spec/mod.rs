@@ -1,0 +1,479 @@
+//! The scenario model: cluster, workload, fault schedule and phases, as a Rust value and as a TOML
+//! file (`docs/scenarios.md`).
+//!
+//! A scenario is data. The named scenarios are functions from a seed to a `Scenario` (their fault
+//! times and targets are drawn from the seed's `scenario` stream), so the same seed always gives
+//! the same scenario, and a scenario written out as TOML replays exactly with the same seed.
+//!
+//! The builder reads like prose:
+//!
+//! ```
+//! use scenarios::spec::*;
+//! let scenario = Scenario::named("my-test")
+//!     .topic("orders", 2)
+//!     .producer(ProducerSpec::new("orders").records(500).rate_per_sec(100))
+//!     .consumer(ConsumerSpec::new("orders"))
+//!     .fault(crash(broker(1)).at_ms(5_000).for_ms(3_000))
+//!     .fault(grow("orders", 4).at_ms(8_000));
+//! assert_eq!(scenario.faults.len(), 2);
+//! ```
+
+use oracle::FaultKind;
+use serde::{Deserialize, Serialize};
+mod builder;
+mod errors;
+#[cfg(test)]
+mod tests;
+mod toml_form;
+mod validate;
+
+pub use builder::*;
+pub use errors::Invalid;
+use toml_form::FaultTable;
+pub use toml_form::{FAULT_COMMON_FIELDS, FAULT_KINDS};
+
+/// Default length of the fault phase.
+pub const FAULT_PHASE_MS_DEFAULT: u64 = 30_000;
+/// Default bound on the healed liveness phase (it ends earlier once consumers have drained).
+pub const LIVENESS_PHASE_MS_DEFAULT: u64 = 60_000;
+/// Most faults one scenario may schedule.
+pub const FAULTS_MAX: usize = 1_000;
+/// Most client processes one scenario may run.
+pub const CLIENTS_MAX: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub cluster: ClusterSpec,
+    #[serde(default, rename = "topic")]
+    pub topics: Vec<TopicSpec>,
+    #[serde(default, rename = "producer")]
+    pub producers: Vec<ProducerSpec>,
+    #[serde(default, rename = "consumer")]
+    pub consumers: Vec<ConsumerSpec>,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<TimedFault>,
+    /// Faults happen in [0, fault_phase_ms); then everything is healed.
+    #[serde(default = "fault_phase_ms_default")]
+    pub fault_phase_ms: u64,
+    /// After the heal, consumers get at most this long to read every acknowledged record.
+    #[serde(default = "liveness_phase_ms_default")]
+    pub liveness_phase_ms: u64,
+}
+
+fn fault_phase_ms_default() -> u64 {
+    FAULT_PHASE_MS_DEFAULT
+}
+
+fn liveness_phase_ms_default() -> u64 {
+    LIVENESS_PHASE_MS_DEFAULT
+}
+
+/// Default idleness after which a forced expiry forgets a producer: above the producers'
+/// delivery timeout, so no batch can still be in doubt (KIP-360).
+pub const EXPIRE_IDLE_MS_DEFAULT: u64 = 12_000;
+
+fn expire_idle_ms_default() -> u64 {
+    EXPIRE_IDLE_MS_DEFAULT
+}
+
+/// Default age below which forced retention keeps records: above the scenarios' producer
+/// delivery timeouts, so nothing a producer may still retry is deleted.
+pub const RETENTION_MIN_AGE_MS_DEFAULT: u64 = 12_000;
+
+fn retention_min_age_ms_default() -> u64 {
+    RETENTION_MIN_AGE_MS_DEFAULT
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterSpec {
+    pub brokers: u32,
+    pub replication_factor: u32,
+    pub min_insync_replicas: u32,
+    pub segment_bytes_max: u64,
+    pub segment_ms: u64,
+    /// 0 = no time-based retention.
+    pub retention_ms: u64,
+    /// 0 = no size-based retention.
+    pub retention_bytes: u64,
+    pub retention_check_interval_ms: u64,
+    /// fsync every append before it counts (false: Kafka's default of relying on replication).
+    pub sync_each_append: bool,
+    pub replica_lag_ms_max: u64,
+    pub session_timeout_ms: u64,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        ClusterSpec {
+            brokers: 3,
+            replication_factor: 3,
+            min_insync_replicas: 2,
+            segment_bytes_max: 64 * 1024,
+            segment_ms: 0,
+            retention_ms: 0,
+            retention_bytes: 0,
+            retention_check_interval_ms: 100,
+            sync_each_append: true,
+            replica_lag_ms_max: 2_000,
+            session_timeout_ms: 1_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: u32,
+}
+
+/// In files: `"keyless"` or `"keyed:N"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum KeyMode {
+    /// No key: round robin over available partitions.
+    Keyless,
+    /// Keys `key-0` .. `key-(n-1)`, drawn from the workload stream.
+    Keyed(u32),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProducerSpec {
+    pub topic: String,
+    /// Records to send in all (over the producer's life, across restarts).
+    pub records: u64,
+    pub rate_per_sec: u64,
+    pub keys: KeyMode,
+    pub linger_ms: u64,
+    pub batch_bytes_max: u64,
+    pub delivery_timeout_ms: u64,
+    /// Start sending at this time.
+    pub start_ms: u64,
+    /// How often the producer refreshes metadata even without errors.
+    pub metadata_max_age_ms: u64,
+    /// The application goes quiet once, after this many records, for `idle_ms`.
+    pub idle_after_records: Option<u64>,
+    pub idle_ms: u64,
+}
+
+impl Default for ProducerSpec {
+    fn default() -> Self {
+        ProducerSpec {
+            topic: String::new(),
+            records: 1_000,
+            rate_per_sec: 100,
+            keys: KeyMode::Keyless,
+            linger_ms: 5,
+            batch_bytes_max: 16 * 1024,
+            delivery_timeout_ms: 10_000,
+            start_ms: 0,
+            metadata_max_age_ms: 1_000,
+            idle_after_records: None,
+            idle_ms: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitMode {
+    /// Commit automatically every `offset_flush_ms` (0 = after every record).
+    Auto,
+    /// Commit explicitly after every `commit_every_records` records.
+    Manual,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResetPolicy {
+    Earliest,
+    Latest,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsumerSpec {
+    pub topic: String,
+    /// Consumer group (or consumer id); committed offsets are stored under it.
+    pub group: String,
+    /// This consumer is member `member` of `members` in its group (static assignment).
+    pub member: u32,
+    pub members: u32,
+    pub commit: CommitMode,
+    pub offset_flush_ms: u64,
+    pub commit_every_records: u64,
+    pub reset: ResetPolicy,
+    /// Fetch from a follower in this rack (KIP-392), e.g. "rack-2".
+    pub rack: Option<String>,
+    /// Simulated processing time per record (makes the consumer lag).
+    pub processing_delay_ms: u64,
+    /// Fetched records the consumer buffers ahead of the application; a small buffer makes a
+    /// slow consumer lag at the brokers too, not only in delivery.
+    pub fetch_buffer_records: usize,
+    pub start_ms: u64,
+    /// Start at this offset instead of the committed one (e.g. 0, "consume from offset 0").
+    pub start_offset: Option<u64>,
+}
+
+impl Default for ConsumerSpec {
+    fn default() -> Self {
+        ConsumerSpec {
+            topic: String::new(),
+            group: "group-0".to_string(),
+            member: 0,
+            members: 1,
+            commit: CommitMode::Auto,
+            offset_flush_ms: 100,
+            commit_every_records: 10,
+            reset: ResetPolicy::Earliest,
+            rack: None,
+            processing_delay_ms: 0,
+            fetch_buffer_records: 2_000,
+            start_ms: 0,
+            start_offset: None,
+        }
+    }
+}
+
+impl From<KeyMode> for String {
+    fn from(mode: KeyMode) -> String {
+        match mode {
+            KeyMode::Keyless => "keyless".to_string(),
+            KeyMode::Keyed(keys) => format!("keyed:{keys}"),
+        }
+    }
+}
+
+impl TryFrom<String> for KeyMode {
+    type Error = String;
+    fn try_from(text: String) -> Result<KeyMode, String> {
+        if text == "keyless" {
+            return Ok(KeyMode::Keyless);
+        }
+        text.strip_prefix("keyed:")
+            .and_then(|keys| keys.parse().ok())
+            .map(KeyMode::Keyed)
+            .ok_or_else(|| format!("keys '{text}' is neither \"keyless\" nor \"keyed:N\""))
+    }
+}
+
+/// A node a fault can aim at. In files: `"broker-1"`, `"controller"`, `"producer-0"`,
+/// `"consumer-2"`, `"leader-of:orders/0"`, `"follower-of:orders/0"`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Target {
+    Broker(u32),
+    Controller,
+    /// The i-th producer (0-based), as listed in the scenario.
+    Producer(u32),
+    /// The i-th consumer (0-based), as listed in the scenario.
+    Consumer(u32),
+    /// The current leader of a partition, resolved when the fault fires.
+    LeaderOf {
+        topic: String,
+        partition: u32,
+    },
+    /// A follower of a partition (the first one in replica order that is not the leader).
+    FollowerOf {
+        topic: String,
+        partition: u32,
+    },
+}
+
+/// The scenario file's own spelling: `broker-1`, `controller`, `producer-0`, `consumer-2`,
+/// `leader-of:orders/0`, `follower-of:orders/0` (what reports and logs show, too).
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Broker(id) => write!(f, "broker-{id}"),
+            Target::Controller => write!(f, "controller"),
+            Target::Producer(index) => write!(f, "producer-{index}"),
+            Target::Consumer(index) => write!(f, "consumer-{index}"),
+            Target::LeaderOf { topic, partition } => write!(f, "leader-of:{topic}/{partition}"),
+            Target::FollowerOf { topic, partition } => {
+                write!(f, "follower-of:{topic}/{partition}")
+            }
+        }
+    }
+}
+
+impl From<Target> for String {
+    fn from(target: Target) -> String {
+        target.to_string()
+    }
+}
+
+/// Targets as a list in the file's spelling: `[broker-1, producer-0]`.
+pub fn targets_to_string(targets: &[Target]) -> String {
+    let names: Vec<String> = targets.iter().map(Target::to_string).collect();
+    format!("[{}]", names.join(", "))
+}
+
+impl TryFrom<String> for Target {
+    type Error = String;
+    fn try_from(text: String) -> Result<Target, String> {
+        let invalid = || {
+            format!(
+                "target '{text}' is not one of broker-N, controller, producer-N, consumer-N, \
+                 leader-of:TOPIC/P, follower-of:TOPIC/P"
+            )
+        };
+        let number = |rest: &str| rest.parse::<u32>().map_err(|_| invalid());
+        let topic_partition = |rest: &str| -> Result<(String, u32), String> {
+            let (topic, partition) = rest.rsplit_once('/').ok_or_else(invalid)?;
+            if topic.is_empty() {
+                return Err(invalid());
+            }
+            Ok((topic.to_string(), number(partition)?))
+        };
+        if text == "controller" {
+            Ok(Target::Controller)
+        } else if let Some(rest) = text.strip_prefix("broker-") {
+            Ok(Target::Broker(number(rest)?))
+        } else if let Some(rest) = text.strip_prefix("producer-") {
+            Ok(Target::Producer(number(rest)?))
+        } else if let Some(rest) = text.strip_prefix("consumer-") {
+            Ok(Target::Consumer(number(rest)?))
+        } else if let Some(rest) = text.strip_prefix("leader-of:") {
+            let (topic, partition) = topic_partition(rest)?;
+            Ok(Target::LeaderOf { topic, partition })
+        } else if let Some(rest) = text.strip_prefix("follower-of:") {
+            let (topic, partition) = topic_partition(rest)?;
+            Ok(Target::FollowerOf { topic, partition })
+        } else {
+            Err(invalid())
+        }
+    }
+}
+
+/// One fault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Fault {
+    /// Kill a node (its disk loses unsynced writes, maybe keeping a torn prefix); it is restarted
+    /// after `for_ms` if given, else at the heal.
+    Crash { target: Target },
+    /// Shut a client down cleanly (a consumer flushes its commits first); it starts again after
+    /// `for_ms` if given, else at the heal.
+    Close { target: Target },
+    /// Freeze a node.
+    Pause { target: Target },
+    /// Cut a node off from every other node.
+    Isolate { target: Target },
+    /// Cut a broker off from the other brokers and the controller while clients still reach
+    /// it: a leader that does not know it was replaced (a zombie) keeps taking writes.
+    IsolateFromCluster { target: Target },
+    /// Drop messages from one node to another (one way).
+    Clog { from: Target, to: Target },
+    /// Split brokers into two sides: `side` against everyone else.
+    Partition { side: Vec<Target> },
+    /// Lose this fraction of messages, network-wide.
+    PacketLoss { rate: f64 },
+    /// Network latency range.
+    Latency { min_ms: u64, max_ms: u64 },
+    /// Disk errors and latency on one node.
+    Disk {
+        target: Target,
+        #[serde(default)]
+        read_error_rate: f64,
+        #[serde(default)]
+        write_error_rate: f64,
+        #[serde(default)]
+        latency_ms: u64,
+    },
+    /// Run retention on one replica up to `offset` (bounded by its high watermark, and by
+    /// records older than `min_age_ms`), so its log start may run ahead of the leader's.
+    Retention {
+        target: Target,
+        topic: String,
+        partition: u32,
+        offset: u64,
+        #[serde(default = "retention_min_age_ms_default")]
+        min_age_ms: u64,
+    },
+    /// A follower goes down and loses its log above its high watermark (a lost disk cache);
+    /// restarted after `for_ms` (else at the heal). Down, it cannot lead with less than was
+    /// acknowledged; back, it is a new incarnation outside the ISR.
+    TruncateFollower {
+        target: Target,
+        topic: String,
+        partition: u32,
+    },
+    /// Every replica of a partition forgets the state of producers idle for `idle_ms`
+    /// (producer-id loss, as Kafka's `producer.id.expiration.ms` does).
+    ExpirePids {
+        topic: String,
+        partition: u32,
+        #[serde(default = "expire_idle_ms_default")]
+        idle_ms: u64,
+    },
+    /// Grow a topic to `count` partitions.
+    AddPartitions { topic: String, count: u32 },
+}
+
+impl Fault {
+    /// The nodes it aims at, as the file lists them.
+    pub fn targets(&self) -> Vec<&Target> {
+        match self {
+            Fault::Crash { target }
+            | Fault::Close { target }
+            | Fault::Pause { target }
+            | Fault::Isolate { target }
+            | Fault::IsolateFromCluster { target }
+            | Fault::Disk { target, .. }
+            | Fault::Retention { target, .. }
+            | Fault::TruncateFollower { target, .. } => vec![target],
+            Fault::Clog { from, to } => vec![from, to],
+            Fault::Partition { side } => side.iter().collect(),
+            Fault::PacketLoss { .. }
+            | Fault::Latency { .. }
+            | Fault::ExpirePids { .. }
+            | Fault::AddPartitions { .. } => Vec::new(),
+        }
+    }
+
+    /// The name recorded in the history's `fault` events.
+    /// The `fault` event this fault begins with.
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Fault::Crash { .. } => FaultKind::Crash,
+            Fault::Close { .. } => FaultKind::Close,
+            Fault::Pause { .. } => FaultKind::Pause,
+            Fault::Isolate { .. } | Fault::IsolateFromCluster { .. } => FaultKind::Partition,
+            Fault::Clog { .. } => FaultKind::Clog,
+            Fault::Partition { .. } => FaultKind::Partition,
+            Fault::PacketLoss { .. } => FaultKind::Loss,
+            Fault::Latency { .. } => FaultKind::Latency,
+            Fault::Disk { .. } => FaultKind::Disk,
+            Fault::Retention { .. } => FaultKind::Retention,
+            Fault::TruncateFollower { .. } => FaultKind::TruncateFollower,
+            Fault::ExpirePids { .. } => FaultKind::ExpirePid,
+            Fault::AddPartitions { .. } => FaultKind::AddPartitions,
+        }
+    }
+}
+
+/// A fault at a time, optionally repaired after a while. In files the fault's own fields sit
+/// beside `at_ms` and `for_ms`: `[[fault]] at_ms = 5000 for_ms = 2000 kind = "crash"
+/// target = "broker-1"`.
+///
+/// Read through [`FaultTable`] (every field of every kind, then checked against the kind)
+/// rather than through `flatten`, which would lose the position of a bad field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "FaultTable")]
+pub struct TimedFault {
+    pub at_ms: u64,
+    /// Repair after this long (restart, resume, reconnect, clear); None = at the heal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_ms: Option<u64>,
+    #[serde(flatten)]
+    pub fault: Fault,
+}
