@@ -1,0 +1,218 @@
+//! Batching: appending sends, expiry, sending ready batches within the in-flight window.
+
+use super::*;
+
+/// Encodes a batch of `records` with its producer id, epoch and base sequence.
+pub(super) fn sequence_batch(
+    pid: i64,
+    epoch: i16,
+    base_sequence: i32,
+    records: &[PendingSend],
+) -> Sequenced {
+    let batch = RecordBatch::idempotent(
+        pid,
+        epoch,
+        base_sequence,
+        records
+            .iter()
+            .map(|send| {
+                Record::new(
+                    send.key
+                        .as_ref()
+                        .map(|k| Bytes::from(k.clone().into_bytes())),
+                    Bytes::from(send.value.clone().into_bytes()),
+                    send.invoked_ms as i64,
+                )
+            })
+            .collect(),
+    );
+    Sequenced {
+        pid,
+        epoch,
+        base_sequence,
+        encoded: batch.encode(),
+    }
+}
+
+impl Producer {
+    pub(super) fn append(&mut self, now_ms: u64, partition: TopicPartition, send: PendingSend) {
+        let batch_bytes_max = self.config.batch_bytes_max;
+        let state = self.partitions.entry(partition).or_default();
+        let fits = state.open.back().is_some_and(|batch| {
+            batch.bytes + send.record_bytes <= batch_bytes_max
+                && (batch.records.len() as u32) < RECORDS_PER_BATCH_MAX
+        });
+        if !fits {
+            let id = self.next_batch_id;
+            self.next_batch_id += 1;
+            state.open.push_back(Batch {
+                id,
+                records: Vec::new(),
+                bytes: BATCH_HEADER_BYTES,
+                created_ms: now_ms,
+                sequence: None,
+                in_flight: None,
+                attempts: 0,
+                maybe_written: false,
+                sent_as_oldest: false,
+                acked: false,
+                last_error: None,
+            });
+        }
+        let batch = state.open.back_mut().expect("a batch was just ensured");
+        batch.bytes += send.record_bytes;
+        batch.records.push(send);
+    }
+
+    /// Completes sends whose delivery timeout passed (batches not in flight).
+    pub(super) fn expire(&mut self, now_ms: u64) {
+        let timeout_ms = self.config.delivery_timeout_ms;
+        let expired = |invoked_ms: u64| now_ms >= invoked_ms + timeout_ms;
+        let mut completions = Vec::new();
+        let mut gap = false;
+        for (partition, state) in self.partitions.iter_mut() {
+            let mut index = 0;
+            while index < state.window.len() {
+                let batch = &state.window[index];
+                if !batch.acked && batch.in_flight.is_none() && expired(batch.oldest_invoke_ms()) {
+                    tracing::warn!(%partition, "delivery timeout of a sent batch");
+                    completions.push(state.window.remove(index).expect("index in range"));
+                    gap = true;
+                } else {
+                    index += 1;
+                }
+            }
+            state.pop_acked();
+            let mut index = 0;
+            while index < state.open.len() {
+                if expired(state.open[index].oldest_invoke_ms()) {
+                    completions.push(state.open.remove(index).expect("index in range"));
+                } else {
+                    index += 1;
+                }
+            }
+        }
+        for batch in completions {
+            let name = batch.error_name();
+            self.complete_batch(batch, &name);
+        }
+        while self
+            .unrouted
+            .front()
+            .is_some_and(|send| expired(send.invoked_ms))
+        {
+            let send = self.unrouted.pop_front().expect("front exists");
+            self.complete_send(send.value, false, &SendError::TimedOut.name());
+        }
+        if gap {
+            // A sequenced batch left without an answer: later sequences would be out of order.
+            self.request_bump();
+        }
+    }
+
+    /// Sends what `partition` may send now.
+    pub(super) fn send_ready(&mut self, now_ms: u64, partition: &TopicPartition) {
+        let Some((_, addr, leader_epoch)) = self.metadata.leader(partition) else {
+            if self
+                .partitions
+                .get(partition)
+                .is_some_and(|s| s.pending_sends() > 0)
+            {
+                self.refresher.request_refresh();
+            }
+            return;
+        };
+        let (pid, epoch) = self
+            .producer_id
+            .current
+            .expect("sending needs a producer id");
+        let linger_ms = self.config.linger_ms;
+        let batch_bytes_max = self.config.batch_bytes_max;
+        let flush = self.flush_requested;
+        let in_flight_max = self.config.in_flight_per_partition_max;
+        let state = self
+            .partitions
+            .get_mut(partition)
+            .expect("the partition exists");
+        if now_ms < state.retry_at_ms {
+            return;
+        }
+        let mut to_send = Vec::new();
+        if let Some(waiting) = state
+            .window
+            .iter()
+            .position(|b| b.in_flight.is_none() && !b.acked)
+        {
+            // A retry: only the oldest unacknowledged batch goes, so the leader sees sequences
+            // in order; the others wait for it.
+            if waiting == 0 {
+                to_send.push(0);
+            }
+        } else {
+            while state.window.len() < in_flight_max {
+                let ready = match state.open.front() {
+                    None => false,
+                    Some(batch) => {
+                        state.open.len() > 1
+                            || batch.bytes >= batch_bytes_max
+                            || batch.records.len() as u32 >= RECORDS_PER_BATCH_MAX
+                            || now_ms >= batch.created_ms + linger_ms
+                            || flush
+                    }
+                };
+                if !ready {
+                    break;
+                }
+                let mut batch = state.open.pop_front().expect("front exists");
+                batch.sequence = Some(sequence_batch(
+                    pid,
+                    epoch,
+                    state.next_sequence,
+                    &batch.records,
+                ));
+                state.next_sequence =
+                    increment_sequence(state.next_sequence, batch.records.len() as i32);
+                state.window.push_back(batch);
+                to_send.push(state.window.len() - 1);
+            }
+        }
+        assert!(
+            state.window.len() <= in_flight_max,
+            "more than {in_flight_max} batches sequenced for {partition}"
+        );
+        for index in to_send {
+            let batch = &mut state.window[index];
+            let encoded = batch
+                .sequence
+                .as_ref()
+                .expect("a batch in the window has a sequence")
+                .encoded
+                .clone();
+            let correlation_id = self.requests.start(
+                addr,
+                now_ms + self.config.request_timeout_ms,
+                RequestKind::Produce {
+                    partition: partition.clone(),
+                    batch_id: batch.id,
+                },
+            );
+            batch.in_flight = Some(correlation_id);
+            batch.attempts += 1;
+            batch.sent_as_oldest = index == 0;
+            self.actions.push(Action::Send {
+                to: addr,
+                correlation_id,
+                request: Request::Produce(ProduceRequest {
+                    partition: partition.clone(),
+                    batch: encoded,
+                    timeout_ms: self.config.produce_timeout_ms,
+                    current_leader_epoch: Some(leader_epoch),
+                }),
+            });
+        }
+        assert!(
+            state.in_flight() <= in_flight_max,
+            "more than {in_flight_max} batches in flight for {partition}"
+        );
+    }
+}
