@@ -110,6 +110,14 @@ struct DurableMetadata {
     topics: BTreeMap<String, Vec<PartitionState>>,
     /// Last known address of every broker that ever registered.
     broker_addrs: BTreeMap<BrokerId, SocketAddr>,
+    /// The incarnation each broker last registered with. Durable, as Kafka keeps broker
+    /// registrations in its metadata log: a broker that restarts while the controller is down
+    /// must still be seen as a new incarnation (it may have lost data) when both are back, or it
+    /// keeps its ISR places and can be elected with a log that misses acknowledged records
+    /// (swarm seed 4563: a follower cut while down, restarted during a controller outage, was
+    /// elected and acknowledged records lost).
+    #[serde(default)]
+    broker_incarnations: BTreeMap<BrokerId, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +169,11 @@ impl<S: Storage + Clone> ControllerCore<S> {
                 (
                     broker,
                     BrokerLiveness {
-                        incarnation: 0,
+                        incarnation: metadata
+                            .broker_incarnations
+                            .get(&broker)
+                            .copied()
+                            .unwrap_or(0),
                         last_heartbeat_ms: now_ms,
                         fenced: false,
                     },
@@ -412,6 +424,28 @@ impl<S: Storage + Clone> ControllerCore<S> {
                 metadata: None,
                 accepted: false,
             };
+        }
+        if self.metadata.broker_incarnations.get(&broker) != Some(&request.incarnation) {
+            // Durable before the new incarnation is accepted (no version bump: clients do not
+            // see incarnations).
+            let previous = self
+                .metadata
+                .broker_incarnations
+                .insert(broker, request.incarnation);
+            if self.persist().is_err() {
+                // Not durable: forget it, so the next heartbeat tries again.
+                match previous {
+                    Some(incarnation) => self
+                        .metadata
+                        .broker_incarnations
+                        .insert(broker, incarnation),
+                    None => self.metadata.broker_incarnations.remove(&broker),
+                };
+                return HeartbeatResponse {
+                    metadata: None,
+                    accepted: false,
+                };
+            }
         }
         let was_fenced = self.liveness.get(&broker).is_none_or(|state| state.fenced);
         self.liveness.insert(

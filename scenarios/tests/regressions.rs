@@ -35,3 +35,13 @@ fn swarm_2858_a_slow_metadata_refresh_after_growth_is_not_stale_partitions() {
         "stale-partitions, metadata refresh delayed by faults",
     );
 }
+
+/// Lost acknowledged writes on the correct build: a follower of swarm/2 was cut while down and
+/// restarted while the controller was down too. The restarted controller had forgotten the
+/// broker's incarnation, so it did not see a new one, left the broker in the ISR and later
+/// elected it, and offset 63 was written twice. The controller now keeps broker incarnations in
+/// its durable metadata (as Kafka keeps broker registrations in its metadata log).
+#[test]
+fn swarm_4563_a_broker_restarted_during_a_controller_outage_is_still_a_new_incarnation() {
+    assert_passes("swarm", 4563, "lost-write, controller forgot incarnations");
+}
