@@ -2,7 +2,8 @@
 //! coordinator duties (producer ids here; committed offsets in `crate::coordinator`, to which
 //! it hands `OffsetCommit` and `OffsetFetch`).
 //!
-//! A sans-IO state machine. The node shell feeds it requests and ticks; it answers synchronously.
+//! A sans-IO state machine, driven as a [`Node`]: the shell feeds it requests and ticks (every
+//! [`CONTROLLER_TICK`]); it answers each request at once, sent after the latency of its disk.
 //!
 //! Guarantees:
 //! - Metadata (topics, replica assignment, leader, leader epoch, ISR, partition epoch) is durable
@@ -29,8 +30,13 @@ use crate::policy::ElectionPolicy;
 use crate::producer_ids::{ProducerIdError, ProducerIdManager};
 use crate::storage::{Storage, StorageError};
 use serde::{Deserialize, Serialize};
+use protocol::node::{millis, Node, Output, Step};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How often the controller ticks (a fixed cadence: its timers are coarse).
+pub const CONTROLLER_TICK: Duration = Duration::from_millis(50);
 
 /// Why the controller could not open its state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +143,12 @@ pub struct ControllerCore<S: Storage> {
     /// Committed offsets (`OffsetCommit`, `OffsetFetch`).
     coordinator: GroupCoordinator<S>,
     events: Vec<ControllerEvent>,
+    /// The controller's disk, for the latency of the write an answer waits for.
+    storage: S,
+    /// Answers to send (to, answer, after), before the events of the same step.
+    outbox: Vec<(SocketAddr, Envelope, Duration)>,
+    /// When the next tick is due (the controller ticks at a fixed cadence).
+    next_tick: Duration,
 }
 
 impl<S: Storage + Clone> ControllerCore<S> {
@@ -181,7 +193,7 @@ impl<S: Storage + Clone> ControllerCore<S> {
             })
             .collect();
         let producer_ids = ProducerIdManager::open(storage.clone(), "controller/producer-ids-")?;
-        let coordinator = GroupCoordinator::open(storage)?;
+        let coordinator = GroupCoordinator::open(storage.clone())?;
         let mut core = ControllerCore {
             config,
             journal,
@@ -190,6 +202,9 @@ impl<S: Storage + Clone> ControllerCore<S> {
             producer_ids,
             coordinator,
             events: Vec::new(),
+            storage,
+            outbox: Vec::new(),
+            next_tick: Duration::ZERO,
         };
         core.persist()?;
         Ok(core)
@@ -827,5 +842,63 @@ fn producer_id_error(error: crate::producer_ids::ProducerIdError) -> ErrorCode {
         ProducerIdError::Storage(_) => ErrorCode::KafkaStorageError,
         #[allow(unreachable_patterns)]
         _ => ErrorCode::InvalidProducerEpoch,
+    }
+}
+
+impl<S: Storage + Clone> Node for ControllerCore<S> {
+    type Observation = ControllerEvent;
+    type Command = ();
+
+    /// Answers a request; the answer leaves after the disk's latency (the write it waits for).
+    /// Responses are not for the controller and are ignored.
+    fn on_message(&mut self, now: Duration, from: SocketAddr, envelope: Envelope) {
+        if let Envelope::Request {
+            correlation_id,
+            request,
+        } = envelope
+        {
+            let response = self.on_request(millis(now), request);
+            let delay = self.storage.latency();
+            self.outbox.push((
+                from,
+                Envelope::Response {
+                    correlation_id,
+                    response,
+                },
+                delay,
+            ));
+        }
+    }
+
+    fn on_tick(&mut self, now: Duration) {
+        ControllerCore::on_tick(self, millis(now));
+    }
+
+    fn take_outputs(&mut self, outputs: &mut Vec<Output<ControllerEvent>>) {
+        outputs.extend(
+            self.outbox
+                .drain(..)
+                .map(|(to, envelope, delay)| Output::Send {
+                    to,
+                    envelope,
+                    delay,
+                }),
+        );
+        outputs.extend(self.events.drain(..).map(Output::Observe));
+    }
+
+    /// Every [`CONTROLLER_TICK`] from the start, whatever the messages.
+    fn next_tick(&mut self, now: Duration, step: Step) -> Option<Duration> {
+        match step {
+            Step::Start => {
+                self.next_tick = now + CONTROLLER_TICK;
+                Some(self.next_tick)
+            }
+            Step::Tick => {
+                self.next_tick += CONTROLLER_TICK;
+                Some(self.next_tick)
+            }
+            Step::Message => None,
+        }
     }
 }

@@ -70,6 +70,11 @@ pub trait Storage {
     fn sync(&self, name: &str) -> Result<(), StorageError>;
     /// Deletes a file; durable at once.
     fn delete(&self, name: &str) -> Result<(), StorageError>;
+    /// How long the next operation takes (a slow disk); zero by default. Each call draws anew
+    /// (the simulated disk draws from its injected latency range).
+    fn latency(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }
 
 /// A shared reference to a storage is a storage (tests wrap a disk without moving it).
@@ -100,6 +105,9 @@ impl<S: Storage + ?Sized> Storage for &S {
     }
     fn delete(&self, name: &str) -> Result<(), StorageError> {
         (**self).delete(name)
+    }
+    fn latency(&self) -> std::time::Duration {
+        (**self).latency()
     }
 }
 

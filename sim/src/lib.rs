@@ -21,6 +21,7 @@ pub mod disk;
 pub mod net;
 pub mod runner;
 pub mod seed;
+pub mod shell;
 pub mod time;
 pub mod trace;
 pub mod world;

@@ -41,6 +41,7 @@
 mod admin;
 mod fetch;
 mod follower;
+mod interface;
 mod leader;
 mod produce;
 
@@ -277,6 +278,8 @@ pub struct BrokerCore<S: Storage + Clone> {
     config: BrokerConfig,
     storage: S,
     addr: SocketAddr,
+    /// Where [`Output::ToController`] requests go.
+    controller_addr: SocketAddr,
     incarnation: u64,
     metadata: ClusterMetadata,
     replicas: BTreeMap<TopicPartition, Replica<S>>,
@@ -293,13 +296,21 @@ pub struct BrokerCore<S: Storage + Clone> {
 }
 
 impl<S: Storage + Clone> BrokerCore<S> {
-    /// A broker process starting (or restarting: `incarnation` grows with each start). Logs are
-    /// opened — and recovered — when the controller's metadata assigns their partitions.
-    pub fn new(storage: S, config: BrokerConfig, addr: SocketAddr, incarnation: u64) -> Self {
+    /// A broker process at `addr` starting (or restarting: `incarnation` grows with each start),
+    /// with its controller at `controller_addr`. Logs are opened — and recovered — when the
+    /// controller's metadata assigns their partitions.
+    pub fn new(
+        storage: S,
+        config: BrokerConfig,
+        addr: SocketAddr,
+        controller_addr: SocketAddr,
+        incarnation: u64,
+    ) -> Self {
         BrokerCore {
             config,
             storage,
             addr,
+            controller_addr,
             incarnation,
             metadata: ClusterMetadata::default(),
             replicas: BTreeMap::new(),

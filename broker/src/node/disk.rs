@@ -61,4 +61,8 @@ impl Storage for Disk {
     fn delete(&self, name: &str) -> Result<(), StorageError> {
         Ok(Disk::delete(self, name)?)
     }
+
+    fn latency(&self) -> std::time::Duration {
+        self.draw_latency()
+    }
 }

@@ -1,24 +1,25 @@
-//! The madsim node shells of the controller and the brokers, and `start_cluster`.
+//! The controller and the brokers on madsim, and `start_cluster`.
 //!
-//! A shell only moves messages and timers: it receives envelopes on its socket, feeds them and
-//! ticks to its core with the simulated time, sends what the core asks, and reports the core's
-//! observations to the scenario's observer. Everything that decides lives in the cores.
+//! Each node runs its core (a [`protocol::node::Node`]) in the one shell, [`sim::shell::run`],
+//! which moves messages and timers; this module only says, per node, where its observations go
+//! (the scenario's observer), what it publishes (a broker's status) and which commands it takes
+//! (the faults a scenario injects). Everything that decides lives in the cores.
 
 mod disk;
 
 use crate::api::{BrokerId, Envelope};
+pub use crate::controller::CONTROLLER_TICK;
 use crate::controller::{ControllerConfig, ControllerCore, ControllerEvent};
-use crate::core::{AdminCommand, BrokerConfig, BrokerCore, Observation, Output, ReplicaStatus};
-use sim::net::{Inbox, Socket};
+use crate::core::{AdminCommand, BrokerConfig, BrokerCore, Observation, ReplicaStatus};
+use sim::disk::Disk;
+use sim::net::Socket;
+use sim::shell::{self, Host};
 use sim::{NodeContext, World};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// How often the controller's shell ticks its core (broker shells sleep until their core's next
-/// deadline instead).
-pub const CONTROLLER_TICK: Duration = Duration::from_millis(50);
 /// How long a controller waits before retrying to open its state after a disk error.
 const OPEN_RETRY: Duration = Duration::from_millis(100);
 
@@ -150,31 +151,13 @@ pub fn start_cluster(world: &World, config: ClusterConfig, observer: Observer) -
     }
 }
 
-async fn send_after_latency(
-    socket: &Arc<Socket<Envelope>>,
-    disk: &sim::disk::Disk,
-    to: SocketAddr,
-    envelope: Envelope,
-) {
-    let latency = disk.draw_latency();
-    if latency.is_zero() {
-        socket.send(to, envelope).await;
-    } else {
-        let socket = socket.clone();
-        madsim::task::spawn(async move {
-            madsim::time::sleep(latency).await;
-            socket.send(to, envelope).await;
-        });
-    }
-}
-
 async fn controller_main(context: NodeContext, config: ControllerConfig, observer: Observer) {
     let socket = Arc::new(
         Socket::<Envelope>::bind(context.addr)
             .await
             .expect("the controller binds its port"),
     );
-    let mut core = loop {
+    let core = loop {
         match ControllerCore::open(context.disk.clone(), config.clone(), sim::time::now_ms()) {
             Ok(core) => break core,
             Err(error) => {
@@ -183,30 +166,17 @@ async fn controller_main(context: NodeContext, config: ControllerConfig, observe
             }
         }
     };
-    let mut inbox = Inbox::spawn(socket.clone());
-    let mut next_tick = sim::time::instant() + CONTROLLER_TICK;
-    let mut timer = sim::time::Timer::at(next_tick);
-    loop {
-        tokio::select! {
-            biased;
-            received = inbox.recv() => {
-                let Some((envelope, from)) = received else { return };
-                if let Envelope::Request { correlation_id, request } = envelope {
-                    let response = core.on_request(sim::time::now_ms(), request);
-                    let envelope = Envelope::Response { correlation_id, response };
-                    send_after_latency(&socket, &context.disk, from, envelope).await;
-                }
-            }
-            _ = &mut timer => {
-                next_tick += CONTROLLER_TICK;
-                timer.reset(next_tick);
-                context.wakeups.tick();
-                core.on_tick(sim::time::now_ms());
-            }
-        }
-        for event in core.take_events() {
-            observer(ClusterEvent::Controller(event));
-        }
+    shell::run(&context, socket, core, ControllerHost { observer }).await;
+}
+
+/// Where the controller's events go.
+struct ControllerHost {
+    observer: Observer,
+}
+
+impl Host<ControllerCore<Disk>> for ControllerHost {
+    fn observe(&mut self, event: ControllerEvent) {
+        (self.observer)(ClusterEvent::Controller(event));
     }
 }
 
@@ -232,102 +202,45 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
         .unwrap_or_else(|p| p.into_inner())
         .clear();
     let incarnation = context.incarnation + 1;
-    let mut core = BrokerCore::new(
+    let core = BrokerCore::new(
         context.disk.clone(),
         shell.config.clone(),
         context.addr,
+        shell.controller_addr,
         incarnation,
     );
-    let mut inbox = Inbox::spawn(socket.clone());
-    let mut timer = sim::time::Timer::at(sim::time::instant());
-    loop {
-        tokio::select! {
-            biased;
-            received = inbox.recv() => {
-                let Some((envelope, from)) = received else { return };
-                let now_ms = sim::time::now_ms();
-                match envelope {
-                    Envelope::Request { correlation_id, request } => {
-                        let read_delay_ms = context.disk.draw_latency().as_millis() as u64;
-                        core.on_request(now_ms, from, correlation_id, request, read_delay_ms);
-                    }
-                    Envelope::Response { correlation_id, response } => {
-                        core.on_response(now_ms, correlation_id, response);
-                    }
-                }
-            }
-            _ = &mut timer => {
-                context.wakeups.tick();
-                core.on_tick(sim::time::now_ms());
-                let mut status = shell.status.lock().unwrap_or_else(|p| p.into_inner());
-                *status = BrokerStatus {
-                    incarnation,
-                    metadata_version: core.metadata().version,
-                    replicas: core.replica_status(),
-                };
-            }
-        }
-        let commands: Vec<AdminCommand> = shell
+    let host = BrokerHost { shell, incarnation };
+    shell::run(&context, socket, core, host).await;
+}
+
+/// A broker's observations go to the cluster's observer; its status is published after each
+/// tick; the faults a scenario injects arrive as commands.
+struct BrokerHost {
+    shell: BrokerShell,
+    incarnation: u64,
+}
+
+impl Host<BrokerCore<Disk>> for BrokerHost {
+    fn observe(&mut self, observation: Observation) {
+        (self.shell.observer)(ClusterEvent::Broker(observation));
+    }
+
+    fn after_tick(&mut self, core: &BrokerCore<Disk>) {
+        let mut status = self.shell.status.lock().unwrap_or_else(|p| p.into_inner());
+        *status = BrokerStatus {
+            incarnation: self.incarnation,
+            metadata_version: core.metadata().version,
+            replicas: core.replica_status(),
+        };
+    }
+
+    fn commands(&mut self) -> Vec<AdminCommand> {
+        self.shell
             .admin
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .drain(..)
-            .collect();
-        for command in commands {
-            core.on_admin(sim::time::now_ms(), command);
-        }
-        for output in core.take_outputs() {
-            match output {
-                Output::Respond {
-                    to,
-                    correlation_id,
-                    response,
-                } => {
-                    socket
-                        .send(
-                            to,
-                            Envelope::Response {
-                                correlation_id,
-                                response,
-                            },
-                        )
-                        .await
-                }
-                Output::ToController {
-                    correlation_id,
-                    request,
-                } => {
-                    socket
-                        .send(
-                            shell.controller_addr,
-                            Envelope::Request {
-                                correlation_id,
-                                request,
-                            },
-                        )
-                        .await
-                }
-                Output::ToBroker {
-                    addr,
-                    correlation_id,
-                    request,
-                } => {
-                    socket
-                        .send(
-                            addr,
-                            Envelope::Request {
-                                correlation_id,
-                                request,
-                            },
-                        )
-                        .await
-                }
-                Output::Observe(observation) => (shell.observer)(ClusterEvent::Broker(observation)),
-            }
-        }
-        // Sleep until the core's next timer (inputs wake it earlier).
-        let deadline_ms = core.next_deadline_ms(sim::time::now_ms());
-        timer.reset(sim::time::instant_at(Duration::from_millis(deadline_ms)));
+            .collect()
     }
 }
 
