@@ -4,8 +4,9 @@
 //!   driven by `on_tick(now_ms)`, `on_response(..)`, application calls, and drained with
 //!   `poll_actions()` ([`Action`]: a request to send, or a history event to record). They import
 //!   neither madsim nor tokio, so they are unit-tested by hand-made responses.
-//! - [`node`] holds the madsim shells: a node per client process that owns a socket, moves
-//!   messages and ticks, runs the workload, and records the history with the simulated time.
+//! - [`process`] pairs a core with its application (the workload) as a
+//!   [`protocol::node::Node`], sans-IO too; [`node`] runs each process as a madsim node in the
+//!   one shell ([`sim::shell::run`]) and records its history with the simulated time.
 //! - [`history::History`] records what the clients (and the scenario, for the cluster and the
 //!   nemesis) did, as docs/history-format.md's JSON Lines, feeding each line to the run's trace.
 //! - [`policy`] names the decisions real clients made differently (the correct one is each
@@ -16,6 +17,7 @@ pub mod consumer;
 pub mod history;
 pub mod node;
 pub mod policy;
+pub mod process;
 pub mod producer;
 
 #[cfg(test)]

@@ -1,10 +1,9 @@
-//! The madsim node shells of the clients: one madsim node per client process.
+//! The clients on madsim: one madsim node per client process.
 //!
-//! A shell only moves messages and timers and runs the application (the workload): it owns a
-//! [`sim::net::Socket`] of [`protocol::api::Envelope`]s, hands answers and ticks to its core with
-//! the simulated time, sends the requests the core asks for, and records the core's history
-//! events in the shared [`History`] (stamped with the simulated time). Everything that decides
-//! lives in the cores.
+//! Each incarnation runs a [`crate::process`] (the core and its application, a
+//! [`protocol::node::Node`]) in the one shell, [`sim::shell::run`], on a socket bound to an
+//! ephemeral port; its history events are recorded in the shared [`History`], stamped with the
+//! simulated time. Everything that decides lives in the cores and the processes.
 //!
 //! A scenario starts a client with [`ProducerNode::start`] / [`ConsumerNode::start`], watches it
 //! through the returned handle's `status()`, stops it cleanly with `close()`, and crashes and
@@ -15,36 +14,21 @@
 mod consumer;
 mod producer;
 
-pub use consumer::{ConsumerNode, ConsumerProgress, ConsumerWorkload};
-pub use producer::{ProducerNode, ProducerProgress, ProducerWorkload};
+pub use crate::process::{
+    ConsumerProgress, ConsumerWorkload, ProducerProgress, ProducerWorkload, CLIENT_TICK,
+    CLIENT_TICK_MAX,
+};
+pub use consumer::ConsumerNode;
+pub use producer::ProducerNode;
 
-use crate::common::Action;
-use crate::history::History;
-use protocol::api::{Envelope, Response};
+use crate::history::{History, Op};
+use protocol::node::Node;
 use sim::net::Socket;
+use sim::shell::Host;
 use sim::World;
-use std::io;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
-/// How often a busy client shell ticks its core (and its application).
-pub const CLIENT_TICK: Duration = Duration::from_millis(5);
-/// The longest an idle client shell sleeps between ticks: the interval doubles after each tick
-/// that did nothing, and drops back to [`CLIENT_TICK`] at the first sign of work. Inputs wake the
-/// shell at once whatever the interval; only the cores' own timers (linger, backoff, commit
-/// intervals, request timeouts) may fire up to this much late.
-pub const CLIENT_TICK_MAX: Duration = Duration::from_millis(40);
-
-/// The tick interval after a step: back to the shortest on activity, doubling when idle.
-pub(crate) fn next_interval(interval: Duration, active: bool) -> Duration {
-    if active {
-        CLIENT_TICK
-    } else {
-        (interval * 2).min(CLIENT_TICK_MAX)
-    }
-}
 /// How often `wait_*` helpers look at a status.
 const WAIT_POLL: Duration = Duration::from_millis(10);
 
@@ -66,79 +50,25 @@ pub(crate) fn stop_before_restart(world: &World, history: &History, name: &str, 
     }
 }
 
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
+/// A client's socket on an ephemeral port of its node.
+pub(crate) async fn bind() -> Arc<Socket<protocol::api::Envelope>> {
+    Arc::new(
+        Socket::bind_any()
+            .await
+            .expect("a client binds an ephemeral port"),
+    )
 }
 
-/// A client's socket, and a task that moves every datagram it receives into a channel (a
-/// socket's `recv` is not cancel-safe; the channel's is, so the shell can `select!` on it).
-pub(crate) struct Transport {
-    socket: Arc<Socket<Envelope>>,
-    received: mpsc::UnboundedReceiver<(Envelope, SocketAddr)>,
+/// A client process's host: its history events go to the run's history, stamped with the
+/// simulated time.
+pub(crate) struct Recorder {
+    pub history: History,
+    pub process: String,
 }
 
-impl Transport {
-    pub async fn bind() -> Transport {
-        let socket = Arc::new(
-            Socket::<Envelope>::bind_any()
-                .await
-                .expect("a client binds an ephemeral port"),
-        );
-        let (sender, received) = mpsc::unbounded_channel();
-        let receiving = socket.clone();
-        madsim::task::spawn(async move {
-            loop {
-                match receiving.recv().await {
-                    Ok(message) => {
-                        if sender.send(message).is_err() {
-                            return;
-                        }
-                    }
-                    Err(error) if error.kind() == io::ErrorKind::InvalidData => continue,
-                    Err(_) => return,
-                }
-            }
-        });
-        Transport { socket, received }
-    }
-
-    /// The next answer: (correlation id, sender, response). Requests sent to a client are
-    /// ignored.
-    pub async fn next_response(&mut self) -> Option<(u64, SocketAddr, Response)> {
-        loop {
-            let (envelope, from) = self.received.recv().await?;
-            if let Envelope::Response {
-                correlation_id,
-                response,
-            } = envelope
-            {
-                return Some((correlation_id, from, response));
-            }
-        }
-    }
-
-    /// Sends the requests and records the history events a core asked for, in order.
-    pub async fn perform(&self, actions: Vec<Action>, history: &History, process: &str) {
-        for action in actions {
-            match action {
-                Action::Send {
-                    to,
-                    correlation_id,
-                    request,
-                } => {
-                    self.socket
-                        .send(
-                            to,
-                            Envelope::Request {
-                                correlation_id,
-                                request,
-                            },
-                        )
-                        .await
-                }
-                Action::Record(op) => history.record(process, op),
-            }
-        }
+impl<N: Node<Observation = Op>> Host<N> for Recorder {
+    fn observe(&mut self, op: Op) {
+        self.history.record(&self.process, op);
     }
 }
 
