@@ -3,9 +3,10 @@
 //!
 //! - `protocol` (requests, responses, the record batch) is at the bottom: no runtime, no other
 //!   crate of the workspace.
-//! - The broker core (everything in `broker/src` but the `node` shell) and the client cores
-//!   (everything in `client/src` but the `node` shells and the `history` recorder, which stamps
-//!   simulated time) import no runtime: no `sim`, madsim or tokio, no `async`, no files.
+//! - The broker core (everything in `broker/src` but the `node` module, which hosts it in the
+//!   madsim shell) and the client cores and processes (everything in `client/src` but `node` and
+//!   the `history` recorder, which stamps simulated time) import no runtime: no `sim`, madsim or
+//!   tokio, no `async`, no files. They are `protocol::node::Node`s, which any shell can drive.
 //! - The client crate does not use the broker at all outside its tests (it speaks `protocol`);
 //!   recording the cluster's observations belongs to the harness (`scenarios`).
 //!
