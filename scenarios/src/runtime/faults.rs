@@ -54,6 +54,11 @@ impl Runner {
             Target::FollowerOf { topic, partition } => self
                 .follower_of(&TopicPartition::new(topic, *partition))
                 .map(|id| Node::Server(Cluster::broker_name(id))),
+            Target::Trigger => self
+                .firing
+                .as_ref()
+                .and_then(|moment| moment.broker)
+                .map(|id| Node::Server(Cluster::broker_name(id))),
         }
     }
 
@@ -81,6 +86,7 @@ impl Runner {
     pub(super) async fn apply(&mut self, index: usize) {
         let fault = self.scenario.faults[index].fault.clone();
         let kind = fault.kind();
+        self.firing = self.moments.get(&index).cloned();
         let active = match &fault {
             Fault::Crash { target } => self.crash(kind, target),
             Fault::Close { target } => self.close(kind, target),
@@ -122,7 +128,13 @@ impl Runner {
             } => self.expire_pids(kind, topic, *partition, *idle_ms),
             Fault::AddPartitions { topic, count } => self.add_partitions(kind, topic, *count),
         };
-        self.log_fault(fired(&fault, kind, &active));
+        let mut description = fired(&fault, kind, &active);
+        if let Some(broker) = self.firing.take().and_then(|moment| moment.broker) {
+            if fault.targets().contains(&&Target::Trigger) {
+                description.push_str(&format!(" (trigger = broker-{broker})"));
+            }
+        }
+        self.log_fault(description);
         self.active.insert(index, active);
     }
 

@@ -25,12 +25,14 @@ mod errors;
 #[cfg(test)]
 mod tests;
 mod toml_form;
+mod trigger;
 mod validate;
 
 pub use builder::*;
 pub use errors::Invalid;
 use toml_form::FaultTable;
 pub use toml_form::{FAULT_COMMON_FIELDS, FAULT_KINDS};
+pub use trigger::{ClusterMoment, EventFilter, Trigger, WITHIN_MS_DEFAULT};
 
 /// Default length of the fault phase.
 pub const FAULT_PHASE_MS_DEFAULT: u64 = 30_000;
@@ -266,7 +268,7 @@ impl TryFrom<String> for KeyMode {
 }
 
 /// A node a fault can aim at. In files: `"broker-1"`, `"controller"`, `"producer-0"`,
-/// `"consumer-2"`, `"leader-of:orders/0"`, `"follower-of:orders/0"`.
+/// `"consumer-2"`, `"leader-of:orders/0"`, `"follower-of:orders/0"`, `"trigger"`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Target {
@@ -286,6 +288,8 @@ pub enum Target {
         topic: String,
         partition: u32,
     },
+    /// The broker named by the event that fired the fault (a fault with `when`).
+    Trigger,
 }
 
 /// The scenario file's own spelling: `broker-1`, `controller`, `producer-0`, `consumer-2`,
@@ -301,6 +305,7 @@ impl std::fmt::Display for Target {
             Target::FollowerOf { topic, partition } => {
                 write!(f, "follower-of:{topic}/{partition}")
             }
+            Target::Trigger => write!(f, "trigger"),
         }
     }
 }
@@ -323,7 +328,7 @@ impl TryFrom<String> for Target {
         let invalid = || {
             format!(
                 "target '{text}' is not one of broker-N, controller, producer-N, consumer-N, \
-                 leader-of:TOPIC/P, follower-of:TOPIC/P"
+                 leader-of:TOPIC/P, follower-of:TOPIC/P, trigger"
             )
         };
         let number = |rest: &str| rest.parse::<u32>().map_err(|_| invalid());
@@ -336,6 +341,8 @@ impl TryFrom<String> for Target {
         };
         if text == "controller" {
             Ok(Target::Controller)
+        } else if text == "trigger" {
+            Ok(Target::Trigger)
         } else if let Some(rest) = text.strip_prefix("broker-") {
             Ok(Target::Broker(number(rest)?))
         } else if let Some(rest) = text.strip_prefix("producer-") {
@@ -474,6 +481,17 @@ pub struct TimedFault {
     /// Repair after this long (restart, resume, reconnect, clear); None = at the heal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_ms: Option<u64>,
+    /// Fire on this cluster event rather than at `at_ms` (which then arms it): see
+    /// [`Trigger`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Trigger>,
+    /// Only events of this topic or partition fire it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<EventFilter>,
+    /// The fault fires a delay drawn from the seed in `[0, within_ms]` after the event
+    /// (default [`WITHIN_MS_DEFAULT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_ms: Option<u64>,
     #[serde(flatten)]
     pub fault: Fault,
 }

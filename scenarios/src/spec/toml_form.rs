@@ -4,7 +4,7 @@ use super::errors::{check_fault_tables, locate, render_at, render_serde_error};
 use super::*;
 
 /// The keys every `[[fault]]` table may have, whatever its kind.
-pub const FAULT_COMMON_FIELDS: &[&str] = &["at_ms", "for_ms", "kind"];
+pub const FAULT_COMMON_FIELDS: &[&str] = &["at_ms", "for_ms", "when", "on", "within_ms", "kind"];
 
 /// Each fault kind as files spell it, with its required and its optional fields.
 pub const FAULT_KINDS: &[(&str, &[&str], &[&str])] = &[
@@ -67,7 +67,7 @@ pub(super) fn fault_keys_problem(kind: &str, present: &[&str]) -> Option<(Option
                 Some(key.to_string()),
                 format!(
                     "unknown field `{key}` for a {kind} fault ({belongs}; a {kind} fault has {}, \
-                     beside at_ms, for_ms and kind)",
+                     beside at_ms, for_ms, when, on, within_ms and kind)",
                     fields.join(", ")
                 ),
             ));
@@ -90,6 +90,9 @@ pub(super) fn fault_keys_problem(kind: &str, present: &[&str]) -> Option<(Option
 pub(super) struct FaultTable {
     at_ms: u64,
     for_ms: Option<u64>,
+    when: Option<Trigger>,
+    on: Option<EventFilter>,
+    within_ms: Option<u64>,
     kind: String,
     target: Option<Target>,
     from: Option<Target>,
@@ -197,6 +200,9 @@ impl TryFrom<FaultTable> for TimedFault {
         Ok(TimedFault {
             at_ms: table.at_ms,
             for_ms: table.for_ms,
+            when: table.when,
+            on: table.on,
+            within_ms: table.within_ms,
             fault,
         })
     }
