@@ -139,7 +139,20 @@ pub(super) fn timed(fault: Fault) -> TimedFault {
 }
 
 pub fn crash(target: Target) -> TimedFault {
-    timed(Fault::Crash { target })
+    timed(Fault::Crash {
+        target,
+        tail: Tail::Torn,
+    })
+}
+/// A crash that leaves garbage or zeros where the unsynced bytes were.
+pub fn crash_leaving(target: Target, tail: Tail) -> TimedFault {
+    timed(Fault::Crash { target, tail })
+}
+pub fn wipe_disk(target: Target) -> TimedFault {
+    timed(Fault::WipeDisk { target })
+}
+pub fn isolate_from_controller(target: Target) -> TimedFault {
+    timed(Fault::IsolateFromController { target })
 }
 pub fn close(target: Target) -> TimedFault {
     timed(Fault::Close { target })

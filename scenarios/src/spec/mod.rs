@@ -361,13 +361,53 @@ impl TryFrom<String> for Target {
     }
 }
 
+/// What a crash leaves where a broker's unsynced bytes were. In files: `tail = "torn"`
+/// (the default), `"garbage"` or `"zeros"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tail {
+    /// A prefix of the unsynced bytes survives (a torn write), or nothing.
+    #[default]
+    Torn,
+    /// Random bytes, at most as many as were unsynced.
+    Garbage,
+    /// Zeros, at most as many as were unsynced.
+    Zeros,
+}
+
+impl Tail {
+    pub fn is_torn(&self) -> bool {
+        *self == Tail::Torn
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tail::Torn => "torn",
+            Tail::Garbage => "garbage",
+            Tail::Zeros => "zeros",
+        }
+    }
+}
+
 /// One fault.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Fault {
-    /// Kill a node (its disk loses unsynced writes, maybe keeping a torn prefix); it is restarted
-    /// after `for_ms` if given, else at the heal.
-    Crash { target: Target },
+    /// Kill a node (its disk loses unsynced writes, leaving `tail` in their place); it is
+    /// restarted after `for_ms` if given, else at the heal.
+    Crash {
+        target: Target,
+        #[serde(default, skip_serializing_if = "Tail::is_torn")]
+        tail: Tail,
+    },
+    /// A broker goes down and comes back with an empty disk (a replaced drive): restarted after
+    /// `for_ms` (else at the heal) as a new incarnation with no log at all. Skipped when it is
+    /// the only in-sync replica of a partition it holds (that would destroy the last copy of
+    /// acknowledged records, which no Kafka defence can bring back).
+    WipeDisk { target: Target },
+    /// Cut a broker off from the controller alone: it still reaches the other brokers and the
+    /// clients (a follower that keeps fetching while its heartbeats fail).
+    IsolateFromController { target: Target },
     /// Shut a client down cleanly (a consumer flushes its commits first); it starts again after
     /// `for_ms` if given, else at the heal.
     Close { target: Target },
@@ -430,7 +470,9 @@ impl Fault {
     /// The nodes it aims at, as the file lists them.
     pub fn targets(&self) -> Vec<&Target> {
         match self {
-            Fault::Crash { target }
+            Fault::Crash { target, .. }
+            | Fault::WipeDisk { target }
+            | Fault::IsolateFromController { target }
             | Fault::Close { target }
             | Fault::Pause { target }
             | Fault::Isolate { target }
@@ -452,6 +494,8 @@ impl Fault {
     pub fn kind(&self) -> FaultKind {
         match self {
             Fault::Crash { .. } => FaultKind::Crash,
+            Fault::WipeDisk { .. } => FaultKind::WipeDisk,
+            Fault::IsolateFromController { .. } => FaultKind::Partition,
             Fault::Close { .. } => FaultKind::Close,
             Fault::Pause { .. } => FaultKind::Pause,
             Fault::Isolate { .. } | Fault::IsolateFromCluster { .. } => FaultKind::Partition,

@@ -8,7 +8,9 @@ pub const FAULT_COMMON_FIELDS: &[&str] = &["at_ms", "for_ms", "when", "on", "wit
 
 /// Each fault kind as files spell it, with its required and its optional fields.
 pub const FAULT_KINDS: &[(&str, &[&str], &[&str])] = &[
-    ("crash", &["target"], &[]),
+    ("crash", &["target"], &["tail"]),
+    ("wipe-disk", &["target"], &[]),
+    ("isolate-from-controller", &["target"], &[]),
     ("close", &["target"], &[]),
     ("pause", &["target"], &[]),
     ("isolate", &["target"], &[]),
@@ -95,6 +97,7 @@ pub(super) struct FaultTable {
     within_ms: Option<u64>,
     kind: String,
     target: Option<Target>,
+    tail: Option<Tail>,
     from: Option<Target>,
     to: Option<Target>,
     side: Option<Vec<Target>>,
@@ -122,6 +125,7 @@ impl TryFrom<FaultTable> for TimedFault {
             }
         };
         note("target", table.target.is_some());
+        note("tail", table.tail.is_some());
         note("from", table.from.is_some());
         note("to", table.to.is_some());
         note("side", table.side.is_some());
@@ -149,7 +153,12 @@ impl TryFrom<FaultTable> for TimedFault {
         let topic = || table.topic.clone().ok_or_else(missing);
         let partition = || table.partition.ok_or_else(missing);
         let fault = match table.kind.as_str() {
-            "crash" => Fault::Crash { target: target()? },
+            "crash" => Fault::Crash {
+                target: target()?,
+                tail: table.tail.unwrap_or_default(),
+            },
+            "wipe-disk" => Fault::WipeDisk { target: target()? },
+            "isolate-from-controller" => Fault::IsolateFromController { target: target()? },
             "close" => Fault::Close { target: target()? },
             "pause" => Fault::Pause { target: target()? },
             "isolate" => Fault::Isolate { target: target()? },

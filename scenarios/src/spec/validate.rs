@@ -339,7 +339,21 @@ impl Scenario {
             }
         };
         match fault {
-            Fault::Crash { target }
+            Fault::WipeDisk { target } | Fault::IsolateFromController { target } => {
+                self.check_target(&field("target"), target)?;
+                if matches!(
+                    target,
+                    Target::Controller | Target::Producer(_) | Target::Consumer(_)
+                ) {
+                    Err(Invalid::new(
+                        field("target"),
+                        format!("{target} is not a broker: this fault applies to brokers"),
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Fault::Crash { target, .. }
             | Fault::Pause { target }
             | Fault::Isolate { target }
             | Fault::IsolateFromCluster { target } => self.check_target(&field("target"), target),
