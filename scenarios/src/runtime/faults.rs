@@ -199,7 +199,14 @@ impl Runner {
             .iter()
             .map(|replica| replica.partition.clone())
             .collect();
-        held.iter().all(|partition| {
+        held.iter()
+            .all(|partition| self.another_copy_of(id, partition))
+    }
+
+    /// `partition` has a running broker other than `id` in its leader's ISR (which holds every
+    /// acknowledged record).
+    fn another_copy_of(&self, id: u32, partition: &TopicPartition) -> bool {
+        {
             let Some(leader) = self.leader_of(partition) else {
                 return false;
             };
@@ -214,7 +221,7 @@ impl Runner {
                 member != id
                     && self.world.node_state(&Cluster::broker_name(member)) == NodeState::Running
             })
-        })
+        }
     }
 
     /// Cuts a broker off from the controller alone (both ways).
@@ -448,8 +455,13 @@ impl Runner {
                     .iter()
                     .find(|replica| replica.partition == tp && !replica.leader)
                     .map(|replica| replica.high_watermark);
+                // Its own high watermark may lag the leader's: the cut may remove acknowledged
+                // records, which is only survivable while another in-sync copy runs.
                 match high_watermark {
-                    Some(offset) if self.world.node_state(&name) == NodeState::Running => {
+                    Some(offset)
+                        if self.world.node_state(&name) == NodeState::Running
+                            && self.another_copy_of(id, &tp) =>
+                    {
                         self.history.record_fault(kind, Some(&name));
                         self.world.kill(&name);
                         if let Err(error) = broker::inspect::truncate_partition(
