@@ -455,13 +455,18 @@ impl Runner {
                     .iter()
                     .find(|replica| replica.partition == tp && !replica.leader)
                     .map(|replica| replica.high_watermark);
-                // Its own high watermark may lag the leader's: the cut may remove acknowledged
-                // records, which is only survivable while another in-sync copy runs.
-                match high_watermark {
-                    Some(offset)
-                        if self.world.node_state(&name) == NodeState::Running
-                            && self.another_copy_of(id, &tp) =>
-                    {
+                // It loses its uncommitted tail: above the highest high watermark any leader
+                // announced, not just above its own (which may lag it), so no acknowledged
+                // record goes (swarm 143, 552: cut to its own, it then led with less).
+                let committed = self
+                    .committed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&tp)
+                    .copied()
+                    .unwrap_or(0);
+                match high_watermark.map(|own| own.max(committed)) {
+                    Some(offset) if self.world.node_state(&name) == NodeState::Running => {
                         self.history.record_fault(kind, Some(&name));
                         self.world.kill(&name);
                         if let Err(error) = broker::inspect::truncate_partition(

@@ -136,6 +136,9 @@ struct Runner {
     moments: BTreeMap<usize, ClusterMoment>,
     /// The moment of the fault being fired, while it fires.
     firing: Option<ClusterMoment>,
+    /// The highest high watermark any leader announced, per partition: every acknowledged
+    /// record lies below it.
+    committed: Arc<Mutex<BTreeMap<TopicPartition, u64>>>,
 }
 
 fn non_zero(value: u64) -> Option<u64> {
@@ -178,6 +181,8 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
     let record = cluster_observer(history.clone());
     let count = coverage.clone();
     let sample = high_watermarks.clone();
+    let committed = Arc::new(Mutex::new(BTreeMap::<TopicPartition, u64>::new()));
+    let raise = committed.clone();
     let awaited: BTreeSet<Trigger> = scenario.faults.iter().filter_map(|f| f.when).collect();
     let wanted = Arc::new(Mutex::new(awaited.clone()));
     let (moment_sender, moment_receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -209,6 +214,9 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
                     partition,
                     *offset,
                 );
+                let mut committed = raise.lock().unwrap_or_else(|p| p.into_inner());
+                let highest = committed.entry(partition.clone()).or_insert(0);
+                *highest = (*highest).max(*offset);
             }
             record(event);
         }),
@@ -239,6 +247,7 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
         wanted,
         moments: BTreeMap::new(),
         firing: None,
+        committed,
     };
     let setup_failures = runner.setup().await;
     if setup_failures.is_empty() {

@@ -446,7 +446,8 @@ pub enum Fault {
         #[serde(default = "retention_min_age_ms_default")]
         min_age_ms: u64,
     },
-    /// A follower goes down and loses its log above its high watermark (a lost disk cache);
+    /// A follower goes down and loses its log above the partition's committed offset (the
+    /// highest high watermark any leader announced: its uncommitted tail, as a lost disk cache);
     /// restarted after `for_ms` (else at the heal). Down, it cannot lead with less than was
     /// acknowledged; back, it is a new incarnation outside the ISR.
     TruncateFollower {
