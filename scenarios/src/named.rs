@@ -601,7 +601,11 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
                 isolate_from_controller(broker_target(rng)).for_ms(duration)
             }
             Kind::BadTail => {
-                let tail = if rng.gen_bool(0.5) { Tail::Garbage } else { Tail::Zeros };
+                let tail = if rng.gen_bool(0.5) {
+                    Tail::Garbage
+                } else {
+                    Tail::Zeros
+                };
                 crash_leaving(broker_target(rng), tail).for_ms(duration)
             }
             // Down longer than retention: back, it finds its whole log behind the leader's

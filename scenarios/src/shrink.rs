@@ -139,7 +139,11 @@ impl Shrinker<'_> {
         faults
     }
 
-    fn tighten_triggers(&mut self, base: &Scenario, mut faults: Vec<TimedFault>) -> Vec<TimedFault> {
+    fn tighten_triggers(
+        &mut self,
+        base: &Scenario,
+        mut faults: Vec<TimedFault>,
+    ) -> Vec<TimedFault> {
         for index in 0..faults.len() {
             if faults[index].when.is_none() {
                 continue;

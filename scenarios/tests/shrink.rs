@@ -100,8 +100,7 @@ fn a_triggered_fault_keeps_its_trigger_and_tightens_its_window() {
             .for_ms(3_000),
     ];
     // Seed 5 of this file fails (seeds 1 to 4 do not: the crash misses the window).
-    let request =
-        RunRequest::fixed(scenario, "triggered.toml", 5).with_bugs(vec![BUG.to_string()]);
+    let request = RunRequest::fixed(scenario, "triggered.toml", 5).with_bugs(vec![BUG.to_string()]);
     let outcome = shrink::shrink(&request, &mut |_: &str| {}).expect("the run fails and shrinks");
     let fault = outcome
         .minimal

@@ -362,7 +362,11 @@ impl Disk {
     /// is gone. Returns the number of bytes lost. Only for a node that is down.
     pub fn wipe(&self) -> u64 {
         let mut state = self.lock();
-        let lost: u64 = state.files.values().map(|file| file.data.len() as u64).sum();
+        let lost: u64 = state
+            .files
+            .values()
+            .map(|file| file.data.len() as u64)
+            .sum();
         state.files.clear();
         state.stats.bytes_lost_in_crashes += lost;
         lost

@@ -100,7 +100,10 @@ impl Producer {
                         .partition(|send| expired(send.invoked_ms));
                 let maybe_written = batch.maybe_written;
                 let name = batch.error_name();
-                unsent.extend(gone.into_iter().map(|send| (send, maybe_written, name.clone())));
+                unsent.extend(
+                    gone.into_iter()
+                        .map(|send| (send, maybe_written, name.clone())),
+                );
                 if kept.is_empty() {
                     state.open.remove(index);
                 } else {

@@ -156,8 +156,7 @@ impl Checker {
             // Only a reader whose reading covers the offset proves it lost (a consumer that
             // started past it, or reset past it, never meant to read it); with no reader that
             // said where it starts, every reader covers every offset.
-            let (reader_past, expected) =
-                self.readers_of(acknowledged.partition, offset);
+            let (reader_past, expected) = self.readers_of(acknowledged.partition, offset);
             if let Some((reader, read_offset, read_line)) = reader_past {
                 let reader = &self.processes[reader as usize].name;
                 self.reports.add(AnomalyKind::LostWrite, [ok_line, read_line], || {
@@ -188,7 +187,11 @@ impl Checker {
     /// Who could have read `offset` of `partition`: a process whose reading covers it and that
     /// read past it (process, offset read, line), and whether any reader covers it at all (or no
     /// process read the partition: then the record was still expected, as before any assign).
-    fn readers_of(&self, partition: PartitionId, offset: u64) -> (Option<(ProcessId, u64, u64)>, bool) {
+    fn readers_of(
+        &self,
+        partition: PartitionId,
+        offset: u64,
+    ) -> (Option<(ProcessId, u64, u64)>, bool) {
         let mut past = None;
         let mut any_reader = false;
         let mut covered = false;
@@ -204,7 +207,9 @@ impl Checker {
                 continue;
             }
             covered = true;
-            if let Some((read_offset, read_line)) = cursor.max_read.filter(|&(read, _)| read > offset) {
+            if let Some((read_offset, read_line)) =
+                cursor.max_read.filter(|&(read, _)| read > offset)
+            {
                 if past.is_none_or(|(_, _, line)| read_line < line) {
                     past = Some((process as ProcessId, read_offset, read_line));
                 }

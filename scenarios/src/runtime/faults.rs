@@ -228,9 +228,14 @@ impl Runner {
     fn isolate_from_controller(&mut self, kind: FaultKind, target: &Target) -> Active {
         match self.resolve(target) {
             Some(Node::Server(name)) if name != self.cluster.controller_name => {
-                let groups = vec![vec![name.clone()], vec![self.cluster.controller_name.clone()]];
-                self.history
-                    .record_fault(kind, Some(&format!("{name},{}", self.cluster.controller_name)));
+                let groups = vec![
+                    vec![name.clone()],
+                    vec![self.cluster.controller_name.clone()],
+                ];
+                self.history.record_fault(
+                    kind,
+                    Some(&format!("{name},{}", self.cluster.controller_name)),
+                );
                 self.world.partition(&groups);
                 Active::Partitioned(groups)
             }
