@@ -425,6 +425,19 @@ pub fn print_table(summary: &CampaignSummary) {
     for (scenario, mark) in summary.missing_coverage() {
         println!("  MISSING: {scenario} never reached {mark} (the situation it exists for)");
     }
+    let unreached: Vec<&str> = scenarios::coverage::ALL_MARKS
+        .iter()
+        .copied()
+        .filter(|mark| {
+            summary
+                .totals
+                .values()
+                .all(|totals| totals.coverage.get(*mark).copied().unwrap_or(0) == 0)
+        })
+        .collect();
+    if !unreached.is_empty() {
+        println!("  no seed reached: {}", unreached.join(", "));
+    }
     println!();
     println!(
         "{} seeds in {:.1} s: {:.1} seeds/s; {} failing{}",

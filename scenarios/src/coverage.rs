@@ -9,6 +9,7 @@ use broker::controller::ControllerEvent;
 use broker::core::Observation;
 use broker::node::ClusterEvent;
 use oracle::event::{Event, Op};
+use oracle::FaultKind;
 use std::collections::BTreeMap;
 
 /// Retention evicted records a consumer had not read: it asked for an evicted offset.
@@ -31,6 +32,25 @@ pub const FOLLOWER_LOG_START_AHEAD: &str = "follower-log-start-ahead";
 pub const LEADER_CHANGED: &str = "leader-changed";
 /// A consumer process restarted and resumed from its committed offsets.
 pub const CONSUMER_RESTARTED: &str = "consumer-restarted";
+/// A fault waiting for a cluster event (`when`) fired.
+pub const TRIGGERED_FAULT_FIRED: &str = "triggered-fault-fired";
+/// A broker crashed within 500 ms of its election as a partition's leader (before a fetch
+/// round trip of its followers could settle the new epoch).
+pub const LEADER_CRASHED_AFTER_ELECTION: &str = "leader-crashed-after-election";
+/// A broker crashed while it led a partition with appended records its high watermark did not
+/// cover (written, not committed).
+pub const LEADER_CRASHED_WITH_UNCOMMITTED: &str = "leader-crashed-with-uncommitted";
+/// A broker that followed some partition was cut off from the controller alone.
+pub const FOLLOWER_CUT_FROM_CONTROLLER: &str = "follower-cut-from-controller";
+/// A broker came back after an outage longer than the retention time.
+pub const DOWN_LONGER_THAN_RETENTION: &str = "down-longer-than-retention";
+/// A broker came back with an empty disk.
+pub const RESTARTED_WITH_EMPTY_DISK: &str = "restarted-with-empty-disk";
+/// A broker crash left garbage or zeros where its unsynced bytes were.
+pub const CRASH_LEFT_BAD_TAIL: &str = "crash-left-bad-tail";
+
+/// How soon after its election a leader's crash counts for [`LEADER_CRASHED_AFTER_ELECTION`].
+pub const SOON_AFTER_ELECTION_NS: u64 = 500_000_000;
 
 /// Every mark, in report order.
 pub const ALL_MARKS: &[&str] = &[
@@ -44,6 +64,13 @@ pub const ALL_MARKS: &[&str] = &[
     FOLLOWER_LOG_START_AHEAD,
     LEADER_CHANGED,
     CONSUMER_RESTARTED,
+    TRIGGERED_FAULT_FIRED,
+    LEADER_CRASHED_AFTER_ELECTION,
+    LEADER_CRASHED_WITH_UNCOMMITTED,
+    FOLLOWER_CUT_FROM_CONTROLLER,
+    DOWN_LONGER_THAN_RETENTION,
+    RESTARTED_WITH_EMPTY_DISK,
+    CRASH_LEFT_BAD_TAIL,
 ];
 
 /// Counts of marks.
@@ -53,7 +80,7 @@ pub fn empty() -> Coverage {
     ALL_MARKS.iter().map(|mark| (mark.to_string(), 0)).collect()
 }
 
-fn bump(coverage: &mut Coverage, mark: &str) {
+pub fn bump(coverage: &mut Coverage, mark: &str) {
     *coverage.entry(mark.to_string()).or_insert(0) += 1;
 }
 
@@ -104,8 +131,26 @@ pub fn from_history(coverage: &mut Coverage, events: &[Event<'_>]) {
     // The last request of each (process, partition): (broker, error).
     let mut last_request: BTreeMap<(&str, &str, u32), (u32, Option<&str>)> = BTreeMap::new();
     let mut starts: BTreeMap<&str, u32> = BTreeMap::new();
+    // When each broker last became a leader (after a partition's first election).
+    let mut elected: BTreeMap<u32, u64> = BTreeMap::new();
     for event in events {
         match &event.op {
+            Op::Leader { broker, epoch, .. } if *epoch > 0 => {
+                elected.insert(*broker, event.time_ns);
+            }
+            Op::Fault {
+                fault,
+                target: Some(target),
+            } if *fault == FaultKind::Crash.as_str() || *fault == FaultKind::WipeDisk.as_str() => {
+                let broker = target
+                    .strip_prefix("broker-")
+                    .and_then(|id| id.parse::<u32>().ok());
+                if let Some(at) = broker.and_then(|broker| elected.get(&broker)) {
+                    if event.time_ns.saturating_sub(*at) <= SOON_AFTER_ELECTION_NS {
+                        bump(coverage, LEADER_CRASHED_AFTER_ELECTION);
+                    }
+                }
+            }
             Op::SendInvoke { .. } => {
                 let window = windows
                     .entry(&*event.process)

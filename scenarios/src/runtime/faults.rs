@@ -10,6 +10,7 @@
 use super::{
     consumer_name, producer_name, Runner, ADMIN_ATTEMPTS_MAX, ADMIN_CALL_TIMEOUT, ADMIN_NODE,
 };
+use crate::coverage;
 use crate::spec::*;
 use broker::api::{CreatePartitionsRequest, Request, TopicPartition};
 use broker::core::AdminCommand;
@@ -87,6 +88,9 @@ impl Runner {
         let fault = self.scenario.faults[index].fault.clone();
         let kind = fault.kind();
         self.firing = self.moments.get(&index).cloned();
+        if self.firing.is_some() {
+            self.mark(coverage::TRIGGERED_FAULT_FIRED);
+        }
         let active = match &fault {
             Fault::Crash { target, tail } => self.crash(kind, target, *tail),
             Fault::WipeDisk { target } => self.wipe_disk(kind, target),
@@ -145,6 +149,14 @@ impl Runner {
         match self.resolve(target) {
             Some(node) => {
                 let name = self.node_name(&node);
+                if matches!(node, Node::Server(_))
+                    && self.world.node_state(&name) == NodeState::Running
+                {
+                    self.note_down(&name);
+                    if tail != Tail::Torn {
+                        self.mark(coverage::CRASH_LEFT_BAD_TAIL);
+                    }
+                }
                 self.history.record_fault(kind, Some(&name));
                 match &node {
                     Node::Server(name) => match tail {
@@ -185,6 +197,8 @@ impl Runner {
         if self.world.node_state(&name) != NodeState::Running || !self.another_copy_survives(id) {
             return Active::Nothing;
         }
+        self.note_down(&name);
+        self.mark(coverage::RESTARTED_WITH_EMPTY_DISK);
         self.history.record_fault(kind, Some(&name));
         self.world
             .kill_leaving(&name, sim::disk::CrashTail::Torn, true);
@@ -228,6 +242,15 @@ impl Runner {
     fn isolate_from_controller(&mut self, kind: FaultKind, target: &Target) -> Active {
         match self.resolve(target) {
             Some(Node::Server(name)) if name != self.cluster.controller_name => {
+                let follows = self
+                    .cluster
+                    .brokers
+                    .values()
+                    .find(|handle| handle.name == name)
+                    .is_some_and(|handle| handle.status().replicas.iter().any(|r| !r.leader));
+                if follows {
+                    self.mark(coverage::FOLLOWER_CUT_FROM_CONTROLLER);
+                }
                 let groups = vec![
                     vec![name.clone()],
                     vec![self.cluster.controller_name.clone()],
@@ -472,6 +495,7 @@ impl Runner {
                     .unwrap_or(0);
                 match high_watermark.map(|own| own.max(committed)) {
                     Some(offset) if self.world.node_state(&name) == NodeState::Running => {
+                        self.note_down(&name);
                         self.history.record_fault(kind, Some(&name));
                         self.world.kill(&name);
                         if let Err(error) = broker::inspect::truncate_partition(
@@ -592,10 +616,11 @@ impl Runner {
         }
     }
 
-    fn restart(&self, node: &Node) {
+    fn restart(&mut self, node: &Node) {
         match node {
             Node::Server(name) => {
                 if self.world.node_state(name) == NodeState::Killed {
+                    self.note_back(name);
                     self.world.restart(name);
                 }
             }

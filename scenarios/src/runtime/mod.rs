@@ -139,6 +139,10 @@ struct Runner {
     /// The highest high watermark any leader announced, per partition: every acknowledged
     /// record lies below it.
     committed: Arc<Mutex<BTreeMap<TopicPartition, u64>>>,
+    /// The run's coverage marks (and the cluster observer's state for them).
+    marks: Arc<Mutex<(Coverage, BTreeMap<(String, u32), u64>)>>,
+    /// When each server node went down, while it is down.
+    down_since: BTreeMap<String, madsim::time::Instant>,
 }
 
 fn non_zero(value: u64) -> Option<u64> {
@@ -248,6 +252,8 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
         moments: BTreeMap::new(),
         firing: None,
         committed,
+        marks: coverage.clone(),
+        down_since: BTreeMap::new(),
     };
     let setup_failures = runner.setup().await;
     if setup_failures.is_empty() {
@@ -521,6 +527,44 @@ impl Runner {
             .await;
     }
 
+    /// Counts a coverage mark of this run.
+    fn mark(&self, mark: &str) {
+        let mut guard = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+        coverage::bump(&mut guard.0, mark);
+    }
+
+    /// A server goes down now (crash, wipe, truncation): marks what its state makes dangerous.
+    fn note_down(&mut self, name: &str) {
+        let led_uncommitted = self
+            .cluster
+            .brokers
+            .values()
+            .find(|handle| handle.name == name)
+            .is_some_and(|handle| {
+                handle
+                    .status()
+                    .replicas
+                    .iter()
+                    .any(|replica| replica.leader && replica.log_end_offset > replica.high_watermark)
+            });
+        if led_uncommitted {
+            self.mark(coverage::LEADER_CRASHED_WITH_UNCOMMITTED);
+        }
+        self.down_since
+            .insert(name.to_string(), madsim::time::Instant::now());
+    }
+
+    /// A server comes back now: marks an outage longer than retention.
+    fn note_back(&mut self, name: &str) {
+        if let Some(since) = self.down_since.remove(name) {
+            let retention_ms = self.scenario.cluster.retention_ms;
+            let down_ms = since.elapsed().as_millis() as u64;
+            if retention_ms > 0 && down_ms > retention_ms {
+                self.mark(coverage::DOWN_LONGER_THAN_RETENTION);
+            }
+        }
+    }
+
     async fn run_step(&mut self, step: Step) {
         match step {
             Step::StartProducer(index) => self.start_producer(index),
@@ -541,6 +585,7 @@ impl Runner {
             match self.world.node_state(&name) {
                 NodeState::Killed => {
                     self.history.record_fault(FaultKind::Restart, Some(&name));
+                    self.note_back(&name);
                     self.world.restart(&name);
                 }
                 NodeState::Paused => {
