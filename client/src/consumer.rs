@@ -433,35 +433,61 @@ impl Consumer {
         self.closing == Closing::Closed
     }
 
+    /// What a scenario or display sees of this consumer.
     pub fn status(&self) -> ConsumerStatus {
-        let mut status = self.status.clone();
-        status.partitions = self
-            .partitions
-            .iter()
-            .map(|(partition, state)| {
-                (
-                    partition.clone(),
-                    PartitionProgress {
-                        position: state.delivered_next,
-                        fetch_position: state.position,
-                        high_watermark: state.high_watermark,
-                        committed: state.committed,
-                        source: state.last_source,
-                        stopped: state.phase == Phase::Stopped,
-                    },
-                )
-            })
-            .collect();
+        let mut status = ConsumerStatus::default();
+        self.write_status(&mut status);
+        status
+    }
+
+    /// [`Consumer::status`] written over `out`, reusing its allocations (a shell publishes it
+    /// after every tick).
+    pub fn write_status(&self, out: &mut ConsumerStatus) {
+        // Every field, so that a new one cannot be forgotten here.
+        let ConsumerStatus {
+            partitions,
+            records_delivered,
+            caught_up,
+            last_error,
+            closed,
+            close_failed,
+        } = out;
+        let progress = |state: &PartitionState| PartitionProgress {
+            position: state.delivered_next,
+            fetch_position: state.position,
+            high_watermark: state.high_watermark,
+            committed: state.committed,
+            source: state.last_source,
+            stopped: state.phase == Phase::Stopped,
+        };
+        let same_keys = partitions.len() == self.partitions.len()
+            && partitions
+                .keys()
+                .zip(self.partitions.keys())
+                .all(|(a, b)| a == b);
+        if same_keys {
+            for (slot, state) in partitions.values_mut().zip(self.partitions.values()) {
+                *slot = progress(state);
+            }
+        } else {
+            *partitions = self
+                .partitions
+                .iter()
+                .map(|(partition, state)| (partition.clone(), progress(state)))
+                .collect();
+        }
+        *records_delivered = self.status.records_delivered;
+        last_error.clone_from(&self.status.last_error);
+        *close_failed = self.status.close_failed;
         // Vacuously true for a group member that owns no partition, once metadata is known.
-        status.caught_up = self.metadata.get().is_some()
+        *caught_up = self.metadata.get().is_some()
             && self.partitions.values().all(|state| {
                 state.phase == Phase::Fetching
                     && state
                         .high_watermark
                         .is_some_and(|hw| state.delivered_next >= hw)
             });
-        status.closed = self.closing == Closing::Closed;
-        status
+        *closed = self.closing == Closing::Closed;
     }
 
     // ---- the application ---------------------------------------------------------------------

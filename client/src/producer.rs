@@ -413,13 +413,44 @@ impl Producer {
         std::mem::take(&mut self.actions)
     }
 
+    /// What a scenario or display sees of this producer.
     pub fn status(&self) -> ProducerStatus {
-        let mut status = self.status.clone();
-        status.pending = self.pending_sends();
-        status.producer_id = self.producer_id.current;
-        status.fatal = self.fatal.clone();
-        status.closed = self.closed;
+        let mut status = ProducerStatus::default();
+        self.write_status(&mut status);
         status
+    }
+
+    /// [`Producer::status`] written over `out`, reusing its allocations (a shell publishes it
+    /// after every tick).
+    pub fn write_status(&self, out: &mut ProducerStatus) {
+        // Every field, so that a new one cannot be forgotten here.
+        let ProducerStatus {
+            invoked,
+            acked,
+            failed,
+            unknown,
+            pending,
+            data_loss_reports,
+            producer_id_resets,
+            producer_id,
+            fatal,
+            closed,
+            partitions_used,
+        } = out;
+        let s = &self.status;
+        *invoked = s.invoked;
+        *acked = s.acked;
+        *failed = s.failed;
+        *unknown = s.unknown;
+        *data_loss_reports = s.data_loss_reports;
+        *producer_id_resets = s.producer_id_resets;
+        if *partitions_used != s.partitions_used {
+            partitions_used.clone_from(&s.partitions_used);
+        }
+        *pending = self.pending_sends();
+        *producer_id = self.producer_id.current;
+        fatal.clone_from(&self.fatal);
+        *closed = self.closed;
     }
 
     /// Sends invoked and not yet completed.
@@ -612,7 +643,13 @@ impl Producer {
             && self.producer_id.current.is_some()
             && self.producer_id.wanted.is_none()
         {
-            let partitions: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
+            // Only partitions with a batch to send or retry (send_ready does nothing for the rest).
+            let partitions: Vec<TopicPartition> = self
+                .partitions
+                .iter()
+                .filter(|(_, state)| !state.window.is_empty() || !state.open.is_empty())
+                .map(|(partition, _)| partition.clone())
+                .collect();
             for partition in partitions {
                 self.send_ready(now_ms, &partition);
             }

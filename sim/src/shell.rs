@@ -43,26 +43,31 @@ pub async fn run<N: Node, H: Host<N>>(
     mut host: H,
 ) {
     let mut inbox = Inbox::spawn(socket.clone());
-    let first = node.next_tick(time::now(), Step::Start);
-    let mut timer = time::Timer::at(first.map_or_else(time::instant, time::instant_at));
+    // One clock handle for the whole run of the node: `TimeHandle::current()` clones two Arcs
+    // from a thread-local each call.
+    let clock = madsim::time::TimeHandle::current();
+    let base = clock.now_instant() - clock.elapsed();
+    let now = || clock.elapsed();
+    let first = node.next_tick(now(), Step::Start);
+    let mut timer = time::Timer::at(first.map_or_else(|| clock.now_instant(), |at| base + at));
     let mut outputs = Vec::new();
     loop {
         let step = tokio::select! {
             biased;
             received = inbox.recv() => {
                 let Some((envelope, from)) = received else { return };
-                node.on_message(time::now(), from, envelope);
+                node.on_message(now(), from, envelope);
                 Step::Message
             }
             _ = &mut timer => {
                 context.wakeups.tick();
-                node.on_tick(time::now());
+                node.on_tick(now());
                 host.after_tick(&node);
                 Step::Tick
             }
         };
         for command in host.commands() {
-            node.on_command(time::now(), command);
+            node.on_command(now(), command);
         }
         node.take_outputs(&mut outputs);
         for output in outputs.drain(..) {
@@ -85,8 +90,9 @@ pub async fn run<N: Node, H: Host<N>>(
                 Output::Observe(observation) => host.observe(observation),
             }
         }
-        if let Some(next) = node.next_tick(time::now(), step) {
-            timer.reset(time::instant_at(next));
+        let at = now();
+        if let Some(next) = node.next_tick(at, step) {
+            timer.reset_at(base + next, base + at);
         }
         if node.finished() {
             // The process stays up, idle, like an application that finished.

@@ -65,7 +65,11 @@ impl Timer {
     /// becomes 1 ms from now, as madsim's and tokio's `sleep_until` make it: a loop that keeps
     /// asking for "now" must still let simulated time move.
     pub fn reset(&mut self, deadline: madsim::time::Instant) {
-        let now = instant();
+        self.reset_at(deadline, instant());
+    }
+
+    /// [`Timer::reset`] with the current instant given.
+    pub fn reset_at(&mut self, deadline: madsim::time::Instant, now: madsim::time::Instant) {
         let deadline = if deadline <= now {
             now + Duration::from_millis(1)
         } else {

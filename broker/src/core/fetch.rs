@@ -398,6 +398,15 @@ fn fetch_error(
 
 /// Encodes the batches of a read for the wire, keeping those that start below `end_offset`.
 fn encode_batches(read: ReadResult, end_offset: u64) -> Vec<Bytes> {
+    if read.raw.len() == read.batches.len() {
+        return read
+            .batches
+            .iter()
+            .zip(read.raw)
+            .filter(|(batch, _)| batch.base_offset < end_offset)
+            .map(|(_, raw)| raw)
+            .collect();
+    }
     read.batches
         .into_iter()
         .filter(|batch| batch.base_offset < end_offset)

@@ -67,6 +67,8 @@ impl ReadPlan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadResult {
     pub batches: Vec<RecordBatch>,
+    /// The stored bytes of each batch (as `encode` would give them), when read from storage.
+    pub raw: Vec<bytes::Bytes>,
     /// The log start and log end when the read executed.
     pub log_start_offset: u64,
     pub log_end_offset: u64,
@@ -191,7 +193,7 @@ impl<S: Storage + Clone> Log<S> {
             });
         }
         if offset == end_offset {
-            return Ok(self.result(Vec::new()));
+            return Ok(self.result((Vec::new(), Vec::new())));
         }
         let still_valid = plan.target.as_ref().filter(|target| {
             self.segments
@@ -232,9 +234,10 @@ impl<S: Storage + Clone> Log<S> {
         self.execute_read(&self.plan_read_up_to(offset, max_bytes, end_offset)?)
     }
 
-    fn result(&self, batches: Vec<RecordBatch>) -> ReadResult {
+    fn result(&self, (batches, raw): (Vec<RecordBatch>, Vec<bytes::Bytes>)) -> ReadResult {
         ReadResult {
             batches,
+            raw,
             log_start_offset: self.log_start_offset,
             log_end_offset: self.log_end_offset(),
         }
@@ -247,7 +250,7 @@ impl<S: Storage + Clone> Log<S> {
         offset: u64,
         max_bytes: u64,
         end_offset: u64,
-    ) -> Result<Vec<RecordBatch>, LogError> {
+    ) -> Result<(Vec<RecordBatch>, Vec<bytes::Bytes>), LogError> {
         read_batches(
             &self.storage,
             target,
@@ -324,8 +327,9 @@ fn read_batches(
     offset: u64,
     max_bytes: u64,
     end_offset: u64,
-) -> Result<Vec<RecordBatch>, ReadFailure> {
+) -> Result<(Vec<RecordBatch>, Vec<bytes::Bytes>), ReadFailure> {
     let mut batches: Vec<RecordBatch> = Vec::new();
+    let mut raw: Vec<bytes::Bytes> = Vec::new();
     let mut bytes_read = 0u64;
     let mut position = target.position;
     let mut window = Window {
@@ -379,10 +383,11 @@ fn read_batches(
         })?;
         bytes_read += batch_bytes;
         position += batch_bytes;
+        raw.push(bytes::Bytes::copy_from_slice(bytes));
         batches.push(batch);
         if bytes_read >= max_bytes {
             break;
         }
     }
-    Ok(batches)
+    Ok((batches, raw))
 }

@@ -154,8 +154,9 @@ impl Node for ConsumerProcess {
             return None;
         }
         if self.step == StepKind::Ticked || self.core.is_closed() {
-            let mut shared = lock(&self.shared);
-            shared.progress.status = self.core.status();
+            let mut guard = lock(&self.shared);
+            let shared = &mut *guard;
+            self.core.write_status(&mut shared.progress.status);
             shared.progress.records_delivered =
                 shared.delivered_before + shared.progress.status.records_delivered;
         }

@@ -201,8 +201,9 @@ impl Node for ProducerProcess {
             return None;
         }
         if self.step == StepKind::Ticked || self.core.is_closed() {
-            let mut shared = lock(&self.shared);
-            shared.progress.status = self.core.status();
+            let mut guard = lock(&self.shared);
+            let shared = &mut *guard;
+            self.core.write_status(&mut shared.progress.status);
             shared.progress.done = shared.progress.sends_invoked >= self.workload.sends_max
                 && self.core.pending_sends() == 0;
         }
