@@ -541,11 +541,9 @@ impl Runner {
             .values()
             .find(|handle| handle.name == name)
             .is_some_and(|handle| {
-                handle
-                    .status()
-                    .replicas
-                    .iter()
-                    .any(|replica| replica.leader && replica.log_end_offset > replica.high_watermark)
+                handle.status().replicas.iter().any(|replica| {
+                    replica.leader && replica.log_end_offset > replica.high_watermark
+                })
             });
         if led_uncommitted {
             self.mark(coverage::LEADER_CRASHED_WITH_UNCOMMITTED);
