@@ -90,7 +90,7 @@ pub const NAMED: &[NamedScenario] = &[
                   fault kinds",
         after: "all of the above, mixed",
         defining_marks: &[],
-        build: swarm,
+        build: swarm_with_personalities,
     },
 ];
 
@@ -559,6 +559,19 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
             }
         };
         scenario = scenario.fault(fault.at_ms(at));
+    }
+    scenario
+}
+
+/// [`swarm`], then each client's personality, drawn after everything else so the rest of a
+/// seed's scenario does not depend on the draw.
+fn swarm_with_personalities(rng: &mut ChaCha8Rng) -> Scenario {
+    let mut scenario = swarm(rng);
+    for producer in &mut scenario.producers {
+        producer.personality = *Personality::ALL.choose(rng).expect("not empty");
+    }
+    for consumer in &mut scenario.consumers {
+        consumer.personality = *Personality::ALL.choose(rng).expect("not empty");
     }
     scenario
 }
