@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 /// A real client whose reactions a producer or consumer takes on. In files:
 /// `personality = "java" | "librdkafka" | "franz-go" | "streamsim"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(try_from = "String", into = "String")]
 pub enum Personality {
     /// The Apache Kafka Java client (the most used).
     Java,
@@ -131,6 +131,25 @@ impl Personality {
         config.leader_out_of_range_policy = self.leader_out_of_range_policy();
         config.follower_out_of_range_policy = self.follower_out_of_range_policy();
         config.commit_position_policy = self.commit_position_policy();
+    }
+}
+
+impl From<Personality> for String {
+    fn from(personality: Personality) -> String {
+        personality.name().to_string()
+    }
+}
+
+impl TryFrom<String> for Personality {
+    type Error = String;
+    fn try_from(name: String) -> Result<Personality, String> {
+        Personality::from_name(&name).ok_or_else(|| {
+            let names: Vec<&str> = Personality::ALL.iter().map(|p| p.name()).collect();
+            format!(
+                "'{name}' is not a client personality (one of {})",
+                names.join(", ")
+            )
+        })
     }
 }
 
