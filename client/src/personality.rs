@@ -195,7 +195,10 @@ mod tests {
     #[test]
     fn names_round_trip() {
         for personality in Personality::ALL {
-            assert_eq!(Personality::from_name(personality.name()), Some(personality));
+            assert_eq!(
+                Personality::from_name(personality.name()),
+                Some(personality)
+            );
         }
         assert_eq!(Personality::from_name("kafka"), None);
     }

@@ -986,7 +986,11 @@ fn java_auto_commits_what_the_previous_polls_delivered() {
     h.consumer.close(h.now_ms);
     h.absorb();
     let last = h.one("offset_commit");
-    assert_eq!(h.commit_ops(), vec![(CommitPhase::Invoke, 3)], "close: everything");
+    assert_eq!(
+        h.commit_ops(),
+        vec![(CommitPhase::Invoke, 3)],
+        "close: everything"
+    );
     h.answer(
         &last,
         Response::OffsetCommit(OffsetCommitResponse { result: Ok(()) }),

@@ -342,8 +342,8 @@ impl Producer {
             }
             SequenceDesyncPolicy::FatalUnlessFirstAttempt => {
                 // librdkafka `rd_kafka_handle_idempotent_Produce_error`.
-                let first_attempt = matches!(error, ErrorCode::UnknownProducerId)
-                    && !state.window[0].retried;
+                let first_attempt =
+                    matches!(error, ErrorCode::UnknownProducerId) && !state.window[0].retried;
                 if !first_attempt {
                     tracing::error!(
                         %partition,

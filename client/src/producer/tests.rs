@@ -917,7 +917,10 @@ fn java_resends_after_out_of_order_sequence_on_the_head_batch() {
     let mut h = desync_after_an_ack(crate::Personality::Java, ErrorCode::OutOfOrderSequence);
     assert_eq!(bump_and_ack(&mut h), vec![(1, 0)]);
     let results = outcomes(&h.wire.take_ops());
-    assert!(results.iter().all(|(_, kind, _)| *kind == "ok"), "{results:?}");
+    assert!(
+        results.iter().all(|(_, kind, _)| *kind == "ok"),
+        "{results:?}"
+    );
 }
 
 /// Java rewrites the sequences of every in-flight batch of the partition
@@ -965,7 +968,10 @@ fn java_resends_every_unacknowledged_batch_of_the_partition_in_order() {
     assert_eq!(bump_and_ack(&mut h), vec![(1, 0), (1, 1), (1, 2)]);
     let results = outcomes(&h.wire.take_ops());
     assert_eq!(results.len(), 3);
-    assert!(results.iter().all(|(_, kind, _)| *kind == "ok"), "{results:?}");
+    assert!(
+        results.iter().all(|(_, kind, _)| *kind == "ok"),
+        "{results:?}"
+    );
 }
 
 /// franz-go `handleReqRespBatch`: resent like Java, and the `onDataLoss` hook fires when the
@@ -975,7 +981,10 @@ fn franz_go_resends_and_reports_unexplained_loss() {
     let mut h = desync_after_an_ack(crate::Personality::FranzGo, ErrorCode::UnknownProducerId);
     assert_eq!(bump_and_ack(&mut h), vec![(1, 0)]);
     let results = outcomes(&h.wire.take_ops());
-    assert!(results.iter().all(|(_, kind, _)| *kind == "ok"), "{results:?}");
+    assert!(
+        results.iter().all(|(_, kind, _)| *kind == "ok"),
+        "{results:?}"
+    );
     assert_eq!(h.producer.status().data_loss_reports, 1);
 }
 
@@ -1000,10 +1009,7 @@ fn franz_go_does_not_report_loss_that_retention_explains() {
 /// duplication/reordering: resetting PID and retrying".
 #[test]
 fn librdkafka_resends_a_first_attempt_answered_unknown_producer_id() {
-    let mut h = desync_after_an_ack(
-        crate::Personality::Librdkafka,
-        ErrorCode::UnknownProducerId,
-    );
+    let mut h = desync_after_an_ack(crate::Personality::Librdkafka, ErrorCode::UnknownProducerId);
     assert_eq!(bump_and_ack(&mut h), vec![(1, 0)]);
     assert!(h.producer.status().fatal.is_none());
 }
