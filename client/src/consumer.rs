@@ -270,7 +270,16 @@ pub struct ConsumerStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Leader,
-    Replica { broker: BrokerId, since_ms: u64 },
+    Replica {
+        broker: BrokerId,
+        since_ms: u64,
+    },
+    /// The leader named a replica the metadata (of this version) does not list: fetch from the
+    /// leader without a rack, so that it serves the records itself, until newer metadata comes
+    /// (asking with the rack would only be sent to that replica again, without data).
+    LeaderWithoutRack {
+        metadata_version: u64,
+    },
 }
 
 /// Why a ListOffsets is needed.

@@ -928,6 +928,8 @@ pub enum FaultKind {
     Retention,
     /// A follower's log cut while it is down.
     TruncateFollower,
+    /// A broker went down and lost its whole disk (it comes back empty).
+    WipeDisk,
     /// Producer ids forgotten by a partition's leader.
     ExpirePid,
     /// A topic grew.
@@ -947,7 +949,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 18] = [
+    pub const ALL: [FaultKind; 19] = [
         FaultKind::Crash,
         FaultKind::Close,
         FaultKind::Pause,
@@ -958,6 +960,7 @@ impl FaultKind {
         FaultKind::Disk,
         FaultKind::Retention,
         FaultKind::TruncateFollower,
+        FaultKind::WipeDisk,
         FaultKind::ExpirePid,
         FaultKind::AddPartitions,
         FaultKind::Restart,
@@ -981,6 +984,7 @@ impl FaultKind {
             FaultKind::Disk => "disk",
             FaultKind::Retention => "retention",
             FaultKind::TruncateFollower => "truncate-follower",
+            FaultKind::WipeDisk => "wipe-disk",
             FaultKind::ExpirePid => "expire-pid",
             FaultKind::AddPartitions => "add-partitions",
             FaultKind::Restart => "restart",
@@ -1003,7 +1007,9 @@ impl FaultKind {
     /// with no target; a fault with no repair (retention, growth, ...) leaves nothing to undo.
     pub fn repair(self) -> Option<(FaultKind, bool)> {
         match self {
-            FaultKind::Crash | FaultKind::Close => Some((FaultKind::Restart, true)),
+            FaultKind::Crash | FaultKind::Close | FaultKind::WipeDisk => {
+                Some((FaultKind::Restart, true))
+            }
             FaultKind::Pause => Some((FaultKind::Resume, true)),
             FaultKind::Partition => Some((FaultKind::Unpartition, false)),
             FaultKind::Clog => Some((FaultKind::Unclog, true)),

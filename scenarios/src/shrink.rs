@@ -6,7 +6,10 @@
 //! 1. delta debugging (Zeller's ddmin) drops faults, in chunks then one by one;
 //! 2. each remaining fault's duration is halved while the failure stays;
 //! 3. each remaining fault is moved later (halfway to the end of the fault phase) while the
-//!    failure stays.
+//!    failure stays;
+//! 4. each remaining protocol-aware fault (`when`) loses its event filter (`on`) and gets its
+//!    delay bound (`within_ms`) halved while the failure stays: the smallest window around the
+//!    cluster event that still fails is the clearest statement of the race.
 //!
 //! Every candidate is a full deterministic replay, so the result is a scenario (written as TOML)
 //! that reproduces the failure with the same seed. The number of replays is bounded.
@@ -136,6 +139,41 @@ impl Shrinker<'_> {
         faults
     }
 
+    fn tighten_triggers(
+        &mut self,
+        base: &Scenario,
+        mut faults: Vec<TimedFault>,
+    ) -> Vec<TimedFault> {
+        for index in 0..faults.len() {
+            if faults[index].when.is_none() {
+                continue;
+            }
+            if faults[index].on.is_some() {
+                let mut candidate = faults.clone();
+                candidate[index].on = None;
+                if self.fails(&Self::with_faults(base, candidate.clone())) {
+                    faults = candidate;
+                }
+            }
+            for _ in 0..HALVINGS_MAX {
+                let within = faults[index]
+                    .within_ms
+                    .unwrap_or(crate::spec::WITHIN_MS_DEFAULT);
+                if within == 0 {
+                    break;
+                }
+                let mut candidate = faults.clone();
+                candidate[index].within_ms = Some(within / 2);
+                if self.fails(&Self::with_faults(base, candidate.clone())) {
+                    faults = candidate;
+                } else {
+                    break;
+                }
+            }
+        }
+        faults
+    }
+
     fn postpone(&mut self, base: &Scenario, mut faults: Vec<TimedFault>) -> Vec<TimedFault> {
         for index in 0..faults.len() {
             for _ in 0..MOVES_MAX {
@@ -185,6 +223,7 @@ pub fn shrink(
     let faults = shrinker.drop_faults(&original);
     let faults = shrinker.shorten(&original, faults);
     let faults = shrinker.postpone(&original, faults);
+    let faults = shrinker.tighten_triggers(&original, faults);
     let mut minimal = Shrinker::with_faults(&original, faults);
     minimal.name = format!("{}-seed-{}-shrunk", request.scenario_name(), request.seed);
     minimal.description = format!(

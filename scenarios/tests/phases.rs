@@ -187,6 +187,9 @@ fn repairs_and_skips_follow_the_phases_of_a_hand_made_schedule() {
     let fault = |at_ms, for_ms, fault| TimedFault {
         at_ms,
         for_ms,
+        when: None,
+        on: None,
+        within_ms: None,
         fault,
     };
     scenario.faults = vec![
@@ -202,6 +205,7 @@ fn repairs_and_skips_follow_the_phases_of_a_hand_made_schedule() {
             Some(60_000),
             Fault::Crash {
                 target: Target::Broker(2),
+                tail: Tail::Torn,
             },
         ),
         fault(

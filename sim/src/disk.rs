@@ -18,6 +18,9 @@
 //!   system that journals its metadata. A `truncate` below the durable watermark lowers it.
 //!   Because `create` is durable but its content is not, a file created and written but never synced
 //!   survives a crash empty (or with a torn prefix).
+//! - **Bad tails** ([`Disk::crash_leaving`]): a crash may instead leave garbage or zeros where
+//!   the unsynced bytes were (at most as many), as disks whose metadata reached the platter
+//!   before the data do. **Wipe** ([`Disk::wipe`]): every file gone, as a replaced drive.
 //! - **Injected faults** (scheduled by scenarios, drawn from the disk's own seeded stream):
 //!   read errors and write errors (a rate, or "the next n"), latency (a range the node shell
 //!   sleeps for each operation), and a file that vanishes (deleted behind its owner's back, as
@@ -106,6 +109,18 @@ impl Default for DiskFaults {
             torn_writes: true,
         }
     }
+}
+
+/// What a crash leaves where a file's unsynced bytes were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CrashTail {
+    /// A random prefix of the unsynced bytes (a torn write), or nothing.
+    #[default]
+    Torn,
+    /// Random bytes, up to as many as were unsynced.
+    Garbage,
+    /// Zeros, up to as many as were unsynced (the size reached the platter, the data did not).
+    Zeros,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -282,6 +297,17 @@ impl Disk {
     /// The node crashed: every file keeps its durable prefix and, with torn writes on, a random
     /// prefix of its unsynced tail. Returns the number of bytes lost.
     pub fn crash(&self) -> u64 {
+        self.crash_leaving(CrashTail::Torn)
+    }
+
+    /// The node crashed, leaving `tail` where each file's unsynced bytes were: a torn prefix of
+    /// them (as [`Disk::crash`]), or as many bytes of garbage or of zeros as a torn prefix would
+    /// have kept (a file whose size reached the platter before its data did). Synced bytes are
+    /// never touched. Returns the number of bytes lost.
+    pub fn crash_leaving(&self, tail: CrashTail) -> u64 {
+        if tail != CrashTail::Torn {
+            return self.crash_with_bad_tail(tail);
+        }
         let mut state = self.lock();
         let DiskState {
             files,
@@ -304,6 +330,45 @@ impl Disk {
         }
         stats.crashes += 1;
         stats.bytes_lost_in_crashes += lost;
+        lost
+    }
+
+    fn crash_with_bad_tail(&self, tail: CrashTail) -> u64 {
+        let mut state = self.lock();
+        let DiskState {
+            files, rng, stats, ..
+        } = &mut *state;
+        let mut lost = 0u64;
+        for file in files.values_mut() {
+            let unsynced = file.data.len() - file.durable_len;
+            if unsynced == 0 {
+                continue;
+            }
+            let kept = rng.gen_range(0..=unsynced);
+            file.data.truncate(file.durable_len);
+            match tail {
+                CrashTail::Zeros => file.data.resize(file.durable_len + kept, 0),
+                _ => file.data.extend((0..kept).map(|_| rng.gen::<u8>())),
+            }
+            lost += unsynced as u64;
+            file.durable_len = file.data.len();
+        }
+        stats.crashes += 1;
+        stats.bytes_lost_in_crashes += lost;
+        lost
+    }
+
+    /// The disk is replaced by an empty one (a failed drive swapped, a volume lost): every file
+    /// is gone. Returns the number of bytes lost. Only for a node that is down.
+    pub fn wipe(&self) -> u64 {
+        let mut state = self.lock();
+        let lost: u64 = state
+            .files
+            .values()
+            .map(|file| file.data.len() as u64)
+            .sum();
+        state.files.clear();
+        state.stats.bytes_lost_in_crashes += lost;
         lost
     }
 

@@ -251,6 +251,22 @@ impl World {
         self.set_node_state(name, NodeState::Killed);
     }
 
+    /// Kills a node whose disk leaves `tail` where its unsynced bytes were (see
+    /// [`crate::disk::Disk::crash_leaving`]); with `wipe`, its disk is then emptied as well.
+    pub fn kill_leaving(&self, name: &str, tail: crate::disk::CrashTail, wipe: bool) {
+        if self.node_state(name) == NodeState::Killed {
+            return;
+        }
+        self.record_fault("crash", name);
+        Handle::current().kill(self.node_id(name));
+        self.disk(name).crash_leaving(tail);
+        if wipe {
+            self.record_fault("wipe", name);
+            self.disk(name).wipe();
+        }
+        self.set_node_state(name, NodeState::Killed);
+    }
+
     /// Starts a killed node again (a new incarnation: its init runs with the same disk). A running
     /// node is crashed first, as a power cycle would.
     pub fn restart(&self, name: &str) {

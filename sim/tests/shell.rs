@@ -2,7 +2,9 @@
 //! ticks when the node asks (and `None` leaves the timer alone), commands right after the input,
 //! outputs in order (a delayed send leaves after its delay), nothing once the node is finished.
 
-use protocol::api::{ClusterMetadata, Envelope, MetadataRequest, MetadataResponse, Request, Response};
+use protocol::api::{
+    ClusterMetadata, Envelope, MetadataRequest, MetadataResponse, Request, Response,
+};
 use protocol::node::{millis, Node, Output, Step};
 use sim::net::Socket;
 use sim::shell::{self, Host};
@@ -28,8 +30,10 @@ impl Node for Metronome {
 
     fn on_message(&mut self, now: Duration, from: SocketAddr, envelope: Envelope) {
         if let Envelope::Request { correlation_id, .. } = envelope {
-            self.outputs
-                .push(Output::Observe(format!("request {correlation_id} at {}", millis(now))));
+            self.outputs.push(Output::Observe(format!(
+                "request {correlation_id} at {}",
+                millis(now)
+            )));
             self.outputs.push(Output::Send {
                 to: from,
                 envelope: Envelope::Response {
@@ -50,7 +54,8 @@ impl Node for Metronome {
     }
 
     fn on_command(&mut self, _now: Duration, command: String) {
-        self.outputs.push(Output::Observe(format!("command {command}")));
+        self.outputs
+            .push(Output::Observe(format!("command {command}")));
     }
 
     fn take_outputs(&mut self, outputs: &mut Vec<Output<String>>) {
@@ -154,8 +159,17 @@ fn the_shell_keeps_the_step_contract() {
     );
     assert_eq!(outcome.status, RunStatus::Completed);
     let (answer, waited, late) = outcome.value.unwrap();
-    assert!(matches!(answer, Envelope::Response { correlation_id: 7, .. }));
-    assert!(waited >= ANSWER_DELAY, "the answer left after its delay: {waited:?}");
+    assert!(matches!(
+        answer,
+        Envelope::Response {
+            correlation_id: 7,
+            ..
+        }
+    ));
+    assert!(
+        waited >= ANSWER_DELAY,
+        "the answer left after its delay: {waited:?}"
+    );
     assert!(!late, "a finished node answers nothing");
     let lines = log.lines.lock().unwrap().clone();
     // Ticks every 10 ms from the node's start, whatever the message between them; each tick
@@ -166,16 +180,37 @@ fn the_shell_keeps_the_step_contract() {
         .map(|ms| ms.parse().unwrap())
         .collect();
     assert_eq!(ticks.len(), 3, "{lines:?}");
-    assert_eq!([ticks[1] - ticks[0], ticks[2] - ticks[1]], [10, 10], "{lines:?}");
+    assert_eq!(
+        [ticks[1] - ticks[0], ticks[2] - ticks[1]],
+        [10, 10],
+        "{lines:?}"
+    );
     for (n, tick) in ticks.iter().enumerate() {
-        let at = lines.iter().position(|l| *l == format!("tick at {tick}")).unwrap();
-        assert_eq!(lines[at - 1], format!("published {} ticks", n + 1), "{lines:?}");
+        let at = lines
+            .iter()
+            .position(|l| *l == format!("tick at {tick}"))
+            .unwrap();
+        assert_eq!(
+            lines[at - 1],
+            format!("published {} ticks", n + 1),
+            "{lines:?}"
+        );
     }
     // The command (queued at 12 ms) reached the node in its next step, after that step's input.
     let command_at = lines.iter().position(|l| l == "command c1").unwrap();
     let next_tick = ticks.iter().find(|&&tick| tick >= 12).unwrap();
-    assert_eq!(lines[command_at - 1], format!("tick at {next_tick}"), "{lines:?}");
-    assert!(lines.iter().any(|l| l.starts_with("request 7")), "{lines:?}");
-    assert!(!lines.iter().any(|l| l.starts_with("request 8")), "{lines:?}");
+    assert_eq!(
+        lines[command_at - 1],
+        format!("tick at {next_tick}"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("request 7")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("request 8")),
+        "{lines:?}"
+    );
     assert_eq!(lines.len(), 8, "{lines:?}");
 }

@@ -202,8 +202,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 }
                 if request.offset >= log_start {
                     if let Some(rack) = &request.rack {
+                        let alive = &self.metadata.brokers;
                         if let Some(preferred) =
-                            preferred_read_replica(leader, rack, request.offset, me)
+                            preferred_read_replica(leader, rack, request.offset, me, alive)
                         {
                             self.observe(Observation::PreferredReplicaChosen {
                                 partition: partition.clone(),
@@ -354,17 +355,22 @@ impl<S: Storage + Clone> BrokerCore<S> {
     }
 }
 
-/// KIP-392 with KAFKA-14372: an in-sync follower on the consumer's rack that holds the offset.
+/// KIP-392 with KAFKA-14372: an in-sync follower on the consumer's rack that holds the offset,
+/// and that the cluster's metadata lists as alive (Kafka's `ReplicaManager` asks its metadata
+/// cache for the node): a consumer cannot reach a broker its metadata does not list, and would
+/// come back to the leader to be sent away again, without data (swarm seed 1998).
 fn preferred_read_replica(
     leader: &LeaderState,
     rack: &str,
     offset: u64,
     me: BrokerId,
+    alive: &[(BrokerId, std::net::SocketAddr)],
 ) -> Option<BrokerId> {
     leader
         .isr
         .iter()
         .filter(|&&b| b != me)
+        .filter(|&&b| alive.iter().any(|&(id, _)| id == b))
         .filter(|b| format!("rack-{b}") == rack)
         .find(|b| {
             leader
@@ -397,4 +403,61 @@ fn encode_batches(read: ReadResult, end_offset: u64) -> Vec<Bytes> {
         .filter(|batch| batch.base_offset < end_offset)
         .map(|batch| batch.encode())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::leader::{FollowerProgress, LeaderState};
+    use super::preferred_read_replica;
+    use std::collections::BTreeMap;
+    use std::net::SocketAddr;
+
+    fn leader() -> LeaderState {
+        let progress = FollowerProgress {
+            log_end: 10,
+            log_start: 0,
+            last_caught_up_ms: 0,
+            last_fetch_ms: 0,
+            leader_end_at_last_fetch: 10,
+        };
+        LeaderState {
+            replicas: vec![1, 2, 3],
+            isr: vec![1, 2, 3],
+            proposal: None,
+            followers: BTreeMap::from([(2, progress.clone()), (3, progress)]),
+        }
+    }
+
+    fn alive(brokers: &[u32]) -> Vec<(u32, SocketAddr)> {
+        brokers
+            .iter()
+            .map(|&id| (id, SocketAddr::from(([10, 0, 0, id as u8], 9092))))
+            .collect()
+    }
+
+    #[test]
+    fn the_preferred_replica_is_an_in_sync_follower_on_the_rack_holding_the_offset() {
+        assert_eq!(
+            preferred_read_replica(&leader(), "rack-2", 5, 1, &alive(&[1, 2, 3])),
+            Some(2)
+        );
+        assert_eq!(
+            preferred_read_replica(&leader(), "rack-2", 11, 1, &alive(&[1, 2, 3])),
+            None
+        );
+        assert_eq!(
+            preferred_read_replica(&leader(), "rack-1", 5, 1, &alive(&[1, 2, 3])),
+            None
+        );
+    }
+
+    /// Kafka's `ReplicaManager` names only brokers its metadata lists as alive: a consumer could
+    /// not reach another one, and would be sent back and forth without data (swarm seed 1998).
+    #[test]
+    fn a_broker_the_metadata_does_not_list_as_alive_is_never_preferred() {
+        assert_eq!(
+            preferred_read_replica(&leader(), "rack-2", 5, 1, &alive(&[1, 3])),
+            None
+        );
+    }
 }

@@ -83,9 +83,9 @@ impl<S: Storage + Clone> Node for BrokerCore<S> {
     fn next_tick(&mut self, now: Duration, step: Step) -> Option<Duration> {
         match step {
             Step::Start => Some(now),
-            Step::Message | Step::Tick => Some(Duration::from_millis(
-                self.next_deadline_ms(millis(now)),
-            )),
+            Step::Message | Step::Tick => {
+                Some(Duration::from_millis(self.next_deadline_ms(millis(now))))
+            }
         }
     }
 }

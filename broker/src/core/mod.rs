@@ -155,6 +155,14 @@ pub enum Observation {
         broker: BrokerId,
         offset: u64,
     },
+    /// A leader appended a batch its high watermark does not cover yet: written here, not yet
+    /// committed (a crash now tests what happens to it).
+    Appended {
+        partition: TopicPartition,
+        broker: BrokerId,
+        last_offset: u64,
+        high_watermark: u64,
+    },
 }
 
 /// What the core asks its shell to do.

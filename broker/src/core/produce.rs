@@ -2,7 +2,7 @@
 //! and their completion, failure or timeout, and the per-producer activity that forced producer
 //! expiry (in `admin`) consults.
 
-use super::{error_code, BrokerCore, Role};
+use super::{error_code, BrokerCore, Observation, Output, Role};
 use crate::api::*;
 use crate::batch::RecordBatch;
 use crate::log::AppendOutcome;
@@ -95,7 +95,17 @@ impl<S: Storage + Clone> BrokerCore<S> {
             AppendOutcome::Appended {
                 base_offset,
                 last_offset,
-            } => (base_offset, last_offset),
+            } => {
+                if replica.high_watermark <= last_offset {
+                    self.outputs.push(Output::Observe(Observation::Appended {
+                        partition: partition.clone(),
+                        broker: self.config.broker_id,
+                        last_offset,
+                        high_watermark: replica.high_watermark,
+                    }));
+                }
+                (base_offset, last_offset)
+            }
             AppendOutcome::Duplicate {
                 base_offset,
                 last_offset,

@@ -488,21 +488,47 @@ impl Consumer {
                     return;
                 }
                 let mut source = state.source;
-                if let Source::Replica { broker, since_ms } = source {
-                    let expired = now_ms >= since_ms + recheck_ms;
-                    let unknown = self.metadata.broker_addr(broker).is_none();
-                    if expired || unknown || broker == leader {
+                let version = self.metadata.get().map_or(0, |metadata| metadata.version);
+                let mut stale_metadata = false;
+                match source {
+                    Source::Replica { broker, since_ms } => {
+                        let expired = now_ms >= since_ms + recheck_ms;
+                        let unknown = self.metadata.broker_addr(broker).is_none();
+                        if unknown {
+                            // Java's Fetcher.selectReadReplica: a preferred replica missing from
+                            // the metadata means the metadata is stale; refresh it.
+                            stale_metadata = true;
+                            source = Source::LeaderWithoutRack {
+                                metadata_version: version,
+                            };
+                        } else if expired || broker == leader {
+                            source = Source::Leader;
+                        }
+                    }
+                    Source::LeaderWithoutRack { metadata_version }
+                        if version > metadata_version =>
+                    {
                         source = Source::Leader;
                     }
+                    Source::Leader | Source::LeaderWithoutRack { .. } => {}
                 }
+                let rack = match source {
+                    Source::LeaderWithoutRack { .. } => None,
+                    _ => self.config.rack.clone(),
+                };
                 let (broker, addr, from_replica) = match source {
-                    Source::Leader => (leader, leader_addr, false),
+                    Source::Leader | Source::LeaderWithoutRack { .. } => {
+                        (leader, leader_addr, false)
+                    }
                     Source::Replica { broker, .. } => (
                         broker,
                         self.metadata.broker_addr(broker).expect("checked above"),
                         true,
                     ),
                 };
+                if stale_metadata {
+                    self.refresher.request_refresh();
+                }
                 let offset = state.position;
                 let state = self.partitions.get_mut(partition).expect("exists");
                 state.source = source;
@@ -528,7 +554,7 @@ impl Consumer {
                         replica_id: None,
                         current_leader_epoch: Some(leader_epoch),
                         replica_log_start_offset: None,
-                        rack: self.config.rack.clone(),
+                        rack,
                         max_wait_ms: self.config.fetch_max_wait_ms,
                     }),
                 });

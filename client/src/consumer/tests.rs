@@ -283,6 +283,48 @@ fn kip_392_the_preferred_read_replica_is_used_and_the_leader_rechecked() {
     );
 }
 
+/// A preferred replica the consumer's metadata does not list (it is older than the leader's):
+/// asking the leader with the rack again would only be redirected again, without data (swarm
+/// seed 1951 spun so after the heal). The consumer asks the leader without its rack, and asks
+/// for newer metadata; with it, it goes to the replica again.
+#[test]
+fn a_preferred_replica_missing_from_the_metadata_is_skipped_until_the_metadata_is_newer() {
+    let mut h = Harness::booted(rack_config(), Some(0));
+    let fetch = h.one("fetch");
+    h.answer(&fetch, redirected(vec![], 1, 4));
+    h.tick(30);
+    let to_leader = h.one("fetch");
+    assert_eq!(to_leader.to, broker(1), "broker 4 is unknown: the leader");
+    match &to_leader.request {
+        Request::Fetch(request) => assert_eq!(request.rack, None, "no rack: no redirect"),
+        _ => unreachable!(),
+    }
+    h.answer(&to_leader, fetched(vec![served_batch(0, &["a"])], 1));
+    assert_eq!(offsets(&h.poll()), vec![0]);
+    h.tick(100);
+    let refreshes = h.wire.take("metadata");
+    assert_eq!(refreshes.len(), 1, "the metadata is asked for again");
+    let pending = h.one("fetch");
+    match &pending.request {
+        Request::Fetch(request) => assert_eq!(request.rack, None, "still without the rack"),
+        _ => unreachable!(),
+    }
+    // Newer metadata (even still without broker 4): the rack is sent again.
+    h.answer(
+        &refreshes[0],
+        Response::Metadata(MetadataResponse {
+            metadata: metadata(2, &[("t", &[Some(1)])], 0),
+        }),
+    );
+    h.answer(&pending, fetched(vec![], 1));
+    h.tick(30);
+    let again = h.one("fetch");
+    match &again.request {
+        Request::Fetch(request) => assert_eq!(request.rack.as_deref(), Some("rack-2")),
+        _ => unreachable!(),
+    }
+}
+
 /// franz-go #885 / PR #886: out-of-range from a KIP-392 follower sends the consumer back to the
 /// leader at once, with no reset.
 #[test]

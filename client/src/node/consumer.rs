@@ -3,9 +3,9 @@
 
 use super::{bind, crash_process, stop_before_restart, wait_for, Recorder};
 use crate::common::ClusterAddrs;
+use crate::consumer::{Consumer, ConsumerConfig};
 use crate::history::History;
 use crate::process::{lock, ConsumerProcess, ConsumerProgress, ConsumerShared, ConsumerWorkload};
-use crate::consumer::{Consumer, ConsumerConfig};
 use sim::{NodeContext, Seed, World};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -98,7 +98,6 @@ impl ConsumerNode {
         wait_for(timeout, || self.progress().status.closed).await
     }
 }
-
 
 async fn consumer_main(context: NodeContext, shell: Shell) {
     let socket = bind().await;

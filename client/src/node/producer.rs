@@ -97,7 +97,6 @@ impl ProducerNode {
     }
 }
 
-
 async fn producer_main(context: NodeContext, shell: Shell) {
     let socket = bind().await;
     let rng = shell
@@ -109,7 +108,12 @@ async fn producer_main(context: NodeContext, shell: Shell) {
         context.incarnation,
         rng,
     );
-    let process = ProducerProcess::new(&shell.process, core, shell.workload.clone(), shell.shared.clone());
+    let process = ProducerProcess::new(
+        &shell.process,
+        core,
+        shell.workload.clone(),
+        shell.shared.clone(),
+    );
     let recorder = Recorder {
         history: shell.history.clone(),
         process: shell.process.clone(),

@@ -136,8 +136,7 @@ impl Node for ConsumerProcess {
             let records = self.core.poll(now_ms, self.workload.poll_records_max);
             self.uncommitted_records += records.len() as u64;
             self.active = !records.is_empty();
-            self.busy_until_ms =
-                now_ms + self.workload.processing_delay_ms * records.len() as u64;
+            self.busy_until_ms = now_ms + self.workload.processing_delay_ms * records.len() as u64;
         }
     }
 

@@ -144,7 +144,12 @@ impl ProducerProcess {
             let key = workload
                 .keys
                 .map(|keys| format!("key-{}", n % keys.max(1) as u64));
-            core.send(now_ms, &workload.topic, key, format!("{}-{n}", self.process));
+            core.send(
+                now_ms,
+                &workload.topic,
+                key,
+                format!("{}-{n}", self.process),
+            );
             if workload.send_interval_ms > 0 {
                 self.next_send_ms += workload.send_interval_ms;
             }

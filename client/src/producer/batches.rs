@@ -70,6 +70,7 @@ impl Producer {
         let timeout_ms = self.config.delivery_timeout_ms;
         let expired = |invoked_ms: u64| now_ms >= invoked_ms + timeout_ms;
         let mut completions = Vec::new();
+        let mut unsent = Vec::new();
         let mut gap = false;
         for (partition, state) in self.partitions.iter_mut() {
             let mut index = 0;
@@ -84,11 +85,32 @@ impl Producer {
                 }
             }
             state.pop_acked();
+            // A batch never sent has no sequence yet: only the sends whose own delivery timeout
+            // passed complete; sends that joined it later keep their own time (after a long
+            // outage, a send invoked after the heal must not fail with the batch it joined).
             let mut index = 0;
             while index < state.open.len() {
-                if expired(state.open[index].oldest_invoke_ms()) {
-                    completions.push(state.open.remove(index).expect("index in range"));
+                let batch = &mut state.open[index];
+                if !expired(batch.oldest_invoke_ms()) {
+                    index += 1;
+                    continue;
+                }
+                let (gone, kept): (Vec<PendingSend>, Vec<PendingSend>) =
+                    std::mem::take(&mut batch.records)
+                        .into_iter()
+                        .partition(|send| expired(send.invoked_ms));
+                let maybe_written = batch.maybe_written;
+                let name = batch.error_name();
+                unsent.extend(
+                    gone.into_iter()
+                        .map(|send| (send, maybe_written, name.clone())),
+                );
+                if kept.is_empty() {
+                    state.open.remove(index);
                 } else {
+                    batch.bytes =
+                        BATCH_HEADER_BYTES + kept.iter().map(|send| send.record_bytes).sum::<u64>();
+                    batch.records = kept;
                     index += 1;
                 }
             }
@@ -96,6 +118,9 @@ impl Producer {
         for batch in completions {
             let name = batch.error_name();
             self.complete_batch(batch, &name);
+        }
+        for (send, maybe_written, name) in unsent {
+            self.complete_send(send.value, maybe_written, &name);
         }
         while self
             .unrouted

@@ -722,6 +722,41 @@ fn delivery_timeout_fails_unsent_sends_and_leaves_sent_ones_unknown() {
 }
 
 #[test]
+fn a_send_that_joined_an_unsent_batch_keeps_its_own_delivery_timeout() {
+    let mut config = ProducerConfig::new("producer-0");
+    config.delivery_timeout_ms = 5_000;
+    let md = metadata(1, &[("u", &[None])], 0);
+    let mut h = Harness::booted(config, md.clone());
+    // "u" has no leader: its batch is never sent; a second send joins it 4 s later.
+    h.send("u", Some("k"), "old");
+    for _ in 0..40 {
+        h.tick(100);
+        h.answer_metadata(md.clone());
+    }
+    h.send("u", Some("k"), "young");
+    for _ in 0..20 {
+        h.tick(100);
+        h.answer_metadata(md.clone());
+    }
+    // 6 s after the first send, 2 s after the second: only the first timed out.
+    let ops = h.wire.take_ops();
+    assert_eq!(
+        outcomes(&ops),
+        vec![("old".into(), "fail", "request_timed_out".into())]
+    );
+    assert_eq!(h.producer.pending_sends(), 1);
+    for _ in 0..40 {
+        h.tick(100);
+        h.answer_metadata(md.clone());
+    }
+    let ops = h.wire.take_ops();
+    assert_eq!(
+        outcomes(&ops),
+        vec![("young".into(), "fail", "request_timed_out".into())]
+    );
+}
+
+#[test]
 fn close_flushes_and_records_close_after_every_outcome() {
     let mut config = ProducerConfig::new("producer-0");
     config.linger_ms = 10_000;

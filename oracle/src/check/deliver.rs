@@ -92,6 +92,9 @@ impl Checker {
             }
         }
         let previous = cursor.last_delivered.replace((offset, line));
+        if cursor.max_read.is_none_or(|(highest, _)| offset > highest) {
+            cursor.max_read = Some((offset, line));
+        }
         cursor.delivered.insert(offset, line);
 
         if let Some((start_line, redelivery)) = duplicate_delivery {

@@ -213,6 +213,30 @@ struct Cursor {
     /// The highest commit ok since the last reset that lowered the position: (offset, line).
     highest_commit: Option<(u64, u64)>,
     spin: Option<SpinRun>,
+    /// The lowest position an `assign` (or a `reset` down) gave this process: it never meant
+    /// to read below it. None: the history never said (then it covers every offset).
+    start: Option<u64>,
+    /// Offsets `[from, to)` a `reset` forward jumped over: this process skipped them on purpose.
+    skipped: Vec<(u64, u64)>,
+    /// The highest offset this process delivered: (offset, line).
+    max_read: Option<(u64, u64)>,
+}
+
+impl Cursor {
+    /// Whether this process's reading covers `offset`: at or above its start, and not in a
+    /// range a reset jumped over.
+    fn covers(&self, offset: u64) -> bool {
+        self.start.is_none_or(|start| start <= offset)
+            && !self
+                .skipped
+                .iter()
+                .any(|&(from, to)| from <= offset && offset < to)
+    }
+
+    /// Whether the process read this partition or said where it starts reading it.
+    fn reads(&self) -> bool {
+        self.start.is_some() || self.max_read.is_some()
+    }
 }
 
 /// Consecutive requests without progress after the heal while data was available.
@@ -522,7 +546,13 @@ impl Checker {
             Op::Assign { partitions } => {
                 for assigned in partitions.iter() {
                     let partition = self.partition_id(&assigned.topic, assigned.partition);
-                    self.cursor(process, partition).last_delivered = None;
+                    let cursor = self.cursor(process, partition);
+                    cursor.last_delivered = None;
+                    cursor.start = Some(
+                        cursor
+                            .start
+                            .map_or(assigned.offset, |start| start.min(assigned.offset)),
+                    );
                 }
             }
             Op::Reset {
@@ -530,11 +560,26 @@ impl Checker {
                 partition,
                 from,
                 to,
-                ..
+                reason,
             } => {
                 let partition = self.partition_id(topic, *partition);
+                // A jump forward skips `[from, to)` on purpose when the application asked for it
+                // (`seek`) or when `from` really was out of range (below the authoritative log
+                // start): what it skips is then not expected of this process. A jump from an
+                // offset still in the log is no excuse (a spurious out-of-range, KAFKA-2477).
+                let genuine = reason == "seek"
+                    || self.partitions[partition as usize]
+                        .log_start
+                        .is_some_and(|(log_start, _)| *from < log_start);
                 let cursor = self.cursor(process, partition);
                 cursor.last_delivered = None;
+                if *to > *from {
+                    if genuine {
+                        cursor.skipped.push((*from, *to));
+                    }
+                } else if cursor.start.is_some_and(|start| *to < start) {
+                    cursor.start = Some(*to);
+                }
                 // `commit-regressed` excuses a lower commit after "a reset to a lower position": a reset that
                 // moved the position down (to < from), or to below an earlier commit. Either clears the earlier
                 // commits it is compared with.

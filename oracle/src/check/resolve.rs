@@ -153,14 +153,22 @@ impl Checker {
             }
             let label = self.partition_label(acknowledged.partition);
             let ok_line = acknowledged.line;
-            if let Some((read_line, read_offset)) = partition.first_read_above(offset) {
+            // Only a reader whose reading covers the offset proves it lost (a consumer that
+            // started past it, or reset past it, never meant to read it); with no reader that
+            // said where it starts, every reader covers every offset.
+            let (reader_past, expected) = self.readers_of(acknowledged.partition, offset);
+            if let Some((reader, read_offset, read_line)) = reader_past {
+                let reader = &self.processes[reader as usize].name;
                 self.reports.add(AnomalyKind::LostWrite, [ok_line, read_line], || {
                     format!(
                         "value {text} was acknowledged at {label} offset {offset} (line {ok_line}) and never read, \
-                         while a poll read the higher offset {read_offset} of {label} (line {read_line}) and no \
-                         log start had passed offset {offset} before that"
+                         while {reader} read the higher offset {read_offset} of {label} (line {read_line}) \
+                         without starting or resetting past offset {offset}, and no log start had passed offset \
+                         {offset} before any poll read past it"
                     )
                 });
+            } else if !expected {
+                // No reader meant to read it (each started or reset past it): not an anomaly.
             } else if let Some(heal_line) = self.last_heal_line {
                 let highest_read = match partition.highest_read() {
                     Some(highest) => format!("the highest offset read of {label} is {highest}"),
@@ -174,6 +182,40 @@ impl Checker {
                 });
             }
         }
+    }
+
+    /// Who could have read `offset` of `partition`: a process whose reading covers it and that
+    /// read past it (process, offset read, line), and whether any reader covers it at all (or no
+    /// process read the partition: then the record was still expected, as before any assign).
+    fn readers_of(
+        &self,
+        partition: PartitionId,
+        offset: u64,
+    ) -> (Option<(ProcessId, u64, u64)>, bool) {
+        let mut past = None;
+        let mut any_reader = false;
+        let mut covered = false;
+        for (process, state) in self.processes.iter().enumerate() {
+            let Some(cursor) = state.cursors.get(&partition) else {
+                continue;
+            };
+            if !cursor.reads() {
+                continue;
+            }
+            any_reader = true;
+            if !cursor.covers(offset) {
+                continue;
+            }
+            covered = true;
+            if let Some((read_offset, read_line)) =
+                cursor.max_read.filter(|&(read, _)| read > offset)
+            {
+                if past.is_none_or(|(_, _, line)| read_line < line) {
+                    past = Some((process as ProcessId, read_offset, read_line));
+                }
+            }
+        }
+        (past, covered || !any_reader)
     }
 
     /// Per offset: `inconsistent-offsets`. Then `poll-skip`: a skipped offset must be known and not evicted. An

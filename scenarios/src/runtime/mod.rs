@@ -12,6 +12,7 @@
 //! This file holds the phases; `faults.rs` how each kind of fault is fired and repaired.
 
 mod faults;
+mod triggers;
 
 use crate::bugs::BugSelection;
 use crate::coverage::{self, Coverage};
@@ -26,7 +27,7 @@ use client::{ClusterAddrs, ConsumerConfig, History, ProducerConfig, Subscription
 use faults::Active;
 use oracle::FaultKind;
 use sim::{NodeState, World};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -129,6 +130,15 @@ struct Runner {
     active: BTreeMap<usize, Active>,
     fault_log: Vec<(u64, String)>,
     start: madsim::time::Instant,
+    /// The triggers armed faults still wait for (the cluster's observer forwards only these).
+    wanted: Arc<Mutex<BTreeSet<Trigger>>>,
+    /// The moments that fired triggered faults, by fault index (what `trigger` targets name).
+    moments: BTreeMap<usize, ClusterMoment>,
+    /// The moment of the fault being fired, while it fires.
+    firing: Option<ClusterMoment>,
+    /// The highest high watermark any leader announced, per partition: every acknowledged
+    /// record lies below it.
+    committed: Arc<Mutex<BTreeMap<TopicPartition, u64>>>,
 }
 
 fn non_zero(value: u64) -> Option<u64> {
@@ -171,6 +181,13 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
     let record = cluster_observer(history.clone());
     let count = coverage.clone();
     let sample = high_watermarks.clone();
+    let committed = Arc::new(Mutex::new(BTreeMap::<TopicPartition, u64>::new()));
+    let raise = committed.clone();
+    let awaited: BTreeSet<Trigger> = scenario.faults.iter().filter_map(|f| f.when).collect();
+    let wanted = Arc::new(Mutex::new(awaited.clone()));
+    let (moment_sender, moment_receiver) = tokio::sync::mpsc::unbounded_channel();
+    let moments = (!awaited.is_empty())
+        .then(|| Mutex::new(triggers::Moments::new(wanted.clone(), moment_sender)));
     let cluster = start_cluster(
         &world,
         cluster_config(&scenario, &bugs),
@@ -179,6 +196,12 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
                 let mut guard = count.lock().unwrap_or_else(|p| p.into_inner());
                 let (coverage, leader_starts) = &mut *guard;
                 coverage::observe(coverage, leader_starts, &event);
+            }
+            if let Some(moments) = &moments {
+                moments
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .observe(&event);
             }
             if let ClusterEvent::Broker(broker::core::Observation::HighWatermark {
                 partition,
@@ -191,6 +214,9 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
                     partition,
                     *offset,
                 );
+                let mut committed = raise.lock().unwrap_or_else(|p| p.into_inner());
+                let highest = committed.entry(partition.clone()).or_insert(0);
+                *highest = (*highest).max(*offset);
             }
             record(event);
         }),
@@ -218,10 +244,14 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
         active: BTreeMap::new(),
         fault_log: Vec::new(),
         start: madsim::time::Instant::now(),
+        wanted,
+        moments: BTreeMap::new(),
+        firing: None,
+        committed,
     };
     let setup_failures = runner.setup().await;
     if setup_failures.is_empty() {
-        runner.fault_phase().await;
+        runner.fault_phase(moment_receiver).await;
         runner.heal().await;
         runner.liveness_phase().await;
     }
@@ -456,8 +486,12 @@ impl Runner {
         self.fault_log.push((at, description));
     }
 
-    /// Fires fault `index`; remembers what to repair.
-    async fn fault_phase(&mut self) {
+    /// Starts the clients and fires the faults at their times (or, for faults that wait for
+    /// an event, on it: see `triggers.rs`).
+    async fn fault_phase(
+        &mut self,
+        moments: tokio::sync::mpsc::UnboundedReceiver<triggers::Timed>,
+    ) {
         let mut steps: Vec<(u64, usize, Step)> = Vec::new();
         for (index, producer) in self.scenario.producers.iter().enumerate() {
             steps.push((producer.start_ms, steps.len(), Step::StartProducer(index)));
@@ -466,6 +500,9 @@ impl Runner {
             steps.push((consumer.start_ms, steps.len(), Step::StartConsumer(index)));
         }
         for (index, fault) in self.scenario.faults.iter().enumerate() {
+            if fault.when.is_some() {
+                continue; // armed at at_ms, fired by its event
+            }
             steps.push((fault.at_ms, steps.len(), Step::Apply(index)));
             if let Some(for_ms) = fault.for_ms {
                 let repair_at = fault.at_ms.saturating_add(for_ms);
@@ -474,19 +511,26 @@ impl Runner {
                 }
             }
         }
+        if !self.awaited_triggers().is_empty() {
+            return self.fault_phase_with_triggers(steps, moments).await;
+        }
         steps.sort_by_key(|(at, order, _)| (*at, *order));
         for (at_ms, _, step) in steps {
             madsim::time::sleep_until(self.start + Duration::from_millis(at_ms)).await;
-            match step {
-                Step::StartProducer(index) => self.start_producer(index),
-                Step::StartConsumer(index) => self.start_consumer(index),
-                Step::Apply(index) => self.apply(index).await,
-                Step::Repair(index) => self.repair(index),
-            }
+            self.run_step(step).await;
         }
         // Clients that start after the fault phase start at its end.
         madsim::time::sleep_until(self.start + Duration::from_millis(self.scenario.fault_phase_ms))
             .await;
+    }
+
+    async fn run_step(&mut self, step: Step) {
+        match step {
+            Step::StartProducer(index) => self.start_producer(index),
+            Step::StartConsumer(index) => self.start_consumer(index),
+            Step::Apply(index) => self.apply(index).await,
+            Step::Repair(index) => self.repair(index),
+        }
     }
 
     /// Repairs everything, restarts every crashed process, records `heal`.

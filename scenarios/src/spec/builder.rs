@@ -121,18 +121,48 @@ impl TimedFault {
         self.for_ms = Some(for_ms);
         self
     }
+    /// Fire on `trigger` (armed at `at_ms`), within `within_ms` of the event.
+    pub fn when(mut self, trigger: Trigger, within_ms: u64) -> Self {
+        self.when = Some(trigger);
+        self.within_ms = Some(within_ms);
+        self
+    }
+    /// Only events of `topic` (and `partition`, if given) fire it.
+    pub fn on(mut self, topic: &str, partition: Option<u32>) -> Self {
+        self.on = Some(EventFilter {
+            topic: topic.to_string(),
+            partition,
+        });
+        self
+    }
 }
 
 pub(super) fn timed(fault: Fault) -> TimedFault {
     TimedFault {
         at_ms: 0,
         for_ms: None,
+        when: None,
+        on: None,
+        within_ms: None,
         fault,
     }
 }
 
 pub fn crash(target: Target) -> TimedFault {
-    timed(Fault::Crash { target })
+    timed(Fault::Crash {
+        target,
+        tail: Tail::Torn,
+    })
+}
+/// A crash that leaves garbage or zeros where the unsynced bytes were.
+pub fn crash_leaving(target: Target, tail: Tail) -> TimedFault {
+    timed(Fault::Crash { target, tail })
+}
+pub fn wipe_disk(target: Target) -> TimedFault {
+    timed(Fault::WipeDisk { target })
+}
+pub fn isolate_from_controller(target: Target) -> TimedFault {
+    timed(Fault::IsolateFromController { target })
 }
 pub fn close(target: Target) -> TimedFault {
     timed(Fault::Close { target })

@@ -26,12 +26,14 @@ mod errors;
 #[cfg(test)]
 mod tests;
 mod toml_form;
+mod trigger;
 mod validate;
 
 pub use builder::*;
 pub use errors::Invalid;
 use toml_form::FaultTable;
 pub use toml_form::{FAULT_COMMON_FIELDS, FAULT_KINDS};
+pub use trigger::{ClusterMoment, EventFilter, Trigger, WITHIN_MS_DEFAULT};
 
 /// Default length of the fault phase.
 pub const FAULT_PHASE_MS_DEFAULT: u64 = 30_000;
@@ -275,7 +277,7 @@ impl TryFrom<String> for KeyMode {
 }
 
 /// A node a fault can aim at. In files: `"broker-1"`, `"controller"`, `"producer-0"`,
-/// `"consumer-2"`, `"leader-of:orders/0"`, `"follower-of:orders/0"`.
+/// `"consumer-2"`, `"leader-of:orders/0"`, `"follower-of:orders/0"`, `"trigger"`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Target {
@@ -295,6 +297,8 @@ pub enum Target {
         topic: String,
         partition: u32,
     },
+    /// The broker named by the event that fired the fault (a fault with `when`).
+    Trigger,
 }
 
 /// The scenario file's own spelling: `broker-1`, `controller`, `producer-0`, `consumer-2`,
@@ -310,6 +314,7 @@ impl std::fmt::Display for Target {
             Target::FollowerOf { topic, partition } => {
                 write!(f, "follower-of:{topic}/{partition}")
             }
+            Target::Trigger => write!(f, "trigger"),
         }
     }
 }
@@ -332,7 +337,7 @@ impl TryFrom<String> for Target {
         let invalid = || {
             format!(
                 "target '{text}' is not one of broker-N, controller, producer-N, consumer-N, \
-                 leader-of:TOPIC/P, follower-of:TOPIC/P"
+                 leader-of:TOPIC/P, follower-of:TOPIC/P, trigger"
             )
         };
         let number = |rest: &str| rest.parse::<u32>().map_err(|_| invalid());
@@ -345,6 +350,8 @@ impl TryFrom<String> for Target {
         };
         if text == "controller" {
             Ok(Target::Controller)
+        } else if text == "trigger" {
+            Ok(Target::Trigger)
         } else if let Some(rest) = text.strip_prefix("broker-") {
             Ok(Target::Broker(number(rest)?))
         } else if let Some(rest) = text.strip_prefix("producer-") {
@@ -363,13 +370,53 @@ impl TryFrom<String> for Target {
     }
 }
 
+/// What a crash leaves where a broker's unsynced bytes were. In files: `tail = "torn"`
+/// (the default), `"garbage"` or `"zeros"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tail {
+    /// A prefix of the unsynced bytes survives (a torn write), or nothing.
+    #[default]
+    Torn,
+    /// Random bytes, at most as many as were unsynced.
+    Garbage,
+    /// Zeros, at most as many as were unsynced.
+    Zeros,
+}
+
+impl Tail {
+    pub fn is_torn(&self) -> bool {
+        *self == Tail::Torn
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tail::Torn => "torn",
+            Tail::Garbage => "garbage",
+            Tail::Zeros => "zeros",
+        }
+    }
+}
+
 /// One fault.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Fault {
-    /// Kill a node (its disk loses unsynced writes, maybe keeping a torn prefix); it is restarted
-    /// after `for_ms` if given, else at the heal.
-    Crash { target: Target },
+    /// Kill a node (its disk loses unsynced writes, leaving `tail` in their place); it is
+    /// restarted after `for_ms` if given, else at the heal.
+    Crash {
+        target: Target,
+        #[serde(default, skip_serializing_if = "Tail::is_torn")]
+        tail: Tail,
+    },
+    /// A broker goes down and comes back with an empty disk (a replaced drive): restarted after
+    /// `for_ms` (else at the heal) as a new incarnation with no log at all. Skipped when it is
+    /// the only in-sync replica of a partition it holds (that would destroy the last copy of
+    /// acknowledged records, which no Kafka defence can bring back).
+    WipeDisk { target: Target },
+    /// Cut a broker off from the controller alone: it still reaches the other brokers and the
+    /// clients (a follower that keeps fetching while its heartbeats fail).
+    IsolateFromController { target: Target },
     /// Shut a client down cleanly (a consumer flushes its commits first); it starts again after
     /// `for_ms` if given, else at the heal.
     Close { target: Target },
@@ -408,7 +455,8 @@ pub enum Fault {
         #[serde(default = "retention_min_age_ms_default")]
         min_age_ms: u64,
     },
-    /// A follower goes down and loses its log above its high watermark (a lost disk cache);
+    /// A follower goes down and loses its log above the partition's committed offset (the
+    /// highest high watermark any leader announced: its uncommitted tail, as a lost disk cache);
     /// restarted after `for_ms` (else at the heal). Down, it cannot lead with less than was
     /// acknowledged; back, it is a new incarnation outside the ISR.
     TruncateFollower {
@@ -432,7 +480,9 @@ impl Fault {
     /// The nodes it aims at, as the file lists them.
     pub fn targets(&self) -> Vec<&Target> {
         match self {
-            Fault::Crash { target }
+            Fault::Crash { target, .. }
+            | Fault::WipeDisk { target }
+            | Fault::IsolateFromController { target }
             | Fault::Close { target }
             | Fault::Pause { target }
             | Fault::Isolate { target }
@@ -454,6 +504,8 @@ impl Fault {
     pub fn kind(&self) -> FaultKind {
         match self {
             Fault::Crash { .. } => FaultKind::Crash,
+            Fault::WipeDisk { .. } => FaultKind::WipeDisk,
+            Fault::IsolateFromController { .. } => FaultKind::Partition,
             Fault::Close { .. } => FaultKind::Close,
             Fault::Pause { .. } => FaultKind::Pause,
             Fault::Isolate { .. } | Fault::IsolateFromCluster { .. } => FaultKind::Partition,
@@ -483,6 +535,17 @@ pub struct TimedFault {
     /// Repair after this long (restart, resume, reconnect, clear); None = at the heal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_ms: Option<u64>,
+    /// Fire on this cluster event rather than at `at_ms` (which then arms it): see
+    /// [`Trigger`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Trigger>,
+    /// Only events of this topic or partition fire it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<EventFilter>,
+    /// The fault fires a delay drawn from the seed in `[0, within_ms]` after the event
+    /// (default [`WITHIN_MS_DEFAULT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within_ms: Option<u64>,
     #[serde(flatten)]
     pub fault: Fault,
 }

@@ -111,6 +111,17 @@ fn every_kind() -> Vec<Fault> {
     vec![
         Fault::Crash {
             target: target.clone(),
+            tail: Tail::Torn,
+        },
+        Fault::Crash {
+            target: target.clone(),
+            tail: Tail::Zeros,
+        },
+        Fault::WipeDisk {
+            target: target.clone(),
+        },
+        Fault::IsolateFromController {
+            target: target.clone(),
         },
         Fault::Close {
             target: Target::Consumer(0),

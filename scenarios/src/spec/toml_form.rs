@@ -4,11 +4,13 @@ use super::errors::{check_fault_tables, locate, render_at, render_serde_error};
 use super::*;
 
 /// The keys every `[[fault]]` table may have, whatever its kind.
-pub const FAULT_COMMON_FIELDS: &[&str] = &["at_ms", "for_ms", "kind"];
+pub const FAULT_COMMON_FIELDS: &[&str] = &["at_ms", "for_ms", "when", "on", "within_ms", "kind"];
 
 /// Each fault kind as files spell it, with its required and its optional fields.
 pub const FAULT_KINDS: &[(&str, &[&str], &[&str])] = &[
-    ("crash", &["target"], &[]),
+    ("crash", &["target"], &["tail"]),
+    ("wipe-disk", &["target"], &[]),
+    ("isolate-from-controller", &["target"], &[]),
     ("close", &["target"], &[]),
     ("pause", &["target"], &[]),
     ("isolate", &["target"], &[]),
@@ -67,7 +69,7 @@ pub(super) fn fault_keys_problem(kind: &str, present: &[&str]) -> Option<(Option
                 Some(key.to_string()),
                 format!(
                     "unknown field `{key}` for a {kind} fault ({belongs}; a {kind} fault has {}, \
-                     beside at_ms, for_ms and kind)",
+                     beside at_ms, for_ms, when, on, within_ms and kind)",
                     fields.join(", ")
                 ),
             ));
@@ -90,8 +92,12 @@ pub(super) fn fault_keys_problem(kind: &str, present: &[&str]) -> Option<(Option
 pub(super) struct FaultTable {
     at_ms: u64,
     for_ms: Option<u64>,
+    when: Option<Trigger>,
+    on: Option<EventFilter>,
+    within_ms: Option<u64>,
     kind: String,
     target: Option<Target>,
+    tail: Option<Tail>,
     from: Option<Target>,
     to: Option<Target>,
     side: Option<Vec<Target>>,
@@ -119,6 +125,7 @@ impl TryFrom<FaultTable> for TimedFault {
             }
         };
         note("target", table.target.is_some());
+        note("tail", table.tail.is_some());
         note("from", table.from.is_some());
         note("to", table.to.is_some());
         note("side", table.side.is_some());
@@ -146,7 +153,12 @@ impl TryFrom<FaultTable> for TimedFault {
         let topic = || table.topic.clone().ok_or_else(missing);
         let partition = || table.partition.ok_or_else(missing);
         let fault = match table.kind.as_str() {
-            "crash" => Fault::Crash { target: target()? },
+            "crash" => Fault::Crash {
+                target: target()?,
+                tail: table.tail.unwrap_or_default(),
+            },
+            "wipe-disk" => Fault::WipeDisk { target: target()? },
+            "isolate-from-controller" => Fault::IsolateFromController { target: target()? },
             "close" => Fault::Close { target: target()? },
             "pause" => Fault::Pause { target: target()? },
             "isolate" => Fault::Isolate { target: target()? },
@@ -197,6 +209,9 @@ impl TryFrom<FaultTable> for TimedFault {
         Ok(TimedFault {
             at_ms: table.at_ms,
             for_ms: table.for_ms,
+            when: table.when,
+            on: table.on,
+            within_ms: table.within_ms,
             fault,
         })
     }

@@ -182,6 +182,7 @@ impl Scenario {
                 ));
             }
             self.check_fault(i, &fault.fault)?;
+            self.check_trigger(i, fault)?;
         }
         if self.liveness_phase_ms < 1_000 {
             return Err(Invalid::new(
@@ -268,6 +269,63 @@ impl Scenario {
         }
     }
 
+    /// A fault's `when`, `on` and `within_ms` fit together, and a `trigger` target has an event
+    /// that names a broker.
+    fn check_trigger(&self, i: usize, timed: &TimedFault) -> Result<(), Invalid> {
+        let field = |name: &str| format!("fault[{i}].{name}");
+        let aims_at_trigger = timed.fault.targets().contains(&&Target::Trigger);
+        match timed.when {
+            None => {
+                let needs_when = if timed.on.is_some() {
+                    Some("on")
+                } else if timed.within_ms.is_some() {
+                    Some("within_ms")
+                } else if aims_at_trigger {
+                    Some("target")
+                } else {
+                    None
+                };
+                if let Some(name) = needs_when {
+                    return Err(Invalid::new(
+                        field(name),
+                        format!(
+                            "{name} applies only to a fault that waits for an event: add `when`                              (one of {})",
+                            Trigger::names()
+                        ),
+                    ));
+                }
+            }
+            Some(trigger) => {
+                if aims_at_trigger && !trigger.names_broker() {
+                    return Err(Invalid::new(
+                        field("target"),
+                        format!("trigger: a {trigger} event names no broker to aim at"),
+                    ));
+                }
+                if let Some(filter) = &timed.on {
+                    if !trigger.names_topic() {
+                        return Err(Invalid::new(
+                            field("on"),
+                            format!("{filter}: a {trigger} event names no topic"),
+                        ));
+                    }
+                    self.check_topic(&field("on"), &filter.topic, "`on` filter")?;
+                }
+                if timed.within_ms.is_some_and(|ms| ms > self.fault_phase_ms) {
+                    return Err(Invalid::new(
+                        field("within_ms"),
+                        format!(
+                            "{} is longer than the fault phase ({} ms)",
+                            timed.within_ms.unwrap_or(0),
+                            self.fault_phase_ms
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn check_fault(&self, i: usize, fault: &Fault) -> Result<(), Invalid> {
         let field = |name: &str| format!("fault[{i}].{name}");
         let rate = |name: &str, rate: f64| {
@@ -281,7 +339,21 @@ impl Scenario {
             }
         };
         match fault {
-            Fault::Crash { target }
+            Fault::WipeDisk { target } | Fault::IsolateFromController { target } => {
+                self.check_target(&field("target"), target)?;
+                if matches!(
+                    target,
+                    Target::Controller | Target::Producer(_) | Target::Consumer(_)
+                ) {
+                    Err(Invalid::new(
+                        field("target"),
+                        format!("{target} is not a broker: this fault applies to brokers"),
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Fault::Crash { target, .. }
             | Fault::Pause { target }
             | Fault::Isolate { target }
             | Fault::IsolateFromCluster { target } => self.check_target(&field("target"), target),
