@@ -17,7 +17,8 @@
 //!   `follower_errors_max` errors in a row from the replica, and at once on out-of-range from
 //!   the replica (franz-go #885 / PR #886). Out-of-range from the leader: first a
 //!   ListOffsets(latest) to tell a lagging high watermark from a truncated log, then the reset
-//!   policy (`reset` with reason `out_of_range`, or a `poll` fail and the partition stops).
+//!   policy (`reset` with reason `out_of_range`, or a `poll` fail and the partition stops);
+//!   real clients reset at once instead ([`LeaderOutOfRangePolicy`]).
 //!   `OffsetNotAvailable`: retry with backoff. `OffsetEvicted { next_available }` from the
 //!   leader: jump there and record a `reset` with reason `offset_evicted` (fluvio PR #4511), or
 //!   with policy `none` a `poll` fail carrying `next_available`, and the partition stops; from a
@@ -45,7 +46,9 @@ use crate::common::{
     MetadataRefresher,
 };
 use crate::history::{AssignedPartition, CommitPhase, Op, PolledRecord, ResetReason};
-use crate::policy::{CommitPositionPolicy, FollowerOutOfRangePolicy, OffsetEvictedPolicy};
+use crate::policy::{
+    CommitPositionPolicy, FollowerOutOfRangePolicy, LeaderOutOfRangePolicy, OffsetEvictedPolicy,
+};
 use protocol::api::{
     BrokerId, ErrorCode, FetchRequest, FetchResponse, ListOffsetsRequest, OffsetCommitRequest,
     OffsetFetchRequest, OffsetSpec, Request, Response, TopicPartition,
@@ -156,6 +159,8 @@ pub struct ConsumerConfig {
     pub offset_evicted_policy: OffsetEvictedPolicy,
     /// What a fetch answered `OffsetOutOfRange` by a follower does.
     pub follower_out_of_range_policy: FollowerOutOfRangePolicy,
+    /// What a fetch answered `OffsetOutOfRange` by the leader does.
+    pub leader_out_of_range_policy: LeaderOutOfRangePolicy,
 }
 
 impl ConsumerConfig {
@@ -185,6 +190,7 @@ impl ConsumerConfig {
             commit_position_policy: CommitPositionPolicy::default(),
             offset_evicted_policy: OffsetEvictedPolicy::default(),
             follower_out_of_range_policy: FollowerOutOfRangePolicy::default(),
+            leader_out_of_range_policy: LeaderOutOfRangePolicy::default(),
         }
     }
 
@@ -504,6 +510,10 @@ impl Consumer {
         }
         let start = self.poll_cursor % keys.len();
         self.poll_cursor = self.poll_cursor.wrapping_add(1);
+        // What the polls before this one delivered (`CommitPositionPolicy::PreviousPoll`).
+        for state in self.partitions.values_mut() {
+            state.delivered_before_poll = state.delivered_next;
+        }
         let mut resets = Vec::new();
         for i in 0..keys.len() {
             let partition = &keys[(start + i) % keys.len()];
@@ -534,6 +544,7 @@ impl Consumer {
                     },
                 };
                 delivered_here += 1;
+                state.delivered_any = true;
                 assert!(
                     offset >= state.delivered_next,
                     "{partition}: delivering {offset} below the position {}",

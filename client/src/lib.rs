@@ -10,12 +10,14 @@
 //! - [`history::History`] records what the clients (and the scenario, for the cluster and the
 //!   nemesis) did, as docs/history-format.md's JSON Lines, feeding each line to the run's trace.
 //! - [`policy`] names the decisions real clients made differently (the correct one is each
-//!   policy's default; the bug catalog and client personalities set the others).
+//!   policy's default; the bug catalog and client personalities set the others);
+//!   [`personality`] holds each real client's values, with the sources they come from.
 
 pub mod common;
 pub mod consumer;
 pub mod history;
 pub mod node;
+pub mod personality;
 pub mod policy;
 pub mod process;
 pub mod producer;
@@ -26,4 +28,5 @@ mod testkit;
 pub use common::{Action, ClusterAddrs};
 pub use consumer::{CommitMode, Consumer, ConsumerConfig, ResetPolicy, Subscription};
 pub use history::{History, Op};
+pub use personality::Personality;
 pub use producer::{Producer, ProducerConfig};

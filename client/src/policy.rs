@@ -10,6 +10,12 @@
 //! | [`CommitPositionPolicy`] | `ConsumerConfig::commit_position_policy` | `NextUndelivered` |
 //! | [`OffsetEvictedPolicy`] | `ConsumerConfig::offset_evicted_policy` | `SkipToNextAvailable` |
 //! | [`FollowerOutOfRangePolicy`] | `ConsumerConfig::follower_out_of_range_policy` | `BackToLeader` |
+//! | [`SequenceDesyncPolicy`] | `ProducerConfig::sequence_desync_policy` | `FailUnexplained` |
+//! | [`LeaderOutOfRangePolicy`] | `ConsumerConfig::leader_out_of_range_policy` | `ConfirmHighWatermark` |
+//!
+//! The last two (and `CommitPositionPolicy::PreviousPoll`) name how real clients react where
+//! they differ from streamsim's own defensive client; every default is streamsim's own
+//! behaviour, and [`crate::personality::Personality`] sets the values of a real client.
 //!
 //! Code branches on these values, never on a bug's name; state a non-default variant needs lives
 //! in that variant's own place (e.g. the producer's `PartitionDiscovery`).
@@ -58,6 +64,13 @@ pub enum CommitPositionPolicy {
     /// The last delivered record's own offset: after a restart that record is delivered again
     /// (fluvio #4505's "yielding N commits N-1", in Kafka's convention).
     LastDelivered,
+    /// Automatic commits name the position after the records delivered by the polls before the
+    /// latest one (the latest may still be processing); commits the application asks for and
+    /// the commit on close name everything delivered. franz-go's default autocommit ("rather
+    /// than committing what has previously been polled", `kgo/config.go`, `GreedyAutoCommit`)
+    /// and the Java client's, which commits inside `poll()` before it returns new records
+    /// (`ConsumerCoordinator.maybeAutoCommitOffsetsAsync`, `SubscriptionState.allConsumed`).
+    PreviousPoll,
     /// The fetch position, delivered or not; in auto-commit mode with a flush interval of 0 a
     /// fetch that made progress asks for a commit at once: a crash before delivery loses the
     /// records (at-most-once).
@@ -89,6 +102,64 @@ pub enum FollowerOutOfRangePolicy {
     ResetAtFollower,
 }
 
+/// What the idempotent producer does when the oldest unacknowledged batch of a partition, sent
+/// while every older batch was acknowledged, is answered `OutOfOrderSequence`,
+/// `UnknownProducerId` or `InvalidProducerEpoch` (under [`ProducerStateLossPolicy::BumpEpoch`]).
+/// "Explained" below means the answer's log start offset is above the partition's last
+/// acknowledged offset: retention removed the producer's records, and its state with them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SequenceDesyncPolicy {
+    /// streamsim's defensive rule: explained, bump the epoch and resend (a batch that may
+    /// already be written completes as unknown instead); unexplained, fail the batch as data
+    /// loss, report it, bump the epoch and go on.
+    #[default]
+    FailUnexplained,
+    /// The Java client (KIP-360): bump the epoch and resend the batch and every unacknowledged
+    /// batch of the partition with new sequences, explained or not, written before or not; no
+    /// data-loss report. `TransactionManager.canRetry` (UNKNOWN_PRODUCER_ID: "For the
+    /// idempotent producer, always retry"; OUT_OF_ORDER_SEQUENCE_NUMBER: "retry all
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER errors ... we bump the epoch") and
+    /// `TransactionManager.bumpIdempotentProducerEpoch` (`startSequencesAtBeginning` rewrites
+    /// the in-flight batches of the partitions that asked for the bump).
+    BumpAndResend,
+    /// franz-go (`kgo/sink.go`, `handleReqRespBatch`, after PR #834): as `BumpAndResend`
+    /// (`failProducerID(.., errReloadProducerID)`, then the batch is retried), and when the log
+    /// start does not explain it the `onDataLoss` hook fires: counted as a data-loss report.
+    BumpResendAndReport,
+    /// librdkafka (`rdkafka_request.c`, `rd_kafka_handle_idempotent_Produce_error`):
+    /// `UNKNOWN_PRODUCER_ID` on a batch that was never retried: drain, bump the epoch and
+    /// resend ("no risk of duplication/reordering: resetting PID and retrying");
+    /// `UNKNOWN_PRODUCER_ID` on a retried batch ("unable to retry without risking
+    /// duplication/reordering") and `OUT_OF_ORDER_SEQUENCE_NUMBER` on the head-of-line batch
+    /// ("sequence desynchronization with broker") are fatal: the producer stops (every pending
+    /// and later send fails). The log start is not consulted.
+    FatalUnlessFirstAttempt,
+}
+
+/// What the consumer does when the partition's leader answers a fetch `OffsetOutOfRange` (the
+/// position is beyond the leader's log end).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeaderOutOfRangePolicy {
+    /// streamsim's defensive rule: first a `ListOffsets(latest)` to tell a lagging high
+    /// watermark from a truncated log, then the reset policy.
+    #[default]
+    ConfirmHighWatermark,
+    /// Reset at once per the reset policy (`auto.offset.reset`): the Java client
+    /// (`FetchCollector.handleInitializeErrors`: "Fetch position .. is out of range ..,
+    /// resetting offset" -> `SubscriptionState.requestOffsetResetIfPartitionAssigned`) and
+    /// librdkafka (`rdkafka_fetcher.c`, `rd_kafka_fetch_reply_handle_partition_error` ->
+    /// `rd_kafka_offset_reset`). With reset policy `latest`, an `OffsetEvicted` (Kafka's
+    /// out-of-range below the log start) also resets to the latest offset.
+    ResetAtOnce,
+    /// franz-go (`kgo/source.go`, `OffsetOutOfRange` case): "resetting to the nearest offset"
+    /// — once something was consumed, `ListOffsets` by the last consumed record's timestamp,
+    /// which for a position beyond the log end is the end (modelled as `ListOffsets(latest)`);
+    /// before anything was consumed, the reset policy.
+    ResetToNearest,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +185,14 @@ mod tests {
         assert_eq!(
             FollowerOutOfRangePolicy::default(),
             FollowerOutOfRangePolicy::BackToLeader
+        );
+        assert_eq!(
+            SequenceDesyncPolicy::default(),
+            SequenceDesyncPolicy::FailUnexplained
+        );
+        assert_eq!(
+            LeaderOutOfRangePolicy::default(),
+            LeaderOutOfRangePolicy::ConfirmHighWatermark
         );
     }
 }

@@ -27,7 +27,10 @@
 //!   then retry. Otherwise it is genuine data loss: the batch's sends complete as `fail` (or
 //!   `info` when an earlier attempt may have been written) with the error's name, a warning is
 //!   logged, the loss is counted in [`ProducerStatus::data_loss_reports`], and the producer bumps
-//!   and goes on.
+//!   and goes on. That is streamsim's own rule ([`SequenceDesyncPolicy::FailUnexplained`]); the
+//!   other values of `sequence_desync_policy` are real clients' (Java and franz-go bump and
+//!   resend every batch of the partition; librdkafka resends only a first attempt answered
+//!   `UnknownProducerId` and stops otherwise), see [`crate::personality`].
 //! - **Epoch bumps** wait until no produce request is in flight. Batches whose outcome is
 //!   unknown at that moment (an attempt got no answer) complete as `info` instead of being
 //!   written again under the new epoch, which could duplicate them.
@@ -50,7 +53,7 @@ use crate::common::{
     InFlight, MetadataCache, MetadataRefresher,
 };
 use crate::history::Op;
-use crate::policy::{PartitionDiscoveryPolicy, ProducerStateLossPolicy};
+use crate::policy::{PartitionDiscoveryPolicy, ProducerStateLossPolicy, SequenceDesyncPolicy};
 use bytes::Bytes;
 use protocol::api::{
     ErrorCode, InitProducerIdRequest, ProduceRequest, Request, Response, TopicPartition,
@@ -108,6 +111,10 @@ pub struct ProducerConfig {
     pub producer_state_loss_policy: ProducerStateLossPolicy,
     /// Which partitions of a topic sends may go to.
     pub partition_discovery_policy: PartitionDiscoveryPolicy,
+    /// What a sequence desynchronization (`OutOfOrderSequence`, `UnknownProducerId`,
+    /// `InvalidProducerEpoch`) on a partition's oldest batch does, under
+    /// `ProducerStateLossPolicy::BumpEpoch`.
+    pub sequence_desync_policy: SequenceDesyncPolicy,
 }
 
 impl ProducerConfig {
@@ -129,6 +136,7 @@ impl ProducerConfig {
             pending_sends_max: 100_000,
             producer_state_loss_policy: ProducerStateLossPolicy::default(),
             partition_discovery_policy: PartitionDiscoveryPolicy::default(),
+            sequence_desync_policy: SequenceDesyncPolicy::default(),
         }
     }
 
@@ -246,6 +254,10 @@ struct Batch {
     attempts: u32,
     /// Some attempt may have been appended (no answer, or an error that does not prove it was not).
     maybe_written: bool,
+    /// An attempt ended in a timeout or a retriable error and was (or will be) sent again; a
+    /// resend after an epoch bump is not a retry (librdkafka's `retries` count, which
+    /// `SequenceDesyncPolicy::FatalUnlessFirstAttempt` reads).
+    retried: bool,
     /// The attempt in flight (or the last one) was sent when every older batch of the partition
     /// was acknowledged. Only then does an out-of-order answer say something about the broker's
     /// state: datagrams reorder, so a younger batch may reach the leader before an older one.
@@ -285,6 +297,10 @@ struct PartitionState {
     open: VecDeque<Batch>,
     retry_at_ms: u64,
     errors_in_row: u32,
+    /// The next epoch bump resends every unacknowledged batch of this partition, even one
+    /// that may already be written (Java's `partitionsToRewriteSequences`; set by the
+    /// resending `SequenceDesyncPolicy` values).
+    resend_on_bump: bool,
 }
 
 impl PartitionState {
@@ -615,6 +631,7 @@ impl Producer {
                 let batch = &mut state.window[index];
                 batch.in_flight = None;
                 batch.maybe_written = true;
+                batch.retried = true;
                 batch.last_error = Some(SendError::TimedOut.name());
                 self.refresher.request_refresh();
                 self.retry_later(now_ms, &partition, index);

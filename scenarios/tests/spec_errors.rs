@@ -409,3 +409,44 @@ fn top_level_mistakes_name_the_field() {
     let error = error_of("");
     assert_names(&error, &["name: missing field `name`"]);
 }
+
+#[test]
+fn a_personality_that_does_not_exist_names_the_field_and_the_allowed_ones() {
+    let text = BASE.replace(
+        "topic = \"payments\"\nrecords = 100\n",
+        "topic = \"payments\"\nrecords = 100\npersonality = \"jav\"\n",
+    );
+    let error = error_of(&text);
+    assert_names(
+        &error,
+        &[
+            "producer[0].personality",
+            "'jav' is not a client personality",
+            "java, librdkafka, franz-go, streamsim",
+            "line 14,",
+        ],
+    );
+    let text = BASE.replace(
+        "group = \"ledger\"\n",
+        "group = \"ledger\"\npersonality = 3\n",
+    );
+    let error = error_of(&text);
+    assert_names(
+        &error,
+        &["consumer[0].personality", "expected a string", "line 18,"],
+    );
+    let text = BASE.replace(
+        "group = \"ledger\"\n",
+        "group = \"ledger\"\npersonality = \"franz-go\"\n",
+    );
+    let scenario = Scenario::from_toml(&text).unwrap();
+    assert_eq!(
+        scenario.consumers[0].personality,
+        scenarios::spec::Personality::FranzGo
+    );
+    assert_eq!(
+        scenario.producers[0].personality,
+        scenarios::spec::Personality::Java,
+        "the default"
+    );
+}

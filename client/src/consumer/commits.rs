@@ -18,6 +18,12 @@ impl Consumer {
             CommitPositionPolicy::LastDelivered => state.delivered_next.checked_sub(1),
             // What was fetched, delivered or not.
             CommitPositionPolicy::Fetched => Some(state.position),
+            // Java / franz-go: automatic commits name what the polls before the latest one
+            // delivered; the application's commits and the one on close, everything delivered.
+            CommitPositionPolicy::PreviousPoll => match (self.closing, self.config.commit_mode) {
+                (Closing::Open, CommitMode::Auto { .. }) => Some(state.delivered_before_poll),
+                _ => Some(state.delivered_next),
+            },
         }
     }
 

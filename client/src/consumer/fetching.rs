@@ -190,9 +190,7 @@ impl Consumer {
                     }
                     ErrorCode::OffsetOutOfRange => {
                         self.record_request("fetch", partition, offset, broker, Some(name), false);
-                        let state = self.partitions.get_mut(partition).expect("exists");
-                        state.phase = Phase::Resolving(Resolve::CheckHighWatermark);
-                        self.retry_later(now_ms, partition, name);
+                        self.on_leader_out_of_range(now_ms, partition, offset);
                     }
                     ErrorCode::OffsetNotAvailable => {
                         self.record_request("fetch", partition, offset, broker, Some(name), false);
@@ -221,6 +219,57 @@ impl Consumer {
                         self.retry_later(now_ms, partition, name);
                     }
                 }
+            }
+        }
+    }
+
+    /// The leader answered `OffsetOutOfRange` at the position `offset`.
+    fn on_leader_out_of_range(&mut self, now_ms: u64, partition: &TopicPartition, offset: u64) {
+        let policy = self.config.reset_policy;
+        let name = ErrorCode::OffsetOutOfRange.name();
+        let state = self.partitions.get_mut(partition).expect("exists");
+        let reset_spec = match policy {
+            ResetPolicy::Latest => OffsetSpec::Latest,
+            _ => OffsetSpec::Earliest,
+        };
+        match self.config.leader_out_of_range_policy {
+            LeaderOutOfRangePolicy::ConfirmHighWatermark => {
+                state.phase = Phase::Resolving(Resolve::CheckHighWatermark);
+                self.retry_later(now_ms, partition, name);
+            }
+            LeaderOutOfRangePolicy::ResetAtOnce | LeaderOutOfRangePolicy::ResetToNearest
+                if policy == ResetPolicy::None =>
+            {
+                // Java: "raising error to the application since no reset policy is
+                // configured" (`FetchCollector.handleInitializeErrors`).
+                self.surface(
+                    partition,
+                    offset,
+                    name,
+                    None,
+                    ConsumeError::OutOfRange {
+                        partition: partition.clone(),
+                        offset,
+                    }
+                    .to_string(),
+                );
+            }
+            LeaderOutOfRangePolicy::ResetAtOnce => {
+                // Java `SubscriptionState.requestOffsetResetIfPartitionAssigned`, librdkafka
+                // `rd_kafka_offset_reset`: `ListOffsets` per `auto.offset.reset`, at once.
+                tracing::warn!(%partition, offset, "out of range at the leader: resetting at once");
+                state.phase = Phase::Resolving(Resolve::Reset(reset_spec));
+            }
+            LeaderOutOfRangePolicy::ResetToNearest => {
+                // franz-go: once something was consumed, the offset after the last consumed
+                // record's timestamp: beyond the log end, the end.
+                let spec = if state.delivered_any {
+                    OffsetSpec::Latest
+                } else {
+                    reset_spec
+                };
+                tracing::warn!(%partition, offset, ?spec, "out of range at the leader: resetting to the nearest offset");
+                state.phase = Phase::Resolving(Resolve::Reset(spec));
             }
         }
     }
@@ -258,6 +307,16 @@ impl Consumer {
                 }
                 .to_string(),
             );
+            return;
+        }
+        if self.config.reset_policy == ResetPolicy::Latest
+            && self.config.leader_out_of_range_policy == LeaderOutOfRangePolicy::ResetAtOnce
+        {
+            // Kafka answers this out-of-range (below the log start); Java and librdkafka
+            // reset per `auto.offset.reset`, here to the latest offset.
+            self.record_request("fetch", partition, offset, broker, Some(name), false);
+            let state = self.partitions.get_mut(partition).expect("exists");
+            state.phase = Phase::Resolving(Resolve::Reset(OffsetSpec::Latest));
             return;
         }
         if next_available <= offset {

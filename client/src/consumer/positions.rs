@@ -9,6 +9,11 @@ pub(super) struct PartitionState {
     pub(super) position: u64,
     /// Next offset to deliver.
     pub(super) delivered_next: u64,
+    /// `delivered_next` when the latest poll began: what the polls before it delivered.
+    pub(super) delivered_before_poll: u64,
+    /// A record of this partition was delivered in this incarnation (franz-go's
+    /// `lastConsumedTime` is set).
+    pub(super) delivered_any: bool,
     /// Fetched records and position jumps, in the order the application will see them.
     pub(super) buffer: VecDeque<Buffered>,
     pub(super) source: Source,
@@ -28,6 +33,8 @@ impl PartitionState {
             phase: Phase::Committed,
             position: 0,
             delivered_next: 0,
+            delivered_before_poll: 0,
+            delivered_any: false,
             buffer: VecDeque::new(),
             source: Source::Leader,
             last_source: None,
@@ -48,6 +55,7 @@ impl PartitionState {
         );
         self.position = offset;
         self.delivered_next = offset;
+        self.delivered_before_poll = offset;
     }
 
     /// The fetch position jumps to `to`; the application sees the jump after the records

@@ -888,3 +888,169 @@ fn the_fetch_buffer_is_bounded() {
     h.tick(1);
     assert_eq!(Harness::fetch_offset(&h.one("fetch")), 2);
 }
+
+// ---- personalities: real clients' out-of-range and commit rules -----------------------------
+
+fn personality_config(personality: crate::Personality) -> ConsumerConfig {
+    let mut config = config();
+    personality.apply_to_consumer(&mut config);
+    config
+}
+
+fn spec_of(sent: &Sent) -> OffsetSpec {
+    match &sent.request {
+        Request::ListOffsets(request) => request.spec,
+        other => panic!("not a ListOffsets: {other:?}"),
+    }
+}
+
+/// Java `FetchCollector.handleInitializeErrors`: out of range at the leader resets at once per
+/// `auto.offset.reset` — no `ListOffsets(latest)` check first, no backoff.
+#[test]
+fn java_resets_at_once_on_out_of_range_at_the_leader() {
+    let mut h = Harness::booted(personality_config(crate::Personality::Java), Some(50));
+    let fetch = h.one("fetch");
+    h.answer(&fetch, fetch_error(ErrorCode::OffsetOutOfRange));
+    let reset = h.one("list_offsets");
+    assert_eq!(spec_of(&reset), OffsetSpec::Earliest);
+    h.answer(&reset, listed(10));
+    assert_eq!(Harness::fetch_offset(&h.one("fetch")), 10);
+    assert!(h.poll().is_empty());
+    assert!(h.wire.take_ops().contains(&Op::Reset {
+        topic: "t".into(),
+        partition: 0,
+        from: 50,
+        to: 10,
+        reason: ResetReason::OutOfRange.as_str().into()
+    }));
+}
+
+/// librdkafka `rd_kafka_offset_reset` with `auto.offset.reset=latest`.
+#[test]
+fn librdkafka_resets_to_latest_at_once() {
+    let mut config = personality_config(crate::Personality::Librdkafka);
+    config.reset_policy = ResetPolicy::Latest;
+    let mut h = Harness::booted(config, Some(50));
+    let fetch = h.one("fetch");
+    h.answer(&fetch, fetch_error(ErrorCode::OffsetOutOfRange));
+    let reset = h.one("list_offsets");
+    assert_eq!(spec_of(&reset), OffsetSpec::Latest);
+    h.answer(&reset, listed(40));
+    assert_eq!(Harness::fetch_offset(&h.one("fetch")), 40);
+}
+
+/// Java with no reset policy: "raising error to the application".
+#[test]
+fn java_surfaces_out_of_range_without_a_reset_policy() {
+    let mut config = personality_config(crate::Personality::Java);
+    config.reset_policy = ResetPolicy::None;
+    let mut h = Harness::booted(config, Some(50));
+    let fetch = h.one("fetch");
+    h.answer(&fetch, fetch_error(ErrorCode::OffsetOutOfRange));
+    assert!(h.wire.take("list_offsets").is_empty());
+    assert!(h.consumer.status().partitions[&tp("t", 0)].stopped);
+}
+
+/// franz-go `source.go`: after consuming, out of range resets "to the nearest offset" (here the
+/// end, the position being beyond it); before consuming anything, per the reset policy.
+#[test]
+fn franz_go_resets_to_the_nearest_offset_once_it_consumed() {
+    let mut h = Harness::booted(personality_config(crate::Personality::FranzGo), Some(0));
+    assert_eq!(offsets(&deliver(&mut h, 0, &["a", "b"])), vec![0, 1]);
+    let fetch = h.one("fetch");
+    h.answer(&fetch, fetch_error(ErrorCode::OffsetOutOfRange));
+    let reset = h.one("list_offsets");
+    assert_eq!(spec_of(&reset), OffsetSpec::Latest);
+
+    let mut h = Harness::booted(personality_config(crate::Personality::FranzGo), Some(50));
+    let fetch = h.one("fetch");
+    h.answer(&fetch, fetch_error(ErrorCode::OffsetOutOfRange));
+    assert_eq!(spec_of(&h.one("list_offsets")), OffsetSpec::Earliest);
+}
+
+/// Java with `auto.offset.reset=latest`: an evicted offset (Kafka's out-of-range below the log
+/// start) resets to the latest offset, not to the next available.
+#[test]
+fn java_with_reset_latest_resets_an_evicted_offset_to_the_latest() {
+    let mut config = personality_config(crate::Personality::Java);
+    config.reset_policy = ResetPolicy::Latest;
+    let mut h = Harness::booted(config, Some(5));
+    let fetch = h.one("fetch");
+    h.answer(
+        &fetch,
+        fetch_error(ErrorCode::OffsetEvicted { next_available: 20 }),
+    );
+    let reset = h.one("list_offsets");
+    assert_eq!(spec_of(&reset), OffsetSpec::Latest);
+    h.answer(&reset, listed(90));
+    assert_eq!(Harness::fetch_offset(&h.one("fetch")), 90);
+}
+
+/// Every personality goes back to the leader on a follower's out-of-range (KIP-392 case 3).
+#[test]
+fn every_personality_goes_back_to_the_leader_on_a_followers_out_of_range() {
+    for personality in crate::Personality::ALL {
+        let mut config = rack_config();
+        personality.apply_to_consumer(&mut config);
+        assert_eq!(
+            config.follower_out_of_range_policy,
+            FollowerOutOfRangePolicy::BackToLeader,
+            "{personality}"
+        );
+    }
+}
+
+/// Java and franz-go: an automatic commit names what the polls before the latest delivered;
+/// close commits everything delivered.
+#[test]
+fn java_auto_commits_what_the_previous_polls_delivered() {
+    let mut config = personality_config(crate::Personality::Java);
+    config.commit_mode = CommitMode::Auto {
+        offset_flush_ms: 500,
+    };
+    let mut h = Harness::booted(config, Some(0));
+    let _ = h.wire.take_ops();
+    deliver(&mut h, 0, &["a", "b"]);
+    h.tick(500);
+    assert!(
+        h.wire.take("offset_commit").is_empty(),
+        "nothing delivered before the latest poll"
+    );
+    deliver(&mut h, 2, &["c"]);
+    h.tick(500);
+    let commit = h.one("offset_commit");
+    assert_eq!(h.commit_ops(), vec![(CommitPhase::Invoke, 2)]);
+    h.answer(
+        &commit,
+        Response::OffsetCommit(OffsetCommitResponse { result: Ok(()) }),
+    );
+    let _ = h.commit_ops();
+    h.consumer.close(h.now_ms);
+    h.absorb();
+    let last = h.one("offset_commit");
+    assert_eq!(
+        h.commit_ops(),
+        vec![(CommitPhase::Invoke, 3)],
+        "close: everything"
+    );
+    h.answer(
+        &last,
+        Response::OffsetCommit(OffsetCommitResponse { result: Ok(()) }),
+    );
+    assert!(h.consumer.is_closed());
+}
+
+/// librdkafka stores each offset as it is delivered: its auto commit names everything delivered.
+#[test]
+fn librdkafka_auto_commits_everything_delivered() {
+    let mut config = personality_config(crate::Personality::Librdkafka);
+    config.commit_mode = CommitMode::Auto {
+        offset_flush_ms: 500,
+    };
+    let mut h = Harness::booted(config, Some(0));
+    let _ = h.wire.take_ops();
+    deliver(&mut h, 0, &["a", "b"]);
+    h.tick(500);
+    let _commit = h.one("offset_commit");
+    assert_eq!(h.commit_ops(), vec![(CommitPhase::Invoke, 2)]);
+}

@@ -25,6 +25,17 @@ fn proves_not_written(error: &ErrorCode) -> bool {
     )
 }
 
+/// The answers that say the broker's view of this producer's sequences differs from the
+/// producer's.
+fn is_sequence_desync(error: &ErrorCode) -> bool {
+    matches!(
+        error,
+        ErrorCode::OutOfOrderSequence
+            | ErrorCode::UnknownProducerId
+            | ErrorCode::InvalidProducerEpoch
+    )
+}
+
 /// Errors after which retrying the same batch cannot help.
 fn is_fatal_for_batch(error: &ErrorCode) -> bool {
     matches!(
@@ -98,8 +109,9 @@ impl Producer {
     }
 
     /// After a new epoch or id: every partition starts over at sequence 0 (KAFKA-12152). Batches
-    /// that may have been written complete as `info`; the others go back, in order, to be sent
-    /// again with new sequences.
+    /// that may have been written complete as `info` (unless the partition asked to resend them
+    /// all, `resend_on_bump`); the others go back, in order, to be sent again with new
+    /// sequences.
     fn restart_sequences(&mut self) {
         let mut completions = Vec::new();
         for state in self.partitions.values_mut() {
@@ -109,11 +121,12 @@ impl Producer {
                 "sequences restarted with a batch in flight"
             );
             let mut resend = Vec::new();
+            let resend_all = std::mem::take(&mut state.resend_on_bump);
             while let Some(mut batch) = state.window.pop_front() {
                 if batch.acked {
                     continue;
                 }
-                if batch.maybe_written {
+                if batch.maybe_written && !resend_all {
                     completions.push(batch);
                 } else {
                     batch.sequence = None;
@@ -200,6 +213,11 @@ impl Producer {
                 batch.last_error = Some(error.name().to_string());
                 if !proves_not_written(&error) {
                     batch.maybe_written = true;
+                }
+                // librdkafka resends a batch behind a desynchronized one "without incrementing
+                // retries" (`rd_kafka_handle_idempotent_Produce_error`, OUT_OF_ORDER r > 0).
+                if !is_sequence_desync(&error) {
+                    batch.retried = true;
                 }
                 match &error {
                     e if is_fatal_for_batch(e) => {
@@ -297,6 +315,50 @@ impl Producer {
             .expect("the partition exists");
         let last_acked = state.last_acked_offset;
         let explained = last_acked.is_some_and(|acked| log_start_offset > acked);
+        match self.config.sequence_desync_policy {
+            SequenceDesyncPolicy::FailUnexplained => {}
+            SequenceDesyncPolicy::BumpAndResend | SequenceDesyncPolicy::BumpResendAndReport => {
+                // Java `TransactionManager.canRetry` / franz-go `handleReqRespBatch`: retried
+                // under a bumped epoch, with every unacknowledged batch of the partition.
+                let report = !explained
+                    && self.config.sequence_desync_policy
+                        == SequenceDesyncPolicy::BumpResendAndReport;
+                if report {
+                    // franz-go's `onDataLoss` hook.
+                    self.status.data_loss_reports += 1;
+                }
+                tracing::warn!(
+                    %partition,
+                    %error,
+                    log_start_offset,
+                    last_acked_offset = ?last_acked,
+                    explained,
+                    "sequence desynchronization: bumping the epoch and resending every \
+                     unacknowledged batch of the partition"
+                );
+                state.resend_on_bump = true;
+                self.request_bump();
+                return;
+            }
+            SequenceDesyncPolicy::FatalUnlessFirstAttempt => {
+                // librdkafka `rd_kafka_handle_idempotent_Produce_error`.
+                let first_attempt =
+                    matches!(error, ErrorCode::UnknownProducerId) && !state.window[0].retried;
+                if !first_attempt {
+                    tracing::error!(
+                        %partition,
+                        %error,
+                        "sequence desynchronization on the head batch: fatal (librdkafka)"
+                    );
+                    self.go_fatal(error.name());
+                    return;
+                }
+                tracing::info!(%partition, %error, "first attempt: bumping the epoch and resending");
+                state.resend_on_bump = true;
+                self.request_bump();
+                return;
+            }
+        }
         if explained {
             tracing::info!(
                 %partition,

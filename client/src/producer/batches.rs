@@ -54,6 +54,7 @@ impl Producer {
                 in_flight: None,
                 attempts: 0,
                 maybe_written: false,
+                retried: false,
                 sent_as_oldest: false,
                 acked: false,
                 last_error: None,

@@ -883,3 +883,222 @@ fn a_refused_bump_asks_for_a_fresh_producer_id() {
         Request::InitProducerId(InitProducerIdRequest { current: None })
     );
 }
+
+// ---- personalities: real clients' reactions to a sequence desynchronization ----------------
+
+fn personality_config(personality: crate::Personality) -> ProducerConfig {
+    let mut config = single_record_batches();
+    personality.apply_to_producer(&mut config);
+    config
+}
+
+/// v-0 acknowledged at offset 10, then v-1's first attempt answered `error` with log start 5
+/// (retention does not explain it).
+fn desync_after_an_ack(personality: crate::Personality, error: ErrorCode) -> Harness {
+    let mut h = Harness::booted(personality_config(personality), one_partition());
+    h.send_all("t", &["v-0"]);
+    let sent = h.produces();
+    h.answer(&sent[0], produced_ok(10, 0));
+    h.send_all("t", &["v-1"]);
+    let sent = h.produces();
+    h.answer(&sent[0], produced_err(error, 5));
+    h
+}
+
+/// Answers the bump with epoch 1 and acknowledges what is resent; returns the resent batches'
+/// (epoch, base sequence).
+fn bump_and_ack(h: &mut Harness) -> Vec<(i16, i32)> {
+    h.tick(1);
+    let bump = h.wire.take("init_producer_id");
+    assert_eq!(bump.len(), 1, "an epoch bump");
+    assert_eq!(
+        bump[0].request,
+        Request::InitProducerId(InitProducerIdRequest {
+            current: Some((PID, 0))
+        })
+    );
+    h.answer(&bump[0], init_pid(PID, 1));
+    let mut resent = Vec::new();
+    for _ in 0..10 {
+        h.tick(100);
+        for sent in h.produces() {
+            let batch = sent.produced();
+            resent.push((batch.producer_epoch, batch.base_sequence));
+            h.answer(&sent, produced_ok(11 + batch.base_sequence as u64, 5));
+        }
+    }
+    resent
+}
+
+/// Java `TransactionManager.canRetry`: an UnknownProducerId the log start does not explain is
+/// retried under a bumped epoch, with no data-loss report (streamsim fails it instead).
+#[test]
+fn java_resends_after_an_unexplained_unknown_producer_id() {
+    let mut h = desync_after_an_ack(crate::Personality::Java, ErrorCode::UnknownProducerId);
+    assert_eq!(bump_and_ack(&mut h), vec![(1, 0)]);
+    assert_eq!(
+        outcomes(&h.wire.take_ops()),
+        vec![
+            ("v-0".into(), "ok", String::new()),
+            ("v-1".into(), "ok", String::new()),
+        ]
+    );
+    assert_eq!(h.producer.status().data_loss_reports, 0);
+}
+
+/// Java: OUT_OF_ORDER_SEQUENCE_NUMBER on the next expected batch bumps the epoch and retries.
+#[test]
+fn java_resends_after_out_of_order_sequence_on_the_head_batch() {
+    let mut h = desync_after_an_ack(crate::Personality::Java, ErrorCode::OutOfOrderSequence);
+    assert_eq!(bump_and_ack(&mut h), vec![(1, 0)]);
+    let results = outcomes(&h.wire.take_ops());
+    assert!(
+        results.iter().all(|(_, kind, _)| *kind == "ok"),
+        "{results:?}"
+    );
+}
+
+/// Java rewrites the sequences of every in-flight batch of the partition
+/// (`startSequencesAtBeginning`), written before or not: a batch whose first attempt got no
+/// answer is resent under the new epoch (streamsim completes it as unknown instead, see
+/// `a_batch_that_may_have_been_written_is_not_rewritten_under_a_new_epoch`).
+#[test]
+fn java_resends_a_batch_that_may_have_been_written() {
+    let mut h = Harness::booted(
+        personality_config(crate::Personality::Java),
+        one_partition(),
+    );
+    h.send_all("t", &["v-0"]);
+    let sent = h.produces();
+    h.answer(&sent[0], produced_ok(10, 0));
+    h.send_all("t", &["v-1"]);
+    let _lost = h.produces();
+    h.tick(1_000); // the attempt timed out: it may be in the log
+    h.tick(2_000);
+    let retry = h.produces();
+    h.answer(&retry[0], produced_err(ErrorCode::UnknownProducerId, 5));
+    assert_eq!(bump_and_ack(&mut h), vec![(1, 0)]);
+    assert_eq!(
+        outcomes(&h.wire.take_ops()),
+        vec![
+            ("v-0".into(), "ok", String::new()),
+            ("v-1".into(), "ok", String::new()),
+        ]
+    );
+}
+
+/// Java rewrites every unacknowledged batch of the partition, in order, from sequence 0.
+#[test]
+fn java_resends_every_unacknowledged_batch_of_the_partition_in_order() {
+    let mut h = Harness::booted(
+        personality_config(crate::Personality::Java),
+        one_partition(),
+    );
+    h.send_all("t", &["v-0", "v-1", "v-2"]);
+    let sent = h.produces();
+    assert_eq!(sent.len(), 3);
+    h.answer(&sent[0], produced_err(ErrorCode::OutOfOrderSequence, 0));
+    h.answer(&sent[1], produced_err(ErrorCode::OutOfOrderSequence, 0));
+    h.answer(&sent[2], produced_err(ErrorCode::OutOfOrderSequence, 0));
+    assert_eq!(bump_and_ack(&mut h), vec![(1, 0), (1, 1), (1, 2)]);
+    let results = outcomes(&h.wire.take_ops());
+    assert_eq!(results.len(), 3);
+    assert!(
+        results.iter().all(|(_, kind, _)| *kind == "ok"),
+        "{results:?}"
+    );
+}
+
+/// franz-go `handleReqRespBatch`: resent like Java, and the `onDataLoss` hook fires when the
+/// log start does not explain the loss.
+#[test]
+fn franz_go_resends_and_reports_unexplained_loss() {
+    let mut h = desync_after_an_ack(crate::Personality::FranzGo, ErrorCode::UnknownProducerId);
+    assert_eq!(bump_and_ack(&mut h), vec![(1, 0)]);
+    let results = outcomes(&h.wire.take_ops());
+    assert!(
+        results.iter().all(|(_, kind, _)| *kind == "ok"),
+        "{results:?}"
+    );
+    assert_eq!(h.producer.status().data_loss_reports, 1);
+}
+
+/// franz-go: explained by retention (log start 20 > last acked 10), no report.
+#[test]
+fn franz_go_does_not_report_loss_that_retention_explains() {
+    let mut h = Harness::booted(
+        personality_config(crate::Personality::FranzGo),
+        one_partition(),
+    );
+    h.send_all("t", &["v-0"]);
+    let sent = h.produces();
+    h.answer(&sent[0], produced_ok(10, 0));
+    h.send_all("t", &["v-1"]);
+    let sent = h.produces();
+    h.answer(&sent[0], produced_err(ErrorCode::UnknownProducerId, 20));
+    assert_eq!(bump_and_ack(&mut h), vec![(1, 0)]);
+    assert_eq!(h.producer.status().data_loss_reports, 0);
+}
+
+/// librdkafka: UNKNOWN_PRODUCER_ID on a batch never retried: "no risk of
+/// duplication/reordering: resetting PID and retrying".
+#[test]
+fn librdkafka_resends_a_first_attempt_answered_unknown_producer_id() {
+    let mut h = desync_after_an_ack(crate::Personality::Librdkafka, ErrorCode::UnknownProducerId);
+    assert_eq!(bump_and_ack(&mut h), vec![(1, 0)]);
+    assert!(h.producer.status().fatal.is_none());
+}
+
+/// librdkafka: UNKNOWN_PRODUCER_ID on a retried batch is "unable to retry without risking
+/// duplication/reordering": fatal, and every later send fails.
+#[test]
+fn librdkafka_stops_on_unknown_producer_id_for_a_retried_batch() {
+    let mut h = Harness::booted(
+        personality_config(crate::Personality::Librdkafka),
+        one_partition(),
+    );
+    h.send_all("t", &["v-0"]);
+    let sent = h.produces();
+    h.answer(&sent[0], produced_ok(10, 0));
+    h.send_all("t", &["v-1"]);
+    let _lost = h.produces();
+    h.tick(1_000);
+    h.tick(2_000);
+    let retry = h.produces();
+    h.answer(&retry[0], produced_err(ErrorCode::UnknownProducerId, 5));
+    h.send("t", None, "v-2");
+    assert_eq!(
+        outcomes(&h.wire.take_ops()),
+        vec![
+            ("v-0".into(), "ok", String::new()),
+            ("v-1".into(), "info", "unknown_producer_id".into()),
+            ("v-2".into(), "fail", "unknown_producer_id".into()),
+        ]
+    );
+    assert!(h.producer.status().fatal.is_some());
+}
+
+/// librdkafka: OUT_OF_ORDER_SEQUENCE_NUMBER on the head-of-line batch is a "sequence
+/// desynchronization with broker": fatal.
+#[test]
+fn librdkafka_stops_on_out_of_order_sequence_on_the_head_batch() {
+    let mut h = desync_after_an_ack(
+        crate::Personality::Librdkafka,
+        ErrorCode::OutOfOrderSequence,
+    );
+    assert!(h.producer.status().fatal.is_some());
+    h.tick(1);
+    assert!(h.wire.take("init_producer_id").is_empty(), "no bump");
+}
+
+/// A bug's policy still wins over a personality: `pid-loss-fatal` on a Java producer.
+#[test]
+fn a_bug_overrides_the_java_personality() {
+    let mut config = personality_config(crate::Personality::Java);
+    config.producer_state_loss_policy = ProducerStateLossPolicy::Fatal;
+    let mut h = Harness::booted(config, one_partition());
+    h.send_all("t", &["v-0"]);
+    let sent = h.produces();
+    h.answer(&sent[0], produced_err(ErrorCode::UnknownProducerId, 0));
+    assert!(h.producer.status().fatal.is_some());
+}

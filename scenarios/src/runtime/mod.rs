@@ -421,6 +421,8 @@ impl Runner {
         config.batch_bytes_max = spec.batch_bytes_max;
         config.delivery_timeout_ms = spec.delivery_timeout_ms;
         config.metadata_max_age_ms = spec.metadata_max_age_ms;
+        // The personality sets a real client's policies; a bug overrides them.
+        spec.personality.apply_to_producer(&mut config);
         self.bugs.apply_to_producer(&mut config);
         let mut workload = ProducerWorkload::new(&spec.topic, spec.records);
         workload.send_interval_ms = (1_000 / spec.rate_per_sec).max(1);
@@ -461,6 +463,7 @@ impl Runner {
             CommitMode::Manual => client::CommitMode::Manual,
         };
         config.rack = spec.rack.clone();
+        spec.personality.apply_to_consumer(&mut config);
         self.bugs.apply_to_consumer(&mut config);
         config.start_offset = spec.start_offset;
         config.fetch_buffer_records_max = spec.fetch_buffer_records;

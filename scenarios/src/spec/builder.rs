@@ -35,6 +35,11 @@ impl ProducerSpec {
         self.idle_ms = idle_ms;
         self
     }
+    /// Reacts as this real client does.
+    pub fn personality(mut self, personality: Personality) -> Self {
+        self.personality = personality;
+        self
+    }
 }
 
 impl ConsumerSpec {
@@ -46,6 +51,11 @@ impl ConsumerSpec {
     }
     pub fn group(mut self, group: &str) -> Self {
         self.group = group.to_string();
+        self
+    }
+    /// Reacts as this real client does.
+    pub fn personality(mut self, personality: Personality) -> Self {
+        self.personality = personality;
         self
     }
     pub fn manual_commit(mut self, every_records: u64) -> Self {

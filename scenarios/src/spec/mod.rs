@@ -18,6 +18,7 @@
 //! assert_eq!(scenario.faults.len(), 2);
 //! ```
 
+pub use client::Personality;
 use oracle::FaultKind;
 use serde::{Deserialize, Serialize};
 mod builder;
@@ -163,6 +164,9 @@ pub struct ProducerSpec {
     /// The application goes quiet once, after this many records, for `idle_ms`.
     pub idle_after_records: Option<u64>,
     pub idle_ms: u64,
+    /// Whose reactions the producer takes on (`client::personality`): `java` (default),
+    /// `librdkafka`, `franz-go` or `streamsim`.
+    pub personality: Personality,
 }
 
 impl Default for ProducerSpec {
@@ -179,6 +183,7 @@ impl Default for ProducerSpec {
             metadata_max_age_ms: 1_000,
             idle_after_records: None,
             idle_ms: 0,
+            personality: Personality::Java,
         }
     }
 }
@@ -223,6 +228,9 @@ pub struct ConsumerSpec {
     pub start_ms: u64,
     /// Start at this offset instead of the committed one (e.g. 0, "consume from offset 0").
     pub start_offset: Option<u64>,
+    /// Whose reactions the consumer takes on (`client::personality`): `java` (default),
+    /// `librdkafka`, `franz-go` or `streamsim`.
+    pub personality: Personality,
 }
 
 impl Default for ConsumerSpec {
@@ -241,6 +249,7 @@ impl Default for ConsumerSpec {
             fetch_buffer_records: 2_000,
             start_ms: 0,
             start_offset: None,
+            personality: Personality::Java,
         }
     }
 }
