@@ -301,6 +301,9 @@ pub struct BrokerCore<S: Storage + Clone> {
     outputs: Vec<Output>,
     /// When each producer last appended to each partition here (for idle expiry).
     producer_activity: BTreeMap<(TopicPartition, i64), ProducerActivity>,
+    /// The time of this incarnation's first tick: a producer it has not seen append is idle
+    /// at most since then.
+    started_ms: Option<u64>,
 }
 
 impl<S: Storage + Clone> BrokerCore<S> {
@@ -331,6 +334,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
             parked_fetches: Vec::new(),
             outputs: Vec::new(),
             producer_activity: BTreeMap::new(),
+            started_ms: None,
         }
     }
 
@@ -436,6 +440,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
     /// Timers: heartbeats, request timeouts, follower fetches, ISR shrink, retention, produce
     /// timeouts, delayed reads.
     pub fn on_tick(&mut self, now_ms: u64) {
+        self.started_ms.get_or_insert(now_ms);
         // Requests that were never answered (lost messages, dead peers).
         let expired: Vec<u64> = self
             .outgoing
