@@ -6,7 +6,7 @@
 
 use oracle::event::Op;
 use scenarios::report::{RunReport, Verdict};
-use scenarios::spec::{Fault, Target, TimedFault};
+use scenarios::spec::{Fault, Tail, Target, TimedFault};
 use scenarios::RunRequest;
 
 const MS: u64 = 1_000_000;
@@ -100,22 +100,51 @@ fn check_phases(report: &RunReport) {
         log.windows(2).all(|pair| pair[0].0 <= pair[1].0),
         "{run}: the fault log is in time order: {log:?}"
     );
+    // A fault that waits for an event (`when`) fires where the log says it was armed: `fault N
+    // armed by EVENT ..., fires in D ms` at t means it fires at t + D (inside the phase).
+    let mut fires_at: Vec<Option<u64>> = spec
+        .faults
+        .iter()
+        .map(|fault| fault.when.is_none().then_some(fault.at_ms))
+        .collect();
+    for (at_ms, what) in log {
+        if let Some(rest) = what.strip_prefix("fault ") {
+            if let Some((index, armed)) = rest.split_once(" armed by ") {
+                let delay: u64 = armed
+                    .rsplit_once("fires in ")
+                    .and_then(|(_, ms)| ms.strip_suffix(" ms"))
+                    .and_then(|ms| ms.parse().ok())
+                    .expect("the armed line names its delay");
+                let fire = at_ms + delay;
+                fires_at[index.parse::<usize>().expect("a fault index")] =
+                    (fire < spec.fault_phase_ms).then_some(fire);
+            }
+        }
+    }
+    let is_note = |what: &str| {
+        what == "heal"
+            || what.starts_with("repair of fault ")
+            || (what.starts_with("fault ")
+                && (what.contains(" armed by ") || what.contains("never fired")))
+    };
     let mut fired: Vec<u64> = (log.iter())
-        .filter(|(_, what)| what != "heal" && !what.starts_with("repair of fault "))
+        .filter(|(_, what)| !is_note(what))
         .map(|(at_ms, _)| *at_ms)
         .collect();
-    let mut scheduled: Vec<u64> = spec.faults.iter().map(|fault| fault.at_ms).collect();
+    let mut scheduled: Vec<u64> = fires_at.iter().flatten().copied().collect();
     fired.sort_unstable();
     scheduled.sort_unstable();
-    assert_eq!(fired, scheduled, "{run}: each fault fires at its at_ms");
+    assert_eq!(fired, scheduled, "{run}: each fault fires at its at_ms (or when its event came)");
     for (at_ms, what) in log {
         let Some(index) = what.strip_prefix("repair of fault ") else {
             continue;
         };
-        let fault = &spec.faults[index.parse::<usize>().expect("a fault index")];
+        let index = index.parse::<usize>().expect("a fault index");
+        let fault = &spec.faults[index];
+        let fired_at = fires_at[index].expect("a repaired fault fired");
         let due = fault
             .for_ms
-            .map(|for_ms| fault.at_ms + for_ms)
+            .map(|for_ms| fired_at + for_ms)
             .filter(|&due| due < spec.fault_phase_ms)
             .unwrap_or(spec.fault_phase_ms);
         assert_eq!(*at_ms, due, "{run}: {what} ({fault:?})");
@@ -163,7 +192,8 @@ fn check_phases(report: &RunReport) {
         "{run}: the liveness phase is bounded"
     );
     assert!(
-        report.sim_time_ms * MS >= last_ns && last_ns > heal_ns,
+        // sim_time_ms is the run's simulated time in whole milliseconds, rounded down.
+        (report.sim_time_ms + 1) * MS > last_ns && last_ns > heal_ns,
         "{run}: the run covers the fault phase and the liveness phase"
     );
 }

@@ -111,10 +111,6 @@ fn every_kind() -> Vec<Fault> {
     vec![
         Fault::Crash {
             target: target.clone(),
-            tail: Tail::Torn,
-        },
-        Fault::Crash {
-            target: target.clone(),
             tail: Tail::Zeros,
         },
         Fault::WipeDisk {
