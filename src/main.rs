@@ -9,7 +9,7 @@ mod output;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use scenarios::report::{RunReport, Verdict};
+use scenarios::report::{FindingKind, RunReport, Verdict};
 use scenarios::RunRequest;
 use std::process::ExitCode;
 
@@ -222,6 +222,11 @@ fn list() {
         println!("  {:<22} after: {}", "", named.after);
     }
     println!();
+    println!("State anomalies (the state checker's, beside the oracle's; docs/state-checker.md):");
+    for kind in scenarios::state::StateAnomalyKind::ALL {
+        println!("  {:<30} {}", kind.as_str(), kind.meaning());
+    }
+    println!();
     println!("Bugs (switch one back on with --bug NAME):");
     for bug in scenarios::bugs::CATALOG {
         println!("  {:<30} {}", bug.name, bug.summary);
@@ -340,7 +345,10 @@ fn print_report(report: &RunReport) {
     );
     // Per kind: the exact count, then the first few anomalies with their proving lines.
     for (kind, count) in &report.counts {
-        println!("  {kind}: {count}");
+        match kind {
+            FindingKind::State(_) => println!("  {kind} (state checker): {count}"),
+            _ => println!("  {kind}: {count}"),
+        }
         let listed: Vec<_> = report
             .anomalies
             .iter()

@@ -30,6 +30,16 @@ impl FindingKind {
         }
     }
 
+    /// Which checker finds this kind: `oracle` (the history), `state checker` (the cluster's
+    /// state) or `runner` (the run itself).
+    pub fn checker(self) -> &'static str {
+        match self {
+            FindingKind::Oracle(_) => "oracle",
+            FindingKind::State(_) => "state checker",
+            FindingKind::SetupFailed | FindingKind::RunFailed => "runner",
+        }
+    }
+
     /// The kind of this name (`lost-write`, `replicas-diverge`, `run-failed`, ...).
     pub fn from_name(name: &str) -> Option<FindingKind> {
         FindingKind::all().find(|kind| kind.as_str() == name)
