@@ -512,7 +512,9 @@ impl Runner {
                 Step::StartProducer(index) => self.start_producer(index),
                 Step::StartConsumer(index) => self.start_consumer(index),
                 Step::Apply(index) => {
-                    self.sample_state(&format!("before fault {index}"));
+                    if crate::state::collect::disturbs_cluster(&self.scenario.faults[index].fault) {
+                        self.sample_state(&format!("before fault {index}"));
+                    }
                     self.apply(index).await
                 }
                 Step::Repair(index) => self.repair(index),

@@ -251,7 +251,10 @@ impl Ledger {
         partition: &TopicPartition,
         exposure: Exposure,
     ) -> Option<StateAnomaly> {
-        let offsets = self.partitions.entry(partition.clone()).or_default();
+        if !self.partitions.contains_key(partition) {
+            self.partitions.insert(partition.clone(), BTreeMap::new());
+        }
+        let offsets = self.partitions.get_mut(partition)?;
         let Some(earlier) = offsets.get(&exposure.offset) else {
             offsets.insert(exposure.offset, exposure);
             return None;
@@ -264,22 +267,41 @@ impl Ledger {
         if both_reads || (earlier.value == exposure.value && !epochs_differ) {
             return None;
         }
-        let mut anomaly = StateAnomaly::new(
-            StateAnomalyKind::CommittedRecordChanged,
-            partition.to_string(),
-            format!(
-                "{partition}: offset {} was exposed as committed as {} ({}) and later as {} ({})",
-                exposure.offset,
-                describe_exposed(&earlier.value, earlier.leader_epoch),
-                earlier.source.describe(),
-                describe_exposed(&exposure.value, exposure.leader_epoch),
-                exposure.source.describe(),
-            ),
-        );
-        anomaly.events.extend(earlier.source.line());
-        anomaly.events.extend(exposure.source.line());
-        Some(anomaly)
+        Some(changed(partition, earlier, &exposure))
     }
+
+    /// Is `record` (from a log) exposed already, as it is? Saves building an exposure for the
+    /// records every sample sees again.
+    pub fn holds(&self, partition: &TopicPartition, record: &StoredRecord) -> bool {
+        self.partitions
+            .get(partition)
+            .and_then(|offsets| offsets.get(&record.offset))
+            .is_some_and(|earlier| {
+                earlier.value == record.value
+                    && earlier
+                        .leader_epoch
+                        .is_none_or(|epoch| epoch == record.leader_epoch)
+            })
+    }
+}
+
+/// `committed-record-changed`: `partition`'s offset exposed as `earlier`, then as `later`.
+fn changed(partition: &TopicPartition, earlier: &Exposure, later: &Exposure) -> StateAnomaly {
+    let mut anomaly = StateAnomaly::new(
+        StateAnomalyKind::CommittedRecordChanged,
+        partition.to_string(),
+        format!(
+            "{partition}: offset {} was exposed as committed as {} ({}) and later as {} ({})",
+            later.offset,
+            describe_exposed(&earlier.value, earlier.leader_epoch),
+            earlier.source.describe(),
+            describe_exposed(&later.value, later.leader_epoch),
+            later.source.describe(),
+        ),
+    );
+    anomaly.events.extend(earlier.source.line());
+    anomaly.events.extend(later.source.line());
+    anomaly
 }
 
 fn describe_exposed(value: &[u8], leader_epoch: Option<u32>) -> String {

@@ -10,7 +10,7 @@
 use super::check::*;
 use super::model::*;
 use super::{StateAnomaly, StateAnomalyKind};
-use crate::spec::Scenario;
+use crate::spec::{Fault, Scenario, Target};
 use broker::api::TopicPartition;
 use broker::node::{Cluster, ClusterEvent};
 use oracle::Event;
@@ -188,6 +188,9 @@ impl StateChecker {
                     .iter()
                     .take_while(|record| record.offset < leader.high_watermark)
                 {
+                    if self.ledger.holds(partition, record) {
+                        continue;
+                    }
                     let exposure = Exposure {
                         offset: record.offset,
                         value: record.value.clone(),
@@ -282,6 +285,22 @@ pub async fn converge(checker: &Mutex<StateChecker>) {
         tracing::info!("state checker: replicas did not converge within {CONVERGENCE_WAIT:?}");
     }
     checker.lock().unwrap_or_else(|p| p.into_inner()).expected = Some(expected);
+}
+
+/// Does `fault` disturb the cluster (a broker, the controller, the network, a disk, a log)? The
+/// runtime samples the cluster before those only: a fault aimed at clients alone changes nothing a
+/// sample would see, and each sample reads every replica's log (the checker's main cost). Fault
+/// kinds not named here count as disturbing.
+pub fn disturbs_cluster(fault: &Fault) -> bool {
+    let client = |target: &Target| matches!(target, Target::Producer(_) | Target::Consumer(_));
+    match fault {
+        Fault::Crash { target }
+        | Fault::Close { target }
+        | Fault::Pause { target }
+        | Fault::Isolate { target } => !client(target),
+        Fault::Clog { from, to } => !(client(from) || client(to)),
+        _ => true,
+    }
 }
 
 /// Every replica of every broker that is not down: its status, and (`with_records`) its records

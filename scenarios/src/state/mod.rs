@@ -11,8 +11,9 @@
 //! - [`collect`] — the runtime's side: samples of the running cluster (disk snapshots, never the
 //!   disks themselves, so reading changes nothing in the run) and the end-of-run verdict.
 //!
-//! When it looks: before every scheduled fault fires and at the heal (agreement below the high
-//! watermark, and what leaders exposed), then at the end, after the liveness phase, once the
+//! When it looks: before every scheduled fault that disturbs the cluster fires, and at the heal
+//! (agreement below the high watermark, and what leaders exposed); at every leader election (the
+//! new leader's log against what was exposed); then at the end, after the liveness phase, once the
 //! replicas had a bounded time to converge (everything).
 //!
 //! What it does not check: replicas of brokers that are down at a sample (their status is stale);

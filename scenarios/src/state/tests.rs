@@ -507,3 +507,21 @@ fn names_are_unique_among_every_finding_and_read_back() {
         assert!(kind.meaning().ends_with(|c: char| c.is_alphanumeric()));
     }
 }
+
+#[test]
+fn samples_are_taken_before_faults_that_disturb_the_cluster() {
+    use crate::spec::{broker, crash, Fault, Target};
+    assert!(collect::disturbs_cluster(&crash(broker(1)).fault));
+    assert!(collect::disturbs_cluster(&Fault::PacketLoss { rate: 0.1 }));
+    assert!(!collect::disturbs_cluster(&Fault::Crash {
+        target: Target::Consumer(0)
+    }));
+    assert!(!collect::disturbs_cluster(&Fault::Clog {
+        from: Target::Producer(0),
+        to: broker(2),
+    }));
+    assert!(collect::disturbs_cluster(&Fault::Clog {
+        from: broker(1),
+        to: Target::Controller,
+    }));
+}
