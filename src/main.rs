@@ -222,11 +222,6 @@ fn list() {
         println!("  {:<22} after: {}", "", named.after);
     }
     println!();
-    println!("State anomalies (the state checker's, beside the oracle's; docs/state-checker.md):");
-    for kind in scenarios::state::StateAnomalyKind::ALL {
-        println!("  {:<30} {}", kind.as_str(), kind.meaning());
-    }
-    println!();
     println!("Bugs (switch one back on with --bug NAME):");
     for bug in scenarios::bugs::CATALOG {
         println!("  {:<30} {}", bug.name, bug.summary);
@@ -239,6 +234,11 @@ fn list() {
         );
         let sets: Vec<String> = bug.overrides.iter().map(|o| o.to_string()).collect();
         println!("  {:<30} sets: {}", "", sets.join("; "));
+    }
+    println!();
+    println!("State anomalies (the state checker's, beside the oracle's; docs/state-checker.md):");
+    for kind in scenarios::state::StateAnomalyKind::ALL {
+        println!("  {:<30} {}", kind.as_str(), kind.meaning());
     }
 }
 
