@@ -30,7 +30,11 @@ fn the_anomaly_table_is_the_code() {
     let expected: Vec<(String, String)> = StateAnomalyKind::ALL
         .iter()
         .map(|kind| {
-            let meaning = kind.meaning().split_whitespace().collect::<Vec<_>>().join(" ");
+            let meaning = kind
+                .meaning()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             (kind.as_str().to_string(), meaning)
         })
         .collect();
