@@ -9,7 +9,7 @@ mod output;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use scenarios::report::{RunReport, Verdict};
+use scenarios::report::{FindingKind, RunReport, Verdict};
 use scenarios::RunRequest;
 use std::process::ExitCode;
 
@@ -235,6 +235,11 @@ fn list() {
         let sets: Vec<String> = bug.overrides.iter().map(|o| o.to_string()).collect();
         println!("  {:<30} sets: {}", "", sets.join("; "));
     }
+    println!();
+    println!("State anomalies (the state checker's, beside the oracle's; docs/state-checker.md):");
+    for kind in scenarios::state::StateAnomalyKind::ALL {
+        println!("  {:<30} {}", kind.as_str(), kind.meaning());
+    }
 }
 
 /// The run a `--scenario`/`--scenario-file` pair names; a usage error is printed and Err(2).
@@ -340,7 +345,10 @@ fn print_report(report: &RunReport) {
     );
     // Per kind: the exact count, then the first few anomalies with their proving lines.
     for (kind, count) in &report.counts {
-        println!("  {kind}: {count}");
+        match kind {
+            FindingKind::State(_) => println!("  {kind} (state checker): {count}"),
+            _ => println!("  {kind}: {count}"),
+        }
         let listed: Vec<_> = report
             .anomalies
             .iter()

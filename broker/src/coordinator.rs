@@ -14,9 +14,9 @@ use crate::offsets::{OffsetStore, OffsetStoreError, PartitionOffset};
 use crate::storage::Storage;
 
 /// Journal file name prefix of the committed offsets.
-const OFFSETS_JOURNAL: &str = "controller/offsets-";
+pub(crate) const OFFSETS_JOURNAL: &str = "controller/offsets-";
 /// Compact the offsets journal when it grows past this.
-const OFFSETS_JOURNAL_BYTES_MAX: u64 = 1 << 20;
+pub(crate) const OFFSETS_JOURNAL_BYTES_MAX: u64 = 1 << 20;
 
 /// The coordinator's state machine: today, the committed offsets of every group.
 pub(crate) struct GroupCoordinator<S: Storage> {

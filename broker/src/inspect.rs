@@ -3,10 +3,14 @@
 //! [`replica_records`] must be given a snapshot of a running broker's disk, so that it never
 //! disturbs the broker (recovery on open may cut a torn tail: on the copy only).
 //! [`truncate_partition`] changes the storage itself and must only be used while the broker is
-//! down.
+//! down. [`controller_metadata`] and [`committed_offsets`] read a controller's storage (a
+//! snapshot too: opening it writes).
 
-use crate::api::TopicPartition;
+use crate::api::{ClusterMetadata, TopicPartition};
+use crate::controller::{ControllerConfig, ControllerCore, ControllerError};
+use crate::coordinator::{OFFSETS_JOURNAL, OFFSETS_JOURNAL_BYTES_MAX};
 use crate::log::{Log, LogConfig, LogError};
+use crate::offsets::{OffsetKey, OffsetStore, OffsetStoreError};
 use crate::storage::Storage;
 
 /// One record as stored, with its offset.
@@ -17,15 +21,33 @@ pub struct StoredRecord {
     pub value: Vec<u8>,
 }
 
+/// A replica's log as a broker's disk holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplicaLog {
+    pub log_start_offset: u64,
+    pub log_end_offset: u64,
+    /// From the log start to the log end, ascending.
+    pub records: Vec<StoredRecord>,
+}
+
 /// The records a broker's disk holds for a partition, from its log start to its log end; empty
 /// when the broker has no log for it.
 pub fn replica_records<S: Storage + Clone>(
     snapshot: S,
     partition: &TopicPartition,
 ) -> Result<Vec<StoredRecord>, LogError> {
+    Ok(replica_log(snapshot, partition)?.records)
+}
+
+/// A partition's log on a broker's disk: its bounds, as recovery finds them, and its records;
+/// empty (all zero) when the broker has no log for it.
+pub fn replica_log<S: Storage + Clone>(
+    snapshot: S,
+    partition: &TopicPartition,
+) -> Result<ReplicaLog, LogError> {
     let directory = format!("log/{}-{}/", partition.topic, partition.partition);
     if snapshot.list(&directory)?.is_empty() {
-        return Ok(Vec::new());
+        return Ok(ReplicaLog::default());
     }
     let config = LogConfig {
         segment_bytes_max: u64::MAX / 4,
@@ -53,7 +75,11 @@ pub fn replica_records<S: Storage + Clone>(
             offset = offset.max(batch.base_offset + batch.records.len() as u64);
         }
     }
-    Ok(records)
+    Ok(ReplicaLog {
+        log_start_offset: log.log_start_offset(),
+        log_end_offset: log.log_end_offset(),
+        records,
+    })
 }
 
 /// Cuts a partition's log on a *stopped* broker's disk to end at or below `offset` (the whole
@@ -79,4 +105,25 @@ pub fn truncate_partition<S: Storage + Clone>(
         log.truncate_to(offset)?;
     }
     Ok(Some(log.log_end_offset()))
+}
+
+/// The cluster metadata a controller's storage holds (topics, partitions, their assigned replicas,
+/// leaders and ISRs), as the controller would recover it. Opening writes: give it a snapshot.
+pub fn controller_metadata<S: Storage + Clone>(
+    snapshot: S,
+) -> Result<ClusterMetadata, ControllerError> {
+    let core = ControllerCore::open(snapshot, ControllerConfig::default(), 0)?;
+    Ok(core.cluster_metadata())
+}
+
+/// Every committed consumer offset a controller's storage holds, in key order, as the group
+/// coordinator would recover it. Opening may write: give it a snapshot.
+pub fn committed_offsets<S: Storage>(
+    snapshot: S,
+) -> Result<Vec<(OffsetKey, u64)>, OffsetStoreError> {
+    let (store, _) = OffsetStore::open(snapshot, OFFSETS_JOURNAL, OFFSETS_JOURNAL_BYTES_MAX)?;
+    Ok(store
+        .committed()
+        .map(|(key, offset)| (key.clone(), offset))
+        .collect())
 }

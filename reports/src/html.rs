@@ -160,21 +160,23 @@ fn anomalies(out: &mut String, report: &RunReport, groups: &[AnomalyGroup<'_>]) 
     out.push_str("<section id=\"anomalies\">\n");
     if groups.is_empty() {
         out.push_str(
-            "<h2>Anomalies</h2>\n<p>None: the oracle found the history valid.</p>\n</section>\n",
+            "<h2>Anomalies</h2>\n<p>None: the oracle found the history valid, the state checker \
+             the cluster's state.</p>\n</section>\n",
         );
         return;
     }
     let _ = writeln!(
         out,
-        "<h2>Anomalies ({})</h2>\n<table>\n<tr><th>kind</th><th>count</th></tr>",
+        "<h2>Anomalies ({})</h2>\n<table>\n<tr><th>kind</th><th>found by</th><th>count</th></tr>",
         facts::anomalies_total(groups)
     );
     for (group_index, group) in groups.iter().enumerate() {
         let _ = writeln!(
             out,
-            "<tr><td><a href=\"#{}\"><code>{}</code></a></td><td>{}</td></tr>",
+            "<tr><td><a href=\"#{}\"><code>{}</code></a></td><td>{}</td><td>{}</td></tr>",
             kind_anchor(group_index),
             escape(group.kind.as_str()),
+            group.kind.checker(),
             group.count
         );
     }

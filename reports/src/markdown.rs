@@ -72,13 +72,22 @@ fn repro(out: &mut String, report: &RunReport) {
 fn anomalies(out: &mut String, report: &RunReport, groups: &[AnomalyGroup<'_>]) {
     let total = facts::anomalies_total(groups);
     if groups.is_empty() {
-        out.push_str("## Anomalies\n\nNone: the oracle found the history valid.\n\n");
+        out.push_str(
+            "## Anomalies\n\nNone: the oracle found the history valid, the state checker the \
+             cluster's state.\n\n",
+        );
         return;
     }
     let _ = writeln!(out, "## Anomalies ({total})\n");
-    out.push_str("| kind | count |\n|---|---|\n");
+    out.push_str("| kind | found by | count |\n|---|---|---|\n");
     for group in groups {
-        let _ = writeln!(out, "| {} | {} |", code(group.kind.as_str()), group.count);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            code(group.kind.as_str()),
+            group.kind.checker(),
+            group.count
+        );
     }
     out.push('\n');
     let mut quotes_bytes: usize = 0;

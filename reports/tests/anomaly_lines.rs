@@ -145,3 +145,35 @@ fn one_liners_of_a_real_run_name_each_line_once() {
         vec![1868, 1868, 3390]
     );
 }
+
+/// A state checker's finding has no history lines: its explanation carries the facts, and every
+/// rendering shows it with its kind and who found it.
+#[test]
+fn a_state_finding_renders_in_every_report() {
+    let explanation = "t-0: brokers 1 and 2 disagree below both their high watermarks (10 and 9) \
+                       at 12.345 s (before fault 3): at offset 4 broker 1 holds \"v4\" (leader \
+                       epoch 0) and broker 2 holds \"other\" (leader epoch 1)";
+    let report = with_anomaly(
+        report_with_history(&[]),
+        "replicas-diverge",
+        explanation,
+        &[],
+    );
+    let markdown = reports::markdown::render(&report);
+    assert!(
+        markdown.contains("| `replicas-diverge` | state checker | 1 |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("at offset 4 broker 1 holds"),
+        "{markdown}"
+    );
+    let html = reports::html::render(&report);
+    assert!(html.contains("<code>replicas-diverge</code></a></td><td>state checker</td>"));
+    assert!(html.contains("at offset 4 broker 1 holds"));
+    let json: serde_json::Value =
+        serde_json::from_str(&reports::json::render(&report)).expect("the JSON report parses");
+    assert_eq!(json["anomalies"][0]["kind"], "replicas-diverge");
+    assert_eq!(json["counts"]["replicas-diverge"], 1);
+    assert!(json["anomalies"][0].get("events").is_none());
+}

@@ -159,7 +159,9 @@ fn passing_run_has_no_anomaly_markers() {
     assert_eq!(count(&elements, "svg"), 1);
     assert!(!html.contains("class=\"proof\""));
     assert!(!html.contains("id=\"anomaly-"));
-    assert!(html.contains("None: the oracle found the history valid."));
+    assert!(html.contains(
+        "None: the oracle found the history valid, the state checker the cluster's state."
+    ));
     assert_eq!(html.matches("<g class=\"lane\"").count(), 6);
 }
 

@@ -8,6 +8,7 @@
 //! - [`coverage`] — the marks each scenario exists to reach;
 //! - [`campaign`] — many seeds in parallel, shards, summaries and their merge;
 //! - [`shrink`] — delta-debugging a failing run's fault schedule;
+//! - [`state`] — the state checker: the replicas' logs and the cluster's state at the end;
 //! - [`report`] — the result of one run.
 
 pub mod bugs;
@@ -19,6 +20,7 @@ pub mod report;
 pub mod runtime;
 pub mod shrink;
 pub mod spec;
+pub mod state;
 
 use bugs::BugSelection;
 use report::{repro_command, Anomaly, FindingKind, RunReport, Verdict};
@@ -169,6 +171,14 @@ pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
                 if count > 0 {
                     counts.insert(FindingKind::Oracle(kind), count);
                 }
+            }
+            for anomaly in &execution.state_anomalies {
+                *counts.entry(FindingKind::State(anomaly.kind)).or_insert(0) += 1;
+                anomalies.push(Anomaly {
+                    kind: FindingKind::State(anomaly.kind),
+                    explanation: anomaly.explanation.clone(),
+                    events: anomaly.events.clone(),
+                });
             }
             (
                 events,

@@ -5,12 +5,15 @@ use crate::spec::Scenario;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// What a finding is: an anomaly the oracle found in the history, or a run that itself went
-/// wrong. Ordered, and written, by name (`lost-write`, `run-failed`, ...).
+/// What a finding is: an anomaly the oracle found in the history, one the state checker found in
+/// the cluster's state, or a run that itself went wrong. Ordered, and written, by name
+/// (`lost-write`, `replicas-diverge`, `run-failed`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FindingKind {
     /// An anomaly of the history (docs/history-format.md).
     Oracle(oracle::AnomalyKind),
+    /// An anomaly of the cluster's state (docs/state-checker.md).
+    State(crate::state::StateAnomalyKind),
     /// The harness could not set the scenario up (a correct build never does this).
     SetupFailed,
     /// The run did not complete: a panic, the simulated-time limit, a hang.
@@ -21,18 +24,38 @@ impl FindingKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FindingKind::Oracle(kind) => kind.as_str(),
+            FindingKind::State(kind) => kind.as_str(),
             FindingKind::SetupFailed => "setup-failed",
             FindingKind::RunFailed => "run-failed",
         }
     }
 
-    /// The kind of this name (`lost-write`, `run-failed`, ...).
+    /// Which checker finds this kind: `oracle` (the history), `state checker` (the cluster's
+    /// state) or `runner` (the run itself).
+    pub fn checker(self) -> &'static str {
+        match self {
+            FindingKind::Oracle(_) => "oracle",
+            FindingKind::State(_) => "state checker",
+            FindingKind::SetupFailed | FindingKind::RunFailed => "runner",
+        }
+    }
+
+    /// The kind of this name (`lost-write`, `replicas-diverge`, `run-failed`, ...).
     pub fn from_name(name: &str) -> Option<FindingKind> {
+        FindingKind::all().find(|kind| kind.as_str() == name)
+    }
+
+    /// Every kind: the oracle's, the state checker's, then the run's own.
+    pub fn all() -> impl Iterator<Item = FindingKind> {
         oracle::AnomalyKind::ALL
             .into_iter()
             .map(FindingKind::Oracle)
+            .chain(
+                crate::state::StateAnomalyKind::ALL
+                    .into_iter()
+                    .map(FindingKind::State),
+            )
             .chain([FindingKind::SetupFailed, FindingKind::RunFailed])
-            .find(|kind| kind.as_str() == name)
     }
 }
 

@@ -7,7 +7,10 @@
 //! 3. heal — every fault is repaired, every crashed process restarted, the network made whole,
 //!    and a `heal` fault is recorded;
 //! 4. liveness phase — producers finish their sends, consumers drain up to the high watermark
-//!    (bounded by `liveness_phase_ms`), then consumers and producers close cleanly.
+//!    (bounded by `liveness_phase_ms`), then consumers and producers close cleanly;
+//! 5. the state checker's end (`crate::state`): replicas get a bounded time to converge, then the
+//!    cluster's final state is judged. It also samples the cluster before each fault and at the
+//!    heal.
 //!
 //! This file holds the phases; `faults.rs` how each kind of fault is fired and repaired.
 
@@ -18,6 +21,7 @@ use crate::bugs::BugSelection;
 use crate::coverage::{self, Coverage};
 use crate::observer::cluster_observer;
 use crate::spec::*;
+use crate::state::{StateAnomaly, StateChecker};
 use broker::api::{CreateTopicRequest, ErrorCode, Request, Response, TopicPartition};
 use broker::core::BrokerConfig;
 use broker::log::LogConfig;
@@ -54,6 +58,8 @@ pub struct Execution {
     pub network_messages: u64,
     /// Timer wakeups of all node shells.
     pub timer_wakeups: u64,
+    /// What the state checker found (empty when setup failed: it did not run).
+    pub state_anomalies: Vec<StateAnomaly>,
 }
 
 /// The high watermark of a partition at a time (as its leader reported it).
@@ -143,6 +149,8 @@ struct Runner {
     marks: Arc<Mutex<(Coverage, BTreeMap<(String, u32), u64>)>>,
     /// When each server node went down, while it is down.
     down_since: BTreeMap<String, madsim::time::Instant>,
+    /// The state checker, shared with the cluster's observer.
+    state: Arc<Mutex<StateChecker>>,
 }
 
 fn non_zero(value: u64) -> Option<u64> {
@@ -181,6 +189,7 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
     let history = History::new(world.trace().clone());
     let coverage = Arc::new(Mutex::new((coverage::empty(), BTreeMap::new())));
     let high_watermarks = Arc::new(Mutex::new(HighWatermarkRecorder::default()));
+    let state = Arc::new(Mutex::new(StateChecker::new(world.clone())));
 
     let record = cluster_observer(history.clone());
     let count = coverage.clone();
@@ -192,6 +201,7 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
     let (moment_sender, moment_receiver) = tokio::sync::mpsc::unbounded_channel();
     let moments = (!awaited.is_empty())
         .then(|| Mutex::new(triggers::Moments::new(wanted.clone(), moment_sender)));
+    let check = state.clone();
     let cluster = start_cluster(
         &world,
         cluster_config(&scenario, &bugs),
@@ -207,6 +217,10 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
                     .unwrap_or_else(|p| p.into_inner())
                     .observe(&event);
             }
+            check
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .observe(&event);
             if let ClusterEvent::Broker(broker::core::Observation::HighWatermark {
                 partition,
                 offset,
@@ -235,6 +249,10 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
         let _ = sender.send(Arc::new(rpc));
     });
     let admin = receiver.await.expect("the admin node starts");
+    state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .watch(&cluster);
 
     let mut runner = Runner {
         world: world.clone(),
@@ -254,18 +272,26 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
         committed,
         marks: coverage.clone(),
         down_since: BTreeMap::new(),
+        state: state.clone(),
     };
     let setup_failures = runner.setup().await;
     if setup_failures.is_empty() {
         runner.fault_phase(moment_receiver).await;
         runner.heal().await;
         runner.liveness_phase().await;
+        crate::state::converge(&state).await;
     }
     let mut coverage = coverage.lock().unwrap_or_else(|p| p.into_inner()).0.clone();
     history.with_events(|events| coverage::from_history(&mut coverage, events));
     let high_watermarks =
         std::mem::take(&mut *high_watermarks.lock().unwrap_or_else(|p| p.into_inner()))
             .finish(sim::time::now_ns());
+    let state_anomalies = if setup_failures.is_empty() {
+        let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+        history.with_events(|events| state.finish(&runner.scenario, events))
+    } else {
+        Vec::new()
+    };
     Execution {
         history,
         coverage,
@@ -274,6 +300,7 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
         high_watermarks,
         network_messages: world.network_messages(),
         timer_wakeups: world.timer_wakeups(),
+        state_anomalies,
     }
 }
 
@@ -339,6 +366,13 @@ impl Runner {
         }
         self.start = madsim::time::Instant::now();
         failures
+    }
+
+    fn sample_state(&self, moment: &str) {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sample(moment);
     }
 
     fn elapsed_ms(&self) -> u64 {
@@ -570,13 +604,19 @@ impl Runner {
         match step {
             Step::StartProducer(index) => self.start_producer(index),
             Step::StartConsumer(index) => self.start_consumer(index),
-            Step::Apply(index) => self.apply(index).await,
+            Step::Apply(index) => {
+                if crate::state::collect::disturbs_cluster(&self.scenario.faults[index].fault) {
+                    self.sample_state(&format!("before fault {index}"));
+                }
+                self.apply(index).await
+            }
             Step::Repair(index) => self.repair(index),
         }
     }
 
     /// Repairs everything, restarts every crashed process, records `heal`.
     async fn heal(&mut self) {
+        self.sample_state("at the heal");
         let indices: Vec<usize> = self.active.keys().copied().collect();
         for index in indices {
             self.repair(index);
