@@ -195,6 +195,13 @@ pub enum Op<'a> {
         broker: u32,
         epoch: i32,
     },
+    /// `offline` ok (process `cluster`): the partition has no leader (no live in-sync replica);
+    /// producers cannot write it until a `leader` event of it.
+    Offline {
+        topic: Text<'a>,
+        partition: u32,
+        epoch: i32,
+    },
     /// `fault` info (process `nemesis`): a fault began, or was repaired; `heal` repairs every fault. Any name is
     /// valid in a history; streamsim writes the names of [`FaultKind`].
     Fault {
@@ -227,6 +234,7 @@ impl Op<'_> {
             Op::LogStart { .. } => "log_start",
             Op::Partitions { .. } => "partitions",
             Op::Leader { .. } => "leader",
+            Op::Offline { .. } => "offline",
             Op::Fault { .. } => "fault",
             Op::Ignored { f, .. } => f,
         }
@@ -252,7 +260,8 @@ impl Op<'_> {
             | Op::InitPid { .. }
             | Op::LogStart { .. }
             | Op::Partitions { .. }
-            | Op::Leader { .. } => EventType::Ok,
+            | Op::Leader { .. }
+            | Op::Offline { .. } => EventType::Ok,
             Op::Ignored { event_type, .. } => *event_type,
         }
     }
@@ -268,6 +277,7 @@ impl Op<'_> {
                 | Op::LogStart { .. }
                 | Op::Partitions { .. }
                 | Op::Leader { .. }
+                | Op::Offline { .. }
                 | Op::Fault { .. }
                 | Op::Ignored { .. }
         )
@@ -410,6 +420,15 @@ impl Op<'_> {
                 topic: own(topic),
                 partition,
                 broker,
+                epoch,
+            },
+            Op::Offline {
+                topic,
+                partition,
+                epoch,
+            } => Op::Offline {
+                topic: own(topic),
+                partition,
                 epoch,
             },
             Op::Fault { fault, target } => Op::Fault {
@@ -828,6 +847,15 @@ impl Serialize for Event<'_> {
                 map.serialize_entry("topic", topic)?;
                 map.serialize_entry("partition", partition)?;
                 map.serialize_entry("broker", broker)?;
+                map.serialize_entry("epoch", epoch)?;
+            }
+            Op::Offline {
+                topic,
+                partition,
+                epoch,
+            } => {
+                map.serialize_entry("topic", topic)?;
+                map.serialize_entry("partition", partition)?;
                 map.serialize_entry("epoch", epoch)?;
             }
             Op::Fault { fault, target } => {

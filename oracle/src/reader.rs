@@ -321,6 +321,7 @@ enum Operation {
     LogStart,
     Partitions,
     Leader,
+    Offline,
     Fault,
 }
 
@@ -341,6 +342,7 @@ impl Operation {
             6 if is(f, b"commit") => Operation::Commit,
             6 if is(f, b"assign") => Operation::Assign,
             6 if is(f, b"leader") => Operation::Leader,
+            7 if is(f, b"offline") => Operation::Offline,
             7 if is(f, b"request") => Operation::RequestOp,
             8 if is(f, b"init_pid") => Operation::InitPid,
             9 if is(f, b"log_start") => Operation::LogStart,
@@ -516,6 +518,11 @@ impl<'a> Decoder<'_, 'a> {
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
                 broker: self.required_u32("broker", w.broker, op)?,
+                epoch: self.required_i32("epoch", w.epoch, op)?,
+            },
+            (Some(Offline), Okay) => Op::Offline {
+                topic: self.required_str("topic", w.topic, op)?,
+                partition: self.required_u32("partition", w.partition, op)?,
                 epoch: self.required_i32("epoch", w.epoch, op)?,
             },
             (Some(Fault), Info) => Op::Fault {

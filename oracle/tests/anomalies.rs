@@ -805,6 +805,50 @@ fn not_stale_partitions_once_one_send_lands_on_a_new_partition() {
     })));
 }
 
+/// Swarm seed 1274 (correct build): the new partition's replicas but its leader were down, so it took no
+/// writes (`not_enough_replicas`): sends routed there failed, and every acknowledged one was on an old
+/// partition. A failed (unplaced) keyless send after the grace makes the window prove nothing.
+#[test]
+fn not_stale_partitions_when_a_keyless_send_after_the_grace_was_not_acknowledged() {
+    let mut history = after_growth(40, false, |index| (index % 2) as u32);
+    let time = FIVE_S_AFTER_GROWTH + 50_000_000;
+    history.push_str(&format!(
+        "{{\"time\":{time},\"process\":\"producer-0\",\"type\":\"invoke\",\"f\":\"send\",\"topic\":\"t\",\"key\":null,\"value\":\"lost\"}}\n"
+    ));
+    history.push_str(&format!(
+        "{{\"time\":{time},\"process\":\"producer-0\",\"type\":\"fail\",\"f\":\"send\",\"value\":\"lost\",\"error\":\"request_timed_out\"}}\n"
+    ));
+    assert_valid(&check(&history));
+}
+
+/// A new partition without a leader (`offline`) is skipped by a correct producer: its sends count only once
+/// a new partition has had a leader for the whole grace.
+#[test]
+fn not_stale_partitions_while_every_new_partition_is_offline() {
+    let offline = |partition: u32| {
+        format!(
+            "{{\"time\":3,\"process\":\"cluster\",\"type\":\"ok\",\"f\":\"offline\",\"topic\":\"t\",\"partition\":{partition},\"epoch\":1}}\n"
+        )
+    };
+    // `after_growth`'s first two lines are the partition counts; the events go right after them.
+    let with = |sends: usize, events: &[String]| {
+        let history = after_growth(sends, false, |index| (index % 2) as u32);
+        let mut lines: Vec<&str> = history.lines().collect();
+        let events: Vec<&str> = events.iter().map(|event| event.trim_end()).collect();
+        lines.splice(2..2, events);
+        lines.join("\n") + "\n"
+    };
+    assert_valid(&check(&with(40, &[offline(2), offline(3)])));
+    // Partition 3 has a leader again at time 4: from the second send on (5 s later), the producer should
+    // have used it; 40 of the 41 sends count.
+    let leader = "{\"time\":4,\"process\":\"cluster\",\"type\":\"ok\",\"f\":\"leader\",\"topic\":\"t\",\"partition\":3,\"broker\":1,\"epoch\":2}".to_string();
+    assert_only(
+        &check(&with(41, &[offline(2), offline(3), leader])),
+        AnomalyKind::StalePartitions,
+        1,
+    );
+}
+
 #[test]
 fn keyed_sends_do_not_count_for_stale_partitions() {
     assert_valid(&check(&after_growth(40, true, |index| (index % 2) as u32)));

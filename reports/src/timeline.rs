@@ -386,6 +386,7 @@ impl Builder {
             | Op::SendFail { .. }
             | Op::SendInfo { .. }
             | Op::InitPid { .. }
+            | Op::Offline { .. }
             | Op::Ignored { .. } => {}
         }
     }

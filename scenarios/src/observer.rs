@@ -27,6 +27,16 @@ pub fn cluster_observer(history: History) -> Observer {
                 broker: leader,
                 epoch: i32::try_from(leader_epoch).unwrap_or(i32::MAX),
             },
+            ClusterEvent::Controller(ControllerEvent::LeaderElected {
+                partition,
+                leader: None,
+                leader_epoch,
+                ..
+            }) => Op::Offline {
+                topic: partition.topic.into(),
+                partition: partition.partition,
+                epoch: i32::try_from(leader_epoch).unwrap_or(i32::MAX),
+            },
             ClusterEvent::Controller(ControllerEvent::PartitionsChanged { topic, count }) => {
                 Op::Partitions {
                     topic: topic.into(),

@@ -51,6 +51,7 @@ struct SendInvoked {
     time_ns: u64,
     process: ProcessId,
     keyless: bool,
+    topic: TopicId,
     /// `Some(heal line)` when the send was invoked in a liveness phase.
     liveness_heal_line: Option<u64>,
 }
@@ -138,6 +139,9 @@ struct PartitionState {
     highest_known: Option<(u64, u64)>,
     /// The texts of the values first known at this partition's offsets, in the order they became known.
     texts: String,
+    /// When the partition had no leader: (from, until) in ns, `until` = `u64::MAX` while open; from `offline`
+    /// to the partition's next `leader` event.
+    offline: Vec<(u64, u64)>,
 }
 
 impl PartitionState {
@@ -433,6 +437,24 @@ impl Checker {
             Op::Start => self.on_start(process, line),
             Op::Crash => self.on_end(process, line, Lifecycle::Crashed),
             Op::Close => self.on_end(process, line, Lifecycle::Closed),
+            Op::Leader {
+                topic, partition, ..
+            } => {
+                let partition = self.partition_id(topic, *partition);
+                let offline = &mut self.partitions[partition as usize].offline;
+                if let Some(last) = offline.last_mut().filter(|(_, end)| *end == u64::MAX) {
+                    last.1 = event.time_ns;
+                }
+            }
+            Op::Offline {
+                topic, partition, ..
+            } => {
+                let partition = self.partition_id(topic, *partition);
+                let offline = &mut self.partitions[partition as usize].offline;
+                if offline.last().is_none_or(|(_, end)| *end != u64::MAX) {
+                    offline.push((event.time_ns, u64::MAX));
+                }
+            }
             op => {
                 if self.processes[process as usize].lifecycle != Lifecycle::Running {
                     self.begin_implicit_incarnation(process);
@@ -445,8 +467,11 @@ impl Checker {
 
     fn on_operation(&mut self, process: ProcessId, line: u64, op: &Op<'_>) {
         match op {
-            Op::SendInvoke { key, value, .. } => {
+            Op::SendInvoke {
+                key, value, topic, ..
+            } => {
                 let value = self.value_id(value);
+                let topic = self.topic_id(topic);
                 let state = &mut self.values[value as usize];
                 if state.invoked.is_none() {
                     state.invoked = Some(SendInvoked {
@@ -454,6 +479,7 @@ impl Checker {
                         time_ns: self.last_time_ns,
                         process,
                         keyless: key.is_none(),
+                        topic,
                         liveness_heal_line: self.liveness_heal_line,
                     });
                 }
@@ -590,7 +616,7 @@ impl Checker {
                     cursor.highest_commit = None;
                 }
             }
-            Op::InitPid { .. } | Op::Leader { .. } => {}
+            Op::InitPid { .. } | Op::Leader { .. } | Op::Offline { .. } => {}
             Op::LogStart {
                 topic,
                 partition,
@@ -743,6 +769,7 @@ impl Checker {
             read_steps: Vec::new(),
             highest_known: None,
             texts: String::new(),
+            offline: Vec::new(),
         });
         id
     }

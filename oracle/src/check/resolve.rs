@@ -343,13 +343,23 @@ impl Checker {
             return;
         }
         let mut sends: BTreeMap<(ProcessId, TopicId), Vec<KeylessSend>> = BTreeMap::new();
+        // Keyless sends that were not acknowledged, by invoke time: where they went is unknown
+        // (a send to a new partition that cannot take writes fails), so a window with one of
+        // them proves nothing.
+        let mut unplaced: BTreeMap<(ProcessId, TopicId), Vec<u64>> = BTreeMap::new();
         for state in &self.values {
-            let (Some(invoked), Some(acknowledged)) = (state.invoked, state.acknowledged) else {
+            let Some(invoked) = state.invoked.filter(|invoked| invoked.keyless) else {
                 continue;
             };
-            if !invoked.keyless {
+            let Some(acknowledged) = state.acknowledged else {
+                if !self.topics[invoked.topic as usize].raises.is_empty() {
+                    unplaced
+                        .entry((invoked.process, invoked.topic))
+                        .or_default()
+                        .push(invoked.time_ns);
+                }
                 continue;
-            }
+            };
             let partition = &self.partitions[acknowledged.partition as usize];
             if self.topics[partition.topic as usize].raises.is_empty() {
                 continue;
@@ -378,9 +388,38 @@ impl Checker {
                 let first = sends.partition_point(|send| {
                     send.invoke_line <= raise_line || send.invoke_time_ns < counted_from_ns
                 });
-                let after = &sends[first..];
+                // A correct producer routes keyless sends to partitions with a leader: a send
+                // counts only while some new partition has had one for the whole grace before
+                // it (an `offline` partition is skipped, and found again by a metadata refresh).
+                let new_partitions: Vec<&PartitionState> = (old_count..new_count)
+                    .filter_map(|p| self.partition_ids.get(&(topic, p)))
+                    .map(|&id| &self.partitions[id as usize])
+                    .collect();
+                let writable = |time_ns: u64| {
+                    let since_ns = time_ns.saturating_sub(STALE_PARTITIONS_GRACE_NS);
+                    new_partitions.len() < (new_count - old_count) as usize
+                        || new_partitions.iter().any(|partition| {
+                            partition
+                                .offline
+                                .iter()
+                                .all(|&(from, until)| until <= since_ns || from > time_ns)
+                        })
+                };
+                let after: Vec<&KeylessSend> = sends[first..]
+                    .iter()
+                    .filter(|send| writable(send.invoke_time_ns))
+                    .collect();
+                let unplaced_in_window = unplaced.get(&(process, topic)).is_some_and(|times| {
+                    times.iter().any(|&time_ns| time_ns >= counted_from_ns)
+                });
+                if unplaced_in_window {
+                    continue;
+                }
                 let sends_min = STALE_PARTITIONS_SENDS_PER_PARTITION * u64::from(new_count);
-                if (after.len() as u64) < sends_min || suffix_highest[first] >= old_count {
+                if (after.len() as u64) < sends_min
+                    || suffix_highest[first] >= old_count
+                        && after.iter().any(|send| send.partition >= old_count)
+                {
                     continue;
                 }
                 let process_name = &self.processes[process as usize].name;
