@@ -134,7 +134,10 @@ fn check_phases(report: &RunReport) {
     let mut scheduled: Vec<u64> = fires_at.iter().flatten().copied().collect();
     fired.sort_unstable();
     scheduled.sort_unstable();
-    assert_eq!(fired, scheduled, "{run}: each fault fires at its at_ms (or when its event came)");
+    assert_eq!(
+        fired, scheduled,
+        "{run}: each fault fires at its at_ms (or when its event came)"
+    );
     for (at_ms, what) in log {
         let Some(index) = what.strip_prefix("repair of fault ") else {
             continue;

@@ -409,9 +409,9 @@ impl Checker {
                     .iter()
                     .filter(|send| writable(send.invoke_time_ns))
                     .collect();
-                let unplaced_in_window = unplaced.get(&(process, topic)).is_some_and(|times| {
-                    times.iter().any(|&time_ns| time_ns >= counted_from_ns)
-                });
+                let unplaced_in_window = unplaced
+                    .get(&(process, topic))
+                    .is_some_and(|times| times.iter().any(|&time_ns| time_ns >= counted_from_ns));
                 if unplaced_in_window {
                     continue;
                 }

@@ -510,11 +510,12 @@ fn names_are_unique_among_every_finding_and_read_back() {
 
 #[test]
 fn samples_are_taken_before_faults_that_disturb_the_cluster() {
-    use crate::spec::{broker, crash, Fault, Target};
+    use crate::spec::{broker, crash, Fault, Tail, Target};
     assert!(collect::disturbs_cluster(&crash(broker(1)).fault));
     assert!(collect::disturbs_cluster(&Fault::PacketLoss { rate: 0.1 }));
     assert!(!collect::disturbs_cluster(&Fault::Crash {
-        target: Target::Consumer(0)
+        target: Target::Consumer(0),
+        tail: Tail::Torn,
     }));
     assert!(!collect::disturbs_cluster(&Fault::Clog {
         from: Target::Producer(0),
