@@ -418,12 +418,14 @@ impl<S: Storage + Clone> ControllerCore<S> {
                     accepted: false,
                 };
             }
-            Some(state) if request.incarnation > state.incarnation && state.incarnation > 0 => {
-                // The broker restarted: it may have lost unsynced data. Fence it first, so it
-                // leaves ISRs and leadership, then let it back in below.
-                if !state.fenced {
-                    self.fence(broker);
-                }
+            // The broker restarted: it may have lost unsynced data. Fence it first, so it leaves
+            // ISRs and leadership, then let it back in below.
+            Some(state)
+                if request.incarnation > state.incarnation
+                    && state.incarnation > 0
+                    && !state.fenced =>
+            {
+                self.fence(broker);
             }
             _ => {}
         }

@@ -350,8 +350,6 @@ fn notes(out: &mut String, timeline: &Timeline) {
     }
 }
 
-/// A tick step in nanoseconds: 1, 2 or 5 times a power of ten, giving at most `ticks_max` steps
-
 /// Text escaped for HTML and SVG, in element content and in quoted attribute values.
 pub(crate) fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());

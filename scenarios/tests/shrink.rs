@@ -22,7 +22,7 @@ fn a_failing_seed_shrinks_to_fewer_faults_that_fail_the_same_way() {
         Verdict::Fail,
         "the bug makes the seed fail"
     );
-    let kind = original.anomalies[0].kind.clone();
+    let kind = original.anomalies[0].kind;
 
     let mut progress = Vec::new();
     let outcome = shrink::shrink(&request, &mut |line: &str| progress.push(line.to_string()))

@@ -88,11 +88,11 @@ impl<S: Storage + Clone> BrokerCore<S> {
             if ready {
                 let mut request = fetch.request;
                 request.max_wait_ms = 0;
-                match self.fetch(now_ms, fetch.to, fetch.correlation_id, request, 0) {
-                    Some(response) => {
-                        self.respond(fetch.to, fetch.correlation_id, Response::Fetch(response))
-                    }
-                    None => {} // a delayed read answers later
+                // None: a delayed read answers later.
+                if let Some(response) =
+                    self.fetch(now_ms, fetch.to, fetch.correlation_id, request, 0)
+                {
+                    self.respond(fetch.to, fetch.correlation_id, Response::Fetch(response))
                 }
             } else {
                 still.push(fetch);

@@ -338,13 +338,7 @@ fn read_batches(
     };
     let file = target.log_file.as_str();
     while position < size_bytes {
-        let head = window.get(
-            storage,
-            file,
-            position,
-            BATCH_HEADER_BYTES as u64,
-            size_bytes,
-        )?;
+        let head = window.get(storage, file, position, BATCH_HEADER_BYTES, size_bytes)?;
         let header = BatchHeader::decode(head).map_err(|error| ReadFailure::Corrupt {
             position,
             reason: error.to_string(),

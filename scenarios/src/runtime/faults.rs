@@ -170,14 +170,16 @@ impl Runner {
                                 .kill_leaving(name, sim::disk::CrashTail::Zeros, false)
                         }
                     },
-                    Node::Producer(i) => match self.producers.get(i) {
-                        Some(producer) => producer.crash(),
-                        None => {}
-                    },
-                    Node::Consumer(i) => match self.consumers.get(i) {
-                        Some(consumer) => consumer.crash(),
-                        None => {}
-                    },
+                    Node::Producer(i) => {
+                        if let Some(producer) = self.producers.get(i) {
+                            producer.crash();
+                        }
+                    }
+                    Node::Consumer(i) => {
+                        if let Some(consumer) = self.consumers.get(i) {
+                            consumer.crash();
+                        }
+                    }
                 }
                 Active::Crashed(node)
             }

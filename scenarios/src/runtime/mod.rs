@@ -43,6 +43,9 @@ const ADMIN_ATTEMPTS_MAX: u32 = 60;
 const SETUP_LEADERS_TIMEOUT: Duration = Duration::from_secs(20);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A run's coverage marks, and the cluster observer's state for them (leaders' log starts).
+type CoverageState = (Coverage, BTreeMap<(String, u32), u64>);
+
 /// What a run produced besides its history.
 pub struct Execution {
     pub history: History,
@@ -146,7 +149,7 @@ struct Runner {
     /// record lies below it.
     committed: Arc<Mutex<BTreeMap<TopicPartition, u64>>>,
     /// The run's coverage marks (and the cluster observer's state for them).
-    marks: Arc<Mutex<(Coverage, BTreeMap<(String, u32), u64>)>>,
+    marks: Arc<Mutex<CoverageState>>,
     /// When each server node went down, while it is down.
     down_since: BTreeMap<String, madsim::time::Instant>,
     /// The state checker, shared with the cluster's observer.
@@ -508,7 +511,6 @@ impl Runner {
                 CommitMode::Manual => Some(spec.commit_every_records),
                 CommitMode::Auto => None,
             },
-            ..ConsumerWorkload::default()
         };
         let node = ConsumerNode::start(
             &self.world,
