@@ -648,19 +648,7 @@ fn swarm_with_personalities(rng: &mut ChaCha8Rng) -> Scenario {
 /// drawn from the seed (the new leader dies right after its election, a leader dies between
 /// appending and committing, a follower dies right after truncating, ...).
 fn triggered(rng: &mut ChaCha8Rng, partition: u32, duration: u64) -> TimedFault {
-    let trigger = *[
-        Trigger::LeaderElected,
-        Trigger::IsrShrunk,
-        Trigger::IsrExpanded,
-        Trigger::FollowerTruncated,
-        Trigger::Appended,
-        Trigger::LogStartAdvanced,
-        Trigger::PartitionsAdded,
-        Trigger::BrokerFenced,
-        Trigger::ProducerExpired,
-    ]
-    .choose(rng)
-    .expect("not empty");
+    let trigger = *Trigger::ALL.choose(rng).expect("not empty");
     let target = if trigger.names_broker() && rng.gen_bool(0.7) {
         Target::Trigger
     } else {

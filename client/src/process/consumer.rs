@@ -1,7 +1,7 @@
 //! The consumer process: a [`Consumer`] core under an application that polls and processes
 //! records (optionally slowly, to make it lag) and commits by hand when asked to.
 
-use super::{lock, next_interval, next_tick, outputs_of, StepKind, CLIENT_TICK};
+use super::{lock, next_interval, next_tick, on_answer, outputs_of, StepKind, CLIENT_TICK};
 use crate::consumer::{Consumer, ConsumerStatus};
 use crate::history::Op;
 use protocol::api::Envelope;
@@ -101,18 +101,11 @@ impl Node for ConsumerProcess {
     type Command = ();
 
     fn on_message(&mut self, now: Duration, from: SocketAddr, envelope: Envelope) {
-        self.active = false;
-        self.step = StepKind::Ignored;
-        if let Envelope::Response {
-            correlation_id,
-            response,
-        } = envelope
-        {
-            self.core
-                .on_response(millis(now), correlation_id, from, response);
-            self.active = true;
-            self.step = StepKind::Answered;
-        }
+        let core = &mut self.core;
+        self.step = on_answer(envelope, |correlation_id, response| {
+            core.on_response(millis(now), correlation_id, from, response)
+        });
+        self.active = self.step == StepKind::Answered;
     }
 
     /// The core's timers, then the application: close when asked; otherwise, once the last

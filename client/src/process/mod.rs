@@ -64,6 +64,21 @@ fn outputs_of(actions: Vec<Action>, outputs: &mut Vec<Output<Op>>) -> bool {
     any
 }
 
+/// A message to a client process: an answer goes to `answer` (correlation id, response);
+/// anything else is ignored (clients serve no requests).
+fn on_answer(envelope: Envelope, answer: impl FnOnce(u64, protocol::api::Response)) -> StepKind {
+    match envelope {
+        Envelope::Response {
+            correlation_id,
+            response,
+        } => {
+            answer(correlation_id, response);
+            StepKind::Answered
+        }
+        Envelope::Request { .. } => StepKind::Ignored,
+    }
+}
+
 /// Where a process's step leaves its timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StepKind {

@@ -1,7 +1,7 @@
 //! The producer process: a [`Producer`] core and an application that sends `<process>-<n>`
 //! values.
 
-use super::{lock, next_interval, next_tick, outputs_of, StepKind, CLIENT_TICK};
+use super::{lock, next_interval, next_tick, on_answer, outputs_of, StepKind, CLIENT_TICK};
 use crate::history::Op;
 use crate::producer::{Producer, ProducerStatus};
 use protocol::api::Envelope;
@@ -162,18 +162,11 @@ impl Node for ProducerProcess {
     type Command = ();
 
     fn on_message(&mut self, now: Duration, from: SocketAddr, envelope: Envelope) {
-        self.active = false;
-        self.step = StepKind::Ignored;
-        if let Envelope::Response {
-            correlation_id,
-            response,
-        } = envelope
-        {
-            self.core
-                .on_response(millis(now), correlation_id, from, response);
-            self.active = true;
-            self.step = StepKind::Answered;
-        }
+        let core = &mut self.core;
+        self.step = on_answer(envelope, |correlation_id, response| {
+            core.on_response(millis(now), correlation_id, from, response)
+        });
+        self.active = self.step == StepKind::Answered;
     }
 
     fn on_tick(&mut self, now: Duration) {
