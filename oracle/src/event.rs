@@ -195,6 +195,15 @@ pub enum Op<'a> {
         broker: u32,
         epoch: i32,
     },
+    /// `data_loss` ok (a producer): the producer concluded that the broker lost records it had
+    /// acknowledged (its state is gone and retention does not explain it), e.g. franz-go's
+    /// `onDataLoss` hook. `log_start` (`offset` in the line) is the log start the broker's answer
+    /// carried.
+    DataLoss {
+        topic: Text<'a>,
+        partition: u32,
+        log_start: u64,
+    },
     /// `offline` ok (process `cluster`): the partition has no leader (no live in-sync replica);
     /// producers cannot write it until a `leader` event of it.
     Offline {
@@ -235,6 +244,7 @@ impl Op<'_> {
             Op::Partitions { .. } => "partitions",
             Op::Leader { .. } => "leader",
             Op::Offline { .. } => "offline",
+            Op::DataLoss { .. } => "data_loss",
             Op::Fault { .. } => "fault",
             Op::Ignored { f, .. } => f,
         }
@@ -261,7 +271,8 @@ impl Op<'_> {
             | Op::LogStart { .. }
             | Op::Partitions { .. }
             | Op::Leader { .. }
-            | Op::Offline { .. } => EventType::Ok,
+            | Op::Offline { .. }
+            | Op::DataLoss { .. } => EventType::Ok,
             Op::Ignored { event_type, .. } => *event_type,
         }
     }
@@ -278,6 +289,7 @@ impl Op<'_> {
                 | Op::Partitions { .. }
                 | Op::Leader { .. }
                 | Op::Offline { .. }
+                | Op::DataLoss { .. }
                 | Op::Fault { .. }
                 | Op::Ignored { .. }
         )
@@ -430,6 +442,15 @@ impl Op<'_> {
                 topic: own(topic),
                 partition,
                 epoch,
+            },
+            Op::DataLoss {
+                topic,
+                partition,
+                log_start,
+            } => Op::DataLoss {
+                topic: own(topic),
+                partition,
+                log_start,
             },
             Op::Fault { fault, target } => Op::Fault {
                 fault: own(fault),
@@ -857,6 +878,15 @@ impl Serialize for Event<'_> {
                 map.serialize_entry("topic", topic)?;
                 map.serialize_entry("partition", partition)?;
                 map.serialize_entry("epoch", epoch)?;
+            }
+            Op::DataLoss {
+                topic,
+                partition,
+                log_start,
+            } => {
+                map.serialize_entry("topic", topic)?;
+                map.serialize_entry("partition", partition)?;
+                map.serialize_entry("offset", log_start)?;
             }
             Op::Fault { fault, target } => {
                 map.serialize_entry("fault", fault)?;

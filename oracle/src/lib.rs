@@ -46,11 +46,16 @@
 //! - `stale-partitions`: a topic's first `partitions` event sets its count; a later one with a higher count
 //!   raises it from n to m. The sends counted are one producer's keyless (`key` null) sends to that topic,
 //!   invoked after the raise and at least [`check::STALE_PARTITIONS_GRACE_NS`] after it (time for a metadata
-//!   refresh), and acknowledged; there must be >= 10*m of them, and all on partitions < n.
+//!   refresh), and acknowledged, while some new partition had had a leader (no `offline`) for that grace;
+//!   there must be >= 10*m of them, and all on partitions < n; an unacknowledged keyless send after the grace
+//!   makes the raise prove nothing.
 //! - `producer-stalled`: a send invoked in a liveness phase whose outcome is `fail`.
+//! - `reported-data-loss`: a producer's `data_loss` report with no earlier `expire-pid` fault of its partition,
+//!   and no earlier authoritative log start above every offset acknowledged to that producer there.
 //! - One anomaly per instance: per value (`lost-write`, `unseen`, `duplicate`, `G1a`, `producer-stalled`), per
 //!   offset (`inconsistent-offsets`), per delivery (`nonmonotonic-poll`, `poll-skip`, `duplicate-delivery`), per
-//!   later send (`nonmonotonic-send`), per event (`commit-regressed`, `internal-error`, `wrong-next-available`),
+//!   later send (`nonmonotonic-send`), per event (`commit-regressed`, `internal-error`, `wrong-next-available`,
+//!   `reported-data-loss`),
 //!   per run (`spinloop`), per (raise, producer) (`stale-partitions`). `counts` is exact; `anomalies` lists the
 //!   first [`ANOMALIES_LISTED_PER_KIND_MAX`] of each kind, ordered by their proving lines.
 //!

@@ -322,6 +322,7 @@ enum Operation {
     Partitions,
     Leader,
     Offline,
+    DataLoss,
     Fault,
 }
 
@@ -343,6 +344,7 @@ impl Operation {
             6 if is(f, b"assign") => Operation::Assign,
             6 if is(f, b"leader") => Operation::Leader,
             7 if is(f, b"offline") => Operation::Offline,
+            9 if is(f, b"data_loss") => Operation::DataLoss,
             7 if is(f, b"request") => Operation::RequestOp,
             8 if is(f, b"init_pid") => Operation::InitPid,
             9 if is(f, b"log_start") => Operation::LogStart,
@@ -524,6 +526,11 @@ impl<'a> Decoder<'_, 'a> {
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
                 epoch: self.required_i32("epoch", w.epoch, op)?,
+            },
+            (Some(DataLoss), Okay) => Op::DataLoss {
+                topic: self.required_str("topic", w.topic, op)?,
+                partition: self.required_u32("partition", w.partition, op)?,
+                log_start: self.required_u64("offset", w.offset, op)?,
             },
             (Some(Fault), Info) => Op::Fault {
                 fault: self.required_str("fault", w.fault, op)?,

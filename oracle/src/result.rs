@@ -38,11 +38,13 @@ pub enum AnomalyKind {
     StalePartitions,
     #[serde(rename = "producer-stalled")]
     ProducerStalled,
+    #[serde(rename = "reported-data-loss")]
+    ReportedDataLoss,
 }
 
 impl AnomalyKind {
     /// Every kind, in docs/history-format.md's order.
-    pub const ALL: [AnomalyKind; 15] = [
+    pub const ALL: [AnomalyKind; 16] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Unseen,
         AnomalyKind::Duplicate,
@@ -58,6 +60,7 @@ impl AnomalyKind {
         AnomalyKind::Spinloop,
         AnomalyKind::StalePartitions,
         AnomalyKind::ProducerStalled,
+        AnomalyKind::ReportedDataLoss,
     ];
 
     /// The contract's name, e.g. `lost-write`.
@@ -78,6 +81,7 @@ impl AnomalyKind {
             AnomalyKind::Spinloop => "spinloop",
             AnomalyKind::StalePartitions => "stale-partitions",
             AnomalyKind::ProducerStalled => "producer-stalled",
+            AnomalyKind::ReportedDataLoss => "reported-data-loss",
         }
     }
 

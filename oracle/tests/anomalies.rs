@@ -939,3 +939,56 @@ fn a_valid_history_renders_a_valid_line() {
     assert_eq!(result.render_text(), "history: 1 events, 0 sends ok, 0 records read, 0 evicted, 0 ignored\nvalid: no anomalies\n");
     insta::assert_snapshot!("valid_json", result.to_json());
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// reported-data-loss
+
+/// producer-0 writes offset 5 of t/0, then reports data loss with the given events before the report.
+fn data_loss_after(before: &[&str]) -> String {
+    let mut history = vec![
+        r#"{"time":1,"process":"producer-0","type":"invoke","f":"send","topic":"t","key":null,"value":"a"}"#,
+        r#"{"time":2,"process":"producer-0","type":"ok","f":"send","value":"a","topic":"t","partition":0,"offset":5}"#,
+    ];
+    history.extend_from_slice(before);
+    history.push(
+        r#"{"time":9,"process":"producer-0","type":"ok","f":"data_loss","topic":"t","partition":0,"offset":0}"#,
+    );
+    lines(&history)
+}
+
+#[test]
+fn reported_data_loss_without_an_expiry_or_retention_to_explain_it() {
+    let result = check(&data_loss_after(&[]));
+    assert_only(&result, AnomalyKind::ReportedDataLoss, 1);
+    assert_eq!(result.anomalies[0].events, vec![3]);
+}
+
+#[test]
+fn a_data_loss_report_after_an_expire_pid_fault_of_the_partition_is_explained() {
+    assert_valid(&check(&data_loss_after(&[
+        r#"{"time":3,"process":"nemesis","type":"info","f":"fault","fault":"expire-pid","target":"t-0"}"#,
+    ])));
+    // An expiry of another partition explains nothing.
+    assert_only(
+        &check(&data_loss_after(&[
+            r#"{"time":3,"process":"nemesis","type":"info","f":"fault","fault":"expire-pid","target":"t-1"}"#,
+        ])),
+        AnomalyKind::ReportedDataLoss,
+        1,
+    );
+}
+
+#[test]
+fn a_data_loss_report_after_retention_passed_the_acknowledged_records_is_explained() {
+    assert_valid(&check(&data_loss_after(&[
+        r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":6}"#,
+    ])));
+    // A log start that has not passed offset 5 explains nothing.
+    assert_only(
+        &check(&data_loss_after(&[
+            r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":5}"#,
+        ])),
+        AnomalyKind::ReportedDataLoss,
+        1,
+    );
+}

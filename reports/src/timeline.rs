@@ -387,6 +387,7 @@ impl Builder {
             | Op::SendInfo { .. }
             | Op::InitPid { .. }
             | Op::Offline { .. }
+            | Op::DataLoss { .. }
             | Op::Ignored { .. } => {}
         }
     }

@@ -326,6 +326,11 @@ impl Producer {
                 if report {
                     // franz-go's `onDataLoss` hook.
                     self.status.data_loss_reports += 1;
+                    self.actions.push(Action::Record(Op::DataLoss {
+                        topic: partition.topic.clone().into(),
+                        partition: partition.partition,
+                        log_start: log_start_offset,
+                    }));
                 }
                 tracing::warn!(
                     %partition,
@@ -377,6 +382,11 @@ impl Producer {
             }
         } else {
             self.status.data_loss_reports += 1;
+            self.actions.push(Action::Record(Op::DataLoss {
+                topic: partition.topic.clone().into(),
+                partition: partition.partition,
+                log_start: log_start_offset,
+            }));
             tracing::warn!(
                 %partition,
                 %error,

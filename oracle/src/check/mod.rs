@@ -367,6 +367,10 @@ pub struct Checker {
     /// The last `heal` fault of the history so far.
     last_heal_line: Option<u64>,
     skip_candidates: Vec<SkipCandidate>,
+    /// `data_loss` reports: (line, process, partition, the log start the broker answered).
+    data_loss_reports: Vec<(u64, ProcessId, PartitionId, u64)>,
+    /// The line of the first `expire-pid` fault of each partition (its target is `TOPIC-P`).
+    pid_expiries: BTreeMap<PartitionId, u64>,
     reports: Reports,
 }
 
@@ -399,6 +403,8 @@ impl Checker {
             errors: Vec::new(),
             liveness_heal_line: None,
             last_heal_line: None,
+            data_loss_reports: Vec::new(),
+            pid_expiries: BTreeMap::new(),
             skip_candidates: Vec::new(),
             reports: Reports::new(),
         }
@@ -617,6 +623,15 @@ impl Checker {
                 }
             }
             Op::InitPid { .. } | Op::Leader { .. } | Op::Offline { .. } => {}
+            Op::DataLoss {
+                topic,
+                partition,
+                log_start,
+            } => {
+                let partition = self.partition_id(topic, *partition);
+                self.data_loss_reports
+                    .push((line, process, partition, *log_start));
+            }
             Op::LogStart {
                 topic,
                 partition,
@@ -648,7 +663,17 @@ impl Checker {
                 }
                 state.partition_count = Some(*count);
             }
-            Op::Fault { fault, .. } => {
+            Op::Fault { fault, target } => {
+                if fault == FaultKind::ExpirePid.as_str() {
+                    let partition = target
+                        .as_deref()
+                        .and_then(|target| target.rsplit_once('-'))
+                        .and_then(|(topic, partition)| Some((topic, partition.parse().ok()?)));
+                    if let Some((topic, partition)) = partition {
+                        let partition = self.partition_id(topic, partition);
+                        self.pid_expiries.entry(partition).or_insert(line);
+                    }
+                }
                 if fault == FaultKind::Heal.as_str() {
                     self.liveness_heal_line = Some(line);
                     self.last_heal_line = Some(line);

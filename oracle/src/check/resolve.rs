@@ -22,6 +22,7 @@ impl Checker {
         self.resolve_positions_and_skips();
         self.resolve_send_order();
         self.resolve_stale_partitions();
+        self.resolve_data_loss_reports();
 
         let mut anomalies = Vec::new();
         let mut counts = BTreeMap::new();
@@ -441,6 +442,57 @@ impl Checker {
                     )
                 });
             }
+        }
+    }
+
+    /// `reported-data-loss`: a producer's `data_loss` report that neither an earlier `expire-pid` fault of its
+    /// partition nor retention explains (an authoritative log start before the report above every offset
+    /// acknowledged to that producer in that partition before it).
+    pub(super) fn resolve_data_loss_reports(&mut self) {
+        for &(line, process, partition, log_start) in &self.data_loss_reports {
+            if self
+                .pid_expiries
+                .get(&partition)
+                .is_some_and(|&expiry_line| expiry_line < line)
+            {
+                continue;
+            }
+            let last_acknowledged = self
+                .values
+                .iter()
+                .filter_map(|value| value.invoked.zip(value.acknowledged))
+                .filter(|(invoked, acknowledged)| {
+                    invoked.process == process
+                        && acknowledged.partition == partition
+                        && acknowledged.line < line
+                })
+                .map(|(_, acknowledged)| acknowledged.offset)
+                .max();
+            let state = &self.partitions[partition as usize];
+            let log_start_before = state
+                .log_start_steps
+                .iter()
+                .take_while(|&&(step_line, _)| step_line < line)
+                .map(|&(_, offset)| offset)
+                .max();
+            let retention_explains = match (last_acknowledged, log_start_before) {
+                (Some(acked), Some(start)) => start > acked,
+                (None, _) => true,
+                (Some(_), None) => false,
+            };
+            if retention_explains {
+                continue;
+            }
+            let producer = &self.processes[process as usize].name;
+            let label = self.partition_label(partition);
+            let acked = last_acknowledged.unwrap_or(0);
+            self.reports.add(AnomalyKind::ReportedDataLoss, [line], || {
+                format!(
+                    "{producer} reported data loss on {label} (line {line}, the broker answered log start \
+                     {log_start}): no expire-pid fault of {label} came before it, and no log start had passed \
+                     offset {acked}, the last acknowledged to it there"
+                )
+            });
         }
     }
 }
