@@ -391,8 +391,8 @@ pub fn write_junit(out: &Path, summary: &CampaignSummary) -> Result<()> {
 pub fn print_table(summary: &CampaignSummary) {
     println!();
     println!(
-        "{:<22} {:>7} {:>8} {:>10}  {}",
-        "scenario", "seeds", "failing", "first fail", "failures by anomaly"
+        "{:<22} {:>7} {:>8} {:>10}  failures by anomaly",
+        "scenario", "seeds", "failing", "first fail"
     );
     for (scenario, totals) in &summary.totals {
         let kinds: Vec<String> = totals
