@@ -88,3 +88,32 @@ fn a_partition_nobody_reads_is_still_expected_after_the_heal() {
     let result = common::check(&history(&[START]));
     common::assert_only(&result, AnomalyKind::Unseen, 5);
 }
+
+/// A consumer that crashed before its first commit and starts again at the log end
+/// (`auto.offset.reset = latest`) skipped what came in between on purpose (swarm seed 7455); one
+/// that had committed and starts again past its commit lost what it skipped.
+#[test]
+fn a_restart_from_the_reset_policy_skips_on_purpose_one_from_a_commit_does_not() {
+    let assign = |time: u64, offset: u64| {
+        format!(
+            r#"{{"time":{time},"process":"consumer-0","type":"ok","f":"assign","partitions":[{{"topic":"t","partition":0,"offset":{offset}}}]}}"#
+        )
+    };
+    let first = assign(41, 0);
+    let p0 = poll(42, 0);
+    let crash = r#"{"time":43,"process":"consumer-0","type":"info","f":"crash"}"#;
+    let restart = r#"{"time":44,"process":"consumer-0","type":"ok","f":"start"}"#;
+    let again = assign(45, 4);
+    let p4 = poll(46, 4);
+    common::assert_valid(&common::check(&history(&[
+        START, &first, &p0, crash, restart, &again, &p4,
+    ])));
+    let commit = r#"{"time":42,"process":"consumer-0","type":"ok","f":"commit","topic":"t","partition":0,"offset":1}"#;
+    common::assert_only(
+        &common::check(&history(&[
+            START, &first, &p0, commit, crash, restart, &again, &p4,
+        ])),
+        AnomalyKind::LostWrite,
+        3,
+    );
+}

@@ -580,6 +580,16 @@ impl Checker {
                     let partition = self.partition_id(&assigned.topic, assigned.partition);
                     let cursor = self.cursor(process, partition);
                     cursor.last_delivered = None;
+                    // A later start with no commit ok of this partition before it came from the
+                    // reset policy (`auto.offset.reset = latest` after a crash before the first
+                    // commit): what lies between what it read and where it starts was skipped on
+                    // purpose. A start from a commit skips nothing a correct commit left unread.
+                    if cursor.start.is_some() && cursor.last_commit.is_none() {
+                        let read_to = cursor.max_read.map_or(0, |(offset, _)| offset + 1);
+                        if assigned.offset > read_to {
+                            cursor.skipped.push((read_to, assigned.offset));
+                        }
+                    }
                     cursor.start = Some(
                         cursor
                             .start
