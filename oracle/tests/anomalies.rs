@@ -429,6 +429,25 @@ fn not_duplicate_delivery_after_a_crash_at_or_above_the_committed_offset() {
     ])));
 }
 
+/// A commit of unknown outcome (no answer in time) may reach the coordinator after a later commit ok: the
+/// restart may then begin at it (the consumer model test's late OffsetCommit), and delivering from there again
+/// is no anomaly. Without it, the same restart is one.
+#[test]
+fn not_duplicate_delivery_from_a_commit_of_unknown_outcome_that_may_have_landed_last() {
+    let unknown_1 = r#"{"time":4,"process":"consumer-0","type":"info","f":"commit","topic":"t","partition":0,"offset":1}"#;
+    let commit_2 = commit_at(2);
+    assert_valid(&check(&abc(&[
+        C_START,
+        POLL_AB,
+        unknown_1,
+        &commit_2,
+        C_CRASH,
+        C_RESTART,
+        ASSIGN_AT_1,
+        POLL_B_AGAIN,
+    ])));
+}
+
 #[test]
 fn duplicate_delivery_of_what_a_cleanly_closed_incarnation_delivered() {
     // fluvio #4505: the last record was never committed on exit, so it came again after a clean close.

@@ -197,6 +197,9 @@ struct RestartBaseline {
     start_line: u64,
     /// The last commit ok before the restart: (offset, line).
     committed: Option<(u64, u64)>,
+    /// The lowest offset of a commit of unknown outcome (`info`) before the restart: it may have reached the
+    /// coordinator after every later commit, so the restart may begin there.
+    unknown_commit: Option<u64>,
     /// When the previous incarnation ended with `close`: what it delivered, and the close line.
     closed_incarnation: Option<(OffsetRanges, u64)>,
 }
@@ -214,6 +217,8 @@ struct Cursor {
     baseline: Option<RestartBaseline>,
     /// The last commit ok: (offset, line).
     last_commit: Option<(u64, u64)>,
+    /// The lowest offset of a commit of unknown outcome (`info`), in any incarnation.
+    lowest_unknown_commit: Option<u64>,
     /// The highest commit ok since the last reset that lowered the position: (offset, line).
     highest_commit: Option<(u64, u64)>,
     spin: Option<SpinRun>,
@@ -574,6 +579,20 @@ impl Checker {
                 let partition = self.partition_id(topic, *partition);
                 self.on_commit_ok(process, line, partition, *offset);
             }
+            Op::Commit {
+                phase: CommitPhase::Info,
+                topic,
+                partition,
+                offset,
+            } => {
+                let partition = self.partition_id(topic, *partition);
+                let cursor = self.cursor(process, partition);
+                cursor.lowest_unknown_commit = Some(
+                    cursor
+                        .lowest_unknown_commit
+                        .map_or(*offset, |lowest| lowest.min(*offset)),
+                );
+            }
             Op::Commit { .. } => {}
             Op::Assign { partitions } => {
                 for assigned in partitions.iter() {
@@ -709,6 +728,7 @@ impl Checker {
             cursor.baseline = restart.then_some(RestartBaseline {
                 start_line: line,
                 committed: cursor.last_commit,
+                unknown_commit: cursor.lowest_unknown_commit,
                 closed_incarnation,
             });
             cursor.last_delivered = None;
