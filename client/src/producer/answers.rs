@@ -25,6 +25,15 @@ fn proves_not_written(error: &ErrorCode) -> bool {
     )
 }
 
+/// The history event of a data-loss report on `partition`, whose broker answered `log_start`.
+fn data_loss_report(partition: &TopicPartition, log_start: u64) -> Action {
+    Action::Record(Op::DataLoss {
+        topic: partition.topic.clone().into(),
+        partition: partition.partition,
+        log_start,
+    })
+}
+
 /// The answers that say the broker's view of this producer's sequences differs from the
 /// producer's.
 fn is_sequence_desync(error: &ErrorCode) -> bool {
@@ -326,11 +335,8 @@ impl Producer {
                 if report {
                     // franz-go's `onDataLoss` hook.
                     self.status.data_loss_reports += 1;
-                    self.actions.push(Action::Record(Op::DataLoss {
-                        topic: partition.topic.clone().into(),
-                        partition: partition.partition,
-                        log_start: log_start_offset,
-                    }));
+                    self.actions
+                        .push(data_loss_report(partition, log_start_offset));
                 }
                 tracing::warn!(
                     %partition,
@@ -382,11 +388,8 @@ impl Producer {
             }
         } else {
             self.status.data_loss_reports += 1;
-            self.actions.push(Action::Record(Op::DataLoss {
-                topic: partition.topic.clone().into(),
-                partition: partition.partition,
-                log_start: log_start_offset,
-            }));
+            self.actions
+                .push(data_loss_report(partition, log_start_offset));
             tracing::warn!(
                 %partition,
                 %error,
