@@ -306,6 +306,19 @@ impl<S: Storage + Clone> ControllerCore<S> {
         for broker in expired {
             self.fence(broker);
         }
+        // An offline partition whose ISR has a live member gets a leader now, not only when some
+        // broker is unfenced: after a controller restart every known broker counts as alive at
+        // once, with no unfence to wake an election (swarm seed 8703: a partition stayed
+        // leaderless to the end while its last in-sync replica ran).
+        let electable = self.metadata.topics.values().flatten().any(|state| {
+            state.leader.is_none()
+                && elect(state, &self.liveness, self.config.election_policy)
+                    .0
+                    .is_some()
+        });
+        if electable {
+            self.elect_offline();
+        }
     }
 
     /// Takes `broker` out of service: out of ISRs, off leadership.

@@ -61,3 +61,54 @@ fn a_broker_restarted_while_the_controller_was_down_is_fenced_when_both_are_back
     controller.on_request(120, heartbeat(2, 2));
     assert!(fenced(&controller.take_events()).is_empty());
 }
+
+fn leaders(events: &[ControllerEvent]) -> Vec<Option<u32>> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            ControllerEvent::LeaderElected { leader, .. } => Some(*leader),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Swarm seed 8703: a partition went offline (its last in-sync replica was cut off), the controller
+/// restarted, and the replica came back as the same incarnation. A restarted controller counts every
+/// known broker as alive at once, so no unfencing ever woke an election: the partition stayed leaderless
+/// to the end. The controller now elects an offline partition's live in-sync replica at its next tick.
+#[test]
+fn a_restarted_controller_elects_offline_partitions_whose_in_sync_replica_runs() {
+    let disk = Disk::new(Seed::new(8).stream("controller-disk"));
+    let config = ControllerConfig::default();
+    let session_ms = config.session_timeout_ms;
+    let mut controller = ControllerCore::open(disk.clone(), config.clone(), 0).expect("opens");
+    for broker in 1..=3 {
+        controller.on_request(10, heartbeat(broker, 1));
+    }
+    controller.on_request(
+        20,
+        Request::CreateTopic(CreateTopicRequest {
+            topic: "t".into(),
+            partitions: 1,
+            replication_factor: 3,
+        }),
+    );
+    // Every broker falls silent: all are fenced, the partition goes offline.
+    controller.on_tick(20 + session_ms + 1);
+    let events = controller.take_events();
+    assert_eq!(leaders(&events).last(), Some(&None), "offline: {events:?}");
+    drop(controller);
+
+    let restart_ms = 2 * session_ms + 100;
+    let mut controller = ControllerCore::open(disk, config, restart_ms).expect("recovers");
+    // The same incarnations heartbeat again: no broker is fenced, none is unfenced.
+    for broker in 1..=3 {
+        controller.on_request(restart_ms + 10, heartbeat(broker, 1));
+    }
+    controller.on_tick(restart_ms + 20);
+    let elected = leaders(&controller.take_events());
+    assert!(
+        elected.last().is_some_and(|leader| leader.is_some()),
+        "the partition gets a leader: {elected:?}"
+    );
+}
