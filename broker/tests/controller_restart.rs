@@ -28,9 +28,10 @@ fn fenced(events: &[ControllerEvent]) -> Vec<u32> {
         .collect()
 }
 
-#[test]
-fn a_broker_restarted_while_the_controller_was_down_is_fenced_when_both_are_back() {
-    let disk = Disk::new(Seed::new(7).stream("controller-disk"));
+/// A controller (default config) on a fresh disk, brokers 1..=3 registered at 10 ms, and topic `t`
+/// (one partition, three replicas) created at 20 ms.
+fn three_brokers_and_a_topic(seed: u64) -> (Disk, ControllerCore<Disk>) {
+    let disk = Disk::new(Seed::new(seed).stream("controller-disk"));
     let mut controller =
         ControllerCore::open(disk.clone(), ControllerConfig::default(), 0).expect("opens");
     for broker in 1..=3 {
@@ -44,6 +45,12 @@ fn a_broker_restarted_while_the_controller_was_down_is_fenced_when_both_are_back
             replication_factor: 3,
         }),
     );
+    (disk, controller)
+}
+
+#[test]
+fn a_broker_restarted_while_the_controller_was_down_is_fenced_when_both_are_back() {
+    let (disk, mut controller) = three_brokers_and_a_topic(7);
     let _ = controller.take_events();
     drop(controller);
 
@@ -78,21 +85,9 @@ fn leaders(events: &[ControllerEvent]) -> Vec<Option<u32>> {
 /// to the end. The controller now elects an offline partition's live in-sync replica at its next tick.
 #[test]
 fn a_restarted_controller_elects_offline_partitions_whose_in_sync_replica_runs() {
-    let disk = Disk::new(Seed::new(8).stream("controller-disk"));
     let config = ControllerConfig::default();
     let session_ms = config.session_timeout_ms;
-    let mut controller = ControllerCore::open(disk.clone(), config.clone(), 0).expect("opens");
-    for broker in 1..=3 {
-        controller.on_request(10, heartbeat(broker, 1));
-    }
-    controller.on_request(
-        20,
-        Request::CreateTopic(CreateTopicRequest {
-            topic: "t".into(),
-            partitions: 1,
-            replication_factor: 3,
-        }),
-    );
+    let (disk, mut controller) = three_brokers_and_a_topic(8);
     // Every broker falls silent: all are fenced, the partition goes offline.
     controller.on_tick(20 + session_ms + 1);
     let events = controller.take_events();

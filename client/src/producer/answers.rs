@@ -25,13 +25,20 @@ fn proves_not_written(error: &ErrorCode) -> bool {
     )
 }
 
-/// The history event of a data-loss report on `partition`, whose broker answered `log_start`.
-fn data_loss_report(partition: &TopicPartition, log_start: u64) -> Action {
-    Action::Record(Op::DataLoss {
+/// A data-loss report on `partition`, whose broker answered `log_start`: counted in the status and
+/// recorded as a `data_loss` history event.
+fn report_data_loss(
+    status: &mut ProducerStatus,
+    actions: &mut Vec<Action>,
+    partition: &TopicPartition,
+    log_start: u64,
+) {
+    status.data_loss_reports += 1;
+    actions.push(Action::Record(Op::DataLoss {
         topic: partition.topic.clone().into(),
         partition: partition.partition,
         log_start,
-    })
+    }));
 }
 
 /// The answers that say the broker's view of this producer's sequences differs from the
@@ -334,9 +341,12 @@ impl Producer {
                         == SequenceDesyncPolicy::BumpResendAndReport;
                 if report {
                     // franz-go's `onDataLoss` hook.
-                    self.status.data_loss_reports += 1;
-                    self.actions
-                        .push(data_loss_report(partition, log_start_offset));
+                    report_data_loss(
+                        &mut self.status,
+                        &mut self.actions,
+                        partition,
+                        log_start_offset,
+                    );
                 }
                 tracing::warn!(
                     %partition,
@@ -387,9 +397,12 @@ impl Producer {
                 self.complete_batch(batch, &name);
             }
         } else {
-            self.status.data_loss_reports += 1;
-            self.actions
-                .push(data_loss_report(partition, log_start_offset));
+            report_data_loss(
+                &mut self.status,
+                &mut self.actions,
+                partition,
+                log_start_offset,
+            );
             tracing::warn!(
                 %partition,
                 %error,
