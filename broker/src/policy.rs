@@ -58,6 +58,13 @@ pub enum TruncationPolicy {
     /// out-of-range while ahead of the leader it asks for the leader's log end (`ListOffsets`)
     /// and cuts only what lies beyond it, keeping any divergent records below.
     LeaderLogEnd,
+    /// KIP-101 without KIP-279: the leader answers `OffsetForLeaderEpoch` with an end offset
+    /// alone, and the follower truncates to it (or its own log end) without asking which epoch
+    /// the leader answered for. After a fast double fail-over the leader may not know the
+    /// follower's latest epoch at all and answers the end of an older one, which lies past
+    /// where the follower's own records of that older epoch end: the follower keeps a tail
+    /// written in an epoch the leader never had (KAFKA-6361).
+    EpochEndOffsetOnly,
 }
 
 /// Whom the controller may elect when a partition needs a leader.

@@ -266,6 +266,16 @@ pub const CATALOG: &[BugInfo] = &[
         anomalies: &["unseen", "lost-write", "inconsistent-offsets"],
         overrides: &[Override::Election(ElectionPolicy::AnyLiveReplica)],
     },
+    BugInfo {
+        name: "epoch-end-without-epoch",
+        summary: "the follower truncates to the end offset the leader answered without asking \
+                  for which epoch: after a fast double fail-over it keeps records of an epoch \
+                  the new leader never had",
+        source: "KAFKA-6361 (fixed by KIP-279, Kafka 2.0)",
+        scenario: "leader-failover",
+        anomalies: &["replicas-diverge"],
+        overrides: &[Override::Truncation(TruncationPolicy::EpochEndOffsetOnly)],
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static BugInfo> {

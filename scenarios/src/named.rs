@@ -85,6 +85,18 @@ pub const NAMED: &[NamedScenario] = &[
         build: follower_truncation,
     },
     NamedScenario {
+        name: "leader-failover",
+        summary: "leaders fail at the protocol's dangerous moments: a new leader is cut off \
+                  right after its election while a follower lags, and a leader dies between \
+                  appending a batch and committing it",
+        after: "KAFKA-6361 (KIP-279), KAFKA-1211",
+        defining_marks: &[
+            coverage::TRIGGERED_FAULT_FIRED,
+            coverage::FOLLOWER_TRUNCATED,
+        ],
+        build: leader_failover,
+    },
+    NamedScenario {
         name: "swarm",
         summary: "swarm testing: the seed draws the cluster, the workload and a random subset of \
                   fault kinds",
@@ -422,6 +434,63 @@ fn follower_truncation(rng: &mut ChaCha8Rng) -> Scenario {
             );
     }
     scenario
+}
+
+/// Fast double fail-over (KAFKA-6361): a follower falls behind, the leader dies, and the
+/// laggard it leaves as leader is cut off from the cluster (not from the clients) right after
+/// its election, so it takes writes in an epoch that the other follower - leader next - never
+/// hears of. Back as a follower it must find that its whole epoch diverged (KIP-279). On the
+/// other partition a leader dies between appending a batch and committing it.
+fn leader_failover(rng: &mut ChaCha8Rng) -> Scenario {
+    let topic = "orders";
+    let mut scenario = Scenario::named("leader-failover")
+        .describe("leaders fail at the protocol's dangerous moments")
+        .cluster(|c| {
+            // A lagging follower stays in the ISR while it lags: it may be elected.
+            c.replica_lag_ms_max = 3_000;
+        })
+        .topic(topic, 2)
+        .producer(ProducerSpec::new(topic).records(500).rate_per_sec(50))
+        .producer(ProducerSpec::new(topic).records(400).rate_per_sec(40))
+        .consumer(ConsumerSpec::new(topic).group("readers").auto_commit(200))
+        .consumer(
+            ConsumerSpec::new(topic)
+                .group("near")
+                .rack(&format!("rack-{}", rng.gen_range(1..=3))),
+        )
+        .fault_phase_ms(16_000)
+        .liveness_phase_ms(60_000);
+    let partition = rng.gen_range(0..2);
+    // The follower next in line stops hearing from the leader, which keeps appending; the other
+    // follower keeps up. The leader dies while the laggard is still behind.
+    let lag_at = between(rng, 3_000, 6_000);
+    let lag_ms = between(rng, 300, 900);
+    let crash_at = lag_at + lag_ms - between(rng, 20, 200);
+    scenario = scenario
+        .fault(
+            clog(leader_of(topic, partition), successor_of(topic, partition))
+                .at_ms(lag_at)
+                .for_ms(lag_ms),
+        )
+        .fault(crash(leader_of(topic, partition)).at_ms(crash_at).for_ms(4_000))
+        // Whoever is elected next is cut off from the brokers and the controller, not from the
+        // producers: it appends in its new epoch until the controller replaces it.
+        .fault(
+            isolate_from_cluster(Target::Trigger)
+                .at_ms(crash_at + 1)
+                .for_ms(between(rng, 2_000, 3_500))
+                .when(Trigger::LeaderElected, *[2, 10].choose(rng).expect("not empty"))
+                .on(topic, Some(partition)),
+        );
+    // The other partition's leader dies right after an append it has not committed yet.
+    let other = 1 - partition;
+    scenario.fault(
+        crash(Target::Trigger)
+            .at_ms(between(rng, 8_000, 12_000))
+            .for_ms(3_000)
+            .when(Trigger::Appended, 5)
+            .on(topic, Some(other)),
+    )
 }
 
 /// Swarm testing (Groce et al.): each seed enables a random subset of fault kinds, so some seeds

@@ -42,6 +42,7 @@ fn assert_names(error: &str, pieces: &[&str]) {
         "Producer(",
         "LeaderOf",
         "FollowerOf",
+        "SuccessorOf",
         "Controller",
     ] {
         assert!(

@@ -102,7 +102,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
         }
         let me = self.config.broker_id;
         let first_phase = match self.config.truncation_policy {
-            TruncationPolicy::LeaderEpoch => FollowerPhase::NeedsEpochCheck,
+            TruncationPolicy::LeaderEpoch | TruncationPolicy::EpochEndOffsetOnly => {
+                FollowerPhase::NeedsEpochCheck
+            }
             // Kafka 0.10: a follower of a new leader fetches at once.
             TruncationPolicy::LeaderLogEnd => FollowerPhase::Fetching,
         };
@@ -176,6 +178,11 @@ impl<S: Storage + Clone> BrokerCore<S> {
             // even when it moved (a follower's own retention may have run ahead of the old
             // leader's).
             let offset = replica.log.log_start_offset();
+            self.observe(Observation::BecameLeader {
+                partition: partition.clone(),
+                broker: me,
+                leader_epoch: state.leader_epoch,
+            });
             self.observe(Observation::LogStartAdvanced {
                 partition: partition.clone(),
                 broker: me,

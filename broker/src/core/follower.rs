@@ -114,10 +114,22 @@ impl<S: Storage + Clone> BrokerCore<S> {
         match response.result {
             Ok((leader_epoch, end_offset)) => {
                 let log_end = replica.log.log_end_offset();
-                let own_end = replica.epochs.end_offset_for(leader_epoch, log_end).map_or(
-                    log_end,
-                    |(found, end)| if found == leader_epoch { end } else { log_end },
-                );
+                let own_end = match self.config.truncation_policy {
+                    // KIP-279: the leader names the epoch it answered for, which may be older
+                    // than ours; our own records of that epoch end where they end.
+                    TruncationPolicy::LeaderEpoch | TruncationPolicy::LeaderLogEnd => replica
+                        .epochs
+                        .end_offset_for(leader_epoch, log_end)
+                        .map_or(log_end, |(found, end)| {
+                            if found == leader_epoch {
+                                end
+                            } else {
+                                log_end
+                            }
+                        }),
+                    // KAFKA-6361: the answer's epoch is ignored.
+                    TruncationPolicy::EpochEndOffsetOnly => log_end,
+                };
                 let truncate_at = end_offset.min(own_end).min(log_end);
                 follower.phase = FollowerPhase::Fetching;
                 follower.next_fetch_ms = now_ms;
@@ -303,7 +315,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     follower.phase = FollowerPhase::NeedsEpochCheck;
                     follower.next_fetch_ms = now_ms;
                     match self.config.truncation_policy {
-                        TruncationPolicy::LeaderEpoch => {}
+                        TruncationPolicy::LeaderEpoch | TruncationPolicy::EpochEndOffsetOnly => {}
                         // Pre-KIP-101: no epoch check; ask the leader for its log end and cut
                         // only what lies beyond it, keeping any divergent records below.
                         TruncationPolicy::LeaderLogEnd => {

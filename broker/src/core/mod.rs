@@ -155,6 +155,12 @@ pub enum Observation {
         broker: BrokerId,
         offset: u64,
     },
+    /// This broker took office as the leader of a partition (it learned of its election).
+    BecameLeader {
+        partition: TopicPartition,
+        broker: BrokerId,
+        leader_epoch: u32,
+    },
     /// A leader appended a batch its high watermark does not cover yet: written here, not yet
     /// committed (a crash now tests what happens to it).
     Appended {
@@ -222,6 +228,9 @@ pub struct ReplicaStatus {
     pub log_end_offset: u64,
     /// The ISR, when this replica leads.
     pub isr: Vec<BrokerId>,
+    /// The assigned replicas in the controller's order (its election order), when this replica
+    /// leads.
+    pub replicas: Vec<BrokerId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -364,6 +373,10 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 log_end_offset: replica.log.log_end_offset(),
                 isr: match &replica.role {
                     Role::Leader(leader) => leader.isr.clone(),
+                    Role::Follower(_) => Vec::new(),
+                },
+                replicas: match &replica.role {
+                    Role::Leader(leader) => leader.replicas.clone(),
                     Role::Follower(_) => Vec::new(),
                 },
             })

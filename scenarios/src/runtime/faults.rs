@@ -55,6 +55,9 @@ impl Runner {
             Target::FollowerOf { topic, partition } => self
                 .follower_of(&TopicPartition::new(topic, *partition))
                 .map(|id| Node::Server(Cluster::broker_name(id))),
+            Target::SuccessorOf { topic, partition } => self
+                .successor_of(&TopicPartition::new(topic, *partition))
+                .map(|id| Node::Server(Cluster::broker_name(id))),
             Target::Trigger => self
                 .firing
                 .as_ref()

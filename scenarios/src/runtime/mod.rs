@@ -444,6 +444,25 @@ impl Runner {
             .map(|handle| handle.id)
     }
 
+    /// The follower the controller would elect if the leader of `partition` failed now: the
+    /// first running in-sync follower in replica order (the controller's election rule).
+    fn successor_of(&self, partition: &TopicPartition) -> Option<u32> {
+        let leader = self.leader_of(partition)?;
+        let status = self.cluster.brokers[&leader].status();
+        let replica = status
+            .replicas
+            .iter()
+            .find(|replica| &replica.partition == partition && replica.leader)?;
+        replica
+            .replicas
+            .iter()
+            .copied()
+            .filter(|&id| id != leader && replica.isr.contains(&id))
+            .find(|&id| {
+                self.world.node_state(&Cluster::broker_name(id)) == NodeState::Running
+            })
+    }
+
     fn cluster_addrs(&self) -> ClusterAddrs {
         ClusterAddrs {
             bootstrap: self.cluster.broker_addrs(),

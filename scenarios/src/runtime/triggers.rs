@@ -66,16 +66,16 @@ impl Moments {
             broker: Some(broker),
         };
         match event {
-            ClusterEvent::Controller(ControllerEvent::LeaderElected {
+            // The new leader takes office: it learned of its election and acts on it.
+            ClusterEvent::Broker(Observation::BecameLeader {
                 partition,
-                leader: Some(leader),
+                broker,
                 leader_epoch,
-                ..
             }) if *leader_epoch > 0 => vec![moment(
                 Trigger::LeaderElected,
                 &partition.topic,
                 partition.partition,
-                *leader,
+                *broker,
             )],
             ClusterEvent::Controller(ControllerEvent::IsrChanged { partition, isr }) => {
                 let key = (partition.topic.clone(), partition.partition);

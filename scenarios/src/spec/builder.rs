@@ -111,6 +111,12 @@ pub fn follower_of(topic: &str, partition: u32) -> Target {
         partition,
     }
 }
+pub fn successor_of(topic: &str, partition: u32) -> Target {
+    Target::SuccessorOf {
+        topic: topic.to_string(),
+        partition,
+    }
+}
 
 impl TimedFault {
     pub fn at_ms(mut self, at_ms: u64) -> Self {

@@ -277,7 +277,8 @@ impl TryFrom<String> for KeyMode {
 }
 
 /// A node a fault can aim at. In files: `"broker-1"`, `"controller"`, `"producer-0"`,
-/// `"consumer-2"`, `"leader-of:orders/0"`, `"follower-of:orders/0"`, `"trigger"`.
+/// `"consumer-2"`, `"leader-of:orders/0"`, `"follower-of:orders/0"`, `"successor-of:orders/0"`,
+/// `"trigger"`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Target {
@@ -292,8 +293,15 @@ pub enum Target {
         topic: String,
         partition: u32,
     },
-    /// A follower of a partition (the first one in replica order that is not the leader).
+    /// A follower of a partition (the running broker with the lowest id that holds it and does
+    /// not lead it).
     FollowerOf {
+        topic: String,
+        partition: u32,
+    },
+    /// The follower the controller would elect if the leader failed now: the first in-sync
+    /// follower in the partition's replica order that runs.
+    SuccessorOf {
         topic: String,
         partition: u32,
     },
@@ -302,7 +310,8 @@ pub enum Target {
 }
 
 /// The scenario file's own spelling: `broker-1`, `controller`, `producer-0`, `consumer-2`,
-/// `leader-of:orders/0`, `follower-of:orders/0` (what reports and logs show, too).
+/// `leader-of:orders/0`, `follower-of:orders/0`, `successor-of:orders/0` (what reports and logs
+/// show, too).
 impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -313,6 +322,9 @@ impl std::fmt::Display for Target {
             Target::LeaderOf { topic, partition } => write!(f, "leader-of:{topic}/{partition}"),
             Target::FollowerOf { topic, partition } => {
                 write!(f, "follower-of:{topic}/{partition}")
+            }
+            Target::SuccessorOf { topic, partition } => {
+                write!(f, "successor-of:{topic}/{partition}")
             }
             Target::Trigger => write!(f, "trigger"),
         }
@@ -337,7 +349,7 @@ impl TryFrom<String> for Target {
         let invalid = || {
             format!(
                 "target '{text}' is not one of broker-N, controller, producer-N, consumer-N, \
-                 leader-of:TOPIC/P, follower-of:TOPIC/P, trigger"
+                 leader-of:TOPIC/P, follower-of:TOPIC/P, successor-of:TOPIC/P, trigger"
             )
         };
         let number = |rest: &str| rest.parse::<u32>().map_err(|_| invalid());
@@ -364,6 +376,9 @@ impl TryFrom<String> for Target {
         } else if let Some(rest) = text.strip_prefix("follower-of:") {
             let (topic, partition) = topic_partition(rest)?;
             Ok(Target::FollowerOf { topic, partition })
+        } else if let Some(rest) = text.strip_prefix("successor-of:") {
+            let (topic, partition) = topic_partition(rest)?;
+            Ok(Target::SuccessorOf { topic, partition })
         } else {
             Err(invalid())
         }

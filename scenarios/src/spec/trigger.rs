@@ -18,7 +18,8 @@ pub const WITHIN_MS_DEFAULT: u64 = 100;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trigger {
-    /// A partition got a new leader (an election after the first); names the new leader.
+    /// A partition's new leader took office (it learned of an election after the first, within
+    /// a heartbeat of the controller's decision); names the new leader.
     LeaderElected,
     /// A partition's ISR lost members; names the leader.
     IsrShrunk,

@@ -250,7 +250,9 @@ impl Scenario {
             Target::Consumer(index) if *index as usize >= self.consumers.len() => {
                 Some(range("consumer", 0, self.consumers.len()))
             }
-            Target::LeaderOf { topic, .. } | Target::FollowerOf { topic, .. }
+            Target::LeaderOf { topic, .. }
+            | Target::FollowerOf { topic, .. }
+            | Target::SuccessorOf { topic, .. }
                 if !self.topics.iter().any(|t| &t.name == topic) =>
             {
                 Some(format!(
