@@ -26,7 +26,7 @@ use crate::api::*;
 use crate::coordinator::GroupCoordinator;
 use crate::journal::Journal;
 use crate::offsets::OffsetStoreError;
-use crate::policy::ElectionPolicy;
+use crate::policy::{ElectionPolicy, IsrEligibilityPolicy};
 use crate::producer_ids::{ProducerIdError, ProducerIdManager};
 use crate::storage::{Storage, StorageError};
 use protocol::node::{millis, Node, Output, Step};
@@ -62,6 +62,8 @@ pub struct ControllerConfig {
     pub session_timeout_ms: u64,
     /// Whom a partition that needs a leader may get.
     pub election_policy: ElectionPolicy,
+    /// Which proposed ISR members may join.
+    pub isr_eligibility_policy: IsrEligibilityPolicy,
 }
 
 impl Default for ControllerConfig {
@@ -69,6 +71,7 @@ impl Default for ControllerConfig {
         ControllerConfig {
             session_timeout_ms: 1_000,
             election_policy: ElectionPolicy::default(),
+            isr_eligibility_policy: IsrEligibilityPolicy::default(),
         }
     }
 }
@@ -706,6 +709,26 @@ impl<S: Storage + Clone> ControllerCore<S> {
                     request.new_isr, request.broker, state.replicas
                 ),
             });
+        }
+        if self.config.isr_eligibility_policy == IsrEligibilityPolicy::BrokerEpochs {
+            // KIP-903: a joining member's fetches must come from its current incarnation.
+            let stale = request
+                .new_isr
+                .iter()
+                .filter(|b| !state.isr.contains(b) && **b != request.broker)
+                .find(|b| {
+                    let seen = request
+                        .member_epochs
+                        .iter()
+                        .find(|(member, _)| member == *b)
+                        .map(|(_, epoch)| *epoch);
+                    let current = self.liveness.get(b).map(|state| state.incarnation);
+                    seen.is_none() || seen != current
+                });
+            if let Some(member) = stale {
+                tracing::debug!(%tp, member, "ISR proposal names a stale incarnation");
+                return Err(ErrorCode::IneligibleReplica);
+            }
         }
         let mut new_isr = request.new_isr.clone();
         new_isr.sort_unstable();

@@ -9,6 +9,7 @@
 //! | [`HighWatermarkPolicy`] | `BrokerConfig::high_watermark_policy` | `MaximalIsr` |
 //! | [`TruncationPolicy`] | `BrokerConfig::truncation_policy` | `LeaderEpoch` |
 //! | [`ElectionPolicy`] | `ControllerConfig::election_policy` | `IsrOnly` |
+//! | [`IsrEligibilityPolicy`] | `ControllerConfig::isr_eligibility_policy` | `BrokerEpochs` |
 //!
 //! Code branches on these values, never on a bug's name; state a non-default variant needs lives
 //! next to the code of that variant (e.g. the log's cached segment view in `log/read/cached.rs`).
@@ -81,6 +82,22 @@ pub enum ElectionPolicy {
     AnyLiveReplica,
 }
 
+/// Which proposed ISR members the controller lets join.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IsrEligibilityPolicy {
+    /// KIP-903: a joining member must be unfenced and its broker epoch - the incarnation the
+    /// leader saw it fetch with - must be its current registration's: a broker that restarted
+    /// since (maybe with an empty disk) is refused (`IneligibleReplica`).
+    #[default]
+    BrokerEpochs,
+    /// Before KIP-903: any unfenced replica may join, whatever incarnation caught up. A
+    /// proposal built from fetches of a broker's previous life, answered after it restarted
+    /// with an empty disk, puts the empty replica in the ISR, from where it can be elected and
+    /// lose committed records (KAFKA-14139).
+    IdsOnly,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +111,9 @@ mod tests {
         );
         assert_eq!(TruncationPolicy::default(), TruncationPolicy::LeaderEpoch);
         assert_eq!(ElectionPolicy::default(), ElectionPolicy::IsrOnly);
+        assert_eq!(
+            IsrEligibilityPolicy::default(),
+            IsrEligibilityPolicy::BrokerEpochs
+        );
     }
 }

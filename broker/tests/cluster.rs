@@ -224,6 +224,7 @@ impl Harness {
                     replica_id: None,
                     current_leader_epoch: None,
                     replica_log_start_offset: None,
+                    replica_epoch: None,
                     rack: None,
                     max_wait_ms: 0,
                 }),

@@ -93,6 +93,9 @@ pub enum ErrorCode {
     TopicAlreadyExists,
     /// The coordinator (controller) is loading its state; retry.
     CoordinatorLoadInProgress,
+    /// A proposed ISR member may not join: it is fenced, or the broker epoch the leader saw it
+    /// fetch with is not its current one (it restarted since, maybe with less data; KIP-903).
+    IneligibleReplica,
     /// An unexpected internal error: a correct broker never answers it to a valid request.
     UnknownServerError {
         detail: String,
@@ -121,6 +124,7 @@ impl ErrorCode {
             ErrorCode::InvalidRequest { .. } => "invalid_request",
             ErrorCode::TopicAlreadyExists => "topic_already_exists",
             ErrorCode::CoordinatorLoadInProgress => "coordinator_load_in_progress",
+            ErrorCode::IneligibleReplica => "ineligible_replica",
             ErrorCode::UnknownServerError { .. } => "unknown_server_error",
         }
     }
@@ -182,6 +186,9 @@ pub struct FetchRequest {
     pub current_leader_epoch: Option<u32>,
     /// A follower's log start offset, so the leader knows what it holds (KIP-392).
     pub replica_log_start_offset: Option<u64>,
+    /// A follower's broker epoch (the incarnation it registered with), so the leader can tell
+    /// the controller which incarnation caught up (KIP-903).
+    pub replica_epoch: Option<u64>,
     /// A consumer that accepts a preferred read replica (KIP-392) names its rack.
     pub rack: Option<String>,
     /// When there is nothing to return yet, the broker may hold the request this long and
@@ -267,6 +274,9 @@ pub struct AlterPartitionRequest {
     /// The partition epoch the proposal is based on (changes with every ISR change).
     pub partition_epoch: u32,
     pub new_isr: Vec<BrokerId>,
+    /// The broker epoch each member of `new_isr` other than the leader last fetched with
+    /// (KIP-903): the controller refuses a member that has registered again since.
+    pub member_epochs: Vec<(BrokerId, u64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,9 @@
 //! by `scenarios/tests/docs_bugs.rs`) and the reports read it from here.
 
 use broker::node::ClusterConfig;
-use broker::policy::{ElectionPolicy, HighWatermarkPolicy, SegmentViewPolicy, TruncationPolicy};
+use broker::policy::{
+    ElectionPolicy, HighWatermarkPolicy, IsrEligibilityPolicy, SegmentViewPolicy, TruncationPolicy,
+};
 use client::policy::{
     CommitPositionPolicy, FollowerOutOfRangePolicy, OffsetEvictedPolicy, PartitionDiscoveryPolicy,
     ProducerStateLossPolicy,
@@ -26,6 +28,8 @@ pub enum Override {
     Truncation(TruncationPolicy),
     /// `controller.election_policy`.
     Election(ElectionPolicy),
+    /// `controller.isr_eligibility_policy`.
+    IsrEligibility(IsrEligibilityPolicy),
     /// `producer.producer_state_loss_policy`.
     ProducerStateLoss(ProducerStateLossPolicy),
     /// `producer.partition_discovery_policy`.
@@ -46,6 +50,7 @@ impl Override {
             Override::HighWatermark(policy) => config.broker.high_watermark_policy = policy,
             Override::Truncation(policy) => config.broker.truncation_policy = policy,
             Override::Election(policy) => config.controller.election_policy = policy,
+            Override::IsrEligibility(policy) => config.controller.isr_eligibility_policy = policy,
             Override::ProducerStateLoss(_)
             | Override::PartitionDiscovery(_)
             | Override::CommitPosition(_)
@@ -63,6 +68,7 @@ impl Override {
             | Override::HighWatermark(_)
             | Override::Truncation(_)
             | Override::Election(_)
+            | Override::IsrEligibility(_)
             | Override::CommitPosition(_)
             | Override::OffsetEvicted(_)
             | Override::FollowerOutOfRange(_) => {}
@@ -79,6 +85,7 @@ impl Override {
             | Override::HighWatermark(_)
             | Override::Truncation(_)
             | Override::Election(_)
+            | Override::IsrEligibility(_)
             | Override::ProducerStateLoss(_)
             | Override::PartitionDiscovery(_) => {}
         }
@@ -97,6 +104,9 @@ impl fmt::Display for Override {
             }
             Override::Truncation(policy) => write!(f, "broker.truncation_policy = {policy:?}"),
             Override::Election(policy) => write!(f, "controller.election_policy = {policy:?}"),
+            Override::IsrEligibility(policy) => {
+                write!(f, "controller.isr_eligibility_policy = {policy:?}")
+            }
             Override::ProducerStateLoss(policy) => {
                 write!(f, "producer.producer_state_loss_policy = {policy:?}")
             }
@@ -275,6 +285,15 @@ pub const CATALOG: &[BugInfo] = &[
         scenario: "leader-failover",
         anomalies: &["replicas-diverge"],
         overrides: &[Override::Truncation(TruncationPolicy::EpochEndOffsetOnly)],
+    },
+    BugInfo {
+        name: "isr-without-broker-epochs",
+        summary: "the controller lets any unfenced replica join the ISR, whatever incarnation the \
+                  leader saw catch up: a replica wiped since joins empty and can be elected",
+        source: "KAFKA-14139 (fixed by KIP-903, Kafka 3.5)",
+        scenario: "wiped-replica",
+        anomalies: &["inconsistent-offsets", "high-watermark-lost"],
+        overrides: &[Override::IsrEligibility(IsrEligibilityPolicy::IdsOnly)],
     },
 ];
 

@@ -97,6 +97,15 @@ pub const NAMED: &[NamedScenario] = &[
         build: leader_failover,
     },
     NamedScenario {
+        name: "wiped-replica",
+        summary: "a follower drops out of the ISR, catches up while its leader cannot reach the \
+                  controller, and comes back with an empty disk before the leader's request to \
+                  add it back gets through; then the leader dies",
+        after: "KAFKA-14139 (KIP-903)",
+        defining_marks: &[coverage::RESTARTED_WITH_EMPTY_DISK],
+        build: wiped_replica,
+    },
+    NamedScenario {
         name: "swarm",
         summary: "swarm testing: the seed draws the cluster, the workload and a random subset of \
                   fault kinds",
@@ -491,6 +500,62 @@ fn leader_failover(rng: &mut ChaCha8Rng) -> Scenario {
             .when(Trigger::Appended, 5)
             .on(topic, Some(other)),
     )
+}
+
+/// A stale ISR after a disk wipe (KAFKA-14139): a follower stalls and drops out of the ISR; it
+/// catches up just as the leader is cut off from the controller, so
+/// the leader's request to add it back is lost and sent again, as Kafka's pending ISR state is.
+/// Meanwhile the follower's disk is wiped and it registers again, empty. When the leader's
+/// request finally gets through, the controller must see that the incarnation it names is gone
+/// (KIP-903's broker epochs); the leader dies right after any ISR expansion.
+fn wiped_replica(rng: &mut ChaCha8Rng) -> Scenario {
+    let topic = "ledger";
+    let mut scenario = Scenario::named("wiped-replica")
+        .describe("a replica comes back with an empty disk while its leader asks to add it back")
+        .cluster(|c| {
+            c.replica_lag_ms_max = 1_500;
+            // The leader's cut from the controller outlasts the broker's restart, not its
+            // session.
+            c.session_timeout_ms = 2_000;
+        })
+        .topic(topic, 1)
+        .producer(ProducerSpec::new(topic).records(500).rate_per_sec(50))
+        .producer(ProducerSpec::new(topic).records(400).rate_per_sec(40))
+        .consumer(ConsumerSpec::new(topic).group("readers").auto_commit(200))
+        .fault_phase_ms(16_000)
+        .liveness_phase_ms(60_000);
+    let lag_at = between(rng, 3_000, 5_000);
+    // Longer than the replica lag bound, shorter than a session: out of the ISR, not fenced.
+    let lag_ms = between(rng, 1_650, 1_900);
+    let caught_up_at = lag_at + lag_ms;
+    let wipe_at = caught_up_at + between(rng, 50, 300);
+    let wipe_ms = between(rng, 200, 400);
+    scenario = scenario
+        // The follower stalls and leaves the ISR; resumed, it catches up at once.
+        .fault(pause(follower_of(topic, 0)).at_ms(lag_at).for_ms(lag_ms))
+        // Just before it catches up, the leader loses the controller for less than a session.
+        .fault(
+            isolate_from_controller(leader_of(topic, 0))
+                .at_ms(caught_up_at - 100)
+                .for_ms(between(rng, 1_000, 1_700)),
+        )
+        // It comes back with an empty disk while the leader's proposal is pending, and does not
+        // hear from the leader again for a while, so it stays empty.
+        .fault(
+            clog(leader_of(topic, 0), follower_of(topic, 0))
+                .at_ms(wipe_at - 1)
+                .for_ms(wipe_ms + 2_500),
+        )
+        .fault(wipe_disk(follower_of(topic, 0)).at_ms(wipe_at).for_ms(wipe_ms))
+        // The leader dies right after the ISR grows.
+        .fault(
+            crash(leader_of(topic, 0))
+                .at_ms(caught_up_at + 1)
+                .for_ms(3_000)
+                .when(Trigger::IsrExpanded, 20)
+                .on(topic, Some(0)),
+        );
+    scenario
 }
 
 /// Swarm testing (Groce et al.): each seed enables a random subset of fault kinds, so some seeds

@@ -142,6 +142,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
                                     last_caught_up_ms: now_ms,
                                     last_fetch_ms: now_ms,
                                     leader_end_at_last_fetch: log_end,
+                                    broker_epoch: 0,
                                 },
                             )
                         })

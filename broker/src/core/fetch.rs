@@ -175,6 +175,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
             if let Some(follower_start) = request.replica_log_start_offset {
                 progress.log_start = follower_start;
             }
+            if let Some(epoch) = request.replica_epoch {
+                progress.broker_epoch = epoch;
+            }
             let max_bytes = request.max_bytes.min(self.config.replica_fetch_bytes_max);
             let result = match replica.log.read(request.offset, max_bytes) {
                 Ok(read) => Ok(encode_batches(read, u64::MAX)),
@@ -428,6 +431,7 @@ mod tests {
             last_caught_up_ms: 0,
             last_fetch_ms: 0,
             leader_end_at_last_fetch: 10,
+            broker_epoch: 1,
         };
         LeaderState {
             replicas: vec![1, 2, 3],

@@ -83,6 +83,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     replica_id: Some(me),
                     current_leader_epoch: Some(epoch),
                     replica_log_start_offset: Some(replica.log.log_start_offset()),
+                    replica_epoch: Some(self.incarnation),
                     rack: None,
                     max_wait_ms: self.config.replica_fetch_max_wait_ms,
                 }),
@@ -117,16 +118,18 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 let own_end = match self.config.truncation_policy {
                     // KIP-279: the leader names the epoch it answered for, which may be older
                     // than ours; our own records of that epoch end where they end.
-                    TruncationPolicy::LeaderEpoch | TruncationPolicy::LeaderLogEnd => replica
-                        .epochs
-                        .end_offset_for(leader_epoch, log_end)
-                        .map_or(log_end, |(found, end)| {
-                            if found == leader_epoch {
-                                end
-                            } else {
-                                log_end
-                            }
-                        }),
+                    TruncationPolicy::LeaderEpoch | TruncationPolicy::LeaderLogEnd => {
+                        replica.epochs.end_offset_for(leader_epoch, log_end).map_or(
+                            log_end,
+                            |(found, end)| {
+                                if found == leader_epoch {
+                                    end
+                                } else {
+                                    log_end
+                                }
+                            },
+                        )
+                    }
                     // KAFKA-6361: the answer's epoch is ignored.
                     TruncationPolicy::EpochEndOffsetOnly => log_end,
                 };

@@ -15,6 +15,8 @@ pub(super) struct FollowerProgress {
     pub(super) last_caught_up_ms: u64,
     pub(super) last_fetch_ms: u64,
     pub(super) leader_end_at_last_fetch: u64,
+    /// The broker epoch (incarnation) of the follower's latest fetch (KIP-903); 0 before one.
+    pub(super) broker_epoch: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +25,9 @@ pub(super) struct LeaderState {
     /// The ISR as the controller last confirmed it.
     pub(super) isr: Vec<BrokerId>,
     /// An ISR change sent to the controller and not yet answered: (proposal, correlation id).
-    pub(super) proposal: Option<(Vec<BrokerId>, u64)>,
+    /// Like Kafka's pending ISR state it stays until the controller answers: a request lost
+    /// on the way is sent again as it was.
+    pub(super) proposal: Option<(AlterPartitionRequest, u64)>,
     pub(super) followers: BTreeMap<BrokerId, FollowerProgress>,
 }
 
@@ -32,7 +36,7 @@ impl LeaderState {
     fn maximal_isr(&self) -> Vec<BrokerId> {
         let mut members = self.isr.clone();
         if let Some((proposal, _)) = &self.proposal {
-            for member in proposal {
+            for member in &proposal.new_isr {
                 if !members.contains(member) {
                     members.push(*member);
                 }
@@ -82,21 +86,39 @@ impl<S: Storage + Clone> BrokerCore<S> {
         let Some(replica) = self.replicas.get(partition) else {
             return;
         };
-        let request = Request::AlterPartition(AlterPartitionRequest {
+        let Role::Leader(leader) = &replica.role else {
+            return;
+        };
+        let member_epochs = new_isr
+            .iter()
+            .filter(|&&member| member != me)
+            .map(|member| {
+                let epoch = leader.followers.get(member).map_or(0, |p| p.broker_epoch);
+                (*member, epoch)
+            })
+            .collect();
+        let request = AlterPartitionRequest {
             broker: me,
             partition: partition.clone(),
             leader_epoch: replica.leader_epoch,
             partition_epoch: replica.partition_epoch,
-            new_isr: new_isr.clone(),
-        });
-        tracing::debug!(broker = me, %partition, ?new_isr, "proposing an ISR change");
+            new_isr,
+            member_epochs,
+        };
+        tracing::debug!(broker = me, %partition, new_isr = ?request.new_isr, "proposing an ISR change");
+        self.send_proposal(now_ms, request);
+    }
+
+    /// Sends an ISR proposal (again, when the last one was lost) and keeps it pending.
+    pub(super) fn send_proposal(&mut self, now_ms: u64, request: AlterPartitionRequest) {
+        let partition = request.partition.clone();
         let correlation_id = self.send_to_controller(
             now_ms,
             OutgoingKind::AlterPartition(partition.clone()),
-            request,
+            Request::AlterPartition(request.clone()),
         );
-        if let Some(Role::Leader(leader)) = self.replicas.get_mut(partition).map(|r| &mut r.role) {
-            leader.proposal = Some((new_isr, correlation_id));
+        if let Some(Role::Leader(leader)) = self.replicas.get_mut(&partition).map(|r| &mut r.role) {
+            leader.proposal = Some((request, correlation_id));
         }
     }
 

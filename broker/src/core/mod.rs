@@ -496,20 +496,24 @@ impl<S: Storage + Clone> BrokerCore<S> {
         match kind {
             OutgoingKind::Heartbeat => {}
             OutgoingKind::AlterPartition(partition) => {
-                if let Some(replica) = self.replicas.get_mut(&partition) {
-                    if let Role::Leader(leader) = &mut replica.role {
-                        if leader
+                // The proposal may or may not have been applied: send it again as it was
+                // (Kafka's pending ISR state); the controller's answer, or metadata with a
+                // newer partition epoch, ends it. Until then the high watermark keeps waiting
+                // for the maximal ISR.
+                let lost = self
+                    .replicas
+                    .get(&partition)
+                    .and_then(|replica| match &replica.role {
+                        Role::Leader(leader) => leader
                             .proposal
                             .as_ref()
-                            .is_some_and(|(_, id)| *id == correlation_id)
-                        {
-                            leader.proposal = None;
-                        }
-                    }
+                            .filter(|(_, id)| *id == correlation_id)
+                            .map(|(request, _)| request.clone()),
+                        Role::Follower(_) => None,
+                    });
+                if let Some(request) = lost {
+                    self.send_proposal(now_ms, request);
                 }
-                // The proposal may or may not have been applied; metadata will tell. Until
-                // then the high watermark keeps waiting for the maximal ISR.
-                let _ = now_ms;
             }
             OutgoingKind::ReplicaFetch(partition, _)
             | OutgoingKind::Truncation(partition, _, _) => {

@@ -554,6 +554,7 @@ impl Consumer {
                         replica_id: None,
                         current_leader_epoch: Some(leader_epoch),
                         replica_log_start_offset: None,
+                        replica_epoch: None,
                         rack,
                         max_wait_ms: self.config.fetch_max_wait_ms,
                     }),
