@@ -53,6 +53,10 @@ struct ScenarioBench {
     mean_network_messages_per_seed: f64,
     /// Timer wakeups of the node shells per seed (the baseline gets as many).
     mean_timer_wakeups_per_seed: f64,
+    /// The same seeds, one job, with the state checker left out.
+    seeds_per_sec_without_state_checker: f64,
+    /// The share of a seed's wall time the state checker costs (1 - with/without).
+    state_checker_share: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -107,10 +111,16 @@ fn memory_mb() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn run_sequential(scenario: &str, seeds: u64) -> (Vec<RunReport>, Duration) {
+fn run_sequential(scenario: &str, seeds: u64, state_checker: bool) -> (Vec<RunReport>, Duration) {
     let started = Instant::now();
     let reports = (1..=seeds)
-        .map(|seed| scenarios::run(&RunRequest::named(scenario, seed)).expect("a valid scenario"))
+        .map(|seed| {
+            let request = RunRequest {
+                state_checker,
+                ..RunRequest::named(scenario, seed)
+            };
+            scenarios::run(&request).expect("a valid scenario")
+        })
         .collect();
     (reports, started.elapsed())
 }
@@ -145,7 +155,8 @@ fn baseline_spec(report: &RunReport) -> BaselineSpec {
 }
 
 fn bench_scenario(scenario: &str, seeds: u64, cores: usize) -> ScenarioBench {
-    let (reports, one_job) = run_sequential(scenario, seeds);
+    let (reports, one_job) = run_sequential(scenario, seeds, true);
+    let (_, without_state_checker) = run_sequential(scenario, seeds, false);
     let all_cores = run_parallel(scenario, seeds, cores);
     let baseline_started = Instant::now();
     for report in &reports {
@@ -164,6 +175,7 @@ fn bench_scenario(scenario: &str, seeds: u64, cores: usize) -> ScenarioBench {
     let one = per_second(seeds as f64, one_job);
     let all = per_second(seeds as f64, all_cores);
     let base = per_second(seeds as f64, baseline);
+    let without = per_second(seeds as f64, without_state_checker);
     ScenarioBench {
         scenario: scenario.to_string(),
         seeds,
@@ -179,6 +191,12 @@ fn bench_scenario(scenario: &str, seeds: u64, cores: usize) -> ScenarioBench {
         mean_sim_seconds_per_seed: round(sim_seconds / seeds as f64),
         mean_network_messages_per_seed: round(messages / seeds as f64),
         mean_timer_wakeups_per_seed: round(wakeups / seeds as f64),
+        seeds_per_sec_without_state_checker: round(without),
+        state_checker_share: round(if without > 0.0 {
+            1.0 - one / without
+        } else {
+            0.0
+        }),
     }
 }
 
@@ -324,6 +342,15 @@ fn print_bench(bench: &Bench) {
             "(all cores = {} jobs; logic overhead = seeds/s over those of a bare-madsim baseline with \
              the same nodes, timer wakeups, messages and simulated time)",
             s.cores
+        );
+    }
+    for s in &bench.scenarios {
+        println!(
+            "state checker: {:<20} {:>7.1} seeds/s without it, {:>7.1} with it: {:>3.0}% of a seed's time",
+            s.scenario,
+            s.seeds_per_sec_without_state_checker,
+            s.seeds_per_sec_one_job,
+            s.state_checker_share * 100.0
         );
     }
     for c in &bench.checker {

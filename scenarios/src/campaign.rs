@@ -329,6 +329,7 @@ pub fn validate(config: &CampaignConfig) -> Result<(), RunError> {
             seed: 1,
             bugs: config.bugs.clone(),
             limits: sim::RunLimits::default(),
+            state_checker: true,
         };
         crate::validate(&request)?;
     }
@@ -407,6 +408,7 @@ pub fn run(
                             sim_time: crate::SIM_TIME_LIMIT,
                             wall_clock,
                         },
+                        state_checker: true,
                     };
                     request.limits.wall_clock = wall_clock;
                     match crate::run(&request) {

@@ -47,6 +47,8 @@ pub struct RunRequest {
     pub seed: u64,
     pub bugs: Vec<String>,
     pub limits: RunLimits,
+    /// Run the state checker (always, except to measure what it costs).
+    pub state_checker: bool,
 }
 
 /// Simulated-time limit of a run: far beyond any scenario's phases.
@@ -64,6 +66,7 @@ impl RunRequest {
                 sim_time: SIM_TIME_LIMIT,
                 wall_clock: WALL_CLOCK_LIMIT,
             },
+            state_checker: true,
         }
     }
 
@@ -146,8 +149,9 @@ pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
     scenario.validate().map_err(RunError::InvalidScenario)?;
     let bugs = BugSelection::from_names(&request.bugs).map_err(RunError::UnknownBug)?;
     let spec = scenario.clone();
+    let state_checker = request.state_checker;
     let outcome = sim::run(Seed::new(request.seed), request.limits, move |world| {
-        runtime::execute(world, spec, bugs)
+        runtime::execute(world, spec, bugs, state_checker)
     });
 
     let mut anomalies = Vec::new();

@@ -481,14 +481,21 @@ fn leader_failover(rng: &mut ChaCha8Rng) -> Scenario {
                 .at_ms(lag_at)
                 .for_ms(lag_ms),
         )
-        .fault(crash(leader_of(topic, partition)).at_ms(crash_at).for_ms(4_000))
+        .fault(
+            crash(leader_of(topic, partition))
+                .at_ms(crash_at)
+                .for_ms(4_000),
+        )
         // Whoever is elected next is cut off from the brokers and the controller, not from the
         // producers: it appends in its new epoch until the controller replaces it.
         .fault(
             isolate_from_cluster(Target::Trigger)
                 .at_ms(crash_at + 1)
                 .for_ms(between(rng, 2_000, 3_500))
-                .when(Trigger::LeaderElected, *[2, 10].choose(rng).expect("not empty"))
+                .when(
+                    Trigger::LeaderElected,
+                    *[2, 10].choose(rng).expect("not empty"),
+                )
                 .on(topic, Some(partition)),
         );
     // The other partition's leader dies right after an append it has not committed yet.
@@ -546,7 +553,11 @@ fn wiped_replica(rng: &mut ChaCha8Rng) -> Scenario {
                 .at_ms(wipe_at - 1)
                 .for_ms(wipe_ms + 2_500),
         )
-        .fault(wipe_disk(follower_of(topic, 0)).at_ms(wipe_at).for_ms(wipe_ms))
+        .fault(
+            wipe_disk(follower_of(topic, 0))
+                .at_ms(wipe_at)
+                .for_ms(wipe_ms),
+        )
         // The leader dies right after the ISR grows.
         .fault(
             crash(leader_of(topic, 0))

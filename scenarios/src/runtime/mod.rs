@@ -188,7 +188,14 @@ fn cluster_config(scenario: &Scenario, bugs: &BugSelection) -> ClusterConfig {
 }
 
 /// Runs `scenario` with `bugs` switched on; returns the history and what was reached.
-pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Execution {
+/// `state_checker`: false leaves the state checker out (it reads no replica and finds nothing;
+/// `streamsim bench` measures its cost this way). A run without it has another trace.
+pub async fn execute(
+    world: World,
+    scenario: Scenario,
+    bugs: BugSelection,
+    state_checker: bool,
+) -> Execution {
     let history = History::new(world.trace().clone());
     let coverage = Arc::new(Mutex::new((coverage::empty(), BTreeMap::new())));
     let high_watermarks = Arc::new(Mutex::new(HighWatermarkRecorder::default()));
@@ -252,10 +259,12 @@ pub async fn execute(world: World, scenario: Scenario, bugs: BugSelection) -> Ex
         let _ = sender.send(Arc::new(rpc));
     });
     let admin = receiver.await.expect("the admin node starts");
-    state
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .watch(&cluster);
+    if state_checker {
+        state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .watch(&cluster);
+    }
 
     let mut runner = Runner {
         world: world.clone(),
@@ -458,9 +467,7 @@ impl Runner {
             .iter()
             .copied()
             .filter(|&id| id != leader && replica.isr.contains(&id))
-            .find(|&id| {
-                self.world.node_state(&Cluster::broker_name(id)) == NodeState::Running
-            })
+            .find(|&id| self.world.node_state(&Cluster::broker_name(id)) == NodeState::Running)
     }
 
     fn cluster_addrs(&self) -> ClusterAddrs {
