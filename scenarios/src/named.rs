@@ -470,34 +470,10 @@ fn leader_failover(rng: &mut ChaCha8Rng) -> Scenario {
         .fault_phase_ms(16_000)
         .liveness_phase_ms(60_000);
     let partition = rng.gen_range(0..2);
-    // The follower next in line stops hearing from the leader, which keeps appending; the other
-    // follower keeps up. The leader dies while the laggard is still behind.
     let lag_at = between(rng, 3_000, 6_000);
-    let lag_ms = between(rng, 300, 900);
-    let crash_at = lag_at + lag_ms - between(rng, 20, 200);
-    scenario = scenario
-        .fault(
-            clog(leader_of(topic, partition), successor_of(topic, partition))
-                .at_ms(lag_at)
-                .for_ms(lag_ms),
-        )
-        .fault(
-            crash(leader_of(topic, partition))
-                .at_ms(crash_at)
-                .for_ms(4_000),
-        )
-        // Whoever is elected next is cut off from the brokers and the controller, not from the
-        // producers: it appends in its new epoch until the controller replaces it.
-        .fault(
-            isolate_from_cluster(Target::Trigger)
-                .at_ms(crash_at + 1)
-                .for_ms(between(rng, 2_000, 3_500))
-                .when(
-                    Trigger::LeaderElected,
-                    *[2, 10].choose(rng).expect("not empty"),
-                )
-                .on(topic, Some(partition)),
-        );
+    for fault in fast_failover(rng, topic, partition, lag_at) {
+        scenario = scenario.fault(fault);
+    }
     // The other partition's leader dies right after an append it has not committed yet.
     let other = 1 - partition;
     scenario.fault(
@@ -507,6 +483,32 @@ fn leader_failover(rng: &mut ChaCha8Rng) -> Scenario {
             .when(Trigger::Appended, 5)
             .on(topic, Some(other)),
     )
+}
+
+/// The fast double fail-over of KAFKA-6361, from `lag_at` on: the follower next in line stops
+/// hearing from the leader, which keeps appending while the other follower keeps up; the leader
+/// dies while the laggard is still behind; whoever is elected next is cut off from the brokers
+/// and the controller - not from the producers - 2-10 ms after it takes office, so it appends in
+/// its new epoch until the controller replaces it with a leader that never heard of that epoch.
+fn fast_failover(
+    rng: &mut ChaCha8Rng,
+    topic: &str,
+    partition: u32,
+    lag_at: u64,
+) -> [TimedFault; 3] {
+    let lag_ms = between(rng, 300, 900);
+    let crash_at = lag_at + lag_ms - between(rng, 20, 200);
+    [
+        clog(leader_of(topic, partition), successor_of(topic, partition))
+            .at_ms(lag_at)
+            .for_ms(lag_ms),
+        crash(leader_of(topic, partition)).at_ms(crash_at).for_ms(4_000),
+        isolate_from_cluster(Target::Trigger)
+            .at_ms(crash_at + 1)
+            .for_ms(between(rng, 2_000, 3_500))
+            .when(Trigger::LeaderElected, *[2, 10].choose(rng).expect("not empty"))
+            .on(topic, Some(partition)),
+    ]
 }
 
 /// A stale ISR after a disk wipe (KAFKA-14139): a follower stalls and drops out of the ISR; it
