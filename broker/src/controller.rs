@@ -102,6 +102,11 @@ pub enum ControllerEvent {
         partition: TopicPartition,
         isr: Vec<BrokerId>,
     },
+    /// An ISR proposal named a member's previous incarnation and was refused (KIP-903).
+    StaleIsrMemberRefused {
+        partition: TopicPartition,
+        member: BrokerId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -725,8 +730,12 @@ impl<S: Storage + Clone> ControllerCore<S> {
                     let current = self.liveness.get(b).map(|state| state.incarnation);
                     seen.is_none() || seen != current
                 });
-            if let Some(member) = stale {
+            if let Some(&member) = stale {
                 tracing::debug!(%tp, member, "ISR proposal names a stale incarnation");
+                self.events.push(ControllerEvent::StaleIsrMemberRefused {
+                    partition: tp.clone(),
+                    member,
+                });
                 return Err(ErrorCode::IneligibleReplica);
             }
         }

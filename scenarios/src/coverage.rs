@@ -48,6 +48,8 @@ pub const DOWN_LONGER_THAN_RETENTION: &str = "down-longer-than-retention";
 pub const RESTARTED_WITH_EMPTY_DISK: &str = "restarted-with-empty-disk";
 /// A broker crash left garbage or zeros where its unsynced bytes were.
 pub const CRASH_LEFT_BAD_TAIL: &str = "crash-left-bad-tail";
+/// The controller refused an ISR proposal naming a member's previous incarnation (KIP-903).
+pub const STALE_ISR_MEMBER_REFUSED: &str = "stale-isr-member-refused";
 
 /// How soon after its election a leader's crash counts for [`LEADER_CRASHED_AFTER_ELECTION`].
 pub const SOON_AFTER_ELECTION_NS: u64 = 500_000_000;
@@ -71,6 +73,7 @@ pub const ALL_MARKS: &[&str] = &[
     DOWN_LONGER_THAN_RETENTION,
     RESTARTED_WITH_EMPTY_DISK,
     CRASH_LEFT_BAD_TAIL,
+    STALE_ISR_MEMBER_REFUSED,
 ];
 
 /// Counts of marks.
@@ -119,6 +122,9 @@ pub fn observe(
             if *leader_epoch > 0 =>
         {
             bump(coverage, LEADER_CHANGED)
+        }
+        ClusterEvent::Controller(ControllerEvent::StaleIsrMemberRefused { .. }) => {
+            bump(coverage, STALE_ISR_MEMBER_REFUSED)
         }
         _ => {}
     }

@@ -102,7 +102,10 @@ pub const NAMED: &[NamedScenario] = &[
                   controller, and comes back with an empty disk before the leader's request to \
                   add it back gets through; then the leader dies",
         after: "KAFKA-14139 (KIP-903)",
-        defining_marks: &[coverage::RESTARTED_WITH_EMPTY_DISK],
+        defining_marks: &[
+            coverage::RESTARTED_WITH_EMPTY_DISK,
+            coverage::STALE_ISR_MEMBER_REFUSED,
+        ],
         build: wiped_replica,
     },
     NamedScenario {
@@ -552,7 +555,7 @@ fn wiped_replica(rng: &mut ChaCha8Rng) -> Scenario {
         // hear from the leader again for a while, so it stays empty.
         .fault(
             clog(leader_of(topic, 0), follower_of(topic, 0))
-                .at_ms(wipe_at - 1)
+                .at_ms(wipe_at - 20)
                 .for_ms(wipe_ms + 2_500),
         )
         .fault(
