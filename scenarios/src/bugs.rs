@@ -7,7 +7,10 @@
 //! by `scenarios/tests/docs_bugs.rs`) and the reports read it from here.
 
 use broker::node::ClusterConfig;
-use broker::policy::{ElectionPolicy, HighWatermarkPolicy, SegmentViewPolicy, TruncationPolicy};
+use broker::policy::{
+    ConsumerFetchRangePolicy, ElectionPolicy, HighWatermarkPolicy, SegmentViewPolicy,
+    TruncationPolicy,
+};
 use client::policy::{
     CommitPositionPolicy, FollowerOutOfRangePolicy, OffsetEvictedPolicy, PartitionDiscoveryPolicy,
     ProducerStateLossPolicy,
@@ -26,6 +29,8 @@ pub enum Override {
     Truncation(TruncationPolicy),
     /// `controller.election_policy`.
     Election(ElectionPolicy),
+    /// `broker.consumer_fetch_range_policy`.
+    ConsumerFetchRange(ConsumerFetchRangePolicy),
     /// `producer.producer_state_loss_policy`.
     ProducerStateLoss(ProducerStateLossPolicy),
     /// `producer.partition_discovery_policy`.
@@ -46,6 +51,9 @@ impl Override {
             Override::HighWatermark(policy) => config.broker.high_watermark_policy = policy,
             Override::Truncation(policy) => config.broker.truncation_policy = policy,
             Override::Election(policy) => config.controller.election_policy = policy,
+            Override::ConsumerFetchRange(policy) => {
+                config.broker.consumer_fetch_range_policy = policy
+            }
             Override::ProducerStateLoss(_)
             | Override::PartitionDiscovery(_)
             | Override::CommitPosition(_)
@@ -63,6 +71,7 @@ impl Override {
             | Override::HighWatermark(_)
             | Override::Truncation(_)
             | Override::Election(_)
+            | Override::ConsumerFetchRange(_)
             | Override::CommitPosition(_)
             | Override::OffsetEvicted(_)
             | Override::FollowerOutOfRange(_) => {}
@@ -79,6 +88,7 @@ impl Override {
             | Override::HighWatermark(_)
             | Override::Truncation(_)
             | Override::Election(_)
+            | Override::ConsumerFetchRange(_)
             | Override::ProducerStateLoss(_)
             | Override::PartitionDiscovery(_) => {}
         }
@@ -97,6 +107,9 @@ impl fmt::Display for Override {
             }
             Override::Truncation(policy) => write!(f, "broker.truncation_policy = {policy:?}"),
             Override::Election(policy) => write!(f, "controller.election_policy = {policy:?}"),
+            Override::ConsumerFetchRange(policy) => {
+                write!(f, "broker.consumer_fetch_range_policy = {policy:?}")
+            }
             Override::ProducerStateLoss(policy) => {
                 write!(f, "producer.producer_state_loss_policy = {policy:?}")
             }
@@ -265,6 +278,18 @@ pub const CATALOG: &[BugInfo] = &[
         scenario: "follower-truncation",
         anomalies: &["unseen", "lost-write", "inconsistent-offsets"],
         overrides: &[Override::Election(ElectionPolicy::AnyLiveReplica)],
+    },
+    BugInfo {
+        name: "stale-log-end-range-check",
+        summary: "the leader checks a consumer's fetch offset against the log end from before \
+                  its latest append, whose records are already readable and committed: a \
+                  caught-up consumer is answered OffsetOutOfRange below the high watermark",
+        source: "KAFKA-2477 (fixed by apache/kafka PR #204, 0.9.0.0)",
+        scenario: "partition-growth",
+        anomalies: &["spurious-out-of-range"],
+        overrides: &[Override::ConsumerFetchRange(
+            ConsumerFetchRangePolicy::EndBeforeLatestAppend,
+        )],
     },
 ];
 
