@@ -836,7 +836,11 @@ fn with_the_range_check_before_the_latest_append_it_is_out_of_range_for_a_while(
     });
     assert_eq!(outcome.status, RunStatus::Completed, "{:?}", outcome.status);
     let (at_once, later) = outcome.value.unwrap();
-    assert_eq!(at_once.result, Err(ErrorCode::OffsetOutOfRange), "{at_once:?}");
+    assert_eq!(
+        at_once.result,
+        Err(ErrorCode::OffsetOutOfRange),
+        "{at_once:?}"
+    );
     assert_eq!(at_once.high_watermark, 1, "committed, yet out of range");
     assert_eq!(later.result, Ok(Vec::new()), "{later:?}");
 }

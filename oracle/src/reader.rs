@@ -477,8 +477,7 @@ impl<'a> Decoder<'_, 'a> {
                     error,
                     progress: self.required_bool("progress", w.progress, op)?,
                     high_watermark: self.optional_u64("high_watermark", w.high_watermark)?,
-                    log_start_offset: self
-                        .optional_u64("log_start_offset", w.log_start_offset)?,
+                    log_start_offset: self.optional_u64("log_start_offset", w.log_start_offset)?,
                 })
             }
             (Some(Commit), _) => Op::Commit {

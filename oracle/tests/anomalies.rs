@@ -1064,10 +1064,21 @@ fn not_spurious_out_of_range_from_a_broker_that_is_not_the_leader_of_record() {
     assert_valid(&check(&lines(&[EXPOSED_5, &out_of_range(3, 1)])));
     // Offline: no leader until the next `leader` event.
     let offline = r#"{"time":3,"process":"cluster","type":"ok","f":"offline","topic":"t","partition":0,"epoch":2}"#;
-    assert_valid(&check(&lines(&[LEADER_1, EXPOSED_5, offline, &out_of_range(3, 1)])));
+    assert_valid(&check(&lines(&[
+        LEADER_1,
+        EXPOSED_5,
+        offline,
+        &out_of_range(3, 1),
+    ])));
     // Elected again: judged again.
     let again = r#"{"time":4,"process":"cluster","type":"ok","f":"leader","topic":"t","partition":0,"broker":1,"epoch":3}"#;
-    let result = check(&lines(&[LEADER_1, EXPOSED_5, offline, again, &out_of_range(3, 1)]));
+    let result = check(&lines(&[
+        LEADER_1,
+        EXPOSED_5,
+        offline,
+        again,
+        &out_of_range(3, 1),
+    ]));
     assert_only(&result, AnomalyKind::SpuriousOutOfRange, 1);
     assert_eq!(result.anomalies[0].events, vec![2, 4, 5]);
 }
@@ -1075,22 +1086,47 @@ fn not_spurious_out_of_range_from_a_broker_that_is_not_the_leader_of_record() {
 #[test]
 fn not_spurious_out_of_range_below_a_log_start_of_the_partition_or_of_that_replica() {
     let authoritative = r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":4}"#;
-    assert_valid(&check(&lines(&[LEADER_1, EXPOSED_5, authoritative, &out_of_range(3, 1)])));
+    assert_valid(&check(&lines(&[
+        LEADER_1,
+        EXPOSED_5,
+        authoritative,
+        &out_of_range(3, 1),
+    ])));
     let replica_1 = r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":4,"broker":1}"#;
-    assert_valid(&check(&lines(&[LEADER_1, EXPOSED_5, replica_1, &out_of_range(3, 1)])));
+    assert_valid(&check(&lines(&[
+        LEADER_1,
+        EXPOSED_5,
+        replica_1,
+        &out_of_range(3, 1),
+    ])));
     // What broker 1's own answer said of its log start counts too.
     let answered_4 = r#"{"time":3,"process":"consumer-1","type":"ok","f":"request","api":"fetch","topic":"t","partition":0,"offset":4,"broker":1,"error":null,"progress":false,"high_watermark":5,"log_start_offset":4}"#;
-    assert_valid(&check(&lines(&[LEADER_1, EXPOSED_5, answered_4, &out_of_range(3, 1)])));
+    assert_valid(&check(&lines(&[
+        LEADER_1,
+        EXPOSED_5,
+        answered_4,
+        &out_of_range(3, 1),
+    ])));
     // Another replica's log start says nothing of the leader's log.
     let replica_2 = r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":4,"broker":2}"#;
     assert_only(
-        &check(&lines(&[LEADER_1, EXPOSED_5, replica_2, &out_of_range(3, 1)])),
+        &check(&lines(&[
+            LEADER_1,
+            EXPOSED_5,
+            replica_2,
+            &out_of_range(3, 1),
+        ])),
         AnomalyKind::SpuriousOutOfRange,
         1,
     );
     // At the log start itself the offset is in range.
     assert_only(
-        &check(&lines(&[LEADER_1, EXPOSED_5, authoritative, &out_of_range(4, 1)])),
+        &check(&lines(&[
+            LEADER_1,
+            EXPOSED_5,
+            authoritative,
+            &out_of_range(4, 1),
+        ])),
         AnomalyKind::SpuriousOutOfRange,
         1,
     );
@@ -1123,7 +1159,11 @@ fn a_reset_for_out_of_range_without_an_answer_is_judged_and_after_one_is_not_aga
 #[test]
 fn not_spurious_a_reset_below_the_log_start_above_the_high_watermark_or_for_another_reason() {
     let authoritative = r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":4}"#;
-    assert_valid(&check(&lines(&[EXPOSED_5, authoritative, &reset_out_of_range(3, 4)])));
+    assert_valid(&check(&lines(&[
+        EXPOSED_5,
+        authoritative,
+        &reset_out_of_range(3, 4),
+    ])));
     assert_valid(&check(&lines(&[EXPOSED_5, &reset_out_of_range(6, 5)])));
     assert_valid(&check(&lines(&[
         EXPOSED_5,
@@ -1135,7 +1175,9 @@ fn not_spurious_a_reset_below_the_log_start_above_the_high_watermark_or_for_anot
 fn read_after_high_watermark_2(answer: &str, offsets: &[u64]) -> String {
     let records: Vec<String> = offsets
         .iter()
-        .map(|offset| format!(r#"{{"topic":"t","partition":0,"offset":{offset},"value":"v{offset}"}}"#))
+        .map(|offset| {
+            format!(r#"{{"topic":"t","partition":0,"offset":{offset},"value":"v{offset}"}}"#)
+        })
         .collect();
     let poll = format!(
         r#"{{"time":3,"process":"consumer-0","type":"ok","f":"poll","records":[{}]}}"#,

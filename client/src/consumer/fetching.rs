@@ -174,7 +174,9 @@ impl Consumer {
                 if !progress {
                     state.retry_at_ms = now_ms + self.config.fetch_idle_backoff_ms;
                 }
-                self.record_answer("fetch", partition, offset, broker, None, progress, watermarks);
+                self.record_answer(
+                    "fetch", partition, offset, broker, None, progress, watermarks,
+                );
             }
             Err(error) => {
                 let name = error.name();

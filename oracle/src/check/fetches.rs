@@ -39,19 +39,21 @@ impl Checker {
         }
         let cursor = self.cursor(process, partition);
         match request.high_watermark {
-            Some(high_watermark) => {
+            Some(high_watermark)
                 if cursor
                     .answered_high_watermark
-                    .is_none_or(|(highest, _)| high_watermark > highest)
-                {
-                    cursor.answered_high_watermark = Some((high_watermark, line));
-                }
+                    .is_none_or(|(highest, _)| high_watermark > highest) =>
+            {
+                cursor.answered_high_watermark = Some((high_watermark, line));
             }
+            Some(_) => {}
             None if request.progress => cursor.answered_without_high_watermark = true,
             None => {}
         }
         cursor.last_fetch_error = match request.error.as_deref() {
-            Some(error_code::OFFSET_OUT_OF_RANGE | error_code::OFFSET_EVICTED) => Some((offset, line)),
+            Some(error_code::OFFSET_OUT_OF_RANGE | error_code::OFFSET_EVICTED) => {
+                Some((offset, line))
+            }
             _ => None,
         };
     }
@@ -103,7 +105,8 @@ impl Checker {
         broker: u32,
     ) {
         let state = &self.partitions[partition as usize];
-        let Some((leader, leader_line)) = state.leader.filter(|&(leader, _)| leader == broker) else {
+        let Some((leader, leader_line)) = state.leader.filter(|&(leader, _)| leader == broker)
+        else {
             return;
         };
         let Some((exposed, exposed_line)) = state
