@@ -10,6 +10,7 @@
 //! | [`TruncationPolicy`] | `BrokerConfig::truncation_policy` | `LeaderEpoch` |
 //! | [`ElectionPolicy`] | `ControllerConfig::election_policy` | `IsrOnly` |
 //! | [`IsrEligibilityPolicy`] | `ControllerConfig::isr_eligibility_policy` | `BrokerEpochs` |
+//! | [`ConsumerFetchRangePolicy`] | `BrokerConfig::consumer_fetch_range_policy` | `CurrentLogEnd` |
 //!
 //! Code branches on these values, never on a bug's name; state a non-default variant needs lives
 //! next to the code of that variant (e.g. the log's cached segment view in `log/read/cached.rs`).
@@ -98,6 +99,25 @@ pub enum IsrEligibilityPolicy {
     IdsOnly,
 }
 
+/// Which log end a leader checks a consumer's fetch offset against (beyond it: `OffsetOutOfRange`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsumerFetchRangePolicy {
+    /// The log end now: the records an append wrote and the end that admits fetches of them are
+    /// one state (KAFKA-2477's fix, apache/kafka PR #204, 0.9.0.0: `Log.read` takes the log end
+    /// once and reads no further than it).
+    #[default]
+    CurrentLogEnd,
+    /// The log end before the latest append, for
+    /// [`UNPUBLISHED_APPEND_MS`](crate::core::UNPUBLISHED_APPEND_MS) after it: the append's
+    /// records are in the log (followers fetch them, the high watermark moves over them) before
+    /// the end the check reads catches up. Kafka 0.8.2's `Log.read` compared the fetch offset with
+    /// `nextOffsetMetadata`, which an append moved only after writing its records to the segment
+    /// (KAFKA-2477); a consumer caught up past the old end is answered `OffsetOutOfRange` for an
+    /// offset at or below a high watermark it was shown.
+    EndBeforeLatestAppend,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +134,10 @@ mod tests {
         assert_eq!(
             IsrEligibilityPolicy::default(),
             IsrEligibilityPolicy::BrokerEpochs
+        );
+        assert_eq!(
+            ConsumerFetchRangePolicy::default(),
+            ConsumerFetchRangePolicy::CurrentLogEnd
         );
     }
 }

@@ -11,7 +11,9 @@ use broker::controller::ControllerConfig;
 use broker::core::{AdminCommand, BrokerConfig};
 use broker::inspect::replica_records;
 use broker::node::{start_cluster, Cluster, ClusterConfig, ClusterEvent, RpcClient};
-use broker::policy::{HighWatermarkPolicy, SegmentViewPolicy, TruncationPolicy};
+use broker::policy::{
+    ConsumerFetchRangePolicy, HighWatermarkPolicy, SegmentViewPolicy, TruncationPolicy,
+};
 use rand::Rng;
 use sim::{run, RunLimits, RunStatus, Seed, World};
 use std::collections::BTreeMap;
@@ -46,6 +48,11 @@ fn truncation_to_leader_log_end(config: &mut ClusterConfig) {
 /// `stale-segment-read`.
 fn cached_segment_view(config: &mut ClusterConfig) {
     config.broker.log.segment_view_policy = SegmentViewPolicy::CachedIgnoringRetention;
+}
+
+/// `stale-log-end-range-check`.
+fn range_check_before_latest_append(config: &mut ClusterConfig) {
+    config.broker.consumer_fetch_range_policy = ConsumerFetchRangePolicy::EndBeforeLatestAppend;
 }
 
 fn cluster_config(brokers: u32, policies: Policies) -> ClusterConfig {
@@ -788,4 +795,53 @@ fn with_stale_segment_read_an_evicted_offset_is_an_internal_error() {
         matches!(response.result, Err(ErrorCode::UnknownServerError { .. })),
         "{response:?}"
     );
+}
+
+/// KAFKA-2477: a consumer fetch at the high watermark right after an acknowledged append (one
+/// replica: the append is committed at once) is in range: an empty answer. With the range check
+/// against the end before the append, it is answered out of range while the window lasts, with
+/// the high watermark that says it was in range; after the window it is in range again.
+async fn fetch_at_the_high_watermark_after_an_append(
+    world: World,
+    policies: Policies,
+) -> (FetchResponse, FetchResponse) {
+    let mut config = cluster_config(1, policies);
+    config.broker.min_insync_replicas = 1;
+    let harness = setup(world, config, 1, 1).await;
+    let offset = harness.produce(0, "a", 10).await.unwrap();
+    let at_once = harness.fetch(1, 0, offset + 1).await.unwrap();
+    madsim::time::sleep(Duration::from_millis(
+        broker::core::UNPUBLISHED_APPEND_MS + 10,
+    ))
+    .await;
+    let later = harness.fetch(1, 0, offset + 1).await.unwrap();
+    (at_once, later)
+}
+
+#[test]
+fn a_fetch_at_the_high_watermark_right_after_an_append_is_in_range() {
+    let outcome = run(Seed::new(9), limits(), |world| {
+        fetch_at_the_high_watermark_after_an_append(world, correct)
+    });
+    assert_eq!(outcome.status, RunStatus::Completed, "{:?}", outcome.status);
+    let (at_once, later) = outcome.value.unwrap();
+    assert_eq!(at_once.result, Ok(Vec::new()), "{at_once:?}");
+    assert_eq!(at_once.high_watermark, 1);
+    assert_eq!(later.result, Ok(Vec::new()), "{later:?}");
+}
+
+#[test]
+fn with_the_range_check_before_the_latest_append_it_is_out_of_range_for_a_while() {
+    let outcome = run(Seed::new(9), limits(), |world| {
+        fetch_at_the_high_watermark_after_an_append(world, range_check_before_latest_append)
+    });
+    assert_eq!(outcome.status, RunStatus::Completed, "{:?}", outcome.status);
+    let (at_once, later) = outcome.value.unwrap();
+    assert_eq!(
+        at_once.result,
+        Err(ErrorCode::OffsetOutOfRange),
+        "{at_once:?}"
+    );
+    assert_eq!(at_once.high_watermark, 1, "committed, yet out of range");
+    assert_eq!(later.result, Ok(Vec::new()), "{later:?}");
 }

@@ -268,6 +268,8 @@ mod tests {
                 broker: 2,
                 error: None,
                 progress: true,
+                high_watermark: Some(9),
+                log_start_offset: Some(1),
             }),
             Op::Request(oracle::Request {
                 api: "list_offsets".into(),
@@ -277,6 +279,8 @@ mod tests {
                 broker: 2,
                 error: Some("not_leader_or_follower".into()),
                 progress: false,
+                high_watermark: None,
+                log_start_offset: None,
             }),
             Op::Commit {
                 phase: CommitPhase::Invoke,

@@ -89,6 +89,13 @@ pub struct Request<'a> {
     pub error: Option<Text<'a>>,
     /// Did the consumer's position advance because of this request?
     pub progress: bool,
+    /// The partition's high watermark as the answer carried it (Kafka's `FetchResponse` partition data
+    /// `high_watermark`). Optional: only a fetch answer without an error carries it (Kafka answers -1 with an
+    /// error), and histories recorded without it stay valid.
+    pub high_watermark: Option<u64>,
+    /// The answering replica's log start offset as the answer carried it (`log_start_offset`); optional, as
+    /// `high_watermark`.
+    pub log_start_offset: Option<u64>,
 }
 
 /// How a `commit` went: its `type`.
@@ -366,6 +373,8 @@ impl Op<'_> {
                 broker: request.broker,
                 error: request.error.map(own),
                 progress: request.progress,
+                high_watermark: request.high_watermark,
+                log_start_offset: request.log_start_offset,
             }),
             Op::Commit {
                 phase,
@@ -802,6 +811,8 @@ impl Serialize for Event<'_> {
                 broker,
                 error,
                 progress,
+                high_watermark,
+                log_start_offset,
             }) => {
                 map.serialize_entry("api", api)?;
                 map.serialize_entry("topic", topic)?;
@@ -810,6 +821,12 @@ impl Serialize for Event<'_> {
                 map.serialize_entry("broker", broker)?;
                 map.serialize_entry("error", error)?;
                 map.serialize_entry("progress", progress)?;
+                if let Some(high_watermark) = high_watermark {
+                    map.serialize_entry("high_watermark", high_watermark)?;
+                }
+                if let Some(log_start_offset) = log_start_offset {
+                    map.serialize_entry("log_start_offset", log_start_offset)?;
+                }
             }
             Op::Commit {
                 topic,

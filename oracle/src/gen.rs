@@ -358,6 +358,8 @@ impl Model {
                     broker,
                     error: Some(error_code::OFFSET_EVICTED.into()),
                     progress: false,
+                    high_watermark: None,
+                    log_start_offset: None,
                 }),
             ));
             self.push(Event::new(
@@ -398,6 +400,9 @@ impl Model {
                 broker,
                 error: None,
                 progress: delivered > 0,
+                // Every record of the model's logs is committed: the high watermark is the log end.
+                high_watermark: Some(log_end),
+                log_start_offset: Some(log_start),
             }),
         ));
         if delivered == 0 {
@@ -440,6 +445,8 @@ impl Model {
                 broker,
                 error: Some(error_code::NOT_LEADER_OR_FOLLOWER.into()),
                 progress: false,
+                high_watermark: None,
+                log_start_offset: None,
             }),
         ));
     }

@@ -90,6 +90,8 @@ pub(crate) struct EventFields<'a> {
     pub(crate) error: Option<Raw<'a>>,
     pub(crate) records: Option<ArrayField<'a>>,
     pub(crate) next_available: Option<Raw<'a>>,
+    pub(crate) high_watermark: Option<Raw<'a>>,
+    pub(crate) log_start_offset: Option<Raw<'a>>,
     pub(crate) api: Option<Raw<'a>>,
     pub(crate) broker: Option<Raw<'a>>,
     pub(crate) progress: Option<Raw<'a>>,
@@ -120,6 +122,8 @@ enum Field {
     Error,
     Records,
     NextAvailable,
+    HighWatermark,
+    LogStartOffset,
     Api,
     Broker,
     Progress,
@@ -166,6 +170,8 @@ impl Field {
             9 if is(key, b"partition") => Field::Partition,
             10 if is(key, b"partitions") => Field::Partitions,
             14 if is(key, b"next_available") => Field::NextAvailable,
+            14 if is(key, b"high_watermark") => Field::HighWatermark,
+            16 if is(key, b"log_start_offset") => Field::LogStartOffset,
             _ => Field::Unknown,
         }
     }
@@ -307,6 +313,8 @@ impl<'a> Scanner<'a> {
                 Field::Sequence => Some(&mut fields.sequence),
                 Field::Error => Some(&mut fields.error),
                 Field::NextAvailable => Some(&mut fields.next_available),
+                Field::HighWatermark => Some(&mut fields.high_watermark),
+                Field::LogStartOffset => Some(&mut fields.log_start_offset),
                 Field::Api => Some(&mut fields.api),
                 Field::Broker => Some(&mut fields.broker),
                 Field::Progress => Some(&mut fields.progress),
@@ -732,6 +740,8 @@ mod tests {
             ("time", Field::Time),
             ("f", Field::F),
             ("next_available", Field::NextAvailable),
+            ("high_watermark", Field::HighWatermark),
+            ("log_start_offset", Field::LogStartOffset),
         ] {
             assert_eq!(Field::of(name.as_bytes()), field);
         }
@@ -743,6 +753,9 @@ mod tests {
             "Time",
             "partitionz",
             "next_availablE",
+            "high_watermarks",
+            "log_start",
+            "log_start_offsets",
         ] {
             assert_eq!(Field::of(unknown.as_bytes()), Field::Unknown, "{unknown}");
         }

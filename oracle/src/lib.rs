@@ -52,10 +52,21 @@
 //! - `producer-stalled`: a send invoked in a liveness phase whose outcome is `fail`.
 //! - `reported-data-loss`: a producer's `data_loss` report with no earlier `expire-pid` fault of its partition,
 //!   and no earlier authoritative log start above every offset acknowledged to that producer there.
+//! - `spurious-out-of-range`: the highest `high_watermark` a fetch answer of the partition carried on an earlier
+//!   line (any process, any broker) is *exposed*: a leader holds every offset from the log start up to it
+//!   (inclusive: it is the next offset to be written). Judged: `offset_out_of_range` fetch answers of the
+//!   broker of the partition's last `leader` event (no `offline` since) for an offset at or below the exposed
+//!   high watermark and at or above the highest authoritative log start and that broker's own log starts
+//!   (`log_start` events with its `broker`, the `log_start_offset` of its fetch answers); and `reset`s for
+//!   `out_of_range` from such an offset (authoritative log start only) unless the process's last fetch answer
+//!   of the partition was an `offset_out_of_range` or `offset_evicted` error at that offset.
+//! - `read-above-high-watermark`: a delivered offset at or above the highest `high_watermark` the same
+//!   process's fetch answers of the partition carried before it; not judged for a process whose fetch answer
+//!   moved its position without a `high_watermark`.
 //! - One anomaly per instance: per value (`lost-write`, `unseen`, `duplicate`, `G1a`, `producer-stalled`), per
 //!   offset (`inconsistent-offsets`), per delivery (`nonmonotonic-poll`, `poll-skip`, `duplicate-delivery`), per
 //!   later send (`nonmonotonic-send`), per event (`commit-regressed`, `internal-error`, `wrong-next-available`,
-//!   `reported-data-loss`),
+//!   `reported-data-loss`, `spurious-out-of-range`, `read-above-high-watermark`),
 //!   per run (`spinloop`), per (raise, producer) (`stale-partitions`). `counts` is exact; `anomalies` lists the
 //!   first [`ANOMALIES_LISTED_PER_KIND_MAX`] of each kind, ordered by their proving lines.
 //!
@@ -65,15 +76,18 @@
 //!   per-key order, including across partition growth.
 //! - Nothing about `send` info: an indeterminate send may or may not appear.
 //! - Not that a consumer starts where `assign`/`reset` put it, nor that a reset's `from`/`to`/`reason` are
-//!   justified, nor that `commit` invoke/fail/info were handled correctly; only commit ok counts.
-//! - Nothing about producer ids, epochs and sequences (`init_pid`, `pid`/`epoch`/`sequence` of send ok), nor
-//!   about `leader` events or non-authoritative (`broker`) log starts.
+//!   justified beyond `spurious-out-of-range`, nor that `commit` invoke/fail/info were handled correctly; only
+//!   commit ok counts.
+//! - Nothing about producer ids, epochs and sequences (`init_pid`, `pid`/`epoch`/`sequence` of send ok);
+//!   `leader` events and non-authoritative (`broker`) log starts serve only to tell which broker leads and what
+//!   its replica may lack (`spurious-out-of-range`).
 //! - No latency or throughput bound, no bound on lag beyond `unseen` (every acknowledged, not evicted write read
 //!   by the end of a history with a heal).
 //! - Not who may write cluster or nemesis events: `log_start`, `partitions`, `leader` and `fault` count whatever
 //!   their `process`.
-//! - Not that request errors other than the internal ones are legitimate, nor `request` ok events' content
-//!   beyond `progress`.
+//! - Not that request errors other than the internal ones and the leader's out-of-range are legitimate, nor
+//!   `request` events' content beyond `progress` and the fetch answers' `high_watermark` and
+//!   `log_start_offset`.
 //! - Nothing about values that were never sent: a read of such a value is merely known.
 
 pub mod check;

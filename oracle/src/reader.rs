@@ -476,6 +476,8 @@ impl<'a> Decoder<'_, 'a> {
                     broker: self.required_u32("broker", w.broker, op)?,
                     error,
                     progress: self.required_bool("progress", w.progress, op)?,
+                    high_watermark: self.optional_u64("high_watermark", w.high_watermark)?,
+                    log_start_offset: self.optional_u64("log_start_offset", w.log_start_offset)?,
                 })
             }
             (Some(Commit), _) => Op::Commit {

@@ -40,11 +40,15 @@ pub enum AnomalyKind {
     ProducerStalled,
     #[serde(rename = "reported-data-loss")]
     ReportedDataLoss,
+    #[serde(rename = "spurious-out-of-range")]
+    SpuriousOutOfRange,
+    #[serde(rename = "read-above-high-watermark")]
+    ReadAboveHighWatermark,
 }
 
 impl AnomalyKind {
     /// Every kind, in docs/history-format.md's order.
-    pub const ALL: [AnomalyKind; 16] = [
+    pub const ALL: [AnomalyKind; 18] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Unseen,
         AnomalyKind::Duplicate,
@@ -61,6 +65,8 @@ impl AnomalyKind {
         AnomalyKind::StalePartitions,
         AnomalyKind::ProducerStalled,
         AnomalyKind::ReportedDataLoss,
+        AnomalyKind::SpuriousOutOfRange,
+        AnomalyKind::ReadAboveHighWatermark,
     ];
 
     /// The contract's name, e.g. `lost-write`.
@@ -82,6 +88,8 @@ impl AnomalyKind {
             AnomalyKind::StalePartitions => "stale-partitions",
             AnomalyKind::ProducerStalled => "producer-stalled",
             AnomalyKind::ReportedDataLoss => "reported-data-loss",
+            AnomalyKind::SpuriousOutOfRange => "spurious-out-of-range",
+            AnomalyKind::ReadAboveHighWatermark => "read-above-high-watermark",
         }
     }
 

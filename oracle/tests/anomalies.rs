@@ -1011,3 +1011,199 @@ fn a_data_loss_report_after_retention_passed_the_acknowledged_records_is_explain
         1,
     );
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// spurious-out-of-range, read-above-high-watermark: what fetch answers carried
+
+const LEADER_1: &str = r#"{"time":1,"process":"cluster","type":"ok","f":"leader","topic":"t","partition":0,"broker":1,"epoch":1}"#;
+/// consumer-0's fetch of t/0 at offset 0 from broker 1, answered with high watermark 5 and log start 0.
+const EXPOSED_5: &str = r#"{"time":2,"process":"consumer-0","type":"ok","f":"request","api":"fetch","topic":"t","partition":0,"offset":0,"broker":1,"error":null,"progress":true,"high_watermark":5,"log_start_offset":0}"#;
+
+/// consumer-0's fetch of t/0 at `offset` from `broker`, answered offset_out_of_range.
+fn out_of_range(offset: u64, broker: u32) -> String {
+    format!(
+        r#"{{"time":5,"process":"consumer-0","type":"fail","f":"request","api":"fetch","topic":"t","partition":0,"offset":{offset},"broker":{broker},"error":"offset_out_of_range","progress":false}}"#
+    )
+}
+
+/// consumer-0's reset of t/0 for out_of_range.
+fn reset_out_of_range(from: u64, to: u64) -> String {
+    format!(
+        r#"{{"time":6,"process":"consumer-0","type":"ok","f":"reset","topic":"t","partition":0,"from":{from},"to":{to},"reason":"out_of_range"}}"#
+    )
+}
+
+#[test]
+fn spurious_out_of_range_from_the_leader_at_or_below_an_exposed_high_watermark() {
+    for offset in [3, 5] {
+        let result = check(&lines(&[LEADER_1, EXPOSED_5, &out_of_range(offset, 1)]));
+        assert_only(&result, AnomalyKind::SpuriousOutOfRange, 1);
+        assert_eq!(result.anomalies[0].events, vec![1, 2, 3]);
+        if offset == 5 {
+            // The high watermark itself is the next offset to be written: in range (an empty answer).
+            insta::assert_snapshot!("spurious_out_of_range", result.to_json());
+        }
+    }
+}
+
+#[test]
+fn not_spurious_out_of_range_above_the_high_watermark_or_before_it_was_exposed() {
+    assert_valid(&check(&lines(&[LEADER_1, EXPOSED_5, &out_of_range(6, 1)])));
+    let later = EXPOSED_5.replace("\"time\":2", "\"time\":5");
+    assert_valid(&check(&lines(&[LEADER_1, &out_of_range(3, 1), &later])));
+    // A fetch answer without a high watermark (a history recorded without them) exposes nothing.
+    let without = r#"{"time":2,"process":"consumer-0","type":"ok","f":"request","api":"fetch","topic":"t","partition":0,"offset":0,"broker":1,"error":null,"progress":true}"#;
+    assert_valid(&check(&lines(&[LEADER_1, without, &out_of_range(3, 1)])));
+}
+
+#[test]
+fn not_spurious_out_of_range_from_a_broker_that_is_not_the_leader_of_record() {
+    // A KIP-392 follower (its log start may be ahead), a deposed or stale leader: correct where they are.
+    assert_valid(&check(&lines(&[LEADER_1, EXPOSED_5, &out_of_range(3, 2)])));
+    // Without any `leader` event nothing says who leads.
+    assert_valid(&check(&lines(&[EXPOSED_5, &out_of_range(3, 1)])));
+    // Offline: no leader until the next `leader` event.
+    let offline = r#"{"time":3,"process":"cluster","type":"ok","f":"offline","topic":"t","partition":0,"epoch":2}"#;
+    assert_valid(&check(&lines(&[
+        LEADER_1,
+        EXPOSED_5,
+        offline,
+        &out_of_range(3, 1),
+    ])));
+    // Elected again: judged again.
+    let again = r#"{"time":4,"process":"cluster","type":"ok","f":"leader","topic":"t","partition":0,"broker":1,"epoch":3}"#;
+    let result = check(&lines(&[
+        LEADER_1,
+        EXPOSED_5,
+        offline,
+        again,
+        &out_of_range(3, 1),
+    ]));
+    assert_only(&result, AnomalyKind::SpuriousOutOfRange, 1);
+    assert_eq!(result.anomalies[0].events, vec![2, 4, 5]);
+}
+
+#[test]
+fn not_spurious_out_of_range_below_a_log_start_of_the_partition_or_of_that_replica() {
+    let authoritative = r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":4}"#;
+    assert_valid(&check(&lines(&[
+        LEADER_1,
+        EXPOSED_5,
+        authoritative,
+        &out_of_range(3, 1),
+    ])));
+    let replica_1 = r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":4,"broker":1}"#;
+    assert_valid(&check(&lines(&[
+        LEADER_1,
+        EXPOSED_5,
+        replica_1,
+        &out_of_range(3, 1),
+    ])));
+    // What broker 1's own answer said of its log start counts too.
+    let answered_4 = r#"{"time":3,"process":"consumer-1","type":"ok","f":"request","api":"fetch","topic":"t","partition":0,"offset":4,"broker":1,"error":null,"progress":false,"high_watermark":5,"log_start_offset":4}"#;
+    assert_valid(&check(&lines(&[
+        LEADER_1,
+        EXPOSED_5,
+        answered_4,
+        &out_of_range(3, 1),
+    ])));
+    // Another replica's log start says nothing of the leader's log.
+    let replica_2 = r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":4,"broker":2}"#;
+    assert_only(
+        &check(&lines(&[
+            LEADER_1,
+            EXPOSED_5,
+            replica_2,
+            &out_of_range(3, 1),
+        ])),
+        AnomalyKind::SpuriousOutOfRange,
+        1,
+    );
+    // At the log start itself the offset is in range.
+    assert_only(
+        &check(&lines(&[
+            LEADER_1,
+            EXPOSED_5,
+            authoritative,
+            &out_of_range(4, 1),
+        ])),
+        AnomalyKind::SpuriousOutOfRange,
+        1,
+    );
+}
+
+#[test]
+fn a_reset_for_out_of_range_without_an_answer_is_judged_and_after_one_is_not_again() {
+    let result = check(&lines(&[LEADER_1, EXPOSED_5, &reset_out_of_range(3, 0)]));
+    assert_only(&result, AnomalyKind::SpuriousOutOfRange, 1);
+    assert_eq!(result.anomalies[0].events, vec![2, 3]);
+    // After the leader's spurious answer, the reset is its consequence: one anomaly, the answer's.
+    let result = check(&lines(&[
+        LEADER_1,
+        EXPOSED_5,
+        &out_of_range(3, 1),
+        &reset_out_of_range(3, 0),
+    ]));
+    assert_only(&result, AnomalyKind::SpuriousOutOfRange, 1);
+    assert_eq!(result.anomalies[0].events, vec![1, 2, 3]);
+    // After a follower's out-of-range (KIP-392 case 3) the reset is the client's reaction to a correct
+    // answer: not judged here.
+    assert_valid(&check(&lines(&[
+        LEADER_1,
+        EXPOSED_5,
+        &out_of_range(3, 2),
+        &reset_out_of_range(3, 0),
+    ])));
+}
+
+#[test]
+fn not_spurious_a_reset_below_the_log_start_above_the_high_watermark_or_for_another_reason() {
+    let authoritative = r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":4}"#;
+    assert_valid(&check(&lines(&[
+        EXPOSED_5,
+        authoritative,
+        &reset_out_of_range(3, 4),
+    ])));
+    assert_valid(&check(&lines(&[EXPOSED_5, &reset_out_of_range(6, 5)])));
+    assert_valid(&check(&lines(&[
+        EXPOSED_5,
+        r#"{"time":6,"process":"consumer-0","type":"ok","f":"reset","topic":"t","partition":0,"from":3,"to":0,"reason":"seek"}"#,
+    ])));
+}
+
+/// consumer-0's fetch of t/0 at 0 answered with high watermark 2, then a poll of the given offsets.
+fn read_after_high_watermark_2(answer: &str, offsets: &[u64]) -> String {
+    let records: Vec<String> = offsets
+        .iter()
+        .map(|offset| {
+            format!(r#"{{"topic":"t","partition":0,"offset":{offset},"value":"v{offset}"}}"#)
+        })
+        .collect();
+    let poll = format!(
+        r#"{{"time":3,"process":"consumer-0","type":"ok","f":"poll","records":[{}]}}"#,
+        records.join(",")
+    );
+    lines(&[answer, &poll])
+}
+
+const ANSWER_HW_2: &str = r#"{"time":2,"process":"consumer-0","type":"ok","f":"request","api":"fetch","topic":"t","partition":0,"offset":0,"broker":1,"error":null,"progress":true,"high_watermark":2,"log_start_offset":0}"#;
+
+#[test]
+fn read_above_high_watermark_a_delivery_at_or_above_what_the_answers_carried() {
+    let result = check(&read_after_high_watermark_2(ANSWER_HW_2, &[0, 1, 2]));
+    assert_only(&result, AnomalyKind::ReadAboveHighWatermark, 1);
+    assert_eq!(result.anomalies[0].events, vec![1, 2]);
+    insta::assert_snapshot!("read_above_high_watermark", result.to_json());
+}
+
+#[test]
+fn not_read_above_high_watermark_below_it_or_when_an_answer_did_not_say() {
+    assert_valid(&check(&read_after_high_watermark_2(ANSWER_HW_2, &[0, 1])));
+    // An answer that moved the position without a high watermark may have brought the record.
+    let unknown = r#"{"time":1,"process":"consumer-0","type":"ok","f":"request","api":"fetch","topic":"t","partition":0,"offset":0,"broker":1,"error":null,"progress":true}"#;
+    let history = read_after_high_watermark_2(ANSWER_HW_2, &[0, 1, 2]);
+    assert_valid(&check(&format!("{unknown}\n{history}")));
+    // Another consumer's high watermark says nothing of this one's answers.
+    let other = ANSWER_HW_2.replace("consumer-0", "consumer-1");
+    assert_valid(&check(&read_after_high_watermark_2(&other, &[0, 1, 2])));
+}

@@ -239,6 +239,48 @@ proptest! {
         let result = check_events(&events);
         prop_assert_eq!(kinds_and_counts(&result), BTreeMap::from([(AnomalyKind::PollSkip, 1)]), "{}", result.render_text());
     }
+
+    #[test]
+    fn a_first_answer_whose_high_watermark_is_its_fetch_offset_is_a_read_above_it(seed in any::<u64>(), pick in any::<prop::sample::Index>()) {
+        let mut events = history(seed, 800);
+        // The first fetch answer with progress of each (consumer, partition): no earlier answer of that
+        // consumer carried a higher high watermark.
+        let mut seen = BTreeSet::new();
+        let mut firsts = Vec::new();
+        for (index, event) in events.iter().enumerate() {
+            if let Op::Request(request) = &event.op {
+                if request.progress && request.high_watermark.is_some() && seen.insert((event.process.to_string(), request.partition)) {
+                    firsts.push(index);
+                }
+            }
+        }
+        prop_assume!(!firsts.is_empty());
+        let index = firsts[pick.index(firsts.len())];
+        let process = events[index].process.to_string();
+        let (partition, offset) = match &mut events[index].op {
+            Op::Request(request) => {
+                request.high_watermark = Some(request.offset);
+                (request.partition, request.offset)
+            }
+            _ => unreachable!(),
+        };
+        // The model's poll right after the answer delivers what it brought, from its fetch offset on.
+        let brought = match &events[index + 1].op {
+            Op::PollOk { records } if events[index + 1].process == process => records
+                .iter()
+                .filter(|record| record.partition == partition && record.offset >= offset)
+                .count() as u64,
+            _ => 0,
+        };
+        prop_assume!(brought > 0);
+        let result = check_events(&events);
+        prop_assert_eq!(
+            kinds_and_counts(&result),
+            BTreeMap::from([(AnomalyKind::ReadAboveHighWatermark, brought)]),
+            "{}",
+            result.render_text()
+        );
+    }
 }
 
 /// The generator exercises what the checkers care about, so "valid" above means something.

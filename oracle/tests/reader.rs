@@ -81,6 +81,8 @@ fn every_event() -> Vec<Event<'static>> {
                 broker: 1,
                 error: None,
                 progress: true,
+                high_watermark: Some(44),
+                log_start_offset: Some(3),
             }),
         ),
         Event::new(
@@ -94,6 +96,8 @@ fn every_event() -> Vec<Event<'static>> {
                 broker: 2,
                 error: Some(text("not_leader_or_follower")),
                 progress: false,
+                high_watermark: None,
+                log_start_offset: None,
             }),
         ),
         Event::new(
@@ -456,6 +460,17 @@ fn a_wrong_type_is_named_with_what_was_expected_and_found() {
             r#"{"time":1,"process":"p","type":"fail","f":"poll","topic":"t","partition":0,"offset":0,"error":"offset_evicted","next_available":"5"}"#,
             "next_available",
             "string \"5\"",
+        ),
+        (
+            r#"{"time":1,"process":"p","type":"ok","f":"request","api":"fetch","topic":"t","partition":0,"offset":0,"broker":1,"error":null,"progress":true,"high_watermark":"5"}"#,
+            "high_watermark",
+            "string \"5\"",
+        ),
+        // Kafka's -1 ("unknown", on an error answer) is not a value: leave the field out.
+        (
+            r#"{"time":1,"process":"p","type":"fail","f":"request","api":"fetch","topic":"t","partition":0,"offset":0,"broker":1,"error":"x","progress":false,"log_start_offset":-1}"#,
+            "log_start_offset",
+            "number -1",
         ),
     ];
     for (bad, wrong, found_text) in cases {

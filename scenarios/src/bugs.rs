@@ -8,7 +8,8 @@
 
 use broker::node::ClusterConfig;
 use broker::policy::{
-    ElectionPolicy, HighWatermarkPolicy, IsrEligibilityPolicy, SegmentViewPolicy, TruncationPolicy,
+    ConsumerFetchRangePolicy, ElectionPolicy, HighWatermarkPolicy, IsrEligibilityPolicy,
+    SegmentViewPolicy, TruncationPolicy,
 };
 use client::policy::{
     CommitPositionPolicy, FollowerOutOfRangePolicy, OffsetEvictedPolicy, PartitionDiscoveryPolicy,
@@ -30,6 +31,8 @@ pub enum Override {
     Election(ElectionPolicy),
     /// `controller.isr_eligibility_policy`.
     IsrEligibility(IsrEligibilityPolicy),
+    /// `broker.consumer_fetch_range_policy`.
+    ConsumerFetchRange(ConsumerFetchRangePolicy),
     /// `producer.producer_state_loss_policy`.
     ProducerStateLoss(ProducerStateLossPolicy),
     /// `producer.partition_discovery_policy`.
@@ -51,6 +54,9 @@ impl Override {
             Override::Truncation(policy) => config.broker.truncation_policy = policy,
             Override::Election(policy) => config.controller.election_policy = policy,
             Override::IsrEligibility(policy) => config.controller.isr_eligibility_policy = policy,
+            Override::ConsumerFetchRange(policy) => {
+                config.broker.consumer_fetch_range_policy = policy
+            }
             Override::ProducerStateLoss(_)
             | Override::PartitionDiscovery(_)
             | Override::CommitPosition(_)
@@ -69,6 +75,7 @@ impl Override {
             | Override::Truncation(_)
             | Override::Election(_)
             | Override::IsrEligibility(_)
+            | Override::ConsumerFetchRange(_)
             | Override::CommitPosition(_)
             | Override::OffsetEvicted(_)
             | Override::FollowerOutOfRange(_) => {}
@@ -86,6 +93,7 @@ impl Override {
             | Override::Truncation(_)
             | Override::Election(_)
             | Override::IsrEligibility(_)
+            | Override::ConsumerFetchRange(_)
             | Override::ProducerStateLoss(_)
             | Override::PartitionDiscovery(_) => {}
         }
@@ -106,6 +114,9 @@ impl fmt::Display for Override {
             Override::Election(policy) => write!(f, "controller.election_policy = {policy:?}"),
             Override::IsrEligibility(policy) => {
                 write!(f, "controller.isr_eligibility_policy = {policy:?}")
+            }
+            Override::ConsumerFetchRange(policy) => {
+                write!(f, "broker.consumer_fetch_range_policy = {policy:?}")
             }
             Override::ProducerStateLoss(policy) => {
                 write!(f, "producer.producer_state_loss_policy = {policy:?}")
@@ -294,6 +305,18 @@ pub const CATALOG: &[BugInfo] = &[
         scenario: "wiped-replica",
         anomalies: &["inconsistent-offsets", "high-watermark-lost"],
         overrides: &[Override::IsrEligibility(IsrEligibilityPolicy::IdsOnly)],
+    },
+    BugInfo {
+        name: "stale-log-end-range-check",
+        summary: "the leader checks a consumer's fetch offset against the log end from before \
+                  its latest append, whose records are already readable and committed: a \
+                  caught-up consumer is answered OffsetOutOfRange below the high watermark",
+        source: "KAFKA-2477 (fixed by apache/kafka PR #204, 0.9.0.0)",
+        scenario: "partition-growth",
+        anomalies: &["spurious-out-of-range"],
+        overrides: &[Override::ConsumerFetchRange(
+            ConsumerFetchRangePolicy::EndBeforeLatestAppend,
+        )],
     },
 ];
 

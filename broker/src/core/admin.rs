@@ -72,6 +72,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
                         high_watermark,
                         leader_epoch: 0,
                         partition_epoch: 0,
+                        unpublished_append: None,
                         role: Role::Follower(FollowerState {
                             leader: None,
                             phase: FollowerPhase::NeedsEpochCheck,

@@ -7,6 +7,7 @@ use super::leader::LeaderState;
 use super::{error_code, BrokerCore, Observation, Role};
 use crate::api::*;
 use crate::log::{ReadPlan, ReadResult};
+use crate::policy::ConsumerFetchRangePolicy;
 use crate::storage::Storage;
 use bytes::Bytes;
 use std::net::SocketAddr;
@@ -18,6 +19,49 @@ pub(super) struct ParkedFetch {
     pub(super) correlation_id: u64,
     pub(super) request: FetchRequest,
     pub(super) deadline_ms: u64,
+}
+
+/// [`ConsumerFetchRangePolicy::EndBeforeLatestAppend`]: how long after an append the consumer
+/// fetch check still reads the log end from before it. Long enough for the followers to fetch the
+/// append and the high watermark to pass the old end, and a caught-up consumer to ask beyond it.
+pub const UNPUBLISHED_APPEND_MS: u64 = 50;
+
+/// [`ConsumerFetchRangePolicy::EndBeforeLatestAppend`]: an append whose end the consumer fetch
+/// check does not see yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct UnpublishedAppend {
+    /// The log end before the append.
+    pub(super) end_before: u64,
+    /// The check sees the current end from this time on.
+    pub(super) published_at_ms: u64,
+}
+
+impl UnpublishedAppend {
+    /// Notes an append that moved the log end from `end_before` at `now_ms`.
+    pub(super) fn note(
+        policy: ConsumerFetchRangePolicy,
+        slot: &mut Option<UnpublishedAppend>,
+        end_before: u64,
+        now_ms: u64,
+    ) {
+        match policy {
+            ConsumerFetchRangePolicy::CurrentLogEnd => {}
+            ConsumerFetchRangePolicy::EndBeforeLatestAppend => {
+                *slot = Some(UnpublishedAppend {
+                    end_before,
+                    published_at_ms: now_ms + UNPUBLISHED_APPEND_MS,
+                })
+            }
+        }
+    }
+
+    /// The log end a consumer fetch is checked against at `now_ms`.
+    fn checked_end(slot: Option<UnpublishedAppend>, log_end: u64, now_ms: u64) -> u64 {
+        match slot {
+            Some(append) if now_ms < append.published_at_ms => append.end_before.min(log_end),
+            _ => log_end,
+        }
+    }
 }
 
 /// Most fetches a broker holds at once; more are answered at once.
@@ -200,7 +244,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
             Role::Leader(leader) => {
                 // Beyond the log end is out of range; between the high watermark and the log
                 // end there is simply nothing committed to read yet (answered empty below).
-                if request.offset > log_end {
+                let checked_end =
+                    UnpublishedAppend::checked_end(replica.unpublished_append, log_end, now_ms);
+                if request.offset > checked_end {
                     return error(ErrorCode::OffsetOutOfRange);
                 }
                 if request.offset >= log_start {

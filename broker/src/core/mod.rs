@@ -48,9 +48,10 @@ mod produce;
 use crate::api::*;
 use crate::epoch_cache::EpochCache;
 use crate::log::{Log, LogConfig, LogError};
-use crate::policy::{HighWatermarkPolicy, TruncationPolicy};
+use crate::policy::{ConsumerFetchRangePolicy, HighWatermarkPolicy, TruncationPolicy};
 use crate::storage::Storage;
-use fetch::{ParkedFetch, PendingRead};
+pub use fetch::UNPUBLISHED_APPEND_MS;
+use fetch::{ParkedFetch, PendingRead, UnpublishedAppend};
 use follower::FollowerState;
 use leader::LeaderState;
 use produce::{PendingProduce, ProducerActivity};
@@ -87,6 +88,8 @@ pub struct BrokerConfig {
     pub high_watermark_policy: HighWatermarkPolicy,
     /// How a follower finds where its log diverged from the leader's.
     pub truncation_policy: TruncationPolicy,
+    /// Which log end a leader checks a consumer's fetch offset against.
+    pub consumer_fetch_range_policy: ConsumerFetchRangePolicy,
 }
 
 impl BrokerConfig {
@@ -107,6 +110,7 @@ impl BrokerConfig {
             fetch_bytes_max: 8 << 20,
             high_watermark_policy: HighWatermarkPolicy::default(),
             truncation_policy: TruncationPolicy::default(),
+            consumer_fetch_range_policy: ConsumerFetchRangePolicy::default(),
         }
     }
 }
@@ -247,6 +251,9 @@ struct Replica<S: Storage + Clone> {
     leader_epoch: u32,
     partition_epoch: u32,
     role: Role,
+    /// Under [`ConsumerFetchRangePolicy::EndBeforeLatestAppend`]: the latest append whose end the
+    /// consumer fetch check does not see yet (`fetch.rs`).
+    unpublished_append: Option<UnpublishedAppend>,
 }
 
 impl<S: Storage + Clone> Replica<S> {

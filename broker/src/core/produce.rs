@@ -2,7 +2,7 @@
 //! and their completion, failure or timeout, and the per-producer activity that forced producer
 //! expiry (in `admin`) consults.
 
-use super::{error_code, BrokerCore, Observation, Output, Role};
+use super::{error_code, BrokerCore, Observation, Output, Role, UnpublishedAppend};
 use crate::api::*;
 use crate::batch::RecordBatch;
 use crate::log::AppendOutcome;
@@ -73,6 +73,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
         let epoch = replica.leader_epoch;
         let producer_id = batch.producer_id;
         let producer_epoch = batch.producer_epoch;
+        let end_before = replica.log.log_end_offset();
         let outcome = match replica.log.append_as_leader(batch, epoch, now_ms as i64) {
             Ok(outcome) => outcome,
             Err(error) => {
@@ -80,6 +81,14 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 return reject(error_code(&error));
             }
         };
+        if matches!(outcome, AppendOutcome::Appended { .. }) {
+            UnpublishedAppend::note(
+                self.config.consumer_fetch_range_policy,
+                &mut replica.unpublished_append,
+                end_before,
+                now_ms,
+            );
+        }
         if producer_id >= 0 {
             let appended = matches!(outcome, AppendOutcome::Appended { .. });
             note_producer_append(

@@ -12,6 +12,23 @@ impl Consumer {
         error: Option<&str>,
         progress: bool,
     ) {
+        self.record_answer(api, partition, offset, broker, error, progress, None);
+    }
+
+    /// A request and what its answer said; `watermarks` = (high watermark, log start offset) when
+    /// the answer carried them: a fetch answered without an error (Kafka sends -1 for both with
+    /// an error, so a real client knows them only then).
+    #[allow(clippy::too_many_arguments)]
+    fn record_answer(
+        &mut self,
+        api: &str,
+        partition: &TopicPartition,
+        offset: u64,
+        broker: BrokerId,
+        error: Option<&str>,
+        progress: bool,
+        watermarks: Option<(u64, u64)>,
+    ) {
         self.record(Op::Request(oracle::Request {
             api: api.to_string().into(),
             topic: partition.topic.clone().into(),
@@ -20,6 +37,8 @@ impl Consumer {
             broker,
             error: error.map(|error| error.to_string().into()),
             progress,
+            high_watermark: watermarks.map(|(high_watermark, _)| high_watermark),
+            log_start_offset: watermarks.map(|(_, log_start)| log_start),
         }));
     }
 
@@ -73,6 +92,7 @@ impl Consumer {
             // The position moved while the fetch was out: its answer no longer applies.
             return;
         }
+        let watermarks = Some((answer.high_watermark, answer.log_start_offset));
         match answer.result {
             Ok(batches) => {
                 state.high_watermark = Some(answer.high_watermark);
@@ -130,13 +150,15 @@ impl Consumer {
                 let state = self.partitions.get_mut(partition).expect("exists");
                 if let Some(error) = corrupt {
                     tracing::warn!(%partition, %error, broker, "corrupt batch fetched; not delivered");
-                    self.record_request(
+                    // The broker answered without an error: its watermarks are known.
+                    self.record_answer(
                         "fetch",
                         partition,
                         offset,
                         broker,
                         Some(ErrorCode::CorruptMessage.name()),
                         progress,
+                        watermarks,
                     );
                     if from_replica {
                         let state = self.partitions.get_mut(partition).expect("exists");
@@ -152,7 +174,9 @@ impl Consumer {
                 if !progress {
                     state.retry_at_ms = now_ms + self.config.fetch_idle_backoff_ms;
                 }
-                self.record_request("fetch", partition, offset, broker, None, progress);
+                self.record_answer(
+                    "fetch", partition, offset, broker, None, progress, watermarks,
+                );
             }
             Err(error) => {
                 let name = error.name();

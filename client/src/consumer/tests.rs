@@ -375,6 +375,38 @@ fn bug_follower_ooor_spin_keeps_asking_the_follower() {
         .all(|(_, _, broker, _, progress)| *broker == 2 && !progress));
 }
 
+/// A fetch answered without an error records the high watermark and log start it carried; an
+/// error answer records neither (Kafka sends -1 for both with an error).
+#[test]
+fn a_fetch_answer_records_its_watermarks_only_without_an_error() {
+    let mut h = Harness::booted(config(), Some(5));
+    h.wire.take_ops();
+    let fetch = h.one("fetch");
+    h.answer(
+        &fetch,
+        Response::Fetch(FetchResponse {
+            result: Ok(vec![served_batch(5, &["a", "b"])]),
+            high_watermark: 7,
+            log_start_offset: 2,
+            leader_epoch: 0,
+            preferred_read_replica: None,
+        }),
+    );
+    h.poll();
+    let next = h.one("fetch");
+    h.answer(&next, fetch_error(ErrorCode::NotLeaderOrFollower));
+    let watermarks: Vec<(Option<u64>, Option<u64>)> = h
+        .wire
+        .take_ops()
+        .iter()
+        .filter_map(|op| match op {
+            Op::Request(request) => Some((request.high_watermark, request.log_start_offset)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(watermarks, vec![(Some(7), Some(2)), (None, None)]);
+}
+
 #[test]
 fn out_of_range_at_the_leader_checks_the_high_watermark_then_resets() {
     let mut h = Harness::booted(config(), Some(50));

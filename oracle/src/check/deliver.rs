@@ -103,6 +103,15 @@ impl Checker {
             cursor.max_read = Some((offset, line));
         }
         cursor.delivered.insert(offset, line);
+        let above_high_watermark = cursor
+            .answered_high_watermark
+            .filter(|&(high_watermark, _)| {
+                offset >= high_watermark && !cursor.answered_without_high_watermark
+            });
+
+        if let Some(high_watermark) = above_high_watermark {
+            self.report_read_above_high_watermark(process, line, partition, offset, high_watermark);
+        }
 
         if let Some((start_line, redelivery)) = duplicate_delivery {
             self.report_duplicate_delivery(

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use crate::event::{error_code, CommitPhase, Event, FaultKind, Op, Request};
 mod deliver;
+mod fetches;
 mod positions;
 mod resolve;
 
@@ -142,6 +143,14 @@ struct PartitionState {
     /// When the partition had no leader: (from, until) in ns, `until` = `u64::MAX` while open; from `offline`
     /// to the partition's next `leader` event.
     offline: Vec<(u64, u64)>,
+    /// The partition's leader of record: the broker of its last `leader` event and that line; `None` before
+    /// any, and after an `offline` until the next `leader`.
+    leader: Option<(u32, u64)>,
+    /// The highest high watermark a fetch answer of the partition carried so far: (offset, line).
+    exposed_high_watermark: Option<(u64, u64)>,
+    /// Per broker, the highest log start known of its replica: from `log_start` events with that `broker`
+    /// and from the `log_start_offset` of its fetch answers: (offset, line).
+    replica_log_starts: BTreeMap<u32, (u64, u64)>,
 }
 
 impl PartitionState {
@@ -229,6 +238,15 @@ struct Cursor {
     skipped: Vec<(u64, u64)>,
     /// The highest offset this process delivered: (offset, line).
     max_read: Option<(u64, u64)>,
+    /// The highest high watermark this process's fetch answers carried: (offset, line).
+    answered_high_watermark: Option<(u64, u64)>,
+    /// Some fetch answer of this process moved its position without carrying a high watermark: its
+    /// deliveries cannot be compared with the high watermarks (`read-above-high-watermark`).
+    answered_without_high_watermark: bool,
+    /// The last fetch answer of this process for the partition, when it was an `offset_out_of_range` or
+    /// `offset_evicted` error: what a `reset` after it follows (`spurious-out-of-range` judges the answer,
+    /// not the reset).
+    last_fetch_error: Option<(u64, u64)>,
 }
 
 impl Cursor {
@@ -449,10 +467,15 @@ impl Checker {
             Op::Crash => self.on_end(process, line, Lifecycle::Crashed),
             Op::Close => self.on_end(process, line, Lifecycle::Closed),
             Op::Leader {
-                topic, partition, ..
+                topic,
+                partition,
+                broker,
+                ..
             } => {
                 let partition = self.partition_id(topic, *partition);
-                let offline = &mut self.partitions[partition as usize].offline;
+                let state = &mut self.partitions[partition as usize];
+                state.leader = Some((*broker, line));
+                let offline = &mut state.offline;
                 if let Some(last) = offline.last_mut().filter(|(_, end)| *end == u64::MAX) {
                     last.1 = event.time_ns;
                 }
@@ -461,6 +484,7 @@ impl Checker {
                 topic, partition, ..
             } => {
                 let partition = self.partition_id(topic, *partition);
+                self.partitions[partition as usize].leader = None;
                 let offline = &mut self.partitions[partition as usize].offline;
                 if offline.last().is_none_or(|(_, end)| *end != u64::MAX) {
                     offline.push((event.time_ns, u64::MAX));
@@ -550,16 +574,20 @@ impl Checker {
                     self.check_next_available(process, line, partition, *offset, *next_available);
                 }
             }
-            Op::Request(Request {
-                api,
-                topic,
-                partition,
-                offset,
-                error,
-                progress,
-                ..
-            }) => {
+            Op::Request(request) => {
+                let Request {
+                    api,
+                    topic,
+                    partition,
+                    offset,
+                    error,
+                    progress,
+                    ..
+                } = request;
                 let partition = self.partition_id(topic, *partition);
+                if api == crate::event::api::FETCH {
+                    self.on_fetch_answer(process, line, partition, request);
+                }
                 self.on_request(
                     process,
                     line,
@@ -624,6 +652,9 @@ impl Checker {
                 reason,
             } => {
                 let partition = self.partition_id(topic, *partition);
+                if reason == crate::event::reset_reason::OUT_OF_RANGE {
+                    self.check_out_of_range_reset(process, line, partition, *from, *to);
+                }
                 // A jump forward skips `[from, to)` on purpose when the application asked for it
                 // (`seek`) or when `from` really was out of range (below the authoritative log
                 // start): what it skips is then not expected of this process. A jump from an
@@ -668,7 +699,9 @@ impl Checker {
                 broker,
             } => {
                 let partition = self.partition_id(topic, *partition);
-                if broker.is_none() {
+                if let Some(broker) = broker {
+                    self.note_replica_log_start(partition, *broker, *offset, line);
+                } else {
                     let state = &mut self.partitions[partition as usize];
                     state.log_start = Some((*offset, line));
                     if state
@@ -825,6 +858,9 @@ impl Checker {
             highest_known: None,
             texts: String::new(),
             offline: Vec::new(),
+            leader: None,
+            exposed_high_watermark: None,
+            replica_log_starts: BTreeMap::new(),
         });
         id
     }
