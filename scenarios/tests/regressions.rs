@@ -45,3 +45,31 @@ fn swarm_2858_a_slow_metadata_refresh_after_growth_is_not_stale_partitions() {
 fn swarm_4563_a_broker_restarted_during_a_controller_outage_is_still_a_new_incarnation() {
     assert_passes("swarm", 4563, "lost-write, controller forgot incarnations");
 }
+
+/// Duplicates on the correct build: time retention (8.3 s) was shorter than the franz-go
+/// producer's delivery timeout (10 s). A batch written while its answers were lost (timeouts,
+/// then `NotEnoughReplicas` while a follower was down) was deleted by retention, and the broker
+/// forgot the producer with it; the retry got `UnknownProducerId` with a log start above the last
+/// acknowledged offset, and franz-go, as its `handleReqRespBatch` does ("no loss occurred, bumping
+/// producer epoch and resetting sequence numbers"), wrote the batch again under a new epoch. The
+/// swarm now keeps its producers' delivery timeout 2 s below time retention, as every other
+/// scenario keeps retention above the delivery timeout.
+#[test]
+fn swarm_8319_retention_never_deletes_a_batch_a_producer_still_retries() {
+    assert_passes(
+        "swarm",
+        8319,
+        "duplicate, franz-go resent a batch whose state retention removed",
+    );
+}
+
+/// The same as seed 8319: franz-go wrote again a batch that retention had deleted (with the
+/// producer's state) while it was still being retried after a leader crash.
+#[test]
+fn swarm_8742_retention_never_deletes_a_batch_a_producer_still_retries() {
+    assert_passes(
+        "swarm",
+        8742,
+        "duplicate, franz-go resent a batch whose state retention removed",
+    );
+}
