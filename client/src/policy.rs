@@ -133,7 +133,9 @@ pub enum SequenceDesyncPolicy {
     /// `UNKNOWN_PRODUCER_ID` on a retried batch ("unable to retry without risking
     /// duplication/reordering") and `OUT_OF_ORDER_SEQUENCE_NUMBER` on the head-of-line batch
     /// ("sequence desynchronization with broker") are fatal: the producer stops (every pending
-    /// and later send fails). The log start is not consulted.
+    /// and later send fails) and tells the application (`rd_kafka_idemp_set_fatal_error`: the
+    /// `error_cb` gets `RD_KAFKA_RESP_ERR__FATAL`), recorded as a `fatal` history event. The log
+    /// start is not consulted.
     FatalUnlessFirstAttempt,
 }
 

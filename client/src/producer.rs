@@ -217,7 +217,8 @@ pub struct ProducerStatus {
     /// Epoch bumps (KIP-360) and fresh producer ids obtained after the first.
     pub producer_id_resets: u64,
     pub producer_id: Option<(i64, i16)>,
-    /// Set when a fatal error stopped the producer (only under `ProducerStateLossPolicy::Fatal`).
+    /// Set when a fatal error stopped the producer (`ProducerStateLossPolicy::Fatal`, or
+    /// `SequenceDesyncPolicy::FatalUnlessFirstAttempt`, librdkafka's).
     pub fatal: Option<String>,
     pub closed: bool,
     /// Partitions this producer has sent to, per topic.

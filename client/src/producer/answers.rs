@@ -315,9 +315,11 @@ impl Producer {
         match policy {
             ProducerStateLossPolicy::BumpEpoch => {}
             ProducerStateLossPolicy::Fatal => {
-                // The producer gives up on every pending and later send (franz-go #805).
+                // The producer gives up on every pending and later send (franz-go #805). It tells
+                // the application nothing more than each send's failure (franz-go has no
+                // client-wide fatal error: `failProducerID` fails the records), so no `fatal`.
                 tracing::error!(%partition, "UnknownProducerId: fatal");
-                self.go_fatal(error.name());
+                self.go_fatal(error.name(), None);
                 return;
             }
             ProducerStateLossPolicy::ResetWithoutBump => {
@@ -371,7 +373,12 @@ impl Producer {
                         %error,
                         "sequence desynchronization on the head batch: fatal (librdkafka)"
                     );
-                    self.go_fatal(error.name());
+                    // `rd_kafka_idemp_set_fatal_error` raises a fatal error: the application's
+                    // `error_cb` gets `RD_KAFKA_RESP_ERR__FATAL`, `rd_kafka_fatal_error()` names
+                    // the error, and every later `rd_kafka_produce()` fails with it; the
+                    // application must destroy the instance (librdkafka INTRODUCTION.md, "Fatal
+                    // producer errors"). Recorded as `fatal`: what the application was told.
+                    self.go_fatal(error.name(), Some(partition));
                     return;
                 }
                 tracing::info!(%partition, %error, "first attempt: bumping the epoch and resending");
@@ -443,9 +450,18 @@ impl Producer {
         state.next_sequence = sequence;
     }
 
-    /// Every pending send completes now; every later send fails with `error`.
-    fn go_fatal(&mut self, error: &str) {
+    /// Every pending send completes now; every later send fails with `error`. `declared`: the
+    /// client tells the application it is unusable (a `fatal` history event naming the partition
+    /// whose answer raised it, before the sends complete).
+    fn go_fatal(&mut self, error: &str, declared: Option<&TopicPartition>) {
         self.fatal = Some(error.to_string());
+        if let Some(partition) = declared {
+            self.actions.push(Action::Record(Op::Fatal {
+                topic: partition.topic.clone().into(),
+                partition: partition.partition,
+                error: error.to_string().into(),
+            }));
+        }
         let mut batches = Vec::new();
         for state in self.partitions.values_mut() {
             for mut batch in state.window.drain(..).chain(state.open.drain(..)) {
