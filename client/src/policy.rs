@@ -128,7 +128,9 @@ pub enum SequenceDesyncPolicy {
     /// start does not explain it the `onDataLoss` hook fires: counted as a data-loss report.
     BumpResendAndReport,
     /// librdkafka (`rdkafka_request.c`, `rd_kafka_handle_idempotent_Produce_error`):
-    /// `UNKNOWN_PRODUCER_ID` on a batch that was never retried: drain, bump the epoch and
+    /// `UNKNOWN_PRODUCER_ID` on a batch that was never retried (a resend after a metadata refresh,
+    /// e.g. for `NOT_LEADER_OR_FOLLOWER`, does not count: `rd_kafka_handle_Produce_error` sets
+    /// `incr_retry = 0` on `RD_KAFKA_ERR_ACTION_REFRESH`): drain, bump the epoch and
     /// resend ("no risk of duplication/reordering: resetting PID and retrying");
     /// `UNKNOWN_PRODUCER_ID` on a retried batch ("unable to retry without risking
     /// duplication/reordering") and `OUT_OF_ORDER_SEQUENCE_NUMBER` on the head-of-line batch

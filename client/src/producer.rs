@@ -256,7 +256,8 @@ struct Batch {
     /// Some attempt may have been appended (no answer, or an error that does not prove it was not).
     maybe_written: bool,
     /// An attempt ended in a timeout or a retriable error and was (or will be) sent again; a
-    /// resend after an epoch bump is not a retry (librdkafka's `retries` count, which
+    /// resend after an epoch bump, or after an error that only asks for a metadata refresh
+    /// (`NotLeaderOrFollower`, ...), is not a retry (librdkafka's `retries` count, which
     /// `SequenceDesyncPolicy::FatalUnlessFirstAttempt` reads).
     retried: bool,
     /// The attempt in flight (or the last one) was sent when every older batch of the partition

@@ -52,6 +52,20 @@ fn is_sequence_desync(error: &ErrorCode) -> bool {
     )
 }
 
+/// Errors that say the producer's metadata is stale: the request was refused before any append,
+/// and the batch goes to the leader the refreshed metadata names. librdkafka does not count such
+/// a retry (`rd_kafka_handle_Produce_error`: on `RD_KAFKA_ERR_ACTION_REFRESH`, `incr_retry = 0`
+/// unless the error is a transport or storage error: "there is no chance of duplicate delivery").
+fn asks_for_metadata_refresh(error: &ErrorCode) -> bool {
+    matches!(
+        error,
+        ErrorCode::NotLeaderOrFollower
+            | ErrorCode::UnknownTopicOrPartition
+            | ErrorCode::FencedLeaderEpoch
+            | ErrorCode::UnknownLeaderEpoch
+    )
+}
+
 /// Errors after which retrying the same batch cannot help.
 fn is_fatal_for_batch(error: &ErrorCode) -> bool {
     matches!(
@@ -230,9 +244,10 @@ impl Producer {
                 if !proves_not_written(&error) {
                     batch.maybe_written = true;
                 }
-                // librdkafka resends a batch behind a desynchronized one "without incrementing
-                // retries" (`rd_kafka_handle_idempotent_Produce_error`, OUT_OF_ORDER r > 0).
-                if !is_sequence_desync(&error) {
+                // librdkafka's retry count: a batch behind a desynchronized one is resent
+                // "without incrementing retries" (`rd_kafka_handle_idempotent_Produce_error`,
+                // OUT_OF_ORDER r > 0), and so is one refused for stale metadata.
+                if !is_sequence_desync(&error) && !asks_for_metadata_refresh(&error) {
                     batch.retried = true;
                 }
                 match &error {
@@ -255,10 +270,7 @@ impl Producer {
                     {
                         self.on_producer_state_lost(partition, error.clone(), log_start_offset);
                     }
-                    ErrorCode::NotLeaderOrFollower
-                    | ErrorCode::UnknownTopicOrPartition
-                    | ErrorCode::FencedLeaderEpoch
-                    | ErrorCode::UnknownLeaderEpoch => {
+                    e if asks_for_metadata_refresh(e) => {
                         self.refresher.request_refresh();
                         self.retry_later(now_ms, partition, index);
                     }
