@@ -10,7 +10,7 @@
 //!
 //! | rule | java | librdkafka | franz-go | streamsim |
 //! |---|---|---|---|---|
-//! | sequence desync on the head batch | bump, resend all | first attempt of `UnknownProducerId`: bump, resend; else fatal | bump, resend all, report loss | retention explains it: bump, resend; else fail it as data loss |
+//! | sequence desync on the head batch | bump, resend all | first attempt of `UnknownProducerId`: bump, resend; else fatal (reported: `fatal`) | bump, resend all, report loss | retention explains it: bump, resend; else fail it as data loss |
 //! | a batch written maybe, at that bump | resent | resent | resent | completes unknown |
 //! | out-of-range from the leader | reset at once | reset at once | nearest (the end) | confirm with `ListOffsets`, then reset |
 //! | out-of-range from a follower | back to the leader | back to the leader | back to the leader | back to the leader |

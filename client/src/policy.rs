@@ -128,12 +128,16 @@ pub enum SequenceDesyncPolicy {
     /// start does not explain it the `onDataLoss` hook fires: counted as a data-loss report.
     BumpResendAndReport,
     /// librdkafka (`rdkafka_request.c`, `rd_kafka_handle_idempotent_Produce_error`):
-    /// `UNKNOWN_PRODUCER_ID` on a batch that was never retried: drain, bump the epoch and
+    /// `UNKNOWN_PRODUCER_ID` on a batch that was never retried (a resend after a metadata refresh,
+    /// e.g. for `NOT_LEADER_OR_FOLLOWER`, does not count: `rd_kafka_handle_Produce_error` sets
+    /// `incr_retry = 0` on `RD_KAFKA_ERR_ACTION_REFRESH`): drain, bump the epoch and
     /// resend ("no risk of duplication/reordering: resetting PID and retrying");
     /// `UNKNOWN_PRODUCER_ID` on a retried batch ("unable to retry without risking
     /// duplication/reordering") and `OUT_OF_ORDER_SEQUENCE_NUMBER` on the head-of-line batch
     /// ("sequence desynchronization with broker") are fatal: the producer stops (every pending
-    /// and later send fails). The log start is not consulted.
+    /// and later send fails) and tells the application (`rd_kafka_idemp_set_fatal_error`: the
+    /// `error_cb` gets `RD_KAFKA_RESP_ERR__FATAL`), recorded as a `fatal` history event. The log
+    /// start is not consulted.
     FatalUnlessFirstAttempt,
 }
 

@@ -217,7 +217,8 @@ pub struct ProducerStatus {
     /// Epoch bumps (KIP-360) and fresh producer ids obtained after the first.
     pub producer_id_resets: u64,
     pub producer_id: Option<(i64, i16)>,
-    /// Set when a fatal error stopped the producer (only under `ProducerStateLossPolicy::Fatal`).
+    /// Set when a fatal error stopped the producer (`ProducerStateLossPolicy::Fatal`, or
+    /// `SequenceDesyncPolicy::FatalUnlessFirstAttempt`, librdkafka's).
     pub fatal: Option<String>,
     pub closed: bool,
     /// Partitions this producer has sent to, per topic.
@@ -255,7 +256,8 @@ struct Batch {
     /// Some attempt may have been appended (no answer, or an error that does not prove it was not).
     maybe_written: bool,
     /// An attempt ended in a timeout or a retriable error and was (or will be) sent again; a
-    /// resend after an epoch bump is not a retry (librdkafka's `retries` count, which
+    /// resend after an epoch bump, or after an error that only asks for a metadata refresh
+    /// (`NotLeaderOrFollower`, ...), is not a retry (librdkafka's `retries` count, which
     /// `SequenceDesyncPolicy::FatalUnlessFirstAttempt` reads).
     retried: bool,
     /// The attempt in flight (or the last one) was sent when every older batch of the partition

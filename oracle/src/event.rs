@@ -211,6 +211,15 @@ pub enum Op<'a> {
         partition: u32,
         log_start: u64,
     },
+    /// `fatal` ok (a producer): the producer told the application it can send nothing more and
+    /// must be replaced (librdkafka's fatal error, `rd_kafka_fatal_error()`): every send of this
+    /// incarnation that has not completed fails, and so does every later one. `topic` and
+    /// `partition` name the partition whose answer raised it, `error` the broker's error.
+    Fatal {
+        topic: Text<'a>,
+        partition: u32,
+        error: Text<'a>,
+    },
     /// `offline` ok (process `cluster`): the partition has no leader (no live in-sync replica);
     /// producers cannot write it until a `leader` event of it.
     Offline {
@@ -252,6 +261,7 @@ impl Op<'_> {
             Op::Leader { .. } => "leader",
             Op::Offline { .. } => "offline",
             Op::DataLoss { .. } => "data_loss",
+            Op::Fatal { .. } => "fatal",
             Op::Fault { .. } => "fault",
             Op::Ignored { f, .. } => f,
         }
@@ -279,7 +289,8 @@ impl Op<'_> {
             | Op::Partitions { .. }
             | Op::Leader { .. }
             | Op::Offline { .. }
-            | Op::DataLoss { .. } => EventType::Ok,
+            | Op::DataLoss { .. }
+            | Op::Fatal { .. } => EventType::Ok,
             Op::Ignored { event_type, .. } => *event_type,
         }
     }
@@ -297,6 +308,7 @@ impl Op<'_> {
                 | Op::Leader { .. }
                 | Op::Offline { .. }
                 | Op::DataLoss { .. }
+                | Op::Fatal { .. }
                 | Op::Fault { .. }
                 | Op::Ignored { .. }
         )
@@ -460,6 +472,15 @@ impl Op<'_> {
                 topic: own(topic),
                 partition,
                 log_start,
+            },
+            Op::Fatal {
+                topic,
+                partition,
+                error,
+            } => Op::Fatal {
+                topic: own(topic),
+                partition,
+                error: own(error),
             },
             Op::Fault { fault, target } => Op::Fault {
                 fault: own(fault),
@@ -904,6 +925,15 @@ impl Serialize for Event<'_> {
                 map.serialize_entry("topic", topic)?;
                 map.serialize_entry("partition", partition)?;
                 map.serialize_entry("offset", log_start)?;
+            }
+            Op::Fatal {
+                topic,
+                partition,
+                error,
+            } => {
+                map.serialize_entry("topic", topic)?;
+                map.serialize_entry("partition", partition)?;
+                map.serialize_entry("error", error)?;
             }
             Op::Fault { fault, target } => {
                 map.serialize_entry("fault", fault)?;

@@ -49,7 +49,11 @@
 //!   refresh), and acknowledged, while some new partition had had a leader (no `offline`) for that grace;
 //!   there must be >= 10*m of them, and all on partitions < n; an unacknowledged keyless send after the grace
 //!   makes the raise prove nothing.
-//! - `producer-stalled`: a send invoked in a liveness phase whose outcome is `fail`.
+//! - `producer-stalled`: a send invoked in a liveness phase whose outcome is `fail`, unless a `fatal` of its
+//!   producer came before the fail in the same incarnation (its first) and the history shows, before the `fatal`,
+//!   that the broker lost that producer's state in the `fatal`'s partition: an `expire-pid` fault of it, or an
+//!   authoritative log start above every offset acknowledged to that producer there (any, with none acknowledged).
+//!   The application was told the producer is unusable (librdkafka's fatal error): a reported failure.
 //! - `reported-data-loss`: a producer's `data_loss` report with no earlier `expire-pid` fault of its partition,
 //!   and no earlier authoritative log start above every offset acknowledged to that producer there.
 //! - `spurious-out-of-range`: the highest `high_watermark` a fetch answer of the partition carried on an earlier
@@ -89,6 +93,7 @@
 //!   `request` events' content beyond `progress` and the fetch answers' `high_watermark` and
 //!   `log_start_offset`.
 //! - Nothing about values that were never sent: a read of such a value is merely known.
+//! - Not that a `fatal` was the producer's only way out, beyond the broker having lost its state.
 
 pub mod check;
 pub mod cli;

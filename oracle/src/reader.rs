@@ -323,6 +323,7 @@ enum Operation {
     Leader,
     Offline,
     DataLoss,
+    Fatal,
     Fault,
 }
 
@@ -340,6 +341,7 @@ impl Operation {
             5 if is(f, b"close") => Operation::Close,
             5 if is(f, b"reset") => Operation::Reset,
             5 if is(f, b"fault") => Operation::Fault,
+            5 if is(f, b"fatal") => Operation::Fatal,
             6 if is(f, b"commit") => Operation::Commit,
             6 if is(f, b"assign") => Operation::Assign,
             6 if is(f, b"leader") => Operation::Leader,
@@ -533,6 +535,11 @@ impl<'a> Decoder<'_, 'a> {
                 topic: self.required_str("topic", w.topic, op)?,
                 partition: self.required_u32("partition", w.partition, op)?,
                 log_start: self.required_u64("offset", w.offset, op)?,
+            },
+            (Some(Fatal), Okay) => Op::Fatal {
+                topic: self.required_str("topic", w.topic, op)?,
+                partition: self.required_u32("partition", w.partition, op)?,
+                error: self.required_str("error", w.error, op)?,
             },
             (Some(Fault), Info) => Op::Fault {
                 fault: self.required_str("fault", w.fault, op)?,

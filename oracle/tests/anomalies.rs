@@ -907,6 +907,130 @@ fn not_producer_stalled_when_a_new_fault_began_after_the_heal() {
     ])));
 }
 
+/// Swarm seed 7163's shape: producer-0 writes `a` at t/0 offset 5, which is read; `evidence` comes next; a send is invoked after
+/// the heal; then `fatal` lines (librdkafka's fatal error: the application is told the producer is unusable),
+/// and the send fails, as does one invoked after the fatal error.
+fn fail_after_fatal(evidence: &[&str], fatal: &[&str]) -> String {
+    let mut history = vec![
+        r#"{"time":1,"process":"producer-0","type":"invoke","f":"send","topic":"t","key":null,"value":"a"}"#,
+        r#"{"time":2,"process":"producer-0","type":"ok","f":"send","value":"a","topic":"t","partition":0,"offset":5}"#,
+        r#"{"time":2,"process":"consumer-0","type":"ok","f":"poll","records":[{"topic":"t","partition":0,"offset":5,"value":"a"}]}"#,
+    ];
+    history.extend_from_slice(evidence);
+    history.extend_from_slice(&[
+        r#"{"time":4,"process":"nemesis","type":"info","f":"fault","fault":"heal"}"#,
+        r#"{"time":5,"process":"producer-0","type":"invoke","f":"send","topic":"t","key":null,"value":"b"}"#,
+    ]);
+    history.extend_from_slice(fatal);
+    history.extend_from_slice(&[
+        r#"{"time":7,"process":"producer-0","type":"fail","f":"send","value":"b","error":"unknown_producer_id"}"#,
+        r#"{"time":8,"process":"producer-0","type":"invoke","f":"send","topic":"t","key":null,"value":"c"}"#,
+        r#"{"time":8,"process":"producer-0","type":"fail","f":"send","value":"c","error":"unknown_producer_id"}"#,
+    ]);
+    lines(&history)
+}
+
+const FATAL_T_0: &str = r#"{"time":6,"process":"producer-0","type":"ok","f":"fatal","topic":"t","partition":0,"error":"unknown_producer_id"}"#;
+const LOG_START_6_OF_T_0: &str = r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":6}"#;
+
+#[test]
+fn not_producer_stalled_after_a_fatal_error_that_retention_explains() {
+    // Retention passed offset 5, the last acknowledged to producer-0 in t/0, and its producer state with it; the
+    // producer told the application it can send no more: its fails are reported, not a stall.
+    assert_valid(&check(&fail_after_fatal(
+        &[LOG_START_6_OF_T_0],
+        &[FATAL_T_0],
+    )));
+}
+
+#[test]
+fn not_producer_stalled_after_a_fatal_error_that_an_expire_pid_fault_explains() {
+    assert_valid(&check(&fail_after_fatal(
+        &[
+            r#"{"time":3,"process":"nemesis","type":"info","f":"fault","fault":"expire-pid","target":"t-0"}"#,
+        ],
+        &[FATAL_T_0],
+    )));
+}
+
+#[test]
+fn producer_stalled_without_a_fatal_error_whatever_the_retention() {
+    // The same fails without the report: the application was told nothing but the fails (franz-go #805's stop).
+    let result = check(&fail_after_fatal(&[LOG_START_6_OF_T_0], &[]));
+    assert_only(&result, AnomalyKind::ProducerStalled, 2);
+    assert_eq!(result.anomalies[0].events, vec![5, 6, 7]);
+}
+
+#[test]
+fn producer_stalled_after_a_fatal_error_nothing_explains() {
+    // No log start passed offset 5 (6 is needed), no expiry; and an expiry or log start of another partition, or
+    // one after the fatal error, explains nothing.
+    for evidence in [
+        &[
+            r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":5}"#,
+        ][..],
+        &[
+            r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":1,"offset":9}"#,
+        ],
+        &[
+            r#"{"time":3,"process":"nemesis","type":"info","f":"fault","fault":"expire-pid","target":"t-1"}"#,
+        ],
+        &[
+            r#"{"time":3,"process":"cluster","type":"ok","f":"log_start","topic":"t","partition":0,"offset":6,"broker":2}"#,
+        ],
+        &[],
+    ] {
+        let result = check(&fail_after_fatal(evidence, &[FATAL_T_0]));
+        assert_only(&result, AnomalyKind::ProducerStalled, 2);
+        let heal_line = 4 + evidence.len() as u64;
+        assert_eq!(
+            result.anomalies[0].events,
+            vec![heal_line, heal_line + 1, heal_line + 2, heal_line + 3],
+            "{evidence:?}"
+        );
+        assert!(
+            result.anomalies[0]
+                .explanation
+                .contains("after its fatal error unknown_producer_id on t/0"),
+            "{}",
+            result.anomalies[0].explanation
+        );
+    }
+    // A fatal error of another partition, whose state nothing says was lost, excuses nothing either.
+    let other = r#"{"time":6,"process":"producer-0","type":"ok","f":"fatal","topic":"t","partition":1,"error":"unknown_producer_id"}"#;
+    assert_only(
+        &check(&fail_after_fatal(&[LOG_START_6_OF_T_0], &[other])),
+        AnomalyKind::ProducerStalled,
+        2,
+    );
+}
+
+#[test]
+fn a_fatal_error_excuses_only_its_own_incarnation() {
+    // producer-0 restarts after its fatal error: the new incarnation's fails are a stall again.
+    let mut history = vec![
+        r#"{"time":1,"process":"producer-0","type":"invoke","f":"send","topic":"t","key":null,"value":"a"}"#,
+        r#"{"time":2,"process":"producer-0","type":"ok","f":"send","value":"a","topic":"t","partition":0,"offset":5}"#,
+        LOG_START_6_OF_T_0,
+        r#"{"time":4,"process":"nemesis","type":"info","f":"fault","fault":"heal"}"#,
+        FATAL_T_0,
+        r#"{"time":7,"process":"producer-0","type":"info","f":"crash"}"#,
+        r#"{"time":8,"process":"producer-0","type":"ok","f":"start"}"#,
+        r#"{"time":9,"process":"producer-0","type":"invoke","f":"send","topic":"t","key":null,"value":"b"}"#,
+        r#"{"time":9,"process":"producer-0","type":"fail","f":"send","value":"b","error":"unknown_producer_id"}"#,
+    ];
+    let result = check(&lines(&history));
+    assert_only(&result, AnomalyKind::ProducerStalled, 1);
+    // Another producer's fatal error excuses nothing of producer-0's.
+    history.truncate(4);
+    history.extend_from_slice(&[
+        r#"{"time":6,"process":"producer-1","type":"ok","f":"fatal","topic":"t","partition":0,"error":"unknown_producer_id"}"#,
+        r#"{"time":9,"process":"producer-0","type":"invoke","f":"send","topic":"t","key":null,"value":"b"}"#,
+        r#"{"time":9,"process":"producer-0","type":"fail","f":"send","value":"b","error":"unknown_producer_id"}"#,
+    ]);
+    assert_only(&check(&lines(&history)), AnomalyKind::ProducerStalled, 1);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Reporting
 

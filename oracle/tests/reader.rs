@@ -186,6 +186,15 @@ fn every_event() -> Vec<Event<'static>> {
                 epoch: 5,
             },
         ),
+        Event::new(
+            26,
+            "producer-0",
+            Op::Fatal {
+                topic: text("orders"),
+                partition: 1,
+                error: text("unknown_producer_id"),
+            },
+        ),
         Event::fault(27, FaultKind::Partition, Some("broker-1".to_string())),
         Event::heal(28),
         Event::new(
@@ -386,6 +395,10 @@ fn a_missing_required_field_is_named() {
         (
             r#"{"time":1,"process":"nemesis","type":"info","f":"fault"}"#,
             "fault",
+        ),
+        (
+            r#"{"time":1,"process":"producer-0","type":"ok","f":"fatal","topic":"t","partition":0}"#,
+            "error",
         ),
     ];
     for (bad, missing) in cases {
@@ -716,7 +729,7 @@ proptest! {
     }
 
     #[test]
-    fn valid_json_events_read_like_serde_json_reads_them(index in 0..29usize, spaces in proptest::collection::vec(0..3usize, 0..8)) {
+    fn valid_json_events_read_like_serde_json_reads_them(index in 0..30usize, spaces in proptest::collection::vec(0..3usize, 0..8)) {
         // Re-serialize through serde_json::Value (other key order, other spacing): same event.
         let event = every_event().swap_remove(index);
         let value: serde_json::Value = serde_json::from_str(&event.to_json_line()).unwrap();

@@ -388,6 +388,7 @@ impl Builder {
             | Op::InitPid { .. }
             | Op::Offline { .. }
             | Op::DataLoss { .. }
+            | Op::Fatal { .. }
             | Op::Ignored { .. } => {}
         }
     }

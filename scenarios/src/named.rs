@@ -576,6 +576,11 @@ fn wiped_replica(rng: &mut ChaCha8Rng) -> Scenario {
 
 /// Swarm testing (Groce et al.): each seed enables a random subset of fault kinds, so some seeds
 /// run long stretches of a few faults instead of a thin mix of all.
+/// How much longer than a producer's delivery timeout time retention keeps a batch in the swarm:
+/// the attempt in flight at the delivery timeout may take a request timeout (1 s) more, and its
+/// answer may be an `UnknownProducerId` that makes the producer send the batch once more.
+const RETENTION_RETRY_MARGIN_MS: u64 = 2_000;
+
 fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
     let brokers = rng.gen_range(3..=5);
     let replication_factor = if rng.gen_bool(0.25) { 2 } else { 3 };
@@ -612,6 +617,21 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
         // Partitions may grow under it: it must find them within 10 x count keyless sends
         // (the oracle's stale-partitions bound), so it refreshes metadata often.
         producer.metadata_max_age_ms = 100;
+        if small_segments {
+            // A producer gives up on a batch before time retention can delete it (and, with its
+            // last batch, the broker's state of the producer), as in every other scenario
+            // (retention above the delivery timeout, `RETENTION_MIN_AGE_MS_DEFAULT`). Otherwise
+            // the broker forgets a producer whose batch is still being retried, KIP-360's case
+            // that no real client gets through unharmed: franz-go and Java bump the epoch and
+            // write the batch again (duplicates when an earlier attempt was written: swarm
+            // seeds 8319, 8742), librdkafka stops (`rd_kafka_idemp_set_fatal_error`, "unable to
+            // retry without risking duplication/reordering": swarm seed 7163). Real deployments
+            // keep retention far above the delivery timeout (Kafka's defaults: 7 days, 2
+            // minutes).
+            producer.delivery_timeout_ms = producer
+                .delivery_timeout_ms
+                .min(retention_ms - RETENTION_RETRY_MARGIN_MS);
+        }
         if rng.gen_bool(0.3) {
             producer = producer.keyed(rng.gen_range(1..32));
         }
@@ -815,5 +835,35 @@ fn triggered(rng: &mut ChaCha8Rng, partition: u32, duration: u64) -> TimedFault 
         fault.on("swarm", Some(partition))
     } else {
         fault
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No swarm seed lets time retention delete a batch a producer may still retry (swarm seeds
+    /// 7163, 8319 and 8742 did, when the delivery timeout stayed at 10 s under 8..16 s retention).
+    #[test]
+    fn swarm_retention_outlasts_every_producer_retry() {
+        let swarm = find("swarm").expect("swarm is named");
+        let mut lowered = 0;
+        for seed in 1..=400 {
+            let scenario = swarm.build(Seed::new(seed));
+            let retention_ms = scenario.cluster.retention_ms;
+            for producer in &scenario.producers {
+                if retention_ms > 0 {
+                    assert!(
+                        producer.delivery_timeout_ms + RETENTION_RETRY_MARGIN_MS <= retention_ms,
+                        "seed {seed}: delivery timeout {} ms under retention {retention_ms} ms",
+                        producer.delivery_timeout_ms
+                    );
+                }
+                if producer.delivery_timeout_ms < ProducerSpec::new("swarm").delivery_timeout_ms {
+                    lowered += 1;
+                }
+            }
+        }
+        assert!(lowered > 0, "some seeds draw a retention below the default");
     }
 }

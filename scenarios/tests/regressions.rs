@@ -45,3 +45,78 @@ fn swarm_2858_a_slow_metadata_refresh_after_growth_is_not_stale_partitions() {
 fn swarm_4563_a_broker_restarted_during_a_controller_outage_is_still_a_new_incarnation() {
     assert_passes("swarm", 4563, "lost-write, controller forgot incarnations");
 }
+
+/// Duplicates on the correct build: time retention (8.3 s) was shorter than the franz-go
+/// producer's delivery timeout (10 s). A batch written while its answers were lost (timeouts,
+/// then `NotEnoughReplicas` while a follower was down) was deleted by retention, and the broker
+/// forgot the producer with it; the retry got `UnknownProducerId` with a log start above the last
+/// acknowledged offset, and franz-go, as its `handleReqRespBatch` does ("no loss occurred, bumping
+/// producer epoch and resetting sequence numbers"), wrote the batch again under a new epoch. The
+/// swarm now keeps its producers' delivery timeout 2 s below time retention, as every other
+/// scenario keeps retention above the delivery timeout.
+#[test]
+fn swarm_8319_retention_never_deletes_a_batch_a_producer_still_retries() {
+    assert_passes(
+        "swarm",
+        8319,
+        "duplicate, franz-go resent a batch whose state retention removed",
+    );
+}
+
+/// The same as seed 8319: franz-go wrote again a batch that retention had deleted (with the
+/// producer's state) while it was still being retried after a leader crash.
+#[test]
+fn swarm_8742_retention_never_deletes_a_batch_a_producer_still_retries() {
+    assert_passes(
+        "swarm",
+        8742,
+        "duplicate, franz-go resent a batch whose state retention removed",
+    );
+}
+
+/// producer-stalled on the correct build: retention (9.5 s, below the 10 s delivery timeout)
+/// removed a librdkafka producer's last batch, and its state, while its next batch was being
+/// retried (`NotEnoughReplicas` with both followers down); the retry after the heal got
+/// `UnknownProducerId`, which librdkafka answers with a fatal error when the batch was retried
+/// (`rd_kafka_handle_idempotent_Produce_error`: "unable to retry without risking
+/// duplication/reordering"), and every later send failed. The swarm no longer draws that
+/// (see seed 8319); this runs the scenario as it drew it before: a real librdkafka stops there
+/// too, and tells the application (`fatal`), so the oracle judges the fails after it as the
+/// failures the application was told of, not as a stall, since retention explains the loss.
+#[test]
+fn swarm_7163_a_librdkafka_fatal_error_after_retention_is_reported_not_a_stall() {
+    assert_passes(
+        "swarm",
+        7163,
+        "producer-stalled, retention removed a retrying producer's state",
+    );
+    let mut scenario = RunRequest::named("swarm", 7163)
+        .scenario()
+        .expect("swarm is named");
+    assert_eq!(scenario.cluster.retention_ms, 9_453);
+    for producer in &mut scenario.producers {
+        assert_eq!(producer.delivery_timeout_ms, 7_453);
+        producer.delivery_timeout_ms = 10_000;
+    }
+    let report = scenarios::run(&RunRequest::fixed(scenario, "swarm-7163.toml", 7163))
+        .expect("the scenario runs");
+    assert_eq!(
+        report.verdict,
+        Verdict::Pass,
+        "swarm seed 7163 as drawn before: {:?}",
+        report.counts
+    );
+    // The run the test is about: librdkafka's producer-1 stopped on swarm/5 after the heal.
+    let fatal: Vec<String> = report
+        .history
+        .iter()
+        .filter(|event| matches!(event.op, oracle::Op::Fatal { .. }))
+        .map(|event| event.to_json_line())
+        .collect();
+    assert_eq!(fatal.len(), 1, "{fatal:?}");
+    assert!(
+        fatal[0].contains(r#""process":"producer-1","type":"ok","f":"fatal","topic":"swarm","partition":5,"error":"unknown_producer_id""#),
+        "{}",
+        fatal[0]
+    );
+}

@@ -52,6 +52,20 @@ fn is_sequence_desync(error: &ErrorCode) -> bool {
     )
 }
 
+/// Errors that say the producer's metadata is stale: the request was refused before any append,
+/// and the batch goes to the leader the refreshed metadata names. librdkafka does not count such
+/// a retry (`rd_kafka_handle_Produce_error`: on `RD_KAFKA_ERR_ACTION_REFRESH`, `incr_retry = 0`
+/// unless the error is a transport or storage error: "there is no chance of duplicate delivery").
+fn asks_for_metadata_refresh(error: &ErrorCode) -> bool {
+    matches!(
+        error,
+        ErrorCode::NotLeaderOrFollower
+            | ErrorCode::UnknownTopicOrPartition
+            | ErrorCode::FencedLeaderEpoch
+            | ErrorCode::UnknownLeaderEpoch
+    )
+}
+
 /// Errors after which retrying the same batch cannot help.
 fn is_fatal_for_batch(error: &ErrorCode) -> bool {
     matches!(
@@ -230,9 +244,10 @@ impl Producer {
                 if !proves_not_written(&error) {
                     batch.maybe_written = true;
                 }
-                // librdkafka resends a batch behind a desynchronized one "without incrementing
-                // retries" (`rd_kafka_handle_idempotent_Produce_error`, OUT_OF_ORDER r > 0).
-                if !is_sequence_desync(&error) {
+                // librdkafka's retry count: a batch behind a desynchronized one is resent
+                // "without incrementing retries" (`rd_kafka_handle_idempotent_Produce_error`,
+                // OUT_OF_ORDER r > 0), and so is one refused for stale metadata.
+                if !is_sequence_desync(&error) && !asks_for_metadata_refresh(&error) {
                     batch.retried = true;
                 }
                 match &error {
@@ -255,10 +270,7 @@ impl Producer {
                     {
                         self.on_producer_state_lost(partition, error.clone(), log_start_offset);
                     }
-                    ErrorCode::NotLeaderOrFollower
-                    | ErrorCode::UnknownTopicOrPartition
-                    | ErrorCode::FencedLeaderEpoch
-                    | ErrorCode::UnknownLeaderEpoch => {
+                    e if asks_for_metadata_refresh(e) => {
                         self.refresher.request_refresh();
                         self.retry_later(now_ms, partition, index);
                     }
@@ -315,9 +327,11 @@ impl Producer {
         match policy {
             ProducerStateLossPolicy::BumpEpoch => {}
             ProducerStateLossPolicy::Fatal => {
-                // The producer gives up on every pending and later send (franz-go #805).
+                // The producer gives up on every pending and later send (franz-go #805). It tells
+                // the application nothing more than each send's failure (franz-go has no
+                // client-wide fatal error: `failProducerID` fails the records), so no `fatal`.
                 tracing::error!(%partition, "UnknownProducerId: fatal");
-                self.go_fatal(error.name());
+                self.go_fatal(error.name(), None);
                 return;
             }
             ProducerStateLossPolicy::ResetWithoutBump => {
@@ -371,7 +385,12 @@ impl Producer {
                         %error,
                         "sequence desynchronization on the head batch: fatal (librdkafka)"
                     );
-                    self.go_fatal(error.name());
+                    // `rd_kafka_idemp_set_fatal_error` raises a fatal error: the application's
+                    // `error_cb` gets `RD_KAFKA_RESP_ERR__FATAL`, `rd_kafka_fatal_error()` names
+                    // the error, and every later `rd_kafka_produce()` fails with it; the
+                    // application must destroy the instance (librdkafka INTRODUCTION.md, "Fatal
+                    // producer errors"). Recorded as `fatal`: what the application was told.
+                    self.go_fatal(error.name(), Some(partition));
                     return;
                 }
                 tracing::info!(%partition, %error, "first attempt: bumping the epoch and resending");
@@ -443,9 +462,18 @@ impl Producer {
         state.next_sequence = sequence;
     }
 
-    /// Every pending send completes now; every later send fails with `error`.
-    fn go_fatal(&mut self, error: &str) {
+    /// Every pending send completes now; every later send fails with `error`. `declared`: the
+    /// client tells the application it is unusable (a `fatal` history event naming the partition
+    /// whose answer raised it, before the sends complete).
+    fn go_fatal(&mut self, error: &str, declared: Option<&TopicPartition>) {
         self.fatal = Some(error.to_string());
+        if let Some(partition) = declared {
+            self.actions.push(Action::Record(Op::Fatal {
+                topic: partition.topic.clone().into(),
+                partition: partition.partition,
+                error: error.to_string().into(),
+            }));
+        }
         let mut batches = Vec::new();
         for state in self.partitions.values_mut() {
             for mut batch in state.window.drain(..).chain(state.open.drain(..)) {

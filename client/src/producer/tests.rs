@@ -818,7 +818,13 @@ fn bug_pid_loss_fatal_fails_everything_after_unknown_producer_id() {
     let sent = h.produces();
     h.answer(&sent[0], produced_err(ErrorCode::UnknownProducerId, 20));
     h.send("t", None, "v-3");
-    let mut results = outcomes(&h.wire.take_ops());
+    let ops = h.wire.take_ops();
+    // franz-go #805's stop tells the application nothing but the sends' failures.
+    assert!(
+        !ops.iter().any(|op| matches!(op, Op::Fatal { .. })),
+        "{ops:?}"
+    );
+    let mut results = outcomes(&ops);
     results.sort();
     assert_eq!(
         results,
@@ -1050,7 +1056,8 @@ fn librdkafka_resends_a_first_attempt_answered_unknown_producer_id() {
 }
 
 /// librdkafka: UNKNOWN_PRODUCER_ID on a retried batch is "unable to retry without risking
-/// duplication/reordering": fatal, and every later send fails.
+/// duplication/reordering": fatal, and every later send fails. The application is told
+/// (`rd_kafka_fatal_error()`): a `fatal` naming the partition, before the sends complete.
 #[test]
 fn librdkafka_stops_on_unknown_producer_id_for_a_retried_batch() {
     let mut h = Harness::booted(
@@ -1067,8 +1074,28 @@ fn librdkafka_stops_on_unknown_producer_id_for_a_retried_batch() {
     let retry = h.produces();
     h.answer(&retry[0], produced_err(ErrorCode::UnknownProducerId, 5));
     h.send("t", None, "v-2");
+    let ops = h.wire.take_ops();
+    let fatal: Vec<usize> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| matches!(op, Op::Fatal { .. }))
+        .map(|(index, _)| index)
+        .collect();
+    assert_eq!(fatal.len(), 1, "{ops:?}");
     assert_eq!(
-        outcomes(&h.wire.take_ops()),
+        ops[fatal[0]],
+        Op::Fatal {
+            topic: "t".into(),
+            partition: 0,
+            error: "unknown_producer_id".into(),
+        }
+    );
+    assert!(
+        matches!(&ops[fatal[0] + 1], Op::SendInfo { value, .. } if value == "v-1"),
+        "{ops:?}"
+    );
+    assert_eq!(
+        outcomes(&ops),
         vec![
             ("v-0".into(), "ok", String::new()),
             ("v-1".into(), "info", "unknown_producer_id".into()),
@@ -1076,6 +1103,50 @@ fn librdkafka_stops_on_unknown_producer_id_for_a_retried_batch() {
         ]
     );
     assert!(h.producer.status().fatal.is_some());
+}
+
+/// librdkafka: a resend after NOT_LEADER_OR_FOLLOWER is not a retry (`rd_kafka_handle_Produce_error`:
+/// a metadata refresh sets `incr_retry = 0`), so UNKNOWN_PRODUCER_ID on it is still a first
+/// attempt's: bump and resend, no fatal error. A timeout before it makes it a retry: fatal.
+#[test]
+fn librdkafka_does_not_count_a_resend_for_stale_metadata_as_a_retry() {
+    for timed_out_first in [false, true] {
+        let mut h = Harness::booted(
+            personality_config(crate::Personality::Librdkafka),
+            one_partition(),
+        );
+        h.send_all("t", &["v-0"]);
+        let sent = h.produces();
+        h.answer(&sent[0], produced_ok(10, 0));
+        h.send_all("t", &["v-1"]);
+        let sent = h.produces();
+        if timed_out_first {
+            h.tick(1_000);
+            h.tick(2_000);
+            let retry = h.produces();
+            h.answer(&retry[0], produced_err(ErrorCode::NotLeaderOrFollower, 0));
+        } else {
+            h.answer(&sent[0], produced_err(ErrorCode::NotLeaderOrFollower, 0));
+        }
+        h.answer_metadata(one_partition());
+        h.tick(2_000);
+        let retry = h.produces();
+        assert_eq!(retry.len(), 1);
+        h.answer(&retry[0], produced_err(ErrorCode::UnknownProducerId, 5));
+        if timed_out_first {
+            assert!(h.producer.status().fatal.is_some());
+            continue;
+        }
+        assert!(h.producer.status().fatal.is_none());
+        assert_eq!(bump_and_ack(&mut h), vec![(1, 0)]);
+        assert_eq!(
+            outcomes(&h.wire.take_ops()),
+            vec![
+                ("v-0".into(), "ok", String::new()),
+                ("v-1".into(), "ok", String::new()),
+            ]
+        );
+    }
 }
 
 /// librdkafka: OUT_OF_ORDER_SEQUENCE_NUMBER on the head-of-line batch is a "sequence

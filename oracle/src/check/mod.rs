@@ -73,6 +73,9 @@ struct ValueState {
     acknowledged: Option<Sighting>,
     /// The first `send` fail: (line, error).
     failed: Option<(u64, ErrorId)>,
+    /// The `fatal` report (an index in `Checker::fatal_reports`) its producer had made in the incarnation of
+    /// that fail, before it.
+    failed_after_fatal: Option<u32>,
     /// The line that first named the value's first place (`ValueReads::known_at`).
     known_line: u64,
 }
@@ -198,6 +201,17 @@ struct ProcessState {
     seen: bool,
     lifecycle: Lifecycle,
     cursors: BTreeMap<PartitionId, Cursor>,
+    /// The first `fatal` report of the current incarnation (an index in `Checker::fatal_reports`).
+    fatal: Option<u32>,
+}
+
+/// A producer's `fatal` report: it told the application it can send nothing more.
+#[derive(Debug, Clone, Copy)]
+struct FatalReport {
+    line: u64,
+    process: ProcessId,
+    partition: PartitionId,
+    error: ErrorId,
 }
 
 /// A restart's view of what came before, for `duplicate-delivery`.
@@ -392,6 +406,8 @@ pub struct Checker {
     skip_candidates: Vec<SkipCandidate>,
     /// `data_loss` reports: (line, process, partition, the log start the broker answered).
     data_loss_reports: Vec<(u64, ProcessId, PartitionId, u64)>,
+    /// `fatal` reports, in line order.
+    fatal_reports: Vec<FatalReport>,
     /// The line of the first `expire-pid` fault of each partition (its target is `TOPIC-P`).
     pid_expiries: BTreeMap<PartitionId, u64>,
     reports: Reports,
@@ -427,6 +443,7 @@ impl Checker {
             liveness_heal_line: None,
             last_heal_line: None,
             data_loss_reports: Vec::new(),
+            fatal_reports: Vec::new(),
             pid_expiries: BTreeMap::new(),
             skip_candidates: Vec::new(),
             reports: Reports::new(),
@@ -543,9 +560,11 @@ impl Checker {
             Op::SendFail { value, error } => {
                 let error = self.error_id(error);
                 let value = self.value_id(value);
+                let fatal = self.processes[process as usize].fatal;
                 let state = &mut self.values[value as usize];
                 if state.failed.is_none() {
                     state.failed = Some((line, error));
+                    state.failed_after_fatal = fatal;
                 }
             }
             Op::SendInfo { .. } => {}
@@ -692,6 +711,24 @@ impl Checker {
                 self.data_loss_reports
                     .push((line, process, partition, *log_start));
             }
+            Op::Fatal {
+                topic,
+                partition,
+                error,
+            } => {
+                let partition = self.partition_id(topic, *partition);
+                let error = self.error_id(error);
+                let index =
+                    u32::try_from(self.fatal_reports.len()).expect("fewer than 2^32 fatal reports");
+                self.fatal_reports.push(FatalReport {
+                    line,
+                    process,
+                    partition,
+                    error,
+                });
+                let state = &mut self.processes[process as usize];
+                state.fatal.get_or_insert(index);
+            }
             Op::LogStart {
                 topic,
                 partition,
@@ -768,6 +805,7 @@ impl Checker {
             cursor.delivered.clear();
         }
         state.lifecycle = Lifecycle::Running;
+        state.fatal = None;
     }
 
     /// `crash` or `close`: the incarnation ends. A close keeps what the incarnation delivered for the next one.
@@ -779,6 +817,7 @@ impl Checker {
             cursor.closed_delivered = (how == Lifecycle::Closed).then_some((delivered, line));
         }
         state.lifecycle = how;
+        state.fatal = None;
     }
 
     /// An event of a crashed or closed process without a `start` first: an incarnation began unannounced, so
@@ -789,6 +828,7 @@ impl Checker {
             cursor.closed_delivered = None;
         }
         state.lifecycle = Lifecycle::Running;
+        state.fatal = None;
     }
 
     fn process_id(&mut self, name: &str) -> ProcessId {
@@ -806,6 +846,7 @@ impl Checker {
             seen: false,
             lifecycle: Lifecycle::Running,
             cursors: BTreeMap::new(),
+            fatal: None,
         });
         id
     }

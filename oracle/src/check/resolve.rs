@@ -71,6 +71,16 @@ impl Checker {
     /// Per value: `duplicate`, `G1a`, `producer-stalled`, and the fate of acknowledged writes nobody read:
     /// evicted, `lost-write`, or `unseen`.
     pub(super) fn resolve_values(&mut self) {
+        // A `fatal` report excuses the fails after it when the history shows the broker lost that producer's
+        // state in that partition.
+        let fatal_explained: Vec<bool> = self
+            .fatal_reports
+            .iter()
+            .map(|report| {
+                self.state_loss_evidence(report.line, report.process, report.partition)
+                    .explains_a_fatal_error()
+            })
+            .collect();
         for value in 0..self.values.len() {
             let state = &self.values[value];
             let text = self.value_table.text(value as ValueId);
@@ -127,14 +137,33 @@ impl Checker {
             }
 
             if let (Some(invoked), Some((fail_line, error))) = (state.invoked, state.failed) {
-                if let Some(heal_line) = invoked.liveness_heal_line {
+                let fatal = state.failed_after_fatal.map(|index| {
+                    (
+                        self.fatal_reports[index as usize],
+                        fatal_explained[index as usize],
+                    )
+                });
+                let told = matches!(fatal, Some((_, true)));
+                if let (Some(heal_line), false) = (invoked.liveness_heal_line, told) {
                     let error = &self.errors[error as usize];
                     let producer = &self.processes[invoked.process as usize].name;
                     let invoke_line = invoked.line;
-                    self.reports.add(AnomalyKind::ProducerStalled, [heal_line, invoke_line, fail_line], || {
+                    let after_fatal = match fatal {
+                        Some((report, _)) => format!(
+                            ", after its fatal error {} on {} (line {}), which neither an expire-pid fault nor \
+                             retention explains",
+                            self.errors[report.error as usize],
+                            self.partition_label(report.partition),
+                            report.line
+                        ),
+                        None => String::new(),
+                    };
+                    let mut events = vec![heal_line, invoke_line, fail_line];
+                    events.extend(fatal.map(|(report, _)| report.line));
+                    self.reports.add(AnomalyKind::ProducerStalled, events, || {
                         format!(
                             "{producer}'s send of {text}, invoked after the heal (line {heal_line}) on line \
-                             {invoke_line}, failed with {error} (line {fail_line})"
+                             {invoke_line}, failed with {error} (line {fail_line}){after_fatal}"
                         )
                     });
                 }
@@ -450,42 +479,13 @@ impl Checker {
     /// acknowledged to that producer in that partition before it).
     pub(super) fn resolve_data_loss_reports(&mut self) {
         for &(line, process, partition, log_start) in &self.data_loss_reports {
-            if self
-                .pid_expiries
-                .get(&partition)
-                .is_some_and(|&expiry_line| expiry_line < line)
-            {
-                continue;
-            }
-            let last_acknowledged = self
-                .values
-                .iter()
-                .filter_map(|value| value.invoked.zip(value.acknowledged))
-                .filter(|(invoked, acknowledged)| {
-                    invoked.process == process
-                        && acknowledged.partition == partition
-                        && acknowledged.line < line
-                })
-                .map(|(_, acknowledged)| acknowledged.offset)
-                .max();
-            let state = &self.partitions[partition as usize];
-            let log_start_before = state
-                .log_start_steps
-                .iter()
-                .take_while(|&&(step_line, _)| step_line < line)
-                .map(|&(_, offset)| offset)
-                .max();
-            let retention_explains = match (last_acknowledged, log_start_before) {
-                (Some(acked), Some(start)) => start > acked,
-                (None, _) => true,
-                (Some(_), None) => false,
-            };
-            if retention_explains {
+            let evidence = self.state_loss_evidence(line, process, partition);
+            if evidence.explains_a_data_loss_report() {
                 continue;
             }
             let producer = &self.processes[process as usize].name;
             let label = self.partition_label(partition);
-            let acked = last_acknowledged.unwrap_or(0);
+            let acked = evidence.last_acknowledged.unwrap_or(0);
             self.reports.add(AnomalyKind::ReportedDataLoss, [line], || {
                 format!(
                     "{producer} reported data loss on {label} (line {line}, the broker answered log start \
@@ -493,6 +493,79 @@ impl Checker {
                      offset {acked}, the last acknowledged to it there"
                 )
             });
+        }
+    }
+}
+
+/// What the history says, before a producer's report on `line`, of the broker losing that producer's state in one
+/// partition (its sequence numbers, which the broker drops with an expired producer id or with the producer's
+/// last batch when retention passes it).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StateLossEvidence {
+    /// An `expire-pid` fault of the partition came before the report.
+    pid_expired: bool,
+    /// The highest offset acknowledged (`send` ok) to the producer in the partition before the report.
+    last_acknowledged: Option<u64>,
+    /// The highest authoritative log start of the partition before the report.
+    log_start: Option<u64>,
+}
+
+impl StateLossEvidence {
+    /// `reported-data-loss`: the report is explained by an expiry, by retention past every acknowledged offset,
+    /// or by nothing having been acknowledged (nothing acknowledged can have been lost).
+    fn explains_a_data_loss_report(self) -> bool {
+        self.pid_expired
+            || match (self.last_acknowledged, self.log_start) {
+                (Some(acked), Some(start)) => start > acked,
+                (None, _) => true,
+                (Some(_), None) => false,
+            }
+    }
+
+    /// `producer-stalled`: a producer's `fatal` error (it told the application it can send nothing more)
+    /// excuses the fails after it when the broker may have lost its state there: an expiry, or retention that
+    /// moved the log start past every offset acknowledged to it (with none acknowledged, any log start).
+    fn explains_a_fatal_error(self) -> bool {
+        self.pid_expired
+            || self
+                .log_start
+                .is_some_and(|start| self.last_acknowledged.is_none_or(|acked| start > acked))
+    }
+}
+
+impl Checker {
+    /// The evidence, before `line`, that the broker lost `process`'s producer state in `partition`.
+    pub(super) fn state_loss_evidence(
+        &self,
+        line: u64,
+        process: ProcessId,
+        partition: PartitionId,
+    ) -> StateLossEvidence {
+        let pid_expired = self
+            .pid_expiries
+            .get(&partition)
+            .is_some_and(|&expiry_line| expiry_line < line);
+        let last_acknowledged = self
+            .values
+            .iter()
+            .filter_map(|value| value.invoked.zip(value.acknowledged))
+            .filter(|(invoked, acknowledged)| {
+                invoked.process == process
+                    && acknowledged.partition == partition
+                    && acknowledged.line < line
+            })
+            .map(|(_, acknowledged)| acknowledged.offset)
+            .max();
+        let log_start = self.partitions[partition as usize]
+            .log_start_steps
+            .iter()
+            .take_while(|&&(step_line, _)| step_line < line)
+            .map(|&(_, offset)| offset)
+            .max();
+        StateLossEvidence {
+            pid_expired,
+            last_acknowledged,
+            log_start,
         }
     }
 }
