@@ -2,21 +2,11 @@
 //! while the controller is down (and may have lost data) is fenced, out of every ISR, when both
 //! are back. Swarm seed 4563 lost acknowledged records when it was not.
 
-use broker::api::{CreateTopicRequest, HeartbeatRequest, Request};
-use broker::controller::{ControllerConfig, ControllerCore, ControllerEvent};
-use sim::disk::Disk;
-use sim::Seed;
-use std::net::SocketAddr;
+mod common;
 
-fn heartbeat(broker: u32, incarnation: u64) -> Request {
-    let addr: SocketAddr = format!("10.0.0.{broker}:9092").parse().unwrap();
-    Request::Heartbeat(HeartbeatRequest {
-        broker,
-        addr,
-        incarnation,
-        metadata_version: 0,
-    })
-}
+use broker::controller::{ControllerConfig, ControllerCore, ControllerEvent};
+use common::heartbeat;
+use sim::disk::Disk;
 
 fn fenced(events: &[ControllerEvent]) -> Vec<u32> {
     events
@@ -31,21 +21,7 @@ fn fenced(events: &[ControllerEvent]) -> Vec<u32> {
 /// A controller (default config) on a fresh disk, brokers 1..=3 registered at 10 ms, and topic `t`
 /// (one partition, three replicas) created at 20 ms.
 fn three_brokers_and_a_topic(seed: u64) -> (Disk, ControllerCore<Disk>) {
-    let disk = Disk::new(Seed::new(seed).stream("controller-disk"));
-    let mut controller =
-        ControllerCore::open(disk.clone(), ControllerConfig::default(), 0).expect("opens");
-    for broker in 1..=3 {
-        controller.on_request(10, heartbeat(broker, 1));
-    }
-    controller.on_request(
-        20,
-        Request::CreateTopic(CreateTopicRequest {
-            topic: "t".into(),
-            partitions: 1,
-            replication_factor: 3,
-        }),
-    );
-    (disk, controller)
+    common::controller_with_a_topic(seed, ControllerConfig::default())
 }
 
 #[test]

@@ -1,12 +1,15 @@
 //! Helpers shared by the broker's integration tests.
 #![allow(dead_code)]
 
+use broker::api::{CreateTopicRequest, HeartbeatRequest, Request};
 use broker::batch::{Record, RecordBatch};
+use broker::controller::{ControllerConfig, ControllerCore};
 use broker::log::{Log, LogError};
 use broker::storage::{Storage, StorageError};
 use bytes::Bytes;
 use sim::disk::Disk;
 use sim::Seed;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 pub fn disk(seed: u64) -> Disk {
@@ -180,4 +183,37 @@ impl Storage for CrashingStorage {
         self.mutate(name)?;
         Storage::delete(&self.disk, name)
     }
+}
+
+/// A broker's heartbeat to the controller (its registration when the incarnation is new).
+pub fn heartbeat(broker: u32, incarnation: u64) -> Request {
+    let addr: SocketAddr = format!("10.0.0.{broker}:9092").parse().unwrap();
+    Request::Heartbeat(HeartbeatRequest {
+        broker,
+        addr,
+        incarnation,
+        metadata_version: 0,
+    })
+}
+
+/// A controller with `config` on a fresh disk, brokers 1..=3 registered at 10 ms (incarnation
+/// 1), and topic `t` (one partition, three replicas) created at 20 ms.
+pub fn controller_with_a_topic(
+    seed: u64,
+    config: ControllerConfig,
+) -> (Disk, ControllerCore<Disk>) {
+    let disk = Disk::new(Seed::new(seed).stream("controller-disk"));
+    let mut controller = ControllerCore::open(disk.clone(), config, 0).expect("opens");
+    for broker in 1..=3 {
+        controller.on_request(10, heartbeat(broker, 1));
+    }
+    controller.on_request(
+        20,
+        Request::CreateTopic(CreateTopicRequest {
+            topic: "t".into(),
+            partitions: 1,
+            replication_factor: 3,
+        }),
+    );
+    (disk, controller)
 }
