@@ -10,6 +10,7 @@ use broker::batch::{Record, RecordBatch};
 use broker::controller::ControllerConfig;
 use broker::core::{AdminCommand, BrokerConfig};
 use broker::inspect::replica_records;
+use broker::log::SyncPolicy;
 use broker::node::{start_cluster, Cluster, ClusterConfig, ClusterEvent, RpcClient};
 use broker::policy::{HighWatermarkPolicy, SegmentViewPolicy, TruncationPolicy};
 use rand::Rng;
@@ -50,7 +51,7 @@ fn cached_segment_view(config: &mut ClusterConfig) {
 
 fn cluster_config(brokers: u32, policies: Policies) -> ClusterConfig {
     let mut broker = BrokerConfig::new(0);
-    broker.log.sync_each_append = true;
+    broker.log.sync = SyncPolicy::EveryAppend;
     broker.log.segment_bytes_max = 4096;
     broker.min_insync_replicas = 2.min(brokers);
     let mut config = ClusterConfig {
@@ -167,6 +168,7 @@ impl Harness {
                     batch,
                     timeout_ms: 1_000,
                     current_leader_epoch: None,
+                    acks: Acks::All,
                 }),
                 Duration::from_millis(1_500),
             )
@@ -688,6 +690,7 @@ fn requests_to_a_non_leader_and_with_a_stale_epoch_are_refused() {
                     batch: batch.clone(),
                     timeout_ms: 1_000,
                     current_leader_epoch: Some(epoch.wrapping_sub(1)),
+                    acks: Acks::All,
                 }),
                 CALL_TIMEOUT,
             )
@@ -714,6 +717,7 @@ fn requests_to_a_non_leader_and_with_a_stale_epoch_are_refused() {
                     batch: corrupt.into(),
                     timeout_ms: 1_000,
                     current_leader_epoch: None,
+                    acks: Acks::All,
                 }),
                 CALL_TIMEOUT,
             )

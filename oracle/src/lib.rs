@@ -87,7 +87,7 @@ pub mod result;
 
 pub use check::Checker;
 pub use event::{
-    CommitPhase, Event, EventType, FaultKind, Op, Record, Request, ResetReason, Text,
+    CommitPhase, Event, EventType, FaultKind, Op, Record, Request, ResetReason, SendAcks, Text,
     TopicPartitionOffset,
 };
 pub use reader::{parse_line, HistoryError, HistoryReader};

@@ -548,7 +548,7 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
         )
     });
     if !crashes_brokers && rng.gen_bool(0.5) {
-        scenario.cluster.sync_each_append = false;
+        scenario.cluster.sync = SyncPolicy::Never;
     }
     if enabled.is_empty() {
         return scenario;
