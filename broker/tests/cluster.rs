@@ -845,7 +845,10 @@ fn the_sync_policy_decides_when_appends_reach_the_disk() {
     assert!(right_after > 0 && later == 0, "{right_after} then {later}");
     // Never synced: a crash would lose all of it.
     let (right_after, later) = unsynced_after_produce(SyncPolicy::Never);
-    assert!(right_after > 0 && later >= right_after, "{right_after} then {later}");
+    assert!(
+        right_after > 0 && later >= right_after,
+        "{right_after} then {later}"
+    );
 }
 
 #[test]
@@ -855,7 +858,13 @@ fn acks_1_is_answered_by_the_leader_alone_and_acks_0_is_never_answered() {
         assert!(harness.produce(0, "a", 10).await.is_some());
         let (leader, _) = harness.leader(0).await.unwrap();
         // Both followers down: the ISR shrinks to the leader, below min_insync_replicas (2).
-        for id in harness.cluster.brokers.keys().copied().filter(|id| *id != leader) {
+        for id in harness
+            .cluster
+            .brokers
+            .keys()
+            .copied()
+            .filter(|id| *id != leader)
+        {
             world.kill(&Cluster::broker_name(id));
         }
         madsim::time::sleep(Duration::from_secs(4)).await;
@@ -864,9 +873,13 @@ fn acks_1_is_answered_by_the_leader_alone_and_acks_0_is_never_answered() {
             Some(Err(ErrorCode::NotEnoughReplicas)),
             "acks=all needs min_insync_replicas"
         );
-        let one = harness.produce_with_acks(leader, 0, "one", Acks::Leader).await;
+        let one = harness
+            .produce_with_acks(leader, 0, "one", Acks::Leader)
+            .await;
         assert_eq!(one, Some(Ok(1)), "acks=1: the leader's append is enough");
-        let zero = harness.produce_with_acks(leader, 0, "zero", Acks::None).await;
+        let zero = harness
+            .produce_with_acks(leader, 0, "zero", Acks::None)
+            .await;
         assert_eq!(zero, None, "acks=0 gets no answer");
         // Both are in the leader's log (its high watermark is its log end: it is the ISR).
         madsim::time::sleep(Duration::from_millis(100)).await;

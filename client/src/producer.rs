@@ -62,9 +62,9 @@ use crate::common::{
     InFlight, MetadataCache, MetadataRefresher,
 };
 use crate::history::Op;
-use oracle::SendAcks;
 use crate::policy::{PartitionDiscoveryPolicy, ProducerStateLossPolicy, SequenceDesyncPolicy};
 use bytes::Bytes;
+use oracle::SendAcks;
 pub use protocol::api::Acks;
 use protocol::api::{
     ErrorCode, InitProducerIdRequest, ProduceRequest, Request, Response, TopicPartition,

@@ -11,8 +11,7 @@ use oracle::{AnomalyKind, Event, SendAcks};
 const LEADER_1_EPOCH_0: &str = r#"{"time":0,"process":"cluster","type":"ok","f":"leader","topic":"t","partition":0,"broker":1,"epoch":0}"#;
 const LEADER_2_EPOCH_1: &str = r#"{"time":5,"process":"cluster","type":"ok","f":"leader","topic":"t","partition":0,"broker":2,"epoch":1}"#;
 const LEADER_1_EPOCH_0_AGAIN: &str = r#"{"time":5,"process":"cluster","type":"ok","f":"leader","topic":"t","partition":0,"broker":1,"epoch":0}"#;
-const OFFLINE_EPOCH_1: &str =
-    r#"{"time":5,"process":"cluster","type":"ok","f":"offline","topic":"t","partition":0,"epoch":1}"#;
+const OFFLINE_EPOCH_1: &str = r#"{"time":5,"process":"cluster","type":"ok","f":"offline","topic":"t","partition":0,"epoch":1}"#;
 const LEADER_2_OTHER_PARTITION: &str = r#"{"time":5,"process":"cluster","type":"ok","f":"leader","topic":"t","partition":1,"broker":2,"epoch":1}"#;
 const HEAL: &str = r#"{"time":8,"process":"nemesis","type":"info","f":"fault","fault":"heal"}"#;
 
@@ -95,7 +94,11 @@ fn an_election_before_the_send_excuses_an_acknowledgement_the_deposed_leader_gav
 
 #[test]
 fn an_election_before_the_send_does_not_excuse_an_acknowledgement_of_the_new_leader() {
-    assert_only(&check(&acked_after_the_election(1)), AnomalyKind::LostWrite, 1);
+    assert_only(
+        &check(&acked_after_the_election(1)),
+        AnomalyKind::LostWrite,
+        1,
+    );
 }
 
 #[test]
@@ -305,11 +308,7 @@ fn requests_after_an_ack(x_acks: &str) -> String {
 fn requests_without_progress_after_an_acks_1_acknowledgement_are_no_spinloop() {
     // The leader acknowledged x before its followers had it: the high watermark, and consumers, wait for them.
     assert_valid(&check(&requests_after_an_ack(ACKS_1_EPOCH_0)));
-    assert_only(
-        &check(&requests_after_an_ack("")),
-        AnomalyKind::Spinloop,
-        1,
-    );
+    assert_only(&check(&requests_after_an_ack("")), AnomalyKind::Spinloop, 1);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -90,7 +90,10 @@ fn every_replica_crashes_at_once(sync: SyncPolicy) -> Scenario {
 fn without_fsync_a_crash_of_every_replica_at_once_loses_acknowledged_records() {
     // With every append synced, nothing acknowledged is lost.
     for seed in 1..=2 {
-        assert_passes(&every_replica_crashes_at_once(SyncPolicy::EveryAppend), seed);
+        assert_passes(
+            &every_replica_crashes_at_once(SyncPolicy::EveryAppend),
+            seed,
+        );
     }
     // Without, the records only the page caches held are gone (Kafka's default loses them too),
     // and the oracle says so.
@@ -171,8 +174,5 @@ fn an_acks_1_record_lost_without_a_leader_change_is_still_a_lost_write() {
         "{:?}",
         report.counts
     );
-    assert_eq!(
-        report.stats.as_ref().map(|stats| stats.acks1_lost),
-        Some(0)
-    );
+    assert_eq!(report.stats.as_ref().map(|stats| stats.acks1_lost), Some(0));
 }

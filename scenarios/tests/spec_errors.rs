@@ -72,9 +72,21 @@ fn sync_and_acks_read_in_every_spelling_and_print_back_as_they_were_read() {
     for (lines, acks, printed) in [
         ("acks = \"all\"", Acks::All, "acks = \"all\""),
         ("acks = -1", Acks::All, "acks = \"all\""),
-        ("acks = 1\nidempotence = false\nmax_in_flight = 1", Acks::Leader, "acks = 1\n"),
-        ("acks = \"1\"\nidempotence = false\nmax_in_flight = 1", Acks::Leader, "acks = 1\n"),
-        ("acks = 0\nidempotence = false\nmax_in_flight = 1", Acks::None, "acks = 0\n"),
+        (
+            "acks = 1\nidempotence = false\nmax_in_flight = 1",
+            Acks::Leader,
+            "acks = 1\n",
+        ),
+        (
+            "acks = \"1\"\nidempotence = false\nmax_in_flight = 1",
+            Acks::Leader,
+            "acks = 1\n",
+        ),
+        (
+            "acks = 0\nidempotence = false\nmax_in_flight = 1",
+            Acks::None,
+            "acks = 0\n",
+        ),
     ] {
         let scenario = Scenario::from_toml(&BASE.replace("records = 100", lines)).unwrap();
         assert_eq!(scenario.producers[0].acks, acks);

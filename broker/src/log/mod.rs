@@ -27,8 +27,8 @@
 //!   against the current segments and answers `OffsetEvicted` or re-plans.
 //! - **Durability** is the caller's decision ([`SyncPolicy`]): with [`SyncPolicy::EveryAppend`]
 //!   every append is synced before it returns `Ok`; otherwise [`Log::sync`] syncs (the broker
-//!   calls it every interval under [`SyncPolicy::Interval`], never under [`SyncPolicy::Never`]). [`Log::durable_end_offset`] is a
-//!   lower bound of what a crash keeps: after a crash and [`Log::open`], the log end is at
+//!   calls it every interval under [`SyncPolicy::Interval`], never under [`SyncPolicy::Never`]).
+//!   [`Log::durable_end_offset`] is a lower bound of what a crash keeps: after a crash and [`Log::open`], the log end is at
 //!   least the durable end before the crash. Rolling a segment does not sync it.
 //! - **Log start persistence**: the log start is derived from the first segment's base offset
 //!   when retention deletes whole segments, but [`Log::advance_log_start`] can put it in the

@@ -197,9 +197,13 @@ impl Producer {
             let mut ready = Vec::new();
             while is_ready(&state.open) {
                 let batch = state.open.pop_front().expect("front exists");
-                let encoded =
-                    sequence_batch(NO_PRODUCER_ID, NO_PRODUCER_EPOCH, NO_SEQUENCE, &batch.records)
-                        .encoded;
+                let encoded = sequence_batch(
+                    NO_PRODUCER_ID,
+                    NO_PRODUCER_EPOCH,
+                    NO_SEQUENCE,
+                    &batch.records,
+                )
+                .encoded;
                 ready.push((batch, encoded));
             }
             for (batch, encoded) in ready {

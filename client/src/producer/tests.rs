@@ -1114,7 +1114,10 @@ fn without_idempotence(acks: Acks) -> Harness {
     config.in_flight_per_partition_max = 1;
     let mut h = Harness::new(config);
     h.answer_metadata(one_partition());
-    assert!(h.wire.take("init_producer_id").is_empty(), "no producer id without idempotence");
+    assert!(
+        h.wire.take("init_producer_id").is_empty(),
+        "no producer id without idempotence"
+    );
     assert_eq!(h.wire.take_ops(), vec![Op::Start]);
     h
 }
@@ -1160,11 +1163,14 @@ fn acks_all_records_no_acks_field() {
     let produces = h.produces();
     assert_eq!(produce_acks(&produces[0]), Acks::All);
     h.answer(&produces[0], produced_ok(0, 0));
-    assert!(h
-        .wire
-        .take_ops()
-        .iter()
-        .any(|op| matches!(op, Op::SendOk { acks: SendAcks::All, pid: Some(PID), .. })));
+    assert!(h.wire.take_ops().iter().any(|op| matches!(
+        op,
+        Op::SendOk {
+            acks: SendAcks::All,
+            pid: Some(PID),
+            ..
+        }
+    )));
 }
 
 #[test]

@@ -154,7 +154,10 @@ struct PartitionState {
 
 impl PartitionState {
     fn note_leader_epoch(&mut self, epoch: i32) {
-        if self.highest_leader_epoch.is_none_or(|highest| epoch > highest) {
+        if self
+            .highest_leader_epoch
+            .is_none_or(|highest| epoch > highest)
+        {
             self.highest_leader_epoch = Some(epoch);
         }
     }

@@ -73,7 +73,8 @@ impl Checker {
     /// offset may hold another record (no `inconsistent-offsets`, no `nonmonotonic-send`).
     pub(super) fn lost_with_its_leader(&self, value: ValueId) -> bool {
         let state = &self.values[value as usize];
-        let (SendAcks::Leader { leader_epoch }, Some(acknowledged)) = (state.acks, state.acknowledged)
+        let (SendAcks::Leader { leader_epoch }, Some(acknowledged)) =
+            (state.acks, state.acknowledged)
         else {
             return false;
         };

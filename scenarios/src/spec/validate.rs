@@ -147,7 +147,9 @@ impl Scenario {
                     format!("producer[{i}].delivery_timeout_ms"),
                     format!(
                         "{} is below linger_ms + request_timeout_ms ({} + {}), as Kafka requires",
-                        producer.delivery_timeout_ms, producer.linger_ms, producer.request_timeout_ms
+                        producer.delivery_timeout_ms,
+                        producer.linger_ms,
+                        producer.request_timeout_ms
                     ),
                 ));
             }
