@@ -665,7 +665,11 @@ const RETENTION_BYTES_KEEP_MS: u64 = 20_000;
 ///   beyond what time retention keeps, or below 5 s, and few retries (a send after the heal must
 ///   not run out of time or attempts while the cluster settles: `producer-stalled`);
 /// - size retention that could delete what a producer may still retry;
-/// - `metadata_max_age_ms` other than 100 (the oracle's `stale-partitions` bound).
+/// - `metadata_max_age_ms` other than 100 (the oracle's `stale-partitions` bound);
+/// - a replica fetch wait above a quarter of the replica lag bound (ISR churn).
+///
+/// Not in scenario files, so not drawn: the brokers' and clients' request timeouts (but the
+/// producers'), backoffs, heartbeat interval and the controller's tick.
 fn swarm_settings(rng: &mut ChaCha8Rng, scenario: &mut Scenario) {
     // [`swarm`] keeps sync on when it enabled a kind of fault that crashes brokers; the faults it
     // then drew may still crash none.
@@ -686,6 +690,14 @@ fn swarm_settings(rng: &mut ChaCha8Rng, scenario: &mut Scenario) {
         cluster.sync = SyncPolicy::IntervalMs(rng.gen_range(20..2_000));
     }
     cluster.retention_check_interval_ms = rng.gen_range(50..500);
+    cluster.replica_fetch_bytes_max = *[4_096, 65_536, 1 << 20].choose(rng).expect("not empty");
+    // A follower's held fetch stays well below the replica lag bound, as in Kafka (500 ms against
+    // 30 s): a caught-up follower must not drop out of the ISR while the leader holds its fetch.
+    let waits: Vec<u64> = [50, 100, 250, 500]
+        .into_iter()
+        .filter(|wait| wait * 4 <= cluster.replica_lag_ms_max)
+        .collect();
+    cluster.replica_fetch_max_wait_ms = *waits.choose(rng).expect("replica lag >= 1000 ms");
     if small_segments {
         cluster.segment_bytes_max = *[512, 1_024, 4_096].choose(rng).expect("not empty");
         cluster.segment_ms = *[500, 1_000, 3_000].choose(rng).expect("not empty");

@@ -388,6 +388,19 @@ fn cluster_topic_and_client_values_name_the_field_value_and_line() {
             &["cluster.sync_each_append", "unknown field", "line 5,"],
         ),
         (
+            "brokers = 3",
+            "brokers = 3\nreplica_fetch_max_wait_ms = 1000",
+            &[
+                "cluster.replica_fetch_max_wait_ms: 1000 is not below the brokers' request timeout",
+                "line 6,",
+            ],
+        ),
+        (
+            "brokers = 3",
+            "brokers = 3\nreplica_fetch_bytes_max = 0",
+            &["cluster.replica_fetch_bytes_max: 0 is below 1", "line 6,"],
+        ),
+        (
             "records = 100",
             "acks = 1",
             &[

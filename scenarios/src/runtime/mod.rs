@@ -178,6 +178,9 @@ fn cluster_config(scenario: &Scenario, bugs: &BugSelection) -> ClusterConfig {
     };
     broker.min_insync_replicas = spec.min_insync_replicas;
     broker.replica_lag_ms_max = spec.replica_lag_ms_max;
+    broker.replica_fetch_bytes_max = spec.replica_fetch_bytes_max;
+    broker.replica_fetch_max_wait_ms = spec.replica_fetch_max_wait_ms;
+    broker.request_timeout_ms = BROKER_REQUEST_TIMEOUT_MS;
     broker.retention_check_interval_ms = spec.retention_check_interval_ms;
     let mut config = ClusterConfig {
         brokers: spec.brokers,

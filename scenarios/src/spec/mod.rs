@@ -45,6 +45,8 @@ pub const FAULTS_MAX: usize = 1_000;
 pub const CLIENTS_MAX: usize = 64;
 /// A consumer's request timeout: `fetch_max_wait_ms` stays below it.
 pub const CONSUMER_REQUEST_TIMEOUT_MS: u64 = 1_000;
+/// A broker's request timeout: `replica_fetch_max_wait_ms` stays below it.
+pub const BROKER_REQUEST_TIMEOUT_MS: u64 = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,6 +113,11 @@ pub struct ClusterSpec {
     /// default: durability by replication) or `"interval-ms:N"`.
     pub sync: SyncPolicy,
     pub replica_lag_ms_max: u64,
+    /// The most bytes a follower's fetch asks for (the leader returns at least one batch).
+    pub replica_fetch_bytes_max: u64,
+    /// How long a leader may hold a caught-up follower's fetch (long poll); below the brokers'
+    /// request timeout (1000 ms).
+    pub replica_fetch_max_wait_ms: u64,
     pub session_timeout_ms: u64,
 }
 
@@ -127,6 +134,8 @@ impl Default for ClusterSpec {
             retention_check_interval_ms: 100,
             sync: SyncPolicy::EveryAppend,
             replica_lag_ms_max: 2_000,
+            replica_fetch_bytes_max: 1 << 20,
+            replica_fetch_max_wait_ms: 250,
             session_timeout_ms: 1_000,
         }
     }

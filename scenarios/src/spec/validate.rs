@@ -48,6 +48,22 @@ impl Scenario {
                 format!("{} is below 128 bytes", c.segment_bytes_max),
             ));
         }
+        if c.replica_fetch_bytes_max == 0 {
+            return Err(Invalid::new(
+                "cluster.replica_fetch_bytes_max",
+                "0 is below 1",
+            ));
+        }
+        if c.replica_fetch_max_wait_ms >= BROKER_REQUEST_TIMEOUT_MS {
+            return Err(Invalid::new(
+                "cluster.replica_fetch_max_wait_ms",
+                format!(
+                    "{} is not below the brokers' request timeout ({BROKER_REQUEST_TIMEOUT_MS} ms): \
+                     the answer to a held follower fetch would come too late",
+                    c.replica_fetch_max_wait_ms
+                ),
+            ));
+        }
         if self.topics.is_empty() {
             return Err(Invalid::new(
                 "topic",
