@@ -10,6 +10,7 @@ use broker::batch::{Record, RecordBatch};
 use broker::controller::ControllerConfig;
 use broker::core::{AdminCommand, BrokerConfig};
 use broker::inspect::replica_records;
+use broker::log::SyncPolicy;
 use broker::node::{start_cluster, Cluster, ClusterConfig, ClusterEvent, RpcClient};
 use broker::policy::{
     ConsumerFetchRangePolicy, HighWatermarkPolicy, SegmentViewPolicy, TruncationPolicy,
@@ -57,7 +58,7 @@ fn range_check_before_latest_append(config: &mut ClusterConfig) {
 
 fn cluster_config(brokers: u32, policies: Policies) -> ClusterConfig {
     let mut broker = BrokerConfig::new(0);
-    broker.log.sync_each_append = true;
+    broker.log.sync = SyncPolicy::EveryAppend;
     broker.log.segment_bytes_max = 4096;
     broker.min_insync_replicas = 2.min(brokers);
     let mut config = ClusterConfig {
@@ -163,6 +164,18 @@ impl Harness {
         partition: u32,
         value: &str,
     ) -> Option<Result<u64, ErrorCode>> {
+        self.produce_with_acks(broker, partition, value, Acks::All)
+            .await
+    }
+
+    /// Produces one record to `broker` asking for `acks`; the answer, if one comes.
+    async fn produce_with_acks(
+        &self,
+        broker: BrokerId,
+        partition: u32,
+        value: &str,
+        acks: Acks,
+    ) -> Option<Result<u64, ErrorCode>> {
         let batch =
             RecordBatch::new(vec![Record::new(None, value.as_bytes().to_vec(), 0)]).encode();
         let response = self
@@ -174,6 +187,7 @@ impl Harness {
                     batch,
                     timeout_ms: 1_000,
                     current_leader_epoch: None,
+                    acks,
                 }),
                 Duration::from_millis(1_500),
             )
@@ -696,6 +710,7 @@ fn requests_to_a_non_leader_and_with_a_stale_epoch_are_refused() {
                     batch: batch.clone(),
                     timeout_ms: 1_000,
                     current_leader_epoch: Some(epoch.wrapping_sub(1)),
+                    acks: Acks::All,
                 }),
                 CALL_TIMEOUT,
             )
@@ -722,6 +737,7 @@ fn requests_to_a_non_leader_and_with_a_stale_epoch_are_refused() {
                     batch: corrupt.into(),
                     timeout_ms: 1_000,
                     current_leader_epoch: None,
+                    acks: Acks::All,
                 }),
                 CALL_TIMEOUT,
             )
@@ -844,4 +860,95 @@ fn with_the_range_check_before_the_latest_append_it_is_out_of_range_for_a_while(
     );
     assert_eq!(at_once.high_watermark, 1, "committed, yet out of range");
     assert_eq!(later.result, Ok(Vec::new()), "{later:?}");
+}
+
+/// Bytes appended to `node`'s segment files and not synced yet.
+fn unsynced_log_bytes(world: &World, node: &str) -> u64 {
+    world
+        .disk(node)
+        .files()
+        .iter()
+        .filter(|(name, _)| name.ends_with(".log"))
+        .map(|(_, info)| info.len - info.durable_len)
+        .sum()
+}
+
+/// Produces five records under `sync`, and returns the leader's unsynced log bytes right after
+/// the fifth was acknowledged and 2.5 s later.
+fn unsynced_after_produce(sync: SyncPolicy) -> (u64, u64) {
+    let outcome = run(Seed::new(8), limits(), move |world| async move {
+        let mut config = cluster_config(3, correct);
+        config.broker.log.sync = sync;
+        let harness = setup(world.clone(), config, 1, 3).await;
+        for i in 0..5 {
+            assert!(harness.produce(0, &format!("v-{i}"), 10).await.is_some());
+        }
+        let (leader, _) = harness.leader(0).await.unwrap();
+        let name = Cluster::broker_name(leader);
+        let right_after = unsynced_log_bytes(&world, &name);
+        madsim::time::sleep(Duration::from_millis(2_500)).await;
+        (right_after, unsynced_log_bytes(&world, &name))
+    });
+    assert_eq!(outcome.status, RunStatus::Completed, "{:?}", outcome.status);
+    outcome.value.unwrap()
+}
+
+#[test]
+fn the_sync_policy_decides_when_appends_reach_the_disk() {
+    // Every append synced before it counts.
+    assert_eq!(unsynced_after_produce(SyncPolicy::EveryAppend), (0, 0));
+    // Synced by the broker's tick every interval: not yet, then within the interval.
+    let (right_after, later) = unsynced_after_produce(SyncPolicy::Interval { ms: 2_000 });
+    assert!(right_after > 0 && later == 0, "{right_after} then {later}");
+    // Never synced: a crash would lose all of it.
+    let (right_after, later) = unsynced_after_produce(SyncPolicy::Never);
+    assert!(
+        right_after > 0 && later >= right_after,
+        "{right_after} then {later}"
+    );
+}
+
+#[test]
+fn acks_1_is_answered_by_the_leader_alone_and_acks_0_is_never_answered() {
+    let outcome = run(Seed::new(9), limits(), |world| async move {
+        let harness = setup(world.clone(), cluster_config(3, correct), 1, 3).await;
+        assert!(harness.produce(0, "a", 10).await.is_some());
+        let (leader, _) = harness.leader(0).await.unwrap();
+        // Both followers down: the ISR shrinks to the leader, below min_insync_replicas (2).
+        for id in harness
+            .cluster
+            .brokers
+            .keys()
+            .copied()
+            .filter(|id| *id != leader)
+        {
+            world.kill(&Cluster::broker_name(id));
+        }
+        madsim::time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(
+            harness.produce_to(leader, 0, "all").await,
+            Some(Err(ErrorCode::NotEnoughReplicas)),
+            "acks=all needs min_insync_replicas"
+        );
+        let one = harness
+            .produce_with_acks(leader, 0, "one", Acks::Leader)
+            .await;
+        assert_eq!(one, Some(Ok(1)), "acks=1: the leader's append is enough");
+        let zero = harness
+            .produce_with_acks(leader, 0, "zero", Acks::None)
+            .await;
+        assert_eq!(zero, None, "acks=0 gets no answer");
+        // Both are in the leader's log (its high watermark is its log end: it is the ISR).
+        madsim::time::sleep(Duration::from_millis(100)).await;
+        let fetched = harness.fetch(leader, 0, 1).await.unwrap();
+        let values: Vec<Vec<u8>> = fetched
+            .result
+            .unwrap()
+            .iter()
+            .flat_map(|bytes| RecordBatch::decode(bytes).unwrap().records)
+            .map(|record| record.value.to_vec())
+            .collect();
+        assert_eq!(values, vec![b"one".to_vec(), b"zero".to_vec()]);
+    });
+    assert_eq!(outcome.status, RunStatus::Completed, "{:?}", outcome.status);
 }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use broker::log::{Log, LogConfig};
+use broker::log::{Log, LogConfig, SyncPolicy};
 use broker::offsets::{OffsetStore, PartitionOffset};
 use broker::producer_ids::ProducerIdManager;
 use common::{batch, disk, read_all, CrashingStorage};
@@ -151,7 +151,7 @@ fn the_log_recovers_from_a_crash_at_every_step() {
         segment_bytes_max: 220,
         index_interval_bytes: 80,
         retention_bytes: Some(600),
-        sync_each_append: true,
+        sync: SyncPolicy::EveryAppend,
         ..LogConfig::default()
     };
     let points = at_every_crash_point(

@@ -4,7 +4,7 @@
 mod common;
 
 use broker::batch::{Record, RecordBatch, BATCH_HEADER_BYTES};
-use broker::log::{AppendOutcome, Log, LogConfig, LogError};
+use broker::log::{AppendOutcome, Log, LogConfig, LogError, SyncPolicy};
 use broker::producer_state::ProducerStateError;
 use common::{batch, disk, read_all};
 use sim::disk::Disk;
@@ -292,10 +292,10 @@ fn unsynced_batches_may_be_lost_but_synced_ones_never() {
 }
 
 #[test]
-fn sync_each_append_makes_every_acknowledged_batch_durable() {
+fn sync_every_append_makes_every_acknowledged_batch_durable() {
     let disk = disk(11);
     let config = LogConfig {
-        sync_each_append: true,
+        sync: SyncPolicy::EveryAppend,
         ..small_segments()
     };
     let mut log = open(&disk, config.clone());
@@ -307,10 +307,10 @@ fn sync_each_append_makes_every_acknowledged_batch_durable() {
 }
 
 #[test]
-fn a_failed_sync_with_sync_each_append_reports_not_durable() {
+fn a_failed_sync_with_sync_every_append_reports_not_durable() {
     let disk = disk(12);
     let config = LogConfig {
-        sync_each_append: true,
+        sync: SyncPolicy::EveryAppend,
         ..LogConfig::default()
     };
     let mut log = open(&disk, config);

@@ -12,7 +12,7 @@
 mod common;
 
 use broker::batch::{Record, RecordBatch};
-use broker::log::{Log, LogConfig, LogError, SegmentInfo};
+use broker::log::{Log, LogConfig, LogError, SegmentInfo, SyncPolicy};
 use bytes::Bytes;
 use common::disk;
 use proptest::prelude::*;
@@ -120,7 +120,11 @@ fn config() -> impl Strategy<Value = LogConfig> {
                     retention_ms,
                     retention_bytes,
                     index_interval_bytes,
-                    sync_each_append,
+                    sync: if sync_each_append {
+                        SyncPolicy::EveryAppend
+                    } else {
+                        SyncPolicy::Never
+                    },
                     ..LogConfig::default()
                 }
             },
@@ -210,7 +214,7 @@ impl Harness {
                     .expect("append");
                 prop_assert_eq!(outcome.base_offset(), self.model.log_end);
                 self.model.append(outcome.base_offset(), &values);
-                if self.config.sync_each_append {
+                if self.config.sync == SyncPolicy::EveryAppend {
                     self.model.durable_end = self.model.log_end;
                 }
             }
@@ -231,7 +235,7 @@ impl Harness {
                     .append_replicated(&fetched, self.now_ms)
                     .expect("replicate");
                 prop_assert_eq!(end, self.model.log_end);
-                if self.config.sync_each_append {
+                if self.config.sync == SyncPolicy::EveryAppend {
                     self.model.durable_end = self.model.log_end;
                 }
             }

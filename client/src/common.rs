@@ -84,6 +84,14 @@ impl<K> InFlight<K> {
         correlation_id
     }
 
+    /// A correlation id for a request that gets no answer (a produce with acks=0): nothing is
+    /// awaited.
+    pub fn unanswered(&mut self) -> u64 {
+        let correlation_id = self.next_correlation_id;
+        self.next_correlation_id += 1;
+        correlation_id
+    }
+
     /// The request this answer belongs to, if it is still awaited and the answer comes from
     /// where the request went (anything else is dropped, as a stray datagram).
     pub fn take(&mut self, correlation_id: u64, from: SocketAddr) -> Option<Pending<K>> {

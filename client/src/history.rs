@@ -241,6 +241,19 @@ mod tests {
                 pid: Some(3),
                 epoch: Some(1),
                 sequence: Some(4),
+                acks: oracle::SendAcks::All,
+            },
+            Op::SendOk {
+                value: "p-4".into(),
+                topic: "t".into(),
+                partition: 0,
+                offset: 2,
+                pid: None,
+                epoch: None,
+                sequence: None,
+                acks: oracle::SendAcks::Leader {
+                    leader_epoch: Some(5),
+                },
             },
             Op::SendFail {
                 value: "p-2".into(),
@@ -375,6 +388,7 @@ mod tests {
                 pid: Some(1),
                 epoch: Some(0),
                 sequence: Some(3),
+                acks: oracle::SendAcks::All,
             },
         );
         let value: serde_json::Value = serde_json::from_str(&history.lines()[0]).unwrap();

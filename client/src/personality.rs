@@ -17,8 +17,8 @@
 //! | automatic commit names | what earlier polls delivered | everything delivered | what earlier polls delivered | everything delivered |
 //!
 //! What stays the same for every personality, because every client does it (or the scenario
-//! sets it): idempotence with at most 5 batches in flight, retries bounded by the delivery
-//! timeout, `NotLeaderOrFollower` and timeouts retried with the same sequence after a metadata
+//! sets it): `acks`, idempotence and at most 5 batches in flight (the scenario's), retries
+//! bounded by the delivery timeout, `NotLeaderOrFollower` and timeouts retried with the same sequence after a metadata
 //! refresh (Java `Sender.completeBatch` -> `canRetry`; librdkafka `rd_kafka_handle_Produce_error`
 //! `RD_KAFKA_ERR_ACTION_RETRY|REFRESH`; franz-go `kerr.IsRetriable`), the commit on close and on
 //! an explicit commit naming everything delivered (Java `commitSync()`/`close()` commit

@@ -11,7 +11,16 @@
 //!   leader), so partitions added while it runs are used (fluvio #4079).
 //! - **Partitioner**: keyed = FNV-1a(key) % the topic's partition count; keyless = round robin
 //!   over the partitions that have a leader. Sends are routed strictly in invoke order.
-//! - **Batching**: per partition, `linger_ms` and `batch_bytes_max`; acks=all.
+//! - **Batching**: per partition, `linger_ms` and `batch_bytes_max`.
+//! - **Acks** (`acks`, Kafka's): `all` (the default) is acknowledged once every in-sync replica
+//!   holds the batch; `1` once the leader appended it (its `send` ok says so: `acks` and the
+//!   leader epoch it was appended under, since a leader change may lose it); `0` is never
+//!   answered: its sends complete `info` (`acks_0`) as soon as the batch is sent.
+//! - **Without idempotence** (`idempotence = false`; Kafka requires it for acks other than
+//!   `all`): no producer id, no sequences, one batch in flight per partition, and a batch an
+//!   earlier attempt of which may have been written is never sent again (that would write it
+//!   twice: Kafka's at-least-once retries); its sends complete `info`. Only answers that prove the
+//!   batch was not written are retried.
 //! - **Idempotence** (KIP-98): producer id and epoch from `InitProducerId` (controller);
 //!   sequences per partition, assigned when a batch is first sent; at most
 //!   `in_flight_per_partition_max` (<= 5) batches in flight per partition. A retried batch keeps
@@ -55,12 +64,14 @@ use crate::common::{
 use crate::history::Op;
 use crate::policy::{PartitionDiscoveryPolicy, ProducerStateLossPolicy, SequenceDesyncPolicy};
 use bytes::Bytes;
+use oracle::SendAcks;
+pub use protocol::api::Acks;
 use protocol::api::{
     ErrorCode, InitProducerIdRequest, ProduceRequest, Request, Response, TopicPartition,
 };
 use protocol::batch::{
-    Record, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_BYTES, RECORDS_PER_BATCH_MAX,
-    RECORD_OVERHEAD_BYTES,
+    Record, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_BYTES, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
+    NO_SEQUENCE, RECORDS_PER_BATCH_MAX, RECORD_OVERHEAD_BYTES,
 };
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
@@ -115,6 +126,11 @@ pub struct ProducerConfig {
     /// `InvalidProducerEpoch`) on a partition's oldest batch does, under
     /// `ProducerStateLossPolicy::BumpEpoch`.
     pub sequence_desync_policy: SequenceDesyncPolicy,
+    /// Which acknowledgement produce requests ask for (Kafka's `acks`).
+    pub acks: Acks,
+    /// Producer id and sequences (KIP-98, Kafka's `enable.idempotence`); requires `Acks::All`,
+    /// and without it at most one batch in flight per partition.
+    pub idempotence: bool,
 }
 
 impl ProducerConfig {
@@ -137,6 +153,8 @@ impl ProducerConfig {
             producer_state_loss_policy: ProducerStateLossPolicy::default(),
             partition_discovery_policy: PartitionDiscoveryPolicy::default(),
             sequence_desync_policy: SequenceDesyncPolicy::default(),
+            acks: Acks::All,
+            idempotence: true,
         }
     }
 
@@ -161,6 +179,14 @@ impl ProducerConfig {
         assert!(
             self.pending_sends_max >= 1,
             "pending_sends_max must be at least 1"
+        );
+        assert!(
+            !self.idempotence || self.acks == Acks::All,
+            "idempotence requires acks=all (Kafka's enable.idempotence)"
+        );
+        assert!(
+            self.idempotence || self.in_flight_per_partition_max == 1,
+            "without idempotence at most one batch may be in flight per partition"
         );
     }
 }
@@ -264,6 +290,9 @@ struct Batch {
     /// was acknowledged. Only then does an out-of-order answer say something about the broker's
     /// state: datagrams reorder, so a younger batch may reach the leader before an older one.
     sent_as_oldest: bool,
+    /// The leader epoch the attempt in flight (or the last one) was sent under: the broker
+    /// appends it only under that epoch (KIP-320), which an acks=1 `send` ok records.
+    leader_epoch: Option<u32>,
     /// Acknowledged (its sends completed `ok`; its records are gone).
     acked: bool,
     last_error: Option<String>,
@@ -388,6 +417,7 @@ impl Producer {
         rng: ChaCha8Rng,
     ) -> Producer {
         config.validate();
+        let idempotence = config.idempotence;
         let refresher = MetadataRefresher::new(
             &cluster,
             config.metadata_max_age_ms,
@@ -404,7 +434,7 @@ impl Producer {
             refresher,
             producer_id: ProducerIdState {
                 current: None,
-                wanted: Some(ProducerIdWant::Fresh),
+                wanted: idempotence.then_some(ProducerIdWant::Fresh),
                 request_in_flight: false,
                 retry_at_ms: 0,
                 attempts: 0,
@@ -636,6 +666,11 @@ impl Producer {
                 batch.retried = true;
                 batch.last_error = Some(SendError::TimedOut.name());
                 self.refresher.request_refresh();
+                if !self.config.idempotence {
+                    // Sent again, it could be written twice.
+                    self.give_up_maybe_written(&partition, index);
+                    return;
+                }
                 self.retry_later(now_ms, &partition, index);
             }
         }
@@ -659,7 +694,7 @@ impl Producer {
         self.expire(now_ms);
         self.maybe_request_producer_id(now_ms);
         if self.fatal.is_none()
-            && self.producer_id.current.is_some()
+            && (self.producer_id.current.is_some() || !self.config.idempotence)
             && self.producer_id.wanted.is_none()
         {
             // Only partitions with a batch to send or retry (send_ready does nothing for the rest).

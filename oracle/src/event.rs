@@ -98,6 +98,29 @@ pub struct Request<'a> {
     pub log_start_offset: Option<u64>,
 }
 
+/// What a `send` ok promises: its `acks` field (absent = `"all"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SendAcks {
+    /// `acks=all`: every in-sync replica holds the record; it survives any failure the replication
+    /// tolerates.
+    #[default]
+    All,
+    /// `acks=1` (`"acks": "1"`): the leader alone appended it. A failure of that leader before the followers
+    /// copied it loses it: the acknowledgement promises nothing across a leader change. `leader_epoch` is the
+    /// epoch of the leader that appended it, when known (`leader_epoch` in the line).
+    Leader { leader_epoch: Option<u32> },
+}
+
+impl SendAcks {
+    /// The line's spelling of `acks`: `all` or `1`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendAcks::All => "all",
+            SendAcks::Leader { .. } => "1",
+        }
+    }
+}
+
 /// How a `commit` went: its `type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CommitPhase {
@@ -132,7 +155,8 @@ pub enum Op<'a> {
         key: Option<Text<'a>>,
         value: Text<'a>,
     },
-    /// `send` ok: acknowledged at `offset`. `pid`, `epoch`, `sequence` are optional.
+    /// `send` ok: acknowledged at `offset`. `pid`, `epoch`, `sequence` are optional; `acks` says what the
+    /// acknowledgement promises (`acks` and `leader_epoch` in the line).
     SendOk {
         value: Text<'a>,
         topic: Text<'a>,
@@ -141,6 +165,7 @@ pub enum Op<'a> {
         pid: Option<i64>,
         epoch: Option<i32>,
         sequence: Option<i32>,
+        acks: SendAcks,
     },
     /// `send` fail: definitely not written.
     SendFail { value: Text<'a>, error: Text<'a> },
@@ -333,6 +358,7 @@ impl Op<'_> {
                 pid,
                 epoch,
                 sequence,
+                acks,
             } => Op::SendOk {
                 value: own(value),
                 topic: own(topic),
@@ -341,6 +367,7 @@ impl Op<'_> {
                 pid,
                 epoch,
                 sequence,
+                acks,
             },
             Op::SendFail { value, error } => Op::SendFail {
                 value: own(value),
@@ -589,8 +616,21 @@ impl<'a> Event<'a> {
                 pid: None,
                 epoch: None,
                 sequence: None,
+                acks: SendAcks::All,
             },
         )
+    }
+
+    /// This `send` ok with `acks` (see [`SendAcks`]).
+    ///
+    /// # Panics
+    /// When the event is not a `send` ok.
+    pub fn with_acks(mut self, acks: SendAcks) -> Event<'a> {
+        match &mut self.op {
+            Op::SendOk { acks: field, .. } => *field = acks,
+            other => panic!("with_acks on a {} {} event", other.f(), other.event_type()),
+        }
+        self
     }
 
     /// `send` fail: definitely not written.
@@ -787,6 +827,7 @@ impl Serialize for Event<'_> {
                 pid,
                 epoch,
                 sequence,
+                acks,
             } => {
                 map.serialize_entry("value", value)?;
                 map.serialize_entry("topic", topic)?;
@@ -800,6 +841,13 @@ impl Serialize for Event<'_> {
                 }
                 if let Some(sequence) = sequence {
                     map.serialize_entry("sequence", sequence)?;
+                }
+                // `acks=all` is the contract's default: written only when it is not that.
+                if let SendAcks::Leader { leader_epoch } = acks {
+                    map.serialize_entry("acks", acks.as_str())?;
+                    if let Some(leader_epoch) = leader_epoch {
+                        map.serialize_entry("leader_epoch", leader_epoch)?;
+                    }
                 }
             }
             Op::SendFail { value, error } | Op::SendInfo { value, error } => {

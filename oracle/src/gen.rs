@@ -317,6 +317,7 @@ impl Model {
                 pid: Some(1000 + index as i64),
                 epoch: Some(0),
                 sequence: Some(sequence),
+                acks: crate::event::SendAcks::All,
             },
         ));
     }

@@ -25,6 +25,11 @@
 //!   "while ... exists" needs the data to have been there when the requests were made: see below.
 //! - *after the heal*: in a liveness phase, which a `heal` fault begins and any other fault ends. `unseen` only
 //!   needs a `heal` somewhere in the history.
+//! - *acks=1*: a never-read write whose first `send` ok has `"acks": "1"` is *lost with its leader* (counted in
+//!   `stats.acks1_lost`, no anomaly) when a `leader` or `offline` event of its partition anywhere in the history
+//!   has an epoch above the ok's `leader_epoch` (without one: a `leader` event after the partition's first, or
+//!   an `offline` event). Such a write is no `lost-write` or `unseen`, does not count among the values at its
+//!   offset for `inconsistent-offsets`, and is left out of `nonmonotonic-send`.
 //! - `poll-skip`: an offset in the gap counts as evicted when no poll read it and the eviction rule above holds
 //!   for it; any other known offset in the gap makes the skip an anomaly. An `assign` or `reset` of the partition
 //!   by that process clears the last delivered offset, as do `start`, `crash` and `close`.
@@ -40,8 +45,8 @@
 //!   of the partition before that line; without `next_available`, or before the partition's first
 //!   authoritative `log_start`, nothing is compared.
 //! - `spinloop`: a run is made of consecutive `request`s of one process for one partition that are each after
-//!   the heal, without progress, and made while the partition's highest offset named so far (by a send ok or a
-//!   poll on an earlier line) is at or above both the requested offset and the last authoritative log start.
+//!   the heal, without progress, and made while the partition's highest offset named so far (by a send ok with
+//!   acks=all or a poll on an earlier line) is at or above both the requested offset and the last authoritative log start.
 //!   Any other request of that process for that partition ends the run. A run of 20 or more is one anomaly.
 //! - `stale-partitions`: a topic's first `partitions` event sets its count; a later one with a higher count
 //!   raises it from n to m. The sends counted are one producer's keyless (`key` null) sends to that topic,
@@ -84,7 +89,7 @@
 //!   commit ok counts.
 //! - Nothing about producer ids, epochs and sequences (`init_pid`, `pid`/`epoch`/`sequence` of send ok);
 //!   `leader` events and non-authoritative (`broker`) log starts serve only to tell which broker leads and what
-//!   its replica may lack (`spurious-out-of-range`).
+//!   its replica may lack (`spurious-out-of-range`), and to excuse acks=1 writes lost with their leader.
 //! - No latency or throughput bound, no bound on lag beyond `unseen` (every acknowledged, not evicted write read
 //!   by the end of a history with a heal).
 //! - Not who may write cluster or nemesis events: `log_start`, `partitions`, `leader` and `fault` count whatever
@@ -106,7 +111,7 @@ pub mod result;
 
 pub use check::Checker;
 pub use event::{
-    CommitPhase, Event, EventType, FaultKind, Op, Record, Request, ResetReason, Text,
+    CommitPhase, Event, EventType, FaultKind, Op, Record, Request, ResetReason, SendAcks, Text,
     TopicPartitionOffset,
 };
 pub use reader::{parse_line, HistoryError, HistoryReader};

@@ -19,7 +19,9 @@ use std::fmt::Display;
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use crate::event::{CommitPhase, Event, EventType, Op, Record, Request, TopicPartitionOffset};
+use crate::event::{
+    CommitPhase, Event, EventType, Op, Record, Request, SendAcks, TopicPartitionOffset,
+};
 use crate::json::{self, ArrayField, Element, ElementFields, EventFields, Raw, ScanError};
 
 /// Bad input: the history cannot be checked. Every variant about the content names the 1-based line.
@@ -435,6 +437,7 @@ impl<'a> Decoder<'_, 'a> {
                 pid: self.optional_i64("pid", w.pid)?,
                 epoch: self.optional_i32("epoch", w.epoch)?,
                 sequence: self.optional_i32("sequence", w.sequence)?,
+                acks: self.send_acks()?,
             },
             (Some(Send), Fail) => Op::SendFail {
                 value: self.required_str("value", w.value, op)?,
@@ -659,6 +662,27 @@ impl<'a> Decoder<'_, 'a> {
             expected,
             found: raw.describe(),
         })
+    }
+
+    /// `acks` of a `send` ok (absent or `"all"`: acks=all; `"1"`: acks=1, with its optional `leader_epoch`).
+    fn send_acks(&self) -> Result<SendAcks, Box<HistoryError>> {
+        let Some(acks) = self.optional_str("acks", self.fields.acks)? else {
+            return Ok(SendAcks::All);
+        };
+        match acks.as_ref() {
+            "all" | "-1" => Ok(SendAcks::All),
+            "1" => Ok(SendAcks::Leader {
+                leader_epoch: self.optional_u32("leader_epoch", self.fields.leader_epoch)?,
+            }),
+            "0" => Err(self.invalid(
+                "acks",
+                "a send with acks=0 is never acknowledged: record its outcome as a send info",
+            )),
+            other => Err(self.invalid(
+                "acks",
+                format!("expected \"all\" or \"1\"; found {other:?}"),
+            )),
+        }
     }
 
     fn invalid(&self, field: &str, message: impl Into<String>) -> Box<HistoryError> {

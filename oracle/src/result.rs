@@ -137,6 +137,14 @@ pub struct Stats {
     pub evicted: u64,
     /// Events skipped: an unknown `f`, or a known `f` with a `type` its row does not list.
     pub ignored_events: u64,
+    /// Writes acknowledged with acks=1 and never read, whose leader was replaced: the acknowledgement did not
+    /// promise they survive that (not an anomaly). Written only when not 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub acks1_lost: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// The verdict. `anomalies` lists at most [`ANOMALIES_LISTED_PER_KIND_MAX`] anomalies of each kind (the first ones
@@ -181,11 +189,19 @@ impl CheckResult {
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         let stats = &self.stats;
-        let _ = writeln!(
+        let _ = write!(
             out,
             "history: {} events, {} sends ok, {} records read, {} evicted, {} ignored",
             stats.events, stats.sends_ok, stats.records_read, stats.evicted, stats.ignored_events
         );
+        if stats.acks1_lost > 0 {
+            let _ = write!(
+                out,
+                ", {} acknowledged with acks=1 and lost with their leader",
+                stats.acks1_lost
+            );
+        }
+        out.push('\n');
         if self.valid {
             let _ = writeln!(out, "valid: no anomalies");
             return out;

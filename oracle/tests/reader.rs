@@ -35,6 +35,7 @@ fn every_event() -> Vec<Event<'static>> {
                 pid: Some(1000),
                 epoch: Some(2),
                 sequence: Some(31),
+                acks: oracle::SendAcks::All,
             },
         ),
         Event::send_fail(5, "producer-1", "producer-1-0", "invalid_producer_epoch"),

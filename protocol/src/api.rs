@@ -162,7 +162,22 @@ impl fmt::Display for ErrorCode {
 
 // ---- requests ---------------------------------------------------------------------------------
 
-/// Produce one encoded batch to one partition, acks=all.
+/// Which acknowledgement a produce asks for (Kafka's `acks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Acks {
+    /// Answered once the high watermark passes the batch: every in-sync replica holds it
+    /// (`acks=all`, `-1`); refused with `NotEnoughReplicas` when the ISR is below
+    /// `min.insync.replicas`.
+    #[default]
+    All,
+    /// Answered once the leader appended the batch (`acks=1`): a leader failure before the
+    /// followers copy it loses it.
+    Leader,
+    /// Never answered (`acks=0`), not even with an error.
+    None,
+}
+
+/// Produce one encoded batch to one partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProduceRequest {
     pub partition: TopicPartition,
@@ -172,6 +187,8 @@ pub struct ProduceRequest {
     pub timeout_ms: u64,
     /// The leader epoch the producer believes current, if it knows one (KIP-320 fencing).
     pub current_leader_epoch: Option<u32>,
+    /// When the leader answers.
+    pub acks: Acks,
 }
 
 /// Fetch from one partition: a consumer (replica_id None) or a follower (Some).

@@ -242,10 +242,18 @@ pub(crate) fn title(report: &RunReport) -> String {
 /// The oracle's totals in words, or None when the run did not complete.
 pub(crate) fn stats_sentence(report: &RunReport) -> Option<String> {
     report.stats.as_ref().map(|stats| {
-        format!(
+        let mut sentence = format!(
             "{} sends acknowledged, {} records read, {} evicted by retention, {} events ignored",
             stats.sends_ok, stats.records_read, stats.evicted, stats.ignored_events
-        )
+        );
+        if stats.acks1_lost > 0 {
+            sentence.push_str(&format!(
+                ", {} acknowledged with acks=1 and lost with their leader (acks=1 does not promise \
+                 they survive it)",
+                stats.acks1_lost
+            ));
+        }
+        sentence
     })
 }
 

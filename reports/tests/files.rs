@@ -88,3 +88,17 @@ fn seed_directory_holds_the_history_and_the_reports() {
     assert_eq!(entries(&dir).len(), 4);
     fs::remove_dir_all(dir.parent().unwrap().parent().unwrap()).unwrap();
 }
+
+#[test]
+fn acks_1_writes_lost_with_their_leader_are_told_only_when_there_are_some() {
+    let mut report = common::passing_run();
+    let markdown = reports::markdown::render(&report);
+    assert!(!markdown.contains("acks=1"), "{markdown}");
+    report.stats.as_mut().expect("a completed run").acks1_lost = 3;
+    let markdown = reports::markdown::render(&report);
+    assert!(
+        markdown.contains("3 acknowledged with acks=1 and lost with their leader"),
+        "{markdown}"
+    );
+    assert!(reports::html::render(&report).contains("3 acknowledged with acks=1"));
+}

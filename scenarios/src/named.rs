@@ -576,11 +576,6 @@ fn wiped_replica(rng: &mut ChaCha8Rng) -> Scenario {
 
 /// Swarm testing (Groce et al.): each seed enables a random subset of fault kinds, so some seeds
 /// run long stretches of a few faults instead of a thin mix of all.
-/// How much longer than a producer's delivery timeout time retention keeps a batch in the swarm:
-/// the attempt in flight at the delivery timeout may take a request timeout (1 s) more, and its
-/// answer may be an `UnknownProducerId` that makes the producer send the batch once more.
-const RETENTION_RETRY_MARGIN_MS: u64 = 2_000;
-
 fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
     let brokers = rng.gen_range(3..=5);
     let replication_factor = if rng.gen_bool(0.25) { 2 } else { 3 };
@@ -617,21 +612,6 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
         // Partitions may grow under it: it must find them within 10 x count keyless sends
         // (the oracle's stale-partitions bound), so it refreshes metadata often.
         producer.metadata_max_age_ms = 100;
-        if small_segments {
-            // A producer gives up on a batch before time retention can delete it (and, with its
-            // last batch, the broker's state of the producer), as in every other scenario
-            // (retention above the delivery timeout, `RETENTION_MIN_AGE_MS_DEFAULT`). Otherwise
-            // the broker forgets a producer whose batch is still being retried, KIP-360's case
-            // that no real client gets through unharmed: franz-go and Java bump the epoch and
-            // write the batch again (duplicates when an earlier attempt was written: swarm
-            // seeds 8319, 8742), librdkafka stops (`rd_kafka_idemp_set_fatal_error`, "unable to
-            // retry without risking duplication/reordering": swarm seed 7163). Real deployments
-            // keep retention far above the delivery timeout (Kafka's defaults: 7 days, 2
-            // minutes).
-            producer.delivery_timeout_ms = producer
-                .delivery_timeout_ms
-                .min(retention_ms - RETENTION_RETRY_MARGIN_MS);
-        }
         if rng.gen_bool(0.3) {
             producer = producer.keyed(rng.gen_range(1..32));
         }
@@ -718,7 +698,7 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
         )
     });
     if !crashes_brokers && rng.gen_bool(0.5) {
-        scenario.cluster.sync_each_append = false;
+        scenario.cluster.sync = SyncPolicy::Never;
     }
     if enabled.is_empty() {
         return scenario;
@@ -802,7 +782,8 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
 }
 
 /// [`swarm`], then each client's personality, drawn after everything else so the rest of a
-/// seed's scenario does not depend on the draw.
+/// seed's scenario does not depend on the draw, then the remaining settings
+/// ([`swarm_settings`]).
 fn swarm_with_personalities(rng: &mut ChaCha8Rng) -> Scenario {
     let mut scenario = swarm(rng);
     for producer in &mut scenario.producers {
@@ -811,7 +792,131 @@ fn swarm_with_personalities(rng: &mut ChaCha8Rng) -> Scenario {
     for consumer in &mut scenario.consumers {
         consumer.personality = *Personality::ALL.choose(rng).expect("not empty");
     }
+    swarm_settings(rng, &mut scenario);
     scenario
+}
+
+/// Bytes one record may take in a log at most: a batch header, a record's overhead, a key
+/// (`key-31`) and a value (`producer-63-99999`).
+const RECORD_LOG_BYTES_MAX: u64 = 100;
+/// Size retention keeps at least this long of writes at the producers' full rate: above their
+/// delivery timeout, so it never deletes a batch a producer may still retry (KIP-360's caveat,
+/// as for time retention).
+const RETENTION_BYTES_KEEP_MS: u64 = 20_000;
+
+/// The settings of the cluster, the producers and the consumers that [`swarm`] leaves at their
+/// defaults, drawn last (so a seed's faults and workload stay what they were before these draws
+/// existed). Every combination drawn is one a correct build passes; what stays out, and why:
+/// - sync `"never"` or an interval only where no fault crashes a broker (or truncates a
+///   follower's log): a crash of every in-sync replica at once loses what none of them synced,
+///   in Kafka too, and crashes drawn at random times can be that;
+/// - `reset = "none"` (a consumer stops at its first out-of-range, by design), `wipe-disk`;
+/// - delivery timeouts above 10 s (forced retention and producer expiry stay above them), or
+///   beyond what time retention keeps, or below 5 s, and few retries (a send after the heal must
+///   not run out of time or attempts while the cluster settles: `producer-stalled`);
+/// - size retention that could delete what a producer may still retry;
+/// - `metadata_max_age_ms` other than 100 (the oracle's `stale-partitions` bound);
+/// - a replica fetch wait above a quarter of the replica lag bound (ISR churn).
+///
+/// Not in scenario files, so not drawn: the brokers' and clients' request timeouts (but the
+/// producers'), backoffs, heartbeat interval and the controller's tick.
+fn swarm_settings(rng: &mut ChaCha8Rng, scenario: &mut Scenario) {
+    // [`swarm`] keeps sync on when it enabled a kind of fault that crashes brokers; the faults it
+    // then drew may still crash none.
+    let crashes_brokers = scenario.faults.iter().any(|timed| match &timed.fault {
+        Fault::Crash { target, .. } => !matches!(
+            target,
+            Target::Controller | Target::Producer(_) | Target::Consumer(_)
+        ),
+        Fault::TruncateFollower { .. } | Fault::WipeDisk { .. } => true,
+        _ => false,
+    });
+    let cluster = &mut scenario.cluster;
+    let small_segments = cluster.segment_bytes_max < ClusterSpec::default().segment_bytes_max;
+    if !crashes_brokers && cluster.sync == SyncPolicy::EveryAppend && rng.gen_bool(0.5) {
+        cluster.sync = SyncPolicy::Never;
+    }
+    if cluster.sync == SyncPolicy::Never && rng.gen_bool(0.5) {
+        cluster.sync = SyncPolicy::IntervalMs(rng.gen_range(20..2_000));
+    }
+    cluster.retention_check_interval_ms = rng.gen_range(50..500);
+    cluster.replica_fetch_bytes_max = *[4_096, 65_536, 1 << 20].choose(rng).expect("not empty");
+    // A follower's held fetch stays well below the replica lag bound, as in Kafka (500 ms against
+    // 30 s): a caught-up follower must not drop out of the ISR while the leader holds its fetch.
+    let waits: Vec<u64> = [50, 100, 250, 500]
+        .into_iter()
+        .filter(|wait| wait * 4 <= cluster.replica_lag_ms_max)
+        .collect();
+    cluster.replica_fetch_max_wait_ms = *waits.choose(rng).expect("replica lag >= 1000 ms");
+    if small_segments {
+        cluster.segment_bytes_max = *[512, 1_024, 4_096].choose(rng).expect("not empty");
+        cluster.segment_ms = *[500, 1_000, 3_000].choose(rng).expect("not empty");
+        if rng.gen_bool(0.3) {
+            let rate: u64 = scenario.producers.iter().map(|p| p.rate_per_sec).sum();
+            let floor = rate * RECORD_LOG_BYTES_MAX * RETENTION_BYTES_KEEP_MS / 1_000;
+            cluster.retention_bytes = floor + rng.gen_range(0..=2 * floor);
+        }
+    } else {
+        cluster.segment_bytes_max = *[16_384, 65_536].choose(rng).expect("not empty");
+        cluster.segment_ms = *[0, 0, 5_000].choose(rng).expect("not empty");
+    }
+    for producer in &mut scenario.producers {
+        producer.acks = match rng.gen_range(0..20) {
+            0..=13 => Acks::All,
+            14..=16 => Acks::Leader,
+            _ => Acks::None,
+        };
+        producer.idempotence = producer.acks == Acks::All && rng.gen_bool(0.85);
+        producer.max_in_flight = if producer.idempotence {
+            rng.gen_range(1..=5)
+        } else {
+            1
+        };
+        producer.request_timeout_ms = rng.gen_range(500..=1_500);
+        // Time retention must not delete a batch the producer may still retry (its records are
+        // as old as their sends; the last attempt may be answered a request timeout after the
+        // delivery timeout), or a retry after its producer state went with it is written twice
+        // (KIP-360's caveat; swarm seed 2532: retention 8494 ms, delivery timeout 9959 ms).
+        let delivery_timeout_max = match scenario.cluster.retention_ms {
+            0 => 10_000,
+            retention_ms => (retention_ms - producer.request_timeout_ms - 1_000).min(10_000),
+        };
+        producer.delivery_timeout_ms = rng.gen_range(5_000..=delivery_timeout_max);
+        producer.retries = if rng.gen_bool(0.5) {
+            ProducerSpec::default().retries
+        } else {
+            rng.gen_range(15..=60)
+        };
+        if rng.gen_bool(0.2) {
+            producer.start_ms = rng.gen_range(0..8_000);
+        }
+        if rng.gen_bool(0.15) {
+            producer.idle_after_records = Some(rng.gen_range(20..producer.records));
+            producer.idle_ms = rng.gen_range(1_000..6_000);
+        }
+    }
+    for consumer in &mut scenario.consumers {
+        consumer.fetch_max_bytes = *[1_024, 4_096, 16_384, 65_536, 1 << 20]
+            .choose(rng)
+            .expect("not empty");
+        consumer.fetch_max_wait_ms = *[100, 250, 500, 800].choose(rng).expect("not empty");
+        if rng.gen_bool(0.2) {
+            consumer.start_ms = rng.gen_range(0..8_000);
+        }
+        if rng.gen_bool(0.1) {
+            consumer.start_offset = Some(0);
+        }
+    }
+    // Two consumers may be the two members of one static group, each reading half of the
+    // partitions.
+    if scenario.consumers.len() >= 2 && rng.gen_bool(0.25) {
+        let group = scenario.consumers[0].group.clone();
+        for (member, consumer) in scenario.consumers[..2].iter_mut().enumerate() {
+            consumer.group = group.clone();
+            consumer.member = member as u32;
+            consumer.members = 2;
+        }
+    }
 }
 
 /// A fault at one of the protocol's dangerous moments: the trigger, the fault and its target
@@ -842,8 +947,12 @@ fn triggered(rng: &mut ChaCha8Rng, partition: u32, duration: u64) -> TimedFault 
 mod tests {
     use super::*;
 
-    /// No swarm seed lets time retention delete a batch a producer may still retry (swarm seeds
-    /// 7163, 8319 and 8742 did, when the delivery timeout stayed at 10 s under 8..16 s retention).
+    /// No swarm seed lets time retention delete a batch a producer may still retry: the last
+    /// attempt may be answered a request timeout after the delivery timeout (swarm seeds 7163,
+    /// 8319, 8742 and 2532 did, when the delivery timeout stayed at 10 s under 8..16 s retention:
+    /// the broker forgot a producer whose batch was still being retried, KIP-360's case that no
+    /// real client gets through unharmed - franz-go and Java write the batch again, librdkafka
+    /// stops).
     #[test]
     fn swarm_retention_outlasts_every_producer_retry() {
         let swarm = find("swarm").expect("swarm is named");
@@ -854,7 +963,8 @@ mod tests {
             for producer in &scenario.producers {
                 if retention_ms > 0 {
                     assert!(
-                        producer.delivery_timeout_ms + RETENTION_RETRY_MARGIN_MS <= retention_ms,
+                        producer.delivery_timeout_ms + producer.request_timeout_ms + 1_000
+                            <= retention_ms,
                         "seed {seed}: delivery timeout {} ms under retention {retention_ms} ms",
                         producer.delivery_timeout_ms
                     );

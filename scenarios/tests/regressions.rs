@@ -2,6 +2,7 @@
 //! says what was wrong and where it was fixed.
 
 use scenarios::report::Verdict;
+use scenarios::spec::Scenario;
 use scenarios::RunRequest;
 
 fn assert_passes(scenario: &str, seed: u64, why: &str) {
@@ -80,7 +81,7 @@ fn swarm_8742_retention_never_deletes_a_batch_a_producer_still_retries() {
 /// `UnknownProducerId`, which librdkafka answers with a fatal error when the batch was retried
 /// (`rd_kafka_handle_idempotent_Produce_error`: "unable to retry without risking
 /// duplication/reordering"), and every later send failed. The swarm no longer draws that
-/// (see seed 8319); this runs the scenario as it drew it before: a real librdkafka stops there
+/// (see seed 8319); this runs the scenario as it drew it before, pinned as a file: a real librdkafka stops there
 /// too, and tells the application (`fatal`), so the oracle judges the fails after it as the
 /// failures the application was told of, not as a stall, since retention explains the loss.
 #[test]
@@ -90,15 +91,14 @@ fn swarm_7163_a_librdkafka_fatal_error_after_retention_is_reported_not_a_stall()
         7163,
         "producer-stalled, retention removed a retrying producer's state",
     );
-    let mut scenario = RunRequest::named("swarm", 7163)
-        .scenario()
-        .expect("swarm is named");
+    let text = include_str!("scenarios/swarm-7163-before.toml");
+    let scenario = Scenario::from_toml(text).expect("the pinned scenario parses");
     assert_eq!(scenario.cluster.retention_ms, 9_453);
-    for producer in &mut scenario.producers {
-        assert_eq!(producer.delivery_timeout_ms, 7_453);
-        producer.delivery_timeout_ms = 10_000;
-    }
-    let report = scenarios::run(&RunRequest::fixed(scenario, "swarm-7163.toml", 7163))
+    assert!(scenario
+        .producers
+        .iter()
+        .all(|producer| producer.delivery_timeout_ms == 10_000));
+    let report = scenarios::run(&RunRequest::fixed(scenario, "swarm-7163-before.toml", 7163))
         .expect("the scenario runs");
     assert_eq!(
         report.verdict,

@@ -8,7 +8,7 @@ use scenarios::spec::Scenario;
 use scenarios::RunRequest;
 
 /// `streamsim shrink --scenario smoke --seed 1 --bug hw-before-isr`: 2 faults -> 1, lost-write
-/// (the README's swarm seed 1 shrinks the same way).
+/// (the README shrinks swarm seed 1 the same way, 5 faults -> 2).
 const SCENARIO: &str = "smoke";
 const SEED: u64 = 1;
 const BUG: &str = "hw-before-isr";

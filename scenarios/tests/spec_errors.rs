@@ -59,6 +59,45 @@ fn the_base_file_is_valid() {
 }
 
 #[test]
+fn sync_and_acks_read_in_every_spelling_and_print_back_as_they_were_read() {
+    use scenarios::spec::{Acks, SyncPolicy};
+    for (line, sync) in [
+        ("sync = \"every-append\"", SyncPolicy::EveryAppend),
+        ("sync = \"never\"", SyncPolicy::Never),
+        ("sync = \"interval-ms:250\"", SyncPolicy::IntervalMs(250)),
+    ] {
+        let scenario = Scenario::from_toml(&BASE.replace("brokers = 3", line)).unwrap();
+        assert_eq!(scenario.cluster.sync, sync);
+        assert!(scenario.to_toml().contains(line), "{}", scenario.to_toml());
+    }
+    for (lines, acks, printed) in [
+        ("acks = \"all\"", Acks::All, "acks = \"all\""),
+        ("acks = -1", Acks::All, "acks = \"all\""),
+        (
+            "acks = 1\nidempotence = false\nmax_in_flight = 1",
+            Acks::Leader,
+            "acks = 1\n",
+        ),
+        (
+            "acks = \"1\"\nidempotence = false\nmax_in_flight = 1",
+            Acks::Leader,
+            "acks = 1\n",
+        ),
+        (
+            "acks = 0\nidempotence = false\nmax_in_flight = 1",
+            Acks::None,
+            "acks = 0\n",
+        ),
+    ] {
+        let scenario = Scenario::from_toml(&BASE.replace("records = 100", lines)).unwrap();
+        assert_eq!(scenario.producers[0].acks, acks);
+        let shown = scenario.to_toml();
+        assert!(shown.contains(printed), "{shown}");
+        assert_eq!(Scenario::from_toml(&shown).unwrap(), scenario);
+    }
+}
+
+#[test]
 fn a_producer_without_a_topic_says_the_topic_is_missing_at_its_table() {
     let text = BASE.replace("[[producer]]\ntopic = \"payments\"\n", "[[producer]]\n");
     let error = error_of(&text);
@@ -329,6 +368,88 @@ fn cluster_topic_and_client_values_name_the_field_value_and_line() {
             "group = \"ledger\"",
             "commit = \"sometimes\"",
             &["consumer[0].commit", "sometimes", "line 17,"],
+        ),
+        (
+            "brokers = 3",
+            "sync = \"sometimes\"",
+            &[
+                "cluster.sync",
+                "'sometimes' is not \"every-append\", \"never\" or \"interval-ms:N\"",
+                "line 5,",
+            ],
+        ),
+        (
+            "brokers = 3",
+            "sync = \"interval-ms:0\"",
+            &["cluster.sync", "'interval-ms:0'", "(N >= 1)", "line 5,"],
+        ),
+        (
+            "brokers = 3",
+            "sync_each_append = false",
+            &["cluster.sync_each_append", "unknown field", "line 5,"],
+        ),
+        (
+            "brokers = 3",
+            "brokers = 3\nreplica_fetch_max_wait_ms = 1000",
+            &[
+                "cluster.replica_fetch_max_wait_ms: 1000 is not below the brokers' request timeout",
+                "line 6,",
+            ],
+        ),
+        (
+            "brokers = 3",
+            "brokers = 3\nreplica_fetch_bytes_max = 0",
+            &["cluster.replica_fetch_bytes_max: 0 is below 1", "line 6,"],
+        ),
+        (
+            "records = 100",
+            "acks = 1",
+            &[
+                "producer[0].acks: 1 needs idempotence = false",
+                "idempotence requires acks = \"all\"",
+                "line 13,",
+            ],
+        ),
+        (
+            "records = 100",
+            "acks = 0\nidempotence = true",
+            &["producer[0].acks: 0 needs idempotence = false", "line 13,"],
+        ),
+        (
+            "records = 100",
+            "acks = 2",
+            &["producer[0].acks", "'2' is not \"all\", 1 or 0", "line 13,"],
+        ),
+        (
+            "records = 100",
+            "acks = 1\nidempotence = false",
+            &[
+                "producer[0].max_in_flight: 5 needs idempotence",
+                "use 1",
+                "line 11,",
+            ],
+        ),
+        (
+            "records = 100",
+            "max_in_flight = 6",
+            &["producer[0].max_in_flight: 6 is not in 1..=5", "line 13,"],
+        ),
+        (
+            "records = 100",
+            "request_timeout_ms = 3000\ndelivery_timeout_ms = 2000",
+            &[
+                "producer[0].delivery_timeout_ms: 2000 is below linger_ms + request_timeout_ms \
+                 (5 + 3000)",
+                "line 14,",
+            ],
+        ),
+        (
+            "group = \"ledger\"",
+            "fetch_max_wait_ms = 1000",
+            &[
+                "consumer[0].fetch_max_wait_ms: 1000 is not below the consumer's request timeout",
+                "line 17,",
+            ],
         ),
         (
             "fault_phase_ms = 10000",

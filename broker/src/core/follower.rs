@@ -9,6 +9,7 @@ use super::produce::note_producer_append;
 use super::{BrokerCore, Observation, OutgoingKind, Role, TruncationQuery};
 use crate::api::*;
 use crate::batch::RecordBatch;
+use crate::log::SyncPolicy;
 use crate::policy::TruncationPolicy;
 use crate::storage::Storage;
 
@@ -210,7 +211,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
     ) {
         let me = self.config.broker_id;
         let wait_ms = self.config.replica_fetch_wait_ms;
-        let sync_each_append = self.config.log.sync_each_append;
+        let sync_each_append = self.config.log.sync == SyncPolicy::EveryAppend;
         let Some(replica) = self.replicas.get_mut(partition) else {
             return;
         };

@@ -9,7 +9,7 @@
 //! - a leader's high watermark only advances when every member of the *maximal* ISR (the
 //!   controller's ISR plus any member the leader has asked to add) holds the offset, and never
 //!   goes back while it leads; an acks=all produce is answered only once the high watermark
-//!   passes the batch;
+//!   passes the batch (acks=1 once the leader appended it; acks=0 never);
 //! - consumers read only below the high watermark; a read below the log start answers
 //!   `OffsetEvicted { next_available = current log start }`, never an IO error;
 //! - a follower of a new leader first asks the leader where its epoch ended
@@ -47,7 +47,7 @@ mod produce;
 
 use crate::api::*;
 use crate::epoch_cache::EpochCache;
-use crate::log::{Log, LogConfig, LogError};
+use crate::log::{Log, LogConfig, LogError, SyncPolicy};
 use crate::policy::{ConsumerFetchRangePolicy, HighWatermarkPolicy, TruncationPolicy};
 use crate::storage::Storage;
 pub use fetch::UNPUBLISHED_APPEND_MS;
@@ -311,6 +311,8 @@ pub struct BrokerCore<S: Storage + Clone> {
     next_correlation_id: u64,
     next_heartbeat_ms: u64,
     next_retention_ms: u64,
+    /// When the logs are synced next, under [`SyncPolicy::Interval`].
+    next_sync_ms: u64,
     pending_produces: Vec<PendingProduce>,
     pending_reads: VecDeque<PendingRead>,
     parked_fetches: Vec<ParkedFetch>,
@@ -345,6 +347,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
             next_correlation_id: 1,
             next_heartbeat_ms: 0,
             next_retention_ms: 0,
+            next_sync_ms: 0,
             pending_produces: Vec::new(),
             pending_reads: VecDeque::new(),
             parked_fetches: Vec::new(),
@@ -489,6 +492,13 @@ impl<S: Storage + Clone> BrokerCore<S> {
             self.run_retention(now_ms);
         }
 
+        if let SyncPolicy::Interval { ms } = self.config.log.sync {
+            if now_ms >= self.next_sync_ms {
+                self.next_sync_ms = now_ms + ms;
+                self.sync_logs();
+            }
+        }
+
         let partitions: Vec<TopicPartition> = self.replicas.keys().cloned().collect();
         for partition in &partitions {
             self.tick_replica(now_ms, partition);
@@ -497,6 +507,18 @@ impl<S: Storage + Clone> BrokerCore<S> {
         self.expire_produces(now_ms);
         self.execute_due_reads(now_ms);
         self.after_event(now_ms);
+    }
+
+    /// Syncs every log with unsynced appends (Kafka's log flusher, `flush.ms`). A failed sync is
+    /// tried again at the next interval: until then the appends stay in the disk's cache, as
+    /// under [`SyncPolicy::Never`].
+    fn sync_logs(&mut self) {
+        let broker_id = self.config.broker_id;
+        for (partition, replica) in self.replicas.iter_mut() {
+            if let Err(error) = replica.log.sync() {
+                tracing::warn!(broker = broker_id, %partition, %error, "interval sync failed");
+            }
+        }
     }
 
     fn on_request_lost(&mut self, now_ms: u64, kind: OutgoingKind, correlation_id: u64) {
@@ -568,6 +590,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
         let mut consider = |at: u64| deadline = deadline.min(at.max(now_ms + 1));
         consider(self.next_heartbeat_ms);
         consider(self.next_retention_ms);
+        if let SyncPolicy::Interval { .. } = self.config.log.sync {
+            consider(self.next_sync_ms);
+        }
         for outgoing in self.outgoing.values() {
             consider(outgoing.sent_ms + self.config.request_timeout_ms);
         }
@@ -616,8 +641,14 @@ impl<S: Storage + Clone> BrokerCore<S> {
     ) {
         let response = match request {
             Request::Produce(request) => {
+                let acks = request.acks;
                 match self.produce(now_ms, from, correlation_id, request) {
                     Some(response) => Response::Produce(response),
+                    // acks=0: never answered.
+                    None if acks == Acks::None => {
+                        self.after_event(now_ms);
+                        return;
+                    }
                     None => return, // waits for the high watermark
                 }
             }

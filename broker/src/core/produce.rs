@@ -1,6 +1,10 @@
 //! The produce path: appending as leader, produces (acks=all) waiting for the high watermark
 //! and their completion, failure or timeout, and the per-producer activity that forced producer
 //! expiry (in `admin`) consults.
+//!
+//! `acks` as in Kafka: `all` is answered once the high watermark passes the batch (and refused
+//! below `min.insync.replicas`); `1` is answered as soon as the leader appended it (the ISR size
+//! is not checked); `0` is never answered, not even with an error.
 
 use super::{error_code, BrokerCore, Observation, Output, Role, UnpublishedAppend};
 use crate::api::*;
@@ -25,7 +29,24 @@ pub(super) struct PendingProduce {
 }
 
 impl<S: Storage + Clone> BrokerCore<S> {
+    /// Appends the request's batch; the answer to send now, or None when there is none yet
+    /// (acks=all: it waits for the high watermark) or none at all (acks=0).
     pub(super) fn produce(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        correlation_id: u64,
+        request: ProduceRequest,
+    ) -> Option<ProduceResponse> {
+        let acks = request.acks;
+        let response = self.append_produce(now_ms, from, correlation_id, request);
+        if acks == Acks::None {
+            return None;
+        }
+        response
+    }
+
+    fn append_produce(
         &mut self,
         now_ms: u64,
         from: SocketAddr,
@@ -64,10 +85,11 @@ impl<S: Storage + Clone> BrokerCore<S> {
             Ok(batch) => batch,
             Err(_) => return reject(ErrorCode::CorruptMessage),
         };
-        if (leader.isr.len() as u32) < self.config.min_insync_replicas {
+        let acks_all = request.acks == Acks::All;
+        if acks_all && (leader.isr.len() as u32) < self.config.min_insync_replicas {
             return reject(ErrorCode::NotEnoughReplicas);
         }
-        if self.pending_produces.len() >= PENDING_PRODUCES_MAX {
+        if acks_all && self.pending_produces.len() >= PENDING_PRODUCES_MAX {
             return reject(ErrorCode::RequestTimedOut);
         }
         let epoch = replica.leader_epoch;
@@ -121,6 +143,15 @@ impl<S: Storage + Clone> BrokerCore<S> {
             } => (base_offset, last_offset),
         };
         if replica.high_watermark > last_offset {
+            return Some(ProduceResponse {
+                result: Ok(base_offset),
+                log_start_offset,
+            });
+        }
+        if !acks_all {
+            // Answered now (acks=1; acks=0 drops the answer); the high watermark follows on
+            // its own (at once when the leader is the only in-sync replica).
+            self.advance_high_watermark(now_ms, &partition);
             return Some(ProduceResponse {
                 result: Ok(base_offset),
                 log_start_offset,

@@ -94,7 +94,7 @@ impl<S: Storage + Clone> Log<S> {
     }
 
     fn sync_if_configured(&mut self, base_offset: u64, last_offset: u64) -> Result<(), LogError> {
-        if !self.config.sync_each_append {
+        if self.config.sync != SyncPolicy::EveryAppend {
             return Ok(());
         }
         match self.sync() {

@@ -25,9 +25,10 @@
 //!   with an IO or "not found" error — also when retention deleted the planned segment between
 //!   plan and execute (the race behind fluvio #3891): `execute_read` re-validates the plan
 //!   against the current segments and answers `OffsetEvicted` or re-plans.
-//! - **Durability** is the caller's decision: with `sync_each_append` every append is synced
-//!   before it returns `Ok`; otherwise [`Log::sync`] syncs. [`Log::durable_end_offset`] is a
-//!   lower bound of what a crash keeps: after a crash and [`Log::open`], the log end is at
+//! - **Durability** is the caller's decision ([`SyncPolicy`]): with [`SyncPolicy::EveryAppend`]
+//!   every append is synced before it returns `Ok`; otherwise [`Log::sync`] syncs (the broker
+//!   calls it every interval under [`SyncPolicy::Interval`], never under [`SyncPolicy::Never`]).
+//!   [`Log::durable_end_offset`] is a lower bound of what a crash keeps: after a crash and [`Log::open`], the log end is at
 //!   least the durable end before the crash. Rolling a segment does not sync it.
 //! - **Log start persistence**: the log start is derived from the first segment's base offset
 //!   when retention deletes whole segments, but [`Log::advance_log_start`] can put it in the
@@ -80,6 +81,20 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The log start checkpoint journal is compacted past this size.
 const LOG_START_JOURNAL_BYTES_MAX: u64 = 4096;
 
+/// When a log's appends are synced to disk (Kafka's `flush.messages` and `flush.ms`). What is not
+/// synced lives in the disk's cache: a crash of the broker loses it (or leaves a torn prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncPolicy {
+    /// Every append is synced before it counts (`flush.messages = 1`).
+    EveryAppend,
+    /// The broker syncs every log with unsynced appends every `ms` on its tick (`flush.ms`): a
+    /// crash loses at most what was appended since the last sync.
+    Interval { ms: u64 },
+    /// Appends are never synced (Kafka's default): durability comes from replication, and a
+    /// crash of every replica holding a record at once loses it.
+    Never,
+}
+
 /// Configuration of one partition log. Durations in milliseconds; `None` = no limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogConfig {
@@ -95,8 +110,8 @@ pub struct LogConfig {
     pub retention_bytes: Option<u64>,
     /// Add a sparse index entry at most every this-many bytes of log.
     pub index_interval_bytes: u64,
-    /// Sync after every append before returning `Ok`.
-    pub sync_each_append: bool,
+    /// When appends reach the disk for good.
+    pub sync: SyncPolicy,
     /// Which segments reads look at (the correct view is the default).
     #[serde(default)]
     pub segment_view_policy: SegmentViewPolicy,
@@ -110,7 +125,7 @@ impl Default for LogConfig {
             retention_ms: None,
             retention_bytes: None,
             index_interval_bytes: 4096,
-            sync_each_append: false,
+            sync: SyncPolicy::Never,
             segment_view_policy: SegmentViewPolicy::Current,
         }
     }
@@ -128,6 +143,9 @@ impl LogConfig {
         }
         if self.index_interval_bytes == 0 {
             return invalid("index_interval_bytes must be at least 1");
+        }
+        if self.sync == (SyncPolicy::Interval { ms: 0 }) {
+            return invalid("a sync interval must be at least 1 ms");
         }
         if self.segment_ms.is_some_and(|ms| ms > i64::MAX as u64)
             || self.retention_ms.is_some_and(|ms| ms > i64::MAX as u64)

@@ -283,6 +283,7 @@ impl World {
                             pid: Some(1),
                             epoch: Some(0),
                             sequence: Some(offset as i32),
+                            acks: oracle::SendAcks::All,
                         },
                     );
                 }

@@ -1,6 +1,6 @@
 //! Answers: the producer id and epoch bumps, produce answers, KIP-360 recovery, outcomes.
 
-use super::batches::sequence_batch;
+use super::batches::{note_partition_used, sequence_batch};
 use super::*;
 
 /// Does this answer to a Produce prove the batch was not appended? Only errors a broker gives
@@ -8,7 +8,12 @@ use super::*;
 /// waited for the ISR fails it with that error after appending it, and the new leader may hold it
 /// (KAFKA-13574; Jepsen's Kafka client calls the outcome indeterminate). `RequestTimedOut` and
 /// unknown errors are not either.
-fn proves_not_written(error: &ErrorCode) -> bool {
+fn proves_not_written(error: &ErrorCode, acks: Acks) -> bool {
+    // With acks=1 the leader answers as soon as it appended: `NotLeaderOrFollower` comes only
+    // before an append.
+    if acks == Acks::Leader && *error == ErrorCode::NotLeaderOrFollower {
+        return true;
+    }
     matches!(
         error,
         ErrorCode::OutOfOrderSequence
@@ -92,8 +97,10 @@ impl Producer {
         self.producer_id.retry_at_ms = now_ms + delay;
     }
 
+    /// Asks for an epoch bump (KIP-360), which restarts sequences; nothing to do without
+    /// idempotence.
     pub(super) fn request_bump(&mut self) {
-        if self.producer_id.wanted.is_none() {
+        if self.config.idempotence && self.producer_id.wanted.is_none() {
             self.producer_id.wanted = Some(ProducerIdWant::Bump);
         }
     }
@@ -207,6 +214,13 @@ impl Producer {
                     .sequence
                     .clone()
                     .expect("a batch in the window has a sequence");
+                let acks = match self.config.acks {
+                    Acks::All => SendAcks::All,
+                    _ => SendAcks::Leader {
+                        leader_epoch: batch.leader_epoch,
+                    },
+                };
+                let idempotence = self.config.idempotence;
                 state.pop_acked();
                 let count = records.len() as u64;
                 let last_offset = base_offset + count - 1;
@@ -223,26 +237,29 @@ impl Producer {
                         topic: partition.topic.clone().into(),
                         partition: partition.partition,
                         offset: base_offset + i as u64,
-                        pid: Some(sequenced.pid),
-                        epoch: Some(i32::from(sequenced.epoch)),
-                        sequence: Some(increment_sequence(sequenced.base_sequence, i as i32)),
+                        pid: idempotence.then_some(sequenced.pid),
+                        epoch: idempotence.then_some(i32::from(sequenced.epoch)),
+                        sequence: idempotence
+                            .then(|| increment_sequence(sequenced.base_sequence, i as i32)),
+                        acks,
                     }));
                 }
-                let used = self
-                    .status
-                    .partitions_used
-                    .entry(partition.topic.clone())
-                    .or_default();
-                if !used.contains(&partition.partition) {
-                    used.push(partition.partition);
-                    used.sort_unstable();
-                }
+                note_partition_used(&mut self.status, partition);
             }
             Err(error) => {
                 let batch = &mut state.window[index];
                 batch.last_error = Some(error.name().to_string());
-                if !proves_not_written(&error) {
+                if !proves_not_written(&error, self.config.acks) {
                     batch.maybe_written = true;
+                }
+                if !self.config.idempotence && batch.maybe_written {
+                    // Sent again, it could be written twice.
+                    if is_fatal_for_batch(&error) {
+                        tracing::warn!(%partition, %error, "batch refused; its sends fail");
+                    }
+                    self.refresher.request_refresh();
+                    self.give_up_maybe_written(partition, index);
+                    return;
                 }
                 // librdkafka's retry count: a batch behind a desynchronized one is resent
                 // "without incrementing retries" (`rd_kafka_handle_idempotent_Produce_error`,
@@ -266,7 +283,9 @@ impl Producer {
                     ErrorCode::UnknownProducerId
                     | ErrorCode::OutOfOrderSequence
                     | ErrorCode::InvalidProducerEpoch
-                        if index == 0 && state.window[0].sent_as_oldest =>
+                        if index == 0
+                            && state.window[0].sent_as_oldest
+                            && self.config.idempotence =>
                     {
                         self.on_producer_state_lost(partition, error.clone(), log_start_offset);
                     }
@@ -283,6 +302,22 @@ impl Producer {
                 }
             }
         }
+    }
+
+    /// Without idempotence: `window[index]` may have been written, so it is not sent again; its
+    /// sends complete `info`.
+    pub(super) fn give_up_maybe_written(&mut self, partition: &TopicPartition, index: usize) {
+        let state = self
+            .partitions
+            .get_mut(partition)
+            .expect("the partition exists");
+        let batch = state
+            .window
+            .remove(index)
+            .expect("the index is in the window");
+        state.pop_acked();
+        let name = batch.error_name();
+        self.complete_batch(batch, &name);
     }
 
     /// A retriable failure of `window[index]`: back off, or give up after `retries_max`.

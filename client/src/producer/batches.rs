@@ -34,6 +34,21 @@ pub(super) fn sequence_batch(
     }
 }
 
+/// The `error` of an acks=0 send's `info`: sent, never answered.
+pub(super) const ACKS_0_OUTCOME: &str = "acks_0";
+
+/// Notes in the status that the producer sent to `partition`.
+pub(super) fn note_partition_used(status: &mut ProducerStatus, partition: &TopicPartition) {
+    let used = status
+        .partitions_used
+        .entry(partition.topic.clone())
+        .or_default();
+    if !used.contains(&partition.partition) {
+        used.push(partition.partition);
+        used.sort_unstable();
+    }
+}
+
 impl Producer {
     pub(super) fn append(&mut self, now_ms: u64, partition: TopicPartition, send: PendingSend) {
         let batch_bytes_max = self.config.batch_bytes_max;
@@ -56,6 +71,7 @@ impl Producer {
                 maybe_written: false,
                 retried: false,
                 sent_as_oldest: false,
+                leader_epoch: None,
                 acked: false,
                 last_error: None,
             });
@@ -148,19 +164,66 @@ impl Producer {
             }
             return;
         };
-        let (pid, epoch) = self
-            .producer_id
-            .current
-            .expect("sending needs a producer id");
+        let idempotence = self.config.idempotence;
+        let (pid, epoch) = match self.producer_id.current {
+            Some(id) => id,
+            None if !idempotence => (NO_PRODUCER_ID, NO_PRODUCER_EPOCH),
+            None => panic!("sending needs a producer id"),
+        };
         let linger_ms = self.config.linger_ms;
         let batch_bytes_max = self.config.batch_bytes_max;
         let flush = self.flush_requested;
         let in_flight_max = self.config.in_flight_per_partition_max;
+        let acks = self.config.acks;
         let state = self
             .partitions
             .get_mut(partition)
             .expect("the partition exists");
         if now_ms < state.retry_at_ms {
+            return;
+        }
+        let is_ready = |open: &VecDeque<Batch>| match open.front() {
+            None => false,
+            Some(batch) => {
+                open.len() > 1
+                    || batch.bytes >= batch_bytes_max
+                    || batch.records.len() as u32 >= RECORDS_PER_BATCH_MAX
+                    || now_ms >= batch.created_ms + linger_ms
+                    || flush
+            }
+        };
+        if acks == Acks::None {
+            // Never answered: every ready batch goes now, and its sends are done once it is sent.
+            let mut ready = Vec::new();
+            while is_ready(&state.open) {
+                let batch = state.open.pop_front().expect("front exists");
+                let encoded = sequence_batch(
+                    NO_PRODUCER_ID,
+                    NO_PRODUCER_EPOCH,
+                    NO_SEQUENCE,
+                    &batch.records,
+                )
+                .encoded;
+                ready.push((batch, encoded));
+            }
+            for (batch, encoded) in ready {
+                let correlation_id = self.requests.unanswered();
+                self.actions.push(Action::Send {
+                    to: addr,
+                    correlation_id,
+                    request: Request::Produce(ProduceRequest {
+                        partition: partition.clone(),
+                        batch: encoded,
+                        timeout_ms: self.config.produce_timeout_ms,
+                        current_leader_epoch: Some(leader_epoch),
+                        acks,
+                    }),
+                });
+                note_partition_used(&mut self.status, partition);
+                for send in batch.records {
+                    self.complete_send(send.value, true, ACKS_0_OUTCOME);
+                }
+            }
             return;
         }
         let mut to_send = Vec::new();
@@ -176,28 +239,22 @@ impl Producer {
             }
         } else {
             while state.window.len() < in_flight_max {
-                let ready = match state.open.front() {
-                    None => false,
-                    Some(batch) => {
-                        state.open.len() > 1
-                            || batch.bytes >= batch_bytes_max
-                            || batch.records.len() as u32 >= RECORDS_PER_BATCH_MAX
-                            || now_ms >= batch.created_ms + linger_ms
-                            || flush
-                    }
-                };
-                if !ready {
+                if !is_ready(&state.open) {
                     break;
                 }
                 let mut batch = state.open.pop_front().expect("front exists");
-                batch.sequence = Some(sequence_batch(
-                    pid,
-                    epoch,
-                    state.next_sequence,
-                    &batch.records,
-                ));
-                state.next_sequence =
-                    increment_sequence(state.next_sequence, batch.records.len() as i32);
+                if idempotence {
+                    batch.sequence = Some(sequence_batch(
+                        pid,
+                        epoch,
+                        state.next_sequence,
+                        &batch.records,
+                    ));
+                    state.next_sequence =
+                        increment_sequence(state.next_sequence, batch.records.len() as i32);
+                } else {
+                    batch.sequence = Some(sequence_batch(pid, epoch, NO_SEQUENCE, &batch.records));
+                }
                 state.window.push_back(batch);
                 to_send.push(state.window.len() - 1);
             }
@@ -225,6 +282,7 @@ impl Producer {
             batch.in_flight = Some(correlation_id);
             batch.attempts += 1;
             batch.sent_as_oldest = index == 0;
+            batch.leader_epoch = Some(leader_epoch);
             self.actions.push(Action::Send {
                 to: addr,
                 correlation_id,
@@ -233,6 +291,7 @@ impl Producer {
                     batch: encoded,
                     timeout_ms: self.config.produce_timeout_ms,
                     current_leader_epoch: Some(leader_epoch),
+                    acks,
                 }),
             });
         }

@@ -1173,3 +1173,160 @@ fn a_bug_overrides_the_java_personality() {
     h.answer(&sent[0], produced_err(ErrorCode::UnknownProducerId, 0));
     assert!(h.producer.status().fatal.is_some());
 }
+
+// ---- acks and idempotence ----------------------------------------------------------------------
+
+/// A producer without idempotence that asks for `acks`, one record per batch, knowing
+/// `one_partition()` (leader 1, epoch 0).
+fn without_idempotence(acks: Acks) -> Harness {
+    let mut config = single_record_batches();
+    config.acks = acks;
+    config.idempotence = false;
+    config.in_flight_per_partition_max = 1;
+    let mut h = Harness::new(config);
+    h.answer_metadata(one_partition());
+    assert!(
+        h.wire.take("init_producer_id").is_empty(),
+        "no producer id without idempotence"
+    );
+    assert_eq!(h.wire.take_ops(), vec![Op::Start]);
+    h
+}
+
+fn produce_acks(sent: &Sent) -> Acks {
+    match &sent.request {
+        Request::Produce(request) => request.acks,
+        other => panic!("not a produce: {other:?}"),
+    }
+}
+
+#[test]
+fn acks_1_is_acknowledged_without_a_producer_id_and_records_its_leader_epoch() {
+    let mut h = without_idempotence(Acks::Leader);
+    h.send_all("t", &["v-0"]);
+    let produces = h.produces();
+    assert_eq!(produces.len(), 1);
+    assert_eq!(produce_acks(&produces[0]), Acks::Leader);
+    assert!(!produces[0].produced().is_idempotent());
+    h.answer(&produces[0], produced_ok(12, 0));
+    let ops = h.wire.take_ops();
+    assert_eq!(
+        ops.last(),
+        Some(&Op::SendOk {
+            value: "v-0".into(),
+            topic: "t".into(),
+            partition: 0,
+            offset: 12,
+            pid: None,
+            epoch: None,
+            sequence: None,
+            acks: SendAcks::Leader {
+                leader_epoch: Some(0)
+            },
+        })
+    );
+}
+
+#[test]
+fn acks_all_records_no_acks_field() {
+    let mut h = Harness::booted(single_record_batches(), one_partition());
+    h.send_all("t", &["v-0"]);
+    let produces = h.produces();
+    assert_eq!(produce_acks(&produces[0]), Acks::All);
+    h.answer(&produces[0], produced_ok(0, 0));
+    assert!(h.wire.take_ops().iter().any(|op| matches!(
+        op,
+        Op::SendOk {
+            acks: SendAcks::All,
+            pid: Some(PID),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn without_idempotence_a_batch_that_may_be_written_is_not_sent_again() {
+    let mut h = without_idempotence(Acks::Leader);
+    h.send_all("t", &["v-0", "v-1"]);
+    let first = h.produces();
+    assert_eq!(first.len(), 1, "one batch in flight");
+    // No answer: v-0 may be in the log; sent again it could be there twice.
+    h.tick(1_000);
+    h.tick(10);
+    assert_eq!(
+        outcomes(&h.wire.take_ops()),
+        vec![("v-0".into(), "info", "request_timed_out".into())]
+    );
+    let next = h.produces();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].produced().records[0].value.as_ref(), b"v-1");
+    // A storage error after the append (`KafkaStorageError`) proves nothing either.
+    h.answer(&next[0], produced_err(ErrorCode::KafkaStorageError, 0));
+    h.tick(1_000);
+    assert!(h.produces().is_empty());
+    assert_eq!(
+        outcomes(&h.wire.take_ops()),
+        vec![("v-1".into(), "info", "kafka_storage_error".into())]
+    );
+}
+
+#[test]
+fn acks_1_retries_a_batch_the_leader_refused_before_appending() {
+    let mut h = without_idempotence(Acks::Leader);
+    h.send_all("t", &["v-0"]);
+    let first = h.produces();
+    // With acks=1 the leader answers right after its append: NotLeaderOrFollower comes before it.
+    h.answer(&first[0], produced_err(ErrorCode::NotLeaderOrFollower, 0));
+    h.answer_metadata(one_partition());
+    h.tick(2_000);
+    let retry = h.produces();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].produced(), first[0].produced());
+    h.answer(&retry[0], produced_ok(3, 0));
+    assert_eq!(
+        outcomes(&h.wire.take_ops()),
+        vec![("v-0".into(), "ok", String::new())]
+    );
+}
+
+#[test]
+fn acks_0_completes_each_send_as_unknown_once_it_is_sent() {
+    let mut h = without_idempotence(Acks::None);
+    h.send_all("t", &["v-0", "v-1", "v-2"]);
+    let produces = h.produces();
+    assert_eq!(produces.len(), 3, "nothing waits for an answer");
+    assert!(produces.iter().all(|sent| produce_acks(sent) == Acks::None));
+    assert_eq!(
+        outcomes(&h.wire.take_ops()),
+        vec![
+            ("v-0".into(), "info", "acks_0".into()),
+            ("v-1".into(), "info", "acks_0".into()),
+            ("v-2".into(), "info", "acks_0".into()),
+        ]
+    );
+    let status = h.producer.status();
+    assert_eq!((status.unknown, status.pending), (3, 0));
+    assert_eq!(status.partitions_used.get("t"), Some(&vec![0]));
+    // Nothing is awaited: no timeout, no retry.
+    h.tick(5_000);
+    assert!(h.produces().is_empty());
+    h.producer.close(h.now_ms);
+    h.absorb();
+    assert_eq!(h.wire.take_ops(), vec![Op::Close]);
+}
+
+#[test]
+#[should_panic(expected = "idempotence requires acks=all")]
+fn idempotence_with_acks_1_is_refused() {
+    let mut config = ProducerConfig::new("producer-0");
+    config.acks = Acks::Leader;
+    Producer::new(config, testkit::cluster(), 0, testkit::rng());
+}
+
+#[test]
+#[should_panic(expected = "at most one batch may be in flight")]
+fn more_than_one_batch_in_flight_without_idempotence_is_refused() {
+    let mut config = ProducerConfig::new("producer-0");
+    config.idempotence = false;
+    Producer::new(config, testkit::cluster(), 0, testkit::rng());
+}

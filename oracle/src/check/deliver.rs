@@ -45,6 +45,7 @@ impl Checker {
                     line,
                 },
                 true,
+                true,
                 text,
             );
         }
@@ -345,8 +346,16 @@ impl Checker {
     }
 
     /// Records that `value` (whose text is `text`) is known at `sighting` (from a send ok, or from a poll when
-    /// `read`).
-    pub(super) fn know(&mut self, value: ValueId, sighting: Sighting, read: bool, text: &str) {
+    /// `read`). `fetchable`: the sighting proves a consumer could fetch the offset (a poll, an acks=all
+    /// acknowledgement), for `spinloop`.
+    pub(super) fn know(
+        &mut self,
+        value: ValueId,
+        sighting: Sighting,
+        read: bool,
+        fetchable: bool,
+        text: &str,
+    ) {
         let place = (sighting.partition, sighting.offset);
         let reads = &mut self.value_reads[value as usize];
         match reads.known_at {
@@ -365,9 +374,10 @@ impl Checker {
         }
 
         let partition_state = &mut self.partitions[sighting.partition as usize];
-        if partition_state
-            .highest_known
-            .is_none_or(|(highest, _)| sighting.offset > highest)
+        if fetchable
+            && partition_state
+                .highest_known
+                .is_none_or(|(highest, _)| sighting.offset > highest)
         {
             partition_state.highest_known = Some((sighting.offset, sighting.line));
         }

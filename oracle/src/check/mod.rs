@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BinaryHeap};
 
-use crate::event::{error_code, CommitPhase, Event, FaultKind, Op, Request};
+use crate::event::{error_code, CommitPhase, Event, FaultKind, Op, Request, SendAcks};
 mod deliver;
 mod fetches;
 mod positions;
@@ -71,6 +71,8 @@ struct ValueState {
     invoked: Option<SendInvoked>,
     /// The first `send` ok.
     acknowledged: Option<Sighting>,
+    /// What the first `send` ok promised.
+    acks: SendAcks,
     /// The first `send` fail: (line, error).
     failed: Option<(u64, ErrorId)>,
     /// The `fatal` report (an index in `Checker::fatal_reports`) its producer had made in the incarnation of
@@ -139,7 +141,7 @@ struct PartitionState {
     log_start: Option<(u64, u64)>,
     /// (line, offset) each time the running maximum of offsets read by polls rose: both columns increase.
     read_steps: Vec<(u64, u64)>,
-    /// The highest offset named so far by a send ok or a poll: (offset, line).
+    /// The highest offset named so far by a send ok with acks=all or a poll: (offset, line).
     highest_known: Option<(u64, u64)>,
     /// The texts of the values first known at this partition's offsets, in the order they became known.
     texts: String,
@@ -154,9 +156,24 @@ struct PartitionState {
     /// Per broker, the highest log start known of its replica: from `log_start` events with that `broker`
     /// and from the `log_start_offset` of its fetch answers: (offset, line).
     replica_log_starts: BTreeMap<u32, (u64, u64)>,
+    /// `leader` events of the partition so far.
+    leader_events: u32,
+    /// `offline` events of the partition so far.
+    offline_events: u32,
+    /// The highest `epoch` of the partition's `leader` and `offline` events.
+    highest_leader_epoch: Option<i32>,
 }
 
 impl PartitionState {
+    fn note_leader_epoch(&mut self, epoch: i32) {
+        if self
+            .highest_leader_epoch
+            .is_none_or(|highest| epoch > highest)
+        {
+            self.highest_leader_epoch = Some(epoch);
+        }
+    }
+
     fn highest_read(&self) -> Option<u64> {
         self.read_steps.last().map(|&(_, offset)| offset)
     }
@@ -173,6 +190,19 @@ impl PartitionState {
             .log_start_steps
             .partition_point(|&(_, log_start)| log_start <= offset);
         self.log_start_steps.get(index).copied()
+    }
+
+    /// Whether the leadership under which a write acknowledged with acks=1 was appended ended: a `leader` or
+    /// `offline` event with a higher epoch than `leader_epoch`; without the epoch, any `leader` event after the
+    /// partition's first one, or any `offline` event. Anywhere in the history: a deposed leader that does not
+    /// know it yet still acknowledges acks=1 writes after its successor's election.
+    fn leadership_ended(&self, leader_epoch: Option<u32>) -> bool {
+        match leader_epoch {
+            Some(epoch) => self
+                .highest_leader_epoch
+                .is_some_and(|highest| i64::from(highest) > i64::from(epoch)),
+            None => self.leader_events > 1 || self.offline_events > 0,
+        }
     }
 
     /// docs/history-format.md: a never-read write at `offset` is evicted when an authoritative `log_start` with an offset
@@ -487,24 +517,30 @@ impl Checker {
                 topic,
                 partition,
                 broker,
+                epoch,
                 ..
             } => {
                 let partition = self.partition_id(topic, *partition);
                 let state = &mut self.partitions[partition as usize];
                 state.leader = Some((*broker, line));
-                let offline = &mut state.offline;
-                if let Some(last) = offline.last_mut().filter(|(_, end)| *end == u64::MAX) {
+                state.leader_events += 1;
+                state.note_leader_epoch(*epoch);
+                if let Some(last) = state.offline.last_mut().filter(|(_, end)| *end == u64::MAX) {
                     last.1 = event.time_ns;
                 }
             }
             Op::Offline {
-                topic, partition, ..
+                topic,
+                partition,
+                epoch,
             } => {
                 let partition = self.partition_id(topic, *partition);
-                self.partitions[partition as usize].leader = None;
-                let offline = &mut self.partitions[partition as usize].offline;
-                if offline.last().is_none_or(|(_, end)| *end != u64::MAX) {
-                    offline.push((event.time_ns, u64::MAX));
+                let state = &mut self.partitions[partition as usize];
+                state.leader = None;
+                state.offline_events += 1;
+                state.note_leader_epoch(*epoch);
+                if state.offline.last().is_none_or(|(_, end)| *end != u64::MAX) {
+                    state.offline.push((event.time_ns, u64::MAX));
                 }
             }
             op => {
@@ -541,6 +577,7 @@ impl Checker {
                 topic,
                 partition,
                 offset,
+                acks,
                 ..
             } => {
                 self.stats.sends_ok += 1;
@@ -554,8 +591,12 @@ impl Checker {
                 let state = &mut self.values[value as usize];
                 if state.acknowledged.is_none() {
                     state.acknowledged = Some(sighting);
+                    state.acks = *acks;
                 }
-                self.know(value, sighting, false, text);
+                // An acks=1 acknowledgement does not say the record is readable (below the high watermark):
+                // it is no proof that data was there to fetch (`spinloop`).
+                let fetchable = *acks == SendAcks::All;
+                self.know(value, sighting, false, fetchable, text);
             }
             Op::SendFail { value, error } => {
                 let error = self.error_id(error);
@@ -902,6 +943,9 @@ impl Checker {
             leader: None,
             exposed_high_watermark: None,
             replica_log_starts: BTreeMap::new(),
+            leader_events: 0,
+            offline_events: 0,
+            highest_leader_epoch: None,
         });
         id
     }

@@ -68,6 +68,20 @@ impl Checker {
             .count() as u64;
     }
 
+    /// Whether `value` was acknowledged with acks=1, never read, and the leadership that appended it ended:
+    /// the acknowledgement did not promise it survives, so its absence is no `lost-write` or `unseen`, and its
+    /// offset may hold another record (no `inconsistent-offsets`, no `nonmonotonic-send`).
+    pub(super) fn lost_with_its_leader(&self, value: ValueId) -> bool {
+        let state = &self.values[value as usize];
+        let (SendAcks::Leader { leader_epoch }, Some(acknowledged)) =
+            (state.acks, state.acknowledged)
+        else {
+            return false;
+        };
+        self.value_reads[value as usize].first_read.is_none()
+            && self.partitions[acknowledged.partition as usize].leadership_ended(leader_epoch)
+    }
+
     /// Per value: `duplicate`, `G1a`, `producer-stalled`, and the fate of acknowledged writes nobody read:
     /// evicted, `lost-write`, or `unseen`.
     pub(super) fn resolve_values(&mut self) {
@@ -181,6 +195,10 @@ impl Checker {
                 self.stats.evicted += 1;
                 continue;
             }
+            if self.lost_with_its_leader(value as ValueId) {
+                self.stats.acks1_lost += 1;
+                continue;
+            }
             let label = self.partition_label(acknowledged.partition);
             let ok_line = acknowledged.line;
             // Only a reader whose reading covers the offset proves it lost (a consumer that
@@ -259,9 +277,20 @@ impl Checker {
                 .peek(partition, offset)
                 .map(|slot| (slot.value, slot.line))
                 .expect("a conflicting offset is known");
+            // An acks=1 acknowledgement of a record lost with its leader does not hold the offset: the new
+            // leader writes other records there.
             let values: Vec<(ValueId, u64)> = std::iter::once(first)
                 .chain(conflicts.items.iter().copied())
+                .filter(|&(value, _)| {
+                    !(self.lost_with_its_leader(value)
+                        && self.values[value as usize]
+                            .acknowledged
+                            .is_some_and(|ack| (ack.partition, ack.offset) == (partition, offset)))
+                })
                 .collect();
+            if values.len() < 2 {
+                continue;
+            }
             let more = if conflicts.truncated { " and more" } else { "" };
             let described: Vec<String> = values
                 .iter()
@@ -315,6 +344,10 @@ impl Checker {
     pub(super) fn resolve_send_order(&mut self) {
         let mut sends: BTreeMap<(ProcessId, PartitionId), Vec<InvokedSend>> = BTreeMap::new();
         for (value, state) in self.values.iter().enumerate() {
+            if self.lost_with_its_leader(value as ValueId) {
+                // Its offset may since hold a later send's record.
+                continue;
+            }
             if let (Some(invoked), Some(acknowledged)) = (state.invoked, state.acknowledged) {
                 sends
                     .entry((invoked.process, acknowledged.partition))

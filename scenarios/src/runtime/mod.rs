@@ -169,11 +169,18 @@ fn cluster_config(scenario: &Scenario, bugs: &BugSelection) -> ClusterConfig {
         retention_ms: non_zero(spec.retention_ms),
         retention_bytes: non_zero(spec.retention_bytes),
         index_interval_bytes: 4096,
-        sync_each_append: spec.sync_each_append,
+        sync: match spec.sync {
+            SyncPolicy::EveryAppend => broker::log::SyncPolicy::EveryAppend,
+            SyncPolicy::IntervalMs(ms) => broker::log::SyncPolicy::Interval { ms },
+            SyncPolicy::Never => broker::log::SyncPolicy::Never,
+        },
         ..LogConfig::default()
     };
     broker.min_insync_replicas = spec.min_insync_replicas;
     broker.replica_lag_ms_max = spec.replica_lag_ms_max;
+    broker.replica_fetch_bytes_max = spec.replica_fetch_bytes_max;
+    broker.replica_fetch_max_wait_ms = spec.replica_fetch_max_wait_ms;
+    broker.request_timeout_ms = BROKER_REQUEST_TIMEOUT_MS;
     broker.retention_check_interval_ms = spec.retention_check_interval_ms;
     let mut config = ClusterConfig {
         brokers: spec.brokers,
@@ -483,6 +490,17 @@ impl Runner {
         config.linger_ms = spec.linger_ms;
         config.batch_bytes_max = spec.batch_bytes_max;
         config.delivery_timeout_ms = spec.delivery_timeout_ms;
+        config.request_timeout_ms = spec.request_timeout_ms;
+        // The leader's wait for the ISR: half the request timeout (500 ms by default).
+        config.produce_timeout_ms = spec.request_timeout_ms / 2;
+        config.retries_max = spec.retries.saturating_add(1);
+        config.acks = match spec.acks {
+            Acks::All => client::producer::Acks::All,
+            Acks::Leader => client::producer::Acks::Leader,
+            Acks::None => client::producer::Acks::None,
+        };
+        config.idempotence = spec.idempotence;
+        config.in_flight_per_partition_max = spec.max_in_flight as usize;
         config.metadata_max_age_ms = spec.metadata_max_age_ms;
         // The personality sets a real client's policies; a bug overrides them.
         spec.personality.apply_to_producer(&mut config);
@@ -530,6 +548,9 @@ impl Runner {
         self.bugs.apply_to_consumer(&mut config);
         config.start_offset = spec.start_offset;
         config.fetch_buffer_records_max = spec.fetch_buffer_records;
+        config.fetch_max_bytes = spec.fetch_max_bytes;
+        config.fetch_max_wait_ms = spec.fetch_max_wait_ms;
+        config.request_timeout_ms = CONSUMER_REQUEST_TIMEOUT_MS;
         let workload = ConsumerWorkload {
             processing_delay_ms: spec.processing_delay_ms,
             poll_records_max: spec.fetch_buffer_records.min(500),

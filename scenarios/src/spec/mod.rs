@@ -43,6 +43,10 @@ pub const LIVENESS_PHASE_MS_DEFAULT: u64 = 60_000;
 pub const FAULTS_MAX: usize = 1_000;
 /// Most client processes one scenario may run.
 pub const CLIENTS_MAX: usize = 64;
+/// A consumer's request timeout: `fetch_max_wait_ms` stays below it.
+pub const CONSUMER_REQUEST_TIMEOUT_MS: u64 = 1_000;
+/// A broker's request timeout: `replica_fetch_max_wait_ms` stays below it.
+pub const BROKER_REQUEST_TIMEOUT_MS: u64 = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,9 +109,15 @@ pub struct ClusterSpec {
     /// 0 = no size-based retention.
     pub retention_bytes: u64,
     pub retention_check_interval_ms: u64,
-    /// fsync every append before it counts (false: Kafka's default of relying on replication).
-    pub sync_each_append: bool,
+    /// When the brokers sync appends to disk. In files: `"every-append"`, `"never"` (Kafka's
+    /// default: durability by replication) or `"interval-ms:N"`.
+    pub sync: SyncPolicy,
     pub replica_lag_ms_max: u64,
+    /// The most bytes a follower's fetch asks for (the leader returns at least one batch).
+    pub replica_fetch_bytes_max: u64,
+    /// How long a leader may hold a caught-up follower's fetch (long poll); below the brokers'
+    /// request timeout (1000 ms).
+    pub replica_fetch_max_wait_ms: u64,
     pub session_timeout_ms: u64,
 }
 
@@ -122,9 +132,112 @@ impl Default for ClusterSpec {
             retention_ms: 0,
             retention_bytes: 0,
             retention_check_interval_ms: 100,
-            sync_each_append: true,
+            sync: SyncPolicy::EveryAppend,
             replica_lag_ms_max: 2_000,
+            replica_fetch_bytes_max: 1 << 20,
+            replica_fetch_max_wait_ms: 250,
             session_timeout_ms: 1_000,
+        }
+    }
+}
+
+/// When the brokers sync appends to disk (Kafka's `flush.messages` and `flush.ms`). In files:
+/// `"every-append"`, `"never"` or `"interval-ms:N"`. What is not synced is lost when its broker
+/// crashes (or leaves a torn prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum SyncPolicy {
+    /// Every append is synced before it counts (`flush.messages = 1`).
+    EveryAppend,
+    /// Each broker syncs every log with unsynced appends every `ms` (`flush.ms`).
+    IntervalMs(u64),
+    /// Never (Kafka's default): a record survives a crash only on replicas that did not crash.
+    Never,
+}
+
+impl From<SyncPolicy> for String {
+    fn from(policy: SyncPolicy) -> String {
+        match policy {
+            SyncPolicy::EveryAppend => "every-append".to_string(),
+            SyncPolicy::IntervalMs(ms) => format!("interval-ms:{ms}"),
+            SyncPolicy::Never => "never".to_string(),
+        }
+    }
+}
+
+impl TryFrom<String> for SyncPolicy {
+    type Error = String;
+    fn try_from(text: String) -> Result<SyncPolicy, String> {
+        match text.as_str() {
+            "every-append" => Ok(SyncPolicy::EveryAppend),
+            "never" => Ok(SyncPolicy::Never),
+            _ => text
+                .strip_prefix("interval-ms:")
+                .and_then(|ms| ms.parse::<u64>().ok())
+                .filter(|&ms| ms >= 1)
+                .map(SyncPolicy::IntervalMs)
+                .ok_or_else(|| {
+                    format!(
+                        "sync '{text}' is not \"every-append\", \"never\" or \"interval-ms:N\" \
+                         (N >= 1)"
+                    )
+                }),
+        }
+    }
+}
+
+/// Which acknowledgement a producer asks for (Kafka's `acks`). In files: `"all"`, `1` or `0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "AcksForm", into = "AcksForm")]
+pub enum Acks {
+    /// Every in-sync replica holds the record (refused below `min_insync_replicas`).
+    All,
+    /// The leader appended it: lost if the leader fails before its followers copy it.
+    Leader,
+    /// No answer at all: the send is done (outcome unknown) once it is sent.
+    None,
+}
+
+/// `acks` as a file may spell it: `"all"` (or `"-1"`, `"1"`, `"0"`) or a number (`-1`, `1`, `0`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum AcksForm {
+    Number(i64),
+    Text(String),
+}
+
+impl From<Acks> for AcksForm {
+    fn from(acks: Acks) -> AcksForm {
+        match acks {
+            Acks::All => AcksForm::Text("all".to_string()),
+            Acks::Leader => AcksForm::Number(1),
+            Acks::None => AcksForm::Number(0),
+        }
+    }
+}
+
+impl TryFrom<AcksForm> for Acks {
+    type Error = String;
+    fn try_from(form: AcksForm) -> Result<Acks, String> {
+        let text = match form {
+            AcksForm::Number(number) => number.to_string(),
+            AcksForm::Text(text) => text,
+        };
+        match text.as_str() {
+            "all" | "-1" => Ok(Acks::All),
+            "1" => Ok(Acks::Leader),
+            "0" => Ok(Acks::None),
+            _ => Err(format!("acks '{text}' is not \"all\", 1 or 0")),
+        }
+    }
+}
+
+impl std::fmt::Display for Acks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Acks::All => f.write_str("\"all\""),
+            Acks::Leader => f.write_str("1"),
+            Acks::None => f.write_str("0"),
         }
     }
 }
@@ -156,7 +269,18 @@ pub struct ProducerSpec {
     pub keys: KeyMode,
     pub linger_ms: u64,
     pub batch_bytes_max: u64,
+    /// Which acknowledgement it asks for (Kafka's `acks`).
+    pub acks: Acks,
+    /// Producer id and sequences (KIP-98, Kafka's `enable.idempotence`): requires `acks = "all"`.
+    pub idempotence: bool,
+    /// Batches in flight per partition, 1..=5; 1 without idempotence.
+    pub max_in_flight: u32,
     pub delivery_timeout_ms: u64,
+    /// How long it waits for any answer (the leader may wait half of it for the ISR).
+    pub request_timeout_ms: u64,
+    /// Attempts of a batch beyond the first (Kafka's `retries`); the delivery timeout bounds them
+    /// too.
+    pub retries: u32,
     /// Start sending at this time.
     pub start_ms: u64,
     /// How often the producer refreshes metadata even without errors.
@@ -178,7 +302,12 @@ impl Default for ProducerSpec {
             keys: KeyMode::Keyless,
             linger_ms: 5,
             batch_bytes_max: 16 * 1024,
+            acks: Acks::All,
+            idempotence: true,
+            max_in_flight: 5,
             delivery_timeout_ms: 10_000,
+            request_timeout_ms: 1_000,
+            retries: 199,
             start_ms: 0,
             metadata_max_age_ms: 1_000,
             idle_after_records: None,
@@ -225,6 +354,11 @@ pub struct ConsumerSpec {
     /// Fetched records the consumer buffers ahead of the application; a small buffer makes a
     /// slow consumer lag at the brokers too, not only in delivery.
     pub fetch_buffer_records: usize,
+    /// The most bytes one fetch asks for (a broker returns at least one batch).
+    pub fetch_max_bytes: u64,
+    /// How long a broker may hold a fetch that finds nothing new (long poll); below the
+    /// consumer's request timeout (1000 ms).
+    pub fetch_max_wait_ms: u64,
     pub start_ms: u64,
     /// Start at this offset instead of the committed one (e.g. 0, "consume from offset 0").
     pub start_offset: Option<u64>,
@@ -247,6 +381,8 @@ impl Default for ConsumerSpec {
             rack: None,
             processing_delay_ms: 0,
             fetch_buffer_records: 2_000,
+            fetch_max_bytes: 64 * 1024,
+            fetch_max_wait_ms: 500,
             start_ms: 0,
             start_offset: None,
             personality: Personality::Java,

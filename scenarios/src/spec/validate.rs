@@ -48,6 +48,22 @@ impl Scenario {
                 format!("{} is below 128 bytes", c.segment_bytes_max),
             ));
         }
+        if c.replica_fetch_bytes_max == 0 {
+            return Err(Invalid::new(
+                "cluster.replica_fetch_bytes_max",
+                "0 is below 1",
+            ));
+        }
+        if c.replica_fetch_max_wait_ms >= BROKER_REQUEST_TIMEOUT_MS {
+            return Err(Invalid::new(
+                "cluster.replica_fetch_max_wait_ms",
+                format!(
+                    "{} is not below the brokers' request timeout ({BROKER_REQUEST_TIMEOUT_MS} ms): \
+                     the answer to a held follower fetch would come too late",
+                    c.replica_fetch_max_wait_ms
+                ),
+            ));
+        }
         if self.topics.is_empty() {
             return Err(Invalid::new(
                 "topic",
@@ -109,6 +125,50 @@ impl Scenario {
                     "'keyed:0' has no keys: keyed needs at least one (\"keyed:1\")",
                 ));
             }
+            if producer.idempotence && producer.acks != Acks::All {
+                return Err(Invalid::new(
+                    format!("producer[{i}].acks"),
+                    format!(
+                        "{} needs idempotence = false: idempotence requires acks = \"all\" (as \
+                         Kafka's enable.idempotence does)",
+                        producer.acks
+                    ),
+                ));
+            }
+            if !(1..=5).contains(&producer.max_in_flight) {
+                return Err(Invalid::new(
+                    format!("producer[{i}].max_in_flight"),
+                    format!("{} is not in 1..=5", producer.max_in_flight),
+                ));
+            }
+            if !producer.idempotence && producer.max_in_flight > 1 {
+                return Err(Invalid::new(
+                    format!("producer[{i}].max_in_flight"),
+                    format!(
+                        "{} needs idempotence: without it a batch sent behind an unanswered one \
+                         may be written before it (Kafka's warning for \
+                         max.in.flight.requests.per.connection); use 1",
+                        producer.max_in_flight
+                    ),
+                ));
+            }
+            if producer.request_timeout_ms < 2 {
+                return Err(Invalid::new(
+                    format!("producer[{i}].request_timeout_ms"),
+                    format!("{} is below 2", producer.request_timeout_ms),
+                ));
+            }
+            if producer.delivery_timeout_ms < producer.linger_ms + producer.request_timeout_ms {
+                return Err(Invalid::new(
+                    format!("producer[{i}].delivery_timeout_ms"),
+                    format!(
+                        "{} is below linger_ms + request_timeout_ms ({} + {}), as Kafka requires",
+                        producer.delivery_timeout_ms,
+                        producer.linger_ms,
+                        producer.request_timeout_ms
+                    ),
+                ));
+            }
             if producer.start_ms >= self.fault_phase_ms {
                 return Err(Invalid::new(
                     format!("producer[{i}].start_ms"),
@@ -144,6 +204,22 @@ impl Scenario {
                 return Err(Invalid::new(
                     format!("consumer[{i}].fetch_buffer_records"),
                     "0 is below 1",
+                ));
+            }
+            if consumer.fetch_max_bytes == 0 {
+                return Err(Invalid::new(
+                    format!("consumer[{i}].fetch_max_bytes"),
+                    "0 is below 1",
+                ));
+            }
+            if consumer.fetch_max_wait_ms >= CONSUMER_REQUEST_TIMEOUT_MS {
+                return Err(Invalid::new(
+                    format!("consumer[{i}].fetch_max_wait_ms"),
+                    format!(
+                        "{} is not below the consumer's request timeout ({CONSUMER_REQUEST_TIMEOUT_MS} \
+                         ms): the answer to a held fetch would come too late",
+                        consumer.fetch_max_wait_ms
+                    ),
                 ));
             }
             if consumer.commit == CommitMode::Manual && consumer.commit_every_records == 0 {
