@@ -660,6 +660,7 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
         BadTail,
         LongOutage,
         Triggered,
+        FastFailover,
     }
     let all = [
         Kind::BrokerCrash,
@@ -682,6 +683,7 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
         Kind::BadTail,
         Kind::LongOutage,
         Kind::Triggered,
+        Kind::FastFailover,
     ];
     let enabled: Vec<Kind> = all.iter().copied().filter(|_| rng.gen_bool(0.4)).collect();
     // Without fsync a broker relies on its replicas (Kafka's default): drawn only when no
@@ -695,6 +697,7 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
                 | Kind::BadTail
                 | Kind::LongOutage
                 | Kind::Triggered
+                | Kind::FastFailover
         )
     });
     if !crashes_brokers && rng.gen_bool(0.5) {
@@ -717,10 +720,11 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
                 Target::Consumer(rng.gen_range(0..consumers))
             }
         };
-        let broker_target = |rng: &mut ChaCha8Rng| match rng.gen_range(0..3) {
+        let broker_target = |rng: &mut ChaCha8Rng| match rng.gen_range(0..4) {
             0 => Target::Broker(rng.gen_range(1..=brokers)),
             1 => leader_of("swarm", partition),
-            _ => follower_of("swarm", partition),
+            2 => follower_of("swarm", partition),
+            _ => successor_of("swarm", partition),
         };
         let fault = match kind {
             Kind::BrokerCrash => crash(broker_target(rng)).for_ms(duration),
@@ -775,6 +779,13 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
             Kind::LongOutage => crash(follower_of("swarm", partition))
                 .for_ms(retention_ms + between(rng, 1_000, 4_000)),
             Kind::Triggered => triggered(rng, partition, duration),
+            // KAFKA-6361's fast double fail-over, three faults from `at` on.
+            Kind::FastFailover => {
+                for fault in fast_failover(rng, "swarm", partition, at.min(13_000)) {
+                    scenario = scenario.fault(fault);
+                }
+                continue;
+            }
         };
         scenario = scenario.fault(fault.at_ms(at));
     }

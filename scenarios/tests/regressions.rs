@@ -120,3 +120,25 @@ fn swarm_7163_a_librdkafka_fatal_error_after_retention_is_reported_not_a_stall()
         fatal[0]
     );
 }
+
+/// replicas-diverge and duplicates on the correct build (found when swarm began to draw the fast
+/// double fail-over of KAFKA-6361): a follower asked the new leader where its latest epoch (2)
+/// ends; the leader never had epoch 2 and answered for epoch 1, which the follower had never had
+/// either (it missed epoch 1 while it restarted). The follower kept its epoch-2 records, since it
+/// only cut at its own end of the answered epoch when it had that epoch. Kafka's follower
+/// (`getOffsetTruncationState`) cuts at the end of its largest epoch below the answered one and
+/// asks again; so does streamsim's now (broker/src/core/follower.rs).
+#[test]
+fn swarm_176_a_follower_without_the_answered_epoch_cuts_below_it_and_asks_again() {
+    let text = include_str!("scenarios/swarm-176-shrunk.toml");
+    let scenario = Scenario::from_toml(text).expect("the pinned scenario parses");
+    let report = scenarios::run(&RunRequest::fixed(scenario, "swarm-176-shrunk.toml", 176))
+        .expect("the scenario runs");
+    assert_eq!(
+        report.verdict,
+        Verdict::Pass,
+        "swarm seed 176, shrunk: {:?}",
+        report.counts
+    );
+    assert_passes("swarm", 176, "replicas-diverge after a fast double fail-over");
+}

@@ -116,26 +116,34 @@ impl<S: Storage + Clone> BrokerCore<S> {
         match response.result {
             Ok((leader_epoch, end_offset)) => {
                 let log_end = replica.log.log_end_offset();
-                let own_end = match self.config.truncation_policy {
-                    // KIP-279: the leader names the epoch it answered for, which may be older
-                    // than ours; our own records of that epoch end where they end.
+                // Where to cut, and whether that settles the divergence.
+                let (truncate_at, settled) = match self.config.truncation_policy {
+                    // KIP-279 (Kafka's `getOffsetTruncationState`): the leader names the epoch
+                    // it answered for, which may be older than ours.
                     TruncationPolicy::LeaderEpoch | TruncationPolicy::LeaderLogEnd => {
-                        replica.epochs.end_offset_for(leader_epoch, log_end).map_or(
-                            log_end,
-                            |(found, end)| {
-                                if found == leader_epoch {
-                                    end
-                                } else {
-                                    log_end
-                                }
-                            },
-                        )
+                        match replica.epochs.end_offset_for(leader_epoch, log_end) {
+                            // We have that epoch too: our records of it end where they end.
+                            Some((found, own_end)) if found == leader_epoch => {
+                                (end_offset.min(own_end).min(log_end), true)
+                            }
+                            // We never had that epoch: what we hold from the end of our largest
+                            // epoch below it on was written in epochs the leader does not know.
+                            // Cut there and ask again with our new latest epoch (swarm seed 176:
+                            // a follower that missed epoch 1, led epoch 2 and was asked about
+                            // epoch 1 kept its epoch-2 records).
+                            Some((_, own_end)) => (own_end.min(log_end), false),
+                            // No epoch of ours at or below it: the leader's end is the bound.
+                            None => (end_offset.min(log_end), true),
+                        }
                     }
                     // KAFKA-6361: the answer's epoch is ignored.
-                    TruncationPolicy::EpochEndOffsetOnly => log_end,
+                    TruncationPolicy::EpochEndOffsetOnly => (end_offset.min(log_end), true),
                 };
-                let truncate_at = end_offset.min(own_end).min(log_end);
-                follower.phase = FollowerPhase::Fetching;
+                follower.phase = if settled {
+                    FollowerPhase::Fetching
+                } else {
+                    FollowerPhase::NeedsEpochCheck
+                };
                 follower.next_fetch_ms = now_ms;
                 if truncate_at < replica.log.log_start_offset() {
                     self.restart_log_at(partition, end_offset);
