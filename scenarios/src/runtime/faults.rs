@@ -488,8 +488,9 @@ impl Runner {
         }
     }
 
-    /// Cuts a running follower's log of a partition back to its high watermark while it is down;
-    /// repaired like a crash.
+    /// Takes a running follower down, owing it a cut of its log of a partition above the
+    /// committed offset, made when it restarts if it cannot be elected by then
+    /// ([`Runner::make_pending_cuts`]); repaired like a crash.
     fn truncate_follower(
         &mut self,
         index: usize,
