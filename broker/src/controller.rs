@@ -335,7 +335,6 @@ impl<S: Storage + Clone> ControllerCore<S> {
             state.fenced = true;
         }
         self.bump_version();
-        self.events.push(ControllerEvent::BrokerFenced { broker });
         let policy = self.config.election_policy;
         let mut elections = Vec::new();
         let mut isr_changes = Vec::new();
@@ -379,6 +378,9 @@ impl<S: Storage + Clone> ControllerCore<S> {
             }
             return;
         }
+        // Reported once it happened (an observer that tracks fences must not see one that was
+        // undone).
+        self.events.push(ControllerEvent::BrokerFenced { broker });
         self.push_elections(elections);
         for (partition, isr) in isr_changes {
             self.events

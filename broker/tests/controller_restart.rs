@@ -83,3 +83,23 @@ fn a_restarted_controller_elects_offline_partitions_whose_in_sync_replica_runs()
         "the partition gets a leader: {elected:?}"
     );
 }
+
+/// A fence the controller could not make durable did not happen (the broker stays in its ISRs
+/// and is retried at the next tick), so it is not reported: the harness tracks fences from these
+/// events (the truncate-follower fault cuts a follower only once it is fenced and out of the ISR).
+#[test]
+fn a_fence_that_could_not_be_made_durable_is_not_reported() {
+    let config = ControllerConfig::default();
+    let session_ms = config.session_timeout_ms;
+    let (disk, mut controller) = three_brokers_and_a_topic(9);
+    let _ = controller.take_events();
+    for broker in [1, 2] {
+        controller.on_request(20 + session_ms, heartbeat(broker, 1));
+    }
+    disk.update_faults(|faults| faults.fail_next_writes = 1_000);
+    controller.on_tick(20 + session_ms + 1);
+    assert_eq!(fenced(&controller.take_events()), Vec::<u32>::new());
+    disk.update_faults(|faults| faults.fail_next_writes = 0);
+    controller.on_tick(20 + session_ms + 51);
+    assert_eq!(fenced(&controller.take_events()), vec![3]);
+}

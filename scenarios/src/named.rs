@@ -752,8 +752,11 @@ fn swarm(rng: &mut ChaCha8Rng) -> Scenario {
                 partition,
                 u64::MAX,
             ),
+            // Down longer than a session, so the controller may fence it and take it out of
+            // the ISR, which the cut waits for (the ISR's last member keeps its log).
             Kind::TruncateFollower => {
                 truncate_follower(follower_of("swarm", partition), "swarm", partition)
+                    .for_ms(session_timeout_ms + duration)
             }
             Kind::ExpirePids => expire_pids("swarm", partition),
             Kind::Grow => {

@@ -125,7 +125,10 @@ fn check_phases(report: &RunReport) {
         what == "heal"
             || what.starts_with("repair of fault ")
             || (what.starts_with("fault ")
-                && (what.contains(" armed by ") || what.contains("never fired")))
+                && (what.contains(" armed by ")
+                    || what.contains("never fired")
+                    || what.contains(" keeps its log of ")
+                    || what.contains(" lost its log of ")))
     };
     let mut fired: Vec<u64> = (log.iter())
         .filter(|(_, what)| !is_note(what))

@@ -34,6 +34,21 @@ pub(super) enum Active {
     Nothing,
 }
 
+/// A truncate-follower fault's cut, owed to a broker while it is down.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingCut {
+    /// The fault's index in the schedule.
+    index: usize,
+    broker: u32,
+    partition: TopicPartition,
+    /// Where its log is cut: above the committed offset when it went down.
+    offset: u64,
+    /// The controller's event count when it went down (see [`ControllerView::cannot_rejoin`]).
+    ///
+    /// [`ControllerView::cannot_rejoin`]: super::controller_view::ControllerView::cannot_rejoin
+    down_at: u64,
+}
+
 /// A node a fault resolved to.
 #[derive(Debug, Clone)]
 pub(super) enum Node {
@@ -129,7 +144,7 @@ impl Runner {
                 target,
                 topic,
                 partition,
-            } => self.truncate_follower(kind, target, topic, *partition),
+            } => self.truncate_follower(index, kind, target, topic, *partition),
             Fault::ExpirePids {
                 topic,
                 partition,
@@ -161,6 +176,13 @@ impl Runner {
                     }
                 }
                 self.history.record_fault(kind, Some(&name));
+                if name == self.cluster.controller_name {
+                    // It forgets whom it fenced.
+                    self.controller_view
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .controller_lost();
+                }
                 match &node {
                     Node::Server(name) => match tail {
                         Tail::Torn => self.world.kill(name),
@@ -466,10 +488,12 @@ impl Runner {
         }
     }
 
-    /// Cuts a running follower's log of a partition back to its high watermark while it is down;
-    /// repaired like a crash.
+    /// Takes a running follower down, owing it a cut of its log of a partition above the
+    /// committed offset, made when it restarts if it cannot be elected by then
+    /// ([`Runner::make_pending_cuts`]); repaired like a crash.
     fn truncate_follower(
         &mut self,
+        index: usize,
         kind: FaultKind,
         target: &Target,
         topic: &str,
@@ -477,9 +501,8 @@ impl Runner {
     ) -> Active {
         match self.resolve(target).and_then(|node| self.broker_id(&node)) {
             Some(id) => {
-                // The follower loses its tail above its high watermark: it goes down, its
-                // log is cut while it is down, and it comes back as a new incarnation (so it
-                // leaves the ISR before it could lead with less than was acknowledged).
+                // The follower goes down now, and comes back (a new incarnation) without its
+                // tail above the committed offset — if by then it cannot be elected with less.
                 let name = Cluster::broker_name(id);
                 let tp = TopicPartition::new(topic, partition);
                 let high_watermark = self.cluster.brokers[&id]
@@ -488,9 +511,8 @@ impl Runner {
                     .iter()
                     .find(|replica| replica.partition == tp && !replica.leader)
                     .map(|replica| replica.high_watermark);
-                // It loses its uncommitted tail: above the highest high watermark any leader
-                // announced, not just above its own (which may lag it), so no acknowledged
-                // record goes (swarm 143, 552: cut to its own, it then led with less).
+                // Above the highest high watermark any leader announced, not just above its own
+                // (which may lag it: swarm 143, 552, 506 cut acknowledged records that way).
                 let committed = self
                     .committed
                     .lock()
@@ -503,19 +525,75 @@ impl Runner {
                         self.note_down(&name);
                         self.history.record_fault(kind, Some(&name));
                         self.world.kill(&name);
-                        if let Err(error) = broker::inspect::truncate_partition(
-                            &self.world.disk(&name),
-                            &tp,
-                            offset,
-                        ) {
-                            tracing::warn!(%error, broker = id, "truncating a follower's log failed");
-                        }
+                        // Even that tail may hold records it reported to a leader (its fetch
+                        // offset), which may count them as committed at any time — swarm 2810:
+                        // the fetch waited in a paused leader's inbox, and the follower it was
+                        // cut from was the ISR's last member. So the cut waits for the restart,
+                        // and is made only if the controller has fenced it and taken it out of
+                        // the ISR meanwhile (see `ControllerView`).
+                        let down_at = self
+                            .controller_view
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .now();
+                        self.pending_cuts
+                            .entry(name.clone())
+                            .or_default()
+                            .push(PendingCut {
+                                index,
+                                broker: id,
+                                partition: tp,
+                                offset,
+                                down_at,
+                            });
                         Active::Crashed(Node::Server(name))
                     }
                     _ => Active::Nothing,
                 }
             }
             None => Active::Nothing,
+        }
+    }
+
+    /// Makes the cuts truncate-follower faults owe broker `name`, about to restart: each one
+    /// only if the controller fenced the broker after it went down and its last ISR of the
+    /// partition leaves it out. Then the broker cannot be elected, nor rejoin the ISR before it
+    /// caught up again as a new incarnation (KIP-903), so losing records it had reported to a
+    /// leader loses nothing committed. Otherwise it keeps its log: still electable (the ISR's
+    /// last member, KIP-966's "last replica standing"), it would lead with less than was
+    /// acknowledged, as in Kafka.
+    pub(super) fn make_pending_cuts(&mut self, name: &str) {
+        let Some(cuts) = self.pending_cuts.remove(name) else {
+            return;
+        };
+        for cut in cuts {
+            let allowed = self
+                .controller_view
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .cannot_rejoin(cut.broker, &cut.partition, cut.down_at);
+            let PendingCut {
+                index,
+                partition,
+                offset,
+                ..
+            } = cut;
+            if !allowed {
+                self.log_fault(format!(
+                    "fault {index}: {name} keeps its log of {partition} (the controller has not \
+                     fenced it and taken it out of the ISR)"
+                ));
+                continue;
+            }
+            if let Err(error) =
+                broker::inspect::truncate_partition(&self.world.disk(name), &partition, offset)
+            {
+                tracing::warn!(%error, broker = name, "truncating a follower's log failed");
+            }
+            self.log_fault(format!(
+                "fault {index}: {name} lost its log of {partition} above offset {offset} (fenced \
+                 and out of the ISR)"
+            ));
         }
     }
 
@@ -626,6 +704,7 @@ impl Runner {
             Node::Server(name) => {
                 if self.world.node_state(name) == NodeState::Killed {
                     self.note_back(name);
+                    self.make_pending_cuts(name);
                     self.world.restart(name);
                 }
             }

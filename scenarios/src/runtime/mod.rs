@@ -14,6 +14,7 @@
 //!
 //! This file holds the phases; `faults.rs` how each kind of fault is fired and repaired.
 
+mod controller_view;
 mod faults;
 mod triggers;
 
@@ -28,7 +29,8 @@ use broker::log::LogConfig;
 use broker::node::{start_cluster, Cluster, ClusterConfig, ClusterEvent, RpcClient};
 use client::node::{ConsumerNode, ConsumerWorkload, ProducerNode, ProducerWorkload};
 use client::{ClusterAddrs, ConsumerConfig, History, ProducerConfig, Subscription};
-use faults::Active;
+use controller_view::ControllerView;
+use faults::{Active, PendingCut};
 use oracle::FaultKind;
 use sim::{NodeState, World};
 use std::collections::{BTreeMap, BTreeSet};
@@ -148,6 +150,11 @@ struct Runner {
     /// The highest high watermark any leader announced, per partition: every acknowledged
     /// record lies below it.
     committed: Arc<Mutex<BTreeMap<TopicPartition, u64>>>,
+    /// Whom the controller fenced and each partition's ISR, from its events.
+    controller_view: Arc<Mutex<ControllerView>>,
+    /// The cuts truncate-follower faults owe a broker that is down, made when it restarts if
+    /// the controller has taken it out of the ISR by then.
+    pending_cuts: BTreeMap<String, Vec<PendingCut>>,
     /// The run's coverage marks (and the cluster observer's state for them).
     marks: Arc<Mutex<CoverageState>>,
     /// When each server node went down, while it is down.
@@ -213,6 +220,8 @@ pub async fn execute(
     let sample = high_watermarks.clone();
     let committed = Arc::new(Mutex::new(BTreeMap::<TopicPartition, u64>::new()));
     let raise = committed.clone();
+    let controller_view = Arc::new(Mutex::new(ControllerView::default()));
+    let view = controller_view.clone();
     let awaited: BTreeSet<Trigger> = scenario.faults.iter().filter_map(|f| f.when).collect();
     let wanted = Arc::new(Mutex::new(awaited.clone()));
     let (moment_sender, moment_receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -238,6 +247,11 @@ pub async fn execute(
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .observe(&event);
+            if let ClusterEvent::Controller(event) = &event {
+                view.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .observe(event);
+            }
             if let ClusterEvent::Broker(broker::core::Observation::HighWatermark {
                 partition,
                 offset,
@@ -289,6 +303,8 @@ pub async fn execute(
         moments: BTreeMap::new(),
         firing: None,
         committed,
+        controller_view,
+        pending_cuts: BTreeMap::new(),
         marks: coverage.clone(),
         down_since: BTreeMap::new(),
         state: state.clone(),
@@ -676,6 +692,7 @@ impl Runner {
                 NodeState::Killed => {
                     self.history.record_fault(FaultKind::Restart, Some(&name));
                     self.note_back(&name);
+                    self.make_pending_cuts(&name);
                     self.world.restart(&name);
                 }
                 NodeState::Paused => {

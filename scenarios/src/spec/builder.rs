@@ -190,8 +190,9 @@ pub fn disk_latency(target: Target, latency_ms: u64) -> TimedFault {
         latency_ms,
     })
 }
-/// The follower goes down, loses its log above its high watermark, and comes back after
-/// 500 ms (change with `for_ms`).
+/// The follower goes down and comes back after 500 ms (change with `for_ms`) without its log
+/// above the committed offset — if the controller has fenced it and taken it out of the ISR by
+/// then, which takes a session timeout (see [`Fault::TruncateFollower`]).
 pub fn truncate_follower(target: Target, topic: &str, partition: u32) -> TimedFault {
     timed(Fault::TruncateFollower {
         target,

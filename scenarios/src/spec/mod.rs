@@ -606,10 +606,14 @@ pub enum Fault {
         #[serde(default = "retention_min_age_ms_default")]
         min_age_ms: u64,
     },
-    /// A follower goes down and loses its log above the partition's committed offset (the
-    /// highest high watermark any leader announced: its uncommitted tail, as a lost disk cache);
-    /// restarted after `for_ms` (else at the heal). Down, it cannot lead with less than was
-    /// acknowledged; back, it is a new incarnation outside the ISR.
+    /// A follower goes down and comes back after `for_ms` (else at the heal), a new
+    /// incarnation, without its log above the partition's committed offset as of going down
+    /// (the highest high watermark any leader announced: its uncommitted tail, as a lost disk
+    /// cache). That tail may hold records it reported to a leader, which may count them as
+    /// committed at any time; so the cut is made at the restart, and only if the controller has
+    /// fenced it meanwhile and taken it out of the partition's ISR: then it cannot lead, nor
+    /// rejoin the ISR before it caught up again (KIP-903). The ISR's last member keeps its log
+    /// (it would lead with less than was acknowledged: KIP-966's "last replica standing").
     TruncateFollower {
         target: Target,
         topic: String,
