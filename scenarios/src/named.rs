@@ -505,11 +505,16 @@ fn fast_failover(
         clog(leader_of(topic, partition), successor_of(topic, partition))
             .at_ms(lag_at)
             .for_ms(lag_ms),
-        crash(leader_of(topic, partition)).at_ms(crash_at).for_ms(4_000),
+        crash(leader_of(topic, partition))
+            .at_ms(crash_at)
+            .for_ms(4_000),
         isolate_from_cluster(Target::Trigger)
             .at_ms(crash_at + 1)
             .for_ms(between(rng, 2_000, 3_500))
-            .when(Trigger::LeaderElected, *[2, 10].choose(rng).expect("not empty"))
+            .when(
+                Trigger::LeaderElected,
+                *[2, 10].choose(rng).expect("not empty"),
+            )
             .on(topic, Some(partition)),
     ]
 }

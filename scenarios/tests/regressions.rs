@@ -140,7 +140,11 @@ fn swarm_176_a_follower_without_the_answered_epoch_cuts_below_it_and_asks_again(
         "swarm seed 176, shrunk: {:?}",
         report.counts
     );
-    assert_passes("swarm", 176, "replicas-diverge after a fast double fail-over");
+    assert_passes(
+        "swarm",
+        176,
+        "replicas-diverge after a fast double fail-over",
+    );
 }
 
 /// high-watermark-lost and lost writes on the correct build: a truncate-follower fault cut
@@ -161,9 +165,18 @@ fn swarm_2810_a_follower_keeps_records_it_reported_while_it_can_still_lead() {
     // Pinned as a file: swarm's later draws changed what seed 2810 is.
     let text = include_str!("scenarios/swarm-2810.toml");
     let mut scenario = Scenario::from_toml(text).expect("the pinned scenario parses");
-    let report = scenarios::run(&RunRequest::fixed(scenario.clone(), "swarm-2810.toml", 2810))
-        .expect("the scenario runs");
-    assert_eq!(report.verdict, Verdict::Pass, "swarm seed 2810: {:?}", report.counts);
+    let report = scenarios::run(&RunRequest::fixed(
+        scenario.clone(),
+        "swarm-2810.toml",
+        2810,
+    ))
+    .expect("the scenario runs");
+    assert_eq!(
+        report.verdict,
+        Verdict::Pass,
+        "swarm seed 2810: {:?}",
+        report.counts
+    );
     let session_ms = scenario.cluster.session_timeout_ms;
     assert_eq!(session_ms, 1_168);
     let mut truncations = 0;

@@ -208,17 +208,15 @@ impl Producer {
             }
             for (batch, encoded) in ready {
                 let correlation_id = self.requests.unanswered();
-                self.actions.push(Action::Send {
-                    to: addr,
+                self.actions.push(produce_send(
+                    addr,
                     correlation_id,
-                    request: Request::Produce(ProduceRequest {
-                        partition: partition.clone(),
-                        batch: encoded,
-                        timeout_ms: self.config.produce_timeout_ms,
-                        current_leader_epoch: Some(leader_epoch),
-                        acks,
-                    }),
-                });
+                    partition,
+                    encoded,
+                    self.config.produce_timeout_ms,
+                    leader_epoch,
+                    acks,
+                ));
                 note_partition_used(&mut self.status, partition);
                 for send in batch.records {
                     self.complete_send(send.value, true, ACKS_0_OUTCOME);
@@ -283,21 +281,42 @@ impl Producer {
             batch.attempts += 1;
             batch.sent_as_oldest = index == 0;
             batch.leader_epoch = Some(leader_epoch);
-            self.actions.push(Action::Send {
-                to: addr,
+            self.actions.push(produce_send(
+                addr,
                 correlation_id,
-                request: Request::Produce(ProduceRequest {
-                    partition: partition.clone(),
-                    batch: encoded,
-                    timeout_ms: self.config.produce_timeout_ms,
-                    current_leader_epoch: Some(leader_epoch),
-                    acks,
-                }),
-            });
+                partition,
+                encoded,
+                self.config.produce_timeout_ms,
+                leader_epoch,
+                acks,
+            ));
         }
         assert!(
             state.in_flight() <= in_flight_max,
             "more than {in_flight_max} batches in flight for {partition}"
         );
+    }
+}
+
+/// The Produce request of one encoded batch, to the leader of `leader_epoch` at `to`.
+fn produce_send(
+    to: SocketAddr,
+    correlation_id: u64,
+    partition: &TopicPartition,
+    batch: Bytes,
+    timeout_ms: u64,
+    leader_epoch: u32,
+    acks: Acks,
+) -> Action {
+    Action::Send {
+        to,
+        correlation_id,
+        request: Request::Produce(ProduceRequest {
+            partition: partition.clone(),
+            batch,
+            timeout_ms,
+            current_leader_epoch: Some(leader_epoch),
+            acks,
+        }),
     }
 }
