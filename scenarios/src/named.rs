@@ -902,9 +902,9 @@ fn swarm_settings(rng: &mut ChaCha8Rng, scenario: &mut Scenario) {
         };
         producer.delivery_timeout_ms = rng.gen_range(5_000..=delivery_timeout_max);
         // Low retry counts are drawn (the draw keeps the rest of the seed as it was) but not
-        // used yet: swarm seed 1743 (librdkafka, 57 retries) failed sends invoked after the heal
-        // with not_enough_replicas 250 ms after it, as producer-stalled, and why a fresh batch
-        // ran out of attempts that fast is not understood yet.
+        // used yet: swarm seed 1743 (librdkafka, 57 retries) failed sends invoked after the heal,
+        // as producer-stalled: they had joined a batch whose oldest send was invoked long before
+        // (the partition was offline), and a sequenced batch expires with its oldest send.
         let _low_retries = rng.gen_bool(0.5).then(|| rng.gen_range(15..=60));
         producer.retries = ProducerSpec::default().retries;
         if rng.gen_bool(0.2) {
