@@ -68,6 +68,7 @@ fn cluster_config(brokers: u32, policies: Policies) -> ClusterConfig {
             ..ControllerConfig::default()
         },
         broker,
+        kafka: Default::default(),
     };
     policies(&mut config);
     config

@@ -33,6 +33,18 @@ pub enum ClusterEvent {
 /// Receives the cluster's events (for the history, coverage and reports).
 pub type Observer = Arc<dyn Fn(ClusterEvent) + Send + Sync>;
 
+/// The port every broker serves Kafka's wire protocol on (madsim TCP, on the broker's address).
+pub const KAFKA_PORT: u16 = 9092;
+
+/// How brokers present their Kafka listeners to clients.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KafkaListeners {
+    /// The address a broker advertises in Kafka Metadata answers; a broker not named here
+    /// advertises its own address with [`KAFKA_PORT`]. `streamsim serve` names the real
+    /// `127.0.0.1` addresses clients outside the simulation connect to.
+    pub advertised: BTreeMap<BrokerId, SocketAddr>,
+}
+
 /// The cluster's shape and settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
@@ -40,6 +52,8 @@ pub struct ClusterConfig {
     pub controller: ControllerConfig,
     /// Settings every broker gets (its id is set per broker).
     pub broker: BrokerConfig,
+    /// The brokers' Kafka listeners.
+    pub kafka: KafkaListeners,
 }
 
 impl Default for ClusterConfig {
@@ -48,6 +62,7 @@ impl Default for ClusterConfig {
             brokers: 3,
             controller: ControllerConfig::default(),
             broker: BrokerConfig::new(0),
+            kafka: KafkaListeners::default(),
         }
     }
 }
@@ -72,6 +87,11 @@ pub struct BrokerHandle {
 }
 
 impl BrokerHandle {
+    /// Where the broker serves Kafka's wire protocol inside the simulation.
+    pub fn kafka_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.addr.ip(), KAFKA_PORT)
+    }
+
     pub fn inject(&self, command: AdminCommand) {
         self.admin
             .lock()

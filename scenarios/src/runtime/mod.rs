@@ -196,6 +196,7 @@ fn cluster_config(scenario: &Scenario, bugs: &BugSelection) -> ClusterConfig {
             ..Default::default()
         },
         broker,
+        kafka: Default::default(),
     };
     bugs.apply_to_cluster(&mut config);
     config
