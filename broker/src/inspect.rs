@@ -61,7 +61,8 @@ pub fn replica_log<S: Storage + Clone>(
         if read.batches.is_empty() {
             break;
         }
-        for batch in &read.batches {
+        for stored in &read.batches {
+            let batch = stored.decode()?;
             for (index, record) in batch.records.iter().enumerate() {
                 let record_offset = batch.base_offset + index as u64;
                 if record_offset >= offset {

@@ -53,8 +53,8 @@ fn appends_assign_offsets_and_reads_return_them() {
     // A read in the middle of a batch returns the whole batch.
     let result = log.read(1, u64::MAX).unwrap();
     assert_eq!(result.batches.len(), 2);
-    assert_eq!(result.batches[0].base_offset, 0);
-    assert_eq!(result.batches[0].partition_leader_epoch, 4);
+    assert_eq!(result.batches[0].header.base_offset, 0);
+    assert_eq!(result.batches[0].header.partition_leader_epoch, 4);
     assert_eq!(read_all(&log, 0).len(), 4);
     // At the end: empty. Beyond: out of range.
     assert!(log.read(4, 100).unwrap().batches.is_empty());

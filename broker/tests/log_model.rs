@@ -497,13 +497,15 @@ fn check_read(
         );
         return Ok(offset);
     };
-    prop_assert!(first.base_offset <= offset && offset < first.next_offset());
-    let mut expected_offset = first.base_offset;
+    let first_header = first.header;
+    prop_assert!(first_header.base_offset <= offset && offset < first_header.next_offset());
+    let mut expected_offset = first_header.base_offset;
     let mut bytes = 0;
-    for batch in &result.batches {
+    for stored in &result.batches {
+        let batch = stored.decode().expect("stored batches decode");
         prop_assert_eq!(batch.base_offset, expected_offset);
         prop_assert!(batch.next_offset() <= end, "a batch reaches past the bound");
-        bytes += batch.encoded_len();
+        bytes += stored.header.batch_bytes();
         for (record_offset, record) in batch.records_with_offsets() {
             if record_offset >= model.log_start {
                 prop_assert_eq!(
@@ -517,7 +519,7 @@ fn check_read(
         expected_offset = batch.next_offset();
     }
     prop_assert!(
-        bytes <= max_bytes.max(first.encoded_len()),
+        bytes <= max_bytes.max(first_header.batch_bytes()),
         "read {} bytes for max {}",
         bytes,
         max_bytes

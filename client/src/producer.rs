@@ -70,8 +70,8 @@ use protocol::api::{
     ErrorCode, InitProducerIdRequest, ProduceRequest, Request, Response, TopicPartition,
 };
 use protocol::batch::{
-    Record, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_BYTES, NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
-    NO_SEQUENCE, RECORDS_PER_BATCH_MAX, RECORD_OVERHEAD_BYTES,
+    record_len_bound, Record, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_BYTES, NO_PRODUCER_EPOCH,
+    NO_PRODUCER_ID, NO_SEQUENCE, RECORDS_PER_BATCH_MAX,
 };
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
@@ -529,8 +529,9 @@ impl Producer {
             value: value.clone().into(),
         });
         self.status.invoked += 1;
-        let record_bytes =
-            RECORD_OVERHEAD_BYTES + key.as_ref().map_or(0, |k| k.len() as u64) + value.len() as u64;
+        // An upper bound of the record's size wherever it lands in its batch, so a batch never
+        // outgrows `batch_bytes_max`.
+        let record_bytes = record_len_bound(key.as_ref().map(String::len), value.len());
         let rejection = if let Some(error) = &self.fatal {
             Some(SendError::Fatal {
                 error: error.clone(),

@@ -1,32 +1,43 @@
-//! Record batches: the unit the log appends, stores, replicates and serves.
-//!
-//! A batch is a header and a payload of records, encoded big-endian with `bytes`:
+//! Record batches in Kafka's format, record batch v2 (magic 2): the unit the log appends,
+//! stores, replicates and serves, on disk and on the wire.
 //!
 //! ```text
 //! position  field                    type
-//!  0        crc                      u32   CRC32C (Castagnoli) of every byte after this field
-//!  4        base_offset              u64   offset of the first record
-//! 12        partition_leader_epoch   u32   epoch of the leader that appended the batch
-//! 16        record_count             u32   1 ..= RECORDS_PER_BATCH_MAX
-//! 20        producer_id              i64   -1 = not idempotent
-//! 28        producer_epoch           i16   -1 when producer_id is -1
-//! 30        base_sequence            i32   -1 when producer_id is -1
-//! 34        first_timestamp_ms       i64   timestamp of the first record
-//! 42        max_timestamp_ms         i64   largest record timestamp
-//! 50        payload_bytes            u32   length of the payload that follows
-//! 54        payload: record_count records, each:
-//!             timestamp_ms i64, key_bytes i32 (-1 = no key), key, value_bytes u32, value
+//!  0        base_offset              i64   offset of the first record (the leader stamps it)
+//!  8        batch_length             i32   bytes after this field
+//! 12        partition_leader_epoch   i32   epoch of the leader that appended it (stamped too)
+//! 16        magic                    i8    2
+//! 17        crc                      u32   CRC32C (Castagnoli) of every byte from `attributes` on
+//! 21        attributes               i16   bits 0-2 compression, 3 timestamp type, 4 transactional,
+//!                                          5 control, 6 delete horizon
+//! 23        last_offset_delta        i32   record_count - 1 (nothing is compacted)
+//! 27        base_timestamp           i64   timestamp of the first record
+//! 35        max_timestamp            i64   largest record timestamp
+//! 43        producer_id              i64   -1 = not idempotent
+//! 51        producer_epoch           i16   -1 when producer_id is -1
+//! 53        base_sequence            i32   -1 when producer_id is -1
+//! 57        record_count             i32
+//! 61        records, compressed as a whole when the attributes say so; each record:
+//!             length varint, attributes i8, timestamp_delta varlong, offset_delta varint,
+//!             key_length varint (-1 = no key), key, value_length varint, value,
+//!             header_count varint, headers (key_length varint, key, value_length varint, value)
 //! ```
 //!
-//! Unlike Kafka's format the CRC is the first field, so it covers the base offset and the leader
-//! epoch too: the leader stamps both and re-encodes (computing a new CRC), and recovery then
-//! catches a flipped bit anywhere in a stored batch.
+//! Varints are zig-zag encoded, as Kafka's (protobuf's `sint32`/`sint64`). As in Kafka, the CRC
+//! leaves out the base offset and the partition leader epoch, so the leader stamps both into the
+//! producer's bytes ([`stamp`]) without recomputing anything, and fetches serve the stored bytes
+//! as they are. A flipped bit in those two fields is not caught by the CRC: recovery catches a
+//! wrong base offset by the offsets' continuity (as Kafka's does).
 //!
-//! Guarantees: [`RecordBatch::decode`] never panics, whatever the bytes; it accepts exactly the
-//! bytes [`RecordBatch::encode`] produces for a valid batch and answers
-//! [`BatchError::CorruptBatch`] for anything else (bad length, bad CRC, inconsistent fields,
-//! trailing bytes). [`RecordBatch::validate`] checks an in-memory batch against the same rules
-//! and the size limits. Not provided: compression, record headers, transactions/control batches.
+//! Guarantees: [`RecordBatch::decode`] never panics, whatever the bytes; it answers
+//! [`BatchError::CorruptBatch`], naming the problem, for anything that is not one whole valid
+//! batch (bad length, magic, CRC, records, trailing bytes). [`StoredBatch::verify`] checks the
+//! header, the length and the CRC without decoding the records (what a follower and a read do).
+//! Supported: compression none, gzip, snappy (Kafka's xerial framing, raw accepted), lz4
+//! (Kafka's frame format) and zstd; record headers; create-time timestamps. Refused as corrupt,
+//! with the reason: transactional and control batches, log-append-time timestamps, delete
+//! horizons, null values (tombstones: nothing is compacted here), and the old magic 0/1
+//! message sets.
 
 use crate::codec::Reader;
 use crate::increment_sequence;
@@ -36,12 +47,15 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub const BATCH_BYTES_MAX: u64 = 1024 * 1024;
 /// Most records in one batch.
 pub const RECORDS_PER_BATCH_MAX: u32 = 10_000;
-/// Bytes of the fixed batch header.
-pub const BATCH_HEADER_BYTES: u64 = 54;
-/// Fixed bytes of one record besides its key and value.
-pub const RECORD_OVERHEAD_BYTES: u64 = 16;
+/// Bytes of the fixed batch header (Kafka's `RECORD_BATCH_OVERHEAD`).
+pub const BATCH_HEADER_BYTES: u64 = 61;
+/// Bytes of the base offset and the length field: the part of the header `batch_length` leaves
+/// out (Kafka's `LOG_OVERHEAD`).
+pub const LOG_OVERHEAD_BYTES: u64 = 12;
 /// Largest offset a record may have (Kafka's offsets are non-negative i64).
 pub const OFFSET_MAX: u64 = i64::MAX as u64;
+/// The batch format's magic byte.
+pub const MAGIC: i8 = 2;
 
 /// `producer_id` of a batch from a producer that is not idempotent.
 pub const NO_PRODUCER_ID: i64 = -1;
@@ -49,6 +63,22 @@ pub const NO_PRODUCER_ID: i64 = -1;
 pub const NO_PRODUCER_EPOCH: i16 = -1;
 /// `base_sequence` of a batch without a producer id.
 pub const NO_SEQUENCE: i32 = -1;
+
+const LENGTH_AT: usize = 8;
+const EPOCH_AT: usize = 12;
+const MAGIC_AT: usize = 16;
+const CRC_AT: usize = 17;
+const ATTRIBUTES_AT: usize = 21;
+
+const COMPRESSION_MASK: i16 = 0x07;
+const TIMESTAMP_TYPE_BIT: i16 = 0x08;
+const TRANSACTIONAL_BIT: i16 = 0x10;
+const CONTROL_BIT: i16 = 0x20;
+const DELETE_HORIZON_BIT: i16 = 0x40;
+
+/// Largest encoding of a record's varint fields that depend on its place in the batch (the
+/// length prefix, the timestamp delta and the offset delta), for size bounds.
+const RECORD_POSITION_BYTES_MAX: u64 = 5 + 10 + 5;
 
 /// Why a batch was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,12 +114,78 @@ fn corrupt(reason: impl Into<String>) -> BatchError {
     }
 }
 
+/// How a batch's records are compressed (attributes bits 0-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+impl Compression {
+    fn from_attributes(attributes: i16) -> Result<Compression, BatchError> {
+        match attributes & COMPRESSION_MASK {
+            0 => Ok(Compression::None),
+            1 => Ok(Compression::Gzip),
+            2 => Ok(Compression::Snappy),
+            3 => Ok(Compression::Lz4),
+            4 => Ok(Compression::Zstd),
+            other => Err(corrupt(format!("unknown compression type {other}"))),
+        }
+    }
+
+    fn attribute_bits(self) -> i16 {
+        match self {
+            Compression::None => 0,
+            Compression::Gzip => 1,
+            Compression::Snappy => 2,
+            Compression::Lz4 => 3,
+            Compression::Zstd => 4,
+        }
+    }
+
+    /// The name Kafka's `compression.type` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+
+    /// Parses Kafka's `compression.type` names.
+    pub fn from_name(name: &str) -> Option<Compression> {
+        [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ]
+        .into_iter()
+        .find(|compression| compression.name() == name)
+    }
+}
+
+/// A record header: a string key and an optional value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordHeader {
+    pub key: String,
+    pub value: Option<Bytes>,
+}
+
 /// One record. Its offset is its batch's base offset plus its index in the batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub key: Option<Bytes>,
     pub value: Bytes,
     pub timestamp_ms: i64,
+    pub headers: Vec<RecordHeader>,
 }
 
 impl Record {
@@ -98,17 +194,51 @@ impl Record {
             key,
             value: value.into(),
             timestamp_ms,
+            headers: Vec::new(),
         }
     }
 
-    fn encoded_len(&self) -> u64 {
-        RECORD_OVERHEAD_BYTES
-            + self.key.as_ref().map_or(0, |key| key.len() as u64)
-            + self.value.len() as u64
+    /// Bytes of the record's fields that do not depend on its place in the batch.
+    fn body_len_without_position(&self) -> u64 {
+        let mut len = 1; // attributes
+        len += match &self.key {
+            None => varint_len(-1),
+            Some(key) => varint_len(key.len() as i64) + key.len() as u64,
+        };
+        len += varint_len(self.value.len() as i64) + self.value.len() as u64;
+        len += varint_len(self.headers.len() as i64);
+        for header in &self.headers {
+            len += varint_len(header.key.len() as i64) + header.key.len() as u64;
+            len += match &header.value {
+                None => varint_len(-1),
+                Some(value) => varint_len(value.len() as i64) + value.len() as u64,
+            };
+        }
+        len
+    }
+
+    /// An upper bound of the record's encoded size wherever it sits in a batch (uncompressed):
+    /// what a producer adds to a batch's size when it appends the record.
+    pub fn encoded_len_bound(&self) -> u64 {
+        self.body_len_without_position() + RECORD_POSITION_BYTES_MAX
+    }
+
+    fn body_len(&self, timestamp_delta: i64, offset_delta: i64) -> u64 {
+        self.body_len_without_position() + varint_len(timestamp_delta) + varint_len(offset_delta)
     }
 }
 
-/// A decoded record batch. Timestamps are derived from the records.
+/// An upper bound of the encoded size of a record without headers with this key and value; see
+/// [`Record::encoded_len_bound`].
+pub fn record_len_bound(key_bytes: Option<usize>, value_bytes: usize) -> u64 {
+    let key = match key_bytes {
+        None => varint_len(-1),
+        Some(len) => varint_len(len as i64) + len as u64,
+    };
+    1 + key + varint_len(value_bytes as i64) + value_bytes as u64 + 1 + RECORD_POSITION_BYTES_MAX
+}
+
+/// A decoded record batch. Timestamps are the records'; the header's are derived from them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordBatch {
     /// Assigned by the leader on append; a producer sends 0.
@@ -118,10 +248,11 @@ pub struct RecordBatch {
     pub producer_id: i64,
     pub producer_epoch: i16,
     pub base_sequence: i32,
+    pub compression: Compression,
     pub records: Vec<Record>,
 }
 
-/// The fixed header of an encoded batch, read without decoding (or checking) the payload.
+/// The fixed header of an encoded batch, read without decoding (or checking) the records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHeader {
     pub crc: u32,
@@ -133,58 +264,105 @@ pub struct BatchHeader {
     pub base_sequence: i32,
     pub first_timestamp_ms: i64,
     pub max_timestamp_ms: i64,
+    pub compression: Compression,
+    /// Bytes of the records section (compressed, if the batch is).
     pub payload_bytes: u32,
 }
 
 impl BatchHeader {
-    /// Reads the header at the start of `bytes`. Checks the sizes and the offset range (so
-    /// [`BatchHeader::last_offset`] cannot overflow), not the CRC.
+    /// Reads the header at the start of `bytes`. Checks the magic, the sizes, the attributes and
+    /// the offset range (so [`BatchHeader::last_offset`] cannot overflow), not the CRC.
     pub fn decode(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
         let mut reader = Reader::new(bytes);
         let short = || {
             corrupt(format!(
-                "{} bytes: shorter than a batch header",
+                "{} bytes: shorter than a batch header ({BATCH_HEADER_BYTES})",
                 bytes.len()
             ))
         };
-        let header = BatchHeader {
-            crc: reader.u32().ok_or_else(short)?,
-            base_offset: reader.u64().ok_or_else(short)?,
-            partition_leader_epoch: reader.u32().ok_or_else(short)?,
-            record_count: reader.u32().ok_or_else(short)?,
-            producer_id: reader.i64().ok_or_else(short)?,
-            producer_epoch: reader.i16().ok_or_else(short)?,
-            base_sequence: reader.i32().ok_or_else(short)?,
-            first_timestamp_ms: reader.i64().ok_or_else(short)?,
-            max_timestamp_ms: reader.i64().ok_or_else(short)?,
-            payload_bytes: reader.u32().ok_or_else(short)?,
-        };
+        let base_offset = reader.i64().ok_or_else(short)?;
+        let batch_length = reader.i32().ok_or_else(short)?;
+        let partition_leader_epoch = reader.i32().ok_or_else(short)?;
+        let magic = reader.u8().ok_or_else(short)? as i8;
+        let crc = reader.u32().ok_or_else(short)?;
+        let attributes = reader.i16().ok_or_else(short)?;
+        let last_offset_delta = reader.i32().ok_or_else(short)?;
+        let first_timestamp_ms = reader.i64().ok_or_else(short)?;
+        let max_timestamp_ms = reader.i64().ok_or_else(short)?;
+        let producer_id = reader.i64().ok_or_else(short)?;
+        let producer_epoch = reader.i16().ok_or_else(short)?;
+        let base_sequence = reader.i32().ok_or_else(short)?;
+        let record_count = reader.i32().ok_or_else(short)?;
         debug_assert_eq!(reader.position() as u64, BATCH_HEADER_BYTES);
-        if header.batch_bytes() > BATCH_BYTES_MAX {
+        if magic != MAGIC {
             return Err(corrupt(format!(
-                "length {} exceeds BATCH_BYTES_MAX ({BATCH_BYTES_MAX})",
-                header.batch_bytes()
+                "magic {magic}: only record batch v2 (magic 2) is supported"
             )));
         }
-        if header.record_count == 0 || header.record_count > RECORDS_PER_BATCH_MAX {
+        if base_offset < 0 {
+            return Err(corrupt(format!("negative base offset {base_offset}")));
+        }
+        let batch_bytes = LOG_OVERHEAD_BYTES as i64 + batch_length as i64;
+        if batch_bytes < BATCH_HEADER_BYTES as i64 {
             return Err(corrupt(format!(
-                "record count {} outside 1..={RECORDS_PER_BATCH_MAX}",
-                header.record_count
+                "batch length {batch_length} is shorter than the header"
             )));
         }
-        if header.base_offset > OFFSET_MAX - (header.record_count as u64 - 1) {
+        if batch_bytes as u64 > BATCH_BYTES_MAX {
             return Err(corrupt(format!(
-                "base offset {} with {} records overflows",
-                header.base_offset, header.record_count
+                "length {batch_bytes} exceeds BATCH_BYTES_MAX ({BATCH_BYTES_MAX})"
             )));
         }
-        check_producer_fields(
-            header.producer_id,
-            header.producer_epoch,
-            header.base_sequence,
-        )
-        .map_err(|error| corrupt(error.to_string()))?;
-        Ok(header)
+        if attributes & (TRANSACTIONAL_BIT | CONTROL_BIT) != 0 {
+            return Err(corrupt(
+                "transactional and control batches are not supported",
+            ));
+        }
+        if attributes & TIMESTAMP_TYPE_BIT != 0 {
+            return Err(corrupt("log-append-time timestamps are not supported"));
+        }
+        if attributes & DELETE_HORIZON_BIT != 0 {
+            return Err(corrupt("delete horizons (compaction) are not supported"));
+        }
+        if attributes & !0x7f != 0 {
+            return Err(corrupt(format!(
+                "unknown attribute bits in {attributes:#06x}"
+            )));
+        }
+        let compression = Compression::from_attributes(attributes)?;
+        if record_count <= 0 || record_count as u32 > RECORDS_PER_BATCH_MAX {
+            return Err(corrupt(format!(
+                "record count {record_count} outside 1..={RECORDS_PER_BATCH_MAX}"
+            )));
+        }
+        if last_offset_delta != record_count - 1 {
+            return Err(corrupt(format!(
+                "last offset delta {last_offset_delta} with {record_count} records \
+                 (compacted batches are not supported)"
+            )));
+        }
+        let record_count = record_count as u32;
+        let base_offset = base_offset as u64;
+        if base_offset > OFFSET_MAX - (record_count as u64 - 1) {
+            return Err(corrupt(format!(
+                "base offset {base_offset} with {record_count} records overflows"
+            )));
+        }
+        check_producer_fields(producer_id, producer_epoch, base_sequence)
+            .map_err(|error| corrupt(error.to_string()))?;
+        Ok(BatchHeader {
+            crc,
+            base_offset,
+            partition_leader_epoch: partition_leader_epoch as u32,
+            record_count,
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            first_timestamp_ms,
+            max_timestamp_ms,
+            compression,
+            payload_bytes: (batch_bytes as u64 - BATCH_HEADER_BYTES) as u32,
+        })
     }
 
     /// Encoded length of the whole batch.
@@ -200,6 +378,100 @@ impl BatchHeader {
     pub fn next_offset(&self) -> u64 {
         self.base_offset + self.record_count as u64
     }
+
+    pub fn is_idempotent(&self) -> bool {
+        self.producer_id != NO_PRODUCER_ID
+    }
+
+    /// Sequence of the last record, wrapping past `i32::MAX` to 0 as Kafka does.
+    pub fn last_sequence(&self) -> i32 {
+        if !self.is_idempotent() {
+            return NO_SEQUENCE;
+        }
+        increment_sequence(
+            self.base_sequence,
+            self.record_count.saturating_sub(1).min(i32::MAX as u32) as i32,
+        )
+    }
+}
+
+/// Writes the base offset and the partition leader epoch into an encoded batch. The CRC does
+/// not cover them, so the batch stays valid. Panics if `bytes` is shorter than a header.
+pub fn stamp(bytes: &mut [u8], base_offset: u64, partition_leader_epoch: u32) {
+    bytes[..LENGTH_AT].copy_from_slice(&(base_offset as i64).to_be_bytes());
+    bytes[EPOCH_AT..MAGIC_AT].copy_from_slice(&(partition_leader_epoch as i32).to_be_bytes());
+}
+
+/// An encoded batch whose header, length and CRC were checked; its records were not decoded.
+/// What the log stores and serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBatch {
+    pub header: BatchHeader,
+    pub bytes: Bytes,
+}
+
+impl StoredBatch {
+    /// Checks that `bytes` are one whole batch with a valid header and CRC.
+    pub fn verify(bytes: Bytes) -> Result<StoredBatch, BatchError> {
+        let header = verify_bytes(&bytes)?;
+        Ok(StoredBatch { header, bytes })
+    }
+
+    /// Decodes the records (for whoever needs them: a consumer, the state checker, tests).
+    pub fn decode(&self) -> Result<RecordBatch, BatchError> {
+        RecordBatch::decode(&self.bytes)
+    }
+}
+
+/// What the log appends: stored bytes as they are, or a decoded batch (encoded once, after
+/// [`RecordBatch::validate`]), which tests and tools build.
+pub trait IntoStored {
+    fn into_stored(self) -> Result<StoredBatch, BatchError>;
+}
+
+impl IntoStored for StoredBatch {
+    fn into_stored(self) -> Result<StoredBatch, BatchError> {
+        Ok(self)
+    }
+}
+
+impl IntoStored for &StoredBatch {
+    fn into_stored(self) -> Result<StoredBatch, BatchError> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoStored for &RecordBatch {
+    fn into_stored(self) -> Result<StoredBatch, BatchError> {
+        self.validate()?;
+        StoredBatch::verify(self.encode())
+    }
+}
+
+impl IntoStored for RecordBatch {
+    fn into_stored(self) -> Result<StoredBatch, BatchError> {
+        (&self).into_stored()
+    }
+}
+
+/// The header of `bytes` once its length and CRC are checked.
+pub fn verify_bytes(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
+    let header = BatchHeader::decode(bytes)?;
+    if bytes.len() as u64 != header.batch_bytes() {
+        return Err(corrupt(format!(
+            "{} bytes, but the header says {}",
+            bytes.len(),
+            header.batch_bytes()
+        )));
+    }
+    let crc = crc32c::crc32c(&bytes[ATTRIBUTES_AT..]);
+    if crc != header.crc {
+        return Err(corrupt(format!(
+            "CRC mismatch: stored {:#010x}, computed {crc:#010x}",
+            header.crc
+        )));
+    }
+    Ok(header)
 }
 
 fn check_producer_fields(
@@ -232,6 +504,7 @@ impl RecordBatch {
             producer_id: NO_PRODUCER_ID,
             producer_epoch: NO_PRODUCER_EPOCH,
             base_sequence: NO_SEQUENCE,
+            compression: Compression::None,
             records,
         }
     }
@@ -244,13 +517,17 @@ impl RecordBatch {
         records: Vec<Record>,
     ) -> RecordBatch {
         RecordBatch {
-            base_offset: 0,
-            partition_leader_epoch: 0,
             producer_id,
             producer_epoch,
             base_sequence,
-            records,
+            ..RecordBatch::new(records)
         }
+    }
+
+    /// The same batch with its records compressed this way.
+    pub fn with_compression(mut self, compression: Compression) -> RecordBatch {
+        self.compression = compression;
+        self
     }
 
     pub fn record_count(&self) -> u32 {
@@ -295,13 +572,22 @@ impl RecordBatch {
             .unwrap_or(-1)
     }
 
-    /// Length of the encoding, header included.
+    /// Length of the encoding without compression, header included (the exact encoded length
+    /// of an uncompressed batch; a compressed one is usually shorter).
     pub fn encoded_len(&self) -> u64 {
-        BATCH_HEADER_BYTES + self.payload_len()
+        BATCH_HEADER_BYTES + self.records_len()
     }
 
-    fn payload_len(&self) -> u64 {
-        self.records.iter().map(Record::encoded_len).sum()
+    fn records_len(&self) -> u64 {
+        let first = self.first_timestamp_ms();
+        self.records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| {
+                let body = record.body_len(record.timestamp_ms.wrapping_sub(first), index as i64);
+                varint_len(body as i64) + body
+            })
+            .sum()
     }
 
     /// The records with their offsets.
@@ -343,268 +629,259 @@ impl RecordBatch {
             panic!("encoding an invalid batch: {error}");
         }
         let mut buf = BytesMut::with_capacity(self.encoded_len() as usize);
+        buf.put_i64(self.base_offset as i64);
+        buf.put_i32(0); // the length, filled in below
+        buf.put_i32(self.partition_leader_epoch as i32);
+        buf.put_i8(MAGIC);
         buf.put_u32(0); // the CRC, filled in below
-        buf.put_u64(self.base_offset);
-        buf.put_u32(self.partition_leader_epoch);
-        buf.put_u32(self.records.len() as u32);
+        buf.put_i16(self.compression.attribute_bits());
+        buf.put_i32(self.records.len() as i32 - 1);
+        let first = self.first_timestamp_ms();
+        buf.put_i64(first);
+        buf.put_i64(self.max_timestamp_ms());
         buf.put_i64(self.producer_id);
         buf.put_i16(self.producer_epoch);
         buf.put_i32(self.base_sequence);
-        buf.put_i64(self.first_timestamp_ms());
-        buf.put_i64(self.max_timestamp_ms());
-        buf.put_u32(self.payload_len() as u32);
-        for record in &self.records {
-            buf.put_i64(record.timestamp_ms);
-            match &record.key {
-                None => buf.put_i32(-1),
-                Some(key) => {
-                    buf.put_i32(key.len() as i32);
-                    buf.put_slice(key);
-                }
+        buf.put_i32(self.records.len() as i32);
+        match self.compression {
+            Compression::None => self.put_records(&mut buf, first),
+            compression => {
+                let mut plain = BytesMut::with_capacity(self.records_len() as usize);
+                self.put_records(&mut plain, first);
+                compress(compression, &plain, &mut buf);
             }
-            buf.put_u32(record.value.len() as u32);
-            buf.put_slice(&record.value);
         }
-        let crc = crc32c::crc32c(&buf[4..]);
-        buf[0..4].copy_from_slice(&crc.to_be_bytes());
-        debug_assert_eq!(buf.len() as u64, self.encoded_len());
+        let length = (buf.len() as u64 - LOG_OVERHEAD_BYTES) as i32;
+        buf[LENGTH_AT..EPOCH_AT].copy_from_slice(&length.to_be_bytes());
+        let crc = crc32c::crc32c(&buf[ATTRIBUTES_AT..]);
+        buf[CRC_AT..ATTRIBUTES_AT].copy_from_slice(&crc.to_be_bytes());
         buf.freeze()
+    }
+
+    fn put_records(&self, buf: &mut BytesMut, first_timestamp_ms: i64) {
+        for (index, record) in self.records.iter().enumerate() {
+            let timestamp_delta = record.timestamp_ms.wrapping_sub(first_timestamp_ms);
+            let body = record.body_len(timestamp_delta, index as i64);
+            put_varint(buf, body as i64);
+            buf.put_i8(0); // record attributes: unused
+            put_varint(buf, timestamp_delta);
+            put_varint(buf, index as i64);
+            put_nullable(buf, record.key.as_deref());
+            put_nullable(buf, Some(&record.value));
+            put_varint(buf, record.headers.len() as i64);
+            for header in &record.headers {
+                put_nullable(buf, Some(header.key.as_bytes()));
+                put_nullable(buf, header.value.as_deref());
+            }
+        }
     }
 
     /// Decodes exactly one batch occupying all of `bytes`. Never panics.
     pub fn decode(bytes: &[u8]) -> Result<RecordBatch, BatchError> {
-        let header = BatchHeader::decode(bytes)?;
-        if bytes.len() as u64 != header.batch_bytes() {
-            return Err(corrupt(format!(
-                "{} bytes, but the header says {}",
-                bytes.len(),
-                header.batch_bytes()
-            )));
-        }
-        let crc = crc32c::crc32c(&bytes[4..]);
-        if crc != header.crc {
-            return Err(corrupt(format!(
-                "CRC mismatch: stored {:#010x}, computed {crc:#010x}",
-                header.crc
-            )));
-        }
-        let mut reader = Reader::new(&bytes[BATCH_HEADER_BYTES as usize..]);
-        let short = |index: u32| corrupt(format!("payload ends inside record {index}"));
-        // Every record takes at least RECORD_OVERHEAD_BYTES, and the header bounds the count, so
-        // this allocation is bounded by the bytes we were given.
-        let capacity = (header.record_count as u64)
-            .min(header.payload_bytes as u64 / RECORD_OVERHEAD_BYTES)
-            as usize;
-        let mut records = Vec::with_capacity(capacity);
-        for index in 0..header.record_count {
-            let timestamp_ms = reader.i64().ok_or_else(|| short(index))?;
-            let key_bytes = reader.i32().ok_or_else(|| short(index))?;
-            let key = match key_bytes {
-                -1 => None,
-                len if len >= 0 => Some(Bytes::copy_from_slice(
-                    reader.take(len as usize).ok_or_else(|| short(index))?,
-                )),
-                len => return Err(corrupt(format!("record {index} has key length {len}"))),
-            };
-            let value_bytes = reader.u32().ok_or_else(|| short(index))?;
-            let value = Bytes::copy_from_slice(
-                reader
-                    .take(value_bytes as usize)
-                    .ok_or_else(|| short(index))?,
-            );
-            records.push(Record {
-                key,
-                value,
-                timestamp_ms,
-            });
-        }
-        if reader.remaining() != 0 {
-            return Err(corrupt(format!(
-                "{} bytes left after the last record",
-                reader.remaining()
-            )));
-        }
+        let header = verify_bytes(bytes)?;
+        let section = &bytes[BATCH_HEADER_BYTES as usize..];
+        let decompressed;
+        let records_bytes: &[u8] = match header.compression {
+            Compression::None => section,
+            compression => {
+                decompressed = decompress(compression, section)?;
+                &decompressed
+            }
+        };
+        let records = decode_records(&header, records_bytes)?;
         let batch = RecordBatch {
             base_offset: header.base_offset,
             partition_leader_epoch: header.partition_leader_epoch,
             producer_id: header.producer_id,
             producer_epoch: header.producer_epoch,
             base_sequence: header.base_sequence,
+            compression: header.compression,
             records,
         };
-        if batch.first_timestamp_ms() != header.first_timestamp_ms
-            || batch.max_timestamp_ms() != header.max_timestamp_ms
-        {
-            return Err(corrupt(
-                "timestamps in the header disagree with the records",
-            ));
+        if batch.max_timestamp_ms() != header.max_timestamp_ms {
+            return Err(corrupt(format!(
+                "max timestamp {} in the header, {} in the records",
+                header.max_timestamp_ms,
+                batch.max_timestamp_ms()
+            )));
         }
         Ok(batch)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn sample() -> RecordBatch {
-        let mut batch = RecordBatch::idempotent(
-            7,
-            2,
-            40,
-            vec![
-                Record::new(Some(Bytes::from_static(b"k")), &b"v1"[..], 100),
-                Record::new(None, &b""[..], 90),
-                Record::new(None, &b"value three"[..], 120),
-            ],
-        );
-        batch.base_offset = 1_000;
-        batch.partition_leader_epoch = 3;
-        batch
-    }
-
-    #[test]
-    fn round_trips_and_derives_fields() {
-        let batch = sample();
-        let bytes = batch.encode();
-        assert_eq!(bytes.len() as u64, batch.encoded_len());
-        assert_eq!(RecordBatch::decode(&bytes).unwrap(), batch);
-        let header = BatchHeader::decode(&bytes).unwrap();
-        assert_eq!(header.base_offset, 1_000);
-        assert_eq!(header.last_offset(), 1_002);
-        assert_eq!(header.first_timestamp_ms, 100);
-        assert_eq!(header.max_timestamp_ms, 120);
-        assert_eq!(batch.last_sequence(), 42);
-    }
-
-    #[test]
-    fn every_flipped_byte_is_caught() {
-        let bytes = sample().encode();
-        for position in 0..bytes.len() {
-            let mut damaged = bytes.to_vec();
-            damaged[position] ^= 0x5a;
-            assert!(
-                matches!(
-                    RecordBatch::decode(&damaged),
-                    Err(BatchError::CorruptBatch { .. })
-                ),
-                "flip at {position} not caught"
-            );
+fn decode_records(header: &BatchHeader, bytes: &[u8]) -> Result<Vec<Record>, BatchError> {
+    let mut reader = Reader::new(bytes);
+    // Every record takes at least 7 bytes, and the header bounds the count, so this allocation
+    // is bounded by the bytes we were given.
+    let capacity = (header.record_count as usize).min(bytes.len() / 7);
+    let mut records = Vec::with_capacity(capacity);
+    for index in 0..header.record_count {
+        let bad = |what: &str| corrupt(format!("record {index}: {what}"));
+        let length = read_varint(&mut reader).ok_or_else(|| bad("bad length"))?;
+        if length < 0 || length as u64 > reader.remaining() as u64 {
+            return Err(bad(&format!(
+                "length {length} with {} bytes left",
+                reader.remaining()
+            )));
         }
-    }
-
-    #[test]
-    fn truncated_or_extended_bytes_are_corrupt() {
-        let bytes = sample().encode();
-        for len in 0..bytes.len() {
-            assert!(RecordBatch::decode(&bytes[..len]).is_err(), "prefix {len}");
+        let body = reader
+            .take(length as usize)
+            .ok_or_else(|| bad("truncated"))?;
+        let mut body = Reader::new(body);
+        let _attributes = body.u8().ok_or_else(|| bad("no attributes"))?;
+        let timestamp_delta = read_varint(&mut body).ok_or_else(|| bad("bad timestamp delta"))?;
+        let offset_delta = read_varint(&mut body).ok_or_else(|| bad("bad offset delta"))?;
+        if offset_delta != index as i64 {
+            return Err(bad(&format!(
+                "offset delta {offset_delta} (compacted batches are not supported)"
+            )));
         }
-        let mut longer = bytes.to_vec();
-        longer.push(0);
-        assert!(RecordBatch::decode(&longer).is_err());
-    }
-
-    #[test]
-    fn validate_names_what_is_wrong() {
-        assert_eq!(
-            RecordBatch::new(vec![]).validate(),
-            Err(BatchError::EmptyBatch)
-        );
-        let big = RecordBatch::new(vec![Record::new(
-            None,
-            vec![0u8; BATCH_BYTES_MAX as usize],
-            0,
-        )]);
-        assert!(matches!(
-            big.validate(),
-            Err(BatchError::BatchTooLarge { .. })
-        ));
-        let many = RecordBatch::new(vec![
-            Record::new(None, &b""[..], 0);
-            RECORDS_PER_BATCH_MAX as usize + 1
-        ]);
-        assert!(matches!(
-            many.validate(),
-            Err(BatchError::TooManyRecords { .. })
-        ));
-        let bad_producer = RecordBatch::idempotent(5, -1, 0, vec![Record::new(None, &b""[..], 0)]);
-        assert!(matches!(
-            bad_producer.validate(),
-            Err(BatchError::InvalidProducerFields { .. })
-        ));
-        let mut overflow = RecordBatch::new(vec![Record::new(None, &b""[..], 0); 2]);
-        overflow.base_offset = OFFSET_MAX;
-        assert!(matches!(
-            overflow.validate(),
-            Err(BatchError::OffsetOverflow { .. })
-        ));
-    }
-
-    #[test]
-    fn sequences_wrap_at_i32_max() {
-        let batch =
-            RecordBatch::idempotent(1, 0, i32::MAX - 1, vec![Record::new(None, &b""[..], 0); 4]);
-        assert_eq!(batch.last_sequence(), 1);
-    }
-
-    fn record() -> impl Strategy<Value = Record> {
-        (
-            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..8)),
-            proptest::collection::vec(any::<u8>(), 0..32),
-            any::<i64>(),
-        )
-            .prop_map(|(key, value, timestamp_ms)| Record {
-                key: key.map(Bytes::from),
-                value: Bytes::from(value),
-                timestamp_ms,
-            })
-    }
-
-    proptest! {
-        /// decode(any bytes) never panics, and answers only CorruptBatch.
-        #[test]
-        fn decode_of_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            match RecordBatch::decode(&bytes) {
-                Ok(batch) => prop_assert_eq!(batch.encode().to_vec(), bytes),
-                Err(error) => {
-                    let is_corrupt = matches!(error, BatchError::CorruptBatch { .. });
-                    prop_assert!(is_corrupt, "{:?}", error);
-                }
-            }
+        let key = read_nullable(&mut body).map_err(|what| bad(&format!("key: {what}")))?;
+        let value = read_nullable(&mut body)
+            .map_err(|what| bad(&format!("value: {what}")))?
+            .ok_or_else(|| bad("null value (tombstones are not supported)"))?;
+        let header_count = read_varint(&mut body).ok_or_else(|| bad("bad header count"))?;
+        if header_count < 0 || header_count as u64 > body.remaining() as u64 {
+            return Err(bad(&format!("header count {header_count}")));
         }
-
-        /// Arbitrary mutations of a valid encoding never panic: corrupt, or (rarely) the same batch.
-        #[test]
-        fn decode_of_mutated_batches_never_panics(
-            records in proptest::collection::vec(record(), 1..5),
-            mutations in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
-            cut in any::<prop::sample::Index>(),
-        ) {
-            let bytes = RecordBatch::new(records).encode().to_vec();
-            let mut damaged = bytes.clone();
-            for (index, value) in mutations {
-                let position = index.index(damaged.len());
-                damaged[position] = value;
-            }
-            let _ = RecordBatch::decode(&damaged);
-            let _ = RecordBatch::decode(&damaged[..cut.index(damaged.len())]);
+        let mut headers = Vec::with_capacity(header_count as usize);
+        for _ in 0..header_count {
+            let key = read_nullable(&mut body)
+                .map_err(|what| bad(&format!("header key: {what}")))?
+                .ok_or_else(|| bad("null header key"))?;
+            let key = String::from_utf8(key.to_vec()).map_err(|_| bad("header key not UTF-8"))?;
+            let value =
+                read_nullable(&mut body).map_err(|what| bad(&format!("header value: {what}")))?;
+            headers.push(RecordHeader { key, value });
         }
+        if body.remaining() != 0 {
+            return Err(bad(&format!(
+                "{} bytes left in the record",
+                body.remaining()
+            )));
+        }
+        records.push(Record {
+            key,
+            value,
+            timestamp_ms: header.first_timestamp_ms.wrapping_add(timestamp_delta),
+            headers,
+        });
+    }
+    if reader.remaining() != 0 {
+        return Err(corrupt(format!(
+            "{} bytes left after the last record",
+            reader.remaining()
+        )));
+    }
+    Ok(records)
+}
 
-        #[test]
-        fn any_valid_batch_round_trips(
-            records in proptest::collection::vec(record(), 1..8),
-            base_offset in 0..OFFSET_MAX - 8,
-            epoch in any::<u32>(),
-            producer in proptest::option::of((0..i64::MAX, 0..i16::MAX, 0..i32::MAX)),
-        ) {
-            let mut batch = match producer {
-                Some((id, producer_epoch, sequence)) => RecordBatch::idempotent(id, producer_epoch, sequence, records),
-                None => RecordBatch::new(records),
-            };
-            batch.base_offset = base_offset;
-            batch.partition_leader_epoch = epoch;
-            prop_assert_eq!(RecordBatch::decode(&batch.encode()).unwrap(), batch);
+fn compress(compression: Compression, plain: &[u8], out: &mut BytesMut) {
+    use kafka_protocol::compression::Compressor;
+    let fill = |buf: &mut BytesMut| {
+        buf.put_slice(plain);
+        Ok(())
+    };
+    let result = match compression {
+        Compression::None => {
+            out.put_slice(plain);
+            Ok(())
+        }
+        Compression::Gzip => kafka_protocol::compression::Gzip::compress(out, fill),
+        Compression::Snappy => kafka_protocol::compression::Snappy::compress(out, fill),
+        Compression::Lz4 => kafka_protocol::compression::Lz4::compress(out, fill),
+        Compression::Zstd => kafka_protocol::compression::Zstd::compress(out, fill),
+    };
+    // Compressing bytes in memory does not fail; a failure is a bug in the codec.
+    if let Err(error) = result {
+        panic!("{} compression failed: {error}", compression.name());
+    }
+}
+
+fn decompress(compression: Compression, section: &[u8]) -> Result<Bytes, BatchError> {
+    use kafka_protocol::compression::Decompressor;
+    let mut input = Bytes::copy_from_slice(section);
+    let take = |buf: &mut Bytes| Ok(std::mem::take(buf));
+    // The codecs are foreign code: a panic on hostile bytes is caught and reported as corrupt.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match compression {
+        Compression::None => Ok(input.clone()),
+        Compression::Gzip => kafka_protocol::compression::Gzip::decompress(&mut input, take),
+        Compression::Snappy => kafka_protocol::compression::Snappy::decompress(&mut input, take),
+        Compression::Lz4 => kafka_protocol::compression::Lz4::decompress(&mut input, take),
+        Compression::Zstd => kafka_protocol::compression::Zstd::decompress(&mut input, take),
+    }));
+    match result {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => Err(corrupt(format!(
+            "{} records do not decompress: {error:#}",
+            compression.name()
+        ))),
+        Err(_) => Err(corrupt(format!(
+            "{} records do not decompress",
+            compression.name()
+        ))),
+    }
+}
+
+// ---- varints (zig-zag, as Kafka's ByteUtils) ---------------------------------------------------
+
+fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+fn varint_len(value: i64) -> u64 {
+    let mut rest = zigzag(value);
+    let mut len = 1;
+    while rest >= 0x80 {
+        rest >>= 7;
+        len += 1;
+    }
+    len
+}
+
+fn put_varint(buf: &mut impl BufMut, value: i64) {
+    let mut rest = zigzag(value);
+    while rest >= 0x80 {
+        buf.put_u8((rest as u8 & 0x7f) | 0x80);
+        rest >>= 7;
+    }
+    buf.put_u8(rest as u8);
+}
+
+fn put_nullable(buf: &mut impl BufMut, bytes: Option<&[u8]>) {
+    match bytes {
+        None => put_varint(buf, -1),
+        Some(bytes) => {
+            put_varint(buf, bytes.len() as i64);
+            buf.put_slice(bytes);
         }
     }
 }
+
+/// A zig-zag varint of at most 10 bytes; None when the bytes end first or it is longer.
+fn read_varint(reader: &mut Reader<'_>) -> Option<i64> {
+    let mut value: u64 = 0;
+    for shift in (0..70).step_by(7) {
+        let byte = reader.u8()?;
+        value |= ((byte & 0x7f) as u64).checked_shl(shift)?;
+        if byte & 0x80 == 0 {
+            return Some(((value >> 1) as i64) ^ -((value & 1) as i64));
+        }
+    }
+    None
+}
+
+fn read_nullable(reader: &mut Reader<'_>) -> Result<Option<Bytes>, String> {
+    let len = read_varint(reader).ok_or("bad length")?;
+    match len {
+        -1 => Ok(None),
+        len if len >= 0 => reader
+            .take(len as usize)
+            .map(|bytes| Some(Bytes::copy_from_slice(bytes)))
+            .ok_or_else(|| format!("length {len} beyond the record")),
+        len => Err(format!("length {len}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

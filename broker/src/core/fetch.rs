@@ -224,7 +224,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
             }
             let max_bytes = request.max_bytes.min(self.config.replica_fetch_bytes_max);
             let result = match replica.log.read(request.offset, max_bytes) {
-                Ok(read) => Ok(encode_batches(read, u64::MAX)),
+                Ok(read) => Ok(stored_bytes(read, u64::MAX)),
                 Err(read_error) => Err(error_code(&read_error)),
             };
             self.maybe_expand_isr(now_ms, &partition, follower);
@@ -347,7 +347,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
         let log_start = replica.log.log_start_offset();
         let epoch = replica.leader_epoch;
         let result = match replica.log.execute_read(&plan) {
-            Ok(read) => Ok(encode_batches(read, high_watermark)),
+            Ok(read) => Ok(stored_bytes(read, high_watermark)),
             Err(read_error) => Err(error_code(&read_error)),
         };
         if let Err(code) = &result {
@@ -445,21 +445,12 @@ fn fetch_error(
     }
 }
 
-/// Encodes the batches of a read for the wire, keeping those that start below `end_offset`.
-fn encode_batches(read: ReadResult, end_offset: u64) -> Vec<Bytes> {
-    if read.raw.len() == read.batches.len() {
-        return read
-            .batches
-            .iter()
-            .zip(read.raw)
-            .filter(|(batch, _)| batch.base_offset < end_offset)
-            .map(|(_, raw)| raw)
-            .collect();
-    }
+/// The stored bytes of a read's batches, as they are, keeping those that start below `end_offset`.
+fn stored_bytes(read: ReadResult, end_offset: u64) -> Vec<Bytes> {
     read.batches
         .into_iter()
-        .filter(|batch| batch.base_offset < end_offset)
-        .map(|batch| batch.encode())
+        .filter(|batch| batch.header.base_offset < end_offset)
+        .map(|batch| batch.bytes)
         .collect()
 }
 

@@ -8,7 +8,7 @@
 use super::produce::note_producer_append;
 use super::{BrokerCore, Observation, OutgoingKind, Role, TruncationQuery};
 use crate::api::*;
-use crate::batch::RecordBatch;
+use crate::batch::StoredBatch;
 use crate::log::SyncPolicy;
 use crate::policy::TruncationPolicy;
 use crate::storage::Storage;
@@ -233,10 +233,10 @@ impl<S: Storage + Clone> BrokerCore<S> {
         follower.leader_high_watermark = response.high_watermark;
         match response.result {
             Ok(batches) => {
-                let decoded: Result<Vec<RecordBatch>, _> = batches
-                    .iter()
-                    .map(|bytes| RecordBatch::decode(bytes))
-                    .collect();
+                // A follower checks each batch's header and CRC, as Kafka's does; it stores the
+                // bytes as the leader sent them.
+                let decoded: Result<Vec<StoredBatch>, _> =
+                    batches.into_iter().map(StoredBatch::verify).collect();
                 let Ok(batches) = decoded else {
                     tracing::warn!(broker = me, %partition, "corrupt batch from the leader");
                     follower.next_fetch_ms = now_ms + wait_ms;
@@ -244,9 +244,9 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 };
                 // The leader answers from the batch holding our offset; skip what we have.
                 let log_end = replica.log.log_end_offset();
-                let batches: Vec<RecordBatch> = batches
+                let batches: Vec<StoredBatch> = batches
                     .into_iter()
-                    .filter(|batch| batch.base_offset >= log_end)
+                    .filter(|batch| batch.header.base_offset >= log_end)
                     .collect();
                 let got_data = !batches.is_empty();
                 if got_data {
@@ -261,15 +261,16 @@ impl<S: Storage + Clone> BrokerCore<S> {
                         }
                     }
                     for batch in &batches {
+                        let header = &batch.header;
                         replica
                             .epochs
-                            .assign(batch.partition_leader_epoch, batch.base_offset);
-                        if batch.producer_id >= 0 {
+                            .assign(header.partition_leader_epoch, header.base_offset);
+                        if header.producer_id >= 0 {
                             note_producer_append(
                                 &mut self.producer_activity,
                                 partition,
-                                batch.producer_id,
-                                batch.producer_epoch,
+                                header.producer_id,
+                                header.producer_epoch,
                                 true,
                                 now_ms,
                             );

@@ -8,7 +8,7 @@
 
 use super::{error_code, BrokerCore, Observation, Output, Role, UnpublishedAppend};
 use crate::api::*;
-use crate::batch::RecordBatch;
+use crate::batch::{RecordBatch, StoredBatch};
 use crate::log::AppendOutcome;
 use crate::storage::Storage;
 use std::collections::BTreeMap;
@@ -81,7 +81,11 @@ impl<S: Storage + Clone> BrokerCore<S> {
         if (request.batch.len() as u64) > crate::batch::BATCH_BYTES_MAX {
             return reject(ErrorCode::MessageTooLarge);
         }
-        let batch = match RecordBatch::decode(&request.batch) {
+        // The leader checks every record (and decompresses to do so), as Kafka's LogValidator
+        // does; what it stores is the bytes it was sent.
+        let batch = match RecordBatch::decode(&request.batch)
+            .and_then(|_| StoredBatch::verify(request.batch.clone()))
+        {
             Ok(batch) => batch,
             Err(_) => return reject(ErrorCode::CorruptMessage),
         };
@@ -93,8 +97,8 @@ impl<S: Storage + Clone> BrokerCore<S> {
             return reject(ErrorCode::RequestTimedOut);
         }
         let epoch = replica.leader_epoch;
-        let producer_id = batch.producer_id;
-        let producer_epoch = batch.producer_epoch;
+        let producer_id = batch.header.producer_id;
+        let producer_epoch = batch.header.producer_epoch;
         let end_before = replica.log.log_end_offset();
         let outcome = match replica.log.append_as_leader(batch, epoch, now_ms as i64) {
             Ok(outcome) => outcome,

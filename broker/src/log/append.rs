@@ -8,17 +8,27 @@ impl<S: Storage + Clone> Log<S> {
     /// Appends a producer's batch as the leader of `leader_epoch`: checks it and its producer
     /// sequence, stamps the base offset (the log end) and the epoch, writes it. A duplicate of
     /// one of the producer's last batches writes nothing and answers the original offsets.
+    ///
+    /// The batch's bytes are stored as the producer sent them but for the two stamped fields,
+    /// which its CRC does not cover: nothing is decoded or encoded again.
     pub fn append_as_leader(
         &mut self,
-        mut batch: RecordBatch,
+        batch: impl IntoStored,
         leader_epoch: u32,
         now_ms: i64,
     ) -> Result<AppendOutcome, LogError> {
         self.ensure_online()?;
-        batch.base_offset = self.log_end_offset();
-        batch.partition_leader_epoch = leader_epoch;
-        batch.validate()?;
-        if let Some(producer_batch) = producer_batch_of(&batch) {
+        let batch = batch.into_stored()?;
+        let base_offset = self.log_end_offset();
+        let record_count = batch.header.record_count as u64;
+        if base_offset > OFFSET_MAX - (record_count - 1) {
+            return Err(LogError::InvalidBatch(BatchError::OffsetOverflow {
+                base_offset,
+                record_count,
+            }));
+        }
+        let batch = stamped(batch, base_offset, leader_epoch);
+        if let Some(producer_batch) = producer_batch_of_header(&batch.header) {
             if let SequenceCheck::Duplicate {
                 base_offset,
                 last_offset,
@@ -30,8 +40,7 @@ impl<S: Storage + Clone> Log<S> {
                 });
             }
         }
-        let base_offset = batch.base_offset;
-        let last_offset = batch.last_offset();
+        let last_offset = batch.header.last_offset();
         self.write_batch(&batch, now_ms)?;
         self.sync_if_configured(base_offset, last_offset)?;
         Ok(AppendOutcome::Appended {
@@ -43,34 +52,35 @@ impl<S: Storage + Clone> Log<S> {
     /// Appends batches fetched from the leader, keeping their offsets and epochs. Each must
     /// start at the log end. On an error the batches before the failing one stay appended
     /// (see [`Log::log_end_offset`]). Returns the new log end.
-    pub fn append_replicated(
-        &mut self,
-        batches: &[RecordBatch],
-        now_ms: i64,
-    ) -> Result<u64, LogError> {
+    pub fn append_replicated<B>(&mut self, batches: &[B], now_ms: i64) -> Result<u64, LogError>
+    where
+        for<'a> &'a B: IntoStored,
+    {
         self.ensure_online()?;
         let first_base = self.log_end_offset();
+        let mut last_offset = None;
         for batch in batches {
-            batch.validate()?;
-            if batch.base_offset != self.log_end_offset() {
+            let batch = batch.into_stored()?;
+            if batch.header.base_offset != self.log_end_offset() {
                 return Err(LogError::NonContiguous {
-                    base_offset: batch.base_offset,
+                    base_offset: batch.header.base_offset,
                     log_end: self.log_end_offset(),
                 });
             }
-            self.write_batch(batch, now_ms)?;
+            self.write_batch(&batch, now_ms)?;
+            last_offset = Some(batch.header.last_offset());
         }
-        if let Some(last) = batches.last() {
-            self.sync_if_configured(first_base, last.last_offset())?;
+        if let Some(last_offset) = last_offset {
+            self.sync_if_configured(first_base, last_offset)?;
         }
         Ok(self.log_end_offset())
     }
 
     /// Writes one valid batch at the log end, rolling first if due.
-    fn write_batch(&mut self, batch: &RecordBatch, now_ms: i64) -> Result<(), LogError> {
-        assert_eq!(batch.base_offset, self.log_end_offset());
-        let bytes = batch.encode();
-        let header = BatchHeader::decode(&bytes).expect("a batch we just encoded decodes");
+    fn write_batch(&mut self, batch: &StoredBatch, now_ms: i64) -> Result<(), LogError> {
+        let header = batch.header;
+        assert_eq!(header.base_offset, self.log_end_offset());
+        let bytes = &batch.bytes;
         if self.roll_is_due(header.batch_bytes(), now_ms) {
             self.roll_active()?;
         }
@@ -83,11 +93,11 @@ impl<S: Storage + Clone> Log<S> {
         }
         let interval = self.config.index_interval_bytes;
         self.active_mut().on_appended(&header, interval);
-        if let Some(producer_batch) = producer_batch_of(batch) {
+        if let Some(producer_batch) = producer_batch_of_header(&header) {
             self.producers
-                .record(producer_batch, batch.base_offset, batch.last_offset());
+                .record(producer_batch, header.base_offset, header.last_offset());
         }
-        self.note_epoch(batch.partition_leader_epoch, batch.base_offset);
+        self.note_epoch(header.partition_leader_epoch, header.base_offset);
         self.read_view.note_active(&self.segments);
         self.check_invariants();
         Ok(())
@@ -204,5 +214,19 @@ impl<S: Storage + Clone> Log<S> {
             Err(error) => return Err(error),
         }
         Ok(segment)
+    }
+}
+
+/// `batch` with its base offset and leader epoch stamped into a copy of its bytes.
+fn stamped(batch: StoredBatch, base_offset: u64, leader_epoch: u32) -> StoredBatch {
+    let mut bytes = bytes::BytesMut::from(&batch.bytes[..]);
+    stamp(&mut bytes, base_offset, leader_epoch);
+    StoredBatch {
+        header: BatchHeader {
+            base_offset,
+            partition_leader_epoch: leader_epoch,
+            ..batch.header
+        },
+        bytes: bytes.freeze(),
     }
 }

@@ -69,7 +69,7 @@ pub use read::{ReadPlan, ReadResult};
 
 use read::ReadView;
 
-use crate::batch::{BatchError, BatchHeader, RecordBatch, OFFSET_MAX};
+use crate::batch::{stamp, BatchError, BatchHeader, IntoStored, StoredBatch, OFFSET_MAX};
 use crate::journal::Journal;
 use crate::policy::SegmentViewPolicy;
 use crate::producer_state::{ProducerBatch, ProducerStateError, ProducerStateTable, SequenceCheck};
@@ -360,15 +360,6 @@ fn producer_batch_of_header(header: &BatchHeader) -> Option<ProducerBatch> {
             header.base_sequence,
             header.record_count as i32 - 1,
         ),
-    })
-}
-
-fn producer_batch_of(batch: &RecordBatch) -> Option<ProducerBatch> {
-    batch.is_idempotent().then(|| ProducerBatch {
-        producer_id: batch.producer_id,
-        producer_epoch: batch.producer_epoch,
-        first_sequence: batch.base_sequence,
-        last_sequence: batch.last_sequence(),
     })
 }
 

@@ -18,7 +18,7 @@ mod cached;
 pub(super) use cached::ReadView;
 
 use super::{Log, LogError, Segment};
-use crate::batch::{BatchHeader, Record, RecordBatch, BATCH_HEADER_BYTES};
+use crate::batch::{verify_bytes, BatchHeader, Record, StoredBatch, BATCH_HEADER_BYTES};
 use crate::storage::{Storage, StorageError};
 
 /// A read resolved against the segment view at planning time. Opaque: hand it back to
@@ -66,30 +66,38 @@ impl ReadPlan {
 /// below it: callers skip the records before the offset they asked for).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadResult {
-    pub batches: Vec<RecordBatch>,
-    /// The stored bytes of each batch (as `encode` would give them), when read from storage.
-    pub raw: Vec<bytes::Bytes>,
+    /// The stored bytes of each batch, CRC checked, not decoded: what a fetch serves.
+    pub batches: Vec<StoredBatch>,
     /// The log start and log end when the read executed.
     pub log_start_offset: u64,
     pub log_end_offset: u64,
 }
 
 impl ReadResult {
-    /// Every record with its offset, including any before the requested offset.
-    pub fn records(&self) -> impl Iterator<Item = (u64, &Record)> + '_ {
+    /// Every record with its offset, including any before the requested offset, decoded (for
+    /// tests and inspection: a fetch serves the bytes). A batch that does not decode (its CRC
+    /// was checked, so only hostile bytes) ends the list early.
+    pub fn records(&self) -> impl Iterator<Item = (u64, Record)> + '_ {
         self.batches
             .iter()
-            .flat_map(RecordBatch::records_with_offsets)
+            .map_while(|batch| batch.decode().ok())
+            .flat_map(|batch| {
+                let base = batch.base_offset;
+                (base..).zip(batch.records)
+            })
     }
 
     /// The offset after the last returned batch.
     pub fn next_offset(&self) -> Option<u64> {
-        self.batches.last().map(RecordBatch::next_offset)
+        self.batches.last().map(|batch| batch.header.next_offset())
     }
 
     /// Encoded bytes of the returned batches.
     pub fn size_bytes(&self) -> u64 {
-        self.batches.iter().map(RecordBatch::encoded_len).sum()
+        self.batches
+            .iter()
+            .map(|batch| batch.header.batch_bytes())
+            .sum()
     }
 }
 
@@ -193,7 +201,7 @@ impl<S: Storage + Clone> Log<S> {
             });
         }
         if offset == end_offset {
-            return Ok(self.result((Vec::new(), Vec::new())));
+            return Ok(self.result(Vec::new()));
         }
         let still_valid = plan.target.as_ref().filter(|target| {
             self.segments
@@ -234,10 +242,9 @@ impl<S: Storage + Clone> Log<S> {
         self.execute_read(&self.plan_read_up_to(offset, max_bytes, end_offset)?)
     }
 
-    fn result(&self, (batches, raw): (Vec<RecordBatch>, Vec<bytes::Bytes>)) -> ReadResult {
+    fn result(&self, batches: Vec<StoredBatch>) -> ReadResult {
         ReadResult {
             batches,
-            raw,
             log_start_offset: self.log_start_offset,
             log_end_offset: self.log_end_offset(),
         }
@@ -250,7 +257,7 @@ impl<S: Storage + Clone> Log<S> {
         offset: u64,
         max_bytes: u64,
         end_offset: u64,
-    ) -> Result<(Vec<RecordBatch>, Vec<bytes::Bytes>), LogError> {
+    ) -> Result<Vec<StoredBatch>, LogError> {
         read_batches(
             &self.storage,
             target,
@@ -327,9 +334,8 @@ fn read_batches(
     offset: u64,
     max_bytes: u64,
     end_offset: u64,
-) -> Result<(Vec<RecordBatch>, Vec<bytes::Bytes>), ReadFailure> {
-    let mut batches: Vec<RecordBatch> = Vec::new();
-    let mut raw: Vec<bytes::Bytes> = Vec::new();
+) -> Result<Vec<StoredBatch>, ReadFailure> {
+    let mut batches: Vec<StoredBatch> = Vec::new();
     let mut bytes_read = 0u64;
     let mut position = target.position;
     let mut window = Window {
@@ -371,17 +377,18 @@ fn read_batches(
             break;
         }
         let bytes = window.get(storage, file, position, batch_bytes, size_bytes)?;
-        let batch = RecordBatch::decode(bytes).map_err(|error| ReadFailure::Corrupt {
+        // The CRC is checked (cheap), the records are not decoded: the bytes are served as stored.
+        let header = verify_bytes(bytes).map_err(|error| ReadFailure::Corrupt {
             position,
             reason: error.to_string(),
         })?;
+        let bytes = bytes::Bytes::copy_from_slice(bytes);
         bytes_read += batch_bytes;
         position += batch_bytes;
-        raw.push(bytes::Bytes::copy_from_slice(bytes));
-        batches.push(batch);
+        batches.push(StoredBatch { header, bytes });
         if bytes_read >= max_bytes {
             break;
         }
     }
-    Ok((batches, raw))
+    Ok(batches)
 }

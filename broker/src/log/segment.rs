@@ -1,7 +1,7 @@
 //! One segment of a partition log: a `.log` file of consecutive batches and its sparse index.
 
 use super::index::SparseIndex;
-use crate::batch::{BatchHeader, RecordBatch, BATCH_HEADER_BYTES};
+use crate::batch::{verify_bytes, BatchHeader, BATCH_HEADER_BYTES};
 use crate::storage::{Storage, StorageError};
 
 const OFFSET_DIGITS: usize = 20;
@@ -168,7 +168,7 @@ pub(crate) fn scan_segment(
             ));
         }
         if verify {
-            if let Err(error) = RecordBatch::decode(&rest[..header.batch_bytes() as usize]) {
+            if let Err(error) = verify_bytes(&rest[..header.batch_bytes() as usize]) {
                 break Some(error.to_string());
             }
         }

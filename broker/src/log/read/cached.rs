@@ -131,7 +131,7 @@ impl<S: Storage + Clone> Log<S> {
                     log_end: end_offset,
                 });
             }
-            return Ok(self.result((Vec::new(), Vec::new())));
+            return Ok(self.result(Vec::new()));
         };
         let size_bytes = self
             .segments
