@@ -70,8 +70,8 @@ use protocol::api::{
     ErrorCode, InitProducerIdRequest, ProduceRequest, Request, Response, TopicPartition,
 };
 use protocol::batch::{
-    record_len_bound, Record, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_BYTES, NO_PRODUCER_EPOCH,
-    NO_PRODUCER_ID, NO_SEQUENCE, RECORDS_PER_BATCH_MAX,
+    record_len_bound, Compression, Record, RecordBatch, BATCH_BYTES_MAX, BATCH_HEADER_BYTES,
+    NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE, RECORDS_PER_BATCH_MAX,
 };
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, VecDeque};
@@ -131,6 +131,9 @@ pub struct ProducerConfig {
     /// Producer id and sequences (KIP-98, Kafka's `enable.idempotence`); requires `Acks::All`,
     /// and without it at most one batch in flight per partition.
     pub idempotence: bool,
+    /// How batches' records are compressed (Kafka's `compression.type`). Batch sizes count
+    /// records uncompressed, as Kafka's producer estimates them.
+    pub compression: Compression,
 }
 
 impl ProducerConfig {
@@ -155,6 +158,7 @@ impl ProducerConfig {
             sequence_desync_policy: SequenceDesyncPolicy::default(),
             acks: Acks::All,
             idempotence: true,
+            compression: Compression::None,
         }
     }
 

@@ -886,6 +886,11 @@ fn swarm_settings(rng: &mut ChaCha8Rng, scenario: &mut Scenario) {
             _ => Acks::None,
         };
         producer.idempotence = producer.acks == Acks::All && rng.gen_bool(0.85);
+        producer.compression = if rng.gen_bool(0.7) {
+            Compression::None
+        } else {
+            *Compression::ALL.choose(rng).expect("not empty")
+        };
         producer.max_in_flight = if producer.idempotence {
             rng.gen_range(1..=5)
         } else {

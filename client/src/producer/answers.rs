@@ -491,7 +491,13 @@ impl Producer {
             if let Some(correlation_id) = batch.in_flight.take() {
                 self.requests.forget(correlation_id);
             }
-            batch.sequence = Some(sequence_batch(pid, epoch, sequence, &batch.records));
+            batch.sequence = Some(sequence_batch(
+                pid,
+                epoch,
+                sequence,
+                &batch.records,
+                self.config.compression,
+            ));
             sequence = increment_sequence(sequence, batch.records.len() as i32);
         }
         state.next_sequence = sequence;

@@ -2,12 +2,13 @@
 
 use super::*;
 
-/// Encodes a batch of `records` with its producer id, epoch and base sequence.
+/// Encodes a batch of `records` with its producer id, epoch and base sequence, compressed so.
 pub(super) fn sequence_batch(
     pid: i64,
     epoch: i16,
     base_sequence: i32,
     records: &[PendingSend],
+    compression: Compression,
 ) -> Sequenced {
     let batch = RecordBatch::idempotent(
         pid,
@@ -25,7 +26,8 @@ pub(super) fn sequence_batch(
                 )
             })
             .collect(),
-    );
+    )
+    .with_compression(compression);
     Sequenced {
         pid,
         epoch,
@@ -202,6 +204,7 @@ impl Producer {
                     NO_PRODUCER_EPOCH,
                     NO_SEQUENCE,
                     &batch.records,
+                    self.config.compression,
                 )
                 .encoded;
                 ready.push((batch, encoded));
@@ -247,11 +250,18 @@ impl Producer {
                         epoch,
                         state.next_sequence,
                         &batch.records,
+                        self.config.compression,
                     ));
                     state.next_sequence =
                         increment_sequence(state.next_sequence, batch.records.len() as i32);
                 } else {
-                    batch.sequence = Some(sequence_batch(pid, epoch, NO_SEQUENCE, &batch.records));
+                    batch.sequence = Some(sequence_batch(
+                        pid,
+                        epoch,
+                        NO_SEQUENCE,
+                        &batch.records,
+                        self.config.compression,
+                    ));
                 }
                 state.window.push_back(batch);
                 to_send.push(state.window.len() - 1);

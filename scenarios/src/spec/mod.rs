@@ -198,6 +198,40 @@ pub enum Acks {
     None,
 }
 
+/// Kafka's `compression.type` of a producer's batches (record batch v2 codecs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+impl Compression {
+    pub const ALL: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+}
+
+impl From<Compression> for broker::batch::Compression {
+    fn from(compression: Compression) -> broker::batch::Compression {
+        match compression {
+            Compression::None => broker::batch::Compression::None,
+            Compression::Gzip => broker::batch::Compression::Gzip,
+            Compression::Snappy => broker::batch::Compression::Snappy,
+            Compression::Lz4 => broker::batch::Compression::Lz4,
+            Compression::Zstd => broker::batch::Compression::Zstd,
+        }
+    }
+}
+
 /// `acks` as a file may spell it: `"all"` (or `"-1"`, `"1"`, `"0"`) or a number (`-1`, `1`, `0`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -273,6 +307,8 @@ pub struct ProducerSpec {
     pub acks: Acks,
     /// Producer id and sequences (KIP-98, Kafka's `enable.idempotence`): requires `acks = "all"`.
     pub idempotence: bool,
+    /// How its batches' records are compressed (Kafka's `compression.type`).
+    pub compression: Compression,
     /// Batches in flight per partition, 1..=5; 1 without idempotence.
     pub max_in_flight: u32,
     pub delivery_timeout_ms: u64,
@@ -304,6 +340,7 @@ impl Default for ProducerSpec {
             batch_bytes_max: 16 * 1024,
             acks: Acks::All,
             idempotence: true,
+            compression: Compression::None,
             max_in_flight: 5,
             delivery_timeout_ms: 10_000,
             request_timeout_ms: 1_000,
