@@ -1,6 +1,6 @@
 //! streamsim's wire vocabulary, at the bottom of the tree: the requests and responses brokers,
 //! the controller and clients exchange ([`api`]), with Kafka-style error codes, and the record
-//! batch they carry ([`batch`], with its CRC32C), encoded with [`codec`].
+//! batch they carry ([`batch`]: Kafka's record batch v2), encoded with [`codec`].
 //!
 //! Both cores depend on this crate and on nothing of each other: the broker core and the client
 //! cores speak only these types, so a shell can carry them over madsim's simulated network or,
