@@ -17,12 +17,13 @@ pub mod pacer;
 use bridge::{BridgeStats, Route, SharedStats};
 use client::history::Event;
 use client::History;
+use oracle::Op;
 use pacer::{Drift, Pacer};
 use scenarios::bugs::BugSelection;
 use scenarios::runtime::{execute_serving, Serving};
 use scenarios::{RunError, RunRequest};
 use sim::{RunLimits, Seed};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -147,6 +148,16 @@ pub fn serve(
     let addresses = broker_addresses(config.listen, scenario.cluster.brokers)?;
     assert_eq!(listeners.len(), addresses.len(), "one listener per broker");
     let advertised: BTreeMap<u32, SocketAddr> = (1..).zip(addresses.iter().copied()).collect();
+    // Without the scenario's clients, faults aimed at them are not in the history either: an
+    // external client of the same name (a harness's `producer-0`) must not look crashed.
+    let absent_clients: BTreeSet<String> = if config.clients {
+        BTreeSet::new()
+    } else {
+        (0..scenario.producers.len())
+            .map(scenarios::runtime::producer_name)
+            .chain((0..scenario.consumers.len()).map(scenarios::runtime::consumer_name))
+            .collect()
+    };
 
     let history_slot: Arc<Mutex<Option<History>>> = Arc::default();
     let pacer_slot: Arc<Mutex<Option<Pacer>>> = Arc::default();
@@ -225,6 +236,13 @@ pub fn serve(
     let mut events = history
         .map(|history| history.take_events())
         .unwrap_or_default();
+    events.retain(|event| match &event.op {
+        Op::Fault {
+            target: Some(target),
+            ..
+        } => !absent_clients.contains(target.as_ref()),
+        _ => true,
+    });
     for event in &mut events {
         event.time_ns = event.time_ns.saturating_add(unix_ns_at_sim_zero);
     }
