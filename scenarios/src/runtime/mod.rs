@@ -204,6 +204,9 @@ fn cluster_config(scenario: &Scenario, bugs: &BugSelection) -> ClusterConfig {
     config
 }
 
+/// [`Serving::on_start`]: gets the world, the started cluster and the run's history.
+pub type OnStart = Box<dyn FnOnce(&World, &Cluster, &History) + Send>;
+
 /// What `streamsim serve` changes in a run (the `serve` crate fills it in; every other command
 /// runs without it, and a run without it is exactly the run it always was).
 pub struct Serving {
@@ -213,7 +216,7 @@ pub struct Serving {
     pub clients: bool,
     /// Called once, right after the cluster's nodes are added (simulated time 0), with the
     /// run's history: `serve` adds its bridge node and pacer here.
-    pub on_start: Box<dyn FnOnce(&World, &Cluster, &History) + Send>,
+    pub on_start: OnStart,
     /// Called once when setup is done (topics created, every partition has a leader).
     pub on_ready: Box<dyn FnOnce() + Send>,
 }
