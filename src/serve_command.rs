@@ -126,13 +126,16 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     };
     println!(
         "served {} seed {}: {ending}; {:.1} s on the wall clock, {:.1} s simulated \
-         (at most {} ms behind the wall clock, {} ms at the end)",
+         (at most {} ms behind the wall clock, {} ms at the end; {} of {} pacing steps more \
+         than 1 ms behind)",
         request.scenario_name(),
         args.seed,
         drift.real.as_secs_f64(),
         drift.simulated.as_secs_f64(),
         drift.max_lag.as_millis(),
         drift.lag().as_millis(),
+        drift.steps_behind,
+        drift.steps,
     );
     let bridge = outcome.bridge;
     println!(
