@@ -105,7 +105,7 @@ fn accept_all(route: &Route, connections: &mut Vec<Connection>, stats: &SharedSt
 /// One bridged connection, as the bridge loop holds it.
 struct Connection {
     real: std::net::TcpStream,
-    /// Bytes for the madsim side; `None` once the real side has closed.
+    /// Bytes for the madsim side (dropping it, with the connection, closes that side).
     to_sim: mpsc::UnboundedSender<Vec<u8>>,
     /// Bytes from the madsim side; disconnected when it has closed.
     from_sim: mpsc::UnboundedReceiver<Vec<u8>>,

@@ -272,3 +272,57 @@ pub fn write_history(path: &Path, events: &[Event]) -> std::io::Result<()> {
     let file = std::fs::File::create(path)?;
     client::history::write_jsonl(events, std::io::BufWriter::new(file))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn broker_i_listens_on_port_plus_i_minus_1() {
+        let addresses = broker_addresses(addr("127.0.0.1:9092"), 3).unwrap();
+        assert_eq!(
+            addresses,
+            vec![
+                addr("127.0.0.1:9092"),
+                addr("127.0.0.1:9093"),
+                addr("127.0.0.1:9094")
+            ]
+        );
+        assert_eq!(
+            broker_addresses(addr("127.0.0.1:65535"), 1).unwrap(),
+            vec![addr("127.0.0.1:65535")]
+        );
+    }
+
+    #[test]
+    fn unusable_listen_addresses_are_refused() {
+        for (listen, brokers) in [
+            ("127.0.0.1:0", 3),
+            ("0.0.0.0:9092", 3),
+            ("[::]:9092", 3),
+            ("127.0.0.1:65534", 3),
+        ] {
+            assert!(
+                matches!(
+                    broker_addresses(addr(listen), brokers),
+                    Err(ServeError::Listen(_))
+                ),
+                "{listen}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_busy_port_fails_to_bind_and_names_it() {
+        let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken = busy.local_addr().unwrap();
+        match bind(&[taken]) {
+            Err(ServeError::Bind { addr, .. }) => assert_eq!(addr, taken),
+            other => panic!("expected a bind error, got {other:?}"),
+        }
+    }
+}
