@@ -20,6 +20,8 @@ struct Seen {
     /// Connections the echo server accepted, and saw end.
     accepted: AtomicU64,
     ended: AtomicU64,
+    /// Set by a client: the simulation then crashes the echo node.
+    crash_echo: AtomicBool,
 }
 
 /// An echo server on node `echo`; with `close_after_first`, it closes each connection after
@@ -65,7 +67,7 @@ fn add_echo(world: &World, seen: Arc<Seen>, close_after_first: bool) -> SocketAd
 fn bridged<T: Send + 'static>(
     close_after_first: bool,
     target: Option<SocketAddr>,
-    client: impl FnOnce(u16) -> T + Send + 'static,
+    client: impl FnOnce(u16, Arc<Seen>) -> T + Send + 'static,
     until: impl Fn(&Seen) -> bool + Send + 'static,
 ) -> (T, Arc<Seen>, BridgeStats, RunStatus, Duration) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -73,12 +75,13 @@ fn bridged<T: Send + 'static>(
     let port = listener.local_addr().unwrap().port();
     let client_done = Arc::new(AtomicBool::new(false));
     let done = client_done.clone();
+    let seen = Arc::new(Seen::default());
+    let client_seen = seen.clone();
     let client = std::thread::spawn(move || {
-        let result = client(port);
+        let result = client(port, client_seen);
         done.store(true, Ordering::Relaxed);
         result
     });
-    let seen = Arc::new(Seen::default());
     let stats: SharedStats = Arc::default();
     let (run_seen, run_stats) = (seen.clone(), stats.clone());
     let limits = RunLimits {
@@ -100,6 +103,11 @@ fn bridged<T: Send + 'static>(
         for _ in 0..30_000 {
             if client_done.load(Ordering::Relaxed) && until(&run_seen) {
                 break;
+            }
+            if run_seen.crash_echo.load(Ordering::Relaxed)
+                && world.node_state("echo") == sim::NodeState::Running
+            {
+                world.kill("echo");
             }
             madsim::time::sleep(Duration::from_millis(1)).await;
         }
@@ -124,7 +132,7 @@ fn bytes_cross_the_bridge_both_ways_and_a_hang_up_reaches_the_simulation() {
     let (echoed, seen, stats, status, _) = bridged(
         false,
         None,
-        move |port| {
+        move |port, _| {
             let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
             stream
                 .set_read_timeout(Some(Duration::from_secs(20)))
@@ -161,7 +169,7 @@ fn a_close_inside_the_simulation_closes_the_real_connection() {
     let (read, seen, stats, status, _) = bridged(
         true,
         None,
-        |port| {
+        |port, _| {
             let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
             stream
                 .set_read_timeout(Some(Duration::from_secs(20)))
@@ -186,7 +194,7 @@ fn a_refused_simulated_connection_closes_the_real_one() {
     let (read, seen, stats, status, _) = bridged(
         false,
         Some(nowhere),
-        |port| {
+        |port, _| {
             let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
             stream
                 .set_read_timeout(Some(Duration::from_secs(20)))
@@ -214,7 +222,7 @@ fn simulated_time_follows_the_wall_clock() {
     let (_, _, _, status, simulated) = bridged(
         false,
         None,
-        move |_port| std::thread::sleep(listener_wait),
+        move |_port, _| std::thread::sleep(listener_wait),
         |_| true,
     );
     assert_eq!(status, RunStatus::Completed);
@@ -231,4 +239,82 @@ fn simulated_time_follows_the_wall_clock() {
         real.saturating_sub(simulated) < Duration::from_secs(1),
         "{simulated:?} vs {real:?}"
     );
+}
+
+#[test]
+fn a_crash_inside_the_simulation_drops_the_real_connection_and_refuses_new_ones() {
+    let ((echoed, after_crash, reconnected), seen, stats, status, _) = bridged(
+        false,
+        None,
+        |port, seen| {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            stream
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            stream.write_all(b"ping").unwrap();
+            let echoed = read_exactly(&mut stream, 4);
+            seen.crash_echo.store(true, Ordering::Relaxed);
+            let mut rest = Vec::new();
+            let after_crash = stream.read_to_end(&mut rest).map(|_| rest.len());
+            // The node is down: a new connection is accepted outside and closed at once.
+            let mut again = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            again
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            let mut nothing = Vec::new();
+            let reconnected = again.read_to_end(&mut nothing).map(|_| nothing.len());
+            (echoed, after_crash, reconnected)
+        },
+        |_| true,
+    );
+    assert_eq!(status, RunStatus::Completed);
+    assert_eq!(echoed, b"ping");
+    assert!(
+        matches!(after_crash, Ok(0)) || after_crash.is_err(),
+        "the crash closed the real connection: {after_crash:?}"
+    );
+    assert!(
+        matches!(reconnected, Ok(0)) || reconnected.is_err(),
+        "{reconnected:?}"
+    );
+    assert_eq!(seen.accepted.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.accepted, 2);
+    assert_eq!(stats.connected, 1);
+    assert_eq!(stats.refused, 1);
+}
+
+#[test]
+fn many_connections_at_once_each_get_their_own_bytes() {
+    const CLIENTS: usize = 24;
+    let (all_ok, seen, stats, status, _) = bridged(
+        false,
+        None,
+        |port, _| {
+            let clients: Vec<_> = (0..CLIENTS)
+                .map(|n| {
+                    std::thread::spawn(move || {
+                        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                        stream
+                            .set_read_timeout(Some(Duration::from_secs(20)))
+                            .unwrap();
+                        let mut ok = true;
+                        for round in 0..20 {
+                            let message = format!("client {n} round {round};").into_bytes();
+                            stream.write_all(&message).unwrap();
+                            ok &= read_exactly(&mut stream, message.len()) == message;
+                        }
+                        ok
+                    })
+                })
+                .collect();
+            clients.into_iter().all(|client| client.join().unwrap())
+        },
+        |seen| seen.ended.load(Ordering::Relaxed) >= CLIENTS as u64,
+    );
+    assert_eq!(status, RunStatus::Completed);
+    assert!(all_ok, "every client got exactly its own echoes back");
+    assert_eq!(seen.accepted.load(Ordering::Relaxed), CLIENTS as u64);
+    assert_eq!(seen.ended.load(Ordering::Relaxed), CLIENTS as u64);
+    assert_eq!(stats.connected, CLIENTS as u64);
+    assert_eq!(stats.bytes_in, stats.bytes_out);
 }
