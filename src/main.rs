@@ -6,6 +6,7 @@
 mod bench;
 mod fuzz;
 mod output;
+mod serve_command;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -47,6 +48,9 @@ enum Command {
     /// Measure seeds/s (one job and all cores) against a bare-madsim baseline, time
     /// acceleration, and checker throughput.
     Bench(bench::BenchArgs),
+    /// Run a scenario's cluster on the wall clock, reachable by Kafka clients over real TCP
+    /// while its faults are applied (docs/serve.md).
+    Serve(serve_command::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +185,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Shrink(args) => shrink(args),
         Command::Report(ReportCommand::Merge(args)) => merge(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Serve(args) => serve_command::serve(args),
         Command::Show(args) => {
             let request = RunRequest::named(&args.scenario, args.seed);
             match request.scenario() {

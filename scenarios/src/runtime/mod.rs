@@ -161,6 +161,8 @@ struct Runner {
     down_since: BTreeMap<String, madsim::time::Instant>,
     /// The state checker, shared with the cluster's observer.
     state: Arc<Mutex<StateChecker>>,
+    /// Whether the scenario's clients start (`streamsim serve --no-clients`: they do not).
+    clients: bool,
 }
 
 fn non_zero(value: u64) -> Option<u64> {
@@ -202,6 +204,23 @@ fn cluster_config(scenario: &Scenario, bugs: &BugSelection) -> ClusterConfig {
     config
 }
 
+/// [`Serving::on_start`]: gets the world, the started cluster and the run's history.
+pub type OnStart = Box<dyn FnOnce(&World, &Cluster, &History) + Send>;
+
+/// What `streamsim serve` changes in a run (the `serve` crate fills it in; every other command
+/// runs without it, and a run without it is exactly the run it always was).
+pub struct Serving {
+    /// The addresses brokers advertise in Kafka Metadata (`ClusterConfig.kafka.advertised`).
+    pub advertised: BTreeMap<u32, std::net::SocketAddr>,
+    /// Whether the scenario's own producers and consumers start (false: only external clients).
+    pub clients: bool,
+    /// Called once, right after the cluster's nodes are added (simulated time 0), with the
+    /// run's history: `serve` adds its bridge node and pacer here.
+    pub on_start: OnStart,
+    /// Called once when setup is done (topics created, every partition has a leader).
+    pub on_ready: Box<dyn FnOnce() + Send>,
+}
+
 /// Runs `scenario` with `bugs` switched on; returns the history and what was reached.
 /// `state_checker`: false leaves the state checker out (it reads no replica and finds nothing;
 /// `streamsim bench` measures its cost this way). A run without it has another trace.
@@ -211,6 +230,25 @@ pub async fn execute(
     bugs: BugSelection,
     state_checker: bool,
 ) -> Execution {
+    execute_serving(world, scenario, bugs, state_checker, None).await
+}
+
+/// [`execute`], with `streamsim serve`'s changes when `serving` is given.
+pub async fn execute_serving(
+    world: World,
+    scenario: Scenario,
+    bugs: BugSelection,
+    state_checker: bool,
+    serving: Option<Serving>,
+) -> Execution {
+    let (clients, on_start, on_ready) = match serving {
+        Some(serving) => (
+            serving.clients,
+            Some((serving.on_start, serving.advertised)),
+            Some(serving.on_ready),
+        ),
+        None => (true, None, None),
+    };
     let history = History::new(world.trace().clone());
     let coverage = Arc::new(Mutex::new((coverage::empty(), BTreeMap::new())));
     let high_watermarks = Arc::new(Mutex::new(HighWatermarkRecorder::default()));
@@ -229,9 +267,13 @@ pub async fn execute(
     let moments = (!awaited.is_empty())
         .then(|| Mutex::new(triggers::Moments::new(wanted.clone(), moment_sender)));
     let check = state.clone();
+    let mut config = cluster_config(&scenario, &bugs);
+    if let Some((_, advertised)) = &on_start {
+        config.kafka.advertised = advertised.clone();
+    }
     let cluster = start_cluster(
         &world,
-        cluster_config(&scenario, &bugs),
+        config,
         Arc::new(move |event: ClusterEvent| {
             {
                 let mut guard = count.lock().unwrap_or_else(|p| p.into_inner());
@@ -272,6 +314,10 @@ pub async fn execute(
         }),
     );
 
+    if let Some((on_start, _)) = on_start {
+        on_start(&world, &cluster, &history);
+    }
+
     world.add_node(ADMIN_NODE, |_context| std::future::pending::<()>());
     let (sender, receiver) = tokio::sync::oneshot::channel();
     world.spawn_on(ADMIN_NODE, async move {
@@ -309,9 +355,13 @@ pub async fn execute(
         marks: coverage.clone(),
         down_since: BTreeMap::new(),
         state: state.clone(),
+        clients,
     };
     let setup_failures = runner.setup().await;
     if setup_failures.is_empty() {
+        if let Some(on_ready) = on_ready {
+            on_ready();
+        }
         runner.fault_phase(moment_receiver).await;
         runner.heal().await;
         runner.liveness_phase().await;
@@ -502,6 +552,9 @@ impl Runner {
     }
 
     fn start_producer(&mut self, index: usize) {
+        if !self.clients {
+            return;
+        }
         let spec = &self.scenario.producers[index];
         let mut config = ProducerConfig::new(&producer_name(index));
         config.linger_ms = spec.linger_ms;
@@ -542,6 +595,9 @@ impl Runner {
     }
 
     fn start_consumer(&mut self, index: usize) {
+        if !self.clients {
+            return;
+        }
         let spec = &self.scenario.consumers[index];
         let subscription = Subscription::Group {
             topics: vec![spec.topic.clone()],
