@@ -273,27 +273,30 @@ impl BatchHeader {
     /// Reads the header at the start of `bytes`. Checks the magic, the sizes, the attributes and
     /// the offset range (so [`BatchHeader::last_offset`] cannot overflow), not the CRC.
     pub fn decode(bytes: &[u8]) -> Result<BatchHeader, BatchError> {
-        let mut reader = Reader::new(bytes);
-        let short = || {
-            corrupt(format!(
+        // One bounds check, then fixed positions: this runs for every batch a read walks past.
+        let Some(head) = bytes.get(..BATCH_HEADER_BYTES as usize) else {
+            return Err(corrupt(format!(
                 "{} bytes: shorter than a batch header ({BATCH_HEADER_BYTES})",
                 bytes.len()
-            ))
+            )));
         };
-        let base_offset = reader.i64().ok_or_else(short)?;
-        let batch_length = reader.i32().ok_or_else(short)?;
-        let partition_leader_epoch = reader.i32().ok_or_else(short)?;
-        let magic = reader.u8().ok_or_else(short)? as i8;
-        let crc = reader.u32().ok_or_else(short)?;
-        let attributes = reader.i16().ok_or_else(short)?;
-        let last_offset_delta = reader.i32().ok_or_else(short)?;
-        let first_timestamp_ms = reader.i64().ok_or_else(short)?;
-        let max_timestamp_ms = reader.i64().ok_or_else(short)?;
-        let producer_id = reader.i64().ok_or_else(short)?;
-        let producer_epoch = reader.i16().ok_or_else(short)?;
-        let base_sequence = reader.i32().ok_or_else(short)?;
-        let record_count = reader.i32().ok_or_else(short)?;
-        debug_assert_eq!(reader.position() as u64, BATCH_HEADER_BYTES);
+        let field = |at: usize, len: usize| &head[at..at + len];
+        let i64_at = |at| i64::from_be_bytes(field(at, 8).try_into().expect("8 bytes"));
+        let i32_at = |at| i32::from_be_bytes(field(at, 4).try_into().expect("4 bytes"));
+        let i16_at = |at| i16::from_be_bytes(field(at, 2).try_into().expect("2 bytes"));
+        let base_offset = i64_at(0);
+        let batch_length = i32_at(LENGTH_AT);
+        let partition_leader_epoch = i32_at(EPOCH_AT);
+        let magic = head[MAGIC_AT] as i8;
+        let crc = i32_at(CRC_AT) as u32;
+        let attributes = i16_at(ATTRIBUTES_AT);
+        let last_offset_delta = i32_at(23);
+        let first_timestamp_ms = i64_at(27);
+        let max_timestamp_ms = i64_at(35);
+        let producer_id = i64_at(43);
+        let producer_epoch = i16_at(51);
+        let base_sequence = i32_at(53);
+        let record_count = i32_at(57);
         if magic != MAGIC {
             return Err(corrupt(format!(
                 "magic {magic}: only record batch v2 (magic 2) is supported"
@@ -417,9 +420,18 @@ impl StoredBatch {
         Ok(StoredBatch { header, bytes })
     }
 
+    /// Checks `bytes` as [`StoredBatch::verify`] does and decodes every record (decompressing
+    /// if needed), as a leader checks a producer's batch (Kafka's LogValidator).
+    pub fn verify_records(bytes: Bytes) -> Result<StoredBatch, BatchError> {
+        let header = verify_bytes(&bytes)?;
+        decode_body(&header, &bytes)?;
+        Ok(StoredBatch { header, bytes })
+    }
+
     /// Decodes the records (for whoever needs them: a consumer, the state checker, tests).
+    /// Keys and values share the stored bytes (no copy) when the batch is not compressed.
     pub fn decode(&self) -> Result<RecordBatch, BatchError> {
-        RecordBatch::decode(&self.bytes)
+        decode_body(&self.header, &self.bytes)
     }
 }
 
@@ -679,38 +691,51 @@ impl RecordBatch {
     /// Decodes exactly one batch occupying all of `bytes`. Never panics.
     pub fn decode(bytes: &[u8]) -> Result<RecordBatch, BatchError> {
         let header = verify_bytes(bytes)?;
-        let section = &bytes[BATCH_HEADER_BYTES as usize..];
-        let decompressed;
-        let records_bytes: &[u8] = match header.compression {
-            Compression::None => section,
-            compression => {
-                decompressed = decompress(compression, section)?;
-                &decompressed
-            }
-        };
-        let records = decode_records(&header, records_bytes)?;
-        let batch = RecordBatch {
-            base_offset: header.base_offset,
-            partition_leader_epoch: header.partition_leader_epoch,
-            producer_id: header.producer_id,
-            producer_epoch: header.producer_epoch,
-            base_sequence: header.base_sequence,
-            compression: header.compression,
-            records,
-        };
-        if batch.max_timestamp_ms() != header.max_timestamp_ms {
-            return Err(corrupt(format!(
-                "max timestamp {} in the header, {} in the records",
-                header.max_timestamp_ms,
-                batch.max_timestamp_ms()
-            )));
-        }
-        Ok(batch)
+        decode_body(&header, &Bytes::copy_from_slice(bytes))
+    }
+
+    /// [`RecordBatch::decode`] of bytes the records may share (no copy of keys and values).
+    pub fn decode_bytes(bytes: &Bytes) -> Result<RecordBatch, BatchError> {
+        let header = verify_bytes(bytes)?;
+        decode_body(&header, bytes)
     }
 }
 
-fn decode_records(header: &BatchHeader, bytes: &[u8]) -> Result<Vec<Record>, BatchError> {
+/// The records of a batch whose header, length and CRC were checked.
+fn decode_body(header: &BatchHeader, bytes: &Bytes) -> Result<RecordBatch, BatchError> {
+    let section = bytes.slice(BATCH_HEADER_BYTES as usize..);
+    let records_bytes = match header.compression {
+        Compression::None => section,
+        compression => decompress(compression, &section)?,
+    };
+    let records = decode_records(header, &records_bytes)?;
+    let batch = RecordBatch {
+        base_offset: header.base_offset,
+        partition_leader_epoch: header.partition_leader_epoch,
+        producer_id: header.producer_id,
+        producer_epoch: header.producer_epoch,
+        base_sequence: header.base_sequence,
+        compression: header.compression,
+        records,
+    };
+    if batch.max_timestamp_ms() != header.max_timestamp_ms {
+        return Err(corrupt(format!(
+            "max timestamp {} in the header, {} in the records",
+            header.max_timestamp_ms,
+            batch.max_timestamp_ms()
+        )));
+    }
+    Ok(batch)
+}
+
+fn decode_records(header: &BatchHeader, bytes: &Bytes) -> Result<Vec<Record>, BatchError> {
     let mut reader = Reader::new(bytes);
+    // Keys, values and header values are slices of `bytes`: positions are taken from the readers.
+    let base = bytes.as_ptr() as usize;
+    let share = |slice: &[u8]| {
+        bytes
+            .slice((slice.as_ptr() as usize - base)..(slice.as_ptr() as usize - base + slice.len()))
+    };
     // Every record takes at least 7 bytes, and the header bounds the count, so this allocation
     // is bounded by the bytes we were given.
     let capacity = (header.record_count as usize).min(bytes.len() / 7);
@@ -736,9 +761,12 @@ fn decode_records(header: &BatchHeader, bytes: &[u8]) -> Result<Vec<Record>, Bat
                 "offset delta {offset_delta} (compacted batches are not supported)"
             )));
         }
-        let key = read_nullable(&mut body).map_err(|what| bad(&format!("key: {what}")))?;
+        let key = read_nullable(&mut body)
+            .map_err(|what| bad(&format!("key: {what}")))?
+            .map(share);
         let value = read_nullable(&mut body)
             .map_err(|what| bad(&format!("value: {what}")))?
+            .map(share)
             .ok_or_else(|| bad("null value (tombstones are not supported)"))?;
         let header_count = read_varint(&mut body).ok_or_else(|| bad("bad header count"))?;
         if header_count < 0 || header_count as u64 > body.remaining() as u64 {
@@ -750,8 +778,9 @@ fn decode_records(header: &BatchHeader, bytes: &[u8]) -> Result<Vec<Record>, Bat
                 .map_err(|what| bad(&format!("header key: {what}")))?
                 .ok_or_else(|| bad("null header key"))?;
             let key = String::from_utf8(key.to_vec()).map_err(|_| bad("header key not UTF-8"))?;
-            let value =
-                read_nullable(&mut body).map_err(|what| bad(&format!("header value: {what}")))?;
+            let value = read_nullable(&mut body)
+                .map_err(|what| bad(&format!("header value: {what}")))?
+                .map(share);
             headers.push(RecordHeader { key, value });
         }
         if body.remaining() != 0 {
@@ -871,13 +900,13 @@ fn read_varint(reader: &mut Reader<'_>) -> Option<i64> {
     None
 }
 
-fn read_nullable(reader: &mut Reader<'_>) -> Result<Option<Bytes>, String> {
+fn read_nullable<'a>(reader: &mut Reader<'a>) -> Result<Option<&'a [u8]>, String> {
     let len = read_varint(reader).ok_or("bad length")?;
     match len {
         -1 => Ok(None),
         len if len >= 0 => reader
             .take(len as usize)
-            .map(|bytes| Some(Bytes::copy_from_slice(bytes)))
+            .map(Some)
             .ok_or_else(|| format!("length {len} beyond the record")),
         len => Err(format!("length {len}")),
     }

@@ -8,7 +8,7 @@
 
 use super::{error_code, BrokerCore, Observation, Output, Role, UnpublishedAppend};
 use crate::api::*;
-use crate::batch::{RecordBatch, StoredBatch};
+use crate::batch::StoredBatch;
 use crate::log::AppendOutcome;
 use crate::storage::Storage;
 use std::collections::BTreeMap;
@@ -83,9 +83,7 @@ impl<S: Storage + Clone> BrokerCore<S> {
         }
         // The leader checks every record (and decompresses to do so), as Kafka's LogValidator
         // does; what it stores is the bytes it was sent.
-        let batch = match RecordBatch::decode(&request.batch)
-            .and_then(|_| StoredBatch::verify(request.batch.clone()))
-        {
+        let batch = match StoredBatch::verify_records(request.batch.clone()) {
             Ok(batch) => batch,
             Err(_) => return reject(ErrorCode::CorruptMessage),
         };

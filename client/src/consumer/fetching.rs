@@ -99,7 +99,7 @@ impl Consumer {
                 let mut corrupt = None;
                 let before = state.position;
                 for bytes in &batches {
-                    match RecordBatch::decode(bytes) {
+                    match RecordBatch::decode_bytes(bytes) {
                         Ok(batch) => {
                             for (record_offset, record) in batch.records_with_offsets() {
                                 if record_offset < state.position {
