@@ -119,16 +119,18 @@ def main(argv=None):
     args = parser().parse_args(argv)
     prefix = LIBRARIES[args.library]
     try:
-        module = _adapters(args.library)
-    except ImportError as error:
-        print("streamsim-harness: cannot import %s: %s (run scripts/setup-python.sh and use its venv's python)"
-              % (args.library, error), file=sys.stderr)
-        return 1
-    try:
         out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
     except OSError as error:
         print("streamsim-harness: cannot write %s: %s" % (args.output, error), file=sys.stderr)
         return 2
+    try:
+        module = _adapters(args.library)
+    except ImportError as error:
+        print("streamsim-harness: cannot import %s: %s (run scripts/setup-python.sh and use its venv's python)"
+              % (args.library, error), file=sys.stderr)
+        if out is not sys.stdout:
+            out.close()
+        return 1
     history = History(out)
     producer_process = "%s-producer-%d" % (prefix, args.index)
     consumer_process = "%s-consumer-%d" % (prefix, args.index)

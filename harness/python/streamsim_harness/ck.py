@@ -1,5 +1,7 @@
 """confluent-kafka (librdkafka) adapters (driver.py's interfaces)."""
 
+import confluent_kafka  # noqa: F401 - fails early, with a clear message, when missing
+
 from . import errors
 from .driver import Delivered, PollError, log
 

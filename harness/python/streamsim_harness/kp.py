@@ -1,6 +1,8 @@
 """kafka-python adapters (driver.py's interfaces). kafka-python >= 2.1 has the idempotent producer
 (`enable_idempotence`); the harness is tested with the version scripts/setup-python.sh pins."""
 
+import kafka  # noqa: F401 - fails early, with a clear message, when missing
+
 from . import errors
 from .driver import Delivered, PollError, log
 
