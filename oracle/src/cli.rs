@@ -58,7 +58,12 @@ pub fn check_path(path: &Path, json: bool, stdout: &mut dyn Write, stderr: &mut 
 /// its own line. The report adds where each line an anomaly cites came from: in the text after the anomalies
 /// (`line N = FILE:LINE`), in the `--json` object as `sources`, an object from the merged line (a string) to
 /// `FILE:LINE`.
-pub fn check_paths(paths: &[PathBuf], json: bool, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+pub fn check_paths(
+    paths: &[PathBuf],
+    json: bool,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
     match paths {
         [] => {
             let _ = writeln!(stderr, "streamsim check: no history file given");
@@ -70,7 +75,12 @@ pub fn check_paths(paths: &[PathBuf], json: bool, stdout: &mut dyn Write, stderr
 }
 
 /// Several histories merged by time; see [`check_paths`].
-fn check_merged(paths: &[PathBuf], json: bool, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
+fn check_merged(
+    paths: &[PathBuf],
+    json: bool,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
     const READ_BUFFER_BYTES: usize = 1 << 18;
     type Reader = HistoryReader<std::io::BufReader<std::fs::File>>;
     let mut readers: Vec<Reader> = Vec::with_capacity(paths.len());
@@ -128,7 +138,10 @@ fn check_merged(paths: &[PathBuf], json: bool, stdout: &mut dyn Write, stderr: &
     }
     let result = checker.finish();
     if let Some(message) = proves_nothing(&result.stats) {
-        let names: Vec<String> = paths.iter().map(|path| path.display().to_string()).collect();
+        let names: Vec<String> = paths
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect();
         let _ = writeln!(
             stderr,
             "streamsim check: the merged history of {}: {message}",
@@ -162,7 +175,11 @@ fn check_merged(paths: &[PathBuf], json: bool, stdout: &mut dyn Write, stderr: &
 }
 
 /// `FILE:LINE` of every merged line that a listed anomaly cites, by merged line.
-fn cited_sources(result: &CheckResult, origins: &[(u32, u64)], paths: &[PathBuf]) -> BTreeMap<u64, String> {
+fn cited_sources(
+    result: &CheckResult,
+    origins: &[(u32, u64)],
+    paths: &[PathBuf],
+) -> BTreeMap<u64, String> {
     let mut sources = BTreeMap::new();
     for anomaly in &result.anomalies {
         for &line in &anomaly.events {
@@ -191,7 +208,8 @@ fn merged_json(result: &CheckResult, sources: &BTreeMap<u64, String>) -> String 
         #[serde(skip_serializing_if = "BTreeMap::is_empty")]
         sources: &'a BTreeMap<u64, String>,
     }
-    serde_json::to_string_pretty(&Merged { result, sources }).expect("a CheckResult always serializes")
+    serde_json::to_string_pretty(&Merged { result, sources })
+        .expect("a CheckResult always serializes")
 }
 
 /// Writes the rendered report; the exit code of the verdict.
