@@ -62,6 +62,7 @@ class ProducerRun:
         self._pending = {}
         self._fatal_recorded = False
         self._pid_recorded = False
+        self._errors_seen = set()
         self.counts = collections.Counter()
 
     def _resolve(self, value):
@@ -86,11 +87,20 @@ class ProducerRun:
             return
         self._record_fatal()
         name, outcome = self.adapter.error_name(error, False)
+        self._log_first(name, error)
         if outcome == "fail":
             self.history.send_fail(self.process, value, name)
         else:
             self.history.send_info(self.process, value, name)
         self.counts[outcome] += 1
+
+    def _log_first(self, name, error):
+        """Says on stderr what the library said the first time an error name comes up."""
+        with self._lock:
+            first = name not in self._errors_seen
+            self._errors_seen.add(name)
+        if first:
+            log("%s: first %s: %r" % (self.process, name, error))
 
     def _record_pid(self):
         if self._pid_recorded:
@@ -136,6 +146,7 @@ class ProducerRun:
                 except Exception as error:  # noqa: BLE001 - any error of send() itself: not queued
                     if self._resolve(value):
                         name, _ = self.adapter.error_name(error, True)
+                        self._log_first(name, error)
                         self.history.send_fail(self.process, value, name)
                         self.counts["fail"] += 1
                 self.adapter.poll(0)
@@ -274,7 +285,9 @@ class ConsumerRun:
     def _caught_up(self):
         marks = self.adapter.watermarks(self.topic, sorted(self.positions), 10.0)
         highs = {p: marks[p][1] for p in marks}
-        return all(self.positions[p] >= highs[p] for p in highs), highs
+        # Exactly at it: a position above the high watermark means the log lost records the consumer had
+        # (its next fetch gets out of range, which is recorded), not that it is done.
+        return all(self.positions[p] == highs[p] for p in highs), highs
 
     def run(self):
         self.history.start(self.process)

@@ -151,13 +151,16 @@ KAFKA_PYTHON_CLIENT = {
 
 def snake_case(name):
     """`_PURGE_INFLIGHT` -> `purge_inflight`, `KafkaProtocolError` -> `kafka_protocol` (an `Error` or
-    `Exception` suffix dropped), anything else lower-cased with non-alphanumerics as `_`."""
+    `Exception` suffix dropped, except from a bare base class: `KafkaError` -> `kafka_error`), anything else
+    lower-cased with non-alphanumerics as `_`."""
     name = name.strip()
     if re.fullmatch(r"_*[A-Z0-9_]+", name):
         text = name.lower()
     else:
-        name = re.sub(r"(Error|Exception)$", "", name) or name
-        text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+        words = lambda text: re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", text).lower()
+        stripped = re.sub(r"(Error|Exception)$", "", name)
+        # A bare library base class (kafka-python's `KafkaError`) keeps its suffix: `kafka_error`, not `kafka`.
+        text = words(stripped) if stripped and stripped not in ("Kafka", "Base") else words(name)
     text = re.sub(r"[^a-z0-9]+", "_", text).strip("_")
     return text or "unknown_error"
 

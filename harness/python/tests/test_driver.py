@@ -260,6 +260,28 @@ class ConsumerRunTest(unittest.TestCase):
         self.assertEqual((history[3]["from"], history[3]["to"], history[3]["reason"]), (0, 2, "out_of_range"))
         self.assertEqual(history[4]["records"][0]["offset"], 2)
 
+    def test_a_log_that_lost_records_is_not_caught_up(self):
+        # The consumer read to offset 3; then the broker lost its log (an in-memory broker restarted): the high
+        # watermark is 0, below the position. That is no end of the drain: the fetch's out-of-range answer is
+        # recorded and the position reset to the new end.
+        adapter = FakeConsumer({0: ["a", "b", "c"]}, batch=3)
+        original_poll = adapter.poll
+
+        def poll(timeout_s):
+            if adapter.polls == 1:
+                adapter.logs[0] = []
+            if adapter.polls == 5:
+                adapter.polls += 1
+                return [PollError("t", 0, 3, "offset_out_of_range")]
+            return original_poll(timeout_s)
+
+        adapter.poll = poll
+        run, history = run_consumer(adapter)
+        self.assertTrue(run.drained)
+        resets = [(e["from"], e["to"]) for e in history if e["f"] == "reset"]
+        self.assertEqual(resets, [(3, 0)])
+        self.assertEqual(run.positions, {0: 0})
+
     def test_commits_record_invoke_and_outcome(self):
         adapter = FakeConsumer({0: ["a", "b", "c"]})
         _, history = run_consumer(adapter, commit_interval_s=0.05)

@@ -115,6 +115,8 @@ class SnakeCaseTest(unittest.TestCase):
         self.assertEqual(errors.snake_case("OffsetOutOfRangeError"), "offset_out_of_range")
         self.assertEqual(errors.snake_case("IOError"), "io")
         self.assertEqual(errors.snake_case("__ODD__NAME"), "odd_name")
+        self.assertEqual(errors.snake_case("KafkaError"), "kafka_error")
+        self.assertEqual(errors.snake_case("Exception"), "exception")
         self.assertEqual(errors.snake_case(""), "unknown_error")
 
 
