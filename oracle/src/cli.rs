@@ -114,17 +114,16 @@ fn check_merged(
     let mut checker = Checker::new();
     // Where each merged line came from: (file index, line in that file); merged line n is `origins[n - 1]`.
     let mut origins: Vec<(u32, u64)> = Vec::new();
-    loop {
-        // The earliest head; `min_by_key` keeps the first of equal keys, so the file named first wins ties.
-        let Some(index) = heads
+    // The earliest head; `min_by_key` keeps the first of equal keys, so the file named first wins ties.
+    let earliest = |heads: &[Option<(u64, Event<'static>)>]| {
+        heads
             .iter()
             .enumerate()
             .filter_map(|(index, head)| head.as_ref().map(|(_, event)| (index, event.time_ns)))
             .min_by_key(|&(_, time_ns)| time_ns)
             .map(|(index, _)| index)
-        else {
-            break;
-        };
+    };
+    while let Some(index) = earliest(&heads) {
         let (line, event) = heads[index].take().expect("the chosen head is present");
         origins.push((index as u32, line));
         checker.observe(origins.len() as u64, &event);

@@ -173,7 +173,7 @@ fn several_files_merge_by_time_and_check_as_one() {
     let (_, one_json, _) = run(&one, true);
     assert_eq!(merged_json, one_json);
     // A single file is exactly `check_path`.
-    assert_eq!(run_many(&[one.clone()], true), run(&one, true));
+    assert_eq!(run_many(std::slice::from_ref(&one), true), run(&one, true));
 }
 
 #[test]
@@ -256,7 +256,7 @@ fn a_merge_can_reveal_an_anomaly_and_names_where_its_lines_came_from() {
     let (_, text, _) = run_many(&[before, client.clone()], false);
     assert!(text.contains("wrong-next-available (1):"), "{text}");
     assert!(
-        text.contains(&format!("lines of the merged history:\n"))
+        text.contains("lines of the merged history:\n")
             && text.contains(&format!("  line 4 = {}:2\n", client.display())),
         "{text}"
     );
