@@ -203,7 +203,7 @@ class ConsumerRun:
 
     def __init__(self, adapter, history, process, topic, duration_s=0.0, stop=None, heal_file=None,
                  drain_timeout_s=60.0, quiet_s=1.0, commit_interval_s=0.0, poll_timeout_s=0.2,
-                 check_interval_s=0.5, monotonic=time.monotonic):
+                 check_interval_s=0.5, monotonic=time.monotonic, sleep=time.sleep):
         self.adapter = adapter
         self.history = history
         self.process = process
@@ -217,16 +217,30 @@ class ConsumerRun:
         self.poll_timeout_s = poll_timeout_s
         self.check_interval_s = check_interval_s
         self._monotonic = monotonic
+        self._sleep = sleep
         self.positions = {}
         self.committed = {}
         self.delivered = 0
         self.drained = False
 
+    def _watermarks(self, partitions, timeout_s):
+        """The adapter's watermarks, retried (a partition may be without a leader for a while during faults)
+        until `timeout_s` has passed; then the last error is raised."""
+        deadline = self._monotonic() + timeout_s
+        while True:
+            try:
+                return self.adapter.watermarks(self.topic, partitions, max(1.0, min(10.0, timeout_s)))
+            except Exception as error:  # noqa: BLE001 - retried, then raised
+                if self._monotonic() >= deadline:
+                    raise
+                log("%s: watermarks: %r (retrying)" % (self.process, error))
+                self._sleep(0.2)
+
     def _start_reading(self):
         partitions = sorted(self.adapter.partitions(self.topic, 30.0))
         if not partitions:
             raise RuntimeError("topic %r has no partitions (does it exist?)" % self.topic)
-        marks = self.adapter.watermarks(self.topic, partitions, 30.0)
+        marks = self._watermarks(partitions, 30.0)
         self.positions = {p: marks[p][0] for p in partitions}
         self.adapter.assign(self.topic, dict(self.positions))
         self.history.assign(self.process, [(self.topic, p, o) for p, o in sorted(self.positions.items())])
@@ -252,7 +266,12 @@ class ConsumerRun:
         self.history.poll_fail(self.process, error.topic, partition, position, error.error)
         if error.error not in ("offset_out_of_range", "offset_evicted"):
             return
-        low, high = self.adapter.watermarks(self.topic, [partition], 10.0)[partition]
+        try:
+            low, high = self._watermarks([partition], 10.0)[partition]
+        except Exception as failure:  # noqa: BLE001 - read on from where it was; the next answer tells again
+            log("%s: no watermarks after an out-of-range answer: %r" % (self.process, failure))
+            self.adapter.seek(self.topic, partition, position)
+            return
         if position < low:
             target = low
         elif position > high:
@@ -283,7 +302,11 @@ class ConsumerRun:
             self.committed[partition] = offset
 
     def _caught_up(self):
-        marks = self.adapter.watermarks(self.topic, sorted(self.positions), 10.0)
+        try:
+            marks = self.adapter.watermarks(self.topic, sorted(self.positions), 10.0)
+        except Exception as error:  # noqa: BLE001 - not known to be caught up; asked again later
+            log("%s: watermarks: %r" % (self.process, error))
+            return False, None
         highs = {p: marks[p][1] for p in marks}
         # Exactly at it: a position above the high watermark means the log lost records the consumer had
         # (its next fetch gets out of range, which is recorded), not that it is done.
@@ -302,7 +325,13 @@ class ConsumerRun:
             quiet_highs = None
             last_check = 0.0
             while True:
-                self._deliver(self.adapter.poll(self.poll_timeout_s))
+                try:
+                    items = self.adapter.poll(self.poll_timeout_s)
+                except Exception as error:  # noqa: BLE001 - the library's own trouble: logged, polled again
+                    log("%s: poll: %r" % (self.process, error))
+                    self._sleep(0.2)
+                    items = []
+                self._deliver(items)
                 now = self._monotonic()
                 if self.commit_interval_s > 0 and now - last_commit >= self.commit_interval_s:
                     self._commit()

@@ -282,6 +282,29 @@ class ConsumerRunTest(unittest.TestCase):
         self.assertEqual(resets, [(3, 0)])
         self.assertEqual(run.positions, {0: 0})
 
+    def test_library_errors_while_reading_are_retried(self):
+        adapter = FakeConsumer({0: ["a", "b"]}, batch=1)
+        original_poll, original_watermarks = adapter.poll, adapter.watermarks
+        failures = {"poll": 2, "watermarks": 3}
+
+        def poll(timeout_s):
+            if adapter.polls == 1 and failures["poll"]:
+                failures["poll"] -= 1
+                raise RuntimeError("connection lost")
+            return original_poll(timeout_s)
+
+        def watermarks(topic, partitions, timeout_s):
+            if failures["watermarks"]:
+                failures["watermarks"] -= 1
+                raise RuntimeError("no leader")
+            return original_watermarks(topic, partitions, timeout_s)
+
+        adapter.poll, adapter.watermarks = poll, watermarks
+        run, history = run_consumer(adapter, sleep=lambda seconds: None)
+        self.assertTrue(run.drained)
+        self.assertEqual([r["value"] for e in history if e["f"] == "poll" for r in e["records"]], ["a", "b"])
+        self.assertEqual(history[-1]["f"], "close")
+
     def test_commits_record_invoke_and_outcome(self):
         adapter = FakeConsumer({0: ["a", "b", "c"]})
         _, history = run_consumer(adapter, commit_interval_s=0.05)
