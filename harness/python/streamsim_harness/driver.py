@@ -219,6 +219,7 @@ class ConsumerRun:
         self._monotonic = monotonic
         self._sleep = sleep
         self.positions = {}
+        self._reported_above = {}
         self.committed = {}
         self.delivered = 0
         self.drained = False
@@ -308,9 +309,14 @@ class ConsumerRun:
             log("%s: watermarks: %r" % (self.process, error))
             return False, None
         highs = {p: marks[p][1] for p in marks}
-        # Exactly at it: a position above the high watermark means the log lost records the consumer had
-        # (its next fetch gets out of range, which is recorded), not that it is done.
-        return all(self.positions[p] == highs[p] for p in highs), highs
+        # A position above the high watermark means the log lost records the consumer had (truncation; the
+        # library's next fetch gets out of range, which is recorded, during the quiet period), or a broker whose
+        # high watermark is wrong: either way waiting longer tells nothing more. Said on stderr.
+        above = {p: (self.positions[p], highs[p]) for p in highs if self.positions[p] > highs[p]}
+        if above and above != self._reported_above:
+            log("%s: position above the high watermark (position, high watermark): %s" % (self.process, above))
+        self._reported_above = above
+        return all(self.positions[p] >= highs[p] for p in highs), highs
 
     def run(self):
         self.history.start(self.process)
