@@ -252,6 +252,7 @@ class ConsumerRun:
             if isinstance(item, PollError):
                 if records:
                     self.history.poll_ok(self.process, records)
+                    self.delivered += len(records)
                     records = []
                 self._on_error(item)
                 continue
