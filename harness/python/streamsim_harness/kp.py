@@ -1,5 +1,5 @@
-"""kafka-python adapters (driver.py's interfaces). kafka-python >= 2.1 has the idempotent producer
-(`enable_idempotence`); the harness is tested with the version scripts/setup-python.sh pins."""
+"""kafka-python adapters (driver.py's interfaces). kafka-python >= 2.2.0 has the idempotent producer
+(`enable_idempotence`, KIP-98; on by default from 3.0); the harness is tested with the version scripts/setup-python.sh pins."""
 
 import kafka  # noqa: F401 - fails early, with a clear message, when missing
 
