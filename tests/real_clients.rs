@@ -25,6 +25,9 @@ const BOOTSTRAP_TIMEOUT: Duration = Duration::from_secs(60);
 /// as soon as the harness is done.
 const HOLD_MS: u64 = 60_000;
 
+/// The longest a harness run may take (its own producer and drain timeouts are far below it).
+const HARNESS_TIMEOUT: Duration = Duration::from_secs(240);
+
 /// One paced cluster at a time: the scenarios run against the real clock, and two clusters plus their clients
 /// on a small CI machine would stretch the faults' timing.
 fn one_cluster_at_a_time() -> std::sync::MutexGuard<'static, ()> {
@@ -33,8 +36,6 @@ fn one_cluster_at_a_time() -> std::sync::MutexGuard<'static, ()> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
-/// The longest a harness run may take (its own producer and drain timeouts are far below it).
-const HARNESS_TIMEOUT: Duration = Duration::from_secs(240);
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
