@@ -36,7 +36,7 @@ enum Command {
     Fuzz(fuzz::FuzzArgs),
     /// Shrink a failing run's fault schedule to a minimal scenario file that still fails.
     Shrink(ShrinkArgs),
-    /// Check a history file (JSON Lines, docs/history-format.md): exit 0 valid, 1 anomalies,
+    /// Check a history file, or several merged by time (JSON Lines, docs/history-format.md): exit 0 valid, 1 anomalies,
     /// 2 bad input.
     Check(CheckArgs),
     /// Work with campaign outputs.
@@ -104,8 +104,10 @@ struct ShrinkArgs {
 
 #[derive(Debug, Args)]
 struct CheckArgs {
-    /// The history file to check.
-    file: std::path::PathBuf,
+    /// The history file to check; several files (e.g. the cluster's and each client's) are merged by `time`
+    /// (on equal times, the file named first comes first) and checked as one history.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<std::path::PathBuf>,
     /// Print the verdict as one JSON object.
     #[arg(long)]
     json: bool,
@@ -202,7 +204,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => {
             let stdout = &mut std::io::stdout();
             let stderr = &mut std::io::stderr();
-            let code = oracle::cli::check_path(&args.file, args.json, stdout, stderr);
+            let code = oracle::cli::check_paths(&args.files, args.json, stdout, stderr);
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
     }

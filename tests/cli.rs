@@ -241,3 +241,55 @@ fn check_refuses_a_history_that_proves_nothing() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn check_merges_several_files_by_time() {
+    let dir = std::env::temp_dir().join(format!("streamsim-cli-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cluster = dir.join("cluster.jsonl");
+    let client = dir.join("client.jsonl");
+    std::fs::write(
+        &cluster,
+        "{\"time\":1,\"process\":\"cluster\",\"type\":\"ok\",\"f\":\"partitions\",\"topic\":\"t\",\"count\":1}\n\
+         {\"time\":25,\"process\":\"nemesis\",\"type\":\"info\",\"f\":\"fault\",\"fault\":\"heal\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &client,
+        "{\"time\":10,\"process\":\"p\",\"type\":\"ok\",\"f\":\"send\",\"value\":\"a\",\"topic\":\"t\",\"partition\":0,\"offset\":0}\n\
+         {\"time\":30,\"process\":\"c\",\"type\":\"ok\",\"f\":\"poll\",\"records\":[{\"topic\":\"t\",\"partition\":0,\"offset\":0,\"value\":\"a\"}]}\n",
+    )
+    .unwrap();
+    let output = streamsim(
+        &["check", cluster.to_str().unwrap(), client.to_str().unwrap()],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("merged 2 files by time: "), "{stdout}");
+    assert!(
+        stdout.contains("history: 4 events, 1 sends ok, 1 records read"),
+        "{stdout}"
+    );
+    // The client's value was never read once the poll is gone: `unseen` after the heal in the cluster's file.
+    std::fs::write(
+        &client,
+        "{\"time\":10,\"process\":\"p\",\"type\":\"ok\",\"f\":\"send\",\"value\":\"a\",\"topic\":\"t\",\"partition\":0,\"offset\":0}\n",
+    )
+    .unwrap();
+    let output = streamsim(
+        &[
+            "check",
+            cluster.to_str().unwrap(),
+            client.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["counts"], serde_json::json!({"unseen": 1}));
+    // No file at all is a usage error.
+    let output = streamsim(&["check"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -1,0 +1,182 @@
+"""confluent-kafka (librdkafka) adapters (driver.py's interfaces)."""
+
+import confluent_kafka  # noqa: F401 - fails early, with a clear message, when missing
+
+from . import errors
+from .driver import Delivered, PollError, log
+
+
+def _commit_outcome(error):
+    kafka_error = error.args[0] if getattr(error, "args", None) and hasattr(error.args[0], "code") else None
+    if kafka_error is None:
+        return errors.snake_case(type(error).__name__), "info"
+    name, _ = errors.confluent_error(kafka_error)
+    if kafka_error.code() >= -1 and name not in ("request_timed_out", "network_error"):
+        return name, "fail"
+    return name, "info"
+
+
+class Producer:
+    def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None):
+        from confluent_kafka import Producer as RdProducer
+
+        self._fatal = None
+        self._topic = None
+        config = {
+            "bootstrap.servers": bootstrap,
+            "client.id": process,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": linger_ms,
+            "message.timeout.ms": int(delivery_timeout_s * 1000),
+            "topic.metadata.refresh.interval.ms": 5000,
+            "error_cb": self._on_client_error,
+        }
+        config.update(extra or {})
+        self._producer = RdProducer(config)
+
+    def _on_client_error(self, error):
+        if error.fatal() and self._fatal is None:
+            name, _ = errors.confluent_error(error)
+            where = errors.partition_in_message(error.str())
+            log("fatal error: %s (%s)" % (name, error.str()))
+            if where is not None:
+                self._fatal = (where[0], where[1], name)
+        else:
+            log("client error: %s" % (error.str(),))
+
+    def send(self, topic, key, value, on_ok, on_error):
+        def delivered(error, message):
+            if error is not None:
+                on_error(error)
+            else:
+                on_ok(message.partition(), message.offset())
+
+        self._producer.produce(topic, value=value, key=key, on_delivery=delivered)
+
+    def error_name(self, error, raised):
+        if isinstance(error, BufferError):
+            return "queue_full", "fail"
+        kafka_error = error.args[0] if getattr(error, "args", None) and hasattr(error.args[0], "code") else error
+        if hasattr(kafka_error, "code") and hasattr(kafka_error, "name"):
+            name, outcome = errors.confluent_error(kafka_error)
+        else:
+            name, outcome = errors.snake_case(type(error).__name__), "info"
+        return name, "fail" if raised else outcome
+
+    def poll(self, timeout_s):
+        self._producer.poll(timeout_s)
+
+    def flush(self, timeout_s):
+        remaining = self._producer.flush(timeout_s)
+        if remaining:
+            log("flush: %d message(s) still without an outcome" % remaining)
+
+    def producer_id(self):
+        return None  # librdkafka does not expose it
+
+    def fatal_error(self):
+        return self._fatal
+
+    def close(self):
+        self._producer.poll(0)
+        close = getattr(self._producer, "close", None)
+        if close is not None:
+            close()
+
+
+class Consumer:
+    def __init__(self, bootstrap, process, group_id=None, extra=None):
+        from confluent_kafka import Consumer as RdConsumer
+
+        config = {
+            "bootstrap.servers": bootstrap,
+            "client.id": process,
+            # librdkafka's consumer needs a group id even with assign(); without --group-id nothing is committed.
+            "group.id": group_id or "streamsim-harness-%s" % process,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            # No silent reset: an out-of-range answer is an error event, and the driver records it and the reset.
+            "auto.offset.reset": "error",
+            "enable.partition.eof": False,
+            "topic.metadata.refresh.interval.ms": 5000,
+            "error_cb": lambda error: log("client error: %s" % (error.str(),)),
+        }
+        config.update(extra or {})
+        self._consumer = RdConsumer(config)
+
+    def partitions(self, topic, timeout_s):
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                metadata = self._consumer.list_topics(topic, timeout=max(1.0, deadline - time.monotonic()))
+                described = metadata.topics.get(topic)
+                if described is not None and described.error is None and described.partitions:
+                    return sorted(described.partitions)
+            except Exception as error:  # noqa: BLE001 - retried until the deadline
+                log("metadata: %r" % (error,))
+            if time.monotonic() >= deadline:
+                return []
+            time.sleep(0.2)
+
+    def watermarks(self, topic, partitions, timeout_s):
+        from confluent_kafka import TopicPartition
+
+        return {p: self._consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s, cached=False)
+                for p in partitions}
+
+    def assign(self, topic, offsets):
+        from confluent_kafka import TopicPartition
+
+        self._consumer.assign([TopicPartition(topic, p, o) for p, o in sorted(offsets.items())])
+
+    def seek(self, topic, partition, offset):
+        from confluent_kafka import TopicPartition
+
+        self._consumer.seek(TopicPartition(topic, partition, offset))
+
+    def poll(self, timeout_s):
+        from confluent_kafka import KafkaError
+
+        items = []
+        for message in self._consumer.consume(num_messages=500, timeout=timeout_s):
+            error = message.error()
+            if error is None:
+                value = message.value()
+                if value is None:
+                    log("skipping a record without a value at %s/%d offset %d"
+                        % (message.topic(), message.partition(), message.offset()))
+                    continue
+                items.append(Delivered(message.topic(), message.partition(), message.offset(),
+                                       value.decode("utf-8", errors="replace")))
+                continue
+            if error.code() == KafkaError._PARTITION_EOF:
+                continue
+            partition = message.partition()
+            if message.topic() and partition is not None and partition >= 0:
+                if error.code() in (KafkaError._AUTO_OFFSET_RESET, KafkaError.OFFSET_OUT_OF_RANGE):
+                    name = "offset_out_of_range"
+                else:
+                    name, _ = errors.confluent_error(error)
+                offset = message.offset()
+                items.append(PollError(message.topic(), partition, offset if offset is not None and offset >= 0 else None, name))
+            else:
+                log("consumer error: %s" % (error.str(),))
+        return items
+
+    def commit(self, topic, offsets):
+        from confluent_kafka import KafkaException, TopicPartition
+
+        answered = self._consumer.commit(
+            offsets=[TopicPartition(topic, p, o) for p, o in sorted(offsets.items())], asynchronous=False)
+        for tp in answered or []:
+            if tp.error is not None:
+                raise KafkaException(tp.error)
+
+    def commit_error_outcome(self, error):
+        return _commit_outcome(error)
+
+    def close(self):
+        self._consumer.close()

@@ -1,0 +1,381 @@
+"""The producer and consumer loops, against small adapter interfaces (kp.py and ck.py implement them for the two
+libraries; the tests use fakes). They record every operation in a `history.History`.
+
+Producer adapter:
+    send(topic, key, value, on_ok, on_error)   queue one record (bytes); on_ok(partition, offset) or
+                                               on_error(error) are called later, from any thread; may raise:
+                                               the record was then not queued (a definite `fail`)
+    error_name(error, raised)                  (history name, outcome) for an error: outcome `fail` or `info`;
+                                               `raised` = it was raised by send() itself
+    poll(timeout_s)                            serve callbacks (librdkafka runs them in poll/flush)
+    flush(timeout_s)                           wait for the outcomes (up to the timeout)
+    producer_id()                              (pid, epoch) once known, or None
+    fatal_error()                              None, or (topic, partition, error name) of a fatal error
+    close()
+
+Consumer adapter:
+    partitions(topic, timeout_s)               the topic's partition numbers
+    watermarks(topic, partitions, timeout_s)   {partition: (log start offset, high watermark)}
+    assign(topic, {partition: offset})         read these partitions from these offsets
+    seek(topic, partition, offset)
+    poll(timeout_s)                            a list of Delivered and PollError, in delivery order
+    commit(topic, {partition: offset})         store these offsets (the next ones to consume); raises on error
+    commit_error_outcome(error)                (history name, `fail` or `info`) for an error commit() raised
+    close()
+"""
+
+import collections
+import json
+import sys
+import threading
+import time
+
+Delivered = collections.namedtuple("Delivered", "topic partition offset value")
+PollError = collections.namedtuple("PollError", "topic partition offset error")
+
+# The error a send gets when no outcome came before the producer was closed.
+UNANSWERED_ERROR = "request_timed_out"
+
+
+def log(message):
+    print("streamsim-harness: %s" % message, file=sys.stderr, flush=True)
+
+
+class ProducerRun:
+    """Sends `records` values `PROCESS-N` (keyless) to `topic` at `rate` per second (0: as fast as the library
+    takes them) until all are sent or `duration_s` has passed (0: no limit), then waits up to `flush_timeout_s`
+    for their outcomes. Every send is recorded: invoke, then ok (partition, offset) / fail / info."""
+
+    def __init__(self, adapter, history, process, topic, records, rate=0.0, duration_s=0.0,
+                 flush_timeout_s=30.0, sleep=time.sleep, monotonic=time.monotonic):
+        self.adapter = adapter
+        self.history = history
+        self.process = process
+        self.topic = topic
+        self.records = records
+        self.rate = rate
+        self.duration_s = duration_s
+        self.flush_timeout_s = flush_timeout_s
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._pending = {}
+        self._fatal_recorded = False
+        self._pid_recorded = False
+        self._errors_seen = set()
+        self.counts = collections.Counter()
+
+    def _resolve(self, value):
+        """True for the first outcome of `value` (later ones, after the run gave up on it, are dropped)."""
+        with self._lock:
+            return self._pending.pop(value, None) is not None
+
+    def _on_ok(self, value, partition, offset):
+        if not self._resolve(value):
+            return
+        if offset is None or offset < 0:
+            # An acknowledgement without an offset promises nothing about where the record is.
+            self.history.send_info(self.process, value, "no_offset")
+            self.counts["info"] += 1
+            return
+        self._record_pid()
+        self.history.send_ok(self.process, value, self.topic, partition, offset)
+        self.counts["ok"] += 1
+
+    def _on_error(self, value, error):
+        if not self._resolve(value):
+            return
+        self._record_fatal()
+        name, outcome = self.adapter.error_name(error, False)
+        self._log_first(name, error)
+        if outcome == "fail":
+            self.history.send_fail(self.process, value, name)
+        else:
+            self.history.send_info(self.process, value, name)
+        self.counts[outcome] += 1
+
+    def _log_first(self, name, error):
+        """Says on stderr what the library said the first time an error name comes up."""
+        with self._lock:
+            first = name not in self._errors_seen
+            self._errors_seen.add(name)
+        if first:
+            log("%s: first %s: %r" % (self.process, name, error))
+
+    def _record_pid(self):
+        if self._pid_recorded:
+            return
+        known = self.adapter.producer_id()
+        if known is not None:
+            self._pid_recorded = True
+            self.history.init_pid(self.process, known[0], known[1])
+
+    def _record_fatal(self):
+        if self._fatal_recorded:
+            return
+        fatal = self.adapter.fatal_error()
+        if fatal is not None:
+            self._fatal_recorded = True
+            topic, partition, error = fatal
+            self.history.record(self.process, "ok", "fatal", topic=topic, partition=partition, error=error)
+
+    def run(self):
+        self.history.start(self.process)
+        started = self._monotonic()
+        sent = 0
+        try:
+            while sent < self.records:
+                now = self._monotonic()
+                if self.duration_s > 0 and now - started >= self.duration_s:
+                    break
+                if self.rate > 0:
+                    due = started + sent / self.rate
+                    if due > now:
+                        self.adapter.poll(0)
+                        self._sleep(min(due - now, 0.05))
+                        continue
+                value = "%s-%d" % (self.process, sent)
+                sent += 1
+                with self._lock:
+                    self._pending[value] = True
+                self.history.send_invoke(self.process, self.topic, None, value)
+                try:
+                    self.adapter.send(self.topic, None, value.encode("utf-8"),
+                                      lambda p, o, v=value: self._on_ok(v, p, o),
+                                      lambda e, v=value: self._on_error(v, e))
+                except Exception as error:  # noqa: BLE001 - any error of send() itself: not queued
+                    if self._resolve(value):
+                        name, _ = self.adapter.error_name(error, True)
+                        self._log_first(name, error)
+                        self.history.send_fail(self.process, value, name)
+                        self.counts["fail"] += 1
+                self.adapter.poll(0)
+            self.adapter.flush(self.flush_timeout_s)
+        except BaseException:
+            # The producer dies with its sends in flight: their outcome is unknown (the crash says so).
+            with self._lock:
+                self._pending.clear()
+            self.history.crash(self.process)
+            raise
+        with self._lock:
+            unanswered = list(self._pending)
+            self._pending.clear()
+        for value in unanswered:
+            self.history.send_info(self.process, value, UNANSWERED_ERROR)
+            self.counts["unanswered"] += 1
+        try:
+            self.adapter.close()
+        finally:
+            self.history.close(self.process)
+        self.counts["sent"] = sent
+        return self.counts
+
+
+def heal_seen(path, offset=0):
+    """(whether the history at `path` has a `heal` fault from byte `offset` on, the offset read up to). Reads
+    whole lines only, so a line being written is read next time."""
+    try:
+        with open(path, "rb") as file:
+            file.seek(offset)
+            data = file.read()
+    except FileNotFoundError:
+        return False, offset
+    end = data.rfind(b"\n") + 1
+    for line in data[:end].splitlines():
+        if b"heal" not in line:
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("f") == "fault" and event.get("fault") == "heal":
+            return True, offset + end
+    return False, offset + end
+
+
+class ConsumerRun:
+    """Assigns every partition of `topic` at its log start, delivers records until it is told to stop (`stop`
+    event set, or `duration_s` passed), and then drains: it waits for a `heal` in `heal_file` (if given, up to
+    `drain_timeout_s`), then reads until its position in every partition has reached the high watermark and
+    stayed there for `quiet_s` with no new data, or `drain_timeout_s` has passed since the drain began. Commits
+    every `commit_interval_s` (0: never) what it delivered. An out-of-range error is recorded (`poll` fail) and
+    the position is moved to the log start (below it) or the high watermark (above it), recorded as a `reset`."""
+
+    def __init__(self, adapter, history, process, topic, duration_s=0.0, stop=None, heal_file=None,
+                 drain_timeout_s=60.0, quiet_s=1.0, commit_interval_s=0.0, poll_timeout_s=0.2,
+                 check_interval_s=0.5, monotonic=time.monotonic, sleep=time.sleep):
+        self.adapter = adapter
+        self.history = history
+        self.process = process
+        self.topic = topic
+        self.duration_s = duration_s
+        self.stop = stop if stop is not None else threading.Event()
+        self.heal_file = heal_file
+        self.drain_timeout_s = drain_timeout_s
+        self.quiet_s = quiet_s
+        self.commit_interval_s = commit_interval_s
+        self.poll_timeout_s = poll_timeout_s
+        self.check_interval_s = check_interval_s
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self.positions = {}
+        self._reported_above = {}
+        self.committed = {}
+        self.delivered = 0
+        self.drained = False
+
+    def _watermarks(self, partitions, timeout_s):
+        """The adapter's watermarks, retried (a partition may be without a leader for a while during faults)
+        until `timeout_s` has passed; then the last error is raised."""
+        deadline = self._monotonic() + timeout_s
+        while True:
+            try:
+                return self.adapter.watermarks(self.topic, partitions, max(1.0, min(10.0, timeout_s)))
+            except Exception as error:  # noqa: BLE001 - retried, then raised
+                if self._monotonic() >= deadline:
+                    raise
+                log("%s: watermarks: %r (retrying)" % (self.process, error))
+                self._sleep(0.2)
+
+    def _start_reading(self):
+        partitions = sorted(self.adapter.partitions(self.topic, 30.0))
+        if not partitions:
+            raise RuntimeError("topic %r has no partitions (does it exist?)" % self.topic)
+        marks = self._watermarks(partitions, 30.0)
+        self.positions = {p: marks[p][0] for p in partitions}
+        self.adapter.assign(self.topic, dict(self.positions))
+        self.history.assign(self.process, [(self.topic, p, o) for p, o in sorted(self.positions.items())])
+
+    def _deliver(self, items):
+        records = []
+        for item in items:
+            if isinstance(item, PollError):
+                if records:
+                    self.history.poll_ok(self.process, records)
+                    self.delivered += len(records)
+                    records = []
+                self._on_error(item)
+                continue
+            records.append((item.topic, item.partition, item.offset, item.value))
+            self.positions[item.partition] = item.offset + 1
+        if records:
+            self.history.poll_ok(self.process, records)
+            self.delivered += len(records)
+
+    def _on_error(self, error):
+        partition = error.partition
+        position = error.offset if error.offset is not None else self.positions.get(partition, 0)
+        self.history.poll_fail(self.process, error.topic, partition, position, error.error)
+        if error.error not in ("offset_out_of_range", "offset_evicted"):
+            return
+        try:
+            low, high = self._watermarks([partition], 10.0)[partition]
+        except Exception as failure:  # noqa: BLE001 - read on from where it was; the next answer tells again
+            log("%s: no watermarks after an out-of-range answer: %r" % (self.process, failure))
+            self.adapter.seek(self.topic, partition, position)
+            return
+        if position < low:
+            target = low
+        elif position > high:
+            target = high
+        else:
+            target = position  # in range after all: read on from where it was
+        if target != position:
+            self.history.reset(self.process, error.topic, partition, position, target, "out_of_range")
+        self.positions[partition] = target
+        self.adapter.seek(self.topic, partition, target)
+
+    def _commit(self):
+        offsets = {p: o for p, o in self.positions.items() if self.committed.get(p) != o}
+        if not offsets:
+            return
+        for partition, offset in sorted(offsets.items()):
+            self.history.commit(self.process, "invoke", self.topic, partition, offset)
+        try:
+            self.adapter.commit(self.topic, offsets)
+        except Exception as error:  # noqa: BLE001 - every commit error is recorded
+            name, outcome = self.adapter.commit_error_outcome(error)
+            log("%s: commit failed: %s (%s)" % (self.process, name, error))
+            for partition, offset in sorted(offsets.items()):
+                self.history.commit(self.process, outcome, self.topic, partition, offset)
+            return
+        for partition, offset in sorted(offsets.items()):
+            self.history.commit(self.process, "ok", self.topic, partition, offset)
+            self.committed[partition] = offset
+
+    def _caught_up(self):
+        try:
+            marks = self.adapter.watermarks(self.topic, sorted(self.positions), 10.0)
+        except Exception as error:  # noqa: BLE001 - not known to be caught up; asked again later
+            log("%s: watermarks: %r" % (self.process, error))
+            return False, None
+        highs = {p: marks[p][1] for p in marks}
+        # A position above the high watermark means the log lost records the consumer had (truncation; the
+        # library's next fetch gets out of range, which is recorded, during the quiet period), or a broker whose
+        # high watermark is wrong: either way waiting longer tells nothing more. Said on stderr.
+        above = {p: (self.positions[p], highs[p]) for p in highs if self.positions[p] > highs[p]}
+        if above and above != self._reported_above:
+            log("%s: position above the high watermark (position, high watermark): %s" % (self.process, above))
+        self._reported_above = above
+        return all(self.positions[p] >= highs[p] for p in highs), highs
+
+    def run(self):
+        self.history.start(self.process)
+        started = self._monotonic()
+        try:
+            self._start_reading()
+            last_commit = self._monotonic()
+            drain_started = None
+            heal_offset = 0
+            healed = self.heal_file is None
+            quiet_since = None
+            quiet_highs = None
+            last_check = 0.0
+            while True:
+                try:
+                    items = self.adapter.poll(self.poll_timeout_s)
+                except Exception as error:  # noqa: BLE001 - the library's own trouble: logged, polled again
+                    log("%s: poll: %r" % (self.process, error))
+                    self._sleep(0.2)
+                    items = []
+                self._deliver(items)
+                now = self._monotonic()
+                if self.commit_interval_s > 0 and now - last_commit >= self.commit_interval_s:
+                    self._commit()
+                    last_commit = now
+                if drain_started is None:
+                    if self.stop.is_set() or (self.duration_s > 0 and now - started >= self.duration_s):
+                        drain_started = now
+                    else:
+                        continue
+                if now - drain_started >= self.drain_timeout_s:
+                    log("%s: drain timeout after %.1f s (healed: %s); positions %s" % (
+                        self.process, self.drain_timeout_s, healed, self.positions))
+                    break
+                if not healed:
+                    healed, heal_offset = heal_seen(self.heal_file, heal_offset)
+                    if not healed:
+                        continue
+                if now - last_check < self.check_interval_s:
+                    continue
+                last_check = now
+                caught_up, highs = self._caught_up()
+                if not caught_up:
+                    quiet_since, quiet_highs = None, None
+                    continue
+                if quiet_since is None or highs != quiet_highs:
+                    quiet_since, quiet_highs = now, highs
+                    continue
+                if now - quiet_since >= self.quiet_s:
+                    self.drained = True
+                    break
+            if self.commit_interval_s > 0:
+                self._commit()
+        except BaseException:
+            self.history.crash(self.process)
+            raise
+        try:
+            self.adapter.close()
+        finally:
+            self.history.close(self.process)
+        return self.delivered
