@@ -941,7 +941,7 @@ impl Gateway {
                     if r.validate_only {
                         return error(code::INVALID_REQUEST, "validate_only is not supported");
                     }
-                    if t.assignments.is_some() {
+                    if t.assignments.as_ref().is_some_and(|a| !a.is_empty()) {
                         return error(
                             code::INVALID_REPLICA_ASSIGNMENT,
                             "manual replica assignments are not supported",

@@ -131,7 +131,10 @@ async fn connection(
 
 /// One read: the number of bytes read, 0 at the end of the stream. Cancel-safe: bytes are only
 /// taken from the stream by the poll that returns them.
-async fn read_some(stream: &mut madsim::net::TcpStream, chunk: &mut [u8]) -> std::io::Result<usize> {
+async fn read_some(
+    stream: &mut madsim::net::TcpStream,
+    chunk: &mut [u8],
+) -> std::io::Result<usize> {
     poll_fn(|cx| {
         let mut buf = ReadBuf::new(chunk);
         match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
