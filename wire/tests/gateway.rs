@@ -1103,3 +1103,67 @@ fn internal_requests_are_ignored_and_do_not_panic() {
     h.gateway.on_tick(Duration::from_secs(100));
     assert!(h.outputs().is_empty());
 }
+
+#[test]
+fn huge_array_counts_close_the_connection_instead_of_aborting() {
+    // kafka-protocol 0.18 reserved wire counts up front: these few bytes aborted the process
+    // (a 154 GB allocation) before the vendored patch (vendor/kafka-protocol).
+    // Metadata v1: null client id, then a topic array claiming i32::MAX elements.
+    assert_closes_and_others_live(&raw_frame(&[
+        0, 3, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0, 1, b'a',
+    ]));
+    // Produce v9 (flexible): a compact topic array claiming 2^32 - 2 elements.
+    assert_closes_and_others_live(&raw_frame(&[
+        0, 0, 0, 9, 0, 0, 0, 1, 0xff, 0xff, 0, 0, 0xff, 0, 0, 0x03, 0xe8, 0xff, 0xff, 0xff, 0xff,
+        0x0f,
+    ]));
+    // CreateTopics v2: topics claiming i32::MAX elements.
+    assert_closes_and_others_live(&raw_frame(&[
+        0, 19, 0, 2, 0, 0, 0, 1, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff,
+    ]));
+}
+
+#[test]
+fn arbitrary_request_bodies_never_panic() {
+    // Every served API and version, with a valid header and a body of pseudo-random bytes
+    // (a fixed xorshift sequence: the test is deterministic).
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for (key, min, max) in wire::SUPPORTED_APIS {
+        for version in *min..=*max {
+            for length in [0usize, 1, 3, 8, 40, 300] {
+                let mut body = Vec::new();
+                body.extend_from_slice(&(*key as i16).to_be_bytes());
+                body.extend_from_slice(&version.to_be_bytes());
+                body.extend_from_slice(&1i32.to_be_bytes());
+                body.extend_from_slice(&[0xff, 0xff]); // null client id
+                for _ in 0..length {
+                    body.push(next() as u8);
+                }
+                let mut h = Harness::new();
+                h.gateway.on_bytes(h.now, ConnId(1), &raw_frame(&body));
+                // Closed, answered, or waiting on internal requests that time out into an
+                // answer: never a panic, and the connection is never left hanging.
+                let out = h.outputs();
+                let mut done = !closes(&out).is_empty() || !writes(&out).is_empty();
+                if !done {
+                    h.gateway.on_tick(Duration::from_secs(3600));
+                    let out = h.outputs();
+                    done = !closes(&out).is_empty() || !writes(&out).is_empty();
+                    // acks=0 produce: no answer by design.
+                    done |= *key == ApiKey::Produce && !Harness::sends(&out).is_empty();
+                    done |= *key == ApiKey::Produce && h.gateway.outstanding() == 0;
+                }
+                assert!(
+                    done,
+                    "{key:?} v{version} with {length} random bytes left hanging"
+                );
+            }
+        }
+    }
+}
