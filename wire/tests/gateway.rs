@@ -287,7 +287,7 @@ fn a_negative_frame_size_closes() {
 
 #[test]
 fn a_frame_above_the_maximum_closes() {
-    assert_closes_and_others_live(&((100 * 1024 * 1024 + 1) as i32).to_be_bytes());
+    assert_closes_and_others_live(&(100 * 1024 * 1024 + 1i32).to_be_bytes());
 }
 
 #[test]
