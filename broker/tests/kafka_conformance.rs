@@ -44,7 +44,7 @@ fn config() -> ClusterConfig {
 
 /// Runs `body` on a client node next to a started cluster; panics with the run's status if it
 /// does not complete.
-fn with_cluster<F, Fut>(seed: u64, body: F)
+fn with_cluster<F, Fut>(seed: u64, body: F) -> sim::TraceHash
 where
     F: FnOnce(World, Cluster) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -68,6 +68,7 @@ where
         "the run did not complete: {}",
         outcome.status.describe()
     );
+    outcome.trace_hash
 }
 
 /// A Kafka client connection over madsim TCP.
@@ -851,6 +852,56 @@ fn bad_input_over_tcp_closes_only_that_connection() {
         };
         assert_eq!(r.error_code, 0);
     });
+}
+
+/// What a client saw: every answer with its simulated time.
+type Seen = Arc<std::sync::Mutex<Vec<String>>>;
+
+fn deterministic_run(seed: u64) -> Vec<String> {
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    with_cluster(seed, move |_world: World, cluster: Cluster| async move {
+        let note = |what: String| {
+            log.lock()
+                .unwrap()
+                .push(format!("{:?} {what}", sim::time::now()))
+        };
+        let mut kafka = Kafka::connect(kafka_addr(&cluster, 1)).await;
+        let answer = kafka
+            .call(ApiKey::CreateTopics, 7, create_topics_request("d", 2, 3))
+            .await;
+        note(format!("{answer:?}"));
+        let partitions = leaders(&mut kafka, "d").await;
+        note(format!("{partitions:?}"));
+        let mut lead = Kafka::connect(kafka_addr(&cluster, partitions[0].0)).await;
+        for i in 0..5 {
+            let answer = lead
+                .call(
+                    ApiKey::Produce,
+                    9,
+                    produce_request("d", 0, -1, core_batch(&format!("{i}"))),
+                )
+                .await;
+            note(format!("{answer:?}"));
+        }
+        let answer = lead
+            .call(ApiKey::Fetch, 12, fetch_request("d", 0, 0, partitions[0].1))
+            .await;
+        note(format!("{answer:?}"));
+    });
+    let seen = seen.lock().unwrap().clone();
+    seen
+}
+
+#[test]
+fn runs_with_kafka_clients_are_deterministic() {
+    let first = deterministic_run(7);
+    assert_eq!(first.len(), 8);
+    assert_eq!(
+        first,
+        deterministic_run(7),
+        "same seed, same answers at the same times"
+    );
 }
 
 #[test]
