@@ -252,7 +252,8 @@ impl Gateway {
         self.outstanding.len()
     }
 
-    /// Bytes read from `conn`.
+    /// Bytes read from `conn`, in order. The host numbers connections and must not feed a
+    /// connection again after [`GatewayOutput::Close`] (its number would start a new one).
     pub fn on_bytes(&mut self, now: Duration, conn: ConnId, bytes: &[u8]) {
         let max = self.config.max_frame_bytes;
         let state = self.conns.entry(conn).or_insert_with(|| Conn {
@@ -448,7 +449,7 @@ impl Gateway {
             Err(_) => return Err(undecodable("the decoder panicked".into())),
         };
         debug_assert_eq!(header.correlation_id, correlation_id);
-        let parts = self.plan(api_key, version, &request);
+        let parts = self.plan(version, &request);
         let no_response = matches!(&request, RequestKind::Produce(p) if p.acks == 0);
         let job_id = self.next_job;
         self.next_job += 1;
@@ -585,8 +586,7 @@ impl Gateway {
 
     // ---- translation: Kafka request -> internal parts -----------------------------------------
 
-    fn plan(&self, api_key: ApiKey, version: i16, request: &RequestKind) -> Vec<Part> {
-        let _ = api_key;
+    fn plan(&self, version: i16, request: &RequestKind) -> Vec<Part> {
         let timeout_ms = |ms: i32| Duration::from_millis(ms.max(0) as u64);
         match request {
             RequestKind::ApiVersions(_) | RequestKind::FindCoordinator(_) => Vec::new(),
