@@ -49,8 +49,16 @@ where
     F: FnOnce(World, Cluster) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
+    with_cluster_config(seed, config(), body)
+}
+
+fn with_cluster_config<F, Fut>(seed: u64, config: ClusterConfig, body: F) -> sim::TraceHash
+where
+    F: FnOnce(World, Cluster) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let outcome = run(Seed::new(seed), limits(), move |world: World| async move {
-        let cluster = start_cluster(&world, config(), Arc::new(|_| {}));
+        let cluster = start_cluster(&world, config, Arc::new(|_| {}));
         world.add_node("client", |_context| std::future::pending::<()>());
         // Brokers register with the controller.
         madsim::time::sleep(Duration::from_millis(1_000)).await;
@@ -775,6 +783,57 @@ async fn closed(kafka: &mut Kafka) -> bool {
     kafka.read_frame().await.is_none()
 }
 
+/// Advertised addresses (what `streamsim serve` gives) switch the listeners on by themselves and
+/// are what Metadata and FindCoordinator name.
+#[test]
+fn advertised_addresses_are_served_and_named() {
+    let mut config = config();
+    config.kafka.enabled = false;
+    config.kafka.advertised = (1..=3u32)
+        .map(|id| (id, SocketAddr::from(([127, 0, 0, 1], 19_091 + id as u16))))
+        .collect();
+    with_cluster_config(8, config, |_world, cluster| async move {
+        let mut kafka = Kafka::connect(kafka_addr(&cluster, 2)).await;
+        let ResponseKind::Metadata(r) = kafka
+            .call(ApiKey::Metadata, 12, metadata_request(&[]))
+            .await
+        else {
+            panic!()
+        };
+        let mut brokers: Vec<(i32, String, i32)> = r
+            .brokers
+            .iter()
+            .map(|b| (b.node_id.0, b.host.to_string(), b.port))
+            .collect();
+        brokers.sort();
+        assert_eq!(
+            brokers,
+            vec![
+                (1, "127.0.0.1".into(), 19092),
+                (2, "127.0.0.1".into(), 19093),
+                (3, "127.0.0.1".into(), 19094)
+            ]
+        );
+        assert_eq!(r.controller_id.0, 2);
+        let mut find = km::FindCoordinatorRequest::default();
+        find.key = str("g");
+        let ResponseKind::FindCoordinator(r) = kafka
+            .call(
+                ApiKey::FindCoordinator,
+                3,
+                RequestKind::FindCoordinator(find),
+            )
+            .await
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (r.error_code, r.node_id.0, r.host.to_string(), r.port),
+            (0, 2, "127.0.0.1".into(), 19093)
+        );
+    });
+}
+
 #[test]
 fn bad_input_over_tcp_closes_only_that_connection() {
     with_cluster(2, |_world, cluster| async move {
@@ -1010,8 +1069,9 @@ fn kafka_v2_batches_round_trip_through_produce_and_fetch() {
                 timestamp_type: TimestampType::Creation,
                 offset: base + i as i64,
                 // RecordBatchEncoder keeps records in one batch while offset - sequence stays
-                // the same.
-                sequence: i as i32,
+                // the same, and takes the first record's as the base sequence: -1, as a
+                // producer without idempotence writes.
+                sequence: i as i32 - 1,
                 timestamp: 1_700_000_000_000 + i as i64,
                 key: Some(Bytes::from(format!("k{i}"))),
                 value: Some(Bytes::from(v.to_string())),

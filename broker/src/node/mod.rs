@@ -44,10 +44,18 @@ pub struct KafkaListeners {
     /// advertises its own address with [`KAFKA_PORT`]. `streamsim serve` names the real
     /// `127.0.0.1` addresses clients outside the simulation connect to.
     pub advertised: BTreeMap<BrokerId, SocketAddr>,
-    /// Whether brokers serve Kafka at all (`kafka.rs`). Off by default: binding the listener
-    /// and its tasks draw on madsim's random number generator, which would change every
-    /// existing run's trace; `streamsim serve` and the Kafka conformance tests switch it on.
+    /// Whether brokers serve Kafka (`kafka.rs`) even without advertised addresses. Binding the
+    /// listener and its tasks draw on madsim's random number generator, which would change
+    /// every existing run's trace: brokers serve Kafka only when this is set or `advertised`
+    /// names addresses (as `streamsim serve` does), see [`KafkaListeners::serves`].
     pub enabled: bool,
+}
+
+impl KafkaListeners {
+    /// Whether brokers run the Kafka listener: `enabled`, or advertised addresses given.
+    pub fn serves(&self) -> bool {
+        self.enabled || !self.advertised.is_empty()
+    }
 }
 
 /// The cluster's shape and settings.
@@ -229,7 +237,7 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
         .unwrap_or_else(|p| p.into_inner())
         .clear();
     let incarnation = context.incarnation + 1;
-    if shell.kafka.enabled {
+    if shell.kafka.serves() {
         let mut gateway = wire::GatewayConfig::new(
             shell.config.broker_id,
             context.addr,
