@@ -111,6 +111,17 @@ fn the_client_cores_import_no_runtime_and_not_the_broker() {
 }
 
 #[test]
+fn the_kafka_gateway_imports_no_runtime_and_not_the_broker() {
+    let banned: Vec<&str> = RUNTIME.iter().copied().chain(["broker::"]).collect();
+    let found = check("wire/src", &[], &banned, 4);
+    assert!(
+        found.is_empty(),
+        "runtime or broker in the wire gateway:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
 fn the_client_does_not_use_the_broker() {
     let found = check("client/src", &[], &["broker::"], 6);
     assert!(

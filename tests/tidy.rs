@@ -51,7 +51,13 @@ const EXEMPT: &[(&str, &str)] = &[
     ("scenarios/src/campaign.rs", "thread::Builder"),
 ];
 
-const CHECKED_DIRS: &[&str] = &["sim/src", "broker/src", "client/src", "scenarios/src"];
+const CHECKED_DIRS: &[&str] = &[
+    "sim/src",
+    "broker/src",
+    "client/src",
+    "scenarios/src",
+    "wire/src",
+];
 
 #[derive(Debug, PartialEq, Eq)]
 struct Violation {

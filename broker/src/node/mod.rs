@@ -6,6 +6,7 @@
 //! (the faults a scenario injects). Everything that decides lives in the cores.
 
 mod disk;
+mod kafka;
 
 use crate::api::{BrokerId, Envelope};
 pub use crate::controller::CONTROLLER_TICK;
@@ -43,6 +44,18 @@ pub struct KafkaListeners {
     /// advertises its own address with [`KAFKA_PORT`]. `streamsim serve` names the real
     /// `127.0.0.1` addresses clients outside the simulation connect to.
     pub advertised: BTreeMap<BrokerId, SocketAddr>,
+    /// Whether brokers serve Kafka (`kafka.rs`) even without advertised addresses. Binding the
+    /// listener and its tasks draw on madsim's random number generator, which would change
+    /// every existing run's trace: brokers serve Kafka only when this is set or `advertised`
+    /// names addresses (as `streamsim serve` does), see [`KafkaListeners::serves`].
+    pub enabled: bool,
+}
+
+impl KafkaListeners {
+    /// Whether brokers run the Kafka listener: `enabled`, or advertised addresses given.
+    pub fn serves(&self) -> bool {
+        self.enabled || !self.advertised.is_empty()
+    }
 }
 
 /// The cluster's shape and settings.
@@ -148,6 +161,7 @@ pub fn start_cluster(world: &World, config: ClusterConfig, observer: Observer) -
         let shell = BrokerShell {
             config: broker_config,
             controller_addr,
+            kafka: config.kafka.clone(),
             observer: observer.clone(),
             admin: admin.clone(),
             status: status.clone(),
@@ -204,6 +218,7 @@ impl Host<ControllerCore<Disk>> for ControllerHost {
 struct BrokerShell {
     config: BrokerConfig,
     controller_addr: SocketAddr,
+    kafka: KafkaListeners,
     observer: Observer,
     admin: Arc<Mutex<VecDeque<AdminCommand>>>,
     status: Arc<Mutex<BrokerStatus>>,
@@ -222,6 +237,16 @@ async fn broker_main(context: NodeContext, shell: BrokerShell) {
         .unwrap_or_else(|p| p.into_inner())
         .clear();
     let incarnation = context.incarnation + 1;
+    if shell.kafka.serves() {
+        let mut gateway = wire::GatewayConfig::new(
+            shell.config.broker_id,
+            context.addr,
+            shell.controller_addr,
+            KAFKA_PORT,
+        );
+        gateway.advertised = shell.kafka.advertised.clone();
+        madsim::task::spawn(kafka::serve(gateway));
+    }
     let core = BrokerCore::new(
         context.disk.clone(),
         shell.config.clone(),
