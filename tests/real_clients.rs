@@ -4,8 +4,7 @@
 //!
 //! Each test installs what it needs itself with scripts/setup-python.sh (a venv with pinned kafka-python and
 //! confluent-kafka; Debian's kcat when run as root), so `cargo test --workspace --release` needs no manual
-//! step. They are ignored until `streamsim serve` and the Kafka wire front end are merged; then run them with
-//! `cargo test --release --test real_clients -- --ignored`.
+//! step.
 //!
 //! Each test keeps its files (cluster and harness histories, the logs of serve and of the harness) in a fresh
 //! directory under the system temp directory and prints it, so a failure can be looked at.
@@ -379,7 +378,6 @@ fn assert_valid(cluster: &Path, histories: &[PathBuf]) {
 }
 
 #[test]
-#[ignore = "needs serve and the Kafka front end; enabled at merge"]
 fn smoke_with_kafka_python_and_confluent_kafka_is_valid() {
     // smoke: a leader crash at ~3.3 s, a broker isolated at ~7.7 s, the heal at 12 s.
     let workload = Workload {
@@ -392,7 +390,6 @@ fn smoke_with_kafka_python_and_confluent_kafka_is_valid() {
 }
 
 #[test]
-#[ignore = "needs serve and the Kafka front end; enabled at merge"]
 fn pid_loss_with_kafka_python_and_confluent_kafka_is_valid() {
     // pid-loss: producer ids expire between ~18 s and ~29 s, under retention; the heal at 32 s. Keep sending
     // through all of it.
@@ -406,26 +403,26 @@ fn pid_loss_with_kafka_python_and_confluent_kafka_is_valid() {
 }
 
 /// `hw-before-isr`: the leader acknowledges acks=all as soon as it appended, before any follower copied the
-/// records. smoke crashes the leader of events/0 about 3.3 s in; an external producer sending 200 records a
-/// second then has records acknowledged by it that no follower had: the new leader writes other records at
-/// their offsets, and the old leader truncates them when it comes back. So the merged history must show lost
-/// acknowledged writes (`lost-write`, the consumer having read past them; `unseen` if it did not get past
-/// them; `inconsistent-offsets`, another value at an acknowledged offset). smoke catches the bug with its
-/// simulated clients in 13 of seeds 1..=20 (seed 1 among them).
+/// records. leader-failover crashes the leader of orders/0 within 5 ms of an append about 10.5 s in (and fails
+/// orders/1's leader over twice at about 4 s): records an external producer had acknowledged then exist on no
+/// follower; the new leader writes other records at their offsets, and the old leader truncates them when it
+/// comes back. So the merged history must show lost acknowledged writes (`lost-write`, the consumer having
+/// read past them; `unseen` if it did not get past them; `inconsistent-offsets`, another value at an
+/// acknowledged offset). With its simulated clients leader-failover catches the bug on every one of seeds
+/// 1..=20. (smoke, whose one crash comes at a random moment, let real clients through unharmed.)
 #[test]
-#[ignore = "needs serve and the Kafka front end; enabled at merge"]
 fn hw_before_isr_loses_acknowledged_writes_of_real_clients() {
     let workload = Workload {
-        records: 2000,
+        records: 3000,
         rate: 200,
-        duration_s: 10,
+        duration_s: 15,
     };
     let (cluster, histories) = run_both(
         "hw-before-isr",
-        "smoke",
+        "leader-failover",
         1,
         &["hw-before-isr"],
-        "events",
+        "orders",
         &workload,
     );
     let mut all: Vec<&Path> = vec![&cluster];
@@ -447,7 +444,6 @@ fn hw_before_isr_loses_acknowledged_writes_of_real_clients() {
 }
 
 #[test]
-#[ignore = "needs serve and the Kafka front end; enabled at merge"]
 fn kcat_lists_the_three_brokers_and_the_topic() {
     python(); // installs kcat too (as root)
     let kcat = ["kcat", "kafkacat"]

@@ -18,7 +18,7 @@ Consumer adapter:
     watermarks(topic, partitions, timeout_s)   {partition: (log start offset, high watermark)}
     assign(topic, {partition: offset})         read these partitions from these offsets
     seek(topic, partition, offset)
-    poll(timeout_s)                            a list of Delivered and PollError, in delivery order
+    poll(timeout_s)                            a list of Delivered, PollError and Truncated, in delivery order
     commit(topic, {partition: offset})         store these offsets (the next ones to consume); raises on error
     commit_error_outcome(error)                (history name, `fail` or `info`) for an error commit() raised
     close()
@@ -32,6 +32,9 @@ import time
 
 Delivered = collections.namedtuple("Delivered", "topic partition offset value")
 PollError = collections.namedtuple("PollError", "topic partition offset error")
+# The library found (KIP-320, OffsetForLeaderEpoch) that the log was truncated below the position: it read
+# records that no longer exist. `offset` is where the log now diverges, or None when the library cannot say.
+Truncated = collections.namedtuple("Truncated", "topic partition offset")
 
 # The error a send gets when no outcome came before the producer was closed.
 UNANSWERED_ERROR = "request_timed_out"
@@ -150,7 +153,10 @@ class ProducerRun:
                         self.history.send_fail(self.process, value, name)
                         self.counts["fail"] += 1
                 self.adapter.poll(0)
-            self.adapter.flush(self.flush_timeout_s)
+            try:
+                self.adapter.flush(self.flush_timeout_s)
+            except Exception as error:  # noqa: BLE001 - the sends without an outcome are recorded below
+                log("%s: flush: %r" % (self.process, error))
         except BaseException:
             # The producer dies with its sends in flight: their outcome is unknown (the crash says so).
             with self._lock:
@@ -165,6 +171,8 @@ class ProducerRun:
             self.counts["unanswered"] += 1
         try:
             self.adapter.close()
+        except Exception as error:  # noqa: BLE001 - every outcome is recorded: a failing close loses nothing
+            log("%s: close: %r" % (self.process, error))
         finally:
             self.history.close(self.process)
         self.counts["sent"] = sent
@@ -249,6 +257,13 @@ class ConsumerRun:
     def _deliver(self, items):
         records = []
         for item in items:
+            if isinstance(item, Truncated):
+                if records:
+                    self.history.poll_ok(self.process, records)
+                    self.delivered += len(records)
+                    records = []
+                self._on_truncated(item)
+                continue
             if isinstance(item, PollError):
                 if records:
                     self.history.poll_ok(self.process, records)
@@ -261,6 +276,26 @@ class ConsumerRun:
         if records:
             self.history.poll_ok(self.process, records)
             self.delivered += len(records)
+
+    def _on_truncated(self, truncated):
+        """Reads on from where the log now diverges (the application's seek after a log truncation error,
+        as Kafka's consumer leaves it to the application), or from the high watermark if the library cannot
+        say where; recorded as a `reset` down (reason `seek`)."""
+        partition = truncated.partition
+        position = self.positions.get(partition, 0)
+        target = truncated.offset
+        if target is None:
+            try:
+                target = self._watermarks([partition], 10.0)[partition][1]
+            except Exception as failure:  # noqa: BLE001 - read on from where it was
+                log("%s: no watermarks after a truncation: %r" % (self.process, failure))
+                target = position
+        log("%s: log truncated below the position of %s/%d: %d -> %d" % (
+            self.process, truncated.topic, partition, position, target))
+        if target != position:
+            self.history.reset(self.process, truncated.topic, partition, position, target, "seek")
+        self.positions[partition] = target
+        self.adapter.seek(self.topic, partition, target)
 
     def _on_error(self, error):
         partition = error.partition

@@ -4,7 +4,7 @@
 import kafka  # noqa: F401 - fails early, with a clear message, when missing
 
 from . import errors
-from .driver import Delivered, PollError, log
+from .driver import Delivered, PollError, Truncated, log
 
 
 def _split_bootstrap(bootstrap):
@@ -129,6 +129,12 @@ class Consumer:
             out_of_range = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
             return [PollError(tp.topic, tp.partition, offset, "offset_out_of_range")
                     for tp, offset in out_of_range.items()]
+        except Exception as error:  # noqa: BLE001 - LogTruncationError exists from kafka-python 2.1 on
+            divergent = getattr(error, "divergent_offsets", None)
+            if type(error).__name__ != "LogTruncationError" or not isinstance(divergent, dict):
+                raise
+            return [Truncated(tp.topic, tp.partition, getattr(at, "offset", None))
+                    for tp, at in sorted(divergent.items(), key=lambda item: item[0].partition)]
         items = []
         for tp, messages in batches.items():
             for message in messages:

@@ -6,7 +6,7 @@ import threading
 import unittest
 
 from streamsim_harness import driver
-from streamsim_harness.driver import ConsumerRun, Delivered, PollError, ProducerRun
+from streamsim_harness.driver import ConsumerRun, Delivered, PollError, ProducerRun, Truncated
 from streamsim_harness.history import History
 
 
@@ -141,13 +141,31 @@ class ProducerRunTest(unittest.TestCase):
 
     def test_a_crash_is_recorded(self):
         class Broken(FakeProducer):
-            def flush(self, timeout_s):
+            def poll(self, timeout_s):
                 raise RuntimeError("boom")
 
         out = io.StringIO()
         with self.assertRaises(RuntimeError):
             ProducerRun(Broken({}), History(out), "p", "t", 1).run()
         self.assertEqual([(e["type"], e["f"]) for e in events(out)][-1], ("info", "crash"))
+
+    def test_a_failing_flush_or_close_leaves_the_outcomes_unknown_not_a_crash(self):
+        class Stuck(FakeProducer):
+            def send(self, topic, key, value, on_ok, on_error):
+                pass  # never answered
+
+            def flush(self, timeout_s):
+                raise RuntimeError("timed out waiting for the future")
+
+            def close(self):
+                raise RuntimeError("close timed out")
+
+        out = io.StringIO()
+        counts = ProducerRun(Stuck({}), History(out), "p", "t", 2).run()
+        shapes = [(e["type"], e["f"]) for e in events(out)]
+        self.assertNotIn(("info", "crash"), shapes)
+        self.assertEqual(shapes.count(("info", "send")), 2)
+        self.assertEqual(counts["unanswered"], 2)
 
 
 class FakeConsumer:
@@ -226,6 +244,15 @@ def run_consumer(adapter, **options):
 
 
 class ConsumerRunTest(unittest.TestCase):
+    def test_a_truncation_found_by_the_library_is_a_reset_down_and_reading_goes_on(self):
+        adapter = FakeConsumer({0: ["a", "b", "c", "d"]}, batch=3, errors={2: Truncated("t", 0, 1)})
+        _, history = run_consumer(adapter)
+        shapes = [(e["type"], e["f"]) for e in history]
+        self.assertEqual(shapes[:5], [("ok", "start"), ("ok", "assign"), ("ok", "poll"), ("ok", "reset"),
+                                      ("ok", "poll")])
+        self.assertEqual((history[3]["from"], history[3]["to"], history[3]["reason"]), (3, 1, "seek"))
+        self.assertEqual([r["offset"] for r in history[4]["records"]], [1, 2, 3])
+
     def test_reads_everything_from_the_log_start_then_stops_caught_up(self):
         adapter = FakeConsumer({0: ["a", "b", "c"], 1: ["d"]}, low={0: 1, 1: 0})
         run, history = run_consumer(adapter)
