@@ -71,6 +71,8 @@ def parser():
                              help="sends per second, 0 for as fast as possible (default 50)")
         command.add_argument("--duration", type=_non_negative(float), default=0.0,
                              help="stop sending after this many seconds even if records remain (default 0: no limit)")
+        command.add_argument("--no-idempotence", action="store_true",
+                             help="an acks=all producer without idempotence (retries may write twice)")
         command.add_argument("--delivery-timeout", type=_positive_float, default=30.0,
                              help="seconds a send may take before the library gives up (default 30)")
         command.add_argument("--flush-timeout", type=_non_negative(float), default=40.0,
@@ -180,7 +182,8 @@ def main(argv=None):
 
 def _produce(module, args, history, process):
     producer = driver.ProducerRun(
-        module.Producer(args.bootstrap, process, delivery_timeout_s=args.delivery_timeout),
+        module.Producer(args.bootstrap, process, delivery_timeout_s=args.delivery_timeout,
+                        idempotence=not args.no_idempotence),
         history, process, args.topic, args.records, rate=args.rate, duration_s=args.duration,
         flush_timeout_s=args.flush_timeout)
     return producer.run()

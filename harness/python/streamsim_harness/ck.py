@@ -17,7 +17,7 @@ def _commit_outcome(error):
 
 
 class Producer:
-    def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None):
+    def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None, idempotence=True):
         from confluent_kafka import Producer as RdProducer
 
         self._fatal = None
@@ -25,7 +25,7 @@ class Producer:
         config = {
             "bootstrap.servers": bootstrap,
             "client.id": process,
-            "enable.idempotence": True,
+            "enable.idempotence": idempotence,
             "acks": "all",
             "linger.ms": linger_ms,
             "message.timeout.ms": int(delivery_timeout_s * 1000),
@@ -133,9 +133,18 @@ class Consumer:
         self._consumer.assign([TopicPartition(topic, p, o) for p, o in sorted(offsets.items())])
 
     def seek(self, topic, partition, offset):
-        from confluent_kafka import TopicPartition
+        from confluent_kafka import KafkaException, TopicPartition
 
-        self._consumer.seek(TopicPartition(topic, partition, offset))
+        target = TopicPartition(topic, partition, offset)
+        try:
+            self._consumer.seek(target)
+        except KafkaException as error:
+            # librdkafka refuses a seek while the partition's fetcher is in an error state
+            # (_STATE, "Erroneous state" after an out-of-range answer): take the partition out of the
+            # assignment and put it back at the offset, which a seek is.
+            log("seek to %s/%d at %d refused (%s): assigning it again there" % (topic, partition, offset, error))
+            self._consumer.incremental_unassign([TopicPartition(topic, partition)])
+            self._consumer.incremental_assign([target])
 
     def poll(self, timeout_s):
         from confluent_kafka import KafkaError

@@ -63,6 +63,7 @@ class ProducerRun:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._pending = {}
+        self._stopped = False
         self._fatal_recorded = False
         self._pid_recorded = False
         self._errors_seen = set()
@@ -122,19 +123,29 @@ class ProducerRun:
             topic, partition, error = fatal
             self.history.record(self.process, "ok", "fatal", topic=topic, partition=partition, error=error)
 
+    def _serve_callbacks(self):
+        """poll(0); a library that raises there (librdkafka after a fatal error) stops the sends, as it
+        stops an application: the producer cannot send again. What was sent keeps its outcome."""
+        try:
+            self.adapter.poll(0)
+        except Exception as error:  # noqa: BLE001 - logged; the run goes on to flush and close
+            self._record_fatal()
+            log("%s: poll raised, sending stops: %r" % (self.process, error))
+            self._stopped = True
+
     def run(self):
         self.history.start(self.process)
         started = self._monotonic()
         sent = 0
         try:
-            while sent < self.records:
+            while sent < self.records and not self._stopped:
                 now = self._monotonic()
                 if self.duration_s > 0 and now - started >= self.duration_s:
                     break
                 if self.rate > 0:
                     due = started + sent / self.rate
                     if due > now:
-                        self.adapter.poll(0)
+                        self._serve_callbacks()
                         self._sleep(min(due - now, 0.05))
                         continue
                 value = "%s-%d" % (self.process, sent)
@@ -152,7 +163,7 @@ class ProducerRun:
                         self._log_first(name, error)
                         self.history.send_fail(self.process, value, name)
                         self.counts["fail"] += 1
-                self.adapter.poll(0)
+                self._serve_callbacks()
             try:
                 self.adapter.flush(self.flush_timeout_s)
             except Exception as error:  # noqa: BLE001 - the sends without an outcome are recorded below
@@ -277,6 +288,14 @@ class ConsumerRun:
             self.history.poll_ok(self.process, records)
             self.delivered += len(records)
 
+    def _seek(self, partition, offset):
+        """Moves the library's position; a library that refuses leaves the position where it was (the next
+        answer tells again), recorded as it happened: the `reset` is recorded by the caller only for the jump."""
+        try:
+            self.adapter.seek(self.topic, partition, offset)
+        except Exception as error:  # noqa: BLE001 - logged; reading goes on
+            log("%s: seek of partition %d to %d failed: %r" % (self.process, partition, offset, error))
+
     def _on_truncated(self, truncated):
         """Reads on from where the log now diverges (the application's seek after a log truncation error,
         as Kafka's consumer leaves it to the application), or from the high watermark if the library cannot
@@ -295,7 +314,7 @@ class ConsumerRun:
         if target != position:
             self.history.reset(self.process, truncated.topic, partition, position, target, "seek")
         self.positions[partition] = target
-        self.adapter.seek(self.topic, partition, target)
+        self._seek(partition, target)
 
     def _on_error(self, error):
         partition = error.partition
@@ -307,7 +326,7 @@ class ConsumerRun:
             low, high = self._watermarks([partition], 10.0)[partition]
         except Exception as failure:  # noqa: BLE001 - read on from where it was; the next answer tells again
             log("%s: no watermarks after an out-of-range answer: %r" % (self.process, failure))
-            self.adapter.seek(self.topic, partition, position)
+            self._seek(partition, position)
             return
         if position < low:
             target = low
@@ -318,7 +337,7 @@ class ConsumerRun:
         if target != position:
             self.history.reset(self.process, error.topic, partition, position, target, "out_of_range")
         self.positions[partition] = target
-        self.adapter.seek(self.topic, partition, target)
+        self._seek(partition, target)
 
     def _commit(self):
         offsets = {p: o for p, o in self.positions.items() if self.committed.get(p) != o}

@@ -20,7 +20,7 @@ def _commit_outcome(error):
 
 
 class Producer:
-    def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None):
+    def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None, idempotence=True):
         from kafka import KafkaProducer
 
         request_timeout_ms = min(int(delivery_timeout_s * 1000) // 2, 10000)
@@ -28,7 +28,7 @@ class Producer:
             bootstrap_servers=_split_bootstrap(bootstrap),
             client_id=process,
             acks="all",
-            enable_idempotence=True,
+            enable_idempotence=idempotence,
             linger_ms=linger_ms,
             request_timeout_ms=request_timeout_ms,
             delivery_timeout_ms=int(delivery_timeout_s * 1000),

@@ -142,12 +142,24 @@ class ProducerRunTest(unittest.TestCase):
     def test_a_crash_is_recorded(self):
         class Broken(FakeProducer):
             def poll(self, timeout_s):
-                raise RuntimeError("boom")
+                raise KeyboardInterrupt()  # the harness itself is stopped: its sends die with it
 
         out = io.StringIO()
-        with self.assertRaises(RuntimeError):
+        with self.assertRaises(KeyboardInterrupt):
             ProducerRun(Broken({}), History(out), "p", "t", 1).run()
         self.assertEqual([(e["type"], e["f"]) for e in events(out)][-1], ("info", "crash"))
+
+    def test_a_library_raising_in_poll_stops_the_sends_not_the_run(self):
+        class Fatal(FakeProducer):
+            def poll(self, timeout_s):
+                raise RuntimeError("fatal error")
+
+        out = io.StringIO()
+        counts = ProducerRun(Fatal({}), History(out), "p", "t", 5).run()
+        shapes = [(e["type"], e["f"]) for e in events(out)]
+        self.assertNotIn(("info", "crash"), shapes)
+        self.assertEqual(shapes.count(("invoke", "send")), 1)
+        self.assertEqual(counts["sent"], 1)
 
     def test_a_failing_flush_or_close_leaves_the_outcomes_unknown_not_a_crash(self):
         class Stuck(FakeProducer):
