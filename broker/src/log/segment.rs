@@ -7,11 +7,31 @@ use crate::storage::{Storage, StorageError};
 const OFFSET_DIGITS: usize = 20;
 
 pub(crate) fn log_file_name(dir: &str, base_offset: u64) -> String {
-    format!("{dir}{base_offset:0width$}.log", width = OFFSET_DIGITS)
+    segment_file_name(dir, base_offset, ".log")
 }
 
 pub(crate) fn index_file_name(dir: &str, base_offset: u64) -> String {
-    format!("{dir}{base_offset:0width$}.index", width = OFFSET_DIGITS)
+    segment_file_name(dir, base_offset, ".index")
+}
+
+/// `{dir}{base_offset:020}{suffix}`, without the formatting machinery: recovery builds two names
+/// per segment on every open, and the state checker opens every replica's log at each sample.
+fn segment_file_name(dir: &str, base_offset: u64, suffix: &str) -> String {
+    // u64::MAX has 20 digits: the zero-padded form is always exactly OFFSET_DIGITS long.
+    let mut digits = [b'0'; OFFSET_DIGITS];
+    let mut rest = base_offset;
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut name = String::with_capacity(dir.len() + OFFSET_DIGITS + suffix.len());
+    name.push_str(dir);
+    name.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+    name.push_str(suffix);
+    name
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +213,20 @@ pub(crate) fn scan_segment(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_are_zero_padded_like_format() {
+        for offset in [0, 1, 9, 10, 42, 99_999, 1 << 40, u64::MAX / 10, u64::MAX - 1, u64::MAX] {
+            assert_eq!(
+                log_file_name("d/", offset),
+                format!("d/{offset:0width$}.log", width = OFFSET_DIGITS)
+            );
+            assert_eq!(
+                index_file_name("d/", offset),
+                format!("d/{offset:0width$}.index", width = OFFSET_DIGITS)
+            );
+        }
+    }
 
     #[test]
     fn file_names_round_trip() {
