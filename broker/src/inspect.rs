@@ -58,7 +58,11 @@ impl DecodedBatches {
                     bytes: stored.bytes.clone(),
                     base_offset: batch.base_offset,
                     partition_leader_epoch: batch.partition_leader_epoch,
-                    values: batch.records.into_iter().map(|record| record.value).collect(),
+                    values: batch
+                        .records
+                        .into_iter()
+                        .map(|record| record.value)
+                        .collect(),
                 });
                 kept.len() - 1
             }
@@ -108,28 +112,24 @@ pub fn replica_log_with<S: Storage + Clone>(
         segment_bytes_max: u64::MAX / 4,
         ..LogConfig::default()
     };
-    let (log, _) = Log::open(snapshot, &directory, config)?;
+    // The batches from the log start to the log end, as recovery read and checked them (what
+    // reading the log from its start returns, without reading and checking every file again).
+    let (log, batches) = Log::open_with_batches(snapshot, &directory, config)?;
     let mut records = Vec::new();
     let mut offset = log.log_start_offset();
-    while offset < log.log_end_offset() {
-        let read = log.read(offset, 1 << 20)?;
-        if read.batches.is_empty() {
-            break;
-        }
-        for stored in &read.batches {
-            let batch = decoded.decode(stored)?;
-            for (index, value) in batch.values.iter().enumerate() {
-                let record_offset = batch.base_offset + index as u64;
-                if record_offset >= offset {
-                    records.push(StoredRecord {
-                        offset: record_offset,
-                        leader_epoch: batch.partition_leader_epoch,
-                        value: value.clone(),
-                    });
-                }
+    for stored in &batches {
+        let batch = decoded.decode(stored)?;
+        for (index, value) in batch.values.iter().enumerate() {
+            let record_offset = batch.base_offset + index as u64;
+            if record_offset >= offset {
+                records.push(StoredRecord {
+                    offset: record_offset,
+                    leader_epoch: batch.partition_leader_epoch,
+                    value: value.clone(),
+                });
             }
-            offset = offset.max(batch.base_offset + batch.values.len() as u64);
         }
+        offset = offset.max(batch.base_offset + batch.values.len() as u64);
     }
     Ok(ReplicaLog {
         log_start_offset: log.log_start_offset(),

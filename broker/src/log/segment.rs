@@ -160,6 +160,16 @@ pub(crate) fn scan_segment(
     base_offset: u64,
     verify: bool,
 ) -> Result<SegmentScan, StorageError> {
+    Ok(scan_segment_bytes(storage, log_file, base_offset, verify)?.0)
+}
+
+/// [`scan_segment`], also returning the file's bytes as read.
+pub(crate) fn scan_segment_bytes(
+    storage: &impl Storage,
+    log_file: &str,
+    base_offset: u64,
+    verify: bool,
+) -> Result<(SegmentScan, Vec<u8>), StorageError> {
     let bytes = storage.read(log_file, 0, usize::MAX)?;
     let file_bytes = bytes.len() as u64;
     let mut batches = Vec::new();
@@ -202,12 +212,13 @@ pub(crate) fn scan_segment(
         expected_offset = header.next_offset();
         position += header.batch_bytes();
     };
-    Ok(SegmentScan {
+    let scan = SegmentScan {
         batches,
         valid_bytes: position,
         file_bytes,
         stopped,
-    })
+    };
+    Ok((scan, bytes))
 }
 
 #[cfg(test)]
@@ -216,7 +227,18 @@ mod tests {
 
     #[test]
     fn file_names_are_zero_padded_like_format() {
-        for offset in [0, 1, 9, 10, 42, 99_999, 1 << 40, u64::MAX / 10, u64::MAX - 1, u64::MAX] {
+        for offset in [
+            0,
+            1,
+            9,
+            10,
+            42,
+            99_999,
+            1 << 40,
+            u64::MAX / 10,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
             assert_eq!(
                 log_file_name("d/", offset),
                 format!("d/{offset:0width$}.log", width = OFFSET_DIGITS)

@@ -229,13 +229,7 @@ impl StateChecker {
         let Some(cluster) = self.cluster.clone() else {
             return Vec::new();
         };
-        let state = read_cluster_with(
-            &self.world,
-            &cluster,
-            "at the end",
-            true,
-            &mut self.decoded,
-        );
+        let state = read_cluster_with(&self.world, &cluster, "at the end", true, &mut self.decoded);
         self.absorb(&state);
         let expected = self
             .expected
