@@ -25,14 +25,17 @@ pub struct StoredRecord {
     pub value: Bytes,
 }
 
-/// Decoded batches, kept between reads of replicas' logs: the state checker reads every
-/// replica's whole log at each sample, and followers hold the leader's batches byte for byte. A
-/// batch is decoded only when its stored bytes differ from every batch kept under the same base
-/// offset and CRC; they are compared in full, so what is reused is the decode of exactly those
-/// bytes (decoding is a function of them alone).
+/// What reading replicas' logs keeps for the next reads of the same disks' snapshots: the state
+/// checker reads every replica's whole log at each sample, and followers hold the leader's
+/// batches byte for byte. Segment files are scanned only past the bytes of a scan kept from an
+/// earlier read ([`crate::log::SegmentScans`]), and a batch is decoded only when its stored
+/// bytes differ from every batch kept under the same base offset and CRC; they are compared in
+/// full, so what is reused is the decode of exactly those bytes (decoding is a function of them
+/// alone). Either way the result is what a fresh read returns.
 #[derive(Debug, Default)]
-pub struct DecodedBatches {
+pub struct InspectCache {
     batches: BTreeMap<(u64, u32), Vec<DecodedBatch>>,
+    scans: crate::log::SegmentScans,
 }
 
 #[derive(Debug)]
@@ -43,7 +46,7 @@ struct DecodedBatch {
     values: Vec<Bytes>,
 }
 
-impl DecodedBatches {
+impl InspectCache {
     /// `stored` decoded (its values), from a batch kept earlier when the bytes are the same.
     fn decode(&mut self, stored: &StoredBatch) -> Result<&DecodedBatch, LogError> {
         let kept = self
@@ -95,14 +98,14 @@ pub fn replica_log<S: Storage + Clone>(
     snapshot: S,
     partition: &TopicPartition,
 ) -> Result<ReplicaLog, LogError> {
-    replica_log_with(snapshot, partition, &mut DecodedBatches::default())
+    replica_log_with(snapshot, partition, &mut InspectCache::default())
 }
 
-/// [`replica_log`], reusing (and adding to) the batches `decoded` kept from earlier reads.
+/// [`replica_log`], reusing (and adding to) what `cache` kept from earlier reads.
 pub fn replica_log_with<S: Storage + Clone>(
     snapshot: S,
     partition: &TopicPartition,
-    decoded: &mut DecodedBatches,
+    cache: &mut InspectCache,
 ) -> Result<ReplicaLog, LogError> {
     let directory = format!("log/{}-{}/", partition.topic, partition.partition);
     if snapshot.list(&directory)?.is_empty() {
@@ -114,11 +117,11 @@ pub fn replica_log_with<S: Storage + Clone>(
     };
     // The batches from the log start to the log end, as recovery read and checked them (what
     // reading the log from its start returns, without reading and checking every file again).
-    let (log, batches) = Log::open_with_batches(snapshot, &directory, config)?;
+    let (log, batches) = Log::open_with_batches(snapshot, &directory, config, &mut cache.scans)?;
     let mut records = Vec::new();
     let mut offset = log.log_start_offset();
     for stored in &batches {
-        let batch = decoded.decode(stored)?;
+        let batch = cache.decode(stored)?;
         for (index, value) in batch.values.iter().enumerate() {
             let record_offset = batch.base_offset + index as u64;
             if record_offset >= offset {

@@ -688,14 +688,20 @@ fn replica_log_by_reads(snapshot: Disk) -> (u64, u64, Vec<(u64, u32, Vec<u8>)>) 
     (log.log_start_offset(), log.log_end_offset(), records)
 }
 
-fn assert_inspection_reads_as_reads_do(disk: &Disk, what: &str) {
+/// Compares with a fresh cache, then twice with `kept` (the cache of every earlier comparison
+/// of the test: a scan resumed past kept bytes, a reused decode, must read as a first read does).
+fn assert_inspection_reads_as_reads_do(
+    disk: &Disk,
+    kept: &mut broker::inspect::InspectCache,
+    what: &str,
+) {
     let partition = broker::api::TopicPartition::new("orders", 0);
     let expected = replica_log_by_reads(disk.snapshot());
-    let mut decoded = broker::inspect::DecodedBatches::default();
-    // Twice with the same kept batches: a reuse must read as a first decode does.
-    for _ in 0..2 {
-        let log = broker::inspect::replica_log_with(disk.snapshot(), &partition, &mut decoded)
-            .expect("inspect");
+    let mut fresh = broker::inspect::InspectCache::default();
+    for round in 0..3 {
+        let cache = if round == 0 { &mut fresh } else { &mut *kept };
+        let log =
+            broker::inspect::replica_log_with(disk.snapshot(), &partition, cache).expect("inspect");
         let records: Vec<(u64, u32, Vec<u8>)> = log
             .records
             .iter()
@@ -715,22 +721,32 @@ fn assert_inspection_reads_as_reads_do(disk: &Disk, what: &str) {
 #[test]
 fn inspecting_a_log_returns_what_reading_it_returns() {
     let disk = disk(7);
-    assert_inspection_reads_as_reads_do(&disk, "no log");
+    let kept = &mut broker::inspect::InspectCache::default();
+    assert_inspection_reads_as_reads_do(&disk, kept, "no log");
     let mut log = open(&disk, small_segments());
-    for n in 0..40u64 {
-        let values: Vec<String> = (0..(n % 3 + 1)).map(|i| format!("v{n}-{i}")).collect();
-        let values: Vec<&str> = values.iter().map(String::as_str).collect();
-        log.append_as_leader(batch(&values, n as i64), 1 + (n / 10) as u32, n as i64)
-            .unwrap();
-    }
-    log.sync().unwrap();
+    let append = |log: &mut Log<Disk>, from: u64, to: u64| {
+        for n in from..to {
+            let values: Vec<String> = (0..(n % 3 + 1)).map(|i| format!("v{n}-{i}")).collect();
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            log.append_as_leader(batch(&values, n as i64), 1 + (n / 10) as u32, n as i64)
+                .unwrap();
+        }
+        log.sync().unwrap();
+    };
+    append(&mut log, 0, 2);
+    assert_inspection_reads_as_reads_do(&disk, kept, "one segment");
+    append(&mut log, 2, 3);
+    assert_inspection_reads_as_reads_do(&disk, kept, "the segment grew");
+    append(&mut log, 3, 40);
     assert!(log.segments().len() > 3, "several segments");
-    assert_inspection_reads_as_reads_do(&disk, "several segments");
+    assert_inspection_reads_as_reads_do(&disk, kept, "several segments");
     // A log start inside a batch (batch 5 holds offsets 7..=9), then past whole segments.
     log.advance_log_start(8).unwrap();
-    assert_inspection_reads_as_reads_do(&disk, "log start inside a batch");
+    assert_inspection_reads_as_reads_do(&disk, kept, "log start inside a batch");
     log.advance_log_start(30).unwrap();
-    assert_inspection_reads_as_reads_do(&disk, "segments deleted below the log start");
+    assert_inspection_reads_as_reads_do(&disk, kept, "segments deleted below the log start");
+    append(&mut log, 40, 44);
+    assert_inspection_reads_as_reads_do(&disk, kept, "grown again");
     let files = disk.list_prefix(DIR);
     let last_log = files
         .iter()
@@ -739,14 +755,21 @@ fn inspecting_a_log_returns_what_reading_it_returns() {
         .unwrap()
         .clone();
     disk.append(&last_log, &[0, 0, 0, 0, 0, 0, 1]).unwrap();
-    assert_inspection_reads_as_reads_do(&disk, "a torn tail");
+    assert_inspection_reads_as_reads_do(&disk, kept, "a torn tail");
     let logs: Vec<&String> = files.iter().filter(|name| name.ends_with(".log")).collect();
     assert!(logs.len() >= 3, "segments left: {logs:?}");
     disk.delete(logs[1]).unwrap();
-    assert_inspection_reads_as_reads_do(&disk, "a missing middle segment");
+    assert_inspection_reads_as_reads_do(&disk, kept, "a missing middle segment");
     drop(log);
     let mut log = open(&disk, small_segments());
+    append(&mut log, 44, 46);
+    assert_inspection_reads_as_reads_do(&disk, kept, "reopened and grown");
     let end = log.log_end_offset();
     log.advance_log_start(end).unwrap();
-    assert_inspection_reads_as_reads_do(&disk, "log start at the log end");
+    assert_inspection_reads_as_reads_do(&disk, kept, "log start at the log end");
+    // Another disk with other bytes under the same file names.
+    let other = common::disk(8);
+    let mut log = open(&other, small_segments());
+    append(&mut log, 0, 5);
+    assert_inspection_reads_as_reads_do(&other, kept, "another disk");
 }

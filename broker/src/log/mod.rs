@@ -74,6 +74,7 @@ use crate::journal::Journal;
 use crate::policy::SegmentViewPolicy;
 use crate::producer_state::{ProducerBatch, ProducerStateError, ProducerStateTable, SequenceCheck};
 use crate::storage::{Storage, StorageError};
+pub use segment::SegmentScans;
 use segment::{parse_segment_file, scan_segment, scan_segment_bytes, Segment, SegmentFileKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

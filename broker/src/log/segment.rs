@@ -171,10 +171,21 @@ pub(crate) fn scan_segment_bytes(
     verify: bool,
 ) -> Result<(SegmentScan, Vec<u8>), StorageError> {
     let bytes = storage.read(log_file, 0, usize::MAX)?;
+    let scan = scan_from(&bytes, Vec::new(), 0, base_offset, verify);
+    Ok((scan, bytes))
+}
+
+/// The scan of `bytes` from `position`, where the batch at `expected_offset` should start, after
+/// `batches` (the valid batches before `position`). Each batch's verdict depends only on its own
+/// bytes, its position, the offset expected there and whether the file holds all of it.
+fn scan_from(
+    bytes: &[u8],
+    mut batches: Vec<ScannedBatch>,
+    mut position: u64,
+    mut expected_offset: u64,
+    verify: bool,
+) -> SegmentScan {
     let file_bytes = bytes.len() as u64;
-    let mut batches = Vec::new();
-    let mut position = 0u64;
-    let mut expected_offset = base_offset;
     let stopped = loop {
         if position == file_bytes {
             break None;
@@ -212,13 +223,94 @@ pub(crate) fn scan_segment_bytes(
         expected_offset = header.next_offset();
         position += header.batch_bytes();
     };
-    let scan = SegmentScan {
+    SegmentScan {
         batches,
         valid_bytes: position,
         file_bytes,
         stopped,
-    };
-    Ok((scan, bytes))
+    }
+}
+
+/// Verified scans of segment files kept between openings of logs on snapshots of the same disks
+/// (the state checker opens every replica's log at each sample). A file that starts with the
+/// bytes of a kept scan that ended cleanly at its end (older segments unchanged, the active one
+/// grown by appends) is scanned only past them: the batches there were valid in the kept bytes
+/// and are the same bytes now (each verdict depends only on the batch's own bytes; see
+/// [`scan_from`]), so the result is the full scan's.
+#[derive(Debug, Default)]
+pub struct SegmentScans {
+    /// Per file name: the clean scans kept (several disks may hold different bytes under it).
+    kept: std::collections::BTreeMap<String, Vec<KeptScan>>,
+}
+
+#[derive(Debug)]
+struct KeptScan {
+    base_offset: u64,
+    bytes: bytes::Bytes,
+    batches: Vec<ScannedBatch>,
+}
+
+/// Kept scans per file name at most: one per replica of the partition, and a few to spare.
+const KEPT_SCANS_PER_FILE_MAX: usize = 8;
+
+impl SegmentScans {
+    /// [`scan_segment_bytes`] with `verify`, from a kept scan when one is a prefix of the file.
+    pub(crate) fn scan(
+        &mut self,
+        storage: &impl Storage,
+        log_file: &str,
+        base_offset: u64,
+    ) -> Result<(SegmentScan, bytes::Bytes), StorageError> {
+        let bytes = bytes::Bytes::from(storage.read(log_file, 0, usize::MAX)?);
+        let kept = self.kept.entry(log_file.to_string()).or_default();
+        // The longest kept clean scan whose bytes start the file.
+        let prefix = kept
+            .iter()
+            .enumerate()
+            .filter(|(_, scan)| {
+                scan.base_offset == base_offset
+                    && scan.bytes.len() <= bytes.len()
+                    && scan.bytes[..] == bytes[..scan.bytes.len()]
+            })
+            .max_by_key(|(_, scan)| scan.bytes.len())
+            .map(|(index, _)| index);
+        let scan = match prefix {
+            Some(index) => {
+                let prefix = &kept[index];
+                let expected_offset = prefix
+                    .batches
+                    .last()
+                    .map_or(base_offset, |batch| batch.header.next_offset());
+                scan_from(
+                    &bytes,
+                    prefix.batches.clone(),
+                    prefix.bytes.len() as u64,
+                    expected_offset,
+                    true,
+                )
+            }
+            None => scan_from(&bytes, Vec::new(), 0, base_offset, true),
+        };
+        if scan.stopped.is_none() {
+            let kept_scan = KeptScan {
+                base_offset,
+                bytes: bytes.clone(),
+                batches: scan.batches.clone(),
+            };
+            match prefix {
+                // The file grew from the kept bytes: they are not needed any more.
+                Some(index) if kept[index].bytes.len() < bytes.len() => kept[index] = kept_scan,
+                Some(_) => {}
+                None => {
+                    if kept.len() == KEPT_SCANS_PER_FILE_MAX {
+                        kept.remove(0);
+                    }
+                    kept.push(kept_scan);
+                }
+            }
+        }
+        Ok((scan, bytes))
+    }
 }
 
 #[cfg(test)]

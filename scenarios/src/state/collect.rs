@@ -38,8 +38,8 @@ pub struct StateChecker {
     expected: Option<Expectation>,
     /// Logs read from disk snapshots (for the cost's sake: `streamsim bench` shows it).
     pub logs_read: u64,
-    /// The batches decoded by earlier reads (each sample reads every replica's whole log).
-    decoded: broker::inspect::DecodedBatches,
+    /// What earlier reads of the logs kept (each sample reads every replica's whole log).
+    inspect: broker::inspect::InspectCache,
 }
 
 impl StateChecker {
@@ -53,7 +53,7 @@ impl StateChecker {
             reported: BTreeSet::new(),
             expected: None,
             logs_read: 0,
-            decoded: broker::inspect::DecodedBatches::default(),
+            inspect: broker::inspect::InspectCache::default(),
         }
     }
 
@@ -107,7 +107,7 @@ impl StateChecker {
         }
         self.logs_read += 1;
         let snapshot = self.world.disk(&name).snapshot();
-        let log = match broker::inspect::replica_log_with(snapshot, partition, &mut self.decoded) {
+        let log = match broker::inspect::replica_log_with(snapshot, partition, &mut self.inspect) {
             Ok(log) => log,
             Err(error) => {
                 tracing::warn!(%partition, broker = leader, %error,
@@ -155,7 +155,7 @@ impl StateChecker {
         let Some(cluster) = self.cluster.clone() else {
             return;
         };
-        let state = read_cluster_with(&self.world, &cluster, moment, true, &mut self.decoded);
+        let state = read_cluster_with(&self.world, &cluster, moment, true, &mut self.inspect);
         self.absorb(&state);
     }
 
@@ -229,7 +229,7 @@ impl StateChecker {
         let Some(cluster) = self.cluster.clone() else {
             return Vec::new();
         };
-        let state = read_cluster_with(&self.world, &cluster, "at the end", true, &mut self.decoded);
+        let state = read_cluster_with(&self.world, &cluster, "at the end", true, &mut self.inspect);
         self.absorb(&state);
         let expected = self
             .expected
@@ -320,17 +320,17 @@ pub fn read_cluster(
         cluster,
         moment,
         with_records,
-        &mut broker::inspect::DecodedBatches::default(),
+        &mut broker::inspect::InspectCache::default(),
     )
 }
 
-/// [`read_cluster`], reusing (and adding to) the batches `decoded` kept from earlier reads.
+/// [`read_cluster`], reusing (and adding to) what `cache` kept from earlier reads.
 pub fn read_cluster_with(
     world: &World,
     cluster: &Cluster,
     moment: &str,
     with_records: bool,
-    decoded: &mut broker::inspect::DecodedBatches,
+    cache: &mut broker::inspect::InspectCache,
 ) -> ClusterState {
     let mut state = ClusterState {
         time_ns: sim::time::now_ns(),
@@ -347,7 +347,7 @@ pub fn read_cluster_with(
             .then(|| world.disk(&handle.name).snapshot());
         for replica in status.replicas {
             let log = snapshot.as_ref().and_then(|disk| {
-                broker::inspect::replica_log_with(disk.clone(), &replica.partition, decoded)
+                broker::inspect::replica_log_with(disk.clone(), &replica.partition, cache)
                     .map_err(|error| {
                         tracing::warn!(
                             broker = handle.id,
