@@ -654,7 +654,10 @@ fn a_segment_exactly_retention_ms_old_is_kept() {
 
 /// What `inspect::replica_log` returned before it took the batches from the recovery scan:
 /// open a snapshot, then read from the log start to the log end and decode every batch.
-fn replica_log_by_reads(snapshot: Disk) -> (u64, u64, Vec<(u64, u32, Vec<u8>)>) {
+/// A log's start, end and records (offset, leader epoch, value).
+type LogContent = (u64, u64, Vec<(u64, u32, Vec<u8>)>);
+
+fn replica_log_by_reads(snapshot: Disk) -> LogContent {
     let config = LogConfig {
         segment_bytes_max: u64::MAX / 4,
         ..LogConfig::default()
@@ -750,8 +753,7 @@ fn inspecting_a_log_returns_what_reading_it_returns() {
     let files = disk.list_prefix(DIR);
     let last_log = files
         .iter()
-        .filter(|name| name.ends_with(".log"))
-        .next_back()
+        .rfind(|name| name.ends_with(".log"))
         .unwrap()
         .clone();
     disk.append(&last_log, &[0, 0, 0, 0, 0, 0, 1]).unwrap();
