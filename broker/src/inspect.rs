@@ -56,9 +56,15 @@ impl InspectCache {
         let index = match kept.iter().position(|batch| batch.bytes == stored.bytes) {
             Some(index) => index,
             None => {
-                let batch = stored.decode()?;
+                // Decoded from a copy of its own: the values kept share these few bytes, not
+                // the whole segment file they were read from.
+                let own = StoredBatch {
+                    header: stored.header,
+                    bytes: Bytes::copy_from_slice(&stored.bytes),
+                };
+                let batch = own.decode()?;
                 kept.push(DecodedBatch {
-                    bytes: stored.bytes.clone(),
+                    bytes: own.bytes,
                     base_offset: batch.base_offset,
                     partition_leader_epoch: batch.partition_leader_epoch,
                     values: batch
