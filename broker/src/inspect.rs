@@ -7,18 +7,77 @@
 //! snapshot too: opening it writes).
 
 use crate::api::{ClusterMetadata, TopicPartition};
+use crate::batch::StoredBatch;
 use crate::controller::{ControllerConfig, ControllerCore, ControllerError};
 use crate::coordinator::{OFFSETS_JOURNAL, OFFSETS_JOURNAL_BYTES_MAX};
 use crate::log::{Log, LogConfig, LogError};
 use crate::offsets::{OffsetKey, OffsetStore, OffsetStoreError};
 use crate::storage::Storage;
+pub use bytes::Bytes;
+use std::collections::BTreeMap;
 
 /// One record as stored, with its offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
     pub offset: u64,
     pub leader_epoch: u32,
-    pub value: Vec<u8>,
+    /// Shares the bytes of the batch it was read from (no copy per record).
+    pub value: Bytes,
+}
+
+/// What reading replicas' logs keeps for the next reads of the same disks' snapshots: the state
+/// checker reads every replica's whole log at each sample, and followers hold the leader's
+/// batches byte for byte. Segment files are scanned only past the bytes of a scan kept from an
+/// earlier read ([`crate::log::SegmentScans`]), and a batch is decoded only when its stored
+/// bytes differ from every batch kept under the same base offset and CRC; they are compared in
+/// full, so what is reused is the decode of exactly those bytes (decoding is a function of them
+/// alone). Either way the result is what a fresh read returns.
+#[derive(Debug, Default)]
+pub struct InspectCache {
+    batches: BTreeMap<(u64, u32), Vec<DecodedBatch>>,
+    scans: crate::log::SegmentScans,
+}
+
+#[derive(Debug)]
+struct DecodedBatch {
+    bytes: Bytes,
+    base_offset: u64,
+    partition_leader_epoch: u32,
+    values: Vec<Bytes>,
+}
+
+impl InspectCache {
+    /// `stored` decoded (its values), from a batch kept earlier when the bytes are the same.
+    fn decode(&mut self, stored: &StoredBatch) -> Result<&DecodedBatch, LogError> {
+        let kept = self
+            .batches
+            .entry((stored.header.base_offset, stored.header.crc))
+            .or_default();
+        let index = match kept.iter().position(|batch| batch.bytes == stored.bytes) {
+            Some(index) => index,
+            None => {
+                // Decoded from a copy of its own: the values kept share these few bytes, not
+                // the whole segment file they were read from.
+                let own = StoredBatch {
+                    header: stored.header,
+                    bytes: Bytes::copy_from_slice(&stored.bytes),
+                };
+                let batch = own.decode()?;
+                kept.push(DecodedBatch {
+                    bytes: own.bytes,
+                    base_offset: batch.base_offset,
+                    partition_leader_epoch: batch.partition_leader_epoch,
+                    values: batch
+                        .records
+                        .into_iter()
+                        .map(|record| record.value)
+                        .collect(),
+                });
+                kept.len() - 1
+            }
+        };
+        Ok(&kept[index])
+    }
 }
 
 /// A replica's log as a broker's disk holds it.
@@ -45,6 +104,15 @@ pub fn replica_log<S: Storage + Clone>(
     snapshot: S,
     partition: &TopicPartition,
 ) -> Result<ReplicaLog, LogError> {
+    replica_log_with(snapshot, partition, &mut InspectCache::default())
+}
+
+/// [`replica_log`], reusing (and adding to) what `cache` kept from earlier reads.
+pub fn replica_log_with<S: Storage + Clone>(
+    snapshot: S,
+    partition: &TopicPartition,
+    cache: &mut InspectCache,
+) -> Result<ReplicaLog, LogError> {
     let directory = format!("log/{}-{}/", partition.topic, partition.partition);
     if snapshot.list(&directory)?.is_empty() {
         return Ok(ReplicaLog::default());
@@ -53,28 +121,24 @@ pub fn replica_log<S: Storage + Clone>(
         segment_bytes_max: u64::MAX / 4,
         ..LogConfig::default()
     };
-    let (log, _) = Log::open(snapshot, &directory, config)?;
+    // The batches from the log start to the log end, as recovery read and checked them (what
+    // reading the log from its start returns, without reading and checking every file again).
+    let (log, batches) = Log::open_with_batches(snapshot, &directory, config, &mut cache.scans)?;
     let mut records = Vec::new();
     let mut offset = log.log_start_offset();
-    while offset < log.log_end_offset() {
-        let read = log.read(offset, 1 << 20)?;
-        if read.batches.is_empty() {
-            break;
-        }
-        for stored in &read.batches {
-            let batch = stored.decode()?;
-            for (index, record) in batch.records.iter().enumerate() {
-                let record_offset = batch.base_offset + index as u64;
-                if record_offset >= offset {
-                    records.push(StoredRecord {
-                        offset: record_offset,
-                        leader_epoch: batch.partition_leader_epoch,
-                        value: record.value.to_vec(),
-                    });
-                }
+    for stored in &batches {
+        let batch = cache.decode(stored)?;
+        for (index, value) in batch.values.iter().enumerate() {
+            let record_offset = batch.base_offset + index as u64;
+            if record_offset >= offset {
+                records.push(StoredRecord {
+                    offset: record_offset,
+                    leader_epoch: batch.partition_leader_epoch,
+                    value: value.clone(),
+                });
             }
-            offset = offset.max(batch.base_offset + batch.records.len() as u64);
         }
+        offset = offset.max(batch.base_offset + batch.values.len() as u64);
     }
     Ok(ReplicaLog {
         log_start_offset: log.log_start_offset(),

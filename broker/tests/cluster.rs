@@ -305,7 +305,10 @@ fn verify(
             replica_records(world.disk(&handle.name).snapshot(), &partition).expect("readable log");
         logs.insert(
             id,
-            records.into_iter().map(|r| (r.offset, r.value)).collect(),
+            records
+                .into_iter()
+                .map(|r| (r.offset, r.value.to_vec()))
+                .collect(),
         );
     }
     let mut verdict = Verdict {

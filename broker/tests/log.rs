@@ -651,3 +651,127 @@ fn a_segment_exactly_retention_ms_old_is_kept() {
     );
     assert_eq!(log.log_start_offset(), 2);
 }
+
+/// What `inspect::replica_log` returned before it took the batches from the recovery scan:
+/// open a snapshot, then read from the log start to the log end and decode every batch.
+/// A log's start, end and records (offset, leader epoch, value).
+type LogContent = (u64, u64, Vec<(u64, u32, Vec<u8>)>);
+
+fn replica_log_by_reads(snapshot: Disk) -> LogContent {
+    let config = LogConfig {
+        segment_bytes_max: u64::MAX / 4,
+        ..LogConfig::default()
+    };
+    if snapshot.list_prefix(DIR).is_empty() {
+        return (0, 0, Vec::new());
+    }
+    let (log, _) = Log::open(snapshot, DIR, config).expect("open");
+    let mut records = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let read = log.read(offset, 1 << 20).expect("read");
+        if read.batches.is_empty() {
+            break;
+        }
+        for stored in &read.batches {
+            let batch = stored.decode().expect("decode");
+            for (index, record) in batch.records.iter().enumerate() {
+                let record_offset = batch.base_offset + index as u64;
+                if record_offset >= offset {
+                    records.push((
+                        record_offset,
+                        batch.partition_leader_epoch,
+                        record.value.to_vec(),
+                    ));
+                }
+            }
+            offset = offset.max(batch.base_offset + batch.records.len() as u64);
+        }
+    }
+    (log.log_start_offset(), log.log_end_offset(), records)
+}
+
+/// Compares with a fresh cache, then twice with `kept` (the cache of every earlier comparison
+/// of the test: a scan resumed past kept bytes, a reused decode, must read as a first read does).
+fn assert_inspection_reads_as_reads_do(
+    disk: &Disk,
+    kept: &mut broker::inspect::InspectCache,
+    what: &str,
+) {
+    let partition = broker::api::TopicPartition::new("orders", 0);
+    let expected = replica_log_by_reads(disk.snapshot());
+    let mut fresh = broker::inspect::InspectCache::default();
+    for round in 0..3 {
+        let cache = if round == 0 { &mut fresh } else { &mut *kept };
+        let log =
+            broker::inspect::replica_log_with(disk.snapshot(), &partition, cache).expect("inspect");
+        let records: Vec<(u64, u32, Vec<u8>)> = log
+            .records
+            .iter()
+            .map(|record| (record.offset, record.leader_epoch, record.value.to_vec()))
+            .collect();
+        assert_eq!(
+            (log.log_start_offset, log.log_end_offset, records),
+            expected,
+            "{what}"
+        );
+    }
+}
+
+/// The state checker's reading of a replica's log (batches taken from the recovery scan) returns
+/// what opening the log and reading it from its start returns: several segments, a log start
+/// inside a batch, segments deleted below it, a torn tail, a missing middle segment, nothing.
+#[test]
+fn inspecting_a_log_returns_what_reading_it_returns() {
+    let disk = disk(7);
+    let kept = &mut broker::inspect::InspectCache::default();
+    assert_inspection_reads_as_reads_do(&disk, kept, "no log");
+    let mut log = open(&disk, small_segments());
+    let append = |log: &mut Log<Disk>, from: u64, to: u64| {
+        for n in from..to {
+            let values: Vec<String> = (0..(n % 3 + 1)).map(|i| format!("v{n}-{i}")).collect();
+            let values: Vec<&str> = values.iter().map(String::as_str).collect();
+            log.append_as_leader(batch(&values, n as i64), 1 + (n / 10) as u32, n as i64)
+                .unwrap();
+        }
+        log.sync().unwrap();
+    };
+    append(&mut log, 0, 2);
+    assert_inspection_reads_as_reads_do(&disk, kept, "one segment");
+    append(&mut log, 2, 3);
+    assert_inspection_reads_as_reads_do(&disk, kept, "the segment grew");
+    append(&mut log, 3, 40);
+    assert!(log.segments().len() > 3, "several segments");
+    assert_inspection_reads_as_reads_do(&disk, kept, "several segments");
+    // A log start inside a batch (batch 5 holds offsets 7..=9), then past whole segments.
+    log.advance_log_start(8).unwrap();
+    assert_inspection_reads_as_reads_do(&disk, kept, "log start inside a batch");
+    log.advance_log_start(30).unwrap();
+    assert_inspection_reads_as_reads_do(&disk, kept, "segments deleted below the log start");
+    append(&mut log, 40, 44);
+    assert_inspection_reads_as_reads_do(&disk, kept, "grown again");
+    let files = disk.list_prefix(DIR);
+    let last_log = files
+        .iter()
+        .rfind(|name| name.ends_with(".log"))
+        .unwrap()
+        .clone();
+    disk.append(&last_log, &[0, 0, 0, 0, 0, 0, 1]).unwrap();
+    assert_inspection_reads_as_reads_do(&disk, kept, "a torn tail");
+    let logs: Vec<&String> = files.iter().filter(|name| name.ends_with(".log")).collect();
+    assert!(logs.len() >= 3, "segments left: {logs:?}");
+    disk.delete(logs[1]).unwrap();
+    assert_inspection_reads_as_reads_do(&disk, kept, "a missing middle segment");
+    drop(log);
+    let mut log = open(&disk, small_segments());
+    append(&mut log, 44, 46);
+    assert_inspection_reads_as_reads_do(&disk, kept, "reopened and grown");
+    let end = log.log_end_offset();
+    log.advance_log_start(end).unwrap();
+    assert_inspection_reads_as_reads_do(&disk, kept, "log start at the log end");
+    // Another disk with other bytes under the same file names.
+    let other = common::disk(8);
+    let mut log = open(&other, small_segments());
+    append(&mut log, 0, 5);
+    assert_inspection_reads_as_reads_do(&other, kept, "another disk");
+}

@@ -504,60 +504,23 @@ impl Consumer {
         if self.closing != Closing::Open || records_max == 0 {
             return delivered;
         }
-        let keys: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
-        if keys.is_empty() {
+        let partitions = self.partitions.len();
+        if partitions == 0 {
             return delivered;
         }
-        let start = self.poll_cursor % keys.len();
+        let start = self.poll_cursor % partitions;
         self.poll_cursor = self.poll_cursor.wrapping_add(1);
         // What the polls before this one delivered (`CommitPositionPolicy::PreviousPoll`).
         for state in self.partitions.values_mut() {
             state.delivered_before_poll = state.delivered_next;
         }
         let mut resets = Vec::new();
-        for i in 0..keys.len() {
-            let partition = &keys[(start + i) % keys.len()];
-            let state = self.partitions.get_mut(partition).expect("key exists");
-            let mut delivered_here = 0;
-            while delivered.len() < records_max {
-                let (offset, value) = match state.buffer.front() {
-                    None => break,
-                    Some(Buffered::Reset { .. }) if delivered_here > 0 => {
-                        // The jump is recorded before the poll that delivers what follows it.
-                        break;
-                    }
-                    Some(Buffered::Reset { from, to, reason }) => {
-                        resets.push(Op::Reset {
-                            topic: partition.topic.clone().into(),
-                            partition: partition.partition,
-                            from: *from,
-                            to: *to,
-                            reason: reason.as_str().into(),
-                        });
-                        state.delivered_next = *to;
-                        state.buffer.pop_front();
-                        continue;
-                    }
-                    Some(Buffered::Record { .. }) => match state.buffer.pop_front() {
-                        Some(Buffered::Record { offset, value }) => (offset, value),
-                        _ => unreachable!("the front is a record"),
-                    },
-                };
-                delivered_here += 1;
-                state.delivered_any = true;
-                assert!(
-                    offset >= state.delivered_next,
-                    "{partition}: delivering {offset} below the position {}",
-                    state.delivered_next
-                );
-                state.delivered_next = offset + 1;
-                delivered.push(PolledRecord {
-                    topic: partition.topic.clone().into(),
-                    partition: partition.partition,
-                    offset,
-                    value: value.into(),
-                });
-            }
+        // The partitions in key order from the `start`-th, wrapping around (no copy of the keys).
+        for (partition, state) in self.partitions.iter_mut().skip(start) {
+            deliver_from(partition, state, records_max, &mut delivered, &mut resets);
+        }
+        for (partition, state) in self.partitions.iter_mut().take(start) {
+            deliver_from(partition, state, records_max, &mut delivered, &mut resets);
         }
         for reset in resets {
             self.record(reset);
@@ -768,10 +731,70 @@ impl Consumer {
         }
         self.maybe_offset_fetch(now_ms);
         self.maybe_commit(now_ms);
-        let partitions: Vec<TopicPartition> = self.partitions.keys().cloned().collect();
+        // Only the partitions `maybe_request` does not turn away at once (a request in flight, a
+        // retry not due): it changes nothing of the other partitions' states, so filtering first
+        // is the same, without cloning every partition's name at every step.
+        let partitions: Vec<TopicPartition> = self
+            .partitions
+            .iter()
+            .filter(|(_, state)| !state.request_in_flight && now_ms >= state.retry_at_ms)
+            .map(|(partition, _)| partition.clone())
+            .collect();
         for partition in partitions {
             self.maybe_request(now_ms, &partition);
         }
+    }
+}
+
+/// One partition's part of a poll: its buffered records up to `records_max` delivered in all,
+/// stopping before a reset that follows records it delivered (a reset is recorded before the
+/// poll that delivers what follows it).
+fn deliver_from(
+    partition: &TopicPartition,
+    state: &mut PartitionState,
+    records_max: usize,
+    delivered: &mut Vec<PolledRecord>,
+    resets: &mut Vec<Op>,
+) {
+    let mut delivered_here = 0;
+    while delivered.len() < records_max {
+        let (offset, value) = match state.buffer.front() {
+            None => break,
+            Some(Buffered::Reset { .. }) if delivered_here > 0 => {
+                // The jump is recorded before the poll that delivers what follows it.
+                break;
+            }
+            Some(Buffered::Reset { from, to, reason }) => {
+                resets.push(Op::Reset {
+                    topic: partition.topic.clone().into(),
+                    partition: partition.partition,
+                    from: *from,
+                    to: *to,
+                    reason: reason.as_str().into(),
+                });
+                state.delivered_next = *to;
+                state.buffer.pop_front();
+                continue;
+            }
+            Some(Buffered::Record { .. }) => match state.buffer.pop_front() {
+                Some(Buffered::Record { offset, value }) => (offset, value),
+                _ => unreachable!("the front is a record"),
+            },
+        };
+        delivered_here += 1;
+        state.delivered_any = true;
+        assert!(
+            offset >= state.delivered_next,
+            "{partition}: delivering {offset} below the position {}",
+            state.delivered_next
+        );
+        state.delivered_next = offset + 1;
+        delivered.push(PolledRecord {
+            topic: partition.topic.clone().into(),
+            partition: partition.partition,
+            offset,
+            value: value.into(),
+        });
     }
 }
 

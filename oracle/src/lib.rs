@@ -106,6 +106,7 @@ pub mod event;
 pub mod gen;
 mod intern;
 mod json;
+mod line;
 pub mod reader;
 pub mod result;
 

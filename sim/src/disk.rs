@@ -213,15 +213,21 @@ impl Disk {
     /// Reads up to `len` bytes at `position`; shorter at the end of the file, empty past it.
     pub fn read(&self, name: &str, position: u64, len: usize) -> Result<Vec<u8>, DiskError> {
         let mut state = self.lock();
-        if !state.files.contains_key(name) {
+        // One lookup of the file (reads, appends and syncs run for every batch).
+        let DiskState {
+            files,
+            faults,
+            rng,
+            stats,
+        } = &mut *state;
+        let Some(file) = files.get(name) else {
             return Err(not_found(name));
-        }
-        state.inject_read_fault(name)?;
-        let file = &state.files[name];
+        };
+        inject_read_fault(faults, rng, stats, name)?;
         let start = (position as usize).min(file.data.len());
         let end = start.saturating_add(len).min(file.data.len());
         let bytes = file.data[start..end].to_vec();
-        state.stats.bytes_read += bytes.len() as u64;
+        stats.bytes_read += bytes.len() as u64;
         Ok(bytes)
     }
 
@@ -233,17 +239,18 @@ impl Disk {
     /// Appends to the end of a file (volatile until `sync`).
     pub fn append(&self, name: &str, data: &[u8]) -> Result<(), DiskError> {
         let mut state = self.lock();
-        if !state.files.contains_key(name) {
+        let DiskState {
+            files,
+            faults,
+            rng,
+            stats,
+        } = &mut *state;
+        let Some(file) = files.get_mut(name) else {
             return Err(not_found(name));
-        }
-        state.inject_write_fault(name)?;
-        state.stats.bytes_written += data.len() as u64;
-        state
-            .files
-            .get_mut(name)
-            .expect("checked above")
-            .data
-            .extend_from_slice(data);
+        };
+        inject_write_fault(faults, rng, stats, name)?;
+        stats.bytes_written += data.len() as u64;
+        file.data.extend_from_slice(data);
         Ok(())
     }
 
@@ -271,12 +278,17 @@ impl Disk {
     /// Makes every byte written so far to this file durable.
     pub fn sync(&self, name: &str) -> Result<(), DiskError> {
         let mut state = self.lock();
-        if !state.files.contains_key(name) {
+        let DiskState {
+            files,
+            faults,
+            rng,
+            stats,
+        } = &mut *state;
+        let Some(file) = files.get_mut(name) else {
             return Err(not_found(name));
-        }
-        state.inject_write_fault(name)?;
-        state.stats.syncs += 1;
-        let file = state.files.get_mut(name).expect("checked above");
+        };
+        inject_write_fault(faults, rng, stats, name)?;
+        stats.syncs += 1;
         file.durable_len = file.data.len();
         Ok(())
     }
@@ -500,37 +512,51 @@ impl Disk {
 }
 
 impl DiskState {
-    fn inject_read_fault(&mut self, name: &str) -> Result<(), DiskError> {
-        let fail = if self.faults.fail_next_reads > 0 {
-            self.faults.fail_next_reads -= 1;
-            true
-        } else {
-            self.faults.read_error_rate > 0.0 && self.rng.gen_bool(self.faults.read_error_rate)
-        };
-        if fail {
-            self.stats.injected_read_errors += 1;
-            return Err(DiskError::ReadFault {
-                name: name.to_string(),
-            });
-        }
-        Ok(())
-    }
-
     fn inject_write_fault(&mut self, name: &str) -> Result<(), DiskError> {
-        let fail = if self.faults.fail_next_writes > 0 {
-            self.faults.fail_next_writes -= 1;
-            true
-        } else {
-            self.faults.write_error_rate > 0.0 && self.rng.gen_bool(self.faults.write_error_rate)
-        };
-        if fail {
-            self.stats.injected_write_errors += 1;
-            return Err(DiskError::WriteFault {
-                name: name.to_string(),
-            });
-        }
-        Ok(())
+        inject_write_fault(&mut self.faults, &mut self.rng, &mut self.stats, name)
     }
+}
+
+fn inject_read_fault(
+    faults: &mut DiskFaults,
+    rng: &mut ChaCha8Rng,
+    stats: &mut DiskStats,
+    name: &str,
+) -> Result<(), DiskError> {
+    let fail = if faults.fail_next_reads > 0 {
+        faults.fail_next_reads -= 1;
+        true
+    } else {
+        faults.read_error_rate > 0.0 && rng.gen_bool(faults.read_error_rate)
+    };
+    if fail {
+        stats.injected_read_errors += 1;
+        return Err(DiskError::ReadFault {
+            name: name.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn inject_write_fault(
+    faults: &mut DiskFaults,
+    rng: &mut ChaCha8Rng,
+    stats: &mut DiskStats,
+    name: &str,
+) -> Result<(), DiskError> {
+    let fail = if faults.fail_next_writes > 0 {
+        faults.fail_next_writes -= 1;
+        true
+    } else {
+        faults.write_error_rate > 0.0 && rng.gen_bool(faults.write_error_rate)
+    };
+    if fail {
+        stats.injected_write_errors += 1;
+        return Err(DiskError::WriteFault {
+            name: name.to_string(),
+        });
+    }
+    Ok(())
 }
 
 fn not_found(name: &str) -> DiskError {

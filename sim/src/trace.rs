@@ -64,11 +64,13 @@ impl Trace {
     /// Feeds one item (an event's canonical bytes).
     pub fn feed(&self, item: &[u8]) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        // FNV-1a over the item's bytes, then the separator (a plain loop: the chained iterator
+        // of one extra byte cost a branch per byte).
         let mut hash = state.hash;
-        for &byte in item.iter().chain(std::iter::once(&ITEM_SEPARATOR)) {
-            hash ^= byte as u64;
-            hash = hash.wrapping_mul(FNV_PRIME);
+        for &byte in item {
+            hash = (hash ^ byte as u64).wrapping_mul(FNV_PRIME);
         }
+        hash = (hash ^ ITEM_SEPARATOR as u64).wrapping_mul(FNV_PRIME);
         state.hash = hash;
         state.items += 1;
     }

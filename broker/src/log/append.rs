@@ -85,7 +85,7 @@ impl<S: Storage + Clone> Log<S> {
             self.roll_active()?;
         }
         let log_file = self.active().log_file.clone();
-        if let Err(error) = self.storage.append(&log_file, &bytes) {
+        if let Err(error) = self.storage.append(&log_file, bytes) {
             if error.is_not_found() {
                 self.go_offline(format!("active segment {log_file} vanished"));
             }

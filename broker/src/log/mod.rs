@@ -74,7 +74,8 @@ use crate::journal::Journal;
 use crate::policy::SegmentViewPolicy;
 use crate::producer_state::{ProducerBatch, ProducerStateError, ProducerStateTable, SequenceCheck};
 use crate::storage::{Storage, StorageError};
-use segment::{parse_segment_file, scan_segment, Segment, SegmentFileKind};
+pub use segment::SegmentScans;
+use segment::{parse_segment_file, scan_segment, scan_segment_bytes, Segment, SegmentFileKind};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

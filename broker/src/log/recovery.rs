@@ -11,6 +11,51 @@ impl<S: Storage + Clone> Log<S> {
         dir: &str,
         config: LogConfig,
     ) -> Result<(Log<S>, RecoveryReport), LogError> {
+        Log::open_scanned(storage, dir, config, None, None)
+    }
+
+    /// [`Log::open`], also returning every batch the recovered log holds from the batch holding
+    /// its log start to its log end, in order: what reading the log from its log start to its
+    /// end returns, taken from the bytes the recovery scan read and checked (each segment file
+    /// is read once; recovery truncated every kept file to the batches it checked).
+    /// `scans` are the scans kept from earlier openings (on other snapshots of the disk), which
+    /// spare scanning again the batches they checked (see [`SegmentScans`]).
+    pub(crate) fn open_with_batches(
+        storage: S,
+        dir: &str,
+        config: LogConfig,
+        scans: &mut SegmentScans,
+    ) -> Result<(Log<S>, Vec<StoredBatch>), LogError> {
+        let mut scanned = BTreeMap::new();
+        let (log, _) = Log::open_scanned(storage, dir, config, Some(&mut scanned), Some(scans))?;
+        let log_start = log.log_start_offset;
+        let mut batches = Vec::new();
+        for base in log.segments.keys() {
+            // A segment recovery created (an empty log) was not scanned: it holds nothing.
+            let Some((bytes, scanned_batches)) = scanned.remove(base) else {
+                continue;
+            };
+            for batch in scanned_batches {
+                if batch.header.next_offset() <= log_start {
+                    continue;
+                }
+                let position = batch.position as usize;
+                batches.push(StoredBatch {
+                    header: batch.header,
+                    bytes: bytes.slice(position..position + batch.header.batch_bytes() as usize),
+                });
+            }
+        }
+        Ok((log, batches))
+    }
+
+    fn open_scanned(
+        storage: S,
+        dir: &str,
+        config: LogConfig,
+        mut scanned: Option<&mut BTreeMap<u64, (bytes::Bytes, Vec<segment::ScannedBatch>)>>,
+        mut scans: Option<&mut SegmentScans>,
+    ) -> Result<(Log<S>, RecoveryReport), LogError> {
         config.validate()?;
         let dir = normalize_dir(dir);
         let (log_start_journal, journal_recovery) =
@@ -77,7 +122,13 @@ impl<S: Storage + Clone> Log<S> {
                 report.segments_deleted.push(base);
                 continue;
             }
-            let scan = scan_segment(&log.storage, &log_file, base, true)?;
+            let (scan, bytes) = match scans.as_deref_mut() {
+                Some(scans) => scans.scan(&log.storage, &log_file, base)?,
+                None => {
+                    let (scan, bytes) = scan_segment_bytes(&log.storage, &log_file, base, true)?;
+                    (scan, bytes::Bytes::from(bytes))
+                }
+            };
             let id = log.new_segment_id();
             let mut segment = Segment::empty(id, &log.dir, base);
             for scanned in &scan.batches {
@@ -97,6 +148,9 @@ impl<S: Storage + Clone> Log<S> {
             }
             expected_base = Some(segment.next_offset);
             log.segments.insert(base, segment);
+            if let Some(scanned) = scanned.as_deref_mut() {
+                scanned.insert(base, (bytes, scan.batches));
+            }
         }
 
         // The log start: the checkpoint or the first segment, whichever is later.

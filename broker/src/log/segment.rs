@@ -7,11 +7,31 @@ use crate::storage::{Storage, StorageError};
 const OFFSET_DIGITS: usize = 20;
 
 pub(crate) fn log_file_name(dir: &str, base_offset: u64) -> String {
-    format!("{dir}{base_offset:0width$}.log", width = OFFSET_DIGITS)
+    segment_file_name(dir, base_offset, ".log")
 }
 
 pub(crate) fn index_file_name(dir: &str, base_offset: u64) -> String {
-    format!("{dir}{base_offset:0width$}.index", width = OFFSET_DIGITS)
+    segment_file_name(dir, base_offset, ".index")
+}
+
+/// `{dir}{base_offset:020}{suffix}`, without the formatting machinery: recovery builds two names
+/// per segment on every open, and the state checker opens every replica's log at each sample.
+fn segment_file_name(dir: &str, base_offset: u64, suffix: &str) -> String {
+    // u64::MAX has 20 digits: the zero-padded form is always exactly OFFSET_DIGITS long.
+    let mut digits = [b'0'; OFFSET_DIGITS];
+    let mut rest = base_offset;
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut name = String::with_capacity(dir.len() + OFFSET_DIGITS + suffix.len());
+    name.push_str(dir);
+    name.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+    name.push_str(suffix);
+    name
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,11 +160,32 @@ pub(crate) fn scan_segment(
     base_offset: u64,
     verify: bool,
 ) -> Result<SegmentScan, StorageError> {
+    Ok(scan_segment_bytes(storage, log_file, base_offset, verify)?.0)
+}
+
+/// [`scan_segment`], also returning the file's bytes as read.
+pub(crate) fn scan_segment_bytes(
+    storage: &impl Storage,
+    log_file: &str,
+    base_offset: u64,
+    verify: bool,
+) -> Result<(SegmentScan, Vec<u8>), StorageError> {
     let bytes = storage.read(log_file, 0, usize::MAX)?;
+    let scan = scan_from(&bytes, Vec::new(), 0, base_offset, verify);
+    Ok((scan, bytes))
+}
+
+/// The scan of `bytes` from `position`, where the batch at `expected_offset` should start, after
+/// `batches` (the valid batches before `position`). Each batch's verdict depends only on its own
+/// bytes, its position, the offset expected there and whether the file holds all of it.
+fn scan_from(
+    bytes: &[u8],
+    mut batches: Vec<ScannedBatch>,
+    mut position: u64,
+    mut expected_offset: u64,
+    verify: bool,
+) -> SegmentScan {
     let file_bytes = bytes.len() as u64;
-    let mut batches = Vec::new();
-    let mut position = 0u64;
-    let mut expected_offset = base_offset;
     let stopped = loop {
         if position == file_bytes {
             break None;
@@ -182,17 +223,124 @@ pub(crate) fn scan_segment(
         expected_offset = header.next_offset();
         position += header.batch_bytes();
     };
-    Ok(SegmentScan {
+    SegmentScan {
         batches,
         valid_bytes: position,
         file_bytes,
         stopped,
-    })
+    }
+}
+
+/// Verified scans of segment files kept between openings of logs on snapshots of the same disks
+/// (the state checker opens every replica's log at each sample). A file that starts with the
+/// bytes of a kept scan that ended cleanly at its end (older segments unchanged, the active one
+/// grown by appends) is scanned only past them: the batches there were valid in the kept bytes
+/// and are the same bytes now (each verdict depends only on the batch's own bytes; see
+/// [`scan_from`]), so the result is the full scan's.
+#[derive(Debug, Default)]
+pub struct SegmentScans {
+    /// Per file name: the clean scans kept (several disks may hold different bytes under it).
+    kept: std::collections::BTreeMap<String, Vec<KeptScan>>,
+}
+
+#[derive(Debug)]
+struct KeptScan {
+    base_offset: u64,
+    bytes: bytes::Bytes,
+    batches: Vec<ScannedBatch>,
+}
+
+/// Kept scans per file name at most: one per replica of the partition, and a few to spare.
+const KEPT_SCANS_PER_FILE_MAX: usize = 8;
+
+impl SegmentScans {
+    /// [`scan_segment_bytes`] with `verify`, from a kept scan when one is a prefix of the file.
+    pub(crate) fn scan(
+        &mut self,
+        storage: &impl Storage,
+        log_file: &str,
+        base_offset: u64,
+    ) -> Result<(SegmentScan, bytes::Bytes), StorageError> {
+        let bytes = bytes::Bytes::from(storage.read(log_file, 0, usize::MAX)?);
+        let kept = self.kept.entry(log_file.to_string()).or_default();
+        // The longest kept clean scan whose bytes start the file.
+        let prefix = kept
+            .iter()
+            .enumerate()
+            .filter(|(_, scan)| {
+                scan.base_offset == base_offset
+                    && scan.bytes.len() <= bytes.len()
+                    && scan.bytes[..] == bytes[..scan.bytes.len()]
+            })
+            .max_by_key(|(_, scan)| scan.bytes.len())
+            .map(|(index, _)| index);
+        let scan = match prefix {
+            Some(index) => {
+                let prefix = &kept[index];
+                let expected_offset = prefix
+                    .batches
+                    .last()
+                    .map_or(base_offset, |batch| batch.header.next_offset());
+                scan_from(
+                    &bytes,
+                    prefix.batches.clone(),
+                    prefix.bytes.len() as u64,
+                    expected_offset,
+                    true,
+                )
+            }
+            None => scan_from(&bytes, Vec::new(), 0, base_offset, true),
+        };
+        if scan.stopped.is_none() {
+            let kept_scan = KeptScan {
+                base_offset,
+                bytes: bytes.clone(),
+                batches: scan.batches.clone(),
+            };
+            match prefix {
+                // The file grew from the kept bytes: they are not needed any more.
+                Some(index) if kept[index].bytes.len() < bytes.len() => kept[index] = kept_scan,
+                Some(_) => {}
+                None => {
+                    if kept.len() == KEPT_SCANS_PER_FILE_MAX {
+                        kept.remove(0);
+                    }
+                    kept.push(kept_scan);
+                }
+            }
+        }
+        Ok((scan, bytes))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_are_zero_padded_like_format() {
+        for offset in [
+            0,
+            1,
+            9,
+            10,
+            42,
+            99_999,
+            1 << 40,
+            u64::MAX / 10,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            assert_eq!(
+                log_file_name("d/", offset),
+                format!("d/{offset:0width$}.log", width = OFFSET_DIGITS)
+            );
+            assert_eq!(
+                index_file_name("d/", offset),
+                format!("d/{offset:0width$}.index", width = OFFSET_DIGITS)
+            );
+        }
+    }
 
     #[test]
     fn file_names_round_trip() {

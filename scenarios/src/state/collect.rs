@@ -38,6 +38,8 @@ pub struct StateChecker {
     expected: Option<Expectation>,
     /// Logs read from disk snapshots (for the cost's sake: `streamsim bench` shows it).
     pub logs_read: u64,
+    /// What earlier reads of the logs kept (each sample reads every replica's whole log).
+    inspect: broker::inspect::InspectCache,
 }
 
 impl StateChecker {
@@ -51,6 +53,7 @@ impl StateChecker {
             reported: BTreeSet::new(),
             expected: None,
             logs_read: 0,
+            inspect: broker::inspect::InspectCache::default(),
         }
     }
 
@@ -103,7 +106,8 @@ impl StateChecker {
             return;
         }
         self.logs_read += 1;
-        let log = match broker::inspect::replica_log(self.world.disk(&name).snapshot(), partition) {
+        let snapshot = self.world.disk(&name).snapshot();
+        let log = match broker::inspect::replica_log_with(snapshot, partition, &mut self.inspect) {
             Ok(log) => log,
             Err(error) => {
                 tracing::warn!(%partition, broker = leader, %error,
@@ -151,7 +155,7 @@ impl StateChecker {
         let Some(cluster) = self.cluster.clone() else {
             return;
         };
-        let state = read_cluster(&self.world, &cluster, moment, true);
+        let state = read_cluster_with(&self.world, &cluster, moment, true, &mut self.inspect);
         self.absorb(&state);
     }
 
@@ -193,7 +197,7 @@ impl StateChecker {
                     }
                     let exposure = Exposure {
                         offset: record.offset,
-                        value: record.value.clone(),
+                        value: record.value.to_vec(),
                         leader_epoch: Some(record.leader_epoch),
                         source: ExposureSource::Leader {
                             broker: leader.broker,
@@ -225,7 +229,7 @@ impl StateChecker {
         let Some(cluster) = self.cluster.clone() else {
             return Vec::new();
         };
-        let state = read_cluster(&self.world, &cluster, "at the end", true);
+        let state = read_cluster_with(&self.world, &cluster, "at the end", true, &mut self.inspect);
         self.absorb(&state);
         let expected = self
             .expected
@@ -311,6 +315,23 @@ pub fn read_cluster(
     moment: &str,
     with_records: bool,
 ) -> ClusterState {
+    read_cluster_with(
+        world,
+        cluster,
+        moment,
+        with_records,
+        &mut broker::inspect::InspectCache::default(),
+    )
+}
+
+/// [`read_cluster`], reusing (and adding to) what `cache` kept from earlier reads.
+pub fn read_cluster_with(
+    world: &World,
+    cluster: &Cluster,
+    moment: &str,
+    with_records: bool,
+    cache: &mut broker::inspect::InspectCache,
+) -> ClusterState {
     let mut state = ClusterState {
         time_ns: sim::time::now_ns(),
         moment: moment.to_string(),
@@ -326,7 +347,7 @@ pub fn read_cluster(
             .then(|| world.disk(&handle.name).snapshot());
         for replica in status.replicas {
             let log = snapshot.as_ref().and_then(|disk| {
-                broker::inspect::replica_log(disk.clone(), &replica.partition)
+                broker::inspect::replica_log_with(disk.clone(), &replica.partition, cache)
                     .map_err(|error| {
                         tracing::warn!(
                             broker = handle.id,

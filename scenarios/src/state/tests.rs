@@ -2,7 +2,7 @@
 
 use super::*;
 use broker::api::TopicPartition;
-use broker::inspect::{ReplicaLog, StoredRecord};
+use broker::inspect::{Bytes, ReplicaLog, StoredRecord};
 use oracle::event::CommitPhase;
 use oracle::{Event, Op};
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ fn records(from: u64, to: u64, epoch: u32) -> Vec<StoredRecord> {
         .map(|offset| StoredRecord {
             offset,
             leader_epoch: epoch,
-            value: format!("v{offset}").into_bytes(),
+            value: format!("v{offset}").into_bytes().into(),
         })
         .collect()
 }
@@ -75,8 +75,8 @@ fn replicas_that_agree_below_their_high_watermarks_pass() {
 #[test]
 fn a_different_value_below_both_high_watermarks_diverges() {
     let mut b_records = records(0, 10, 0);
-    b_records[4].value = b"other".to_vec();
-    b_records[6].value = b"other".to_vec();
+    b_records[4].value = Bytes::from_static(b"other");
+    b_records[6].value = Bytes::from_static(b"other");
     let a = replica(1, 10, records(0, 10, 0));
     let b = replica(2, 9, b_records);
     let anomalies = check_agreement(&state(vec![a, b]));
@@ -112,7 +112,7 @@ fn differences_at_or_above_a_high_watermark_are_not_committed() {
     // Broker 2's tail from offset 8 differs, but its high watermark is 8: uncommitted.
     let mut b_records = records(0, 8, 0);
     b_records.extend(records(8, 12, 1).into_iter().map(|mut record| {
-        record.value = b"uncommitted".to_vec();
+        record.value = Bytes::from_static(b"uncommitted");
         record
     }));
     let anomalies = check_agreement(&state(vec![
@@ -326,7 +326,7 @@ fn exposed_records_must_stay_unless_retention_removed_them() {
     assert!(check_exposed_records(&ledger, &short).is_empty());
 
     let mut changed = records(0, 12, 0);
-    changed[5].value = b"new".to_vec();
+    changed[5].value = Bytes::from_static(b"new");
     changed[5].leader_epoch = 1;
     let changed = state(vec![leading(replica(1, 10, changed), 1, &[1])]);
     let anomalies = check_exposed_records(&ledger, &changed);
