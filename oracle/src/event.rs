@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, Serializer};
 
 /// docs/history-format.md `type`: how an operation ended, or that it began.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -567,13 +567,15 @@ impl<'a> Event<'a> {
 
     /// The event as one JSON object without a newline: one docs/history-format.md line.
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self)
-            .expect("an Event always serializes: its fields are strings and integers")
+        let mut line = Vec::new();
+        self.write_json_line(&mut line);
+        String::from_utf8(line).expect("line.rs writes UTF-8: keys are ASCII, values escaped UTF-8")
     }
 
     /// Appends the event's line (JSON, no newline) to `out`.
     pub fn write_json_line(&self, out: &mut Vec<u8>) {
-        // Byte for byte what `serde_json::to_writer(out, self)` writes (line.rs holds it to that).
+        // Byte for byte what serde_json would write for the contract's fields (line.rs's tests hold it
+        // to a serde reference).
         crate::line::write_event_line(self, out);
     }
 
@@ -806,191 +808,14 @@ impl<'a> TopicPartitionOffset<'a> {
 /// Writes the fields of one event in the contract's order: `time`, `process`, `type`, `f`, then the operation's
 /// fields. Optional fields that are absent are omitted; `key` (send invoke) and `error` (request) are always written,
 /// `null` when absent, because the contract makes them required and nullable.
+///
+/// One writer makes the line (`line.rs`); serializing an event embeds that line as it is (a report's JSON
+/// document holds the same bytes as the history file).
 impl Serialize for Event<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("time", &self.time_ns)?;
-        map.serialize_entry("process", &self.process)?;
-        map.serialize_entry("type", self.op.event_type().as_str())?;
-        map.serialize_entry("f", self.op.f())?;
-        match &self.op {
-            Op::SendInvoke { topic, key, value } => {
-                map.serialize_entry("topic", topic)?;
-                map.serialize_entry("key", key)?;
-                map.serialize_entry("value", value)?;
-            }
-            Op::SendOk {
-                value,
-                topic,
-                partition,
-                offset,
-                pid,
-                epoch,
-                sequence,
-                acks,
-            } => {
-                map.serialize_entry("value", value)?;
-                map.serialize_entry("topic", topic)?;
-                map.serialize_entry("partition", partition)?;
-                map.serialize_entry("offset", offset)?;
-                if let Some(pid) = pid {
-                    map.serialize_entry("pid", pid)?;
-                }
-                if let Some(epoch) = epoch {
-                    map.serialize_entry("epoch", epoch)?;
-                }
-                if let Some(sequence) = sequence {
-                    map.serialize_entry("sequence", sequence)?;
-                }
-                // `acks=all` is the contract's default: written only when it is not that.
-                if let SendAcks::Leader { leader_epoch } = acks {
-                    map.serialize_entry("acks", acks.as_str())?;
-                    if let Some(leader_epoch) = leader_epoch {
-                        map.serialize_entry("leader_epoch", leader_epoch)?;
-                    }
-                }
-            }
-            Op::SendFail { value, error } | Op::SendInfo { value, error } => {
-                map.serialize_entry("value", value)?;
-                map.serialize_entry("error", error)?;
-            }
-            Op::PollOk { records } => {
-                map.serialize_entry("records", records)?;
-            }
-            Op::PollFail {
-                topic,
-                partition,
-                offset,
-                error,
-                next_available,
-            } => {
-                map.serialize_entry("topic", topic)?;
-                map.serialize_entry("partition", partition)?;
-                map.serialize_entry("offset", offset)?;
-                map.serialize_entry("error", error)?;
-                if let Some(next_available) = next_available {
-                    map.serialize_entry("next_available", next_available)?;
-                }
-            }
-            Op::Request(Request {
-                api,
-                topic,
-                partition,
-                offset,
-                broker,
-                error,
-                progress,
-                high_watermark,
-                log_start_offset,
-            }) => {
-                map.serialize_entry("api", api)?;
-                map.serialize_entry("topic", topic)?;
-                map.serialize_entry("partition", partition)?;
-                map.serialize_entry("offset", offset)?;
-                map.serialize_entry("broker", broker)?;
-                map.serialize_entry("error", error)?;
-                map.serialize_entry("progress", progress)?;
-                if let Some(high_watermark) = high_watermark {
-                    map.serialize_entry("high_watermark", high_watermark)?;
-                }
-                if let Some(log_start_offset) = log_start_offset {
-                    map.serialize_entry("log_start_offset", log_start_offset)?;
-                }
-            }
-            Op::Commit {
-                topic,
-                partition,
-                offset,
-                ..
-            } => {
-                map.serialize_entry("topic", topic)?;
-                map.serialize_entry("partition", partition)?;
-                map.serialize_entry("offset", offset)?;
-            }
-            Op::Assign { partitions } => {
-                map.serialize_entry("partitions", partitions)?;
-            }
-            Op::Reset {
-                topic,
-                partition,
-                from,
-                to,
-                reason,
-            } => {
-                map.serialize_entry("topic", topic)?;
-                map.serialize_entry("partition", partition)?;
-                map.serialize_entry("from", from)?;
-                map.serialize_entry("to", to)?;
-                map.serialize_entry("reason", reason)?;
-            }
-            Op::Start | Op::Crash | Op::Close | Op::Ignored { .. } => {}
-            Op::InitPid { pid, epoch } => {
-                map.serialize_entry("pid", pid)?;
-                map.serialize_entry("epoch", epoch)?;
-            }
-            Op::LogStart {
-                topic,
-                partition,
-                offset,
-                broker,
-            } => {
-                map.serialize_entry("topic", topic)?;
-                map.serialize_entry("partition", partition)?;
-                map.serialize_entry("offset", offset)?;
-                if let Some(broker) = broker {
-                    map.serialize_entry("broker", broker)?;
-                }
-            }
-            Op::Partitions { topic, count } => {
-                map.serialize_entry("topic", topic)?;
-                map.serialize_entry("count", count)?;
-            }
-            Op::Leader {
-                topic,
-                partition,
-                broker,
-                epoch,
-            } => {
-                map.serialize_entry("topic", topic)?;
-                map.serialize_entry("partition", partition)?;
-                map.serialize_entry("broker", broker)?;
-                map.serialize_entry("epoch", epoch)?;
-            }
-            Op::Offline {
-                topic,
-                partition,
-                epoch,
-            } => {
-                map.serialize_entry("topic", topic)?;
-                map.serialize_entry("partition", partition)?;
-                map.serialize_entry("epoch", epoch)?;
-            }
-            Op::DataLoss {
-                topic,
-                partition,
-                log_start,
-            } => {
-                map.serialize_entry("topic", topic)?;
-                map.serialize_entry("partition", partition)?;
-                map.serialize_entry("offset", log_start)?;
-            }
-            Op::Fatal {
-                topic,
-                partition,
-                error,
-            } => {
-                map.serialize_entry("topic", topic)?;
-                map.serialize_entry("partition", partition)?;
-                map.serialize_entry("error", error)?;
-            }
-            Op::Fault { fault, target } => {
-                map.serialize_entry("fault", fault)?;
-                if let Some(target) = target {
-                    map.serialize_entry("target", target)?;
-                }
-            }
-        }
-        map.end()
+        let raw = serde_json::value::RawValue::from_string(self.to_json_line())
+            .map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 

@@ -326,9 +326,202 @@ mod tests {
         CommitPhase, Event, EventType, Op, Record, Request, SendAcks, TopicPartitionOffset,
     };
     use proptest::prelude::*;
+    use serde::ser::SerializeMap;
+    use serde::{Serialize, Serializer};
 
     fn serde_line(event: &Event<'_>) -> Vec<u8> {
-        serde_json::to_vec(event).expect("serializes")
+        serde_json::to_vec(&Reference(event)).expect("serializes")
+    }
+
+    /// The contract's line as serde writes it, field by field: the reference the writer is held to.
+    struct Reference<'e, 'a>(&'e Event<'a>);
+
+    impl Serialize for Reference<'_, '_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(None)?;
+            map.serialize_entry("time", &self.0.time_ns)?;
+            map.serialize_entry("process", &self.0.process)?;
+            map.serialize_entry("type", self.0.op.event_type().as_str())?;
+            map.serialize_entry("f", self.0.op.f())?;
+            match &self.0.op {
+                Op::SendInvoke { topic, key, value } => {
+                    map.serialize_entry("topic", topic)?;
+                    map.serialize_entry("key", key)?;
+                    map.serialize_entry("value", value)?;
+                }
+                Op::SendOk {
+                    value,
+                    topic,
+                    partition,
+                    offset,
+                    pid,
+                    epoch,
+                    sequence,
+                    acks,
+                } => {
+                    map.serialize_entry("value", value)?;
+                    map.serialize_entry("topic", topic)?;
+                    map.serialize_entry("partition", partition)?;
+                    map.serialize_entry("offset", offset)?;
+                    if let Some(pid) = pid {
+                        map.serialize_entry("pid", pid)?;
+                    }
+                    if let Some(epoch) = epoch {
+                        map.serialize_entry("epoch", epoch)?;
+                    }
+                    if let Some(sequence) = sequence {
+                        map.serialize_entry("sequence", sequence)?;
+                    }
+                    // `acks=all` is the contract's default: written only when it is not that.
+                    if let SendAcks::Leader { leader_epoch } = acks {
+                        map.serialize_entry("acks", acks.as_str())?;
+                        if let Some(leader_epoch) = leader_epoch {
+                            map.serialize_entry("leader_epoch", leader_epoch)?;
+                        }
+                    }
+                }
+                Op::SendFail { value, error } | Op::SendInfo { value, error } => {
+                    map.serialize_entry("value", value)?;
+                    map.serialize_entry("error", error)?;
+                }
+                Op::PollOk { records } => {
+                    map.serialize_entry("records", records)?;
+                }
+                Op::PollFail {
+                    topic,
+                    partition,
+                    offset,
+                    error,
+                    next_available,
+                } => {
+                    map.serialize_entry("topic", topic)?;
+                    map.serialize_entry("partition", partition)?;
+                    map.serialize_entry("offset", offset)?;
+                    map.serialize_entry("error", error)?;
+                    if let Some(next_available) = next_available {
+                        map.serialize_entry("next_available", next_available)?;
+                    }
+                }
+                Op::Request(Request {
+                    api,
+                    topic,
+                    partition,
+                    offset,
+                    broker,
+                    error,
+                    progress,
+                    high_watermark,
+                    log_start_offset,
+                }) => {
+                    map.serialize_entry("api", api)?;
+                    map.serialize_entry("topic", topic)?;
+                    map.serialize_entry("partition", partition)?;
+                    map.serialize_entry("offset", offset)?;
+                    map.serialize_entry("broker", broker)?;
+                    map.serialize_entry("error", error)?;
+                    map.serialize_entry("progress", progress)?;
+                    if let Some(high_watermark) = high_watermark {
+                        map.serialize_entry("high_watermark", high_watermark)?;
+                    }
+                    if let Some(log_start_offset) = log_start_offset {
+                        map.serialize_entry("log_start_offset", log_start_offset)?;
+                    }
+                }
+                Op::Commit {
+                    topic,
+                    partition,
+                    offset,
+                    ..
+                } => {
+                    map.serialize_entry("topic", topic)?;
+                    map.serialize_entry("partition", partition)?;
+                    map.serialize_entry("offset", offset)?;
+                }
+                Op::Assign { partitions } => {
+                    map.serialize_entry("partitions", partitions)?;
+                }
+                Op::Reset {
+                    topic,
+                    partition,
+                    from,
+                    to,
+                    reason,
+                } => {
+                    map.serialize_entry("topic", topic)?;
+                    map.serialize_entry("partition", partition)?;
+                    map.serialize_entry("from", from)?;
+                    map.serialize_entry("to", to)?;
+                    map.serialize_entry("reason", reason)?;
+                }
+                Op::Start | Op::Crash | Op::Close | Op::Ignored { .. } => {}
+                Op::InitPid { pid, epoch } => {
+                    map.serialize_entry("pid", pid)?;
+                    map.serialize_entry("epoch", epoch)?;
+                }
+                Op::LogStart {
+                    topic,
+                    partition,
+                    offset,
+                    broker,
+                } => {
+                    map.serialize_entry("topic", topic)?;
+                    map.serialize_entry("partition", partition)?;
+                    map.serialize_entry("offset", offset)?;
+                    if let Some(broker) = broker {
+                        map.serialize_entry("broker", broker)?;
+                    }
+                }
+                Op::Partitions { topic, count } => {
+                    map.serialize_entry("topic", topic)?;
+                    map.serialize_entry("count", count)?;
+                }
+                Op::Leader {
+                    topic,
+                    partition,
+                    broker,
+                    epoch,
+                } => {
+                    map.serialize_entry("topic", topic)?;
+                    map.serialize_entry("partition", partition)?;
+                    map.serialize_entry("broker", broker)?;
+                    map.serialize_entry("epoch", epoch)?;
+                }
+                Op::Offline {
+                    topic,
+                    partition,
+                    epoch,
+                } => {
+                    map.serialize_entry("topic", topic)?;
+                    map.serialize_entry("partition", partition)?;
+                    map.serialize_entry("epoch", epoch)?;
+                }
+                Op::DataLoss {
+                    topic,
+                    partition,
+                    log_start,
+                } => {
+                    map.serialize_entry("topic", topic)?;
+                    map.serialize_entry("partition", partition)?;
+                    map.serialize_entry("offset", log_start)?;
+                }
+                Op::Fatal {
+                    topic,
+                    partition,
+                    error,
+                } => {
+                    map.serialize_entry("topic", topic)?;
+                    map.serialize_entry("partition", partition)?;
+                    map.serialize_entry("error", error)?;
+                }
+                Op::Fault { fault, target } => {
+                    map.serialize_entry("fault", fault)?;
+                    if let Some(target) = target {
+                        map.serialize_entry("target", target)?;
+                    }
+                }
+            }
+            map.end()
+        }
     }
 
     fn written_line(event: &Event<'_>) -> Vec<u8> {
