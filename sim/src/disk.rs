@@ -523,13 +523,7 @@ fn inject_read_fault(
     stats: &mut DiskStats,
     name: &str,
 ) -> Result<(), DiskError> {
-    let fail = if faults.fail_next_reads > 0 {
-        faults.fail_next_reads -= 1;
-        true
-    } else {
-        faults.read_error_rate > 0.0 && rng.gen_bool(faults.read_error_rate)
-    };
-    if fail {
+    if draw_fault(&mut faults.fail_next_reads, faults.read_error_rate, rng) {
         stats.injected_read_errors += 1;
         return Err(DiskError::ReadFault {
             name: name.to_string(),
@@ -544,19 +538,24 @@ fn inject_write_fault(
     stats: &mut DiskStats,
     name: &str,
 ) -> Result<(), DiskError> {
-    let fail = if faults.fail_next_writes > 0 {
-        faults.fail_next_writes -= 1;
-        true
-    } else {
-        faults.write_error_rate > 0.0 && rng.gen_bool(faults.write_error_rate)
-    };
-    if fail {
+    if draw_fault(&mut faults.fail_next_writes, faults.write_error_rate, rng) {
         stats.injected_write_errors += 1;
         return Err(DiskError::WriteFault {
             name: name.to_string(),
         });
     }
     Ok(())
+}
+
+/// Whether this operation fails: one of the `fail_next` forced failures, else a draw at `rate` (no
+/// draw at all when the rate is 0, so a disk without faults consumes no randomness).
+fn draw_fault(fail_next: &mut u32, rate: f64, rng: &mut ChaCha8Rng) -> bool {
+    if *fail_next > 0 {
+        *fail_next -= 1;
+        true
+    } else {
+        rate > 0.0 && rng.gen_bool(rate)
+    }
 }
 
 fn not_found(name: &str) -> DiskError {
