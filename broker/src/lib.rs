@@ -26,7 +26,7 @@
 pub(crate) use protocol::codec;
 pub use protocol::{api, batch};
 pub mod controller;
-pub(crate) mod coordinator;
+pub mod coordinator;
 pub mod core;
 pub mod epoch_cache;
 pub mod inspect;
