@@ -364,7 +364,7 @@ impl<S: Storage + Clone> ControllerCore<S> {
             Request::JoinGroup(request) => {
                 self.next_reply_to += 1;
                 self.parked.insert(reply, (from, correlation_id));
-                self.coordinator.join_group(now_ms, reply, request);
+                self.coordinator.join_group(now_ms, reply, *request);
             }
             Request::SyncGroup(request) => {
                 self.next_reply_to += 1;

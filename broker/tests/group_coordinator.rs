@@ -615,7 +615,7 @@ fn the_controller_answers_parked_joins_at_its_ticks() {
         &mut controller,
         10,
         41,
-        Request::JoinGroup(Harness::join_request("", Some("i"), &["range"])),
+        Request::JoinGroup(Box::new(Harness::join_request("", Some("i"), &["range"]))),
     );
     assert!(answers.is_empty(), "parked during the initial delay");
     Node::on_tick(&mut controller, Duration::from_millis(200));

@@ -453,7 +453,8 @@ pub enum Request {
     OffsetForLeaderEpoch(OffsetForLeaderEpochRequest),
     Heartbeat(HeartbeatRequest),
     AlterPartition(AlterPartitionRequest),
-    JoinGroup(JoinGroupRequest),
+    /// Boxed: the largest request, and rare (keeps [`Envelope`] as small as before).
+    JoinGroup(Box<JoinGroupRequest>),
     SyncGroup(SyncGroupRequest),
     HeartbeatGroup(HeartbeatGroupRequest),
     LeaveGroup(LeaveGroupRequest),
