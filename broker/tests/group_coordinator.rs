@@ -479,6 +479,73 @@ fn a_static_member_restart_keeps_its_assignment_without_a_rebalance_and_fences_t
 }
 
 #[test]
+fn a_member_that_never_syncs_is_removed_after_the_rebalance_timeout() {
+    let mut h = Harness::new(0);
+    let (a, join_a) = h.join_dynamic(&["range"]);
+    h.join_answer(join_a).unwrap().result.unwrap();
+    let (b, join_b) = h.join_dynamic(&["range"]);
+    let rejoin_a = h.send_join(Harness::join_request(&a, None, &["range"]));
+    h.join_answer(rejoin_a).unwrap().result.unwrap();
+    h.join_answer(join_b).unwrap().result.unwrap();
+    assert_eq!(h.generation(), 2);
+    let sync_a = h.send_sync(&a, 2, &[(&a, "p0"), (&b, "p1")]);
+    assert_eq!(h.sync_answer(sync_a), Some(Ok(Bytes::from("p0"))));
+    // b heartbeats (its session lives) but never asks for its assignment.
+    for _ in 0..(REBALANCE_MS / 2_000) {
+        assert_eq!(h.state(), GroupState::Stable);
+        assert_eq!(h.heartbeat(&b, 2), Ok(()));
+        assert_eq!(h.heartbeat(&a, 2), Ok(()));
+        h.advance(2_000);
+    }
+    assert_eq!(h.state(), GroupState::PreparingRebalance);
+    assert!(!h.coordinator.group(GROUP).unwrap().members.contains_key(&b));
+    assert_eq!(h.heartbeat(&b, 2), Err(ErrorCode::UnknownMemberId));
+}
+
+#[test]
+fn a_static_member_that_does_not_rejoin_stays_in_the_next_generation() {
+    let mut h = Harness::new(0);
+    let join_a = h.send_join(Harness::join_request("", Some("i-a"), &["range"]));
+    let a = h.join_answer(join_a).unwrap().member_id;
+    let join_b = h.send_join(Harness::join_request("", Some("i-b"), &["range"]));
+    let rejoin_a = h.send_join(Harness::join_request(&a, Some("i-a"), &["range"]));
+    h.join_answer(rejoin_a).unwrap().result.unwrap();
+    let b = h.join_answer(join_b).unwrap().member_id;
+    let sync_a = h.send_sync(&a, 2, &[(&a, "p0"), (&b, "p1")]);
+    assert_eq!(h.sync_answer(sync_a), Some(Ok(Bytes::from("p0"))));
+    // The leader asks for a rebalance; b does not rejoin but keeps its session.
+    let rejoin_a = h.send_join(Harness::join_request(&a, Some("i-a"), &["range"]));
+    for _ in 0..(REBALANCE_MS / 5_000) {
+        assert_eq!(
+            h.heartbeat_as(&b, Some("i-b"), 2),
+            Err(ErrorCode::RebalanceInProgress)
+        );
+        h.advance(5_000);
+    }
+    let joined = h.join_answer(rejoin_a).unwrap().result.unwrap();
+    assert_eq!(joined.generation, 3);
+    let members: Vec<&str> = joined
+        .members
+        .iter()
+        .map(|m| m.member_id.as_str())
+        .collect();
+    assert_eq!(
+        members,
+        vec![a.as_str(), b.as_str()],
+        "static b stays a member"
+    );
+    assert_eq!(
+        h.heartbeat_as(&b, Some("i-b"), 2),
+        Err(ErrorCode::IllegalGeneration)
+    );
+    // It rejoins with its id and the same subscription: the current generation, at once.
+    let rejoin_b = h.send_join(Harness::join_request(&b, Some("i-b"), &["range"]));
+    let joined_b = h.join_answer(rejoin_b).unwrap().result.unwrap();
+    assert_eq!(joined_b.generation, 3);
+    assert_eq!(h.state(), GroupState::CompletingRebalance);
+}
+
+#[test]
 fn commits_without_membership_work_as_before() {
     let mut h = Harness::new(0);
     assert_eq!(h.commit(None, 3), Ok(()));
