@@ -955,7 +955,7 @@ impl Group {
         }
     }
 
-    /// The earliest time at which [`Group::tick`] has something to do.
+    /// The earliest time at which the group has a timer to fire.
     pub fn next_deadline(&self) -> Option<u64> {
         let sessions = self
             .members
