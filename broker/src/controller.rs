@@ -1,9 +1,12 @@
 //! The controller: cluster metadata, broker liveness, leader election, partition growth, and the
-//! coordinator duties (producer ids here; committed offsets in `crate::coordinator`, to which
-//! it hands `OffsetCommit` and `OffsetFetch`).
+//! coordinator duties (producer ids here; consumer groups and committed offsets in
+//! `crate::coordinator`, to which it hands JoinGroup, SyncGroup, HeartbeatGroup, LeaveGroup,
+//! `OffsetCommit` and `OffsetFetch`, and its ticks).
 //!
 //! A sans-IO state machine, driven as a [`Node`]: the shell feeds it requests and ticks (every
-//! [`CONTROLLER_TICK`]); it answers each request at once, sent after the latency of its disk.
+//! [`CONTROLLER_TICK`]); it answers each request at once, sent after the latency of its disk,
+//! except JoinGroup and SyncGroup, which the group coordinator may park until the group's
+//! rebalance moves on (answered at a later request or tick).
 //!
 //! Guarantees:
 //! - Metadata (topics, replica assignment, leader, leader epoch, ISR, partition epoch) is durable
@@ -23,7 +26,7 @@
 //! elected), rack-aware assignment, reassignment, topic deletion.
 
 use crate::api::*;
-use crate::coordinator::GroupCoordinator;
+use crate::coordinator::{GroupConfig, GroupCoordinator, ReplyTo};
 use crate::journal::Journal;
 use crate::offsets::OffsetStoreError;
 use crate::policy::{ElectionPolicy, IsrEligibilityPolicy};
@@ -64,6 +67,8 @@ pub struct ControllerConfig {
     pub election_policy: ElectionPolicy,
     /// Which proposed ISR members may join.
     pub isr_eligibility_policy: IsrEligibilityPolicy,
+    /// The group coordinator's settings.
+    pub groups: GroupConfig,
 }
 
 impl Default for ControllerConfig {
@@ -72,6 +77,7 @@ impl Default for ControllerConfig {
             session_timeout_ms: 1_000,
             election_policy: ElectionPolicy::default(),
             isr_eligibility_policy: IsrEligibilityPolicy::default(),
+            groups: GroupConfig::default(),
         }
     }
 }
@@ -148,8 +154,11 @@ pub struct ControllerCore<S: Storage> {
     metadata: DurableMetadata,
     liveness: BTreeMap<BrokerId, BrokerLiveness>,
     producer_ids: ProducerIdManager<S>,
-    /// Committed offsets (`OffsetCommit`, `OffsetFetch`).
+    /// Consumer groups and committed offsets.
     coordinator: GroupCoordinator<S>,
+    /// Parked group requests: the coordinator's reply token -> (sender, correlation id).
+    parked: BTreeMap<ReplyTo, (SocketAddr, u64)>,
+    next_reply_to: ReplyTo,
     events: Vec<ControllerEvent>,
     /// The controller's disk, for the latency of the write an answer waits for.
     storage: S,
@@ -201,7 +210,9 @@ impl<S: Storage + Clone> ControllerCore<S> {
             })
             .collect();
         let producer_ids = ProducerIdManager::open(storage.clone(), "controller/producer-ids-")?;
-        let coordinator = GroupCoordinator::open(storage.clone())?;
+        // The metadata version grows across restarts: member ids never repeat.
+        let coordinator =
+            GroupCoordinator::open(storage.clone(), config.groups.clone(), metadata.version)?;
         let mut core = ControllerCore {
             config,
             journal,
@@ -209,6 +220,8 @@ impl<S: Storage + Clone> ControllerCore<S> {
             liveness,
             producer_ids,
             coordinator,
+            parked: BTreeMap::new(),
+            next_reply_to: 0,
             events: Vec::new(),
             storage,
             outbox: Vec::new(),
@@ -326,6 +339,63 @@ impl<S: Storage + Clone> ControllerCore<S> {
         });
         if electable {
             self.elect_offline();
+        }
+        // Group timers (sessions, join phases) at the controller's cadence.
+        self.coordinator.tick(now_ms);
+        self.send_group_replies();
+    }
+
+    /// The group coordinator (membership and committed offsets), for inspection.
+    pub fn coordinator(&self) -> &GroupCoordinator<S> {
+        &self.coordinator
+    }
+
+    /// Handles a group request that may be parked (JoinGroup, SyncGroup) from `from`; its
+    /// answer, now or later, goes to the outbox. Other requests get `Some(answer)`.
+    fn on_group_request(
+        &mut self,
+        now_ms: u64,
+        from: SocketAddr,
+        correlation_id: u64,
+        request: Request,
+    ) -> Option<Response> {
+        let reply = self.next_reply_to;
+        match request {
+            Request::JoinGroup(request) => {
+                self.next_reply_to += 1;
+                self.parked.insert(reply, (from, correlation_id));
+                self.coordinator.join_group(now_ms, reply, *request);
+            }
+            Request::SyncGroup(request) => {
+                self.next_reply_to += 1;
+                self.parked.insert(reply, (from, correlation_id));
+                self.coordinator.sync_group(now_ms, reply, request);
+            }
+            other => {
+                let response = self.on_request(now_ms, other);
+                // A leave may end parked requests; they are sent before this answer.
+                self.send_group_replies();
+                return Some(response);
+            }
+        }
+        self.send_group_replies();
+        None
+    }
+
+    /// Sends the coordinator's answers to parked requests.
+    fn send_group_replies(&mut self) {
+        for (reply, response) in self.coordinator.take_replies() {
+            if let Some((to, correlation_id)) = self.parked.remove(&reply) {
+                let delay = self.storage.latency();
+                self.outbox.push((
+                    to,
+                    Envelope::Response {
+                        correlation_id,
+                        response,
+                    },
+                    delay,
+                ));
+            }
         }
     }
 
@@ -819,6 +889,24 @@ impl<S: Storage + Clone> ControllerCore<S> {
             Request::OffsetCommit(request) => {
                 Response::OffsetCommit(self.coordinator.offset_commit(request))
             }
+            Request::HeartbeatGroup(request) => {
+                Response::HeartbeatGroup(self.coordinator.heartbeat(now_ms, request))
+            }
+            Request::LeaveGroup(request) => {
+                Response::LeaveGroup(self.coordinator.leave_group(now_ms, request))
+            }
+            // Parked requests need a sender to answer later: they come through `on_message`.
+            Request::JoinGroup(request) => Response::JoinGroup(JoinGroupResponse {
+                member_id: request.member_id,
+                result: Err(ErrorCode::InvalidRequest {
+                    reason: "JoinGroup is answered through on_message".into(),
+                }),
+            }),
+            Request::SyncGroup(_) => Response::SyncGroup(SyncGroupResponse {
+                result: Err(ErrorCode::InvalidRequest {
+                    reason: "SyncGroup is answered through on_message".into(),
+                }),
+            }),
             Request::OffsetFetch(request) => {
                 Response::OffsetFetch(self.coordinator.offset_fetch(request))
             }
@@ -906,7 +994,18 @@ impl<S: Storage + Clone> Node for ControllerCore<S> {
             request,
         } = envelope
         {
-            let response = self.on_request(millis(now), request);
+            let response = match request {
+                Request::JoinGroup(_)
+                | Request::SyncGroup(_)
+                | Request::HeartbeatGroup(_)
+                | Request::LeaveGroup(_) => {
+                    match self.on_group_request(millis(now), from, correlation_id, request) {
+                        Some(response) => response,
+                        None => return,
+                    }
+                }
+                request => self.on_request(millis(now), request),
+            };
             let delay = self.storage.latency();
             self.outbox.push((
                 from,

@@ -15,7 +15,8 @@
 //!   fetch-from-follower (one file per role under `core/`);
 //! - [`epoch_cache`] — the leader-epoch cache (KIP-101/KIP-279);
 //! - [`controller`] — metadata, liveness, elections, partition growth, producer ids;
-//! - `coordinator` — the group coordinator the controller hands committed offsets to;
+//! - [`coordinator`] — the group coordinator (consumer groups, committed offsets) the controller
+//!   hands group requests and ticks to;
 //! - [`node`] — the madsim node shells and `start_cluster` (the only madsim code in the crate);
 //! - [`policy`] — the behaviour policies of the log, the replicas and the controller (the
 //!   correct behaviour is each one's default; the bug catalog sets the others).
@@ -26,7 +27,7 @@
 pub(crate) use protocol::codec;
 pub use protocol::{api, batch};
 pub mod controller;
-pub(crate) mod coordinator;
+pub mod coordinator;
 pub mod core;
 pub mod epoch_cache;
 pub mod inspect;

@@ -16,7 +16,8 @@
 //! - The store keeps whatever offset is committed, also a lower one than before: detecting a
 //!   regression is the oracle's job (`commit-regressed`), not the broker's.
 //!
-//! Not modelled: group membership and generations, commit metadata strings, offset retention
+//! Not modelled here: group membership and generations (the coordinator fences commits before
+//! they reach this store, `crate::coordinator`), commit metadata strings, offset retention
 //! (`offsets.retention.minutes`), the `__consumer_offsets` topic and its replication.
 
 use crate::codec::{put_string, Reader};

@@ -100,6 +100,22 @@ pub enum ErrorCode {
     UnknownServerError {
         detail: String,
     },
+    /// A group request's generation is not the group's current one (it rebalanced since).
+    IllegalGeneration,
+    /// The member id is not (or no longer) a member of the group: rejoin with an empty id.
+    UnknownMemberId,
+    /// The group is rebalancing: rejoin (JoinGroup) to be part of the next generation.
+    RebalanceInProgress,
+    /// A first JoinGroup without a member id: the answer carries the id to join with (KIP-394).
+    MemberIdRequired,
+    /// A static member (group.instance.id) was replaced by a newer incarnation (KIP-345).
+    FencedInstanceId,
+    /// The group already has `group.max.size` members.
+    GroupMaxSizeReached,
+    /// The member's protocol type or assignors have nothing in common with the group's.
+    InconsistentGroupProtocol,
+    /// The session timeout is outside the coordinator's allowed range.
+    InvalidSessionTimeout,
 }
 
 impl ErrorCode {
@@ -126,6 +142,14 @@ impl ErrorCode {
             ErrorCode::CoordinatorLoadInProgress => "coordinator_load_in_progress",
             ErrorCode::IneligibleReplica => "ineligible_replica",
             ErrorCode::UnknownServerError { .. } => "unknown_server_error",
+            ErrorCode::IllegalGeneration => "illegal_generation",
+            ErrorCode::UnknownMemberId => "unknown_member_id",
+            ErrorCode::RebalanceInProgress => "rebalance_in_progress",
+            ErrorCode::MemberIdRequired => "member_id_required",
+            ErrorCode::FencedInstanceId => "fenced_instance_id",
+            ErrorCode::GroupMaxSizeReached => "group_max_size_reached",
+            ErrorCode::InconsistentGroupProtocol => "inconsistent_group_protocol",
+            ErrorCode::InvalidSessionTimeout => "invalid_session_timeout",
         }
     }
 
@@ -238,6 +262,125 @@ pub struct OffsetCommitRequest {
     pub group: String,
     /// (partition, next offset to consume)
     pub offsets: Vec<(TopicPartition, u64)>,
+    /// The committing group member; `None` is a simple commit without membership (Kafka's
+    /// generation -1 and empty member id), accepted while the group has no members.
+    pub member: Option<CommitMember>,
+}
+
+/// Who commits, for the coordinator's generation and member fencing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitMember {
+    pub generation: u32,
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+}
+
+/// One assignor (Kafka's "protocol") a member supports, with its subscription metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupProtocol {
+    /// The assignor's name, e.g. "range" or "cooperative-sticky".
+    pub name: String,
+    /// Opaque to the coordinator (the consumer's subscription).
+    pub metadata: Bytes,
+}
+
+/// Join a consumer group, or rejoin it for the next generation (classic protocol). Answered
+/// when the group's rebalance completes, not at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinGroupRequest {
+    pub group: String,
+    /// Empty on a first join: the coordinator assigns one (and answers `MemberIdRequired`
+    /// for a dynamic member, KIP-394).
+    pub member_id: String,
+    /// A static member's stable identity (KIP-345), if any.
+    pub group_instance_id: Option<String>,
+    /// The client's id: the prefix of a dynamic member's id.
+    pub client_id: String,
+    pub session_timeout_ms: u64,
+    /// How long the coordinator waits for every member to rejoin in a rebalance.
+    pub rebalance_timeout_ms: u64,
+    /// "consumer" for consumers.
+    pub protocol_type: String,
+    /// The assignors the member supports, most preferred first.
+    pub protocols: Vec<GroupProtocol>,
+}
+
+/// A member of the new generation as the leader sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinedMember {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    /// The member's metadata for the chosen protocol.
+    pub metadata: Bytes,
+}
+
+/// A successful join: the generation the member is now part of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinedGroup {
+    pub generation: u32,
+    /// The chosen assignor.
+    pub protocol_name: String,
+    pub leader: String,
+    /// Every member with its metadata, for the leader only; empty for followers.
+    pub members: Vec<JoinedMember>,
+    /// The leader must not compute a new assignment (a static leader rejoined without a
+    /// rebalance, KIP-814): it syncs to get its own.
+    pub skip_assignment: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinGroupResponse {
+    /// The member's id: the assigned one, also with `MemberIdRequired`; empty on other errors
+    /// of a first join.
+    pub member_id: String,
+    pub result: Result<JoinedGroup, ErrorCode>,
+}
+
+/// Ask for this member's assignment in `generation`; the leader sends everyone's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroupRequest {
+    pub group: String,
+    pub generation: u32,
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    /// The leader's assignment (member id, opaque assignment); empty from followers.
+    pub assignments: Vec<(String, Bytes)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncGroupResponse {
+    /// The member's assignment (empty when the leader gave it none).
+    pub result: Result<Bytes, ErrorCode>,
+}
+
+/// A group member's liveness (Kafka's Heartbeat API; named apart from the brokers' controller
+/// heartbeat, [`HeartbeatRequest`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatGroupRequest {
+    pub group: String,
+    pub generation: u32,
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatGroupResponse {
+    /// `RebalanceInProgress` tells the member to rejoin.
+    pub result: Result<(), ErrorCode>,
+}
+
+/// A member leaves its group (one member per request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaveGroupRequest {
+    pub group: String,
+    /// The member's id; may be empty for a static member named by `group_instance_id`.
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaveGroupResponse {
+    pub result: Result<(), ErrorCode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,6 +453,11 @@ pub enum Request {
     OffsetForLeaderEpoch(OffsetForLeaderEpochRequest),
     Heartbeat(HeartbeatRequest),
     AlterPartition(AlterPartitionRequest),
+    /// Boxed: the largest request, and rare (keeps [`Envelope`] as small as before).
+    JoinGroup(Box<JoinGroupRequest>),
+    SyncGroup(SyncGroupRequest),
+    HeartbeatGroup(HeartbeatGroupRequest),
+    LeaveGroup(LeaveGroupRequest),
 }
 
 impl Request {
@@ -328,6 +476,10 @@ impl Request {
             Request::OffsetForLeaderEpoch(_) => "offset_for_leader_epoch",
             Request::Heartbeat(_) => "heartbeat",
             Request::AlterPartition(_) => "alter_partition",
+            Request::JoinGroup(_) => "join_group",
+            Request::SyncGroup(_) => "sync_group",
+            Request::HeartbeatGroup(_) => "heartbeat_group",
+            Request::LeaveGroup(_) => "leave_group",
         }
     }
 }
@@ -472,6 +624,10 @@ pub enum Response {
     OffsetForLeaderEpoch(OffsetForLeaderEpochResponse),
     Heartbeat(HeartbeatResponse),
     AlterPartition(AlterPartitionResponse),
+    JoinGroup(JoinGroupResponse),
+    SyncGroup(SyncGroupResponse),
+    HeartbeatGroup(HeartbeatGroupResponse),
+    LeaveGroup(LeaveGroupResponse),
 }
 
 /// What travels on the network between streamsim nodes.

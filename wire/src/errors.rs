@@ -35,6 +35,14 @@ pub mod code {
     pub const OFFSET_NOT_AVAILABLE: i16 = 78;
     pub const INVALID_RECORD: i16 = 87;
     pub const INELIGIBLE_REPLICA: i16 = 107;
+    pub const ILLEGAL_GENERATION: i16 = 22;
+    pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
+    pub const UNKNOWN_MEMBER_ID: i16 = 25;
+    pub const INVALID_SESSION_TIMEOUT: i16 = 26;
+    pub const REBALANCE_IN_PROGRESS: i16 = 27;
+    pub const MEMBER_ID_REQUIRED: i16 = 79;
+    pub const GROUP_MAX_SIZE_REACHED: i16 = 81;
+    pub const FENCED_INSTANCE_ID: i16 = 82;
 }
 
 /// Kafka's code for `error`, with a message where streamsim has one.
@@ -61,6 +69,14 @@ pub fn kafka_error(error: &ErrorCode) -> (i16, Option<String>) {
         ErrorCode::CoordinatorLoadInProgress => code::COORDINATOR_LOAD_IN_PROGRESS,
         ErrorCode::IneligibleReplica => code::INELIGIBLE_REPLICA,
         ErrorCode::UnknownServerError { .. } => code::UNKNOWN_SERVER_ERROR,
+        ErrorCode::IllegalGeneration => code::ILLEGAL_GENERATION,
+        ErrorCode::UnknownMemberId => code::UNKNOWN_MEMBER_ID,
+        ErrorCode::RebalanceInProgress => code::REBALANCE_IN_PROGRESS,
+        ErrorCode::MemberIdRequired => code::MEMBER_ID_REQUIRED,
+        ErrorCode::FencedInstanceId => code::FENCED_INSTANCE_ID,
+        ErrorCode::GroupMaxSizeReached => code::GROUP_MAX_SIZE_REACHED,
+        ErrorCode::InconsistentGroupProtocol => code::INCONSISTENT_GROUP_PROTOCOL,
+        ErrorCode::InvalidSessionTimeout => code::INVALID_SESSION_TIMEOUT,
     };
     let message = match error {
         ErrorCode::InvalidRequest { reason } => Some(reason.clone()),

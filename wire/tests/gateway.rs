@@ -730,7 +730,8 @@ fn a_controller_that_never_answers_gets_coordinator_not_available_in_time() {
         sends[0].2,
         Request::OffsetCommit(api::OffsetCommitRequest {
             group: "g".into(),
-            offsets: vec![(api::TopicPartition::new("t", 0), 5)]
+            offsets: vec![(api::TopicPartition::new("t", 0), 5)],
+            member: None,
         })
     );
     let deadline = h.gateway.next_tick().expect("a deadline");

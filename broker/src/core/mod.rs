@@ -695,6 +695,19 @@ impl<S: Storage + Clone> BrokerCore<S> {
             Request::AlterPartition(_) => Response::AlterPartition(AlterPartitionResponse {
                 result: Err(ErrorCode::NotLeaderOrFollower),
             }),
+            Request::JoinGroup(request) => Response::JoinGroup(JoinGroupResponse {
+                member_id: request.member_id,
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
+            Request::SyncGroup(_) => Response::SyncGroup(SyncGroupResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
+            Request::HeartbeatGroup(_) => Response::HeartbeatGroup(HeartbeatGroupResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
+            Request::LeaveGroup(_) => Response::LeaveGroup(LeaveGroupResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
         };
         self.respond(from, correlation_id, response);
         self.after_event(now_ms);

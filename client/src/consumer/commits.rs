@@ -129,6 +129,7 @@ impl Consumer {
             request: Request::OffsetCommit(OffsetCommitRequest {
                 group: self.config.group.clone(),
                 offsets,
+                member: None,
             }),
         });
     }

@@ -247,6 +247,7 @@ impl Gateway {
                     request: Request::OffsetCommit(protocol::api::OffsetCommitRequest {
                         group: r.group_id.0.to_string(),
                         offsets,
+                        member: None,
                     }),
                     wait: Duration::ZERO,
                     on_timeout: code::COORDINATOR_NOT_AVAILABLE,
