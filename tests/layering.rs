@@ -55,13 +55,38 @@ fn violations(file: &Path, banned: &[&str]) -> Vec<String> {
         }
         let code = line.split("//").next().unwrap_or("");
         for pattern in banned {
-            if code.contains(pattern) {
+            if contains_token(code, pattern) {
                 let relative = file.strip_prefix(workspace()).unwrap_or(file);
                 found.push(format!("{}:{}: {pattern}", relative.display(), number + 1));
             }
         }
     }
     found
+}
+
+/// Whether `code` holds `pattern` not continued by an identifier character (`.await`, not
+/// `.awaiting_join`; `madsim`, not `madsimulated`), when the pattern ends with one.
+fn contains_token(code: &str, pattern: &str) -> bool {
+    let ends_in_identifier = pattern
+        .chars()
+        .last()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_');
+    code.match_indices(pattern).any(|(at, _)| {
+        !ends_in_identifier
+            || !code[at + pattern.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+#[test]
+fn tokens_are_whole_words() {
+    assert!(contains_token("x.await;", ".await"));
+    assert!(!contains_token("self.awaiting_join", ".await"));
+    assert!(contains_token("use madsim::net;", "madsim"));
+    assert!(contains_token("use sim::net;", "sim::"));
+    assert!(!contains_token("let simulated = 1;", "sim::"));
 }
 
 fn check(dir: &str, skip: &[&str], banned: &[&str], files_min: usize) -> Vec<String> {
