@@ -1530,3 +1530,45 @@ fn group_apis_at_every_advertised_version_over_tcp() {
         }
     });
 }
+
+/// A JoinGroup held by the coordinator past the gateway's fixed request timeout (5 s), while
+/// the group waits for an old member to rejoin, is answered by the coordinator, not timed out
+/// by the gateway.
+#[test]
+fn a_join_held_longer_than_the_request_timeout_is_answered() {
+    with_cluster(6, |_world, cluster| async move {
+        let mut a = Kafka::connect(kafka_addr(&cluster, 2)).await;
+        let mut b = Kafka::connect(kafka_addr(&cluster, 2)).await;
+        let id_a = join(&mut a, 5, "held", "").await.member_id.to_string();
+        let ja = join(&mut a, 5, "held", &id_a).await;
+        assert_eq!(ja.error_code, 0);
+        let generation = ja.generation_id;
+        let sa = sync(
+            &mut a,
+            3,
+            "held",
+            generation,
+            &id_a,
+            &[(id_a.clone(), Bytes::from_static(b"x"))],
+        )
+        .await;
+        assert_eq!(sa.error_code, 0);
+        // B joins: a rebalance starts; B's JoinGroup is held until A rejoins, 8 s later.
+        let id_b = join(&mut b, 5, "held", "").await.member_id.to_string();
+        let start = sim::time::now();
+        let rejoin_a = async {
+            madsim::time::sleep(Duration::from_secs(4)).await;
+            assert_eq!(
+                heartbeat(&mut a, 3, "held", generation, &id_a).await,
+                code::REBALANCE_IN_PROGRESS
+            );
+            madsim::time::sleep(Duration::from_secs(4)).await;
+            join(&mut a, 5, "held", &id_a).await
+        };
+        let (jb, ja) = tokio::join!(join(&mut b, 5, "held", &id_b), rejoin_a);
+        let waited = sim::time::now() - start;
+        assert_eq!((ja.error_code, jb.error_code), (0, 0));
+        assert_eq!(jb.generation_id, generation + 1);
+        assert!(waited >= Duration::from_secs(8), "{waited:?}");
+    });
+}
