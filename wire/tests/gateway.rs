@@ -1710,7 +1710,14 @@ fn group_apis_with_an_empty_group_id_are_invalid_without_a_request() {
 #[test]
 fn offset_commit_passes_its_member_through() {
     // (generation, member id, instance id) -> the internal member.
-    let cases: Vec<(i16, i32, &str, Option<&str>, Option<api::CommitMember>)> = vec![
+    type Case = (
+        i16,
+        i32,
+        &'static str,
+        Option<&'static str>,
+        Option<api::CommitMember>,
+    );
+    let cases: Vec<Case> = vec![
         (8, -1, "", None, None),
         (
             8,
