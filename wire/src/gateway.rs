@@ -8,8 +8,11 @@
 //! requests to send. It never reads a clock or touches a socket.
 //!
 //! A Kafka request fans out into one internal request per partition (per request for the
-//! group APIs, which streamsim's controller answers as a whole); once every part is answered or
-//! timed out the Kafka response is assembled from them in the request's order.
+//! group APIs, which streamsim's controller answers as a whole; per member for a batched
+//! LeaveGroup); once every part is answered or timed out the Kafka response is assembled from
+//! them in the request's order. A part may wait as long as its Kafka request asks (a produce's
+//! timeout, a fetch's max wait, a JoinGroup's rebalance timeout) plus
+//! [`GatewayConfig::request_timeout`].
 //!
 //! Like Kafka's broker, which mutes a connection while one of its requests is being handled,
 //! the gateway handles at most [`GatewayConfig::max_in_flight_per_connection`] requests of a
