@@ -1221,3 +1221,354 @@ fn a_kafka_v2_batch_gets_an_answer() {
         );
     });
 }
+
+// ---- the classic group APIs -------------------------------------------------------------------
+
+/// The version of `key` for round `round`: every advertised version is used by some round.
+fn version_for(key: ApiKey, round: i16) -> i16 {
+    let (min, max) = wire::supported_versions(key).expect("served");
+    (min + round).min(max)
+}
+
+fn join_request(group: &str, member: &str) -> RequestKind {
+    let mut r = km::JoinGroupRequest::default();
+    r.group_id = km::GroupId(str(group));
+    r.session_timeout_ms = 10_000;
+    r.rebalance_timeout_ms = 20_000;
+    r.member_id = str(member);
+    r.protocol_type = str("consumer");
+    let mut p = km::join_group_request::JoinGroupRequestProtocol::default();
+    p.name = str("range");
+    p.metadata = Bytes::from(format!("sub-{member}"));
+    r.protocols.push(p);
+    RequestKind::JoinGroup(r)
+}
+
+async fn join(kafka: &mut Kafka, version: i16, group: &str, member: &str) -> km::JoinGroupResponse {
+    let ResponseKind::JoinGroup(r) = kafka
+        .call(ApiKey::JoinGroup, version, join_request(group, member))
+        .await
+    else {
+        panic!()
+    };
+    r
+}
+
+async fn sync(
+    kafka: &mut Kafka,
+    version: i16,
+    group: &str,
+    generation: i32,
+    member: &str,
+    assignments: &[(String, Bytes)],
+) -> km::SyncGroupResponse {
+    let mut r = km::SyncGroupRequest::default();
+    r.group_id = km::GroupId(str(group));
+    r.generation_id = generation;
+    r.member_id = str(member);
+    for (m, a) in assignments {
+        let mut x = km::sync_group_request::SyncGroupRequestAssignment::default();
+        x.member_id = str(m);
+        x.assignment = a.clone();
+        r.assignments.push(x);
+    }
+    let ResponseKind::SyncGroup(r) = kafka
+        .call(ApiKey::SyncGroup, version, RequestKind::SyncGroup(r))
+        .await
+    else {
+        panic!()
+    };
+    r
+}
+
+async fn heartbeat(
+    kafka: &mut Kafka,
+    version: i16,
+    group: &str,
+    generation: i32,
+    member: &str,
+) -> i16 {
+    let mut r = km::HeartbeatRequest::default();
+    r.group_id = km::GroupId(str(group));
+    r.generation_id = generation;
+    r.member_id = str(member);
+    let ResponseKind::Heartbeat(r) = kafka
+        .call(ApiKey::Heartbeat, version, RequestKind::Heartbeat(r))
+        .await
+    else {
+        panic!()
+    };
+    r.error_code
+}
+
+async fn commit(
+    kafka: &mut Kafka,
+    version: i16,
+    group: &str,
+    generation: i32,
+    member: &str,
+    offset: i64,
+) -> i16 {
+    let mut r = km::OffsetCommitRequest::default();
+    r.group_id = km::GroupId(str(group));
+    r.generation_id_or_member_epoch = generation;
+    r.member_id = str(member);
+    r.retention_time_ms = -1;
+    let mut t = km::offset_commit_request::OffsetCommitRequestTopic::default();
+    t.name = km::TopicName(str("gt"));
+    let mut p = km::offset_commit_request::OffsetCommitRequestPartition::default();
+    p.partition_index = 0;
+    p.committed_offset = offset;
+    t.partitions.push(p);
+    r.topics.push(t);
+    let ResponseKind::OffsetCommit(r) = kafka
+        .call(ApiKey::OffsetCommit, version, RequestKind::OffsetCommit(r))
+        .await
+    else {
+        panic!()
+    };
+    r.topics[0].partitions[0].error_code
+}
+
+#[test]
+fn group_apis_at_every_advertised_version_over_tcp() {
+    with_cluster(5, |_world, cluster| async move {
+        let mut a = Kafka::connect(kafka_addr(&cluster, 1)).await;
+        let mut b = Kafka::connect(kafka_addr(&cluster, 1)).await;
+        let ResponseKind::CreateTopics(r) = a
+            .call(ApiKey::CreateTopics, 7, create_topics_request("gt", 1, 1))
+            .await
+        else {
+            panic!()
+        };
+        assert_eq!(r.topics[0].error_code, 0);
+        let rounds = [
+            ApiKey::JoinGroup,
+            ApiKey::SyncGroup,
+            ApiKey::Heartbeat,
+            ApiKey::LeaveGroup,
+            ApiKey::OffsetCommit,
+        ]
+        .iter()
+        .map(|k| {
+            let (min, max) = wire::supported_versions(*k).unwrap();
+            max - min + 1
+        })
+        .max()
+        .unwrap();
+        for round in 0..rounds {
+            let jv = version_for(ApiKey::JoinGroup, round);
+            let sv = version_for(ApiKey::SyncGroup, round);
+            let hv = version_for(ApiKey::Heartbeat, round);
+            let lv = version_for(ApiKey::LeaveGroup, round);
+            let cv = version_for(ApiKey::OffsetCommit, round);
+            let what = format!("round {round}: JoinGroup v{jv} SyncGroup v{sv} Heartbeat v{hv} LeaveGroup v{lv} OffsetCommit v{cv}");
+            let group = format!("group-{round}");
+
+            // A first join gets MEMBER_ID_REQUIRED with the id to join with (KIP-394).
+            let first_a = join(&mut a, jv, &group, "").await;
+            assert_eq!(first_a.error_code, code::MEMBER_ID_REQUIRED, "{what}");
+            let first_b = join(&mut b, jv, &group, "").await;
+            assert_eq!(first_b.error_code, code::MEMBER_ID_REQUIRED, "{what}");
+            let (id_a, id_b) = (first_a.member_id.to_string(), first_b.member_id.to_string());
+            assert!(!id_a.is_empty() && id_a != id_b, "{what}");
+
+            // Both join; the answers are held until the join phase completes.
+            let (ja, jb) = tokio::join!(
+                join(&mut a, jv, &group, &id_a),
+                join(&mut b, jv, &group, &id_b)
+            );
+            assert_eq!((ja.error_code, jb.error_code), (0, 0), "{what}");
+            assert_eq!(ja.generation_id, jb.generation_id, "{what}");
+            assert!(ja.generation_id >= 1, "{what}");
+            assert_eq!(ja.leader, jb.leader, "{what}");
+            assert_eq!(ja.protocol_name.as_deref(), Some("range"), "{what}");
+            let generation = ja.generation_id;
+            let (leader, follower) = if ja.leader.as_str() == id_a {
+                (&ja, &jb)
+            } else {
+                (&jb, &ja)
+            };
+            assert!(follower.members.is_empty(), "{what}");
+            let mut listed: Vec<String> = leader
+                .members
+                .iter()
+                .map(|m| m.member_id.to_string())
+                .collect();
+            listed.sort();
+            let mut expected = vec![id_a.clone(), id_b.clone()];
+            expected.sort();
+            assert_eq!(listed, expected, "{what}");
+            for m in &leader.members {
+                assert_eq!(
+                    m.metadata,
+                    Bytes::from(format!("sub-{}", m.member_id)),
+                    "{what}"
+                );
+            }
+
+            // Sync: the leader hands out the assignments.
+            let assignments: Vec<(String, Bytes)> = vec![
+                (id_a.clone(), Bytes::from_static(b"assignment-a")),
+                (id_b.clone(), Bytes::from_static(b"assignment-b")),
+            ];
+            let a_leads = ja.leader.as_str() == id_a;
+            let (sa, sb) = tokio::join!(
+                sync(
+                    &mut a,
+                    sv,
+                    &group,
+                    generation,
+                    &id_a,
+                    if a_leads { &assignments } else { &[] }
+                ),
+                sync(
+                    &mut b,
+                    sv,
+                    &group,
+                    generation,
+                    &id_b,
+                    if a_leads { &[] } else { &assignments }
+                ),
+            );
+            assert_eq!((sa.error_code, sb.error_code), (0, 0), "{what}");
+            assert_eq!(sa.assignment, Bytes::from_static(b"assignment-a"), "{what}");
+            assert_eq!(sb.assignment, Bytes::from_static(b"assignment-b"), "{what}");
+
+            // Heartbeats: accepted in the generation; a stale generation is refused.
+            assert_eq!(
+                heartbeat(&mut a, hv, &group, generation, &id_a).await,
+                0,
+                "{what}"
+            );
+            assert_eq!(
+                heartbeat(&mut b, hv, &group, generation, &id_b).await,
+                0,
+                "{what}"
+            );
+            assert_eq!(
+                heartbeat(&mut a, hv, &group, generation - 1, &id_a).await,
+                code::ILLEGAL_GENERATION,
+                "{what}"
+            );
+            assert_eq!(
+                heartbeat(&mut a, hv, &group, generation, "nobody").await,
+                code::UNKNOWN_MEMBER_ID,
+                "{what}"
+            );
+
+            // Commits with the member's generation are accepted; a stale one is not.
+            assert_eq!(
+                commit(&mut a, cv, &group, generation, &id_a, 10).await,
+                0,
+                "{what}"
+            );
+            assert_eq!(
+                commit(&mut b, cv, &group, generation, &id_b, 11).await,
+                0,
+                "{what}"
+            );
+            assert_eq!(
+                commit(&mut a, cv, &group, generation - 1, &id_a, 12).await,
+                code::ILLEGAL_GENERATION,
+                "{what}"
+            );
+            // A simple commit (no member) while the group has members is refused too.
+            assert_ne!(commit(&mut a, cv, &group, -1, "", 13).await, 0, "{what}");
+
+            // Leave: v3+ batches both members in one request.
+            if lv >= 3 {
+                let mut r = km::LeaveGroupRequest::default();
+                r.group_id = km::GroupId(str(&group));
+                for id in [&id_a, &id_b, &"nobody".to_string()] {
+                    let mut x = km::leave_group_request::MemberIdentity::default();
+                    x.member_id = str(id);
+                    r.members.push(x);
+                }
+                let ResponseKind::LeaveGroup(r) = a
+                    .call(ApiKey::LeaveGroup, lv, RequestKind::LeaveGroup(r))
+                    .await
+                else {
+                    panic!()
+                };
+                assert_eq!(r.error_code, 0, "{what}");
+                let codes: Vec<(String, i16)> = r
+                    .members
+                    .iter()
+                    .map(|m| (m.member_id.to_string(), m.error_code))
+                    .collect();
+                assert_eq!(
+                    codes,
+                    vec![
+                        (id_a.clone(), 0),
+                        (id_b.clone(), 0),
+                        ("nobody".into(), code::UNKNOWN_MEMBER_ID)
+                    ],
+                    "{what}"
+                );
+            } else {
+                for (kafka, id) in [(&mut a, &id_a), (&mut b, &id_b)] {
+                    let mut r = km::LeaveGroupRequest::default();
+                    r.group_id = km::GroupId(str(&group));
+                    r.member_id = str(id);
+                    let ResponseKind::LeaveGroup(r) = kafka
+                        .call(ApiKey::LeaveGroup, lv, RequestKind::LeaveGroup(r))
+                        .await
+                    else {
+                        panic!()
+                    };
+                    assert_eq!(r.error_code, 0, "{what}");
+                }
+            }
+            // Gone: a heartbeat is refused, and a simple commit is accepted again (empty group).
+            assert_eq!(
+                heartbeat(&mut a, hv, &group, generation, &id_a).await,
+                code::UNKNOWN_MEMBER_ID,
+                "{what}"
+            );
+            assert_eq!(commit(&mut a, cv, &group, -1, "", 14).await, 0, "{what}");
+        }
+    });
+}
+
+/// A JoinGroup held by the coordinator past the gateway's fixed request timeout (5 s), while
+/// the group waits for an old member to rejoin, is answered by the coordinator, not timed out
+/// by the gateway.
+#[test]
+fn a_join_held_longer_than_the_request_timeout_is_answered() {
+    with_cluster(6, |_world, cluster| async move {
+        let mut a = Kafka::connect(kafka_addr(&cluster, 2)).await;
+        let mut b = Kafka::connect(kafka_addr(&cluster, 2)).await;
+        let id_a = join(&mut a, 5, "held", "").await.member_id.to_string();
+        let ja = join(&mut a, 5, "held", &id_a).await;
+        assert_eq!(ja.error_code, 0);
+        let generation = ja.generation_id;
+        let sa = sync(
+            &mut a,
+            3,
+            "held",
+            generation,
+            &id_a,
+            &[(id_a.clone(), Bytes::from_static(b"x"))],
+        )
+        .await;
+        assert_eq!(sa.error_code, 0);
+        // B joins: a rebalance starts; B's JoinGroup is held until A rejoins, 8 s later.
+        let id_b = join(&mut b, 5, "held", "").await.member_id.to_string();
+        let start = sim::time::now();
+        let rejoin_a = async {
+            madsim::time::sleep(Duration::from_secs(4)).await;
+            assert_eq!(
+                heartbeat(&mut a, 3, "held", generation, &id_a).await,
+                code::REBALANCE_IN_PROGRESS
+            );
+            madsim::time::sleep(Duration::from_secs(4)).await;
+            join(&mut a, 5, "held", &id_a).await
+        };
+        let (jb, ja) = tokio::join!(join(&mut b, 5, "held", &id_b), rejoin_a);
+        let waited = sim::time::now() - start;
+        assert_eq!((ja.error_code, jb.error_code), (0, 0));
+        assert_eq!(jb.generation_id, generation + 1);
+        assert!(waited >= Duration::from_secs(8), "{waited:?}");
+    });
+}

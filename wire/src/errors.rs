@@ -167,6 +167,29 @@ mod tests {
                 ErrorCode::UnknownServerError { detail: "d".into() },
                 ResponseError::UnknownServerError,
             ),
+            (
+                ErrorCode::IllegalGeneration,
+                ResponseError::IllegalGeneration,
+            ),
+            (ErrorCode::UnknownMemberId, ResponseError::UnknownMemberId),
+            (
+                ErrorCode::RebalanceInProgress,
+                ResponseError::RebalanceInProgress,
+            ),
+            (ErrorCode::MemberIdRequired, ResponseError::MemberIdRequired),
+            (ErrorCode::FencedInstanceId, ResponseError::FencedInstanceId),
+            (
+                ErrorCode::GroupMaxSizeReached,
+                ResponseError::GroupMaxSizeReached,
+            ),
+            (
+                ErrorCode::InconsistentGroupProtocol,
+                ResponseError::InconsistentGroupProtocol,
+            ),
+            (
+                ErrorCode::InvalidSessionTimeout,
+                ResponseError::InvalidSessionTimeout,
+            ),
         ];
         for (error, expected) in cases {
             assert_eq!(kafka_error(&error).0, expected.code(), "{error:?}");

@@ -8,8 +8,11 @@
 //! requests to send. It never reads a clock or touches a socket.
 //!
 //! A Kafka request fans out into one internal request per partition (per request for the
-//! group APIs, which streamsim's controller answers as a whole); once every part is answered or
-//! timed out the Kafka response is assembled from them in the request's order.
+//! group APIs, which streamsim's controller answers as a whole; per member for a batched
+//! LeaveGroup); once every part is answered or timed out the Kafka response is assembled from
+//! them in the request's order. A part may wait as long as its Kafka request asks (a produce's
+//! timeout, a fetch's max wait, a JoinGroup's rebalance timeout) plus
+//! [`GatewayConfig::request_timeout`].
 //!
 //! Like Kafka's broker, which mutes a connection while one of its requests is being handled,
 //! the gateway handles at most [`GatewayConfig::max_in_flight_per_connection`] requests of a
@@ -69,7 +72,8 @@ pub struct GatewayConfig {
     /// The Kafka port of brokers without an advertised address.
     pub kafka_port: u16,
     /// How long an internal request may go unanswered (on top of the wait the Kafka request
-    /// itself asks for: a produce's timeout, a fetch's max wait).
+    /// itself asks for: a produce's timeout, a fetch's max wait, a JoinGroup's rebalance
+    /// timeout, a SyncGroup's group's rebalance timeout).
     pub request_timeout: Duration,
     /// The largest request frame (Kafka's `socket.request.max.bytes`).
     pub max_frame_bytes: usize,
@@ -119,7 +123,29 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::InitProducerId, 0, 4),
     (ApiKey::OffsetForLeaderEpoch, 2, 4),
     (ApiKey::CreatePartitions, 0, 3),
+    // The classic group protocol, forwarded to the controller's group coordinator. JoinGroup
+    // from v4: the coordinator always answers a dynamic member's first join with
+    // MEMBER_ID_REQUIRED (KIP-394), which v0-v3 clients do not expect. SyncGroup up to v4: v5
+    // makes the coordinator check the request's protocol type and name, which it cannot.
+    (ApiKey::JoinGroup, 4, 9),
+    (ApiKey::SyncGroup, 0, 4),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
 ];
+
+/// How long a SyncGroup may be held when no JoinGroup of its group has told the gateway the
+/// group's rebalance timeout (the consumers' default `max.poll.interval.ms`).
+pub const DEFAULT_REBALANCE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The most groups whose rebalance timeout the gateway remembers.
+const MAX_REMEMBERED_GROUPS: usize = 4096;
+
+/// A Kafka generation id as the coordinator's: a negative one (none) is sent as `u32::MAX`, a
+/// generation no group reaches, so the coordinator's own checks decide (unknown member first,
+/// then ILLEGAL_GENERATION), as Kafka's do.
+fn generation(id: i32) -> u32 {
+    u32::try_from(id).unwrap_or(u32::MAX)
+}
 
 /// The version range served for `key`, if it is served.
 pub fn supported_versions(key: ApiKey) -> Option<(i16, i16)> {
@@ -193,6 +219,9 @@ pub struct Gateway {
     outstanding: BTreeMap<u64, Outstanding>,
     next_correlation_id: u64,
     outputs: Vec<GatewayOutput>,
+    /// The rebalance timeout of each group's latest JoinGroup: how long its SyncGroups may be
+    /// held.
+    rebalance_timeouts: BTreeMap<String, Duration>,
 }
 
 /// Why a request frame closes its connection.
@@ -239,6 +268,7 @@ impl Gateway {
             outstanding: BTreeMap::new(),
             next_correlation_id: 1,
             outputs: Vec::new(),
+            rebalance_timeouts: BTreeMap::new(),
         }
     }
 
@@ -453,7 +483,23 @@ impl Gateway {
             Err(_) => return Err(undecodable("the decoder panicked".into())),
         };
         debug_assert_eq!(header.correlation_id, correlation_id);
-        let parts = self.plan(version, &request);
+        if let RequestKind::JoinGroup(r) = &request {
+            if self.rebalance_timeouts.len() >= MAX_REMEMBERED_GROUPS
+                && !self.rebalance_timeouts.contains_key(r.group_id.0.as_str())
+            {
+                self.rebalance_timeouts.pop_first();
+            }
+            self.rebalance_timeouts.insert(
+                r.group_id.0.to_string(),
+                Duration::from_millis(r.rebalance_timeout_ms.max(0) as u64),
+            );
+        }
+        let client_id = header
+            .client_id
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        let parts = self.plan(version, &client_id, &request);
         let no_response = matches!(&request, RequestKind::Produce(p) if p.acks == 0);
         let job_id = self.next_job;
         self.next_job += 1;

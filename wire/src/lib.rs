@@ -14,7 +14,7 @@ pub mod gateway;
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME_BYTES};
 pub use gateway::{
     decode_response, encode_request, supported_versions, BadRequest, ConnId, Gateway,
-    GatewayConfig, GatewayOutput, SUPPORTED_APIS,
+    GatewayConfig, GatewayOutput, DEFAULT_REBALANCE_TIMEOUT, SUPPORTED_APIS,
 };
 /// The kafka-protocol crate the gateway speaks, for hosts and tests.
 pub use kafka_protocol;

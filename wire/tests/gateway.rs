@@ -304,8 +304,8 @@ fn an_unknown_api_key_closes() {
 
 #[test]
 fn an_api_not_served_closes() {
-    // JoinGroup (11) v5: a known key, not served.
-    assert_closes_and_others_live(&raw_frame(&[0, 11, 0, 5, 0, 0, 0, 1, 0, 0]));
+    // DescribeGroups (15) v0: a known key, not served.
+    assert_closes_and_others_live(&raw_frame(&[0, 15, 0, 0, 0, 0, 0, 1, 0, 0]));
 }
 
 #[test]
@@ -1242,5 +1242,553 @@ mod fuzz {
             prop_assert!(answered || closed || acks_0, "{:?} v{} left hanging", key, version);
             prop_assert_eq!(h.gateway.outstanding(), 0);
         }
+    }
+}
+
+// ---- the classic group APIs ------------------------------------------------------------------
+
+fn join_request(member: &str, rebalance_ms: i32) -> RequestKind {
+    let mut r = km::JoinGroupRequest::default();
+    r.group_id = km::GroupId(str("g"));
+    r.session_timeout_ms = 10_000;
+    r.rebalance_timeout_ms = rebalance_ms;
+    r.member_id = str(member);
+    r.protocol_type = str("consumer");
+    let mut p = km::join_group_request::JoinGroupRequestProtocol::default();
+    p.name = str("range");
+    p.metadata = Bytes::from_static(b"sub");
+    r.protocols.push(p);
+    RequestKind::JoinGroup(r)
+}
+
+fn joined(generation: u32, member: &str, leader: &str, skip: bool) -> Response {
+    Response::JoinGroup(api::JoinGroupResponse {
+        member_id: member.into(),
+        result: Ok(api::JoinedGroup {
+            generation,
+            protocol_name: "range".into(),
+            leader: leader.into(),
+            members: vec![api::JoinedMember {
+                member_id: member.into(),
+                group_instance_id: Some("i1".into()),
+                metadata: Bytes::from_static(b"sub"),
+            }],
+            skip_assignment: skip,
+        }),
+    })
+}
+
+#[test]
+fn group_apis_are_advertised_at_the_implemented_versions() {
+    assert_eq!(wire::supported_versions(ApiKey::JoinGroup), Some((4, 9)));
+    assert_eq!(wire::supported_versions(ApiKey::SyncGroup), Some((0, 4)));
+    assert_eq!(wire::supported_versions(ApiKey::Heartbeat), Some((0, 4)));
+    assert_eq!(wire::supported_versions(ApiKey::LeaveGroup), Some((0, 5)));
+    // Below and above the ranges: the connection closes.
+    for (key, version) in [
+        (ApiKey::JoinGroup, 3i16),
+        (ApiKey::JoinGroup, 10),
+        (ApiKey::SyncGroup, 5),
+        (ApiKey::Heartbeat, 5),
+        (ApiKey::LeaveGroup, 6),
+    ] {
+        let mut h = Harness::new();
+        let mut frame = encode_request(
+            ApiKey::ApiVersions,
+            0,
+            1,
+            &RequestKind::ApiVersions(Default::default()),
+        )
+        .unwrap();
+        let mut raw = frame.to_vec();
+        raw[4..6].copy_from_slice(&(key as i16).to_be_bytes());
+        raw[6..8].copy_from_slice(&version.to_be_bytes());
+        frame = Bytes::from(raw);
+        h.gateway.on_bytes(Duration::ZERO, ConnId(1), &frame);
+        assert_eq!(closes(&h.outputs()), vec![ConnId(1)], "{key:?} v{version}");
+    }
+}
+
+#[test]
+fn join_group_is_forwarded_and_answered_at_every_version() {
+    for version in 4..=9 {
+        let mut h = Harness::new();
+        h.send(1, ApiKey::JoinGroup, version, 7, join_request("", 60_000));
+        let out = h.outputs();
+        let sends = Harness::sends(&out);
+        assert_eq!(sends.len(), 1);
+        assert_eq!(sends[0].0, addr(CONTROLLER));
+        assert_eq!(
+            sends[0].2,
+            Request::JoinGroup(Box::new(api::JoinGroupRequest {
+                group: "g".into(),
+                member_id: String::new(),
+                group_instance_id: None,
+                client_id: "streamsim-test".into(),
+                session_timeout_ms: 10_000,
+                rebalance_timeout_ms: 60_000,
+                protocol_type: "consumer".into(),
+                protocols: vec![api::GroupProtocol {
+                    name: "range".into(),
+                    metadata: Bytes::from_static(b"sub"),
+                }],
+            }))
+        );
+        // MEMBER_ID_REQUIRED carries the assigned id.
+        h.answer(
+            addr(CONTROLLER),
+            sends[0].1,
+            Response::JoinGroup(api::JoinGroupResponse {
+                member_id: "m-1".into(),
+                result: Err(ErrorCode::MemberIdRequired),
+            }),
+        );
+        let w = writes(&h.outputs());
+        let (corr, ResponseKind::JoinGroup(r)) = decode(ApiKey::JoinGroup, version, &w[0].1) else {
+            panic!()
+        };
+        assert_eq!(corr, 7);
+        assert_eq!(r.error_code, code::MEMBER_ID_REQUIRED, "v{version}");
+        assert_eq!(r.member_id.as_str(), "m-1");
+        assert_eq!(r.generation_id, -1);
+
+        // The rejoin succeeds: the leader gets the members.
+        h.send(
+            1,
+            ApiKey::JoinGroup,
+            version,
+            8,
+            join_request("m-1", 60_000),
+        );
+        let out = h.outputs();
+        let sends = Harness::sends(&out);
+        h.answer(addr(CONTROLLER), sends[0].1, joined(3, "m-1", "m-1", true));
+        let w = writes(&h.outputs());
+        let (_, ResponseKind::JoinGroup(r)) = decode(ApiKey::JoinGroup, version, &w[0].1) else {
+            panic!()
+        };
+        assert_eq!(r.error_code, 0);
+        assert_eq!(r.generation_id, 3);
+        assert_eq!(r.leader.as_str(), "m-1");
+        assert_eq!(r.member_id.as_str(), "m-1");
+        assert_eq!(r.protocol_name.as_deref(), Some("range"));
+        if version >= 7 {
+            assert_eq!(r.protocol_type.as_deref(), Some("consumer"));
+        }
+        assert_eq!(r.skip_assignment, version >= 9);
+        assert_eq!(r.members.len(), 1);
+        assert_eq!(r.members[0].metadata, Bytes::from_static(b"sub"));
+        let instance = (version >= 5).then(|| str("i1"));
+        assert_eq!(r.members[0].group_instance_id, instance);
+    }
+}
+
+#[test]
+fn join_group_waits_for_its_rebalance_timeout_not_the_fixed_request_timeout() {
+    let mut h = Harness::new();
+    h.send(1, ApiKey::JoinGroup, 5, 1, join_request("m", 120_000));
+    let out = h.outputs();
+    let sends = Harness::sends(&out);
+    // The rebalance timeout plus the gateway's margin (its request timeout, 5 s).
+    let deadline = h.gateway.next_tick().expect("a deadline");
+    assert_eq!(deadline, Duration::from_secs(125));
+    h.now = Duration::from_secs(100);
+    h.gateway.on_tick(h.now);
+    assert!(writes(&h.outputs()).is_empty(), "still held at 100 s");
+    // The held answer arrives late in the rebalance: it is delivered.
+    h.now = Duration::from_secs(119);
+    h.answer(addr(CONTROLLER), sends[0].1, joined(1, "m", "m", false));
+    let w = writes(&h.outputs());
+    let (_, ResponseKind::JoinGroup(r)) = decode(ApiKey::JoinGroup, 5, &w[0].1) else {
+        panic!()
+    };
+    assert_eq!(r.error_code, 0);
+
+    // No answer at all: COORDINATOR_NOT_AVAILABLE after the rebalance timeout and the margin.
+    let mut h = Harness::new();
+    h.send(1, ApiKey::JoinGroup, 5, 1, join_request("m", 30_000));
+    h.outputs();
+    assert_eq!(h.gateway.next_tick(), Some(Duration::from_secs(35)));
+    h.now = Duration::from_secs(35);
+    h.gateway.on_tick(h.now);
+    let w = writes(&h.outputs());
+    let (_, ResponseKind::JoinGroup(r)) = decode(ApiKey::JoinGroup, 5, &w[0].1) else {
+        panic!()
+    };
+    assert_eq!(r.error_code, code::COORDINATOR_NOT_AVAILABLE);
+
+    // A SyncGroup is held for its group's rebalance timeout (from the group's JoinGroup)...
+    h.send(1, ApiKey::SyncGroup, 3, 2, sync_request(1, "m", &[]));
+    h.outputs();
+    assert_eq!(
+        h.gateway.next_tick(),
+        Some(Duration::from_secs(35 + 30 + 5))
+    );
+    // ...or, for a group the gateway has not seen join, the default rebalance timeout.
+    let mut h = Harness::new();
+    h.send(1, ApiKey::SyncGroup, 3, 2, sync_request(1, "m", &[]));
+    h.outputs();
+    assert_eq!(
+        h.gateway.next_tick(),
+        Some(wire::DEFAULT_REBALANCE_TIMEOUT + Duration::from_secs(5))
+    );
+}
+
+fn sync_request(generation: i32, member: &str, assignments: &[(&str, &[u8])]) -> RequestKind {
+    let mut r = km::SyncGroupRequest::default();
+    r.group_id = km::GroupId(str("g"));
+    r.generation_id = generation;
+    r.member_id = str(member);
+    for (m, a) in assignments {
+        let mut x = km::sync_group_request::SyncGroupRequestAssignment::default();
+        x.member_id = str(m);
+        x.assignment = Bytes::copy_from_slice(a);
+        r.assignments.push(x);
+    }
+    RequestKind::SyncGroup(r)
+}
+
+#[test]
+fn sync_group_is_forwarded_and_answered_at_every_version() {
+    for version in 0..=4 {
+        let mut h = Harness::new();
+        h.send(
+            1,
+            ApiKey::SyncGroup,
+            version,
+            3,
+            sync_request(2, "m-1", &[("m-1", b"a1"), ("m-2", b"a2")]),
+        );
+        let out = h.outputs();
+        let sends = Harness::sends(&out);
+        assert_eq!(sends[0].0, addr(CONTROLLER));
+        assert_eq!(
+            sends[0].2,
+            Request::SyncGroup(api::SyncGroupRequest {
+                group: "g".into(),
+                generation: 2,
+                member_id: "m-1".into(),
+                group_instance_id: None,
+                assignments: vec![
+                    ("m-1".into(), Bytes::from_static(b"a1")),
+                    ("m-2".into(), Bytes::from_static(b"a2")),
+                ],
+            })
+        );
+        h.answer(
+            addr(CONTROLLER),
+            sends[0].1,
+            Response::SyncGroup(api::SyncGroupResponse {
+                result: Ok(Bytes::from_static(b"a1")),
+            }),
+        );
+        let w = writes(&h.outputs());
+        let (_, ResponseKind::SyncGroup(r)) = decode(ApiKey::SyncGroup, version, &w[0].1) else {
+            panic!()
+        };
+        assert_eq!((r.error_code, r.assignment.as_ref()), (0, &b"a1"[..]));
+
+        // Errors map; a negative generation reaches the coordinator as one no group has.
+        h.send(
+            1,
+            ApiKey::SyncGroup,
+            version,
+            4,
+            sync_request(-1, "m-1", &[]),
+        );
+        let out = h.outputs();
+        let sends = Harness::sends(&out);
+        let Request::SyncGroup(s) = &sends[0].2 else {
+            panic!()
+        };
+        assert_eq!(s.generation, u32::MAX);
+        h.answer(
+            addr(CONTROLLER),
+            sends[0].1,
+            Response::SyncGroup(api::SyncGroupResponse {
+                result: Err(ErrorCode::IllegalGeneration),
+            }),
+        );
+        let w = writes(&h.outputs());
+        let (_, ResponseKind::SyncGroup(r)) = decode(ApiKey::SyncGroup, version, &w[0].1) else {
+            panic!()
+        };
+        assert_eq!(r.error_code, code::ILLEGAL_GENERATION);
+        assert!(r.assignment.is_empty());
+    }
+}
+
+#[test]
+fn heartbeat_is_forwarded_and_answered_at_every_version() {
+    for version in 0..=4 {
+        for (result, expected) in [
+            (Ok(()), code::NONE),
+            (
+                Err(ErrorCode::RebalanceInProgress),
+                code::REBALANCE_IN_PROGRESS,
+            ),
+            (Err(ErrorCode::UnknownMemberId), code::UNKNOWN_MEMBER_ID),
+            (Err(ErrorCode::FencedInstanceId), code::FENCED_INSTANCE_ID),
+        ] {
+            let mut h = Harness::new();
+            let mut r = km::HeartbeatRequest::default();
+            r.group_id = km::GroupId(str("g"));
+            r.generation_id = 4;
+            r.member_id = str("m");
+            if version >= 3 {
+                r.group_instance_id = Some(str("i"));
+            }
+            h.send(1, ApiKey::Heartbeat, version, 9, RequestKind::Heartbeat(r));
+            let out = h.outputs();
+            let sends = Harness::sends(&out);
+            assert_eq!(
+                sends[0].2,
+                Request::HeartbeatGroup(api::HeartbeatGroupRequest {
+                    group: "g".into(),
+                    generation: 4,
+                    member_id: "m".into(),
+                    group_instance_id: (version >= 3).then(|| "i".to_string()),
+                })
+            );
+            assert_eq!(h.gateway.next_tick(), Some(Duration::from_secs(5)));
+            h.answer(
+                addr(CONTROLLER),
+                sends[0].1,
+                Response::HeartbeatGroup(api::HeartbeatGroupResponse { result }),
+            );
+            let w = writes(&h.outputs());
+            let (_, ResponseKind::Heartbeat(r)) = decode(ApiKey::Heartbeat, version, &w[0].1)
+            else {
+                panic!()
+            };
+            assert_eq!(r.error_code, expected, "v{version}");
+        }
+    }
+}
+
+#[test]
+fn leave_group_maps_one_member_or_each_of_a_batch() {
+    for version in 0..=5 {
+        let mut h = Harness::new();
+        let mut r = km::LeaveGroupRequest::default();
+        r.group_id = km::GroupId(str("g"));
+        if version < 3 {
+            r.member_id = str("m-1");
+        } else {
+            for (m, i) in [("m-1", None), ("", Some("static"))] {
+                let mut x = km::leave_group_request::MemberIdentity::default();
+                x.member_id = str(m);
+                x.group_instance_id = i.map(str);
+                r.members.push(x);
+            }
+        }
+        h.send(
+            1,
+            ApiKey::LeaveGroup,
+            version,
+            5,
+            RequestKind::LeaveGroup(r),
+        );
+        let out = h.outputs();
+        let sends = Harness::sends(&out);
+        let expected: Vec<Request> = if version < 3 {
+            vec![Request::LeaveGroup(api::LeaveGroupRequest {
+                group: "g".into(),
+                member_id: "m-1".into(),
+                group_instance_id: None,
+            })]
+        } else {
+            vec![
+                Request::LeaveGroup(api::LeaveGroupRequest {
+                    group: "g".into(),
+                    member_id: "m-1".into(),
+                    group_instance_id: None,
+                }),
+                Request::LeaveGroup(api::LeaveGroupRequest {
+                    group: "g".into(),
+                    member_id: String::new(),
+                    group_instance_id: Some("static".into()),
+                }),
+            ]
+        };
+        let got: Vec<Request> = sends.iter().map(|s| s.2.clone()).collect();
+        assert_eq!(got, expected, "v{version}");
+        // Answers out of order: the response keeps the request's order.
+        for (i, send) in sends.iter().enumerate().rev() {
+            let result = if i == 0 {
+                Ok(())
+            } else {
+                Err(ErrorCode::UnknownMemberId)
+            };
+            h.answer(
+                addr(CONTROLLER),
+                send.1,
+                Response::LeaveGroup(api::LeaveGroupResponse { result }),
+            );
+        }
+        let w = writes(&h.outputs());
+        let (_, ResponseKind::LeaveGroup(r)) = decode(ApiKey::LeaveGroup, version, &w[0].1) else {
+            panic!()
+        };
+        assert_eq!(r.error_code, 0, "v{version}");
+        if version >= 3 {
+            let members: Vec<(&str, i16)> = r
+                .members
+                .iter()
+                .map(|m| (m.member_id.as_str(), m.error_code))
+                .collect();
+            assert_eq!(members, vec![("m-1", 0), ("", code::UNKNOWN_MEMBER_ID)]);
+            assert_eq!(r.members[1].group_instance_id.as_deref(), Some("static"));
+        }
+    }
+    // The coordinator unavailable for every member: the request's error.
+    let mut h = Harness::new();
+    let mut r = km::LeaveGroupRequest::default();
+    r.group_id = km::GroupId(str("g"));
+    let mut x = km::leave_group_request::MemberIdentity::default();
+    x.member_id = str("m-1");
+    r.members.push(x);
+    h.send(1, ApiKey::LeaveGroup, 3, 5, RequestKind::LeaveGroup(r));
+    h.outputs();
+    h.now = Duration::from_secs(5);
+    h.gateway.on_tick(h.now);
+    let w = writes(&h.outputs());
+    let (_, ResponseKind::LeaveGroup(r)) = decode(ApiKey::LeaveGroup, 3, &w[0].1) else {
+        panic!()
+    };
+    assert_eq!(r.error_code, code::COORDINATOR_NOT_AVAILABLE);
+}
+
+#[test]
+fn group_apis_with_an_empty_group_id_are_invalid_without_a_request() {
+    let mut h = Harness::new();
+    let mut j = km::JoinGroupRequest::default();
+    j.protocol_type = str("consumer");
+    h.send(1, ApiKey::JoinGroup, 5, 1, RequestKind::JoinGroup(j));
+    let mut s = km::SyncGroupRequest::default();
+    s.generation_id = 1;
+    h.send(1, ApiKey::SyncGroup, 3, 2, RequestKind::SyncGroup(s));
+    h.send(
+        1,
+        ApiKey::Heartbeat,
+        3,
+        3,
+        RequestKind::Heartbeat(Default::default()),
+    );
+    h.send(
+        1,
+        ApiKey::LeaveGroup,
+        1,
+        4,
+        RequestKind::LeaveGroup(Default::default()),
+    );
+    let out = h.outputs();
+    assert!(Harness::sends(&out).is_empty());
+    let w = writes(&out);
+    assert_eq!(w.len(), 4);
+    let codes: Vec<i16> = [
+        (ApiKey::JoinGroup, 5),
+        (ApiKey::SyncGroup, 3),
+        (ApiKey::Heartbeat, 3),
+        (ApiKey::LeaveGroup, 1),
+    ]
+    .iter()
+    .zip(&w)
+    .map(
+        |((key, version), (_, frame))| match decode(*key, *version, frame).1 {
+            ResponseKind::JoinGroup(r) => r.error_code,
+            ResponseKind::SyncGroup(r) => r.error_code,
+            ResponseKind::Heartbeat(r) => r.error_code,
+            ResponseKind::LeaveGroup(r) => r.error_code,
+            _ => panic!(),
+        },
+    )
+    .collect();
+    assert_eq!(codes, vec![code::INVALID_GROUP_ID; 4]);
+}
+
+#[test]
+fn offset_commit_passes_its_member_through() {
+    // (generation, member id, instance id) -> the internal member.
+    type Case = (
+        i16,
+        i32,
+        &'static str,
+        Option<&'static str>,
+        Option<api::CommitMember>,
+    );
+    let cases: Vec<Case> = vec![
+        (8, -1, "", None, None),
+        (
+            8,
+            3,
+            "m-1",
+            Some("i"),
+            Some(api::CommitMember {
+                generation: 3,
+                member_id: "m-1".into(),
+                group_instance_id: Some("i".into()),
+            }),
+        ),
+        (
+            2,
+            -1,
+            "m-1",
+            None,
+            Some(api::CommitMember {
+                generation: u32::MAX,
+                member_id: "m-1".into(),
+                group_instance_id: None,
+            }),
+        ),
+        (
+            6,
+            0,
+            "",
+            None,
+            Some(api::CommitMember {
+                generation: 0,
+                member_id: String::new(),
+                group_instance_id: None,
+            }),
+        ),
+    ];
+    for (version, generation, member, instance, expected) in cases {
+        let mut h = Harness::new();
+        let RequestKind::OffsetCommit(mut r) = offset_commit_request("g") else {
+            panic!()
+        };
+        r.generation_id_or_member_epoch = generation;
+        r.member_id = str(member);
+        r.group_instance_id = instance.map(str);
+        h.send(
+            1,
+            ApiKey::OffsetCommit,
+            version,
+            1,
+            RequestKind::OffsetCommit(r),
+        );
+        let out = h.outputs();
+        let sends = Harness::sends(&out);
+        let Request::OffsetCommit(c) = &sends[0].2 else {
+            panic!()
+        };
+        assert_eq!(c.member, expected, "v{version} gen {generation} {member:?}");
+        h.answer(
+            addr(CONTROLLER),
+            sends[0].1,
+            Response::OffsetCommit(api::OffsetCommitResponse {
+                result: Err(ErrorCode::IllegalGeneration),
+            }),
+        );
+        let w = writes(&h.outputs());
+        let (_, ResponseKind::OffsetCommit(r)) = decode(ApiKey::OffsetCommit, version, &w[0].1)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            r.topics[0].partitions[0].error_code,
+            code::ILLEGAL_GENERATION
+        );
     }
 }

@@ -5,7 +5,7 @@ use super::*;
 impl Gateway {
     // ---- translation: Kafka request -> internal parts -----------------------------------------
 
-    pub(super) fn plan(&self, version: i16, request: &RequestKind) -> Vec<Part> {
+    pub(super) fn plan(&self, version: i16, client_id: &str, request: &RequestKind) -> Vec<Part> {
         let timeout_ms = |ms: i32| Duration::from_millis(ms.max(0) as u64);
         match request {
             RequestKind::ApiVersions(_) | RequestKind::FindCoordinator(_) => Vec::new(),
@@ -242,12 +242,23 @@ impl Gateway {
                 if offsets.is_empty() {
                     return Vec::new();
                 }
+                // Kafka's simple commit (generation -1, no member id) commits without
+                // membership; anything else is a member's commit, fenced by the coordinator.
+                let member_id = r.member_id.to_string();
+                let member =
+                    (r.generation_id_or_member_epoch >= 0 || !member_id.is_empty()).then(|| {
+                        protocol::api::CommitMember {
+                            generation: generation(r.generation_id_or_member_epoch),
+                            member_id,
+                            group_instance_id: r.group_instance_id.as_ref().map(|i| i.to_string()),
+                        }
+                    });
                 vec![Part::Send {
                     target: Target::Controller,
                     request: Request::OffsetCommit(protocol::api::OffsetCommitRequest {
                         group: r.group_id.0.to_string(),
                         offsets,
-                        member: None,
+                        member,
                     }),
                     wait: Duration::ZERO,
                     on_timeout: code::COORDINATOR_NOT_AVAILABLE,
@@ -386,6 +397,112 @@ impl Gateway {
                     }
                 })
                 .collect(),
+            RequestKind::JoinGroup(r) => {
+                if r.group_id.0.is_empty() {
+                    return vec![Part::Ready(Outcome::Error(code::INVALID_GROUP_ID, None))];
+                }
+                let rebalance = timeout_ms(r.rebalance_timeout_ms);
+                vec![Part::Send {
+                    target: Target::Controller,
+                    request: Request::JoinGroup(Box::new(protocol::api::JoinGroupRequest {
+                        group: r.group_id.0.to_string(),
+                        member_id: r.member_id.to_string(),
+                        group_instance_id: r.group_instance_id.as_ref().map(|i| i.to_string()),
+                        client_id: client_id.to_string(),
+                        session_timeout_ms: r.session_timeout_ms.max(0) as u64,
+                        rebalance_timeout_ms: rebalance.as_millis() as u64,
+                        protocol_type: r.protocol_type.to_string(),
+                        protocols: r
+                            .protocols
+                            .iter()
+                            .map(|p| protocol::api::GroupProtocol {
+                                name: p.name.to_string(),
+                                metadata: p.metadata.clone(),
+                            })
+                            .collect(),
+                    })),
+                    // The coordinator holds the answer until the join phase completes, at
+                    // the latest after the rebalance timeout.
+                    wait: rebalance,
+                    on_timeout: code::COORDINATOR_NOT_AVAILABLE,
+                }]
+            }
+            RequestKind::SyncGroup(r) => {
+                if r.group_id.0.is_empty() {
+                    return vec![Part::Ready(Outcome::Error(code::INVALID_GROUP_ID, None))];
+                }
+                // Held until the leader syncs, at the latest the rebalance timeout after the
+                // join phase (the pending-sync timeout).
+                let wait = self
+                    .rebalance_timeouts
+                    .get(r.group_id.0.as_str())
+                    .copied()
+                    .unwrap_or(DEFAULT_REBALANCE_TIMEOUT);
+                vec![Part::Send {
+                    target: Target::Controller,
+                    request: Request::SyncGroup(protocol::api::SyncGroupRequest {
+                        group: r.group_id.0.to_string(),
+                        generation: generation(r.generation_id),
+                        member_id: r.member_id.to_string(),
+                        group_instance_id: r.group_instance_id.as_ref().map(|i| i.to_string()),
+                        assignments: r
+                            .assignments
+                            .iter()
+                            .map(|a| (a.member_id.to_string(), a.assignment.clone()))
+                            .collect(),
+                    }),
+                    wait,
+                    on_timeout: code::COORDINATOR_NOT_AVAILABLE,
+                }]
+            }
+            RequestKind::Heartbeat(r) => {
+                if r.group_id.0.is_empty() {
+                    return vec![Part::Ready(Outcome::Error(code::INVALID_GROUP_ID, None))];
+                }
+                vec![Part::Send {
+                    target: Target::Controller,
+                    request: Request::HeartbeatGroup(protocol::api::HeartbeatGroupRequest {
+                        group: r.group_id.0.to_string(),
+                        generation: generation(r.generation_id),
+                        member_id: r.member_id.to_string(),
+                        group_instance_id: r.group_instance_id.as_ref().map(|i| i.to_string()),
+                    }),
+                    wait: Duration::ZERO,
+                    on_timeout: code::COORDINATOR_NOT_AVAILABLE,
+                }]
+            }
+            RequestKind::LeaveGroup(r) => {
+                if r.group_id.0.is_empty() {
+                    return vec![Part::Ready(Outcome::Error(code::INVALID_GROUP_ID, None))];
+                }
+                // v0-v2: one member; v3+: a batch, one internal request per member.
+                let members: Vec<(String, Option<String>)> = if version >= 3 {
+                    r.members
+                        .iter()
+                        .map(|m| {
+                            (
+                                m.member_id.to_string(),
+                                m.group_instance_id.as_ref().map(|i| i.to_string()),
+                            )
+                        })
+                        .collect()
+                } else {
+                    vec![(r.member_id.to_string(), None)]
+                };
+                members
+                    .into_iter()
+                    .map(|(member_id, group_instance_id)| Part::Send {
+                        target: Target::Controller,
+                        request: Request::LeaveGroup(protocol::api::LeaveGroupRequest {
+                            group: r.group_id.0.to_string(),
+                            member_id,
+                            group_instance_id,
+                        }),
+                        wait: Duration::ZERO,
+                        on_timeout: code::COORDINATOR_NOT_AVAILABLE,
+                    })
+                    .collect()
+            }
             // Not served: on_frame closes the connection before planning.
             _ => Vec::new(),
         }

@@ -272,6 +272,115 @@ pub(super) fn build_response(
             }
             km::ResponseKind::OffsetFetch(response)
         }
+        RequestKind::JoinGroup(r) => {
+            let outcome = next();
+            let mut response = km::JoinGroupResponse::default();
+            response.generation_id = -1;
+            response.member_id = r.member_id.clone();
+            // v7+: nullable, null on errors (as Kafka); before v7: empty.
+            response.protocol_name = (version < 7).then(|| StrBytes::from_static_str(""));
+            response.protocol_type = None;
+            let (error, _) = match &outcome {
+                Outcome::Answer(Response::JoinGroup(answer)) => {
+                    response.member_id = str_bytes(&answer.member_id);
+                    if let Ok(joined) = &answer.result {
+                        response.generation_id = joined.generation.min(i32::MAX as u32) as i32;
+                        response.protocol_name = Some(str_bytes(&joined.protocol_name));
+                        // The coordinator refuses a join whose protocol type is not the
+                        // group's, so the request's is the group's.
+                        response.protocol_type = Some(r.protocol_type.clone());
+                        response.leader = str_bytes(&joined.leader);
+                        response.skip_assignment = version >= 9 && joined.skip_assignment;
+                        response.members = joined
+                            .members
+                            .iter()
+                            .map(|m| {
+                                let mut member =
+                                    km::join_group_response::JoinGroupResponseMember::default();
+                                member.member_id = str_bytes(&m.member_id);
+                                if version >= 5 {
+                                    member.group_instance_id =
+                                        m.group_instance_id.as_deref().map(str_bytes);
+                                }
+                                member.metadata = m.metadata.clone();
+                                member
+                            })
+                            .collect();
+                    }
+                    outcome_error(&outcome, answer.result.as_ref().err())
+                }
+                Outcome::Answer(_) => mismatch("join group"),
+                Outcome::Error(..) => outcome_error(&outcome, None),
+            };
+            response.error_code = error;
+            km::ResponseKind::JoinGroup(response)
+        }
+        RequestKind::SyncGroup(_) => {
+            let outcome = next();
+            let mut response = km::SyncGroupResponse::default();
+            let (error, _) = match &outcome {
+                Outcome::Answer(Response::SyncGroup(answer)) => {
+                    if let Ok(assignment) = &answer.result {
+                        response.assignment = assignment.clone();
+                    }
+                    outcome_error(&outcome, answer.result.as_ref().err())
+                }
+                Outcome::Answer(_) => mismatch("sync group"),
+                Outcome::Error(..) => outcome_error(&outcome, None),
+            };
+            response.error_code = error;
+            km::ResponseKind::SyncGroup(response)
+        }
+        RequestKind::Heartbeat(_) => {
+            let outcome = next();
+            let (error, _) = match &outcome {
+                Outcome::Answer(Response::HeartbeatGroup(answer)) => {
+                    outcome_error(&outcome, answer.result.as_ref().err())
+                }
+                Outcome::Answer(_) => mismatch("heartbeat"),
+                Outcome::Error(..) => outcome_error(&outcome, None),
+            };
+            let mut response = km::HeartbeatResponse::default();
+            response.error_code = error;
+            km::ResponseKind::Heartbeat(response)
+        }
+        RequestKind::LeaveGroup(r) => {
+            let mut response = km::LeaveGroupResponse::default();
+            let leave_error = |outcome: &Outcome| match outcome {
+                Outcome::Answer(Response::LeaveGroup(answer)) => {
+                    outcome_error(outcome, answer.result.as_ref().err()).0
+                }
+                Outcome::Answer(_) => mismatch("leave group").0,
+                Outcome::Error(..) => outcome_error(outcome, None).0,
+            };
+            if r.group_id.0.is_empty() {
+                response.error_code = leave_error(&next());
+                return km::ResponseKind::LeaveGroup(response);
+            }
+            if version < 3 {
+                response.error_code = leave_error(&next());
+                return km::ResponseKind::LeaveGroup(response);
+            }
+            // v3+: an error per member; the coordinator's own unavailability (every member's
+            // answer) is the request's error, as Kafka's.
+            for m in &r.members {
+                let mut member = km::leave_group_response::MemberResponse::default();
+                member.member_id = m.member_id.clone();
+                member.group_instance_id = m.group_instance_id.clone();
+                member.error_code = leave_error(&next());
+                response.members.push(member);
+            }
+            let group_level = |code: i16| {
+                code == code::COORDINATOR_NOT_AVAILABLE
+                    || code == code::COORDINATOR_LOAD_IN_PROGRESS
+            };
+            if let Some(first) = response.members.first() {
+                if response.members.iter().all(|m| group_level(m.error_code)) {
+                    response.error_code = first.error_code;
+                }
+            }
+            km::ResponseKind::LeaveGroup(response)
+        }
         RequestKind::CreateTopics(r) => {
             let mut response = km::CreateTopicsResponse::default();
             for topic in &r.topics {
