@@ -19,16 +19,9 @@ pub const EXIT_BAD_INPUT: i32 = 2;
 /// [`EXIT_VALID`], [`EXIT_ANOMALIES`] or [`EXIT_BAD_INPUT`].
 pub fn check_path(path: &Path, json: bool, stdout: &mut dyn Write, stderr: &mut dyn Write) -> i32 {
     const READ_BUFFER_BYTES: usize = 1 << 20;
-    let file = match std::fs::File::open(path) {
+    let file = match open_history(path, stderr) {
         Ok(file) => file,
-        Err(source) => {
-            let error = HistoryError::Open {
-                path: path.to_path_buf(),
-                source,
-            };
-            let _ = writeln!(stderr, "streamsim check: {error}");
-            return EXIT_BAD_INPUT;
-        }
+        Err(code) => return code,
     };
     let result =
         match crate::check_reader(std::io::BufReader::with_capacity(READ_BUFFER_BYTES, file)) {
@@ -74,6 +67,18 @@ pub fn check_paths(
     }
 }
 
+/// Opens a history file, or says why not on `stderr` and gives the exit code.
+fn open_history(path: &Path, stderr: &mut dyn Write) -> Result<std::fs::File, i32> {
+    std::fs::File::open(path).map_err(|source| {
+        let error = HistoryError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let _ = writeln!(stderr, "streamsim check: {error}");
+        EXIT_BAD_INPUT
+    })
+}
+
 /// Several histories merged by time; see [`check_paths`].
 fn check_merged(
     paths: &[PathBuf],
@@ -85,19 +90,12 @@ fn check_merged(
     type Reader = HistoryReader<std::io::BufReader<std::fs::File>>;
     let mut readers: Vec<Reader> = Vec::with_capacity(paths.len());
     for path in paths {
-        match std::fs::File::open(path) {
+        match open_history(path, stderr) {
             Ok(file) => readers.push(HistoryReader::new(std::io::BufReader::with_capacity(
                 READ_BUFFER_BYTES,
                 file,
             ))),
-            Err(source) => {
-                let error = HistoryError::Open {
-                    path: path.to_path_buf(),
-                    source,
-                };
-                let _ = writeln!(stderr, "streamsim check: {error}");
-                return EXIT_BAD_INPUT;
-            }
+            Err(code) => return code,
         }
     }
     // The next event of each file, read ahead: (its line in that file, the event).

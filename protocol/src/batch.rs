@@ -126,6 +126,15 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// Every codec, in attribute order.
+    pub const ALL: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+
     fn from_attributes(attributes: i16) -> Result<Compression, BatchError> {
         match attributes & COMPRESSION_MASK {
             0 => Ok(Compression::None),
@@ -160,15 +169,9 @@ impl Compression {
 
     /// Parses Kafka's `compression.type` names.
     pub fn from_name(name: &str) -> Option<Compression> {
-        [
-            Compression::None,
-            Compression::Gzip,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd,
-        ]
-        .into_iter()
-        .find(|compression| compression.name() == name)
+        Compression::ALL
+            .into_iter()
+            .find(|compression| compression.name() == name)
     }
 }
 

@@ -523,13 +523,12 @@ fn inject_read_fault(
     stats: &mut DiskStats,
     name: &str,
 ) -> Result<(), DiskError> {
-    if draw_fault(&mut faults.fail_next_reads, faults.read_error_rate, rng) {
-        stats.injected_read_errors += 1;
-        return Err(DiskError::ReadFault {
+    let failed = draw_fault(&mut faults.fail_next_reads, faults.read_error_rate, rng);
+    count_fault(failed, &mut stats.injected_read_errors, || {
+        DiskError::ReadFault {
             name: name.to_string(),
-        });
-    }
-    Ok(())
+        }
+    })
 }
 
 fn inject_write_fault(
@@ -538,11 +537,22 @@ fn inject_write_fault(
     stats: &mut DiskStats,
     name: &str,
 ) -> Result<(), DiskError> {
-    if draw_fault(&mut faults.fail_next_writes, faults.write_error_rate, rng) {
-        stats.injected_write_errors += 1;
-        return Err(DiskError::WriteFault {
+    let failed = draw_fault(&mut faults.fail_next_writes, faults.write_error_rate, rng);
+    count_fault(failed, &mut stats.injected_write_errors, || {
+        DiskError::WriteFault {
             name: name.to_string(),
-        });
+        }
+    })
+}
+
+fn count_fault(
+    failed: bool,
+    injected: &mut u64,
+    error: impl FnOnce() -> DiskError,
+) -> Result<(), DiskError> {
+    if failed {
+        *injected += 1;
+        return Err(error());
     }
     Ok(())
 }

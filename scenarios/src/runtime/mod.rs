@@ -570,7 +570,7 @@ impl Runner {
             Acks::None => client::producer::Acks::None,
         };
         config.idempotence = spec.idempotence;
-        config.compression = spec.compression.into();
+        config.compression = spec.compression;
         config.in_flight_per_partition_max = spec.max_in_flight as usize;
         config.metadata_max_age_ms = spec.metadata_max_age_ms;
         // The personality sets a real client's policies; a bug overrides them.

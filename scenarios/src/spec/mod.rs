@@ -198,37 +198,27 @@ pub enum Acks {
     None,
 }
 
-/// Kafka's `compression.type` of a producer's batches (record batch v2 codecs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Compression {
-    #[default]
-    None,
-    Gzip,
-    Snappy,
-    Lz4,
-    Zstd,
-}
+/// Kafka's `compression.type` of a producer's batches: the batch format's own codecs, spelled in
+/// files by their Kafka names (`"none"`, `"gzip"`, `"snappy"`, `"lz4"`, `"zstd"`).
+pub use broker::batch::Compression;
 
-impl Compression {
-    pub const ALL: [Compression; 5] = [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ];
-}
+mod compression_name {
+    use super::Compression;
+    use serde::{Deserialize, Deserializer, Serializer};
 
-impl From<Compression> for broker::batch::Compression {
-    fn from(compression: Compression) -> broker::batch::Compression {
-        match compression {
-            Compression::None => broker::batch::Compression::None,
-            Compression::Gzip => broker::batch::Compression::Gzip,
-            Compression::Snappy => broker::batch::Compression::Snappy,
-            Compression::Lz4 => broker::batch::Compression::Lz4,
-            Compression::Zstd => broker::batch::Compression::Zstd,
-        }
+    pub fn serialize<S: Serializer>(compression: &Compression, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(compression.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Compression, D::Error> {
+        let name = String::deserialize(d)?;
+        Compression::from_name(&name).ok_or_else(|| {
+            let names: Vec<&str> = Compression::ALL.iter().map(|c| c.name()).collect();
+            serde::de::Error::custom(format!(
+                "compression '{name}' is not one of {}",
+                names.join(", ")
+            ))
+        })
     }
 }
 
@@ -308,6 +298,7 @@ pub struct ProducerSpec {
     /// Producer id and sequences (KIP-98, Kafka's `enable.idempotence`): requires `acks = "all"`.
     pub idempotence: bool,
     /// How its batches' records are compressed (Kafka's `compression.type`).
+    #[serde(with = "compression_name")]
     pub compression: Compression,
     /// Batches in flight per partition, 1..=5; 1 without idempotence.
     pub max_in_flight: u32,
