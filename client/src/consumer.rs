@@ -48,7 +48,9 @@ use crate::common::{
 use crate::history::{AssignedPartition, CommitPhase, Op, PolledRecord, ResetReason};
 use crate::policy::{
     CommitPositionPolicy, FollowerOutOfRangePolicy, LeaderOutOfRangePolicy, OffsetEvictedPolicy,
+    OwnedClaimsPolicy, RevokedOffsetsPolicy,
 };
+use bytes::Bytes;
 use protocol::api::{
     BrokerId, ErrorCode, FetchRequest, FetchResponse, ListOffsetsRequest, OffsetCommitRequest,
     OffsetFetchRequest, OffsetSpec, Request, Response, TopicPartition,
@@ -60,7 +62,11 @@ use std::net::SocketAddr;
 
 mod commits;
 mod fetching;
+mod group;
 mod positions;
+
+pub use group::GroupSettings;
+use group::{Member, MemberPhase};
 
 use positions::PartitionState;
 
@@ -116,6 +122,13 @@ pub enum Subscription {
         member_index: u32,
         members: u32,
     },
+    /// A member of the consumer group `ConsumerConfig::group` (Kafka's `subscribe`): the
+    /// partitions its assignor gives this member, rebalanced as members come and go and as the
+    /// topics grow (see the `group` module).
+    Join {
+        topics: Vec<String>,
+        settings: GroupSettings,
+    },
 }
 
 /// The consumer's settings. Names carry units.
@@ -161,6 +174,10 @@ pub struct ConsumerConfig {
     pub follower_out_of_range_policy: FollowerOutOfRangePolicy,
     /// What a fetch answered `OffsetOutOfRange` by the leader does.
     pub leader_out_of_range_policy: LeaderOutOfRangePolicy,
+    /// What a group member does with the positions of partitions it gives up.
+    pub revoked_offsets_policy: RevokedOffsetsPolicy,
+    /// How the group leader's assignor treats the partitions members claim to own.
+    pub owned_claims_policy: OwnedClaimsPolicy,
 }
 
 impl ConsumerConfig {
@@ -191,6 +208,8 @@ impl ConsumerConfig {
             offset_evicted_policy: OffsetEvictedPolicy::default(),
             follower_out_of_range_policy: FollowerOutOfRangePolicy::default(),
             leader_out_of_range_policy: LeaderOutOfRangePolicy::default(),
+            revoked_offsets_policy: RevokedOffsetsPolicy::default(),
+            owned_claims_policy: OwnedClaimsPolicy::default(),
         }
     }
 
@@ -324,7 +343,11 @@ enum Buffered {
 enum RequestKind {
     Metadata,
     OffsetFetch(Vec<TopicPartition>),
-    OffsetCommit(Vec<(TopicPartition, u64)>),
+    OffsetCommit {
+        offsets: Vec<(TopicPartition, u64)>,
+        /// The generation the commit was sent under (group members).
+        generation: Option<u32>,
+    },
     Fetch {
         partition: TopicPartition,
         offset: u64,
@@ -337,6 +360,14 @@ enum RequestKind {
         broker: BrokerId,
         resolve: Resolve,
     },
+    JoinGroup,
+    SyncGroup {
+        generation: u32,
+    },
+    Heartbeat {
+        generation: u32,
+    },
+    LeaveGroup,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,6 +406,8 @@ pub struct Consumer {
     poll_cursor: usize,
     closing: Closing,
     status: ConsumerStatus,
+    /// The group membership of a [`Subscription::Join`] consumer.
+    member: Option<Member>,
 }
 
 impl Consumer {
@@ -413,7 +446,11 @@ impl Consumer {
             poll_cursor: 0,
             closing: Closing::Open,
             status: ConsumerStatus::default(),
+            member: None,
         };
+        if let Subscription::Join { topics, settings } = &consumer.config.subscription {
+            consumer.member = Some(Member::new(topics.clone(), settings.clone()));
+        }
         if let Subscription::Assign(partitions) = consumer.config.subscription.clone() {
             for partition in partitions {
                 consumer.partitions.insert(partition, PartitionState::new());
@@ -487,6 +524,7 @@ impl Consumer {
         *close_failed = self.status.close_failed;
         // Vacuously true for a group member that owns no partition, once metadata is known.
         *caught_up = self.metadata.get().is_some()
+            && self.member.as_ref().is_none_or(Member::is_stable)
             && self.partitions.values().all(|state| {
                 state.phase == Phase::Fetching
                     && state
@@ -582,12 +620,23 @@ impl Consumer {
                 self.refresher.learn_brokers(&answer.metadata);
                 self.metadata.update(answer.metadata, now_ms);
                 self.discover_partitions();
+                self.check_leader_snapshot(now_ms);
             }
+            (RequestKind::JoinGroup, Response::JoinGroup(answer)) => {
+                self.on_join_answer(now_ms, answer.member_id, answer.result);
+            }
+            (RequestKind::SyncGroup { generation }, Response::SyncGroup(answer)) => {
+                self.on_sync_answer(now_ms, generation, answer.result);
+            }
+            (RequestKind::Heartbeat { generation }, Response::HeartbeatGroup(answer)) => {
+                self.on_heartbeat_answer(now_ms, generation, answer.result);
+            }
+            (RequestKind::LeaveGroup, Response::LeaveGroup(_)) => {}
             (RequestKind::OffsetFetch(asked), Response::OffsetFetch(answer)) => {
                 self.on_offset_fetch(now_ms, asked, answer.result);
             }
-            (RequestKind::OffsetCommit(offsets), Response::OffsetCommit(answer)) => {
-                self.on_offset_commit(now_ms, offsets, answer.result);
+            (RequestKind::OffsetCommit { offsets, generation }, Response::OffsetCommit(answer)) => {
+                self.on_offset_commit(now_ms, offsets, generation, answer.result);
             }
             (
                 RequestKind::Fetch {
@@ -626,18 +675,41 @@ impl Consumer {
                 self.offset_fetch_in_flight = false;
                 self.offset_fetch_later(now_ms);
             }
-            RequestKind::OffsetCommit(offsets) => {
+            RequestKind::OffsetCommit { offsets, generation } => {
                 self.commit_in_flight = false;
+                let group = self.commit_labels().0;
                 for (partition, offset) in offsets {
                     self.record(Op::Commit {
                         phase: CommitPhase::Info,
                         topic: partition.topic.into(),
                         partition: partition.partition,
                         offset,
+                        group: group.clone(),
+                        generation,
+                        error: Some(error.to_string().into()),
                     });
                 }
                 self.commit_failed(now_ms);
             }
+            RequestKind::JoinGroup => {
+                if self.member.as_ref().map(|m| &m.phase) == Some(&MemberPhase::Joining) {
+                    self.request_rejoin(now_ms, true);
+                }
+            }
+            RequestKind::SyncGroup { generation } => {
+                let syncing = self.member.as_ref().map(|m| &m.phase)
+                    == Some(&MemberPhase::Syncing { generation });
+                if syncing {
+                    self.member.as_mut().expect("a member").phase = MemberPhase::Stable;
+                    self.begin_rejoin(now_ms);
+                }
+            }
+            RequestKind::Heartbeat { .. } => {
+                if let Some(member) = self.member.as_mut() {
+                    member.heartbeat_in_flight = false;
+                }
+            }
+            RequestKind::LeaveGroup => {}
             RequestKind::Fetch {
                 partition,
                 offset,
@@ -694,11 +766,17 @@ impl Consumer {
         if let Closing::Flushing { attempts } = self.closing {
             self.maybe_commit(now_ms);
             if !self.commit_in_flight && !self.commit_requested {
-                let pending = self.partitions.values().any(|state| {
-                    self.commit_offset(state)
-                        .is_some_and(|offset| state.committed != Some(offset))
-                });
+                // A member without a generation cannot commit (its partitions are lost).
+                let committable = self.member.as_ref().is_none_or(|m| m.generation.is_some());
+                let pending = committable
+                    && self.partitions.values().any(|state| {
+                        self.commit_offset(state)
+                            .is_some_and(|offset| state.committed != Some(offset))
+                    });
                 if !pending {
+                    if self.member.is_some() {
+                        self.close_membership(now_ms);
+                    }
                     self.closing = Closing::Closed;
                     self.record(Op::Close);
                 } else if attempts >= self.config.close_commit_attempts_max {
@@ -729,6 +807,7 @@ impl Consumer {
                 .collect();
             self.record(Op::Assign { partitions });
         }
+        self.step_group(now_ms);
         self.maybe_offset_fetch(now_ms);
         self.maybe_commit(now_ms);
         // Only the partitions `maybe_request` does not turn away at once (a request in flight, a
@@ -802,3 +881,5 @@ fn deliver_from(
 mod model_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod group_tests;

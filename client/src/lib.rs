@@ -26,7 +26,10 @@ pub mod producer;
 mod testkit;
 
 pub use common::{Action, ClusterAddrs};
-pub use consumer::{CommitMode, Consumer, ConsumerConfig, ResetPolicy, Subscription};
+pub use assignor::Assignor;
+pub use consumer::{
+    CommitMode, Consumer, ConsumerConfig, GroupSettings, ResetPolicy, Subscription,
+};
 pub use history::{History, Op};
 pub use personality::Personality;
 pub use producer::{Producer, ProducerConfig};

@@ -12,6 +12,8 @@
 //! | [`FollowerOutOfRangePolicy`] | `ConsumerConfig::follower_out_of_range_policy` | `BackToLeader` |
 //! | [`SequenceDesyncPolicy`] | `ProducerConfig::sequence_desync_policy` | `FailUnexplained` |
 //! | [`LeaderOutOfRangePolicy`] | `ConsumerConfig::leader_out_of_range_policy` | `ConfirmHighWatermark` |
+//! | [`RevokedOffsetsPolicy`] | `ConsumerConfig::revoked_offsets_policy` | `Drop` |
+//! | [`OwnedClaimsPolicy`] | `ConsumerConfig::owned_claims_policy` | `HighestGeneration` |
 //!
 //! The last two (and `CommitPositionPolicy::PreviousPoll`) name how real clients react where
 //! they differ from streamsim's own defensive client; every default is streamsim's own
@@ -21,6 +23,24 @@
 //! in that variant's own place (e.g. the producer's `PartitionDiscovery`).
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::assignor::OwnedClaimsPolicy;
+
+/// What a group member does with the positions of the partitions a rebalance takes from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevokedOffsetsPolicy {
+    /// Commit what was delivered of them, then forget them: a member commits only partitions
+    /// it owns (Kafka's Java client; librdkafka since v1.9).
+    #[default]
+    Drop,
+    /// Revoke without committing, keep what was stored of them and commit it with the next
+    /// commit after the rebalance, under the new generation, when the partitions may have a
+    /// new owner that committed further (librdkafka #2782: "offsets stored before a rebalance
+    /// committed after reassignment"; fixed in v1.9.0, which no longer commits offsets of
+    /// partitions that are not assigned).
+    KeepStored,
+}
 
 /// What the producer does when the broker answers a batch `UnknownProducerId` (it forgot the
 /// producer: its state expired, or retention removed its records). `OutOfOrderSequence` and

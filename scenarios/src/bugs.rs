@@ -12,8 +12,8 @@ use broker::policy::{
     SegmentViewPolicy, TruncationPolicy,
 };
 use client::policy::{
-    CommitPositionPolicy, FollowerOutOfRangePolicy, OffsetEvictedPolicy, PartitionDiscoveryPolicy,
-    ProducerStateLossPolicy,
+    CommitPositionPolicy, FollowerOutOfRangePolicy, OffsetEvictedPolicy, OwnedClaimsPolicy,
+    PartitionDiscoveryPolicy, ProducerStateLossPolicy, RevokedOffsetsPolicy,
 };
 use client::{ConsumerConfig, ProducerConfig};
 use std::fmt;
@@ -43,6 +43,10 @@ pub enum Override {
     OffsetEvicted(OffsetEvictedPolicy),
     /// `consumer.follower_out_of_range_policy`.
     FollowerOutOfRange(FollowerOutOfRangePolicy),
+    /// `consumer.revoked_offsets_policy`.
+    RevokedOffsets(RevokedOffsetsPolicy),
+    /// `consumer.owned_claims_policy` (the group leader's assignor).
+    OwnedClaims(OwnedClaimsPolicy),
 }
 
 impl Override {
@@ -61,7 +65,9 @@ impl Override {
             | Override::PartitionDiscovery(_)
             | Override::CommitPosition(_)
             | Override::OffsetEvicted(_)
-            | Override::FollowerOutOfRange(_) => {}
+            | Override::FollowerOutOfRange(_)
+            | Override::RevokedOffsets(_)
+            | Override::OwnedClaims(_) => {}
         }
     }
 
@@ -78,7 +84,9 @@ impl Override {
             | Override::ConsumerFetchRange(_)
             | Override::CommitPosition(_)
             | Override::OffsetEvicted(_)
-            | Override::FollowerOutOfRange(_) => {}
+            | Override::FollowerOutOfRange(_)
+            | Override::RevokedOffsets(_)
+            | Override::OwnedClaims(_) => {}
         }
     }
 
@@ -88,6 +96,8 @@ impl Override {
             Override::CommitPosition(policy) => config.commit_position_policy = policy,
             Override::OffsetEvicted(policy) => config.offset_evicted_policy = policy,
             Override::FollowerOutOfRange(policy) => config.follower_out_of_range_policy = policy,
+            Override::RevokedOffsets(policy) => config.revoked_offsets_policy = policy,
+            Override::OwnedClaims(policy) => config.owned_claims_policy = policy,
             Override::SegmentView(_)
             | Override::HighWatermark(_)
             | Override::Truncation(_)
@@ -133,6 +143,10 @@ impl fmt::Display for Override {
             Override::FollowerOutOfRange(policy) => {
                 write!(f, "consumer.follower_out_of_range_policy = {policy:?}")
             }
+            Override::RevokedOffsets(policy) => {
+                write!(f, "consumer.revoked_offsets_policy = {policy:?}")
+            }
+            Override::OwnedClaims(policy) => write!(f, "consumer.owned_claims_policy = {policy:?}"),
         }
     }
 }
@@ -317,6 +331,17 @@ pub const CATALOG: &[BugInfo] = &[
         overrides: &[Override::ConsumerFetchRange(
             ConsumerFetchRangePolicy::EndBeforeLatestAppend,
         )],
+    },
+    BugInfo {
+        name: "commit-revoked-offsets",
+        summary: "a group member keeps the offsets it stored for partitions a rebalance took \
+                  away and commits them after the rebalance, under its new generation, over \
+                  what the partitions' new owner committed",
+        source: "librdkafka #2782 (fixed in v1.9.0: offsets of unassigned partitions are no \
+                 longer committed)",
+        scenario: "group-rebalance",
+        anomalies: &["unowned-commit", "commit-regressed", "duplicate-delivery"],
+        overrides: &[Override::RevokedOffsets(RevokedOffsetsPolicy::KeepStored)],
     },
 ];
 

@@ -8,7 +8,7 @@
 use broker::controller::ControllerEvent;
 use broker::core::Observation;
 use broker::node::ClusterEvent;
-use oracle::event::{Event, Op};
+use oracle::event::{CommitPhase, Event, Op};
 use oracle::FaultKind;
 use std::collections::BTreeMap;
 
@@ -50,6 +50,22 @@ pub const RESTARTED_WITH_EMPTY_DISK: &str = "restarted-with-empty-disk";
 pub const CRASH_LEFT_BAD_TAIL: &str = "crash-left-bad-tail";
 /// The controller refused an ISR proposal naming a member's previous incarnation (KIP-903).
 pub const STALE_ISR_MEMBER_REFUSED: &str = "stale-isr-member-refused";
+/// A consumer group formed a new generation after its first (a member joined a running group,
+/// left, was expelled, or the topic grew).
+pub const GROUP_REBALANCED: &str = "group-rebalanced";
+/// A group member gave partitions up after committing them (`revoke`).
+pub const PARTITIONS_REVOKED: &str = "partitions-revoked";
+/// A group member learnt it had been expelled and gave its partitions up without committing
+/// (`revoke` with `lost`).
+pub const MEMBER_EXPELLED: &str = "member-expelled";
+/// A group member's commit was refused for its generation or membership (fenced).
+pub const COMMIT_FENCED: &str = "commit-fenced";
+/// A group member was assigned a partition its group had never been assigned before, after
+/// the group's first generation (the topic grew under a running group).
+pub const GROUP_ASSIGNED_NEW_PARTITION: &str = "group-assigned-new-partition";
+/// A member joined a generation whose assignment was already out: a static member (KIP-345)
+/// rejoining under its instance id without a rebalance.
+pub const STATIC_MEMBER_REJOINED: &str = "static-member-rejoined";
 
 /// How soon after its election a leader's crash counts for [`LEADER_CRASHED_AFTER_ELECTION`].
 pub const SOON_AFTER_ELECTION_NS: u64 = 500_000_000;
@@ -74,6 +90,12 @@ pub const ALL_MARKS: &[&str] = &[
     RESTARTED_WITH_EMPTY_DISK,
     CRASH_LEFT_BAD_TAIL,
     STALE_ISR_MEMBER_REFUSED,
+    GROUP_REBALANCED,
+    PARTITIONS_REVOKED,
+    MEMBER_EXPELLED,
+    COMMIT_FENCED,
+    GROUP_ASSIGNED_NEW_PARTITION,
+    STATIC_MEMBER_REJOINED,
 ];
 
 /// Counts of marks.
@@ -139,8 +161,58 @@ pub fn from_history(coverage: &mut Coverage, events: &[Event<'_>]) {
     let mut starts: BTreeMap<&str, u32> = BTreeMap::new();
     // When each broker last became a leader (after a partition's first election).
     let mut elected: BTreeMap<u32, u64> = BTreeMap::new();
+    // Per group: the first generation seen, and every partition ever assigned.
+    let mut first_generation: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut ever_assigned: BTreeMap<&str, std::collections::BTreeSet<(&str, u32)>> =
+        BTreeMap::new();
+    // Per group: the highest generation some member had its assignment of.
+    let mut synced: BTreeMap<&str, u32> = BTreeMap::new();
     for event in events {
         match &event.op {
+            Op::Join {
+                group, generation, ..
+            } => {
+                let first = *first_generation.entry(group).or_insert(*generation);
+                if *generation > first {
+                    bump(coverage, GROUP_REBALANCED);
+                }
+                // Joined a generation whose assignment was already out: a static member's
+                // rejoin answered without a rebalance (KIP-345).
+                if synced.get(&**group).is_some_and(|synced| synced >= generation) {
+                    bump(coverage, STATIC_MEMBER_REJOINED);
+                }
+            }
+            Op::Assignment {
+                group,
+                generation,
+                partitions,
+                ..
+            } => {
+                let high = synced.entry(group).or_insert(*generation);
+                *high = (*high).max(*generation);
+                let assigned = ever_assigned.entry(group).or_default();
+                let later = first_generation
+                    .get(&**group)
+                    .is_some_and(|first| generation > first);
+                for partition in partitions.iter() {
+                    if assigned.insert((&*partition.topic, partition.partition)) && later {
+                        bump(coverage, GROUP_ASSIGNED_NEW_PARTITION);
+                    }
+                }
+            }
+            Op::Revoke { lost: false, .. } => bump(coverage, PARTITIONS_REVOKED),
+            Op::Revoke { lost: true, .. } => bump(coverage, MEMBER_EXPELLED),
+            Op::Commit {
+                phase: CommitPhase::Fail,
+                error: Some(error),
+                ..
+            } if error == "illegal_generation"
+                || error == "unknown_member_id"
+                || error == "rebalance_in_progress"
+                || error == "fenced_instance_id" =>
+            {
+                bump(coverage, COMMIT_FENCED)
+            }
             Op::Leader { broker, epoch, .. } if *epoch > 0 => {
                 elected.insert(*broker, event.time_ns);
             }

@@ -109,6 +109,19 @@ pub const NAMED: &[NamedScenario] = &[
         build: wiped_replica,
     },
     NamedScenario {
+        name: "group-rebalance",
+        summary: "three members of one consumer group (range or cooperative-sticky, sometimes \
+                  static) leave and come back, crash mid-rebalance, pause past their session \
+                  timeout, while the topic grows and the coordinator restarts",
+        after: "librdkafka #2782, KAFKA-13636, KIP-345, KIP-429",
+        defining_marks: &[
+            coverage::GROUP_REBALANCED,
+            coverage::PARTITIONS_REVOKED,
+            coverage::MEMBER_EXPELLED,
+        ],
+        build: group_rebalance,
+    },
+    NamedScenario {
         name: "swarm",
         summary: "swarm testing: the seed draws the cluster, the workload and a random subset of \
                   fault kinds",
@@ -269,6 +282,98 @@ fn offset_commit(rng: &mut ChaCha8Rng) -> Scenario {
             scenario = scenario.fault(fault.at_ms(at).for_ms(down_ms));
             at += down_ms + between(rng, 300, 3_000);
         }
+    }
+    scenario
+}
+
+/// The group's members in `group-rebalance`.
+const GROUP_MEMBERS: u32 = 3;
+
+fn group_rebalance(rng: &mut ChaCha8Rng) -> Scenario {
+    let assignment = if rng.gen_bool(0.5) {
+        Assignment::Range
+    } else {
+        Assignment::CooperativeSticky
+    };
+    let static_members = rng.gen_bool(0.3);
+    let session_timeout_ms = between(rng, 6_000, 10_000);
+    let heartbeat_interval_ms = between(rng, 300, 1_500);
+    let rebalance_timeout_ms = between(rng, 8_000, 15_000);
+    let mut scenario = Scenario::named("group-rebalance")
+        .describe("a consumer group rebalances under leaves, crashes, pauses and growth")
+        .topic("events", 6)
+        .producer(ProducerSpec::new("events").records(600).rate_per_sec(50))
+        .producer(
+            ProducerSpec::new("events")
+                .records(400)
+                .rate_per_sec(40)
+                .keyed(12),
+        )
+        .fault_phase_ms(24_000)
+        .liveness_phase_ms(90_000);
+    for member in 0..GROUP_MEMBERS {
+        let mut consumer = ConsumerSpec::new("events")
+            .group("readers")
+            .assignment(assignment)
+            .processing_delay_ms(rng.gen_range(0..4));
+        consumer = if rng.gen_bool(0.7) {
+            consumer.auto_commit(rng.gen_range(50..1_000))
+        } else {
+            consumer.manual_commit(rng.gen_range(1..30))
+        };
+        consumer.session_timeout_ms = session_timeout_ms;
+        consumer.heartbeat_interval_ms = heartbeat_interval_ms;
+        consumer.rebalance_timeout_ms = rebalance_timeout_ms;
+        if static_members {
+            consumer = consumer.instance_id(&format!("reader-{member}"));
+        }
+        if member == GROUP_MEMBERS - 1 && rng.gen_bool(0.5) {
+            // A member that joins a running group.
+            consumer = consumer.start_ms(between(rng, 2_000, 8_000));
+        }
+        scenario = scenario.consumer(consumer);
+    }
+    for producer in &mut scenario.producers {
+        producer.metadata_max_age_ms = 500;
+    }
+    // Members leave and come back, crash (their session must time out), or stall past their
+    // session timeout (expelled, they come back as zombies whose commits must be fenced).
+    let mut at = between(rng, 1_500, 4_000);
+    while at < 20_000 {
+        let member = Target::Consumer(rng.gen_range(0..GROUP_MEMBERS));
+        let (fault, down_ms) = match rng.gen_range(0..4) {
+            0 => (close(member), between(rng, 500, 6_000)),
+            1 => (crash(member), between(rng, 200, 6_000)),
+            2 => (
+                pause(member),
+                session_timeout_ms + between(rng, 500, 3_000),
+            ),
+            _ => (pause(member), between(rng, 100, session_timeout_ms / 2)),
+        };
+        scenario = scenario.fault(fault.at_ms(at).for_ms(down_ms));
+        if rng.gen_bool(0.3) {
+            // Another member fails while the group rebalances.
+            let other = Target::Consumer(rng.gen_range(0..GROUP_MEMBERS));
+            let after = between(rng, 0, 400);
+            scenario = scenario.fault(
+                crash(other)
+                    .at_ms(at + after)
+                    .for_ms(between(rng, 200, 3_000)),
+            );
+        }
+        at += between(rng, 2_000, 6_000);
+    }
+    if rng.gen_bool(0.5) {
+        let grow_at = between(rng, 3_000, 18_000);
+        scenario = scenario.fault(grow("events", 8).at_ms(grow_at));
+    }
+    if rng.gen_bool(0.3) {
+        let crash_at = between(rng, 3_000, 18_000);
+        scenario = scenario.fault(
+            crash(Target::Controller)
+                .at_ms(crash_at)
+                .for_ms(between(rng, 200, 2_000)),
+        );
     }
     scenario
 }
@@ -812,7 +917,39 @@ fn swarm_with_personalities(rng: &mut ChaCha8Rng) -> Scenario {
         consumer.personality = *Personality::ALL.choose(rng).expect("not empty");
     }
     swarm_settings(rng, &mut scenario);
+    swarm_group(rng, &mut scenario);
     scenario
+}
+
+/// Swarm's consumer group: sometimes the consumers (two or three) become members of one group,
+/// with the group protocol. Drawn last, so a seed that does not draw it keeps the rest of its
+/// scenario (and its trace) as before groups existed.
+fn swarm_group(rng: &mut ChaCha8Rng, scenario: &mut Scenario) {
+    if scenario.consumers.len() < 2 || !rng.gen_bool(0.4) {
+        return;
+    }
+    let assignment = if rng.gen_bool(0.5) {
+        Assignment::Range
+    } else {
+        Assignment::CooperativeSticky
+    };
+    let session_timeout_ms = between(rng, 6_000, 10_000);
+    let heartbeat_interval_ms = between(rng, 300, 1_500);
+    let rebalance_timeout_ms = between(rng, 8_000, 15_000);
+    let static_members = rng.gen_bool(0.3);
+    let group = scenario.consumers[0].group.clone();
+    for (index, consumer) in scenario.consumers.iter_mut().enumerate() {
+        consumer.group = group.clone();
+        consumer.assignment = assignment;
+        consumer.session_timeout_ms = session_timeout_ms;
+        consumer.heartbeat_interval_ms = heartbeat_interval_ms;
+        consumer.rebalance_timeout_ms = rebalance_timeout_ms;
+        consumer.instance_id = static_members.then(|| format!("member-{index}"));
+        // A partition that moves before its first commit starts again by the reset policy:
+        // with `latest` the records in between are legitimately skipped by the whole group,
+        // which the oracle (reading each member alone) would take for unseen records.
+        consumer.reset = ResetPolicy::Earliest;
+    }
 }
 
 /// Bytes one record may take in a log at most: a batch header, a record's overhead, a key

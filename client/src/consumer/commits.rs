@@ -20,8 +20,14 @@ impl Consumer {
             CommitPositionPolicy::Fetched => Some(state.position),
             // Java / franz-go: automatic commits name what the polls before the latest one
             // delivered; the application's commits and the one on close, everything delivered.
+            // A group member's commit on revoke names everything delivered, like the Java
+            // client's synchronous commit in `onJoinPrepare`.
             CommitPositionPolicy::PreviousPoll => match (self.closing, self.config.commit_mode) {
-                (Closing::Open, CommitMode::Auto { .. }) => Some(state.delivered_before_poll),
+                (Closing::Open, CommitMode::Auto { .. })
+                    if self.member.as_ref().is_none_or(|m| m.revoking.is_none()) =>
+                {
+                    Some(state.delivered_before_poll)
+                }
                 _ => Some(state.delivered_next),
             },
         }
@@ -46,14 +52,24 @@ impl Consumer {
         }
     }
 
+    /// The `group` and `generation` of this consumer's commit events: set for group members.
+    pub(super) fn commit_labels(&self) -> (Option<oracle::event::Text<'static>>, Option<u32>) {
+        match &self.member {
+            Some(member) => (Some(self.config.group.clone().into()), member.generation),
+            None => (None, None),
+        }
+    }
+
     pub(super) fn on_offset_commit(
         &mut self,
         now_ms: u64,
         offsets: Vec<(TopicPartition, u64)>,
+        generation: Option<u32>,
         result: Result<(), ErrorCode>,
     ) {
         self.commit_in_flight = false;
         let ok = result.is_ok();
+        let group = self.commit_labels().0;
         for (partition, offset) in &offsets {
             self.record(Op::Commit {
                 phase: if ok {
@@ -64,6 +80,9 @@ impl Consumer {
                 topic: partition.topic.clone().into(),
                 partition: partition.partition,
                 offset: *offset,
+                group: group.clone(),
+                generation,
+                error: result.as_ref().err().map(|error| error.to_string().into()),
             });
             if ok {
                 if let Some(state) = self.partitions.get_mut(partition) {
@@ -75,6 +94,11 @@ impl Consumer {
             Ok(()) => self.commit_attempts = 0,
             Err(error) => {
                 self.status.last_error = Some(format!("offset_commit: {error}"));
+                // A fenced commit is not retried: the member rejoins or was expelled.
+                if self.on_group_commit_error(now_ms, &error) {
+                    self.commit_requested = false;
+                    return;
+                }
                 self.commit_failed(now_ms);
             }
         }
@@ -96,7 +120,18 @@ impl Consumer {
         if flush_due {
             self.last_flush_ms = now_ms;
         }
-        let offsets: Vec<(TopicPartition, u64)> = self
+        let member = match &self.member {
+            // A member commits under its generation; without one it owns nothing to commit.
+            Some(member) => match member.commit_member() {
+                Some(commit_member) => Some(commit_member),
+                None => {
+                    self.commit_requested = false;
+                    return;
+                }
+            },
+            None => None,
+        };
+        let mut offsets: Vec<(TopicPartition, u64)> = self
             .partitions
             .iter()
             .filter_map(|(partition, state)| {
@@ -104,23 +139,35 @@ impl Consumer {
                 (state.committed != Some(offset)).then(|| (partition.clone(), offset))
             })
             .collect();
+        // RevokedOffsetsPolicy::KeepStored (librdkafka #2782): what was stored of partitions
+        // given up goes out with the next commit, whoever owns them now.
+        if let Some(member) = self.member.as_mut() {
+            offsets.extend(std::mem::take(&mut member.stale_stored));
+        }
         self.commit_requested = false;
         if offsets.is_empty() {
             return;
         }
+        let (group, generation) = self.commit_labels();
         for (partition, offset) in &offsets {
             self.record(Op::Commit {
                 phase: CommitPhase::Invoke,
                 topic: partition.topic.clone().into(),
                 partition: partition.partition,
                 offset: *offset,
+                group: group.clone(),
+                generation,
+                error: None,
             });
         }
         let to = self.cluster.controller;
         let correlation_id = self.requests.start(
             to,
             now_ms + self.config.request_timeout_ms,
-            RequestKind::OffsetCommit(offsets.clone()),
+            RequestKind::OffsetCommit {
+                offsets: offsets.clone(),
+                generation,
+            },
         );
         self.commit_in_flight = true;
         self.actions.push(Action::Send {
@@ -129,7 +176,7 @@ impl Consumer {
             request: Request::OffsetCommit(OffsetCommitRequest {
                 group: self.config.group.clone(),
                 offsets,
-                member: None,
+                member,
             }),
         });
     }

@@ -599,10 +599,28 @@ impl Runner {
             return;
         }
         let spec = &self.scenario.consumers[index];
-        let subscription = Subscription::Group {
-            topics: vec![spec.topic.clone()],
-            member_index: spec.member,
-            members: spec.members,
+        let assignor = match spec.assignment {
+            Assignment::Modulo => None,
+            Assignment::Range => Some(client::Assignor::Range),
+            Assignment::CooperativeSticky => Some(client::Assignor::CooperativeSticky),
+        };
+        let subscription = match assignor {
+            None => Subscription::Group {
+                topics: vec![spec.topic.clone()],
+                member_index: spec.member,
+                members: spec.members,
+            },
+            Some(assignor) => {
+                let mut settings = client::GroupSettings::new(assignor);
+                settings.session_timeout_ms = spec.session_timeout_ms;
+                settings.heartbeat_interval_ms = spec.heartbeat_interval_ms;
+                settings.rebalance_timeout_ms = spec.rebalance_timeout_ms;
+                settings.group_instance_id = spec.instance_id.clone();
+                Subscription::Join {
+                    topics: vec![spec.topic.clone()],
+                    settings,
+                }
+            }
         };
         let mut config = ConsumerConfig::new(&consumer_name(index), subscription);
         config.group = spec.group.clone();

@@ -94,6 +94,16 @@ impl ConsumerSpec {
         self.reset = reset;
         self
     }
+    /// A member of its group with this assignor (`Assignment::Modulo`: the fixed split).
+    pub fn assignment(mut self, assignment: Assignment) -> Self {
+        self.assignment = assignment;
+        self
+    }
+    /// Static membership (KIP-345): `group.instance.id`.
+    pub fn instance_id(mut self, instance_id: &str) -> Self {
+        self.instance_id = Some(instance_id.to_string());
+        self
+    }
 }
 
 pub fn broker(id: u32) -> Target {

@@ -362,15 +362,42 @@ pub enum ResetPolicy {
     None,
 }
 
+/// How a consumer gets its partitions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Assignment {
+    /// No group protocol: member `member` of `members` reads the partitions `p` with
+    /// `p % members == member` (a fixed split, no rebalances).
+    #[default]
+    Modulo,
+    /// A member of its group (JoinGroup, SyncGroup, heartbeats) with Kafka's range assignor
+    /// (eager rebalances: everything is revoked before each rejoin).
+    Range,
+    /// A member of its group with Kafka's cooperative-sticky assignor (incremental
+    /// rebalances: only the partitions that move are revoked).
+    CooperativeSticky,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsumerSpec {
     pub topic: String,
     /// Consumer group (or consumer id); committed offsets are stored under it.
     pub group: String,
-    /// This consumer is member `member` of `members` in its group (static assignment).
+    /// How the consumer gets its partitions: `modulo` (default, fixed), `range` or
+    /// `cooperative-sticky` (group membership with that assignor).
+    pub assignment: Assignment,
+    /// With `assignment = "modulo"`: this consumer is member `member` of `members`.
     pub member: u32,
     pub members: u32,
+    /// Group members: `session.timeout.ms` (the coordinator accepts 6000 and more).
+    pub session_timeout_ms: u64,
+    /// Group members: `heartbeat.interval.ms`.
+    pub heartbeat_interval_ms: u64,
+    /// Group members: `max.poll.interval.ms`, the rebalance timeout.
+    pub rebalance_timeout_ms: u64,
+    /// Group members: `group.instance.id`, a static member (KIP-345).
+    pub instance_id: Option<String>,
     pub commit: CommitMode,
     pub offset_flush_ms: u64,
     pub commit_every_records: u64,
@@ -400,8 +427,13 @@ impl Default for ConsumerSpec {
         ConsumerSpec {
             topic: String::new(),
             group: "group-0".to_string(),
+            assignment: Assignment::Modulo,
             member: 0,
             members: 1,
+            session_timeout_ms: 10_000,
+            heartbeat_interval_ms: 1_000,
+            rebalance_timeout_ms: 15_000,
+            instance_id: None,
             commit: CommitMode::Auto,
             offset_flush_ms: 100,
             commit_every_records: 10,

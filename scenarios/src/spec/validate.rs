@@ -200,6 +200,43 @@ impl Scenario {
                     ),
                 ));
             }
+            if consumer.assignment != Assignment::Modulo {
+                // The coordinator's group.min/max.session.timeout.ms.
+                let limits = broker::coordinator::GroupConfig::default();
+                let (min, max) = (limits.min_session_timeout_ms, limits.max_session_timeout_ms);
+                if !(min..=max).contains(&consumer.session_timeout_ms) {
+                    return Err(Invalid::new(
+                        format!("consumer[{i}].session_timeout_ms"),
+                        format!(
+                            "{} is outside the coordinator's {min}..={max}",
+                            consumer.session_timeout_ms
+                        ),
+                    ));
+                }
+                if consumer.heartbeat_interval_ms == 0
+                    || consumer.heartbeat_interval_ms >= consumer.session_timeout_ms
+                {
+                    return Err(Invalid::new(
+                        format!("consumer[{i}].heartbeat_interval_ms"),
+                        format!(
+                            "{} is not between 1 and the session timeout ({}) exclusive",
+                            consumer.heartbeat_interval_ms, consumer.session_timeout_ms
+                        ),
+                    ));
+                }
+                if consumer.rebalance_timeout_ms == 0 {
+                    return Err(Invalid::new(
+                        format!("consumer[{i}].rebalance_timeout_ms"),
+                        "0 is below 1",
+                    ));
+                }
+                if consumer.instance_id.as_deref() == Some("") {
+                    return Err(Invalid::new(
+                        format!("consumer[{i}].instance_id"),
+                        "an empty group.instance.id",
+                    ));
+                }
+            }
             if consumer.fetch_buffer_records == 0 {
                 return Err(Invalid::new(
                     format!("consumer[{i}].fetch_buffer_records"),
