@@ -42,7 +42,9 @@ pub enum ConsumerProtocolError {
         version: i16,
         reason: String,
     },
-    #[error("consumer protocol {what} v{version}: topic {topic:?} has negative partition {partition}")]
+    #[error(
+        "consumer protocol {what} v{version}: topic {topic:?} has negative partition {partition}"
+    )]
     NegativePartition {
         what: &'static str,
         version: i16,
@@ -61,12 +63,12 @@ pub fn encode_subscription(subscription: &Subscription) -> Result<Bytes, Consume
     const WHAT: &str = "subscription";
     let generation_id = match subscription.generation {
         None => -1,
-        Some(generation) => i32::try_from(generation).map_err(|_| {
-            ConsumerProtocolError::Unencodable {
+        Some(generation) => {
+            i32::try_from(generation).map_err(|_| ConsumerProtocolError::Unencodable {
                 what: WHAT,
                 reason: format!("generation {generation} is above i32::MAX"),
-            }
-        })?,
+            })?
+        }
     };
     let owned = by_topic(&subscription.owned, WHAT)?
         .into_iter()
@@ -93,8 +95,9 @@ pub fn encode_subscription(subscription: &Subscription) -> Result<Bytes, Consume
 pub fn decode_subscription(bytes: &[u8]) -> Result<Subscription, ConsumerProtocolError> {
     const WHAT: &str = "subscription";
     let (version, mut body) = read_version(bytes, WHAT)?;
-    let message = ConsumerProtocolSubscription::decode(&mut body, version.min(NEWEST_KNOWN_VERSION))
-        .map_err(|e| malformed(WHAT, version, e))?;
+    let message =
+        ConsumerProtocolSubscription::decode(&mut body, version.min(NEWEST_KNOWN_VERSION))
+            .map_err(|e| malformed(WHAT, version, e))?;
     let mut owned = Vec::new();
     for topic in &message.owned_partitions {
         push_partitions(&mut owned, &topic.topic, &topic.partitions, WHAT, version)?;
@@ -144,7 +147,13 @@ pub fn decode_assignment(bytes: &[u8]) -> Result<Vec<TopicPartition>, ConsumerPr
         .map_err(|e| malformed(WHAT, version, e))?;
     let mut partitions = Vec::new();
     for topic in &message.assigned_partitions {
-        push_partitions(&mut partitions, &topic.topic, &topic.partitions, WHAT, version)?;
+        push_partitions(
+            &mut partitions,
+            &topic.topic,
+            &topic.partitions,
+            WHAT,
+            version,
+        )?;
     }
     Ok(partitions)
 }
@@ -169,12 +178,13 @@ fn read_version<'a>(
     bytes: &'a [u8],
     what: &'static str,
 ) -> Result<(i16, &'a [u8]), ConsumerProtocolError> {
-    let (head, body) = bytes
-        .split_first_chunk::<2>()
-        .ok_or(ConsumerProtocolError::MissingVersion {
-            what,
-            len: bytes.len(),
-        })?;
+    let (head, body) =
+        bytes
+            .split_first_chunk::<2>()
+            .ok_or(ConsumerProtocolError::MissingVersion {
+                what,
+                len: bytes.len(),
+            })?;
     let version = i16::from_be_bytes(*head);
     if version < 0 {
         return Err(ConsumerProtocolError::NegativeVersion { what, version });
@@ -226,7 +236,10 @@ fn by_topic<'a>(
                 what,
                 reason: format!("partition {tp} is above i32::MAX"),
             })?;
-        grouped.entry(tp.topic.as_str()).or_default().push(partition);
+        grouped
+            .entry(tp.topic.as_str())
+            .or_default()
+            .push(partition);
     }
     for list in grouped.values_mut() {
         list.sort_unstable();
@@ -401,7 +414,9 @@ mod tests {
         let sub = decode_subscription(&kafka_protocol_bytes(&v1, 1)).unwrap();
         assert_eq!(sub.generation, Some(9));
         // -1 in the user data, or user data of another shape: no generation.
-        let minus_one = v1.clone().with_user_data(Some(Bytes::from_static(&[255; 4])));
+        let minus_one = v1
+            .clone()
+            .with_user_data(Some(Bytes::from_static(&[255; 4])));
         assert_eq!(
             decode_subscription(&kafka_protocol_bytes(&minus_one, 1))
                 .unwrap()
@@ -473,7 +488,9 @@ mod tests {
             matches!(err, ConsumerProtocolError::Malformed { version: 3, .. }),
             "{err}"
         );
-        assert!(err.to_string().starts_with("consumer protocol subscription v3: "));
+        assert!(err
+            .to_string()
+            .starts_with("consumer protocol subscription v3: "));
         let negative = Wire(Vec::new())
             .i16(0)
             .topic_partitions(&[("t", &[-3])])
@@ -509,7 +526,8 @@ mod tests {
     }
 
     fn partition() -> impl Strategy<Value = TopicPartition> {
-        (name(), 0..=i32::MAX as u32).prop_map(|(topic, partition)| TopicPartition { topic, partition })
+        (name(), 0..=i32::MAX as u32)
+            .prop_map(|(topic, partition)| TopicPartition { topic, partition })
     }
 
     fn subscription() -> impl Strategy<Value = Subscription> {

@@ -62,29 +62,38 @@
 //! - Kafka 3.6+ (KAFKA-14639, apache/kafka PR #13550) honours an older generation's claim on a
 //!   partition no newer member claims; we follow Kafka 3.1-3.5 (after KAFKA-12984), where only
 //!   the highest generation's claims count, but unlike it we still withhold such a partition
-//!   from its new owner while the older member claims it (the adjustment above; Kafka 3.1-3.5's
-//!   constrained algorithm handed it over at once, the overlap KAFKA-14639 is named after).
+//!   from its new owner while the older member claims it (the adjustment above). Kafka
+//!   3.1-3.5's constrained algorithm handed it over at once, in the same rebalance that revoked
+//!   it from the older member (what KAFKA-14639's title describes); its general algorithm
+//!   withheld it, as we do.
 //! - Kafka compares topic names as UTF-16 code units, we compare bytes: orders differ only for
 //!   topic names or ids mixing characters beyond U+FFFF with ones in U+E000..U+FFFF.
 //!
 //! # The catalog bug
 //!
-//! [`OwnedClaimsPolicy::IgnoreGeneration`] is the `CooperativeStickyAssignor` of Kafka 2.4 to 3.0,
-//! before KAFKA-12984 (apache/kafka PR #10985): its `memberData` returned no generation, so every
-//! member's `ownedPartitions` counted, whatever generation the member last took part in, and the
-//! constrained algorithm added each member's owned partitions to that member's assignment (up to
-//! its quota) without looking whether another member claimed them too. A member that missed a
-//! generation (it fell out of the group, or a SyncGroup answered REBALANCE_IN_PROGRESS and it
-//! rejoined without resetting its `SubscriptionState`, KAFKA-13419) and rejoined claiming
-//! partitions that had since moved got to keep them while their new owner, which claimed them
-//! too, kept them as well: the same partition in two members' assignments of one generation.
-//! When that also broke the quotas, Kafka threw instead ("Some consumers are under capacity")
-//! and the group could not complete a rebalance (KAFKA-12984), and the coordinator's
-//! cooperative-assignment validation failed on the stale claims (KAFKA-13406: the group stuck
-//! in rebalances). The model keeps the first symptom: every claim counts, and every member that
-//! claims a partition claimed by several keeps it too (the constrained algorithm's quotas
-//! count each keeper; the general one adds the extra keepers after its flow), so some member may
-//! end below the balanced count instead of failing the rebalance.
+//! [`OwnedClaimsPolicy::IgnoreGeneration`] models the `CooperativeStickyAssignor` of Kafka 2.4
+//! to 3.0, before KAFKA-12984 (apache/kafka PR #10985, "make AbstractStickyAssignor resilient
+//! to invalid input, utilize generation in cooperative"). Its `memberData` returned no
+//! generation, so every member's `ownedPartitions` counted, whatever generation the member last
+//! took part in, and the constrained algorithm added each member's owned partitions to that
+//! member's assignment (up to its quota) without looking whether another member claimed them
+//! too. The claims go stale when the consumer fails to reset its `SubscriptionState`: it fell
+//! out of the group, or its SyncGroup was answered REBALANCE_IN_PROGRESS and it rejoined with
+//! the old partitions (KAFKA-12983, KAFKA-13419). A member rejoining with partitions that had
+//! since moved kept them, and so did their new owner, which claimed them too: one partition in
+//! two members' assignments of one generation. When the extra partitions broke the quotas,
+//! Kafka threw instead ("Some consumers are under capacity...") and the rebalance failed; the
+//! consumer's check of a cooperative assignment could fail on such stale claims too, and the
+//! group was stuck rebalancing (KAFKA-13406; fixed for 3.1 by skipping that check for the
+//! built-in assignor, apache/kafka PR #11439).
+//!
+//! The model keeps the double assignment, not the failures: every claim counts (no generation,
+//! no conflict detection), and every member that claims a partition several members claim keeps
+//! it, beyond its quota if need be (Kafka kept it while within the quota, in hash-map order; so
+//! the model is a little more eager to double-assign, and some other member may end below the
+//! balanced count where Kafka would have thrown). Everything else (balance, stickiness, the
+//! cooperative adjustment for partitions a member does not claim) works as with the correct
+//! policy.
 
 mod codec;
 mod range;
@@ -162,8 +171,8 @@ pub enum OwnedClaimsPolicy {
     HighestGeneration,
     /// Every member's claims, whatever its generation, and every claimer keeps a partition
     /// several members claim: the same partition in two assignments of one generation (Kafka
-    /// 2.4-3.0's `CooperativeStickyAssignor`, KAFKA-12984 / KAFKA-13406; bug name
-    /// `sticky-stale-claims`). See the module docs.
+    /// 2.4-3.0's `CooperativeStickyAssignor`, before KAFKA-12984; KAFKA-13406 is the same stale
+    /// claims' other symptom; bug name `sticky-stale-claims`). See the module docs.
     IgnoreGeneration,
 }
 
@@ -279,9 +288,9 @@ mod names_tests {
             },
             ..a.clone()
         };
-        let x = unique_members(&[a.clone(), b.clone()]);
-        let y = unique_members(&[b.clone(), a]);
-        assert_eq!(x, y);
-        assert_eq!(x, vec![&b]);
+        let ab = [a.clone(), b.clone()];
+        let ba = [b.clone(), a];
+        assert_eq!(unique_members(&ab), unique_members(&ba));
+        assert_eq!(unique_members(&ab), vec![&b]);
     }
 }

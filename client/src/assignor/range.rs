@@ -75,7 +75,10 @@ mod tests {
         topics.iter().map(|(t, n)| (t.to_string(), *n)).collect()
     }
 
-    fn range(members: &[MemberSubscription], topics: &[(&str, u32)]) -> BTreeMap<String, Vec<TopicPartition>> {
+    fn range(
+        members: &[MemberSubscription],
+        topics: &[(&str, u32)],
+    ) -> BTreeMap<String, Vec<TopicPartition>> {
         assign(
             Assignor::Range,
             members,
@@ -88,31 +91,53 @@ mod tests {
     /// partitions each.
     #[test]
     fn kafkas_javadoc_example() {
-        let members = [member("C1", None, &["t1", "t0"]), member("C0", None, &["t0", "t1"])];
+        let members = [
+            member("C1", None, &["t1", "t0"]),
+            member("C0", None, &["t0", "t1"]),
+        ];
         let got = range(&members, &[("t0", 3), ("t1", 3)]);
-        assert_eq!(got["C0"], vec![tp("t0", 0), tp("t0", 1), tp("t1", 0), tp("t1", 1)]);
+        assert_eq!(
+            got["C0"],
+            vec![tp("t0", 0), tp("t0", 1), tp("t1", 0), tp("t1", 1)]
+        );
         assert_eq!(got["C1"], vec![tp("t0", 2), tp("t1", 2)]);
     }
 
-    /// Kafka's `RangeAssignorTest`: one topic, three partitions, two consumers
-    /// (`testOneConsumerMultipleTopics` / `testTwoConsumersOneTopicThreePartitions` shapes).
+    /// The shapes of Kafka's `RangeAssignorTest`: uneven splits, partly shared topics, more
+    /// consumers than partitions.
     #[test]
-    fn kafkas_unit_test_shapes() {
-        let got = range(&[member("consumer1", None, &["topic"]), member("consumer2", None, &["topic"])], &[("topic", 3)]);
+    fn uneven_splits() {
+        let got = range(
+            &[
+                member("consumer1", None, &["topic"]),
+                member("consumer2", None, &["topic"]),
+            ],
+            &[("topic", 3)],
+        );
         assert_eq!(got["consumer1"], vec![tp("topic", 0), tp("topic", 1)]);
         assert_eq!(got["consumer2"], vec![tp("topic", 2)]);
 
-        // Only consumer2 subscribes to topic2 (testTwoConsumersOneTopicOnePartition-like mix).
+        // Only consumer2 subscribes to topic2.
         let got = range(
-            &[member("consumer1", None, &["topic1"]), member("consumer2", None, &["topic1", "topic2"])],
+            &[
+                member("consumer1", None, &["topic1"]),
+                member("consumer2", None, &["topic1", "topic2"]),
+            ],
             &[("topic1", 3), ("topic2", 2)],
         );
         assert_eq!(got["consumer1"], vec![tp("topic1", 0), tp("topic1", 1)]);
-        assert_eq!(got["consumer2"], vec![tp("topic1", 2), tp("topic2", 0), tp("topic2", 1)]);
+        assert_eq!(
+            got["consumer2"],
+            vec![tp("topic1", 2), tp("topic2", 0), tp("topic2", 1)]
+        );
 
         // More consumers than partitions: the last ones get nothing.
         let got = range(
-            &[member("a", None, &["t"]), member("b", None, &["t"]), member("c", None, &["t"])],
+            &[
+                member("a", None, &["t"]),
+                member("b", None, &["t"]),
+                member("c", None, &["t"]),
+            ],
             &[("t", 2)],
         );
         assert_eq!(got["a"], vec![tp("t", 0)]);
@@ -120,8 +145,8 @@ mod tests {
         assert_eq!(got["c"], vec![]);
     }
 
-    /// `testStaticMemberRangeAssignmentPersistent`: static members are ordered by instance id,
-    /// before dynamic ones, whatever their member ids.
+    /// Static members are ordered by instance id, before dynamic ones, whatever their member
+    /// ids, so a static member rejoining under a new member id keeps its range.
     #[test]
     fn static_members_sort_by_instance_id_first() {
         let members = [

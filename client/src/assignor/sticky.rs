@@ -74,8 +74,12 @@ impl Group {
         };
         let mut claimers = vec![Vec::new(); parts.len()];
         for (m, member) in members.iter().enumerate() {
-            let claimed: BTreeSet<usize> =
-                member.subscription.owned.iter().filter_map(index_of).collect();
+            let claimed: BTreeSet<usize> = member
+                .subscription
+                .owned
+                .iter()
+                .filter_map(index_of)
+                .collect();
             for p in claimed {
                 claimers[p].push(m);
             }
@@ -361,7 +365,12 @@ mod tests {
         topics: &[(&str, u32)],
         policy: OwnedClaimsPolicy,
     ) -> BTreeMap<String, Vec<TopicPartition>> {
-        assign(Assignor::CooperativeSticky, members, &counts(topics), policy)
+        assign(
+            Assignor::CooperativeSticky,
+            members,
+            &counts(topics),
+            policy,
+        )
     }
 
     fn t(partitions: &[u32]) -> Vec<TopicPartition> {
@@ -493,7 +502,11 @@ mod tests {
             member("b", &["t1", "t2"], &[], None),
             member("c", &["t2"], &[], None),
         ];
-        let got = sticky(&members, &[("t1", 3), ("t2", 3)], OwnedClaimsPolicy::default());
+        let got = sticky(
+            &members,
+            &[("t1", 3), ("t2", 3)],
+            OwnedClaimsPolicy::default(),
+        );
         for (id, ps) in &got {
             assert_eq!(ps.len(), 2, "{id}: {got:?}");
         }
@@ -516,7 +529,11 @@ mod tests {
         let group = Group::new(&refs, &partitions, OwnedClaimsPolicy::default());
         let held = group.balanced();
         assert_eq!(held.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 2]);
-        let got = sticky(&members, &[("t1", 3), ("t2", 3)], OwnedClaimsPolicy::default());
+        let got = sticky(
+            &members,
+            &[("t1", 3), ("t2", 3)],
+            OwnedClaimsPolicy::default(),
+        );
         assert_eq!(got["b"].len(), 2);
         assert!(got["a"].is_empty() && got["c"].is_empty(), "{got:?}");
     }
@@ -524,10 +541,19 @@ mod tests {
     #[test]
     fn claims_on_unsubscribed_or_missing_partitions_do_not_count() {
         let members = [
-            member("a", &["t"], &[tp("gone", 0), tp("t", 9), tp("u", 0)], Some(1)),
+            member(
+                "a",
+                &["t"],
+                &[tp("gone", 0), tp("t", 9), tp("u", 0)],
+                Some(1),
+            ),
             member("b", &["t", "u"], &[], Some(1)),
         ];
-        let got = sticky(&members, &[("t", 2), ("u", 1)], OwnedClaimsPolicy::default());
+        let got = sticky(
+            &members,
+            &[("t", 2), ("u", 1)],
+            OwnedClaimsPolicy::default(),
+        );
         // a cannot keep u-0 (not subscribed); b may not take it before a revokes it.
         assert!(got.values().all(|ps| !ps.contains(&tp("u", 0))), "{got:?}");
         assert_eq!(got["a"].len() + got["b"].len(), 2);
@@ -536,8 +562,18 @@ mod tests {
     #[test]
     fn empty_inputs() {
         let none: BTreeMap<String, u32> = BTreeMap::new();
-        assert!(assign(Assignor::CooperativeSticky, &[], &none, OwnedClaimsPolicy::default()).is_empty());
-        let got = sticky(&[member("a", &["t"], &[], None)], &[("t", 0)], OwnedClaimsPolicy::default());
+        assert!(assign(
+            Assignor::CooperativeSticky,
+            &[],
+            &none,
+            OwnedClaimsPolicy::default()
+        )
+        .is_empty());
+        let got = sticky(
+            &[member("a", &["t"], &[], None)],
+            &[("t", 0)],
+            OwnedClaimsPolicy::default(),
+        );
         assert_eq!(got["a"], vec![]);
     }
 

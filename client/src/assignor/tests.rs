@@ -114,7 +114,12 @@ fn check_exclusive(group: &Group, got: &Assignment) -> Result<(), TestCaseError>
         prop_assert_eq!(&sorted, partitions, "{} not sorted or repeats", id);
         for tp in partitions {
             prop_assert!(subscribes(m, &tp.topic), "{} got {} unsubscribed", id, tp);
-            prop_assert!(tp.partition < group.partitions[&tp.topic], "{} got missing {}", id, tp);
+            prop_assert!(
+                tp.partition < group.partitions[&tp.topic],
+                "{} got missing {}",
+                id,
+                tp
+            );
             prop_assert!(seen.insert(tp.clone()), "{} assigned twice: {:?}", tp, got);
         }
     }
@@ -133,7 +138,9 @@ fn check_complete(group: &Group, got: &Assignment) -> Result<(), TestCaseError> 
 fn check_balanced(group: &Group, got: &Assignment) -> Result<(), TestCaseError> {
     for (from, partitions) in got {
         for (to, theirs) in got {
-            let movable = partitions.iter().any(|tp| subscribes(member(group, to), &tp.topic));
+            let movable = partitions
+                .iter()
+                .any(|tp| subscribes(member(group, to), &tp.topic));
             prop_assert!(
                 !movable || partitions.len() <= theirs.len() + 1,
                 "{} has {} and {} only {}: {:?}",
@@ -177,7 +184,10 @@ fn valid_claims(group: &Group) -> BTreeMap<TopicPartition, String> {
                 return None;
             };
             let m = member(group, id);
-            let exists = group.partitions.get(&tp.topic).is_some_and(|&n| tp.partition < n);
+            let exists = group
+                .partitions
+                .get(&tp.topic)
+                .is_some_and(|&n| tp.partition < n);
             (exists && subscribes(m, &tp.topic)).then(|| (tp, id.to_string()))
         })
         .collect()
@@ -210,12 +220,21 @@ fn check_cooperative(group: &Group, got: &Assignment) -> Result<(), TestCaseErro
 /// The follow-up rebalance after `got`: everything assigned, nothing taken away.
 fn check_follow_up(group: &Group, got: &Assignment, generation: u32) -> Result<(), TestCaseError> {
     let next = rejoined(group, got, generation);
-    let follow_up = run(Assignor::CooperativeSticky, &next, OwnedClaimsPolicy::default());
+    let follow_up = run(
+        Assignor::CooperativeSticky,
+        &next,
+        OwnedClaimsPolicy::default(),
+    );
     check_complete(&next, &follow_up)?;
     check_balanced(&next, &follow_up)?;
     for (id, partitions) in got {
         for tp in partitions {
-            prop_assert!(follow_up[id].contains(tp), "{} lost {} in the follow-up", id, tp);
+            prop_assert!(
+                follow_up[id].contains(tp),
+                "{} lost {} in the follow-up",
+                id,
+                tp
+            );
         }
     }
     Ok(())
@@ -237,8 +256,13 @@ fn shuffled_is_same(
     // `order` may repeat members: repeats must not matter either.
     let present: BTreeSet<&String> = permuted.members.iter().map(|m| &m.member_id).collect();
     let mut restricted = group.clone();
-    restricted.members.retain(|m| present.contains(&m.member_id));
-    prop_assert_eq!(run(assignor, &permuted, policy), run(assignor, &restricted, policy));
+    restricted
+        .members
+        .retain(|m| present.contains(&m.member_id));
+    prop_assert_eq!(
+        run(assignor, &permuted, policy),
+        run(assignor, &restricted, policy)
+    );
     Ok(())
 }
 
@@ -390,16 +414,40 @@ fn three_generations_of_a_cooperative_group() {
         partitions: partitions.clone(),
         members: vec![joiner("a")],
     };
-    let first = run(Assignor::CooperativeSticky, &g1, OwnedClaimsPolicy::default());
+    let first = run(
+        Assignor::CooperativeSticky,
+        &g1,
+        OwnedClaimsPolicy::default(),
+    );
     assert_eq!(first["a"].len(), 4);
     let mut g2 = rejoined(&g1, &first, 1);
     g2.members.push(joiner("b"));
-    let second = run(Assignor::CooperativeSticky, &g2, OwnedClaimsPolicy::default());
+    let second = run(
+        Assignor::CooperativeSticky,
+        &g2,
+        OwnedClaimsPolicy::default(),
+    );
     // a keeps two, revokes two; b gets nothing yet.
-    assert_eq!(second["a"], vec![TopicPartition::new("orders", 0), TopicPartition::new("orders", 1)]);
+    assert_eq!(
+        second["a"],
+        vec![
+            TopicPartition::new("orders", 0),
+            TopicPartition::new("orders", 1)
+        ]
+    );
     assert_eq!(second["b"], vec![]);
     let g3 = rejoined(&g2, &second, 2);
-    let third = run(Assignor::CooperativeSticky, &g3, OwnedClaimsPolicy::default());
+    let third = run(
+        Assignor::CooperativeSticky,
+        &g3,
+        OwnedClaimsPolicy::default(),
+    );
     assert_eq!(third["a"], second["a"]);
-    assert_eq!(third["b"], vec![TopicPartition::new("orders", 2), TopicPartition::new("orders", 3)]);
+    assert_eq!(
+        third["b"],
+        vec![
+            TopicPartition::new("orders", 2),
+            TopicPartition::new("orders", 3)
+        ]
+    );
 }
