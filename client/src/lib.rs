@@ -13,6 +13,7 @@
 //!   policy's default; the bug catalog and client personalities set the others);
 //!   [`personality`] holds each real client's values, with the sources they come from.
 
+pub mod assignor;
 pub mod common;
 pub mod consumer;
 pub mod history;
