@@ -177,8 +177,7 @@ impl Group {
         // Members below the minimum quota, and members at it that may still take one more.
         let mut under: Vec<usize> = Vec::new();
         let mut at_min: VecDeque<usize> = VecDeque::new();
-        for m in 0..n {
-            let claims = &self.valid_claims[m];
+        for (m, claims) in self.valid_claims.iter().enumerate() {
             let keep = if claims.len() < min_quota {
                 under.push(m);
                 claims.len()
@@ -194,8 +193,8 @@ impl Group {
                 }
                 min_quota
             };
+            held[m].extend_from_slice(&claims[..keep]);
             for &p in &claims[..keep] {
-                held[m].push(p);
                 taken[p] = true;
             }
         }
