@@ -153,7 +153,10 @@ impl Group {
             // The bug: each claimer of a partition several claim keeps it too. (The constrained
             // algorithm already let each keep its claims; the flow gave each partition to one.)
             for (p, claimers) in self.valid.iter().enumerate() {
-                for &m in claimers.iter().filter(|_| claimers.len() > 1) {
+                if claimers.len() < 2 {
+                    continue;
+                }
+                for &m in claimers {
                     if !held[m].contains(&p) {
                         held[m].push(p);
                     }

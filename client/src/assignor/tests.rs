@@ -330,9 +330,8 @@ proptest! {
         let second = run(Assignor::CooperativeSticky, &group, OwnedClaimsPolicy::default());
         check_exclusive(&group, &second)?;
         check_cooperative(&group, &second)?;
-        // Survivors keep what they owned unless balance requires otherwise; the flow kept
-        // balance (checked in the follow-up) and claims are valid, so nothing validly owned
-        // is given to another member.
+        // Whatever a survivor owned went to nobody else (check_cooperative); the follow-up gives
+        // out what was held back, balanced, taking nothing away.
         check_follow_up(&group, &second, 2)?;
     }
 
@@ -381,7 +380,8 @@ proptest! {
     }
 
     /// The catalog bug: a partition two subscribed members claim, whatever their generations,
-    /// ends in both members' assignments; the correct policy never does that.
+    /// ends in both members' assignments (the correct policy never assigns a partition twice:
+    /// `sticky_survives_arbitrary_claims`).
     #[test]
     fn the_bug_policy_double_assigns_contested_partitions(
         group in any::<bool>().prop_flat_map(claiming_group),
