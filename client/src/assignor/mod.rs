@@ -30,7 +30,7 @@
 //!      on it, while another member claims it (validly or not), is left out of the new owner's
 //!      assignment: the claimer's assignment leaves it out too, so it revokes it, and rejoins;
 //!      the follow-up rebalance (where nobody claims it any more) gives it out. No partition is
-//!      ever handed to a member while another member of the group may still be reading it.
+//!      handed to a member while another member taking part in the rebalance claims it.
 //!
 //! # Guarantees (with [`OwnedClaimsPolicy::HighestGeneration`], the correct one)
 //!
@@ -60,10 +60,10 @@
 //!   With equal subscriptions we follow Kafka's algorithm, with member-id order where Kafka
 //!   iterates a hash map.
 //! - Kafka 3.6+ (KAFKA-14639, apache/kafka PR #13550) honours an older generation's claim on a
-//!   partition no newer member claims; we follow Kafka 3.1-3.5 (after KAFKA-12984), where only
+//!   partition no newer member claims; we follow Kafka 3.0-3.5 (after KAFKA-12984), where only
 //!   the highest generation's claims count, but unlike it we still withhold such a partition
 //!   from its new owner while the older member claims it (the adjustment above). Kafka
-//!   3.1-3.5's constrained algorithm handed it over at once, in the same rebalance that revoked
+//!   3.0-3.5's constrained algorithm handed it over at once, in the same rebalance that revoked
 //!   it from the older member (what KAFKA-14639's title describes); its general algorithm
 //!   withheld it, as we do.
 //! - Kafka compares topic names as UTF-16 code units, we compare bytes: orders differ only for
@@ -71,21 +71,22 @@
 //!
 //! # The catalog bug
 //!
-//! [`OwnedClaimsPolicy::IgnoreGeneration`] models the `CooperativeStickyAssignor` of Kafka 2.4
-//! to 3.0, before KAFKA-12984 (apache/kafka PR #10985, "make AbstractStickyAssignor resilient
-//! to invalid input, utilize generation in cooperative"). Its `memberData` returned no
-//! generation, so every member's `ownedPartitions` counted, whatever generation the member last
-//! took part in, and the constrained algorithm added each member's owned partitions to that
-//! member's assignment (up to its quota) without looking whether another member claimed them
-//! too. The claims go stale when the consumer fails to reset its `SubscriptionState`: it fell
-//! out of the group, or its SyncGroup was answered REBALANCE_IN_PROGRESS and it rejoined with
-//! the old partitions (KAFKA-12983, KAFKA-13419). A member rejoining with partitions that had
-//! since moved kept them, and so did their new owner, which claimed them too: one partition in
-//! two members' assignments of one generation. When the extra partitions broke the quotas,
-//! Kafka threw instead ("Some consumers are under capacity...") and the rebalance failed; the
-//! consumer's check of a cooperative assignment could fail on such stale claims too, and the
-//! group was stuck rebalancing (KAFKA-13406; fixed for 3.1 by skipping that check for the
-//! built-in assignor, apache/kafka PR #11439).
+//! [`OwnedClaimsPolicy::IgnoreGeneration`] models the `CooperativeStickyAssignor` from Kafka
+//! 2.4 until KAFKA-12984 (apache/kafka PR #10985, "make AbstractStickyAssignor resilient to
+//! invalid input, utilize generation in cooperative", merged in July 2021 and cherry-picked to
+//! 3.0). Its `memberData` returned no generation, so every member's `ownedPartitions` counted,
+//! whatever generation the member last took part in, and the constrained algorithm added each
+//! member's owned partitions to that member's assignment (up to its quota) without looking
+//! whether another member claimed them too. The claims go stale when the consumer fails to
+//! reset its `SubscriptionState`: it fell out of the group, or its SyncGroup was answered
+//! REBALANCE_IN_PROGRESS and it rejoined with the old partitions (KAFKA-12983, KAFKA-13419). A
+//! member rejoining with partitions that had since moved kept them, and so did their new owner,
+//! which claimed them too: one partition in two members' assignments of one generation. When
+//! the extra partitions broke the quotas, Kafka threw instead ("Some consumers are under
+//! capacity...") and the rebalance failed; the leader's `ConsumerCoordinator` check of a
+//! cooperative assignment could fail on such stale claims too, and the group was stuck
+//! rebalancing (KAFKA-13406; fixed for 3.1 by skipping that check for the built-in assignor,
+//! apache/kafka PR #11439).
 //!
 //! The model keeps the double assignment, not the failures: every claim counts (no generation,
 //! no conflict detection), and every member that claims a partition several members claim keeps
@@ -165,8 +166,8 @@ impl Assignor {
 #[serde(rename_all = "kebab-case")]
 pub enum OwnedClaimsPolicy {
     /// Only claims of members whose subscription generation is the highest in the group; a
-    /// partition claimed by two such members counts as claimed by neither (Kafka 3.1+,
-    /// KAFKA-12984).
+    /// partition claimed by two such members counts as claimed by neither (Kafka 3.0-3.5,
+    /// after KAFKA-12984).
     #[default]
     HighestGeneration,
     /// Every member's claims, whatever its generation, and every claimer keeps a partition

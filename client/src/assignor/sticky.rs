@@ -153,7 +153,10 @@ impl Group {
             // The bug: each claimer of a partition several claim keeps it too. (The constrained
             // algorithm already let each keep its claims; the flow gave each partition to one.)
             for (p, claimers) in self.valid.iter().enumerate() {
-                for &m in claimers.iter().filter(|_| claimers.len() > 1) {
+                if claimers.len() < 2 {
+                    continue;
+                }
+                for &m in claimers {
                     if !held[m].contains(&p) {
                         held[m].push(p);
                     }
@@ -177,8 +180,7 @@ impl Group {
         // Members below the minimum quota, and members at it that may still take one more.
         let mut under: Vec<usize> = Vec::new();
         let mut at_min: VecDeque<usize> = VecDeque::new();
-        for m in 0..n {
-            let claims = &self.valid_claims[m];
+        for (m, claims) in self.valid_claims.iter().enumerate() {
             let keep = if claims.len() < min_quota {
                 under.push(m);
                 claims.len()
@@ -194,8 +196,8 @@ impl Group {
                 }
                 min_quota
             };
+            held[m].extend_from_slice(&claims[..keep]);
             for &p in &claims[..keep] {
-                held[m].push(p);
                 taken[p] = true;
             }
         }
