@@ -42,7 +42,7 @@ impl Harness {
             ..GroupConfig::default()
         };
         Harness {
-            coordinator: GroupCoordinator::open(disk, config, 1).expect("opens"),
+            coordinator: GroupCoordinator::open(disk, config, 1, 0).expect("opens"),
             now: 1_000,
             next_reply: 0,
             replies: BTreeMap::new(),
@@ -182,7 +182,7 @@ impl Harness {
         member: Option<(&str, Option<&str>, u32)>,
         offset: u64,
     ) -> Result<(), ErrorCode> {
-        let answer = self.coordinator.offset_commit(OffsetCommitRequest {
+        let answer = self.coordinator.offset_commit(self.now, OffsetCommitRequest {
             group: GROUP.into(),
             offsets: vec![(TopicPartition::new("t", 0), offset)],
             member: member.map(|(member_id, instance, generation)| CommitMember {
@@ -622,7 +622,7 @@ fn the_group_size_limit_refuses_new_members() {
         max_size: 1,
         ..GroupConfig::default()
     };
-    let mut coordinator = GroupCoordinator::open(disk, config, 1).unwrap();
+    let mut coordinator = GroupCoordinator::open(disk, config, 1, 0).unwrap();
     coordinator.join_group(0, 0, Harness::join_request("", Some("i"), &["range"]));
     coordinator.join_group(0, 1, Harness::join_request("", Some("j"), &["range"]));
     let replies = coordinator.take_replies();
@@ -866,7 +866,7 @@ fn run(ops: Vec<Op>, initial_delay: u64) {
                 offset += 1;
                 let result = h
                     .coordinator
-                    .offset_commit(OffsetCommitRequest {
+                    .offset_commit(h.now, OffsetCommitRequest {
                         group: GROUP.into(),
                         offsets: vec![(TopicPartition::new("t", 0), offset)],
                         member: member.clone(),
