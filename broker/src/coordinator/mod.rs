@@ -4,7 +4,8 @@
 //!
 //! It runs on the controller node, which hands it the coordinator requests
 //! ([`crate::controller::ControllerCore::on_request`] and its `Node::on_message`) and ticks;
-//! it has its own state and its own journal and knows nothing of the cluster metadata.
+//! it has its own state and its own journals (offsets, group records) and knows nothing of the
+//! cluster metadata.
 //!
 //! Sans-IO: time enters as `now_ms`. JoinGroup and SyncGroup may be parked until the group's
 //! rebalance moves on; the caller names each with a [`ReplyTo`] and collects answers with
@@ -17,7 +18,11 @@
 //!   with their ids, instance ids, timeouts, subscriptions and assignments, and when it
 //!   entered its state) is journaled where Kafka stores `GroupMetadata` — when the leader's
 //!   assignment arrives, when the group becomes Empty, when a static member is replaced
-//!   without a rebalance — and when a generation forms, before anyone is told of it.
+//!   without a rebalance — and when a generation forms, before anyone is told of it. An
+//!   answer that announces such a step leaves only once its record is durable; if the write
+//!   fails the step is undone and the answers are `RebalanceInProgress` (a generation does not
+//!   form, an assignment is not handed out and the group rebalances, a static replacement is
+//!   reverted), except becoming Empty, which stays and is written again at the next ticks.
 //!   A restarted coordinator rebuilds every group from its latest record, giving each member
 //!   a fresh session: a member whose session has not expired goes on with its generation
 //!   (heartbeats and commits succeed), and a generation number once announced is never
