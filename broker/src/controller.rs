@@ -26,9 +26,8 @@
 //! elected), rack-aware assignment, reassignment, topic deletion.
 
 use crate::api::*;
-use crate::coordinator::{GroupConfig, GroupCoordinator, ReplyTo};
+use crate::coordinator::{CoordinatorError, GroupConfig, GroupCoordinator, GroupState, ReplyTo};
 use crate::journal::Journal;
-use crate::offsets::OffsetStoreError;
 use crate::policy::{ElectionPolicy, IsrEligibilityPolicy};
 use crate::producer_ids::{ProducerIdError, ProducerIdManager};
 use crate::storage::{Storage, StorageError};
@@ -50,8 +49,8 @@ pub enum ControllerError {
     CorruptMetadata { reason: String },
     #[error("producer ids: {0}")]
     ProducerIds(#[from] ProducerIdError),
-    #[error("committed offsets: {0}")]
-    Offsets(#[from] OffsetStoreError),
+    #[error("group coordinator: {0}")]
+    Coordinator(#[from] CoordinatorError),
 }
 
 /// Journal file name prefix of the metadata.
@@ -112,6 +111,16 @@ pub enum ControllerEvent {
     StaleIsrMemberRefused {
         partition: TopicPartition,
         member: BrokerId,
+    },
+    /// The group coordinator deleted a group's committed offsets of these partitions by
+    /// retention (durably; the history's `offsets_expired`, from
+    /// `GroupCoordinator::take_expired`).
+    OffsetsExpired {
+        group: String,
+        partitions: Vec<TopicPartition>,
+        /// The group's state when they expired (`None`: a group with only simple commits);
+        /// for coverage, not part of the history event.
+        group_state: Option<GroupState>,
     },
 }
 
@@ -211,8 +220,12 @@ impl<S: Storage + Clone> ControllerCore<S> {
             .collect();
         let producer_ids = ProducerIdManager::open(storage.clone(), "controller/producer-ids-")?;
         // The metadata version grows across restarts: member ids never repeat.
-        let coordinator =
-            GroupCoordinator::open(storage.clone(), config.groups.clone(), metadata.version)?;
+        let coordinator = GroupCoordinator::open(
+            storage.clone(),
+            config.groups.clone(),
+            metadata.version,
+            now_ms,
+        )?;
         let mut core = ControllerCore {
             config,
             journal,
@@ -340,9 +353,17 @@ impl<S: Storage + Clone> ControllerCore<S> {
         if electable {
             self.elect_offline();
         }
-        // Group timers (sessions, join phases) at the controller's cadence.
+        // Group timers (sessions, join phases) and offset retention at the controller's
+        // cadence.
         self.coordinator.tick(now_ms);
         self.send_group_replies();
+        for expired in self.coordinator.take_expired() {
+            self.events.push(ControllerEvent::OffsetsExpired {
+                group: expired.group,
+                partitions: expired.partitions,
+                group_state: expired.group_state,
+            });
+        }
     }
 
     /// The group coordinator (membership and committed offsets), for inspection.
@@ -887,7 +908,7 @@ impl<S: Storage + Clone> ControllerCore<S> {
                 Response::InitProducerId(InitProducerIdResponse { result })
             }
             Request::OffsetCommit(request) => {
-                Response::OffsetCommit(self.coordinator.offset_commit(request))
+                Response::OffsetCommit(self.coordinator.offset_commit(now_ms, request))
             }
             Request::HeartbeatGroup(request) => {
                 Response::HeartbeatGroup(self.coordinator.heartbeat(now_ms, request))

@@ -11,6 +11,7 @@
 //! | [`ElectionPolicy`] | `ControllerConfig::election_policy` | `IsrOnly` |
 //! | [`IsrEligibilityPolicy`] | `ControllerConfig::isr_eligibility_policy` | `BrokerEpochs` |
 //! | [`ConsumerFetchRangePolicy`] | `BrokerConfig::consumer_fetch_range_policy` | `CurrentLogEnd` |
+//! | [`OffsetExpiryPolicy`] | `ControllerConfig::groups` (`GroupConfig::offset_expiry_policy`) | `WhenEmpty` |
 //!
 //! Code branches on these values, never on a bug's name; state a non-default variant needs lives
 //! next to the code of that variant (e.g. the log's cached segment view in `log/read/cached.rs`).
@@ -118,6 +119,30 @@ pub enum ConsumerFetchRangePolicy {
     EndBeforeLatestAppend,
 }
 
+/// Which committed offsets of a group with members the coordinator's retention check may delete
+/// (`offsets.retention.minutes`; the group coordinator's `GroupConfig::offset_expiry_policy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OffsetExpiryPolicy {
+    /// KIP-211: a group with members never loses its offsets. An empty group's offsets expire
+    /// once the retention has passed since the group became empty and since their commit; the
+    /// offsets of a group that never had members (simple commits) once it has passed since
+    /// their commit. With KAFKA-13636's fix (apache/kafka PR #11742, `is(Stable)` added to the
+    /// non-empty case of `removeExpiredOffsets`) no offset expires while the group rebalances.
+    #[default]
+    WhenEmpty,
+    /// Kafka 2.4 (KIP-496, apache/kafka PR #7276) to 3.1 (KAFKA-13636):
+    /// `GroupMetadata.removeExpiredOffsets` let a non-empty
+    /// `consumer` group expire, by commit time, the offsets of the topics outside the
+    /// subscribed topics computed when its last generation formed (or when it became empty)
+    /// also while it rebalances (`PreparingRebalance`, `CompletingRebalance`), where that set
+    /// is stale. After the group was empty it is the empty set: while the first members rejoin
+    /// (the initial rebalance delay) every offset committed longer than the retention ago is
+    /// deleted, though the group just stopped being empty. (Kafka keeps the rule in `Stable`
+    /// for topics no member subscribes to, KIP-496; neither policy models that.)
+    CommitTimestamp,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +164,6 @@ mod tests {
             ConsumerFetchRangePolicy::default(),
             ConsumerFetchRangePolicy::CurrentLogEnd
         );
+        assert_eq!(OffsetExpiryPolicy::default(), OffsetExpiryPolicy::WhenEmpty);
     }
 }

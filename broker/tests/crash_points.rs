@@ -52,7 +52,7 @@ fn offset_commits_survive_a_crash_at_every_step_including_compaction() {
             };
             for n in 0..40u64 {
                 let partition = (n % 3) as u32;
-                match store.commit("group", &[PartitionOffset::new("orders", partition, n)]) {
+                match store.commit("group", &[PartitionOffset::new("orders", partition, n)], n) {
                     Ok(()) => {
                         commits.acknowledged.insert(partition, n);
                     }
@@ -82,7 +82,7 @@ fn offset_commits_survive_a_crash_at_every_step_including_compaction() {
             }
             // The recovered store keeps working and survives another crash.
             store
-                .commit("group", &[PartitionOffset::new("orders", 0, 1_000)])
+                .commit("group", &[PartitionOffset::new("orders", 0, 1_000)], 1_000)
                 .unwrap();
             disk.crash();
             let (store, _) = OffsetStore::open(disk.clone(), "offsets/", 160).unwrap();

@@ -29,6 +29,9 @@ fn protocols(names: &[&str]) -> Vec<GroupProtocol> {
 
 struct Harness {
     coordinator: GroupCoordinator<Disk>,
+    disk: Disk,
+    config: GroupConfig,
+    epoch: u64,
     now: u64,
     next_reply: ReplyTo,
     replies: BTreeMap<ReplyTo, Response>,
@@ -42,11 +45,24 @@ impl Harness {
             ..GroupConfig::default()
         };
         Harness {
-            coordinator: GroupCoordinator::open(disk, config, 1).expect("opens"),
+            coordinator: GroupCoordinator::open(disk.clone(), config.clone(), 1, 0).expect("opens"),
+            disk,
+            config,
+            epoch: 1,
             now: 1_000,
             next_reply: 0,
             replies: BTreeMap::new(),
         }
+    }
+
+    /// The coordinator's node crashes and restarts from its disk (parked requests are lost).
+    fn restart(&mut self) {
+        self.disk.update_faults(|faults| faults.fail_next_writes = 0);
+        self.disk.crash();
+        self.epoch += 1;
+        self.coordinator =
+            GroupCoordinator::open(self.disk.clone(), self.config.clone(), self.epoch, self.now)
+                .expect("recovery succeeds");
     }
 
     fn collect(&mut self) {
@@ -182,7 +198,7 @@ impl Harness {
         member: Option<(&str, Option<&str>, u32)>,
         offset: u64,
     ) -> Result<(), ErrorCode> {
-        let answer = self.coordinator.offset_commit(OffsetCommitRequest {
+        let answer = self.coordinator.offset_commit(self.now, OffsetCommitRequest {
             group: GROUP.into(),
             offsets: vec![(TopicPartition::new("t", 0), offset)],
             member: member.map(|(member_id, instance, generation)| CommitMember {
@@ -622,7 +638,7 @@ fn the_group_size_limit_refuses_new_members() {
         max_size: 1,
         ..GroupConfig::default()
     };
-    let mut coordinator = GroupCoordinator::open(disk, config, 1).unwrap();
+    let mut coordinator = GroupCoordinator::open(disk, config, 1, 0).unwrap();
     coordinator.join_group(0, 0, Harness::join_request("", Some("i"), &["range"]));
     coordinator.join_group(0, 1, Harness::join_request("", Some("j"), &["range"]));
     let replies = coordinator.take_replies();
@@ -740,6 +756,10 @@ enum Op {
     Commit { client: usize, with_member: bool },
     Restart { client: usize },
     Advance { ms: u64 },
+    /// The coordinator restarts from its disk.
+    CoordinatorRestart,
+    /// The coordinator's next disk write fails.
+    FailWrite,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -754,6 +774,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => client.prop_map(|client| Op::Restart { client }),
         3 => prop_oneof![Just(0u64), Just(500), Just(3_000), Just(9_000), Just(25_000)]
             .prop_map(|ms| Op::Advance { ms }),
+        1 => Just(Op::CoordinatorRestart),
+        1 => Just(Op::FailWrite),
     ]
 }
 
@@ -793,7 +815,12 @@ fn run(ops: Vec<Op>, initial_delay: u64) {
     let mut sent: BTreeMap<ReplyTo, Sent> = BTreeMap::new();
     let mut answered: BTreeMap<ReplyTo, ()> = BTreeMap::new();
     let mut last_generation = 0u32;
+    // The highest generation a join answer announced.
+    let mut announced = 0u32;
     let mut offset = 0u64;
+    // The last acknowledged commit, and a commit that failed after it.
+    let mut acked: Option<u64> = None;
+    let mut failed_since: Option<u64> = None;
     let mut step = |h: &mut Harness, clients: &mut Vec<Client>, op: Op| {
         match op {
             Op::Join { client, variant } => {
@@ -864,9 +891,10 @@ fn run(ops: Vec<Op>, initial_delay: u64) {
                     group_instance_id: instance(client),
                 });
                 offset += 1;
+                let write_fails = h.disk.faults().fail_next_writes > 0;
                 let result = h
                     .coordinator
-                    .offset_commit(OffsetCommitRequest {
+                    .offset_commit(h.now, OffsetCommitRequest {
                         group: GROUP.into(),
                         offsets: vec![(TopicPartition::new("t", 0), offset)],
                         member: member.clone(),
@@ -887,12 +915,20 @@ fn run(ops: Vec<Op>, initial_delay: u64) {
                                 .is_none_or(|i| g.static_members.get(&i) == Some(&m.member_id))
                     }
                 };
-                assert_eq!(
-                    result.is_ok(),
-                    allowed,
-                    "commit {member:?} to {group:?}: {result:?}"
-                );
-                assert_eq!(h.committed().is_some_and(|o| o == offset), allowed);
+                if write_fails && allowed && result == Err(ErrorCode::KafkaStorageError) {
+                    failed_since = Some(offset);
+                } else {
+                    assert_eq!(
+                        result.is_ok(),
+                        allowed,
+                        "commit {member:?} to {group:?}: {result:?}"
+                    );
+                    if allowed {
+                        acked = Some(offset);
+                        failed_since = None;
+                    }
+                }
+                assert_eq!(h.committed(), acked);
             }
             Op::Restart { client } => {
                 // The process restarts: it forgets its member id (a static member keeps its
@@ -901,6 +937,35 @@ fn run(ops: Vec<Op>, initial_delay: u64) {
                 incarnations[client] += 1;
             }
             Op::Advance { ms } => h.advance(ms),
+            Op::CoordinatorRestart => {
+                h.restart();
+                // Parked requests die with the coordinator's connections.
+                sent.retain(|reply, _| answered.contains_key(reply));
+                let recovered = h.committed();
+                assert!(
+                    recovered == acked || (failed_since.is_some() && recovered == failed_since),
+                    "recovered {recovered:?}, acknowledged {acked:?}, failed {failed_since:?}"
+                );
+                acked = recovered;
+                failed_since = None;
+                match h.coordinator.group(GROUP) {
+                    Some(group) => {
+                        group.check_invariants();
+                        assert!(
+                            group.generation >= announced,
+                            "generation {} recovered, {announced} announced",
+                            group.generation
+                        );
+                        last_generation = group.generation;
+                    }
+                    None => {
+                        // Only a group that never announced a generation is forgotten.
+                        assert_eq!(announced, 0, "an announced group is durable");
+                        last_generation = 0;
+                    }
+                }
+            }
+            Op::FailWrite => h.disk.update_faults(|faults| faults.fail_next_writes = 1),
         }
         // Route the answers.
         let replies: Vec<(ReplyTo, Response)> =
@@ -910,13 +975,16 @@ fn run(ops: Vec<Op>, initial_delay: u64) {
             let Some(&sent) = sent.get(&reply) else {
                 panic!("unknown reply {reply}")
             };
-            let group = h.coordinator.group(GROUP).expect("a group answered");
+            // (A restart may have forgotten a group that never formed a generation.)
+            let group = h.coordinator.group(GROUP);
+            let group_of = |answer: &str| group.unwrap_or_else(|| panic!("{answer} without a group"));
             match (sent, response) {
                 (Sent::Join(client, incarnation), Response::JoinGroup(answer)) => match answer
                     .result
                 {
                     Ok(joined) => {
-                        assert!(joined.generation <= group.generation);
+                        assert!(joined.generation <= group_of("join").generation);
+                        announced = announced.max(joined.generation);
                         if incarnation != incarnations[client] {
                             continue;
                         }
@@ -943,6 +1011,7 @@ fn run(ops: Vec<Op>, initial_delay: u64) {
                     if let Ok(assignment) = answer.result {
                         // Only the current generation's members get assignments, and only once
                         // the group is Stable.
+                        let group = group_of("sync");
                         assert_eq!(generation, group.generation);
                         assert_eq!(group.state, GroupState::Stable);
                         if !assignment.is_empty() {

@@ -8,10 +8,28 @@
 //! deletion or coordinator migration is modelled).
 //!
 //! Sans-IO: time enters as `now_ms`; parked requests are named by an opaque [`ReplyTo`] and
-//! their answers are pushed to an output vector when they complete. Member ids come from a
-//! counter: `{client id or instance id}-{epoch}-{n}`.
+//! their answers are pushed to the caller's [`Effects`] when they complete. Member ids come
+//! from a counter: `{client id or instance id}-{epoch}-{n}`.
+//!
+//! Durability (`durable.rs`): the group's record is journaled through [`Effects`] where Kafka
+//! stores `GroupMetadata` — when the leader's assignment arrives (Stable), when the group
+//! becomes Empty, when a static member is replaced without a rebalance — and also when a
+//! generation forms (CompletingRebalance), before any member hears of it. Answers that
+//! announce a stored state leave only once the record is durable; a failed write undoes the
+//! step (the answers become `RebalanceInProgress`), except the Empty one, which is retried.
+//!
+//! Split by concern: joins and rebalances here, `sync.rs` (SyncGroup, Heartbeat, LeaveGroup,
+//! the commit check), `time.rs` (timers, invariants), `durable.rs` (the record).
 
+mod durable;
+mod sync;
+mod time;
+
+pub(crate) use durable::{Effects, GroupJournal};
+
+use super::retention::subscribed_topics;
 use crate::api::*;
+use crate::policy::OffsetExpiryPolicy;
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,7 +51,20 @@ pub struct GroupConfig {
     pub max_session_timeout_ms: u64,
     /// `group.max.size`
     pub max_size: usize,
+    /// `offsets.retention.minutes` (in ms): how long committed offsets outlive their group's
+    /// last member, or their commit when the group never had members (KIP-211).
+    pub offsets_retention_ms: u64,
+    /// `offsets.retention.check.interval.ms`: how often the coordinator looks for expired
+    /// offsets (at its ticks; the first check at its first tick).
+    pub offsets_retention_check_interval_ms: u64,
+    /// Which offsets of a group with members may expire (KAFKA-13636 when not the default).
+    pub offset_expiry_policy: OffsetExpiryPolicy,
 }
+
+/// Kafka's default `offsets.retention.minutes`: 7 days.
+pub const OFFSETS_RETENTION_MS_DEFAULT: u64 = 7 * 24 * 60 * 60 * 1_000;
+/// Kafka's default `offsets.retention.check.interval.ms`: 10 minutes.
+pub const OFFSETS_RETENTION_CHECK_INTERVAL_MS_DEFAULT: u64 = 600_000;
 
 impl Default for GroupConfig {
     fn default() -> Self {
@@ -42,6 +73,9 @@ impl Default for GroupConfig {
             min_session_timeout_ms: 6_000,
             max_session_timeout_ms: 1_800_000,
             max_size: usize::MAX,
+            offsets_retention_ms: OFFSETS_RETENTION_MS_DEFAULT,
+            offsets_retention_check_interval_ms: OFFSETS_RETENTION_CHECK_INTERVAL_MS_DEFAULT,
+            offset_expiry_policy: OffsetExpiryPolicy::default(),
         }
     }
 }
@@ -135,6 +169,9 @@ impl MemberIds {
 pub struct Group {
     pub id: String,
     pub state: GroupState,
+    /// When the group entered `state` (Kafka's `currentStateTimestamp`): for an Empty group,
+    /// when it became empty, which its offsets' retention counts from.
+    pub state_timestamp_ms: u64,
     /// 0 while the group never rebalanced; +1 at every completed join phase.
     pub generation: u32,
     pub protocol_type: Option<String>,
@@ -152,6 +189,14 @@ pub struct Group {
     pub join_deadline_ms: Option<u64>,
     /// When members still in `pending_sync` are removed.
     pub sync_deadline_ms: Option<u64>,
+    /// The topics the members of the last formed generation subscribe to, from Kafka's
+    /// consumer protocol metadata (Kafka's `subscribedTopics`: the empty set once the group is
+    /// Empty; `None` unless the protocol type is `consumer` and every subscription decodes).
+    /// Only the [`OffsetExpiryPolicy::CommitTimestamp`] expiry reads it.
+    pub subscribed_topics: Option<BTreeSet<String>>,
+    /// The journaled record is behind (a write when the group became Empty failed): the
+    /// coordinator writes it again at its ticks.
+    pub(crate) dirty: bool,
     initial_delay: Option<InitialDelay>,
     /// `group.initial.rebalance.delay.ms` when the group was created.
     initial_delay_config: u64,
@@ -170,10 +215,11 @@ fn sync_answer(result: Result<Bytes, ErrorCode>) -> Response {
 }
 
 impl Group {
-    pub fn new(id: &str, initial_rebalance_delay_ms: u64) -> Group {
+    pub fn new(id: &str, initial_rebalance_delay_ms: u64, now_ms: u64) -> Group {
         Group {
             id: id.to_string(),
             state: GroupState::Empty,
+            state_timestamp_ms: now_ms,
             generation: 0,
             protocol_type: None,
             protocol_name: None,
@@ -184,9 +230,19 @@ impl Group {
             pending_sync: BTreeSet::new(),
             join_deadline_ms: None,
             sync_deadline_ms: None,
+            subscribed_topics: None,
+            dirty: false,
             initial_delay: None,
             initial_delay_config: initial_rebalance_delay_ms,
             next_joined_seq: 0,
+        }
+    }
+
+    /// Moves to `state`, noting when (a state entered again keeps its timestamp).
+    fn transition(&mut self, state: GroupState, now_ms: u64) {
+        if self.state != state {
+            self.state = state;
+            self.state_timestamp_ms = now_ms;
         }
     }
 
@@ -303,7 +359,7 @@ impl Group {
         request: JoinGroupRequest,
         config: &GroupConfig,
         ids: &mut MemberIds,
-        out: &mut Replies,
+        out: &mut Effects<'_>,
     ) {
         let unknown = request.member_id.is_empty();
         if self.state == GroupState::Dead {
@@ -340,7 +396,7 @@ impl Group {
         reply: ReplyTo,
         request: JoinGroupRequest,
         ids: &mut MemberIds,
-        out: &mut Replies,
+        out: &mut Effects<'_>,
     ) {
         let prefix = request
             .group_instance_id
@@ -368,7 +424,7 @@ impl Group {
         now_ms: u64,
         reply: ReplyTo,
         request: JoinGroupRequest,
-        out: &mut Replies,
+        out: &mut Effects<'_>,
     ) {
         let member_id = request.member_id.clone();
         if self.pending_members.remove(&member_id).is_some() {
@@ -433,7 +489,7 @@ impl Group {
         reply: ReplyTo,
         member_id: String,
         request: JoinGroupRequest,
-        out: &mut Replies,
+        out: &mut Effects<'_>,
     ) {
         if self.members.is_empty() {
             self.protocol_type = Some(request.protocol_type.clone());
@@ -472,7 +528,7 @@ impl Group {
         now_ms: u64,
         reply: ReplyTo,
         request: JoinGroupRequest,
-        out: &mut Replies,
+        out: &mut Effects<'_>,
     ) {
         let member = self
             .members
@@ -501,8 +557,18 @@ impl Group {
         old_id: &str,
         new_id: String,
         request: JoinGroupRequest,
-        out: &mut Replies,
+        out: &mut Effects<'_>,
     ) {
+        let unchanged = self
+            .members
+            .get(old_id)
+            .is_some_and(|member| member.protocols == request.protocols);
+        // Without a rebalance the replacement is stored (Kafka's `updateStaticMemberAndRebalance`);
+        // if that fails it is undone. (In Stable the old member has no parked request.)
+        let undo = (self.state == GroupState::Stable
+            && unchanged
+            && self.select_protocol() == self.protocol_name)
+            .then(|| self.clone());
         let mut member = self
             .members
             .remove(old_id)
@@ -513,7 +579,6 @@ impl Group {
         if let Some(parked) = member.awaiting_sync.take() {
             out.push((parked, sync_answer(Err(ErrorCode::FencedInstanceId))));
         }
-        let unchanged = member.protocols == request.protocols;
         member.member_id = new_id.clone();
         member.client_id = request.client_id;
         member.protocols = request.protocols;
@@ -531,7 +596,12 @@ impl Group {
             self.pending_sync.insert(new_id.clone());
         }
         match self.state {
-            GroupState::Stable if unchanged && self.select_protocol() == self.protocol_name => {
+            GroupState::Stable if undo.is_some() => {
+                if !self.store(out) {
+                    *self = undo.expect("checked");
+                    out.push((reply, join_error("", ErrorCode::RebalanceInProgress)));
+                    return;
+                }
                 // Nothing changed: no rebalance. A leader must not reassign (KIP-814).
                 let is_leader = self.leader.as_deref() == Some(new_id.as_str());
                 out.push((reply, self.joined(&new_id, is_leader)));
@@ -566,7 +636,7 @@ impl Group {
 
     // ---- rebalance --------------------------------------------------------------------------
 
-    fn maybe_prepare_rebalance(&mut self, now_ms: u64, out: &mut Replies) {
+    fn maybe_prepare_rebalance(&mut self, now_ms: u64, out: &mut Effects<'_>) {
         if matches!(
             self.state,
             GroupState::Empty | GroupState::Stable | GroupState::CompletingRebalance
@@ -575,7 +645,7 @@ impl Group {
         }
     }
 
-    fn prepare_rebalance(&mut self, now_ms: u64, out: &mut Replies) {
+    fn prepare_rebalance(&mut self, now_ms: u64, out: &mut Effects<'_>) {
         if self.state == GroupState::CompletingRebalance {
             // The generation being formed is abandoned: parked syncs learn it.
             for member in self.members.values_mut() {
@@ -599,14 +669,14 @@ impl Group {
             self.initial_delay = None;
             self.join_deadline_ms = Some(now_ms + timeout);
         }
-        self.state = GroupState::PreparingRebalance;
+        self.transition(GroupState::PreparingRebalance, now_ms);
     }
 
     fn all_members_joined(&self) -> bool {
         self.pending_members.is_empty() && self.members.values().all(|m| m.is_awaiting_join())
     }
 
-    fn try_complete_join(&mut self, now_ms: u64, out: &mut Replies) {
+    fn try_complete_join(&mut self, now_ms: u64, out: &mut Effects<'_>) {
         if self.state == GroupState::PreparingRebalance
             && self.initial_delay.is_none()
             && self.all_members_joined()
@@ -616,8 +686,10 @@ impl Group {
     }
 
     /// The join phase ends: members that did not rejoin are dropped (static ones stay until
-    /// their session expires), a new generation forms and every parked join is answered.
-    fn complete_join(&mut self, now_ms: u64, out: &mut Replies) {
+    /// their session expires), a new generation forms, is journaled, and every parked join is
+    /// answered. If the journal write fails the generation does not form: the parked joins
+    /// are answered `RebalanceInProgress` and the join phase starts over.
+    fn complete_join(&mut self, now_ms: u64, out: &mut Effects<'_>) {
         let not_rejoined: Vec<String> = self
             .members
             .values()
@@ -648,20 +720,52 @@ impl Group {
             self.join_deadline_ms = Some(now_ms + self.rebalance_timeout_ms());
             return;
         }
+        let undo = (
+            self.generation,
+            self.state_timestamp_ms,
+            self.protocol_name.clone(),
+            self.subscribed_topics.clone(),
+        );
         self.generation += 1;
         self.join_deadline_ms = None;
         self.initial_delay = None;
         if self.members.is_empty() {
-            self.state = GroupState::Empty;
+            self.transition(GroupState::Empty, now_ms);
             self.protocol_name = None;
             self.leader = None;
+            self.subscribed_topics = subscribed_topics(self);
+            // Kafka logs a failed write of an empty group and goes on; here the coordinator
+            // writes it again at its ticks.
+            if !self.store(out) {
+                self.dirty = true;
+            }
             return;
         }
         self.protocol_name = self.select_protocol();
-        self.state = GroupState::CompletingRebalance;
+        self.subscribed_topics = subscribed_topics(self);
+        self.transition(GroupState::CompletingRebalance, now_ms);
         for member in self.members.values_mut() {
             // The new generation's assignment comes with the leader's SyncGroup.
             member.assignment = Bytes::new();
+        }
+        if !self.store(out) {
+            let (generation, state_timestamp_ms, protocol_name, subscribed) = undo;
+            self.generation = generation;
+            self.state = GroupState::PreparingRebalance;
+            self.state_timestamp_ms = state_timestamp_ms;
+            self.protocol_name = protocol_name;
+            self.subscribed_topics = subscribed;
+            self.join_deadline_ms = Some(now_ms + self.rebalance_timeout_ms());
+            let mut parked: Vec<(ReplyTo, String)> = self
+                .members
+                .values_mut()
+                .filter_map(|m| m.awaiting_join.take().map(|r| (r, m.member_id.clone())))
+                .collect();
+            parked.sort_by_key(|(reply, _)| *reply);
+            for (reply, member_id) in parked {
+                out.push((reply, join_error(&member_id, ErrorCode::RebalanceInProgress)));
+            }
+            return;
         }
         self.pending_sync = self.members.keys().cloned().collect();
         self.sync_deadline_ms = Some(now_ms + self.rebalance_timeout_ms());
@@ -682,7 +786,7 @@ impl Group {
 
     /// Removes a member (no rebalance here), answering its parked requests
     /// `UnknownMemberId`.
-    fn remove_member(&mut self, member_id: &str, out: &mut Replies) -> Option<Member> {
+    fn remove_member(&mut self, member_id: &str, out: &mut Effects<'_>) -> Option<Member> {
         let mut member = self.members.remove(member_id)?;
         if let Some(instance) = &member.group_instance_id {
             if self.static_members.get(instance).map(String::as_str) == Some(member_id) {
@@ -710,7 +814,7 @@ impl Group {
     }
 
     /// Kafka's `removeMemberAndUpdateGroup`: a leave or an expired session.
-    fn remove_member_and_update(&mut self, now_ms: u64, member_id: &str, out: &mut Replies) {
+    fn remove_member_and_update(&mut self, now_ms: u64, member_id: &str, out: &mut Effects<'_>) {
         if self.remove_member(member_id, out).is_none() {
             return;
         }
@@ -724,315 +828,6 @@ impl Group {
         }
     }
 
-    // ---- SyncGroup, Heartbeat, LeaveGroup ---------------------------------------------------
-
-    /// Checks who sends a request in a generation (fencing, membership, generation).
-    fn validate_member(
-        &self,
-        member_id: &str,
-        instance: &Option<String>,
-        generation: u32,
-    ) -> Result<(), ErrorCode> {
-        if self.state == GroupState::Dead {
-            return Err(ErrorCode::UnknownMemberId);
-        }
-        if self.is_static_fenced(member_id, instance) {
-            return Err(ErrorCode::FencedInstanceId);
-        }
-        if !self.members.contains_key(member_id) {
-            return Err(ErrorCode::UnknownMemberId);
-        }
-        if generation != self.generation {
-            return Err(ErrorCode::IllegalGeneration);
-        }
-        Ok(())
-    }
-
-    pub(crate) fn sync(
-        &mut self,
-        now_ms: u64,
-        reply: ReplyTo,
-        request: SyncGroupRequest,
-        out: &mut Replies,
-    ) {
-        if let Err(error) = self.validate_member(
-            &request.member_id,
-            &request.group_instance_id,
-            request.generation,
-        ) {
-            out.push((reply, sync_answer(Err(error))));
-            return;
-        }
-        let member_id = request.member_id.clone();
-        match self.state {
-            GroupState::Empty | GroupState::Dead => {
-                out.push((reply, sync_answer(Err(ErrorCode::UnknownMemberId))))
-            }
-            GroupState::PreparingRebalance => {
-                out.push((reply, sync_answer(Err(ErrorCode::RebalanceInProgress))))
-            }
-            GroupState::CompletingRebalance => {
-                self.touch(now_ms, &member_id);
-                self.sync_received(&member_id);
-                let member = self.members.get_mut(&member_id).expect("validated");
-                if let Some(superseded) = member.awaiting_sync.replace(reply) {
-                    out.push((superseded, sync_answer(Err(ErrorCode::RebalanceInProgress))));
-                }
-                if self.leader.as_deref() == Some(member_id.as_str()) {
-                    let assignments: BTreeMap<String, Bytes> =
-                        request.assignments.into_iter().collect();
-                    self.state = GroupState::Stable;
-                    let mut parked: Vec<(ReplyTo, Bytes)> = Vec::new();
-                    for member in self.members.values_mut() {
-                        member.assignment = assignments
-                            .get(&member.member_id)
-                            .cloned()
-                            .unwrap_or_default();
-                        if let Some(r) = member.awaiting_sync.take() {
-                            member.session_deadline_ms = now_ms + member.session_timeout_ms;
-                            parked.push((r, member.assignment.clone()));
-                        }
-                    }
-                    parked.sort_by_key(|(r, _)| *r);
-                    for (r, assignment) in parked {
-                        out.push((r, sync_answer(Ok(assignment))));
-                    }
-                }
-            }
-            GroupState::Stable => {
-                self.touch(now_ms, &member_id);
-                self.sync_received(&member_id);
-                let assignment = self.members[&member_id].assignment.clone();
-                out.push((reply, sync_answer(Ok(assignment))));
-            }
-        }
-    }
-
-    fn sync_received(&mut self, member_id: &str) {
-        self.pending_sync.remove(member_id);
-        if self.pending_sync.is_empty() {
-            self.sync_deadline_ms = None;
-        }
-    }
-
-    pub(crate) fn heartbeat(
-        &mut self,
-        now_ms: u64,
-        request: &HeartbeatGroupRequest,
-    ) -> Result<(), ErrorCode> {
-        self.validate_member(
-            &request.member_id,
-            &request.group_instance_id,
-            request.generation,
-        )?;
-        match self.state {
-            GroupState::Empty | GroupState::Dead => Err(ErrorCode::UnknownMemberId),
-            GroupState::CompletingRebalance | GroupState::Stable => {
-                self.touch(now_ms, &request.member_id);
-                Ok(())
-            }
-            GroupState::PreparingRebalance => {
-                self.touch(now_ms, &request.member_id);
-                Err(ErrorCode::RebalanceInProgress)
-            }
-        }
-    }
-
-    pub(crate) fn leave(
-        &mut self,
-        now_ms: u64,
-        request: &LeaveGroupRequest,
-        out: &mut Replies,
-    ) -> Result<(), ErrorCode> {
-        if self.state == GroupState::Dead {
-            return Err(ErrorCode::UnknownMemberId);
-        }
-        let member_id = match &request.group_instance_id {
-            Some(instance) => match self.static_members.get(instance) {
-                Some(current) if !request.member_id.is_empty() && *current != request.member_id => {
-                    return Err(ErrorCode::FencedInstanceId)
-                }
-                Some(current) => current.clone(),
-                None => return Err(ErrorCode::UnknownMemberId),
-            },
-            None => {
-                if self.pending_members.remove(&request.member_id).is_some() {
-                    self.try_complete_join(now_ms, out);
-                    return Ok(());
-                }
-                if !self.members.contains_key(&request.member_id) {
-                    return Err(ErrorCode::UnknownMemberId);
-                }
-                request.member_id.clone()
-            }
-        };
-        self.remove_member_and_update(now_ms, &member_id, out);
-        Ok(())
-    }
-
-    /// Whether a commit from this member may be applied now (Kafka's `validateOffsetCommit`
-    /// and the CompletingRebalance check after it). `None` = a commit without membership.
-    pub(crate) fn validate_commit(&self, member: Option<&CommitMember>) -> Result<(), ErrorCode> {
-        match member {
-            None if self.state == GroupState::Empty => Ok(()),
-            // When the group has members, only members can commit.
-            None => Err(ErrorCode::UnknownMemberId),
-            Some(member) => {
-                self.validate_member(
-                    &member.member_id,
-                    &member.group_instance_id,
-                    member.generation,
-                )?;
-                match self.state {
-                    GroupState::CompletingRebalance => Err(ErrorCode::RebalanceInProgress),
-                    GroupState::Stable | GroupState::PreparingRebalance => Ok(()),
-                    GroupState::Empty | GroupState::Dead => Err(ErrorCode::UnknownMemberId),
-                }
-            }
-        }
-    }
-
-    // ---- time -------------------------------------------------------------------------------
-
-    /// Fires whatever is due at `now_ms`: pending-member and session expiries, the end of the
-    /// join phase, members that never synced.
-    pub(crate) fn tick(&mut self, now_ms: u64, out: &mut Replies) {
-        let expired_pending: Vec<String> = self
-            .pending_members
-            .iter()
-            .filter(|(_, deadline)| **deadline <= now_ms)
-            .map(|(id, _)| id.clone())
-            .collect();
-        if !expired_pending.is_empty() {
-            for id in expired_pending {
-                self.pending_members.remove(&id);
-            }
-            self.try_complete_join(now_ms, out);
-        }
-        // A member with a parked join or sync is kept alive (the rebalance timeout governs).
-        let expired: Vec<String> = self
-            .members
-            .values()
-            .filter(|m| {
-                m.session_deadline_ms <= now_ms && !m.is_awaiting_join() && !m.is_awaiting_sync()
-            })
-            .map(|m| m.member_id.clone())
-            .collect();
-        for member_id in expired {
-            self.remove_member_and_update(now_ms, &member_id, out);
-        }
-        if self.sync_deadline_ms.is_some_and(|d| d <= now_ms)
-            && matches!(
-                self.state,
-                GroupState::CompletingRebalance | GroupState::Stable
-            )
-        {
-            let never_synced: Vec<String> = self.pending_sync.iter().cloned().collect();
-            for member_id in never_synced {
-                self.remove_member(&member_id, out);
-            }
-            self.sync_deadline_ms = None;
-            self.prepare_rebalance(now_ms, out);
-            self.try_complete_join(now_ms, out);
-        }
-        if self.state == GroupState::PreparingRebalance
-            && self.join_deadline_ms.is_some_and(|d| d <= now_ms)
-        {
-            match self.initial_delay.clone() {
-                Some(delay) if delay.new_member_added && delay.remaining_ms > 0 => {
-                    let step = config_delay(self).min(delay.remaining_ms);
-                    self.initial_delay = Some(InitialDelay {
-                        remaining_ms: delay.remaining_ms - step,
-                        new_member_added: false,
-                    });
-                    self.join_deadline_ms = Some(now_ms + step);
-                }
-                _ => {
-                    self.initial_delay = None;
-                    self.complete_join(now_ms, out);
-                }
-            }
-        }
-    }
-
-    /// The earliest time at which the group has a timer to fire.
-    pub fn next_deadline(&self) -> Option<u64> {
-        let sessions = self
-            .members
-            .values()
-            .filter(|m| !m.is_awaiting_join() && !m.is_awaiting_sync())
-            .map(|m| m.session_deadline_ms);
-        let join = if self.state == GroupState::PreparingRebalance {
-            self.join_deadline_ms
-        } else {
-            None
-        };
-        let sync = if matches!(
-            self.state,
-            GroupState::CompletingRebalance | GroupState::Stable
-        ) {
-            self.sync_deadline_ms
-        } else {
-            None
-        };
-        sessions
-            .chain(self.pending_members.values().copied())
-            .chain(join)
-            .chain(sync)
-            .min()
-    }
-
-    /// Structural invariants; panics on a violation (tests and debug checks).
-    pub fn check_invariants(&self) {
-        for (instance, member_id) in &self.static_members {
-            let member = self
-                .members
-                .get(member_id)
-                .unwrap_or_else(|| panic!("{}: static {instance} -> missing {member_id}", self.id));
-            assert_eq!(member.group_instance_id.as_ref(), Some(instance));
-        }
-        match self.state {
-            GroupState::Empty => {
-                assert!(self.members.is_empty(), "{}: Empty with members", self.id);
-                assert!(self.leader.is_none());
-            }
-            GroupState::CompletingRebalance | GroupState::Stable => {
-                assert!(
-                    !self.members.is_empty(),
-                    "{}: {:?} without members",
-                    self.id,
-                    self.state
-                );
-                let leader = self
-                    .leader
-                    .as_ref()
-                    .expect("a formed generation has a leader");
-                assert!(
-                    self.members.contains_key(leader),
-                    "{}: leader gone",
-                    self.id
-                );
-                assert!(self.members.values().all(|m| !m.is_awaiting_join()));
-                assert!(self.protocol_name.is_some());
-            }
-            GroupState::PreparingRebalance => {
-                assert!(self.join_deadline_ms.is_some());
-                assert!(self.members.values().all(|m| !m.is_awaiting_sync()));
-            }
-            GroupState::Dead => {}
-        }
-        if !matches!(
-            self.state,
-            GroupState::Stable | GroupState::PreparingRebalance
-        ) {
-            assert!(
-                self.members.values().all(|m| m.assignment.is_empty()),
-                "{}: assignments held in {:?}",
-                self.id,
-                self.state
-            );
-        }
-    }
 }
 
 /// The initial rebalance delay in effect (stored on the group when the coordinator creates it).
