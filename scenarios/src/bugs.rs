@@ -9,7 +9,7 @@
 use broker::node::ClusterConfig;
 use broker::policy::{
     ConsumerFetchRangePolicy, ElectionPolicy, HighWatermarkPolicy, IsrEligibilityPolicy,
-    SegmentViewPolicy, TruncationPolicy,
+    OffsetExpiryPolicy, SegmentViewPolicy, TruncationPolicy,
 };
 use client::policy::{
     CommitPositionPolicy, FollowerOutOfRangePolicy, OffsetEvictedPolicy, OwnedClaimsPolicy,
@@ -43,6 +43,8 @@ pub enum Override {
     OffsetEvicted(OffsetEvictedPolicy),
     /// `consumer.follower_out_of_range_policy`.
     FollowerOutOfRange(FollowerOutOfRangePolicy),
+    /// `controller.groups.offset_expiry_policy`.
+    OffsetExpiry(OffsetExpiryPolicy),
     /// `consumer.revoked_offsets_policy`.
     RevokedOffsets(RevokedOffsetsPolicy),
     /// `consumer.owned_claims_policy` (the group leader's assignor).
@@ -58,6 +60,7 @@ impl Override {
             Override::Truncation(policy) => config.broker.truncation_policy = policy,
             Override::Election(policy) => config.controller.election_policy = policy,
             Override::IsrEligibility(policy) => config.controller.isr_eligibility_policy = policy,
+            Override::OffsetExpiry(policy) => config.controller.groups.offset_expiry_policy = policy,
             Override::ConsumerFetchRange(policy) => {
                 config.broker.consumer_fetch_range_policy = policy
             }
@@ -81,6 +84,7 @@ impl Override {
             | Override::Truncation(_)
             | Override::Election(_)
             | Override::IsrEligibility(_)
+            | Override::OffsetExpiry(_)
             | Override::ConsumerFetchRange(_)
             | Override::CommitPosition(_)
             | Override::OffsetEvicted(_)
@@ -103,6 +107,7 @@ impl Override {
             | Override::Truncation(_)
             | Override::Election(_)
             | Override::IsrEligibility(_)
+            | Override::OffsetExpiry(_)
             | Override::ConsumerFetchRange(_)
             | Override::ProducerStateLoss(_)
             | Override::PartitionDiscovery(_) => {}
@@ -142,6 +147,9 @@ impl fmt::Display for Override {
             }
             Override::FollowerOutOfRange(policy) => {
                 write!(f, "consumer.follower_out_of_range_policy = {policy:?}")
+            }
+            Override::OffsetExpiry(policy) => {
+                write!(f, "controller.groups.offset_expiry_policy = {policy:?}")
             }
             Override::RevokedOffsets(policy) => {
                 write!(f, "consumer.revoked_offsets_policy = {policy:?}")
@@ -342,6 +350,16 @@ pub const CATALOG: &[BugInfo] = &[
         scenario: "group-rebalance",
         anomalies: &["unowned-commit", "commit-regressed", "duplicate-delivery"],
         overrides: &[Override::RevokedOffsets(RevokedOffsetsPolicy::KeepStored)],
+    },
+    BugInfo {
+        name: "offsets-expire-during-rebalance",
+        summary: "the coordinator expires a group's committed offsets by their commit time while \
+                  the group rebalances: a partition that got no commit for the retention period \
+                  loses its offset and its next owner starts over by the reset policy",
+        source: "KAFKA-13636 (fixed by apache/kafka PR #11742, Kafka 3.2)",
+        scenario: "group-rebalance",
+        anomalies: &["offsets-expired-early", "duplicate-delivery"],
+        overrides: &[Override::OffsetExpiry(OffsetExpiryPolicy::CommitTimestamp)],
     },
 ];
 

@@ -458,7 +458,10 @@ impl Consumer {
             protocol_type: "consumer".to_string(),
             protocols: vec![GroupProtocol {
                 name: member.settings.assignor.name().to_string(),
-                metadata: assignor::encode_subscription(&subscription),
+                metadata: assignor::encode_subscription(&subscription).unwrap_or_else(|error| {
+                    tracing::warn!(%error, "the subscription does not encode; joining without");
+                    Bytes::new()
+                }),
             }],
         };
         let timeout = member.settings.rebalance_timeout_ms + JOIN_ANSWER_GRACE_MS;
@@ -592,7 +595,13 @@ impl Consumer {
         self.member_mut().leader_snapshot = Some(counts);
         assignment
             .into_iter()
-            .map(|(member_id, partitions)| (member_id, assignor::encode_assignment(&partitions)))
+            .map(|(member_id, partitions)| {
+                let bytes = assignor::encode_assignment(&partitions).unwrap_or_else(|error| {
+                    tracing::warn!(%error, member = %member_id, "an assignment does not encode");
+                    Bytes::new()
+                });
+                (member_id, bytes)
+            })
             .collect()
     }
 

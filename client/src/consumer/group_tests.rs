@@ -124,7 +124,7 @@ impl Member {
         self.answer(
             &sync,
             Response::SyncGroup(SyncGroupResponse {
-                result: Ok(assignor::encode_assignment(partitions)),
+                result: Ok(assignor::encode_assignment(partitions).unwrap()),
             }),
         );
     }

@@ -195,6 +195,11 @@ fn cluster_config(scenario: &Scenario, bugs: &BugSelection) -> ClusterConfig {
         brokers: spec.brokers,
         controller: broker::controller::ControllerConfig {
             session_timeout_ms: spec.session_timeout_ms,
+            groups: broker::coordinator::GroupConfig {
+                offsets_retention_ms: spec.offsets_retention_ms,
+                offsets_retention_check_interval_ms: spec.offsets_retention_check_interval_ms,
+                ..Default::default()
+            },
             ..Default::default()
         },
         broker,

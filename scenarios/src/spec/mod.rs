@@ -119,6 +119,12 @@ pub struct ClusterSpec {
     /// request timeout (1000 ms).
     pub replica_fetch_max_wait_ms: u64,
     pub session_timeout_ms: u64,
+    /// How long the group coordinator keeps a group's committed offsets once the group is
+    /// empty (Kafka's `offsets.retention.minutes`, KIP-211); default 7 days.
+    pub offsets_retention_ms: u64,
+    /// How often the coordinator looks for expired offsets
+    /// (`offsets.retention.check.interval.ms`).
+    pub offsets_retention_check_interval_ms: u64,
 }
 
 impl Default for ClusterSpec {
@@ -137,6 +143,9 @@ impl Default for ClusterSpec {
             replica_fetch_bytes_max: 1 << 20,
             replica_fetch_max_wait_ms: 250,
             session_timeout_ms: 1_000,
+            offsets_retention_ms: broker::coordinator::OFFSETS_RETENTION_MS_DEFAULT,
+            offsets_retention_check_interval_ms:
+                broker::coordinator::OFFSETS_RETENTION_CHECK_INTERVAL_MS_DEFAULT,
         }
     }
 }
