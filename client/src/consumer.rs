@@ -634,6 +634,9 @@ impl Consumer {
                         topic: partition.topic.into(),
                         partition: partition.partition,
                         offset,
+                        group: None,
+                        generation: None,
+                        error: None,
                     });
                 }
                 self.commit_failed(now_ms);

@@ -64,6 +64,9 @@ impl Consumer {
                 topic: partition.topic.clone().into(),
                 partition: partition.partition,
                 offset: *offset,
+                group: None,
+                generation: None,
+                error: None,
             });
             if ok {
                 if let Some(state) = self.partitions.get_mut(partition) {
@@ -114,6 +117,9 @@ impl Consumer {
                 topic: partition.topic.clone().into(),
                 partition: partition.partition,
                 offset: *offset,
+                group: None,
+                generation: None,
+                error: None,
             });
         }
         let to = self.cluster.controller;
