@@ -26,6 +26,8 @@ pub type Event = oracle::Event<'static>;
 pub type PolledRecord = oracle::Record<'static>;
 /// A partition and the position a consumer starts reading it at.
 pub type AssignedPartition = oracle::TopicPartitionOffset<'static>;
+/// A partition of a group event (`assignment`, `revoke`).
+pub type GroupPartition = oracle::event::TopicPartition<'static>;
 
 /// The process name of cluster observations.
 pub const CLUSTER_PROCESS: &str = oracle::event::CLUSTER_PROCESS;
@@ -300,24 +302,36 @@ mod tests {
                 topic: "t".into(),
                 partition: 0,
                 offset: 8,
+                group: None,
+                generation: None,
+                error: None,
             },
             Op::Commit {
                 phase: CommitPhase::Ok,
                 topic: "t".into(),
                 partition: 0,
                 offset: 8,
+                group: None,
+                generation: None,
+                error: None,
             },
             Op::Commit {
                 phase: CommitPhase::Fail,
                 topic: "t".into(),
                 partition: 0,
                 offset: 8,
+                group: None,
+                generation: None,
+                error: None,
             },
             Op::Commit {
                 phase: CommitPhase::Info,
                 topic: "t".into(),
                 partition: 0,
                 offset: 8,
+                group: None,
+                generation: None,
+                error: None,
             },
             Op::Assign {
                 partitions: vec![AssignedPartition::new("t", 0, 0)].into(),

@@ -74,6 +74,13 @@ pub struct TopicPartitionOffset<'a> {
     pub offset: u64,
 }
 
+/// A partition: an element of the `partitions` of `assignment`, `revoke` and `offsets_expired`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct TopicPartition<'a> {
+    pub topic: Text<'a>,
+    pub partition: u32,
+}
+
 /// One protocol request of a consumer (`f` = `request`); its `type` is `ok` when `error` is `None`, else `fail`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Request<'a> {
@@ -184,11 +191,54 @@ pub enum Op<'a> {
     /// `request` ok (error `None`) or fail (error `Some`).
     Request(Request<'a>),
     /// `commit` invoke, ok, fail or info. `offset` is the next offset to consume (Kafka convention).
+    /// `group` and `generation` (optional) make it a consumer group member's commit, fenced by the
+    /// generation; `generation` needs `group` (the reader rejects a line with one and not the other way
+    /// round). `error` (optional) is the coordinator's or the client's error code, on `fail` and `info`
+    /// only: the reader ignores it on `invoke` and `ok`, so leave it `None` there.
     Commit {
         phase: CommitPhase,
         topic: Text<'a>,
         partition: u32,
         offset: u64,
+        group: Option<Text<'a>>,
+        generation: Option<u32>,
+        error: Option<Text<'a>>,
+    },
+    /// `join` ok: the member's JoinGroup was answered: member `member` of group `group` is in generation
+    /// `generation`; `leader` says whether the coordinator made it the leader; `protocol` (optional) is
+    /// the assignor the group chose.
+    Join {
+        group: Text<'a>,
+        generation: u32,
+        member: Text<'a>,
+        leader: bool,
+        protocol: Option<Text<'a>>,
+    },
+    /// `assignment` ok: the member's assignment for generation `generation` (the SyncGroup answer),
+    /// every partition it may read in that generation.
+    Assignment {
+        group: Text<'a>,
+        generation: u32,
+        member: Text<'a>,
+        partitions: Cow<'a, [TopicPartition<'a>]>,
+    },
+    /// `revoke` ok: the member stopped reading these partitions (after committing what it delivered of
+    /// them, if it commits on revoke). `generation` is the generation it last owned them in; `lost`: it
+    /// gave them up without committing because it learnt it was no longer a member (Kafka's
+    /// `onPartitionsLost`); absent in the line = `false`.
+    Revoke {
+        group: Text<'a>,
+        generation: u32,
+        partitions: Cow<'a, [TopicPartition<'a>]>,
+        lost: bool,
+    },
+    /// `leave` ok: the member sent LeaveGroup.
+    Leave { group: Text<'a>, member: Text<'a> },
+    /// `offsets_expired` ok (process `cluster`): the coordinator deleted the group's committed offsets of
+    /// these partitions (offset retention).
+    OffsetsExpired {
+        group: Text<'a>,
+        partitions: Cow<'a, [TopicPartition<'a>]>,
     },
     /// `assign` ok: the consumer (re)started reading these partitions at these positions.
     Assign {
@@ -275,6 +325,11 @@ impl Op<'_> {
             Op::PollOk { .. } | Op::PollFail { .. } => "poll",
             Op::Request(_) => "request",
             Op::Commit { .. } => "commit",
+            Op::Join { .. } => "join",
+            Op::Assignment { .. } => "assignment",
+            Op::Revoke { .. } => "revoke",
+            Op::Leave { .. } => "leave",
+            Op::OffsetsExpired { .. } => "offsets_expired",
             Op::Assign { .. } => "assign",
             Op::Reset { .. } => "reset",
             Op::Start => "start",
@@ -305,6 +360,11 @@ impl Op<'_> {
             },
             Op::SendOk { .. }
             | Op::PollOk { .. }
+            | Op::Join { .. }
+            | Op::Assignment { .. }
+            | Op::Revoke { .. }
+            | Op::Leave { .. }
+            | Op::OffsetsExpired { .. }
             | Op::Assign { .. }
             | Op::Reset { .. }
             | Op::Start
@@ -320,8 +380,8 @@ impl Op<'_> {
         }
     }
 
-    /// Is this a client operation (`send`, `poll`, `request`, `commit`, `assign`, `reset`, `init_pid`), not a
-    /// lifecycle, cluster, nemesis or ignored event?
+    /// Is this a client operation (`send`, `poll`, `request`, `commit`, `assign`, `reset`, `init_pid`,
+    /// `join`, `assignment`, `revoke`, `leave`), not a lifecycle, cluster, nemesis or ignored event?
     pub fn is_client_operation(&self) -> bool {
         !matches!(
             self,
@@ -335,6 +395,7 @@ impl Op<'_> {
                 | Op::DataLoss { .. }
                 | Op::Fatal { .. }
                 | Op::Fault { .. }
+                | Op::OffsetsExpired { .. }
                 | Op::Ignored { .. }
         )
     }
@@ -343,6 +404,20 @@ impl Op<'_> {
     pub fn into_owned(self) -> Op<'static> {
         fn own(text: Text<'_>) -> Text<'static> {
             Cow::Owned(text.into_owned())
+        }
+        fn own_partitions(
+            partitions: Cow<'_, [TopicPartition<'_>]>,
+        ) -> Cow<'static, [TopicPartition<'static>]> {
+            Cow::Owned(
+                partitions
+                    .into_owned()
+                    .into_iter()
+                    .map(|partition| TopicPartition {
+                        topic: own(partition.topic),
+                        partition: partition.partition,
+                    })
+                    .collect(),
+            )
         }
         match self {
             Op::SendInvoke { topic, key, value } => Op::SendInvoke {
@@ -420,11 +495,60 @@ impl Op<'_> {
                 topic,
                 partition,
                 offset,
+                group,
+                generation,
+                error,
             } => Op::Commit {
                 phase,
                 topic: own(topic),
                 partition,
                 offset,
+                group: group.map(own),
+                generation,
+                error: error.map(own),
+            },
+            Op::Join {
+                group,
+                generation,
+                member,
+                leader,
+                protocol,
+            } => Op::Join {
+                group: own(group),
+                generation,
+                member: own(member),
+                leader,
+                protocol: protocol.map(own),
+            },
+            Op::Assignment {
+                group,
+                generation,
+                member,
+                partitions,
+            } => Op::Assignment {
+                group: own(group),
+                generation,
+                member: own(member),
+                partitions: own_partitions(partitions),
+            },
+            Op::Revoke {
+                group,
+                generation,
+                partitions,
+                lost,
+            } => Op::Revoke {
+                group: own(group),
+                generation,
+                partitions: own_partitions(partitions),
+                lost,
+            },
+            Op::Leave { group, member } => Op::Leave {
+                group: own(group),
+                member: own(member),
+            },
+            Op::OffsetsExpired { group, partitions } => Op::OffsetsExpired {
+                group: own(group),
+                partitions: own_partitions(partitions),
             },
             Op::Assign { partitions } => Op::Assign {
                 partitions: Cow::Owned(
@@ -700,6 +824,9 @@ impl<'a> Event<'a> {
                 topic: topic.into(),
                 partition,
                 offset,
+                group: None,
+                generation: None,
+                error: None,
             },
         )
     }
@@ -791,6 +918,15 @@ impl<'a> Record<'a> {
     }
 }
 
+impl<'a> TopicPartition<'a> {
+    pub fn new(topic: impl Into<Text<'a>>, partition: u32) -> TopicPartition<'a> {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
 impl<'a> TopicPartitionOffset<'a> {
     pub fn new(
         topic: impl Into<Text<'a>>,
@@ -834,6 +970,14 @@ pub mod error_code {
     pub const KAFKA_STORAGE_ERROR: &str = "kafka_storage_error";
     pub const REQUEST_TIMED_OUT: &str = "request_timed_out";
     pub const NETWORK_ERROR: &str = "network_error";
+    /// A commit of a generation that is not the group's current one (`commit` fail).
+    pub const ILLEGAL_GENERATION: &str = "illegal_generation";
+    /// A commit or join of a member the coordinator does not know (any more).
+    pub const UNKNOWN_MEMBER_ID: &str = "unknown_member_id";
+    /// A commit while the group is rebalancing.
+    pub const REBALANCE_IN_PROGRESS: &str = "rebalance_in_progress";
+    /// A static member replaced by another with its `group.instance.id` (KIP-345).
+    pub const FENCED_INSTANCE_ID: &str = "fenced_instance_id";
     /// Internal: a correct broker never returns it for a valid request (`internal-error`).
     pub const UNKNOWN_SERVER_ERROR: &str = "unknown_server_error";
     /// Internal: a correct broker never returns it for a valid request (`internal-error`).

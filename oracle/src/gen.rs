@@ -470,6 +470,9 @@ impl Model {
                     topic: topic.clone().into(),
                     partition: partition as u32,
                     offset: position,
+                    group: None,
+                    generation: None,
+                    error: None,
                 },
             ));
             let time = self.tick();

@@ -104,6 +104,12 @@ pub(crate) struct EventFields<'a> {
     pub(crate) count: Option<Raw<'a>>,
     pub(crate) fault: Option<Raw<'a>>,
     pub(crate) target: Option<Raw<'a>>,
+    pub(crate) group: Option<Raw<'a>>,
+    pub(crate) generation: Option<Raw<'a>>,
+    pub(crate) member: Option<Raw<'a>>,
+    pub(crate) leader: Option<Raw<'a>>,
+    pub(crate) protocol: Option<Raw<'a>>,
+    pub(crate) lost: Option<Raw<'a>>,
 }
 
 /// The field names of the history format.
@@ -138,6 +144,12 @@ enum Field {
     Count,
     Fault,
     Target,
+    Group,
+    Generation,
+    Member,
+    Leader,
+    Protocol,
+    Lost,
     Unknown,
 }
 
@@ -158,22 +170,28 @@ impl Field {
             4 if is(key, b"type") => Field::Type,
             4 if is(key, b"from") => Field::From,
             4 if is(key, b"acks") => Field::Acks,
+            4 if is(key, b"lost") => Field::Lost,
             5 if is(key, b"topic") => Field::Topic,
             5 if is(key, b"value") => Field::Value,
             5 if is(key, b"epoch") => Field::Epoch,
             5 if is(key, b"error") => Field::Error,
             5 if is(key, b"count") => Field::Count,
             5 if is(key, b"fault") => Field::Fault,
+            5 if is(key, b"group") => Field::Group,
             6 if is(key, b"offset") => Field::Offset,
             6 if is(key, b"broker") => Field::Broker,
             6 if is(key, b"reason") => Field::Reason,
             6 if is(key, b"target") => Field::Target,
+            6 if is(key, b"member") => Field::Member,
+            6 if is(key, b"leader") => Field::Leader,
             7 if is(key, b"process") => Field::Process,
             7 if is(key, b"records") => Field::Records,
             8 if is(key, b"sequence") => Field::Sequence,
             8 if is(key, b"progress") => Field::Progress,
+            8 if is(key, b"protocol") => Field::Protocol,
             9 if is(key, b"partition") => Field::Partition,
             10 if is(key, b"partitions") => Field::Partitions,
+            10 if is(key, b"generation") => Field::Generation,
             12 if is(key, b"leader_epoch") => Field::LeaderEpoch,
             14 if is(key, b"next_available") => Field::NextAvailable,
             14 if is(key, b"high_watermark") => Field::HighWatermark,
@@ -332,6 +350,12 @@ impl<'a> Scanner<'a> {
                 Field::Count => Some(&mut fields.count),
                 Field::Fault => Some(&mut fields.fault),
                 Field::Target => Some(&mut fields.target),
+                Field::Group => Some(&mut fields.group),
+                Field::Generation => Some(&mut fields.generation),
+                Field::Member => Some(&mut fields.member),
+                Field::Leader => Some(&mut fields.leader),
+                Field::Protocol => Some(&mut fields.protocol),
+                Field::Lost => Some(&mut fields.lost),
                 Field::Records | Field::Partitions | Field::Unknown => None,
             };
             let duplicate = || ScanError::Malformed {
@@ -750,6 +774,12 @@ mod tests {
             ("next_available", Field::NextAvailable),
             ("high_watermark", Field::HighWatermark),
             ("log_start_offset", Field::LogStartOffset),
+            ("group", Field::Group),
+            ("generation", Field::Generation),
+            ("member", Field::Member),
+            ("leader", Field::Leader),
+            ("protocol", Field::Protocol),
+            ("lost", Field::Lost),
         ] {
             assert_eq!(Field::of(name.as_bytes()), field);
         }
@@ -764,6 +794,9 @@ mod tests {
             "high_watermarks",
             "log_start",
             "log_start_offsets",
+            "groups",
+            "generations",
+            "los",
         ] {
             assert_eq!(Field::of(unknown.as_bytes()), Field::Unknown, "{unknown}");
         }

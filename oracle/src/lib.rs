@@ -113,7 +113,7 @@ pub mod result;
 pub use check::Checker;
 pub use event::{
     CommitPhase, Event, EventType, FaultKind, Op, Record, Request, ResetReason, SendAcks, Text,
-    TopicPartitionOffset,
+    TopicPartition, TopicPartitionOffset,
 };
 pub use reader::{parse_line, HistoryError, HistoryReader};
 pub use result::{Anomaly, AnomalyKind, CheckResult, Stats, ANOMALIES_LISTED_PER_KIND_MAX};

@@ -4,7 +4,7 @@
 //! hash reads its line), so this runs for every event of every run; the test at the bottom holds
 //! it to `serde_json`'s output.
 
-use crate::event::{Event, Op, Request, SendAcks};
+use crate::event::{Event, Op, Request, SendAcks, TopicPartition};
 
 /// Whether serde_json escapes the byte: `"`, `\\` and every byte below 0x20.
 const fn needs_escape() -> [bool; 256] {
@@ -106,6 +106,21 @@ impl<'o> Object<'o> {
     fn end(self) {
         self.out.push(b'}');
     }
+}
+
+/// `[{"topic":T,"partition":p},...]`.
+fn write_partitions(out: &mut Vec<u8>, partitions: &[TopicPartition<'_>]) {
+    out.push(b'[');
+    for (index, partition) in partitions.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        let mut item = Object::begin(out);
+        item.str("topic", &partition.topic);
+        item.int("partition", partition.partition);
+        item.end();
+    }
+    out.push(b']');
 }
 
 /// Appends `event`'s line (JSON, no newline) to `out`: byte for byte what `serde_json` writes
@@ -216,11 +231,68 @@ pub(crate) fn write_event_line(event: &Event<'_>, out: &mut Vec<u8>) {
             topic,
             partition,
             offset,
+            group,
+            generation,
+            error,
             ..
         } => {
             map.str("topic", topic);
             map.int("partition", *partition);
             map.int("offset", *offset);
+            if let Some(group) = group {
+                map.str("group", group);
+            }
+            if let Some(generation) = generation {
+                map.int("generation", *generation);
+            }
+            if let Some(error) = error {
+                map.str("error", error);
+            }
+        }
+        Op::Join {
+            group,
+            generation,
+            member,
+            leader,
+            protocol,
+        } => {
+            map.str("group", group);
+            map.int("generation", *generation);
+            map.str("member", member);
+            map.bool("leader", *leader);
+            if let Some(protocol) = protocol {
+                map.str("protocol", protocol);
+            }
+        }
+        Op::Assignment {
+            group,
+            generation,
+            member,
+            partitions,
+        } => {
+            map.str("group", group);
+            map.int("generation", *generation);
+            map.str("member", member);
+            write_partitions(map.key("partitions"), partitions);
+        }
+        Op::Revoke {
+            group,
+            generation,
+            partitions,
+            lost,
+        } => {
+            map.str("group", group);
+            map.int("generation", *generation);
+            write_partitions(map.key("partitions"), partitions);
+            map.bool("lost", *lost);
+        }
+        Op::Leave { group, member } => {
+            map.str("group", group);
+            map.str("member", member);
+        }
+        Op::OffsetsExpired { group, partitions } => {
+            map.str("group", group);
+            write_partitions(map.key("partitions"), partitions);
         }
         Op::Assign { partitions } => {
             let out = map.key("partitions");
@@ -323,7 +395,8 @@ pub(crate) fn write_event_line(event: &Event<'_>, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use crate::event::{
-        CommitPhase, Event, EventType, Op, Record, Request, SendAcks, TopicPartitionOffset,
+        CommitPhase, Event, EventType, Op, Record, Request, SendAcks, TopicPartition,
+        TopicPartitionOffset,
     };
     use proptest::prelude::*;
     use serde::ser::SerializeMap;
@@ -431,11 +504,68 @@ mod tests {
                     topic,
                     partition,
                     offset,
+                    group,
+                    generation,
+                    error,
                     ..
                 } => {
                     map.serialize_entry("topic", topic)?;
                     map.serialize_entry("partition", partition)?;
                     map.serialize_entry("offset", offset)?;
+                    if let Some(group) = group {
+                        map.serialize_entry("group", group)?;
+                    }
+                    if let Some(generation) = generation {
+                        map.serialize_entry("generation", generation)?;
+                    }
+                    if let Some(error) = error {
+                        map.serialize_entry("error", error)?;
+                    }
+                }
+                Op::Join {
+                    group,
+                    generation,
+                    member,
+                    leader,
+                    protocol,
+                } => {
+                    map.serialize_entry("group", group)?;
+                    map.serialize_entry("generation", generation)?;
+                    map.serialize_entry("member", member)?;
+                    map.serialize_entry("leader", leader)?;
+                    if let Some(protocol) = protocol {
+                        map.serialize_entry("protocol", protocol)?;
+                    }
+                }
+                Op::Assignment {
+                    group,
+                    generation,
+                    member,
+                    partitions,
+                } => {
+                    map.serialize_entry("group", group)?;
+                    map.serialize_entry("generation", generation)?;
+                    map.serialize_entry("member", member)?;
+                    map.serialize_entry("partitions", partitions)?;
+                }
+                Op::Revoke {
+                    group,
+                    generation,
+                    partitions,
+                    lost,
+                } => {
+                    map.serialize_entry("group", group)?;
+                    map.serialize_entry("generation", generation)?;
+                    map.serialize_entry("partitions", partitions)?;
+                    map.serialize_entry("lost", lost)?;
+                }
+                Op::Leave { group, member } => {
+                    map.serialize_entry("group", group)?;
+                    map.serialize_entry("member", member)?;
+                }
+                Op::OffsetsExpired { group, partitions } => {
+                    map.serialize_entry("group", group)?;
+                    map.serialize_entry("partitions", partitions)?;
                 }
                 Op::Assign { partitions } => {
                     map.serialize_entry("partitions", partitions)?;
@@ -680,13 +810,61 @@ mod tests {
             CommitPhase::Fail,
             CommitPhase::Info,
         ] {
-            ops.push(Op::Commit {
-                phase,
-                topic: t(),
-                partition: small,
-                offset: number,
+            for present in [false, true] {
+                ops.push(Op::Commit {
+                    phase,
+                    topic: t(),
+                    partition: small,
+                    offset: number,
+                    group: opt(present, t()),
+                    generation: opt(present, small),
+                    error: opt(
+                        present && matches!(phase, CommitPhase::Fail | CommitPhase::Info),
+                        t(),
+                    ),
+                });
+            }
+        }
+        let partitions = || -> std::borrow::Cow<'static, [TopicPartition<'static>]> {
+            vec![
+                TopicPartition::new(text.to_string(), small),
+                TopicPartition::new("t", 1),
+            ]
+            .into()
+        };
+        for present in [false, true] {
+            ops.push(Op::Join {
+                group: t(),
+                generation: small,
+                member: t(),
+                leader: present,
+                protocol: opt(present, t()),
+            });
+            ops.push(Op::Assignment {
+                group: t(),
+                generation: u32::MAX,
+                member: t(),
+                partitions: if present {
+                    partitions()
+                } else {
+                    Vec::new().into()
+                },
+            });
+            ops.push(Op::Revoke {
+                group: t(),
+                generation: small,
+                partitions: partitions(),
+                lost: present,
             });
         }
+        ops.push(Op::Leave {
+            group: t(),
+            member: t(),
+        });
+        ops.push(Op::OffsetsExpired {
+            group: t(),
+            partitions: partitions(),
+        });
         ops
     }
 

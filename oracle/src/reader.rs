@@ -20,7 +20,8 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use crate::event::{
-    CommitPhase, Event, EventType, Op, Record, Request, SendAcks, TopicPartitionOffset,
+    CommitPhase, Event, EventType, Op, Record, Request, SendAcks, TopicPartition,
+    TopicPartitionOffset,
 };
 use crate::json::{self, ArrayField, Element, ElementFields, EventFields, Raw, ScanError};
 
@@ -327,6 +328,11 @@ enum Operation {
     DataLoss,
     Fatal,
     Fault,
+    Join,
+    Assignment,
+    Revoke,
+    Leave,
+    OffsetsExpired,
 }
 
 impl Operation {
@@ -338,21 +344,26 @@ impl Operation {
         let operation = match f.len() {
             4 if is(f, b"send") => Operation::Send,
             4 if is(f, b"poll") => Operation::Poll,
+            4 if is(f, b"join") => Operation::Join,
             5 if is(f, b"start") => Operation::Start,
             5 if is(f, b"crash") => Operation::Crash,
             5 if is(f, b"close") => Operation::Close,
             5 if is(f, b"reset") => Operation::Reset,
             5 if is(f, b"fault") => Operation::Fault,
             5 if is(f, b"fatal") => Operation::Fatal,
+            5 if is(f, b"leave") => Operation::Leave,
             6 if is(f, b"commit") => Operation::Commit,
             6 if is(f, b"assign") => Operation::Assign,
             6 if is(f, b"leader") => Operation::Leader,
+            6 if is(f, b"revoke") => Operation::Revoke,
             7 if is(f, b"offline") => Operation::Offline,
             9 if is(f, b"data_loss") => Operation::DataLoss,
             7 if is(f, b"request") => Operation::RequestOp,
             8 if is(f, b"init_pid") => Operation::InitPid,
             9 if is(f, b"log_start") => Operation::LogStart,
             10 if is(f, b"partitions") => Operation::Partitions,
+            10 if is(f, b"assignment") => Operation::Assignment,
+            15 if is(f, b"offsets_expired") => Operation::OffsetsExpired,
             _ => return None,
         };
         Some(operation)
@@ -485,16 +496,60 @@ impl<'a> Decoder<'_, 'a> {
                     log_start_offset: self.optional_u64("log_start_offset", w.log_start_offset)?,
                 })
             }
-            (Some(Commit), _) => Op::Commit {
-                phase: match event_type {
-                    Invoke => CommitPhase::Invoke,
-                    Okay => CommitPhase::Ok,
-                    Fail => CommitPhase::Fail,
-                    Info => CommitPhase::Info,
-                },
-                topic: self.required_str("topic", w.topic, op)?,
-                partition: self.required_u32("partition", w.partition, op)?,
-                offset: self.required_u64("offset", w.offset, op)?,
+            (Some(Commit), _) => {
+                let group = self.optional_str("group", w.group)?;
+                let generation = self.optional_u32("generation", w.generation)?;
+                if generation.is_some() && group.is_none() {
+                    return Err(self.invalid(
+                        "generation",
+                        "a commit with a generation is a group member's: it needs its `group`",
+                    ));
+                }
+                Op::Commit {
+                    phase: match event_type {
+                        Invoke => CommitPhase::Invoke,
+                        Okay => CommitPhase::Ok,
+                        Fail => CommitPhase::Fail,
+                        Info => CommitPhase::Info,
+                    },
+                    topic: self.required_str("topic", w.topic, op)?,
+                    partition: self.required_u32("partition", w.partition, op)?,
+                    offset: self.required_u64("offset", w.offset, op)?,
+                    group,
+                    generation,
+                    // Only a commit that did not (certainly) happen has an error.
+                    error: match event_type {
+                        Fail | Info => self.optional_str("error", w.error)?,
+                        Invoke | Okay => None,
+                    },
+                }
+            }
+            (Some(Join), Okay) => Op::Join {
+                group: self.required_str("group", w.group, op)?,
+                generation: self.required_u32("generation", w.generation, op)?,
+                member: self.required_str("member", w.member, op)?,
+                leader: self.required_bool("leader", w.leader, op)?,
+                protocol: self.optional_str("protocol", w.protocol)?,
+            },
+            (Some(Assignment), Okay) => Op::Assignment {
+                group: self.required_str("group", w.group, op)?,
+                generation: self.required_u32("generation", w.generation, op)?,
+                member: self.required_str("member", w.member, op)?,
+                partitions: Cow::Owned(self.topic_partitions(op)?),
+            },
+            (Some(Revoke), Okay) => Op::Revoke {
+                group: self.required_str("group", w.group, op)?,
+                generation: self.required_u32("generation", w.generation, op)?,
+                partitions: Cow::Owned(self.topic_partitions(op)?),
+                lost: self.optional_bool("lost", w.lost)?.unwrap_or(false),
+            },
+            (Some(Leave), Okay) => Op::Leave {
+                group: self.required_str("group", w.group, op)?,
+                member: self.required_str("member", w.member, op)?,
+            },
+            (Some(OffsetsExpired), Okay) => Op::OffsetsExpired {
+                group: self.required_str("group", w.group, op)?,
+                partitions: Cow::Owned(self.topic_partitions(op)?),
             },
             (Some(Assign), Okay) => Op::Assign {
                 partitions: Cow::Owned(self.assignments(op)?),
@@ -630,6 +685,29 @@ impl<'a> Decoder<'_, 'a> {
             });
         }
         Ok(assignments)
+    }
+
+    /// `partitions` of `assignment`, `revoke` and `offsets_expired`: `topic` and `partition` of each.
+    fn topic_partitions(
+        &self,
+        operation: &dyn Fn() -> String,
+    ) -> Result<Vec<TopicPartition<'a>>, Box<HistoryError>> {
+        let elements = self.elements("partitions", self.fields.partitions.as_ref(), operation)?;
+        let mut partitions = Vec::with_capacity(elements.len());
+        for (index, element) in elements.iter().enumerate() {
+            let fields = self.element_fields("partitions", index, element)?;
+            let path = |name: &'static str| FieldPath {
+                array: "partitions",
+                index,
+                name,
+            };
+            let context = || format!("partitions[{index}] of {}", operation());
+            partitions.push(TopicPartition {
+                topic: self.required_str(path("topic"), fields.topic, &context)?,
+                partition: self.required_u32(path("partition"), fields.partition, &context)?,
+            });
+        }
+        Ok(partitions)
     }
 
     #[inline(always)]
@@ -812,6 +890,18 @@ impl<'a> Decoder<'_, 'a> {
         match self.present(field, raw, operation)? {
             Raw::Bool(value) => Ok(value),
             other => Err(self.wrong_type(field, BOOLEAN, other)),
+        }
+    }
+
+    fn optional_bool(
+        &self,
+        field: impl Display + Copy,
+        raw: Option<Raw<'a>>,
+    ) -> Result<Option<bool>, Box<HistoryError>> {
+        match raw {
+            None | Some(Raw::Null) => Ok(None),
+            Some(Raw::Bool(value)) => Ok(Some(value)),
+            Some(other) => Err(self.wrong_type(field, BOOLEAN, other)),
         }
     }
 

@@ -6,7 +6,8 @@ mod common;
 use std::io::{BufRead, BufReader, Read};
 
 use oracle::event::{
-    CommitPhase, Event, EventType, FaultKind, Op, Record, Request, Text, TopicPartitionOffset,
+    CommitPhase, Event, EventType, FaultKind, Op, Record, Request, Text, TopicPartition,
+    TopicPartitionOffset,
 };
 use oracle::{parse_line, HistoryError, HistoryReader};
 use proptest::prelude::*;
@@ -109,6 +110,9 @@ fn every_event() -> Vec<Event<'static>> {
                 topic: text("orders"),
                 partition: 2,
                 offset: 41,
+                group: None,
+                generation: None,
+                error: None,
             },
         ),
         Event::commit_ok(14, "consumer-0", "orders", 2, 41),
@@ -120,6 +124,9 @@ fn every_event() -> Vec<Event<'static>> {
                 topic: text("orders"),
                 partition: 2,
                 offset: 41,
+                group: None,
+                generation: None,
+                error: None,
             },
         ),
         Event::new(
@@ -130,6 +137,9 @@ fn every_event() -> Vec<Event<'static>> {
                 topic: text("orders"),
                 partition: 2,
                 offset: 41,
+                group: None,
+                generation: None,
+                error: None,
             },
         ),
         Event::new(
@@ -198,6 +208,140 @@ fn every_event() -> Vec<Event<'static>> {
         ),
         Event::fault(27, FaultKind::Partition, Some("broker-1".to_string())),
         Event::heal(28),
+        Event::new(
+            29,
+            "consumer-0",
+            Op::Join {
+                group: text("g"),
+                generation: 3,
+                member: text("consumer-0-1-1"),
+                leader: true,
+                protocol: Some(text("range")),
+            },
+        ),
+        Event::new(
+            29,
+            "consumer-1",
+            Op::Join {
+                group: text("g"),
+                generation: 3,
+                member: text("consumer-1-1-2"),
+                leader: false,
+                protocol: None,
+            },
+        ),
+        Event::new(
+            29,
+            "consumer-0",
+            Op::Assignment {
+                group: text("g"),
+                generation: 3,
+                member: text("consumer-0-1-1"),
+                partitions: vec![
+                    TopicPartition::new("orders", 0),
+                    TopicPartition::new("orders", 2),
+                ]
+                .into(),
+            },
+        ),
+        Event::new(
+            29,
+            "consumer-1",
+            Op::Assignment {
+                group: text("g"),
+                generation: 3,
+                member: text("consumer-1-1-2"),
+                partitions: vec![].into(),
+            },
+        ),
+        Event::new(
+            29,
+            "consumer-0",
+            Op::Commit {
+                phase: CommitPhase::Invoke,
+                topic: text("orders"),
+                partition: 2,
+                offset: 44,
+                group: Some(text("g")),
+                generation: Some(3),
+                error: None,
+            },
+        ),
+        Event::new(
+            29,
+            "consumer-0",
+            Op::Commit {
+                phase: CommitPhase::Ok,
+                topic: text("orders"),
+                partition: 2,
+                offset: 44,
+                group: Some(text("g")),
+                generation: Some(3),
+                error: None,
+            },
+        ),
+        Event::new(
+            29,
+            "consumer-0",
+            Op::Commit {
+                phase: CommitPhase::Fail,
+                topic: text("orders"),
+                partition: 2,
+                offset: 44,
+                group: Some(text("g")),
+                generation: Some(3),
+                error: Some(text("illegal_generation")),
+            },
+        ),
+        Event::new(
+            29,
+            "consumer-0",
+            Op::Commit {
+                phase: CommitPhase::Info,
+                topic: text("orders"),
+                partition: 2,
+                offset: 44,
+                group: Some(text("g")),
+                generation: None,
+                error: Some(text("request_timed_out")),
+            },
+        ),
+        Event::new(
+            29,
+            "consumer-0",
+            Op::Revoke {
+                group: text("g"),
+                generation: 3,
+                partitions: vec![TopicPartition::new("orders", 2)].into(),
+                lost: false,
+            },
+        ),
+        Event::new(
+            29,
+            "consumer-0",
+            Op::Revoke {
+                group: text("g"),
+                generation: 3,
+                partitions: vec![TopicPartition::new("orders", 0)].into(),
+                lost: true,
+            },
+        ),
+        Event::new(
+            29,
+            "consumer-0",
+            Op::Leave {
+                group: text("g"),
+                member: text("consumer-0-1-1"),
+            },
+        ),
+        Event::new(
+            29,
+            "cluster",
+            Op::OffsetsExpired {
+                group: text("g"),
+                partitions: vec![TopicPartition::new("orders", 0)].into(),
+            },
+        ),
         Event::new(
             29,
             "someone",
@@ -401,6 +545,46 @@ fn a_missing_required_field_is_named() {
             r#"{"time":1,"process":"producer-0","type":"ok","f":"fatal","topic":"t","partition":0}"#,
             "error",
         ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"join","generation":1,"member":"m","leader":true}"#,
+            "group",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"join","group":"g","member":"m","leader":true}"#,
+            "generation",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"join","group":"g","generation":1,"leader":true}"#,
+            "member",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"join","group":"g","generation":1,"member":"m"}"#,
+            "leader",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"assignment","group":"g","generation":1,"member":"m"}"#,
+            "partitions",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"assignment","group":"g","generation":1,"member":"m","partitions":[{"partition":0}]}"#,
+            "partitions[0].topic",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"revoke","group":"g","partitions":[]}"#,
+            "generation",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"revoke","group":"g","generation":1,"partitions":[{"topic":"t"}]}"#,
+            "partitions[0].partition",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"leave","group":"g"}"#,
+            "member",
+        ),
+        (
+            r#"{"time":1,"process":"cluster","type":"ok","f":"offsets_expired","partitions":[]}"#,
+            "group",
+        ),
     ];
     for (bad, missing) in cases {
         match first_error(&third_line_is(bad)) {
@@ -486,6 +670,56 @@ fn a_wrong_type_is_named_with_what_was_expected_and_found() {
             "log_start_offset",
             "number -1",
         ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"commit","topic":"t","partition":0,"offset":1,"group":7}"#,
+            "group",
+            "number 7",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"commit","topic":"t","partition":0,"offset":1,"group":"g","generation":-1}"#,
+            "generation",
+            "number -1",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"fail","f":"commit","topic":"t","partition":0,"offset":1,"group":"g","generation":1,"error":5}"#,
+            "error",
+            "number 5",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"join","group":"g","generation":1,"member":"m","leader":"yes"}"#,
+            "leader",
+            "string \"yes\"",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"join","group":"g","generation":4294967296,"member":"m","leader":true}"#,
+            "generation",
+            "number 4294967296",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"join","group":"g","generation":1,"member":"m","leader":false,"protocol":1}"#,
+            "protocol",
+            "number 1",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"assignment","group":"g","generation":1,"member":"m","partitions":[{"topic":"t","partition":"0"}]}"#,
+            "partitions[0].partition",
+            "string \"0\"",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"assignment","group":"g","generation":1,"member":"m","partitions":"t-0"}"#,
+            "partitions",
+            "string \"t-0\"",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"revoke","group":"g","generation":1,"partitions":[],"lost":"no"}"#,
+            "lost",
+            "string \"no\"",
+        ),
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"leave","group":["g"],"member":"m"}"#,
+            "group",
+            "array [\"g\"]",
+        ),
     ];
     for (bad, wrong, found_text) in cases {
         match first_error(&third_line_is(bad)) {
@@ -517,6 +751,11 @@ fn an_invalid_value_is_named() {
         (
             r#"{"time":1,"process":"p","type":"fail","f":"request","api":"fetch","topic":"t","partition":0,"offset":0,"broker":1,"error":null,"progress":true}"#,
             "error",
+        ),
+        // A generation belongs to a group.
+        (
+            r#"{"time":1,"process":"c","type":"ok","f":"commit","topic":"t","partition":0,"offset":1,"generation":2}"#,
+            "generation",
         ),
     ];
     for (bad, invalid) in cases {
@@ -740,4 +979,69 @@ proptest! {
         }
         prop_assert_eq!(parse_line(&text, 1).unwrap(), Some(event));
     }
+}
+
+#[test]
+fn group_events_are_lenient_where_the_contract_allows() {
+    let parse = |line: &str| parse_line(line, 1).unwrap().unwrap().op;
+    // `lost` absent or null: false. `protocol` null: absent.
+    for lost in ["", r#","lost":null"#] {
+        assert_eq!(
+            parse(&format!(
+                r#"{{"time":1,"process":"c","type":"ok","f":"revoke","group":"g","generation":2,"partitions":[{{"topic":"t","partition":1,"offset":9}}]{lost}}}"#
+            )),
+            Op::Revoke {
+                group: "g".into(),
+                generation: 2,
+                partitions: vec![TopicPartition::new("t", 1)].into(),
+                lost: false,
+            }
+        );
+    }
+    assert_eq!(
+        parse(
+            r#"{"time":1,"process":"c","type":"ok","f":"join","group":"g","generation":0,"member":"m","leader":false,"protocol":null}"#
+        ),
+        Op::Join {
+            group: "g".into(),
+            generation: 0,
+            member: "m".into(),
+            leader: false,
+            protocol: None,
+        }
+    );
+    // A commit ok or invoke has no error: the field is not read, whatever its type.
+    for event_type in ["ok", "invoke"] {
+        let op = parse(&format!(
+            r#"{{"time":1,"process":"c","type":"{event_type}","f":"commit","topic":"t","partition":0,"offset":1,"group":"g","error":[1]}}"#
+        ));
+        let Op::Commit {
+            group,
+            generation,
+            error,
+            ..
+        } = op
+        else {
+            panic!("a commit: {op:?}")
+        };
+        assert_eq!(
+            (group.as_deref(), generation, error),
+            (Some("g"), None, None)
+        );
+    }
+    // The group events have only the `ok` type; others are skipped like any unlisted pair.
+    assert_eq!(
+        parse(r#"{"time":1,"process":"c","type":"invoke","f":"join","group":"g"}"#),
+        Op::Ignored {
+            f: "join".into(),
+            event_type: EventType::Invoke
+        }
+    );
+    assert_eq!(
+        parse(r#"{"time":1,"process":"cluster","type":"info","f":"offsets_expired"}"#),
+        Op::Ignored {
+            f: "offsets_expired".into(),
+            event_type: EventType::Info
+        }
+    );
 }

@@ -389,6 +389,12 @@ impl Builder {
             | Op::Offline { .. }
             | Op::DataLoss { .. }
             | Op::Fatal { .. }
+            // Group events name partitions but no offsets: the proofs above place them in time.
+            | Op::Join { .. }
+            | Op::Assignment { .. }
+            | Op::Revoke { .. }
+            | Op::Leave { .. }
+            | Op::OffsetsExpired { .. }
             | Op::Ignored { .. } => {}
         }
     }

@@ -341,10 +341,10 @@ fn group_rebalance(rng: &mut ChaCha8Rng) -> Scenario {
     let mut at = between(rng, 1_500, 4_000);
     while at < 20_000 {
         let member = Target::Consumer(rng.gen_range(0..GROUP_MEMBERS));
-        let (fault, down_ms) = match rng.gen_range(0..4) {
-            0 => (close(member), between(rng, 500, 6_000)),
-            1 => (crash(member), between(rng, 200, 6_000)),
-            2 => (
+        let (fault, down_ms) = match rng.gen_range(0..5) {
+            0 | 1 => (close(member), between(rng, 500, 5_000)),
+            2 => (crash(member), between(rng, 200, 5_000)),
+            3 => (
                 pause(member),
                 session_timeout_ms + between(rng, 500, 3_000),
             ),
@@ -361,7 +361,7 @@ fn group_rebalance(rng: &mut ChaCha8Rng) -> Scenario {
                     .for_ms(between(rng, 200, 3_000)),
             );
         }
-        at += between(rng, 2_000, 6_000);
+        at += down_ms.min(6_000) + between(rng, 2_000, 5_000);
     }
     if rng.gen_bool(0.5) {
         let grow_at = between(rng, 3_000, 18_000);

@@ -12,7 +12,8 @@ use std::sync::Arc;
 /// An observer for [`broker::node::start_cluster`] that records the cluster's observable
 /// changes in `history` as process `cluster`: `leader` (a partition got a leader), `partitions`
 /// (a topic's count changed), `log_start` (a replica's log start advanced: authoritative, without
-/// `broker`, when the leader reports it).
+/// `broker`, when the leader reports it), `offsets_expired` (the group coordinator deleted a
+/// group's committed offsets).
 pub fn cluster_observer(history: History) -> Observer {
     Arc::new(move |event: ClusterEvent| {
         let op = match event {
@@ -43,6 +44,19 @@ pub fn cluster_observer(history: History) -> Observer {
                     count,
                 }
             }
+            ClusterEvent::Controller(ControllerEvent::OffsetsExpired {
+                group, partitions, ..
+            }) => Op::OffsetsExpired {
+                group: group.into(),
+                partitions: partitions
+                    .into_iter()
+                    .map(|partition| client::history::GroupPartition {
+                        topic: partition.topic.into(),
+                        partition: partition.partition,
+                    })
+                    .collect::<Vec<_>>()
+                    .into(),
+            },
             ClusterEvent::Broker(Observation::LogStartAdvanced {
                 partition,
                 broker,

@@ -26,7 +26,8 @@ impl Consumer {
                 (Closing::Open, CommitMode::Auto { .. })
                     if self.member.as_ref().is_none_or(|m| m.revoking.is_none()) =>
                 {
-                    Some(state.delivered_before_poll)
+                    // Never below a commit on revoke that named everything delivered.
+                    Some(state.delivered_before_poll.max(state.committed.unwrap_or(0)))
                 }
                 _ => Some(state.delivered_next),
             },

@@ -93,20 +93,11 @@ pub(super) enum MemberPhase {
     Fatal,
 }
 
-/// What happens once a revocation's commit is done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum AfterRevoke {
-    /// Eager rejoin, or a cooperative member's rejoin after giving partitions up.
-    Join,
-    /// Close: LeaveGroup, then `close`.
-    Close,
-}
-
-/// A revocation waiting for its commit (commit on revoke).
+/// A revocation waiting for its commit (commit on revoke); the member rejoins once it is done
+/// (an eager member's rejoin, or a cooperative member's after giving partitions up).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Revoking {
     pub partitions: BTreeSet<TopicPartition>,
-    pub then: AfterRevoke,
     /// Give up on the commit (and revoke anyway) at this time.
     pub deadline_ms: u64,
 }
@@ -279,11 +270,10 @@ impl Consumer {
     }
 
     /// Starts revoking `partitions`: commit what was delivered of them, then revoke.
-    fn start_revoking(&mut self, now_ms: u64, partitions: BTreeSet<TopicPartition>, then: AfterRevoke) {
+    fn start_revoking(&mut self, now_ms: u64, partitions: BTreeSet<TopicPartition>) {
         let deadline_ms = now_ms + self.member_mut().settings.rebalance_timeout_ms / 2;
         self.member_mut().revoking = Some(Revoking {
             partitions,
-            then,
             deadline_ms,
         });
         if self.config.revoked_offsets_policy == RevokedOffsetsPolicy::Drop {
@@ -314,14 +304,10 @@ impl Consumer {
             return true;
         }
         self.revoke_now(&revoking.partitions, false);
-        self.member_mut().revoking = None;
-        match revoking.then {
-            AfterRevoke::Join => {
-                self.member_mut().rejoin_at_ms = now_ms;
-                self.member_mut().phase = MemberPhase::NeedsJoin;
-            }
-            AfterRevoke::Close => self.leave_group(now_ms),
-        }
+        let member = self.member_mut();
+        member.revoking = None;
+        member.rejoin_at_ms = now_ms;
+        member.phase = MemberPhase::NeedsJoin;
         false
     }
 
@@ -409,7 +395,7 @@ impl Consumer {
         if member.eager() && !self.partitions.is_empty() {
             let owned = self.owned();
             self.member_mut().phase = MemberPhase::NeedsJoin;
-            self.start_revoking(now_ms, owned, AfterRevoke::Join);
+            self.start_revoking(now_ms, owned);
         } else {
             self.request_rejoin(now_ms, false);
         }
@@ -432,7 +418,9 @@ impl Consumer {
                     self.send_join(now_ms);
                 }
             }
-            MemberPhase::Stable => self.maybe_heartbeat(now_ms),
+            // The Java client's heartbeat thread runs from the JoinGroup answer on: a member
+            // waiting for its assignment (the leader may be slow) stays alive too.
+            MemberPhase::Stable | MemberPhase::Syncing { .. } => self.maybe_heartbeat(now_ms),
             _ => {}
         }
     }
@@ -533,6 +521,15 @@ impl Consumer {
         let assignments = if is_leader && !joined.skip_assignment {
             self.leader_assign(&joined)
         } else {
+            if is_leader {
+                // A static leader rejoined without a rebalance (KIP-814): it does not know what
+                // partition counts the group's assignment was made with (the topics may have
+                // grown while it was away and no member watches for that but the leader), so
+                // it assumes none: its first metadata check asks for a rebalance.
+                let topics = self.member_mut().topics.clone();
+                let unknown = topics.into_iter().map(|topic| (topic, 0)).collect();
+                self.member_mut().leader_snapshot = Some(unknown);
+            }
             Vec::new()
         };
         let member = self.member.as_ref().expect("a member");
@@ -666,7 +663,7 @@ impl Consumer {
         self.member_mut().next_heartbeat_ms = now_ms + interval;
         if !revoked.is_empty() {
             // Cooperative: give them up (after committing), then rejoin for their new owner.
-            self.start_revoking(now_ms, revoked, AfterRevoke::Join);
+            self.start_revoking(now_ms, revoked);
         }
     }
 
@@ -723,10 +720,12 @@ impl Consumer {
         if member.generation != Some(generation) {
             return;
         }
-        let in_generation = member.phase == MemberPhase::Stable;
+        let stable = member.phase == MemberPhase::Stable;
+        let in_generation = stable || matches!(member.phase, MemberPhase::Syncing { .. });
         match result {
             Ok(()) => {}
-            Err(ErrorCode::RebalanceInProgress) if in_generation => self.begin_rejoin(now_ms),
+            // While syncing, the SyncGroup answer says it too.
+            Err(ErrorCode::RebalanceInProgress) if stable => self.begin_rejoin(now_ms),
             Err(error @ (ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration))
                 if in_generation =>
             {

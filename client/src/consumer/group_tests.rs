@@ -1,7 +1,7 @@
 //! The consumer as a group member, driven by hand-made coordinator answers.
 
 use super::*;
-use crate::assignor;
+use crate::assignor::{self, Assignor};
 use crate::testkit::{self, metadata, served_batch, tp, Sent, Wire};
 use protocol::api::{
     FetchResponse, HeartbeatGroupResponse, JoinGroupResponse, JoinedGroup, JoinedMember,
@@ -383,7 +383,7 @@ fn close_commits_revokes_and_leaves_the_group() {
     );
     member.tick(1);
     let ops = member.ops();
-    assert_eq!(names(&ops), ["commit", "revoke", "leave", "close"]);
+    assert_eq!(names(&ops), ["commit", "commit", "revoke", "leave", "close"]);
     let leave = member.one("leave_group");
     let Request::LeaveGroup(request) = &leave.request else {
         unreachable!()

@@ -791,7 +791,10 @@ fn close_flushes_the_last_commit_and_awaits_it_before_close() {
                 phase: CommitPhase::Ok,
                 topic: "t".into(),
                 partition: 0,
-                offset: 2
+                offset: 2,
+                group: None,
+                generation: None,
+                error: None,
             },
             Op::Close
         ]

@@ -663,6 +663,7 @@ impl Checker {
                 topic,
                 partition,
                 offset,
+                ..
             } => {
                 let partition = self.partition_id(topic, *partition);
                 self.on_commit_ok(process, line, partition, *offset);
@@ -672,6 +673,7 @@ impl Checker {
                 topic,
                 partition,
                 offset,
+                ..
             } => {
                 let partition = self.partition_id(topic, *partition);
                 let cursor = self.cursor(process, partition);
@@ -743,6 +745,12 @@ impl Checker {
                 }
             }
             Op::InitPid { .. } | Op::Leader { .. } | Op::Offline { .. } => {}
+            // The group events: check/group.rs.
+            Op::Join { .. }
+            | Op::Assignment { .. }
+            | Op::Revoke { .. }
+            | Op::Leave { .. }
+            | Op::OffsetsExpired { .. } => {}
             Op::DataLoss {
                 topic,
                 partition,

@@ -500,9 +500,27 @@ impl Runner {
     }
 
     /// Every consumer has delivered every partition it owns up to its leader's high watermark
-    /// (a stopped partition, with reset policy `none`, counts as drained: it will not move).
+    /// (a stopped partition, with reset policy `none`, counts as drained: it will not move), and
+    /// the members of each consumer group own every partition of their topic between them (a
+    /// member that died in the middle of a rebalance holds its share until its session expires).
     fn consumers_drained(&self) -> bool {
-        self.consumers.values().all(|consumer| {
+        let mut group_owned: BTreeMap<(&str, &str), BTreeSet<TopicPartition>> = BTreeMap::new();
+        for (index, consumer) in &self.consumers {
+            let spec = &self.scenario.consumers[*index];
+            if spec.assignment != Assignment::Modulo {
+                group_owned
+                    .entry((&spec.group, &spec.topic))
+                    .or_default()
+                    .extend(consumer.progress().status.partitions.keys().cloned());
+            }
+        }
+        let groups_cover = group_owned.iter().all(|((_, topic), owned)| {
+            self.topic_partitions(topic)
+                .iter()
+                .all(|partition| owned.contains(partition))
+        });
+        groups_cover
+            && self.consumers.values().all(|consumer| {
             let status = consumer.progress().status;
             status.caught_up
                 && status.partitions.iter().all(|(partition, progress)| {
@@ -512,6 +530,23 @@ impl Runner {
                             .is_some_and(|high_watermark| progress.position >= high_watermark)
                 })
         })
+    }
+
+    /// Every partition of `topic` some broker holds a replica of (by the brokers' statuses).
+    fn topic_partitions(&self, topic: &str) -> BTreeSet<TopicPartition> {
+        self.cluster
+            .brokers
+            .values()
+            .flat_map(|handle| {
+                handle
+                    .status()
+                    .replicas
+                    .iter()
+                    .filter(|replica| replica.partition.topic == topic)
+                    .map(|replica| replica.partition.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// A running broker that follows `partition`.

@@ -496,6 +496,7 @@ pub fn commit_attempts(
                 topic,
                 partition,
                 offset,
+                ..
             } => {
                 let Some(group) = groups.get(process) else {
                     continue;

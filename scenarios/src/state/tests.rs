@@ -377,6 +377,9 @@ fn commit(process: &str, phase: CommitPhase, offset: u64) -> Event<'static> {
             topic: "t".into(),
             partition: 0,
             offset,
+            group: None,
+            generation: None,
+            error: None,
         },
     )
 }
