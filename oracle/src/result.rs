@@ -44,11 +44,19 @@ pub enum AnomalyKind {
     SpuriousOutOfRange,
     #[serde(rename = "read-above-high-watermark")]
     ReadAboveHighWatermark,
+    #[serde(rename = "double-assignment")]
+    DoubleAssignment,
+    #[serde(rename = "unowned-commit")]
+    UnownedCommit,
+    #[serde(rename = "fenced-commit-accepted")]
+    FencedCommitAccepted,
+    #[serde(rename = "offsets-expired-early")]
+    OffsetsExpiredEarly,
 }
 
 impl AnomalyKind {
     /// Every kind, in docs/history-format.md's order.
-    pub const ALL: [AnomalyKind; 18] = [
+    pub const ALL: [AnomalyKind; 22] = [
         AnomalyKind::LostWrite,
         AnomalyKind::Unseen,
         AnomalyKind::Duplicate,
@@ -67,6 +75,10 @@ impl AnomalyKind {
         AnomalyKind::ReportedDataLoss,
         AnomalyKind::SpuriousOutOfRange,
         AnomalyKind::ReadAboveHighWatermark,
+        AnomalyKind::DoubleAssignment,
+        AnomalyKind::UnownedCommit,
+        AnomalyKind::FencedCommitAccepted,
+        AnomalyKind::OffsetsExpiredEarly,
     ];
 
     /// The contract's name, e.g. `lost-write`.
@@ -90,6 +102,10 @@ impl AnomalyKind {
             AnomalyKind::ReportedDataLoss => "reported-data-loss",
             AnomalyKind::SpuriousOutOfRange => "spurious-out-of-range",
             AnomalyKind::ReadAboveHighWatermark => "read-above-high-watermark",
+            AnomalyKind::DoubleAssignment => "double-assignment",
+            AnomalyKind::UnownedCommit => "unowned-commit",
+            AnomalyKind::FencedCommitAccepted => "fenced-commit-accepted",
+            AnomalyKind::OffsetsExpiredEarly => "offsets-expired-early",
         }
     }
 

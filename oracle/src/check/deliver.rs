@@ -114,6 +114,9 @@ impl Checker {
             self.report_read_above_high_watermark(process, line, partition, offset, high_watermark);
         }
 
+        if self.groups.has_baselines() {
+            self.on_group_delivery(process, line, partition, offset);
+        }
         if let Some((start_line, redelivery)) = duplicate_delivery {
             self.report_duplicate_delivery(
                 process, partition, offset, line, start_line, redelivery,

@@ -11,9 +11,12 @@
 
 use std::collections::{BTreeMap, BinaryHeap};
 
-use crate::event::{error_code, CommitPhase, Event, FaultKind, Op, Request, SendAcks};
+use crate::event::{
+    error_code, CommitPhase, Event, FaultKind, Op, Request, SendAcks, TopicPartition,
+};
 mod deliver;
 mod fetches;
+mod group;
 mod positions;
 mod resolve;
 
@@ -440,6 +443,8 @@ pub struct Checker {
     fatal_reports: Vec<FatalReport>,
     /// The line of the first `expire-pid` fault of each partition (its target is `TOPIC-P`).
     pid_expiries: BTreeMap<PartitionId, u64>,
+    /// Consumer groups (check/group.rs).
+    groups: group::Groups,
     reports: Reports,
 }
 
@@ -476,6 +481,7 @@ impl Checker {
             fatal_reports: Vec::new(),
             pid_expiries: BTreeMap::new(),
             skip_candidates: Vec::new(),
+            groups: group::Groups::default(),
             reports: Reports::new(),
         }
     }
@@ -658,6 +664,27 @@ impl Checker {
                     *progress,
                 );
             }
+            // A group member's commit: the group rules judge it (check/group.rs), not the process rules.
+            Op::Commit {
+                phase,
+                topic,
+                partition,
+                offset,
+                group: Some(group),
+                generation,
+                ..
+            } => {
+                let partition = self.partition_id(topic, *partition);
+                self.on_group_commit(
+                    process,
+                    line,
+                    partition,
+                    *phase,
+                    *offset,
+                    group,
+                    *generation,
+                );
+            }
             Op::Commit {
                 phase: CommitPhase::Ok,
                 topic,
@@ -704,6 +731,7 @@ impl Checker {
                             .start
                             .map_or(assigned.offset, |start| start.min(assigned.offset)),
                     );
+                    self.on_group_assign(process, line, partition);
                 }
             }
             Op::Reset {
@@ -743,14 +771,29 @@ impl Checker {
                 if *to < *from || lowers_below_commit {
                     cursor.highest_commit = None;
                 }
+                self.on_group_reset(process, partition, *to);
             }
             Op::InitPid { .. } | Op::Leader { .. } | Op::Offline { .. } => {}
-            // The group events: check/group.rs.
-            Op::Join { .. }
-            | Op::Assignment { .. }
-            | Op::Revoke { .. }
-            | Op::Leave { .. }
-            | Op::OffsetsExpired { .. } => {}
+            Op::Join {
+                group,
+                generation,
+                member,
+                leader,
+                ..
+            } => self.on_join(process, line, group, *generation, member, *leader),
+            Op::Assignment {
+                group,
+                generation,
+                partitions,
+                ..
+            } => self.on_assignment(process, line, group, *generation, partitions),
+            Op::Revoke {
+                group, partitions, ..
+            } => self.on_revoke(process, line, group, partitions),
+            Op::Leave { group, .. } => self.on_leave(process, line, group),
+            Op::OffsetsExpired { group, partitions } => {
+                self.on_offsets_expired(line, group, partitions)
+            }
             Op::DataLoss {
                 topic,
                 partition,
@@ -855,6 +898,9 @@ impl Checker {
         }
         state.lifecycle = Lifecycle::Running;
         state.fatal = None;
+        if restart {
+            self.end_group_incarnation(process, line, group::OwnershipEnd::Restart);
+        }
     }
 
     /// `crash` or `close`: the incarnation ends. A close keeps what the incarnation delivered for the next one.
@@ -867,6 +913,11 @@ impl Checker {
         }
         state.lifecycle = how;
         state.fatal = None;
+        let by = match how {
+            Lifecycle::Closed => group::OwnershipEnd::Close,
+            _ => group::OwnershipEnd::Crash,
+        };
+        self.end_group_incarnation(process, line, by);
     }
 
     /// An event of a crashed or closed process without a `start` first: an incarnation began unannounced, so
