@@ -72,10 +72,25 @@
 //! - `read-above-high-watermark`: a delivered offset at or above the highest `high_watermark` the same
 //!   process's fetch answers of the partition carried before it; not judged for a process whose fetch answer
 //!   moved its position without a `high_watermark`.
+//! - Consumer groups (check/group.rs has the details; docs/history-format.md the contract): a process *owns* a
+//!   partition in a group from an `assignment` naming it to its `revoke` of it, its `leave`, or the end of its
+//!   incarnation; a *membership* runs from a `join` ok to a `leave` or a `join` as another member id, across
+//!   crashes. A commit's outcome is matched with the earliest waiting invoke of the same process, partition,
+//!   group, generation and offset; the group rules judge what held at the invoke line, and nothing of a commit
+//!   without a recorded invoke. A group *starts over* (its coordinator forgot it) at a `join` ok of a new member
+//!   id below the highest generation seen, or of a second leader of one generation; generations are compared
+//!   within one start. The group's commits of a partition are withdrawn by an `offsets_expired` of it or a
+//!   `reset` of it by a process of the group to below the highest; a commit with a `group` is judged by the
+//!   group's `commit-regressed`, not the process's; a member's `assign` of a partition it owns replaces the
+//!   restart baseline of `duplicate-delivery` with the group's highest commit ok, and a commit `info` or a lower
+//!   commit ok answered after the highest excuses deliveries at or above it. `offsets-expired-early` counts a
+//!   member only when its last assignment named a topic of the expired partitions (KIP-496).
 //! - One anomaly per instance: per value (`lost-write`, `unseen`, `duplicate`, `G1a`, `producer-stalled`), per
 //!   offset (`inconsistent-offsets`), per delivery (`nonmonotonic-poll`, `poll-skip`, `duplicate-delivery`), per
 //!   later send (`nonmonotonic-send`), per event (`commit-regressed`, `internal-error`, `wrong-next-available`,
-//!   `reported-data-loss`, `spurious-out-of-range`, `read-above-high-watermark`),
+//!   `reported-data-loss`, `spurious-out-of-range`, `read-above-high-watermark`, `unowned-commit`,
+//!   `fenced-commit-accepted`), per (assignment, partition) (`double-assignment`), per `offsets_expired`
+//!   (`offsets-expired-early`),
 //!   per run (`spinloop`), per (raise, producer) (`stale-partitions`). `counts` is exact; `anomalies` lists the
 //!   first [`ANOMALIES_LISTED_PER_KIND_MAX`] of each kind, ordered by their proving lines.
 //!
@@ -99,6 +114,10 @@
 //!   `log_start_offset`.
 //! - Nothing about values that were never sent: a read of such a value is merely known.
 //! - Not that a `fatal` was the producer's only way out, beyond the broker having lost its state.
+//! - Consumer groups: line order is taken as causal order (merged histories need synchronized clocks). Not that
+//!   a member reads only what it owns, that every partition is assigned, that rebalances finish, that an
+//!   assignor is sticky or balanced, that a refused commit was refused rightly, nor that an expiry was due;
+//!   nothing about heartbeats and timeouts beyond what the events show.
 
 pub mod check;
 pub mod cli;

@@ -141,8 +141,9 @@ pub struct Anomaly {
 pub struct Stats {
     /// Events in the history (blank lines are not events), ignored ones included.
     pub events: u64,
-    /// Client operations: `send`, `poll`, `request`, `commit`, `assign`, `reset` and `init_pid` events (not
-    /// lifecycle, cluster or nemesis events, nor ignored ones). A history without any proves nothing.
+    /// Client operations: `send`, `poll`, `request`, `commit`, `assign`, `reset`, `init_pid`, `join`,
+    /// `assignment`, `revoke` and `leave` events (not lifecycle, cluster or nemesis events, nor ignored ones). A
+    /// history without any proves nothing.
     #[serde(default)]
     pub operations: u64,
     /// `send` ok events.

@@ -60,3 +60,90 @@ fn moving_or_dropping_the_log_start_makes_it_a_lost_write() {
     dropped.remove(8);
     common::assert_only(&check(&dropped), AnomalyKind::LostWrite, 1);
 }
+
+/// The lines of the ```json block that follows `heading` in the guide.
+fn example_after(heading: &str) -> Vec<String> {
+    let guide = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/history-format.md"
+    ))
+    .unwrap();
+    let section = guide.find(heading).expect("the guide has the section");
+    let start = section
+        + guide[section..]
+            .find("```json\n")
+            .expect("the section has an example")
+        + "```json\n".len();
+    let end = start + guide[start..].find("```").unwrap();
+    guide[start..end].lines().map(str::to_string).collect()
+}
+
+#[test]
+fn the_consumer_group_example_is_valid_and_its_variations_are_what_the_text_says() {
+    let lines = example_after("### A consumer group");
+    assert_eq!(lines.len(), 23);
+    for (line, what) in [
+        (12, "\"ok\",\"f\":\"commit\""),
+        (14, "\"f\":\"revoke\""),
+        (15, "\"generation\":2"),
+        (
+            20,
+            "\"process\":\"consumer-1\",\"type\":\"ok\",\"f\":\"assign\"",
+        ),
+        (23, "\"ok\",\"f\":\"commit\""),
+    ] {
+        assert!(
+            lines[line - 1].contains(what),
+            "line {line}: {}",
+            lines[line - 1]
+        );
+    }
+    common::assert_valid(&check(&lines));
+
+    // consumer-1 starts at offset 0 of orders/1 and delivers producer-0-0 again.
+    let mut again = lines.clone();
+    again[19] = again[19].replace("\"offset\":1}", "\"offset\":0}");
+    again.insert(
+        20,
+        r#"{"time":35,"process":"consumer-1","type":"ok","f":"poll","records":[{"topic":"orders","partition":1,"offset":0,"value":"producer-0-0"}]}"#.to_string(),
+    );
+    let result = check(&again);
+    common::assert_only(&result, AnomalyKind::DuplicateDelivery, 1);
+    assert_eq!(result.anomalies[0].events, vec![12, 20, 21]);
+
+    // consumer-0 commits orders/1 with generation 1 after it gave it up.
+    for (offset, regressed) in [(2, false), (1, true)] {
+        let mut stale = lines.clone();
+        for phase in ["invoke", "ok"] {
+            stale.push(format!(
+                r#"{{"time":50,"process":"consumer-0","type":"{phase}","f":"commit","topic":"orders","partition":1,"offset":{offset},"group":"g","generation":1}}"#
+            ));
+        }
+        let result = check(&stale);
+        let mut expected = vec![
+            AnomalyKind::UnownedCommit,
+            AnomalyKind::FencedCommitAccepted,
+        ];
+        if regressed {
+            expected.insert(0, AnomalyKind::CommitRegressed);
+        }
+        assert_eq!(result.kinds(), expected, "{}", result.render_text());
+        let lines_of = |kind| {
+            result
+                .anomalies
+                .iter()
+                .find(|anomaly| anomaly.kind == kind)
+                .unwrap()
+                .events
+                .clone()
+        };
+        assert_eq!(lines_of(AnomalyKind::UnownedCommit), vec![14, 24, 25]);
+        assert_eq!(
+            lines_of(AnomalyKind::FencedCommitAccepted),
+            vec![15, 24, 25]
+        );
+        if regressed {
+            assert_eq!(lines_of(AnomalyKind::CommitRegressed), vec![23, 24, 25]);
+        }
+    }
+}

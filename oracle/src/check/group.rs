@@ -206,7 +206,7 @@ impl Groups {
             return Err(NotOwned::NeverAssigned(None));
         };
         match member.owned.get(&(group, partition)) {
-            Some(Ownership::Owned { .. }) => Ok(()),
+            Some(Ownership::Owned) => Ok(()),
             Some(&Ownership::Ended { line, by }) => Err(NotOwned::Ended { line, by }),
             None => Err(NotOwned::NeverAssigned(
                 member
@@ -386,7 +386,7 @@ impl Checker {
         for revoked in partitions {
             let partition = self.partition_id(&revoked.topic, revoked.partition);
             let owned = &mut self.groups.member(process).owned;
-            if let Some(ownership @ Ownership::Owned { .. }) = owned.get_mut(&(group, partition)) {
+            if let Some(ownership @ Ownership::Owned) = owned.get_mut(&(group, partition)) {
                 *ownership = Ownership::Ended {
                     line,
                     by: OwnershipEnd::Revoke,
@@ -404,7 +404,7 @@ impl Checker {
             .owned
             .range_mut((group, PartitionId::MIN)..=(group, PartitionId::MAX))
         {
-            if let Ownership::Owned { .. } = ownership {
+            if let Ownership::Owned = ownership {
                 *ownership = Ownership::Ended {
                     line,
                     by: OwnershipEnd::Leave,
@@ -427,7 +427,7 @@ impl Checker {
         let member = self.groups.member(process);
         member.incarnation += 1;
         for ownership in member.owned.values_mut() {
-            if let Ownership::Owned { .. } = ownership {
+            if let Ownership::Owned = ownership {
                 *ownership = Ownership::Ended { line, by };
             }
         }
@@ -538,6 +538,7 @@ impl Checker {
         line: u64,
         partition: PartitionId,
     ) {
+        self.groups.baselines.remove(&(process, partition));
         let Some(member) = self.groups.members.get(process as usize) else {
             return;
         };
@@ -545,7 +546,7 @@ impl Checker {
             .owned
             .iter()
             .find_map(|(&(group, owned_partition), ownership)| {
-                (owned_partition == partition && matches!(ownership, Ownership::Owned { .. }))
+                (owned_partition == partition && matches!(ownership, Ownership::Owned))
                     .then_some(group)
             });
         let Some(group) = owning else {
@@ -555,23 +556,18 @@ impl Checker {
             cursor.baseline = None;
         }
         let commits = self.groups.committed.get(&(group, partition));
-        match commits
-            .and_then(|commits| commits.highest.map(|highest| (highest, commits.uncertain)))
+        if let Some((committed, uncertain)) =
+            commits.and_then(|commits| commits.highest.map(|highest| (highest, commits.uncertain)))
         {
-            Some((committed, uncertain)) => {
-                self.groups.baselines.insert(
-                    (process, partition),
-                    GroupBaseline {
-                        group,
-                        committed,
-                        uncertain,
-                        assign_line: line,
-                    },
-                );
-            }
-            None => {
-                self.groups.baselines.remove(&(process, partition));
-            }
+            self.groups.baselines.insert(
+                (process, partition),
+                GroupBaseline {
+                    group,
+                    committed,
+                    uncertain,
+                    assign_line: line,
+                },
+            );
         }
     }
 

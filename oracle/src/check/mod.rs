@@ -4,7 +4,9 @@
 //!
 //! Cost: each event costs O(log n) (hash lookups, a few small ordered maps per consumer); the resolution sorts
 //! per-partition lists once and answers each pending question with a binary search. Memory: O(distinct values +
-//! distinct (partition, offset) + processes x partitions + pending poll skips); no event is kept.
+//! distinct (partition, offset) + processes x partitions + pending poll skips, and for consumer groups
+//! (check/group.rs): groups x partitions, assigned (group, generation, partition)s, member ids, group commits
+//! waiting for their outcome); no event is kept.
 //!
 //! The definitions are docs/history-format.md's table; where the table leaves a choice, the comment on the check says which
 //! reading is implemented (the crate documentation lists them all).
