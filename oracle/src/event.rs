@@ -239,6 +239,10 @@ pub enum Op<'a> {
     OffsetsExpired {
         group: Text<'a>,
         partitions: Cow<'a, [TopicPartition<'a>]>,
+        /// The coordinator's offset retention (`offsets.retention.minutes` in ms), if the writer
+        /// knows it: lets the checker tell an expiry that came too soon after the group's last
+        /// member commit (`offsets-expired-early`).
+        retention_ms: Option<u64>,
     },
     /// `assign` ok: the consumer (re)started reading these partitions at these positions.
     Assign {
@@ -546,9 +550,14 @@ impl Op<'_> {
                 group: own(group),
                 member: own(member),
             },
-            Op::OffsetsExpired { group, partitions } => Op::OffsetsExpired {
+            Op::OffsetsExpired {
+                group,
+                partitions,
+                retention_ms,
+            } => Op::OffsetsExpired {
                 group: own(group),
                 partitions: own_partitions(partitions),
+                retention_ms,
             },
             Op::Assign { partitions } => Op::Assign {
                 partitions: Cow::Owned(

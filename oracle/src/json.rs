@@ -110,6 +110,7 @@ pub(crate) struct EventFields<'a> {
     pub(crate) leader: Option<Raw<'a>>,
     pub(crate) protocol: Option<Raw<'a>>,
     pub(crate) lost: Option<Raw<'a>>,
+    pub(crate) retention_ms: Option<Raw<'a>>,
 }
 
 /// The field names of the history format.
@@ -150,6 +151,7 @@ enum Field {
     Leader,
     Protocol,
     Lost,
+    RetentionMs,
     Unknown,
 }
 
@@ -193,6 +195,7 @@ impl Field {
             10 if is(key, b"partitions") => Field::Partitions,
             10 if is(key, b"generation") => Field::Generation,
             12 if is(key, b"leader_epoch") => Field::LeaderEpoch,
+            12 if is(key, b"retention_ms") => Field::RetentionMs,
             14 if is(key, b"next_available") => Field::NextAvailable,
             14 if is(key, b"high_watermark") => Field::HighWatermark,
             16 if is(key, b"log_start_offset") => Field::LogStartOffset,
@@ -356,6 +359,7 @@ impl<'a> Scanner<'a> {
                 Field::Leader => Some(&mut fields.leader),
                 Field::Protocol => Some(&mut fields.protocol),
                 Field::Lost => Some(&mut fields.lost),
+                Field::RetentionMs => Some(&mut fields.retention_ms),
                 Field::Records | Field::Partitions | Field::Unknown => None,
             };
             let duplicate = || ScanError::Malformed {
@@ -780,6 +784,7 @@ mod tests {
             ("leader", Field::Leader),
             ("protocol", Field::Protocol),
             ("lost", Field::Lost),
+            ("retention_ms", Field::RetentionMs),
         ] {
             assert_eq!(Field::of(name.as_bytes()), field);
         }

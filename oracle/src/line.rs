@@ -290,9 +290,16 @@ pub(crate) fn write_event_line(event: &Event<'_>, out: &mut Vec<u8>) {
             map.str("group", group);
             map.str("member", member);
         }
-        Op::OffsetsExpired { group, partitions } => {
+        Op::OffsetsExpired {
+            group,
+            partitions,
+            retention_ms,
+        } => {
             map.str("group", group);
             write_partitions(map.key("partitions"), partitions);
+            if let Some(retention_ms) = retention_ms {
+                map.int("retention_ms", *retention_ms);
+            }
         }
         Op::Assign { partitions } => {
             let out = map.key("partitions");
@@ -563,9 +570,16 @@ mod tests {
                     map.serialize_entry("group", group)?;
                     map.serialize_entry("member", member)?;
                 }
-                Op::OffsetsExpired { group, partitions } => {
+                Op::OffsetsExpired {
+                    group,
+                    partitions,
+                    retention_ms,
+                } => {
                     map.serialize_entry("group", group)?;
                     map.serialize_entry("partitions", partitions)?;
+                    if let Some(retention_ms) = retention_ms {
+                        map.serialize_entry("retention_ms", retention_ms)?;
+                    }
                 }
                 Op::Assign { partitions } => {
                     map.serialize_entry("partitions", partitions)?;
@@ -864,6 +878,7 @@ mod tests {
         ops.push(Op::OffsetsExpired {
             group: t(),
             partitions: partitions(),
+            retention_ms: opt(present, u64::MAX),
         });
         ops
     }

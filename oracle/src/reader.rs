@@ -550,6 +550,7 @@ impl<'a> Decoder<'_, 'a> {
             (Some(OffsetsExpired), Okay) => Op::OffsetsExpired {
                 group: self.required_str("group", w.group, op)?,
                 partitions: Cow::Owned(self.topic_partitions(op)?),
+                retention_ms: self.optional_u64("retention_ms", w.retention_ms)?,
             },
             (Some(Assign), Okay) => Op::Assign {
                 partitions: Cow::Owned(self.assignments(op)?),

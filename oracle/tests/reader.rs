@@ -340,6 +340,7 @@ fn every_event() -> Vec<Event<'static>> {
             Op::OffsetsExpired {
                 group: text("g"),
                 partitions: vec![TopicPartition::new("orders", 0)].into(),
+                retention_ms: None,
             },
         ),
         Event::new(

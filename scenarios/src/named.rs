@@ -288,6 +288,9 @@ fn offset_commit(rng: &mut ChaCha8Rng) -> Scenario {
 
 /// The group's members in `group-rebalance`.
 const GROUP_MEMBERS: u32 = 3;
+/// `group-rebalance`'s offset retention (Kafka's default is 7 days): shorter than the run, so
+/// that the coordinator's expiry rules are exercised.
+const GROUP_OFFSETS_RETENTION_MS: u64 = 5_000;
 
 fn group_rebalance(rng: &mut ChaCha8Rng) -> Scenario {
     let assignment = if rng.gen_bool(0.5) {
@@ -299,15 +302,22 @@ fn group_rebalance(rng: &mut ChaCha8Rng) -> Scenario {
     let session_timeout_ms = between(rng, 6_000, 10_000);
     let heartbeat_interval_ms = between(rng, 300, 1_500);
     let rebalance_timeout_ms = between(rng, 8_000, 15_000);
+    // The keyless producer stops early and the keyed one writes to two partitions only: most
+    // partitions go idle, and a member commits a partition only when its position moved, so
+    // their last commits age while the group lives on (offset retention must not take them).
     let mut scenario = Scenario::named("group-rebalance")
         .describe("a consumer group rebalances under leaves, crashes, pauses and growth")
+        .cluster(|c| {
+            c.offsets_retention_ms = GROUP_OFFSETS_RETENTION_MS;
+            c.offsets_retention_check_interval_ms = 250;
+        })
         .topic("events", 6)
-        .producer(ProducerSpec::new("events").records(600).rate_per_sec(50))
+        .producer(ProducerSpec::new("events").records(300).rate_per_sec(50))
         .producer(
             ProducerSpec::new("events")
-                .records(400)
+                .records(800)
                 .rate_per_sec(40)
-                .keyed(12),
+                .keyed(2),
         )
         .fault_phase_ms(24_000)
         .liveness_phase_ms(90_000);
@@ -362,6 +372,15 @@ fn group_rebalance(rng: &mut ChaCha8Rng) -> Scenario {
             );
         }
         at += down_ms.min(6_000) + between(rng, 2_000, 5_000);
+    }
+    if rng.gen_bool(0.5) {
+        // The whole group leaves for less than the offset retention and comes back: its
+        // offsets must survive the empty spell and the rejoin (KAFKA-13636).
+        let at = between(rng, 10_000, 16_000);
+        let down_ms = between(rng, 500, GROUP_OFFSETS_RETENTION_MS / 2);
+        for member in 0..GROUP_MEMBERS {
+            scenario = scenario.fault(close(Target::Consumer(member)).at_ms(at).for_ms(down_ms));
+        }
     }
     if rng.gen_bool(0.5) {
         let grow_at = between(rng, 3_000, 18_000);

@@ -13,8 +13,8 @@ use std::sync::Arc;
 /// changes in `history` as process `cluster`: `leader` (a partition got a leader), `partitions`
 /// (a topic's count changed), `log_start` (a replica's log start advanced: authoritative, without
 /// `broker`, when the leader reports it), `offsets_expired` (the group coordinator deleted a
-/// group's committed offsets).
-pub fn cluster_observer(history: History) -> Observer {
+/// group's committed offsets; with the coordinator's `offsets_retention_ms`).
+pub fn cluster_observer(history: History, offsets_retention_ms: u64) -> Observer {
     Arc::new(move |event: ClusterEvent| {
         let op = match event {
             ClusterEvent::Controller(ControllerEvent::LeaderElected {
@@ -56,6 +56,7 @@ pub fn cluster_observer(history: History) -> Observer {
                     })
                     .collect::<Vec<_>>()
                     .into(),
+                retention_ms: Some(offsets_retention_ms),
             },
             ClusterEvent::Broker(Observation::LogStartAdvanced {
                 partition,

@@ -95,7 +95,10 @@ fn run(seed: u64) -> Outcome {
         let cluster = start_cluster(
             &world,
             ClusterConfig::default(),
-            cluster_observer(history.clone()),
+            cluster_observer(
+                history.clone(),
+                broker::coordinator::OFFSETS_RETENTION_MS_DEFAULT,
+            ),
         );
         create_topic(&world, cluster.controller_addr).await;
         let addrs = ClusterAddrs {
@@ -267,7 +270,10 @@ fn close_and_restart(commit_position: CommitPositionPolicy) -> oracle::CheckResu
             let cluster = start_cluster(
                 &world,
                 ClusterConfig::default(),
-                cluster_observer(history.clone()),
+                cluster_observer(
+                history.clone(),
+                broker::coordinator::OFFSETS_RETENTION_MS_DEFAULT,
+            ),
             );
             create_topic(&world, cluster.controller_addr).await;
             let addrs = ClusterAddrs {

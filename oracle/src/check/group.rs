@@ -57,6 +57,9 @@ struct GroupState {
     members_seen: BTreeSet<String>,
     /// The processes that joined it, got an assignment of it or committed with it: ascending.
     processes: Vec<ProcessId>,
+    /// The member commit (with a generation) accepted so far that was invoked last: (invoke time,
+    /// invoke line, ok line). The group had a member when the coordinator applied it, after the invoke.
+    last_member_commit: Option<(u64, u64, u64)>,
 }
 
 #[derive(Default)]
@@ -121,6 +124,7 @@ struct PendingCommit {
     generation: Option<u32>,
     offset: u64,
     invoke_line: u64,
+    invoke_time_ns: u64,
     /// A member's commit (with a generation) of a partition it did not own: why not.
     unowned: Option<NotOwned>,
     /// A member's commit of generation N invoked after a `join` ok of a newer generation: (its generation,
@@ -171,6 +175,7 @@ impl Groups {
             leaders: BTreeMap::new(),
             members_seen: BTreeSet::new(),
             processes: Vec::new(),
+            last_member_commit: None,
         });
         id
     }
@@ -459,10 +464,37 @@ impl Checker {
     pub(super) fn on_offsets_expired(
         &mut self,
         line: u64,
-        group: &str,
+        time_ns: u64,
+        group_name: &str,
         partitions: &[TopicPartition<'_>],
+        retention_ms: Option<u64>,
     ) {
-        let group = self.groups.group_id(group);
+        let group = self.groups.group_id(group_name);
+        // Kafka expires an empty group's offsets a retention after it became empty (KIP-211), and a
+        // group that accepted a member's commit was not empty when it applied it, after its invoke.
+        if let (Some(retention_ms), Some((invoke_ns, invoke_line, ok_line))) = (
+            retention_ms,
+            self.groups.groups[group as usize].last_member_commit,
+        ) {
+            let retention_ns = retention_ms.saturating_mul(1_000_000);
+            if time_ns <= invoke_ns.saturating_add(retention_ns)
+                && self.groups.early_expiries.insert(line)
+            {
+                let since_ms = (time_ns.saturating_sub(invoke_ns)) / 1_000_000;
+                self.reports.add(
+                    AnomalyKind::OffsetsExpiredEarly,
+                    [invoke_line, ok_line, line],
+                    || {
+                        format!(
+                            "the coordinator expired offsets of group {group_name} (line {line}) {since_ms} ms \
+                             after a member's commit was invoked (line {invoke_line}) and accepted (line \
+                             {ok_line}): the group was not empty then, and its offsets may expire only \
+                             {retention_ms} ms (its offset retention) after it became empty (KIP-211)"
+                        )
+                    },
+                );
+            }
+        }
         let mut topics = Vec::new();
         for expired in partitions {
             let partition = self.partition_id(&expired.topic, expired.partition);
@@ -607,10 +639,12 @@ impl Checker {
 
     /// A `commit` with a `group`, of any type.
     #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_group_commit(
         &mut self,
         process: ProcessId,
         line: u64,
+        time_ns: u64,
         partition: PartitionId,
         phase: CommitPhase,
         offset: u64,
@@ -620,7 +654,9 @@ impl Checker {
         let group = self.groups.group_id(group);
         self.groups.take_part(process, group);
         if phase == CommitPhase::Invoke {
-            let pending = self.commit_invoked(process, line, partition, group, generation, offset);
+            let mut pending =
+                self.commit_invoked(process, line, partition, group, generation, offset);
+            pending.invoke_time_ns = time_ns;
             self.groups
                 .pending
                 .entry((process, partition))
@@ -643,6 +679,12 @@ impl Checker {
         match phase {
             CommitPhase::Ok => {
                 if let Some(invoked) = invoked {
+                    if invoked.generation.is_some() {
+                        let last = &mut self.groups.groups[group as usize].last_member_commit;
+                        if last.is_none_or(|(time_ns, _, _)| invoked.invoke_time_ns >= time_ns) {
+                            *last = Some((invoked.invoke_time_ns, invoked.invoke_line, line));
+                        }
+                    }
                     self.judge_group_commit(process, line, partition, invoked);
                 }
                 let commits = self.groups.committed.entry((group, partition)).or_default();
@@ -714,6 +756,7 @@ impl Checker {
             generation,
             offset,
             invoke_line: line,
+            invoke_time_ns: 0,
             unowned,
             fenced_by,
             highest_before,
@@ -735,6 +778,7 @@ impl Checker {
             generation,
             offset,
             invoke_line,
+            invoke_time_ns: _,
             unowned,
             fenced_by,
             highest_before,

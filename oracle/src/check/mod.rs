@@ -680,6 +680,7 @@ impl Checker {
                 self.on_group_commit(
                     process,
                     line,
+                    self.last_time_ns,
                     partition,
                     *phase,
                     *offset,
@@ -793,8 +794,12 @@ impl Checker {
                 group, partitions, ..
             } => self.on_revoke(process, line, group, partitions),
             Op::Leave { group, .. } => self.on_leave(process, line, group),
-            Op::OffsetsExpired { group, partitions } => {
-                self.on_offsets_expired(line, group, partitions)
+            Op::OffsetsExpired {
+                group,
+                partitions,
+                retention_ms,
+            } => {
+                self.on_offsets_expired(line, self.last_time_ns, group, partitions, *retention_ms)
             }
             Op::DataLoss {
                 topic,

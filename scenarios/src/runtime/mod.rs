@@ -259,7 +259,7 @@ pub async fn execute_serving(
     let high_watermarks = Arc::new(Mutex::new(HighWatermarkRecorder::default()));
     let state = Arc::new(Mutex::new(StateChecker::new(world.clone())));
 
-    let record = cluster_observer(history.clone());
+    let record = cluster_observer(history.clone(), scenario.cluster.offsets_retention_ms);
     let count = coverage.clone();
     let sample = high_watermarks.clone();
     let committed = Arc::new(Mutex::new(BTreeMap::<TopicPartition, u64>::new()));

@@ -491,6 +491,20 @@ pub fn commit_attempts(
         let process = event.process.as_ref();
         match &event.op {
             Op::Start | Op::Crash => close_process(&mut open, &mut done, process),
+            // Offset retention deleted them: what was acknowledged before no longer has to be
+            // there (a commit still in flight, or of unknown outcome, may land after it).
+            Op::OffsetsExpired {
+                group: expired_group,
+                partitions,
+                ..
+            } => done.retain(|attempt| {
+                attempt.outcome == CommitOutcome::Unknown
+                    || attempt.group != **expired_group
+                    || !partitions.iter().any(|expired| {
+                        expired.topic == attempt.topic.as_str()
+                            && expired.partition == attempt.partition
+                    })
+            }),
             Op::Commit {
                 phase,
                 topic,
