@@ -48,7 +48,7 @@ use crate::common::{
 use crate::history::{AssignedPartition, CommitPhase, Op, PolledRecord, ResetReason};
 use crate::policy::{
     CommitPositionPolicy, FollowerOutOfRangePolicy, LeaderOutOfRangePolicy, OffsetEvictedPolicy,
-    OwnedClaimsPolicy, RevokedOffsetsPolicy,
+    LostPartitionsPolicy, OwnedClaimsPolicy, RevokedOffsetsPolicy,
 };
 use bytes::Bytes;
 use protocol::api::{
@@ -178,6 +178,8 @@ pub struct ConsumerConfig {
     pub revoked_offsets_policy: RevokedOffsetsPolicy,
     /// How the group leader's assignor treats the partitions members claim to own.
     pub owned_claims_policy: OwnedClaimsPolicy,
+    /// What an expelled group member claims at its next join.
+    pub lost_partitions_policy: LostPartitionsPolicy,
 }
 
 impl ConsumerConfig {
@@ -210,6 +212,7 @@ impl ConsumerConfig {
             leader_out_of_range_policy: LeaderOutOfRangePolicy::default(),
             revoked_offsets_policy: RevokedOffsetsPolicy::default(),
             owned_claims_policy: OwnedClaimsPolicy::default(),
+            lost_partitions_policy: LostPartitionsPolicy::default(),
         }
     }
 

@@ -14,6 +14,7 @@
 //! | [`LeaderOutOfRangePolicy`] | `ConsumerConfig::leader_out_of_range_policy` | `ConfirmHighWatermark` |
 //! | [`RevokedOffsetsPolicy`] | `ConsumerConfig::revoked_offsets_policy` | `Drop` |
 //! | [`OwnedClaimsPolicy`] | `ConsumerConfig::owned_claims_policy` | `HighestGeneration` |
+//! | [`LostPartitionsPolicy`] | `ConsumerConfig::lost_partitions_policy` | `Forget` |
 //!
 //! The last two (and `CommitPositionPolicy::PreviousPoll`) name how real clients react where
 //! they differ from streamsim's own defensive client; every default is streamsim's own
@@ -25,6 +26,22 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::assignor::OwnedClaimsPolicy;
+
+/// What a cooperative group member that learns it was expelled (`UnknownMemberId`,
+/// `IllegalGeneration`) claims at its next join.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LostPartitionsPolicy {
+    /// Nothing: its partitions were lost (Kafka's `onPartitionsLost`) and may have new owners.
+    #[default]
+    Forget,
+    /// It stops reading them but still names them as owned, with their old generation, in its
+    /// next JoinGroup subscription (Kafka 2.4-3.0's consumer did not clear its owned partitions
+    /// when it rejoined after such an error, KAFKA-12983 / KAFKA-13419). Harmless with an
+    /// assignor that ignores claims of older generations; with one that trusts them
+    /// ([`OwnedClaimsPolicy::IgnoreGeneration`]) the partition goes to two members.
+    KeepClaiming,
+}
 
 /// What a group member does with the positions of the partitions a rebalance takes from it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use broker::policy::{
 };
 use client::policy::{
     CommitPositionPolicy, FollowerOutOfRangePolicy, OffsetEvictedPolicy, OwnedClaimsPolicy,
-    PartitionDiscoveryPolicy, ProducerStateLossPolicy, RevokedOffsetsPolicy,
+    LostPartitionsPolicy, PartitionDiscoveryPolicy, ProducerStateLossPolicy, RevokedOffsetsPolicy,
 };
 use client::{ConsumerConfig, ProducerConfig};
 use std::fmt;
@@ -49,6 +49,8 @@ pub enum Override {
     RevokedOffsets(RevokedOffsetsPolicy),
     /// `consumer.owned_claims_policy` (the group leader's assignor).
     OwnedClaims(OwnedClaimsPolicy),
+    /// `consumer.lost_partitions_policy`.
+    LostPartitions(LostPartitionsPolicy),
 }
 
 impl Override {
@@ -70,7 +72,8 @@ impl Override {
             | Override::OffsetEvicted(_)
             | Override::FollowerOutOfRange(_)
             | Override::RevokedOffsets(_)
-            | Override::OwnedClaims(_) => {}
+            | Override::OwnedClaims(_)
+            | Override::LostPartitions(_) => {}
         }
     }
 
@@ -90,7 +93,8 @@ impl Override {
             | Override::OffsetEvicted(_)
             | Override::FollowerOutOfRange(_)
             | Override::RevokedOffsets(_)
-            | Override::OwnedClaims(_) => {}
+            | Override::OwnedClaims(_)
+            | Override::LostPartitions(_) => {}
         }
     }
 
@@ -102,6 +106,7 @@ impl Override {
             Override::FollowerOutOfRange(policy) => config.follower_out_of_range_policy = policy,
             Override::RevokedOffsets(policy) => config.revoked_offsets_policy = policy,
             Override::OwnedClaims(policy) => config.owned_claims_policy = policy,
+            Override::LostPartitions(policy) => config.lost_partitions_policy = policy,
             Override::SegmentView(_)
             | Override::HighWatermark(_)
             | Override::Truncation(_)
@@ -155,6 +160,9 @@ impl fmt::Display for Override {
                 write!(f, "consumer.revoked_offsets_policy = {policy:?}")
             }
             Override::OwnedClaims(policy) => write!(f, "consumer.owned_claims_policy = {policy:?}"),
+            Override::LostPartitions(policy) => {
+                write!(f, "consumer.lost_partitions_policy = {policy:?}")
+            }
         }
     }
 }
@@ -360,6 +368,19 @@ pub const CATALOG: &[BugInfo] = &[
         scenario: "group-rebalance",
         anomalies: &["offsets-expired-early", "duplicate-delivery"],
         overrides: &[Override::OffsetExpiry(OffsetExpiryPolicy::CommitTimestamp)],
+    },
+    BugInfo {
+        name: "sticky-stale-claims",
+        summary: "an expelled cooperative member rejoins still claiming the partitions it lost, \
+                  and the leader's cooperative-sticky assignor trusts claims of any generation: \
+                  the partition it lost is given to it and to its new owner in one generation",
+        source: "KAFKA-12984 with KAFKA-12983 (Kafka 2.4-2.8; fixed in 3.0)",
+        scenario: "group-rebalance",
+        anomalies: &["double-assignment"],
+        overrides: &[
+            Override::OwnedClaims(OwnedClaimsPolicy::IgnoreGeneration),
+            Override::LostPartitions(LostPartitionsPolicy::KeepClaiming),
+        ],
     },
 ];
 

@@ -41,7 +41,7 @@
 use super::*;
 use crate::assignor::{self, Assignor, MemberSubscription, RebalanceProtocol};
 use crate::history::GroupPartition;
-use crate::policy::RevokedOffsetsPolicy;
+use crate::policy::{LostPartitionsPolicy, RevokedOffsetsPolicy};
 use protocol::api::{
     CommitMember, GroupProtocol, HeartbeatGroupRequest, JoinGroupRequest, JoinedGroup,
     LeaveGroupRequest, SyncGroupRequest,
@@ -126,6 +126,9 @@ pub(super) struct Member {
     /// Positions of revoked partitions kept by [`RevokedOffsetsPolicy::KeepStored`], committed
     /// with the member's next commits.
     pub stale_stored: BTreeMap<TopicPartition, u64>,
+    /// Partitions lost on expulsion that [`LostPartitionsPolicy::KeepClaiming`] still claims at
+    /// the next join, with the generation they were owned in.
+    pub stale_claims: Option<(Vec<TopicPartition>, Option<u32>)>,
 }
 
 impl Member {
@@ -144,6 +147,7 @@ impl Member {
             next_heartbeat_ms: 0,
             heartbeat_in_flight: false,
             stale_stored: BTreeMap::new(),
+            stale_claims: None,
         }
     }
 
@@ -249,7 +253,11 @@ impl Consumer {
         tracing::info!(process = %self.config.process, %error, "expelled from the group; rejoining");
         let owned = self.owned();
         self.revoke_now(&owned, true);
+        let keep_claiming = self.config.lost_partitions_policy == LostPartitionsPolicy::KeepClaiming;
         let member = self.member_mut();
+        if keep_claiming && !owned.is_empty() {
+            member.stale_claims = Some((owned.into_iter().collect(), member.owned_generation));
+        }
         member.revoking = None;
         member.generation = None;
         member.owned_generation = None;
@@ -428,12 +436,20 @@ impl Consumer {
     fn send_join(&mut self, now_ms: u64) {
         let group = self.config.group.clone();
         let process = self.config.process.clone();
-        let owned: Vec<TopicPartition> = self.owned().into_iter().collect();
+        let mut owned: Vec<TopicPartition> = self.owned().into_iter().collect();
         let member = self.member_mut();
+        let mut generation = member.owned_generation;
+        // LostPartitionsPolicy::KeepClaiming: what it lost, claimed as if it still had it.
+        if let Some((claims, claims_generation)) = &member.stale_claims {
+            owned.extend(claims.iter().cloned());
+            owned.sort();
+            owned.dedup();
+            generation = generation.or(*claims_generation);
+        }
         let subscription = assignor::Subscription {
             topics: member.topics.clone(),
             owned: if member.eager() { Vec::new() } else { owned },
-            generation: member.owned_generation,
+            generation,
             rack: None,
         };
         let request = JoinGroupRequest {
@@ -657,6 +673,7 @@ impl Consumer {
             let member = self.member_mut();
             member.phase = MemberPhase::Stable;
             member.owned_generation = Some(generation);
+            member.stale_claims = None;
             member.heartbeat_in_flight = false;
             member.settings.heartbeat_interval_ms
         };
