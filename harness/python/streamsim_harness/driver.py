@@ -536,8 +536,8 @@ class ConsumerRun:
         yet, or assigned partitions not started), its own partitions read to their high watermarks, and the
         group's committed offset of every partition of the topic at its high watermark (the other members' too:
         a member that left without its partitions being reassigned yet, say its LeaveGroup was lost, holds the
-        drain until its session expired and someone read them). Its quiet period restarts when its assignment
-        changes."""
+        drain until its session expired and someone read them), when it commits at all. Its quiet period
+        restarts when its assignment changes."""
         with self._lock:
             positions = dict(self.positions)
             changes = self._assignment_changes
@@ -545,14 +545,16 @@ class ConsumerRun:
                 self._assigned_once and not self._between_assignments and not self._unstarted)
         if not settled:
             return False, None
-        asked = sorted(positions) if self.group is None else sorted(set(self.partitions) | set(positions))
+        # The group's commits tell how far the group is only when its members commit (this one does).
+        by_commits = self.group is not None and self.commit_interval_s > 0
+        asked = sorted(set(self.partitions) | set(positions)) if by_commits else sorted(positions)
         try:
             marks = self.adapter.watermarks(self.topic, asked, 10.0) if asked else {}
-            committed = self.adapter.committed(self.topic, asked, 10.0) if self.group is not None else {}
+            committed = self.adapter.committed(self.topic, asked, 10.0) if by_commits else {}
         except Exception as error:  # noqa: BLE001 - not known to be caught up; asked again later
             log("%s: watermarks: %r" % (self.process, error))
             return False, None
-        if self.group is not None:
+        if by_commits:
             # No commit: as good as one at the log start (an empty partition is caught up).
             behind = {p: (committed.get(p), marks[p][1]) for p in asked
                       if (marks[p][0] if committed.get(p) is None else committed[p]) < marks[p][1]}
