@@ -248,8 +248,9 @@ class ConsumerRun:
     each newly assigned partition starts at the group's committed offset, or at the log start when the group
     has none (`assign` with those positions); before a partition is revoked, what was delivered of it is
     committed (`commit` with `group` and `generation`), then the `revoke` is recorded (`lost: true`, and no
-    commit, when the library says the membership was lost). Its commits carry `group` and `generation`. The
-    drain then counts the partitions it owns, once no rebalance is under way and its assignment stayed put for
+    commit, when the library says the membership was lost). Its commits carry `group` and `generation`. Its
+    drain ends when the group is caught up (see `_caught_up`): no rebalance under way for it, its partitions
+    read to their high watermarks, the group's commits at the high watermarks, and its assignment unchanged for
     `quiet_s`. Closing it leaves the group (`leave`). `leave_after_records` > 0 makes it stop after delivering
     that many records, without a drain: it commits, closes and leaves the group midway."""
 
