@@ -181,13 +181,14 @@ impl Serve {
         serve
     }
 
-    /// Stops the cluster and waits for it, so the cluster history is complete.
+    /// Stops the cluster and waits for it, so the cluster history is complete: serve writes its history when
+    /// it ends, and on Ctrl-C (SIGINT; SIGTERM would kill it without writing anything).
     fn stop(&mut self) {
         if self.child.try_wait().ok().flatten().is_some() {
             return;
         }
         let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-INT", &self.child.id().to_string()])
             .status();
         if wait_until(&mut self.child, Duration::from_secs(15)).is_none() {
             let _ = self.child.kill();
@@ -537,4 +538,299 @@ fn harness_unit_tests_pass_in_the_venv() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+/// One `python -m streamsim_harness ARGS...` in the background, its output in `DIR/NAME.log`, its history (if any)
+/// in `DIR/NAME.jsonl`.
+fn start_harness_process(
+    dir: &Path,
+    name: &str,
+    library: &'static str,
+    args: &[String],
+) -> HarnessRun {
+    let history = dir.join(format!("{name}.jsonl"));
+    let log = dir.join(format!("{name}.log"));
+    let child = Command::new(python())
+        .args(["-m", "streamsim_harness"])
+        .args(args)
+        .arg("--output")
+        .arg(&history)
+        .env("PYTHONPATH", repo().join("harness/python"))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).expect("create the harness log"))
+        .stderr(
+            std::fs::File::options()
+                .append(true)
+                .open(&log)
+                .expect("open the harness log"),
+        )
+        .spawn()
+        .expect("start the Python harness");
+    HarnessRun {
+        child,
+        library,
+        history,
+        log,
+    }
+}
+
+/// The events of a history file.
+fn events(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("{}: bad line {line:?}: {error}", path.display()))
+        })
+        .collect()
+}
+
+fn is(event: &serde_json::Value, kind: &str, f: &str) -> bool {
+    event["type"] == kind && event["f"] == f
+}
+
+/// The values of the records a consumer's history delivered, in order.
+fn delivered_values(events: &[serde_json::Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|event| is(event, "ok", "poll"))
+        .flat_map(|event| event["records"].as_array().cloned().unwrap_or_default())
+        .map(|record| record["value"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The partition numbers of a group event's `partitions`.
+fn partitions_of(event: &serde_json::Value) -> std::collections::BTreeSet<u64> {
+    event["partitions"]
+        .as_array()
+        .map(|partitions| {
+            partitions
+                .iter()
+                .filter_map(|partition| partition["partition"].as_u64())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The must-show of issue 16 on the wire: against `streamsim serve` (smoke: a leader crash at ~3.3 s, broker 1
+/// isolated at ~7.7 s, the heal at 12 s), one producer writes 1000 records while two consumers of `library` in
+/// one group (`--subscribe`) read them; consumer A leaves the group after 400 records (it commits what it
+/// delivered, revokes, sends LeaveGroup), consumer B takes over its partitions and drains. Then: every
+/// acknowledged record was delivered to the group, the merged history checks valid, and the group's committed
+/// offsets (read back with the library's consumer, `offsets`) equal the log end offsets of every partition.
+///
+/// Consumer B reads for 14 s (past the heal) before its drain; it does not wait for the heal in the cluster's
+/// history, which serve writes only when it ends, so the test stops serve (Ctrl-C) once the clients are done.
+fn group_takeover(library: &'static str) {
+    const RECORDS: usize = 1000;
+    const LEAVE_AFTER: usize = 400;
+    let name = format!("group-{library}");
+    let dir = work_dir(&name);
+    python();
+    let _serial = one_cluster_at_a_time();
+    let started = Instant::now();
+    let mut serve = Serve::start(&dir, "smoke", 1, &[]);
+    let group = format!("harness-group-{library}");
+    let common = |command: &str| -> Vec<String> {
+        [
+            command,
+            "--library",
+            library,
+            "--bootstrap",
+            &serve.bootstrap,
+            "--topic",
+            "events",
+        ]
+        .iter()
+        .map(|arg| arg.to_string())
+        .collect()
+    };
+    let consumer = |index: u32, rest: &[&str]| -> Vec<String> {
+        let mut args = common("consume");
+        args.extend(
+            [
+                "--group-id",
+                &group,
+                "--subscribe",
+                "--index",
+                &index.to_string(),
+            ]
+            .iter()
+            .chain(rest)
+            .map(|arg| arg.to_string()),
+        );
+        args
+    };
+    let mut produce = common("produce");
+    produce.extend(
+        ["--records", &RECORDS.to_string(), "--rate", "100"]
+            .iter()
+            .map(|arg| arg.to_string()),
+    );
+    let leave_after = LEAVE_AFTER.to_string();
+    let runs = [
+        start_harness_process(&dir, "producer", library, &produce),
+        // A leaves midway; should it never get its 400 records, it drains after 60 s and the test says so.
+        start_harness_process(
+            &dir,
+            "consumer-a",
+            library,
+            &consumer(
+                0,
+                &[
+                    "--leave-after-records",
+                    &leave_after,
+                    "--duration",
+                    "60",
+                    "--drain-timeout",
+                    "10",
+                ],
+            ),
+        ),
+        start_harness_process(
+            &dir,
+            "consumer-b",
+            library,
+            &consumer(1, &["--duration", "14", "--drain-timeout", "60"]),
+        ),
+    ];
+    let histories: Vec<PathBuf> = runs.into_iter().map(HarnessRun::finish).collect();
+    let clients_done = started.elapsed();
+
+    // The group's committed offsets and the log ends, while the cluster still runs.
+    let mut offsets = common("offsets");
+    offsets.extend(["--group-id", &group].iter().map(|arg| arg.to_string()));
+    let output = Command::new(python())
+        .args(["-m", "streamsim_harness"])
+        .args(&offsets)
+        .env("PYTHONPATH", repo().join("harness/python"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the harness's offsets");
+    assert!(
+        output.status.success(),
+        "offsets failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let offsets: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("offsets prints JSON");
+    serve.stop();
+    let cluster = serve.cluster_history.clone();
+    assert!(
+        cluster.is_file(),
+        "serve wrote no cluster history at {}",
+        cluster.display()
+    );
+
+    let [producer, a, b] = [&histories[0], &histories[1], &histories[2]].map(|path| events(path));
+    let acknowledged: Vec<String> = producer
+        .iter()
+        .filter(|event| is(event, "ok", "send"))
+        .map(|event| event["value"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let (read_a, read_b) = (delivered_values(&a), delivered_values(&b));
+    let read: std::collections::BTreeSet<&String> = read_a.iter().chain(&read_b).collect();
+    let unread: Vec<&String> = acknowledged
+        .iter()
+        .filter(|value| !read.contains(value))
+        .collect();
+    let duplicates = read_a.len() + read_b.len() - read.len();
+
+    // A left midway: it got its records, committed, revoked and left, and B was assigned every partition after.
+    let a_left = a.iter().position(|event| is(event, "ok", "leave"));
+    let a_left_time = a_left.map(|index| a[index]["time"].as_u64().unwrap_or(0));
+    let takeover = b.iter().rev().find(|event| {
+        is(event, "ok", "assign")
+            && a_left_time.is_some_and(|left| event["time"].as_u64().unwrap_or(0) > left)
+    });
+    let partitions = offsets["partitions"]
+        .as_object()
+        .expect("offsets lists the partitions");
+    let mut ends = Vec::new();
+    for (partition, answer) in partitions {
+        ends.push((
+            partition.clone(),
+            answer["committed"].clone(),
+            answer["end"].clone(),
+        ));
+    }
+    eprintln!(
+        "{name}: clients done after {:.1} s; {} sends, {} acknowledged; consumer-a delivered {} (left: {}), \
+         consumer-b delivered {}; {} unread, {} delivered twice; group {group} committed/log end by partition: \
+         {}; B took over {:?}",
+        clients_done.as_secs_f64(),
+        producer.iter().filter(|event| is(event, "invoke", "send")).count(),
+        acknowledged.len(),
+        read_a.len(),
+        a_left.is_some(),
+        read_b.len(),
+        unread.len(),
+        duplicates,
+        ends.iter()
+            .map(|(partition, committed, end)| format!("{partition}: {committed}/{end}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        takeover.map(partitions_of),
+    );
+
+    assert_eq!(
+        acknowledged.len(),
+        RECORDS,
+        "every send acknowledged (the idempotent producer retries through smoke's faults)"
+    );
+    assert!(
+        unread.is_empty(),
+        "acknowledged records no member delivered: {unread:?}"
+    );
+    assert!(
+        read_a.len() >= LEAVE_AFTER && a_left.is_some(),
+        "consumer A did not leave after {LEAVE_AFTER} records: {}",
+        histories[1].display()
+    );
+    let all: std::collections::BTreeSet<u64> =
+        partitions.keys().map(|p| p.parse().unwrap()).collect();
+    assert_eq!(
+        takeover.map(partitions_of),
+        Some(all),
+        "consumer B was not assigned every partition after A left: {}",
+        histories[2].display()
+    );
+    for (partition, committed, end) in &ends {
+        assert!(
+            end.as_u64().is_some_and(|end| end > 0),
+            "partition {partition} is empty: {offsets}"
+        );
+        assert_eq!(
+            committed, end,
+            "partition {partition}: the group's committed offset is not the log end: {offsets}"
+        );
+    }
+
+    let mut files: Vec<&Path> = vec![&cluster];
+    files.extend(histories.iter().map(PathBuf::as_path));
+    let output = check(&files);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "streamsim check {files:?}:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = report(&output);
+    eprintln!("{name}: streamsim check: valid; {}", report["stats"]);
+}
+
+#[test]
+fn two_kafka_python_consumers_in_a_group_one_leaving_midway_read_everything_and_commit_the_log_ends(
+) {
+    group_takeover("kafka-python");
+}
+
+#[test]
+fn two_confluent_kafka_consumers_in_a_group_one_leaving_midway_read_everything_and_commit_the_log_ends(
+) {
+    group_takeover("confluent-kafka");
 }

@@ -1,8 +1,11 @@
 """Command line: `python -m streamsim_harness produce|consume|run --bootstrap HOST:PORT --topic T --library L
---output FILE [...]`. Exit codes: 0 done (the history says what happened: check it with `streamsim check`),
-1 the run failed (a client could not start, the topic was not found, ...), 2 bad arguments."""
+--output FILE [...]`, and `python -m streamsim_harness offsets --bootstrap HOST:PORT --topic T --library L
+--group-id G` (a group's committed offsets and the watermarks, as JSON). Exit codes: 0 done (the history says
+what happened: check it with `streamsim check`), 1 the run failed (a client could not start, the topic was not
+found, ...), 2 bad arguments."""
 
 import argparse
+import json
 import re
 import sys
 import threading
@@ -53,13 +56,15 @@ def parser():
         prog="python -m streamsim_harness",
         description="Drive kafka-python or confluent-kafka against a Kafka bootstrap address and record a "
                     "streamsim history (docs/history-format.md, docs/real-clients.md).")
-    commands = top.add_subparsers(dest="command", required=True, metavar="produce|consume|run")
+    commands = top.add_subparsers(dest="command", required=True, metavar="produce|consume|run|offsets")
 
-    def common(command):
+    def common(command, output=True):
         command.add_argument("--bootstrap", required=True, type=_bootstrap, metavar="HOST:PORT[,HOST:PORT]",
                              help="the bootstrap address (streamsim serve prints it)")
         command.add_argument("--topic", required=True, help="the topic (it must exist: the scenario creates it)")
         command.add_argument("--library", required=True, choices=sorted(LIBRARIES))
+        if not output:
+            return
         command.add_argument("--output", required=True, metavar="FILE",
                              help="the history file to write (JSON Lines; '-' for standard output)")
         command.add_argument("--index", type=_non_negative(int), default=0,
@@ -83,8 +88,14 @@ def parser():
             command.add_argument("--duration", dest="consume_duration", type=_positive_float, default=10.0,
                                  help="seconds to read before the final drain (default 10)")
         command.add_argument("--group-id", default=None,
-                             help="commit delivered offsets under this group id (manual assignment, no group "
-                                  "membership); without it nothing is committed")
+                             help="commit delivered offsets under this group id (with manual assignment, no group "
+                                  "membership, unless --subscribe); without it nothing is committed")
+        command.add_argument("--subscribe", action="store_true",
+                             help="be a member of the group --group-id: subscribe to the topic and read what the "
+                                  "group assigns, commit on revoke, leave the group on close")
+        command.add_argument("--leave-after-records", type=_non_negative(int), default=0, metavar="N",
+                             help="with --subscribe: after delivering N records, commit, close and leave the "
+                                  "group, without a drain (default 0: never)")
         command.add_argument("--commit-interval", type=_non_negative(float), default=1.0,
                              help="seconds between commits when --group-id is given (default 1)")
         command.add_argument("--heal-file", metavar="FILE", default=None,
@@ -106,6 +117,12 @@ def parser():
     common(both)
     producing(both)
     consuming(both, False)
+    offsets = commands.add_parser("offsets", help="print a group's committed offsets and the topic's watermarks "
+                                                  "as JSON (no history)")
+    common(offsets, output=False)
+    offsets.add_argument("--group-id", required=True, help="the group whose committed offsets to read")
+    offsets.add_argument("--timeout", type=_positive_float, default=30.0,
+                         help="seconds the lookups may take (default 30)")
     return top
 
 
@@ -118,8 +135,15 @@ def _adapters(library):
 
 
 def main(argv=None):
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    if getattr(args, "subscribe", False) and not args.group_id:
+        top.error("--subscribe needs --group-id")
+    if getattr(args, "leave_after_records", 0) and not args.subscribe:
+        top.error("--leave-after-records needs --subscribe")
     prefix = LIBRARIES[args.library]
+    if args.command == "offsets":
+        return _offsets(args)
     try:
         out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
     except OSError as error:
@@ -144,10 +168,11 @@ def main(argv=None):
         stop = threading.Event()
         duration = args.consume_duration if args.command == "consume" else 0.0
         consumer = driver.ConsumerRun(
-            module.Consumer(args.bootstrap, consumer_process, group_id=args.group_id),
+            module.Consumer(args.bootstrap, consumer_process, group_id=args.group_id, subscribe=args.subscribe),
             history, consumer_process, args.topic, duration_s=duration, stop=stop, heal_file=args.heal_file,
             drain_timeout_s=args.drain_timeout, quiet_s=args.quiet,
-            commit_interval_s=args.commit_interval if args.group_id else 0.0)
+            commit_interval_s=args.commit_interval if args.group_id else 0.0,
+            group=args.group_id if args.subscribe else None, leave_after_records=args.leave_after_records)
         if args.command == "consume":
             consumer.run()
             return _report_consumer(consumer)
@@ -190,9 +215,43 @@ def _produce(module, args, history, process):
 
 
 def _report_consumer(consumer):
-    driver.log("%s: delivered %d records; drained: %s; positions %s" % (
-        consumer.process, consumer.delivered, consumer.drained, dict(sorted(consumer.positions.items()))))
+    group = ""
+    if consumer.group is not None:
+        group = "; group %s: %d assignments, %d revokes%s" % (
+            consumer.group, consumer.assignments, consumer.revokes, ", left early" if consumer.left_early else "")
+    driver.log("%s: delivered %d records; drained: %s; positions %s%s" % (
+        consumer.process, consumer.delivered, consumer.drained, dict(sorted(consumer.positions.items())), group))
     return 0
+
+
+def _offsets(args):
+    """Prints {"topic", "group", "partitions": {"P": {"committed": C or null, "log_start": L, "end": E}}}."""
+    try:
+        module = _adapters(args.library)
+    except ImportError as error:
+        print("streamsim-harness: cannot import %s: %s" % (args.library, error), file=sys.stderr)
+        return 1
+    consumer = None
+    try:
+        consumer = module.Consumer(args.bootstrap, "%s-offsets" % LIBRARIES[args.library], group_id=args.group_id)
+        partitions = sorted(consumer.partitions(args.topic, args.timeout))
+        if not partitions:
+            raise RuntimeError("topic %r has no partitions (does it exist?)" % args.topic)
+        marks = consumer.watermarks(args.topic, partitions, args.timeout)
+        committed = consumer.committed(args.topic, partitions, args.timeout)
+        print(json.dumps({"topic": args.topic, "group": args.group_id, "partitions": {
+            str(p): {"committed": committed.get(p), "log_start": marks[p][0], "end": marks[p][1]}
+            for p in partitions}}, sort_keys=True))
+        return 0
+    except Exception as error:  # noqa: BLE001 - a clear message, not a traceback
+        print("streamsim-harness: offsets failed: %s: %s" % (type(error).__name__, error), file=sys.stderr)
+        return 1
+    finally:
+        if consumer is not None:
+            try:
+                consumer.close()
+            except Exception:  # noqa: BLE001 - the answer is printed already
+                pass
 
 
 if __name__ == "__main__":

@@ -1,9 +1,31 @@
 """confluent-kafka (librdkafka) adapters (driver.py's interfaces)."""
 
+import sys
+
 import confluent_kafka  # noqa: F401 - fails early, with a clear message, when missing
 
 from . import errors
-from .driver import Delivered, PollError, log
+from .driver import Delivered, Membership, PollError, log
+
+# As kafka-python's group member (kp.py): a short session, heartbeats every second.
+GROUP_SESSION_TIMEOUT_MS = 10000
+GROUP_HEARTBEAT_INTERVAL_MS = 1000
+
+# librdkafka's serialized consumer group metadata (rd_kafka_consumer_group_metadata_write, what
+# consumer_group_metadata() returns): this magic, the generation id (int32, the machine's byte order), then the
+# group id, the member id and the group instance id.
+_CGMD_MAGIC = b"CGMDv2:"
+
+
+def cgmd_generation(data):
+    """The generation in librdkafka's serialized group metadata, or None (not joined, or another format)."""
+    if not isinstance(data, (bytes, bytearray)) or not data.startswith(_CGMD_MAGIC):
+        return None
+    field = bytes(data[len(_CGMD_MAGIC):len(_CGMD_MAGIC) + 4])
+    if len(field) != 4:
+        return None
+    generation = int.from_bytes(field, sys.byteorder, signed=True)
+    return generation if generation >= 0 else None
 
 
 def _commit_outcome(error):
@@ -86,7 +108,15 @@ class Producer:
 
 
 class Consumer:
-    def __init__(self, bootstrap, process, group_id=None, extra=None):
+    """Manual assignment (assign with offsets), or with `subscribe()` a member of the group `group_id`, with
+    librdkafka's eager assignors (range, round-robin: its default). Its rebalance callbacks run inside consume():
+    on_assign asks the driver where the partitions start (committed offsets and watermarks, blocking calls, allowed
+    there) and assigns them at those offsets; on_revoke commits what the driver says (what was delivered) with a
+    synchronous commit, then librdkafka unassigns; on_lost commits nothing. The generation comes from
+    consumer_group_metadata(), librdkafka's serialized group metadata (`cgmd_generation`); the member id from
+    memberid(). librdkafka does not tell whether this member leads the group: no `join` is recorded."""
+
+    def __init__(self, bootstrap, process, group_id=None, extra=None, subscribe=False):
         from confluent_kafka import Consumer as RdConsumer
 
         config = {
@@ -102,8 +132,72 @@ class Consumer:
             "topic.metadata.refresh.interval.ms": 5000,
             "error_cb": lambda error: log("client error: %s" % (error.str(),)),
         }
+        if subscribe:
+            config.update({"session.timeout.ms": GROUP_SESSION_TIMEOUT_MS,
+                           "heartbeat.interval.ms": GROUP_HEARTBEAT_INTERVAL_MS})
         config.update(extra or {})
         self._consumer = RdConsumer(config)
+        self._topic = None
+        self._listener = None
+
+    def subscribe(self, topic, listener):
+        self._topic = topic
+        self._listener = listener
+        self._consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                 on_lost=self._on_lost)
+
+    # The rebalance callbacks: an exception raised here would surface from consume() after librdkafka went on
+    # with a default assignment, so they log instead.
+    def _on_assign(self, consumer, assigned):
+        from confluent_kafka import TopicPartition
+
+        partitions = sorted(tp.partition for tp in assigned if tp.topic == self._topic)
+        try:
+            self._listener.assigned(partitions, Membership(self.generation(), consumer.memberid() or None, None,
+                                                           None, partitions))
+            starts = self._listener.start_positions(partitions)
+        except Exception as error:  # noqa: BLE001 - librdkafka then starts them from the committed offsets
+            log("assign callback failed: %r" % (error,))
+            starts = {}
+        consumer.assign([TopicPartition(self._topic, p, starts[p]) if p in starts else TopicPartition(self._topic, p)
+                         for p in partitions])
+
+    def _on_revoke(self, consumer, revoked):
+        self._revoked(revoked, False)
+
+    def _on_lost(self, consumer, lost):
+        self._revoked(lost, True)
+
+    def _revoked(self, revoked, lost):
+        partitions = sorted(tp.partition for tp in revoked if tp.topic == self._topic)
+        try:
+            offsets = self._listener.revoking(partitions, lost)
+            error = None
+            if offsets:
+                try:
+                    self.commit(self._topic, offsets)
+                except Exception as failure:  # noqa: BLE001 - recorded by the driver
+                    error = failure
+            self._listener.revoked(partitions, lost, offsets, error)
+        except Exception as error:  # noqa: BLE001 - see above
+            log("revoke callback failed: %r" % (error,))
+
+    def committed(self, topic, partitions, timeout_s):
+        from confluent_kafka import KafkaException, TopicPartition
+
+        found = {}
+        for tp in self._consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout_s):
+            if tp.error is not None:
+                raise KafkaException(tp.error)
+            found[tp.partition] = tp.offset if tp.offset >= 0 else None
+        return found
+
+    def generation(self):
+        return cgmd_generation(self._consumer.consumer_group_metadata())
+
+    def leaving_member(self):
+        """librdkafka's close() sends LeaveGroup for a dynamic member that joined."""
+        return self._consumer.memberid() or None
 
     def partitions(self, topic, timeout_s):
         import time

@@ -22,6 +22,24 @@ Consumer adapter:
     commit(topic, {partition: offset})         store these offsets (the next ones to consume); raises on error
     commit_error_outcome(error)                (history name, `fail` or `info`) for an error commit() raised
     close()
+
+A consumer in a group (ConsumerRun with `group`) also needs:
+    subscribe(topic, listener)                 join the group (subscribe() instead of assign()); the library's
+                                               rebalance callbacks call the listener (ConsumerRun):
+        listener.assigned(partitions, membership)  these partitions were assigned (membership: a Membership; its
+                                               unknown fields None); the adapter keeps the library from reading
+                                               them until it has called
+        listener.start_positions(partitions)   -> {partition: offset}: where to start them, which the adapter
+                                               applies (called from poll() or the assign callback, on the thread
+                                               that called poll());
+        listener.revoking(partitions, lost)    -> {partition: offset} to commit before giving them up (empty
+                                               when lost);
+        listener.revoked(partitions, lost, offsets, error)  after that commit (error None, or what it raised)
+    committed(topic, partitions, timeout_s)    {partition: the group's committed offset, or None}
+    generation()                               the generation the library's next commit carries, or None when
+                                               the library does not tell
+    leaving_member()                           the member id that close() leaves the group as (sending
+                                               LeaveGroup), or None
 """
 
 import collections
@@ -35,6 +53,11 @@ PollError = collections.namedtuple("PollError", "topic partition offset error")
 # The library found (KIP-320, OffsetForLeaderEpoch) that the log was truncated below the position: it read
 # records that no longer exist. `offset` is where the log now diverges, or None when the library cannot say.
 Truncated = collections.namedtuple("Truncated", "topic partition offset")
+
+# What a group member knows of its membership when it is assigned partitions: the generation and member id of
+# the JoinGroup answer, whether it leads the group, the assignor chosen, and its whole assignment in that
+# generation (partition numbers). Any of them None when the library does not tell.
+Membership = collections.namedtuple("Membership", "generation member leader protocol assignment")
 
 # The error a send gets when no outcome came before the producer was closed.
 UNANSWERED_ERROR = "request_timed_out"
@@ -218,11 +241,23 @@ class ConsumerRun:
     `drain_timeout_s`), then reads until its position in every partition has reached the high watermark and
     stayed there for `quiet_s` with no new data, or `drain_timeout_s` has passed since the drain began. Commits
     every `commit_interval_s` (0: never) what it delivered. An out-of-range error is recorded (`poll` fail) and
-    the position is moved to the log start (below it) or the high watermark (above it), recorded as a `reset`."""
+    the position is moved to the log start (below it) or the high watermark (above it), recorded as a `reset`.
+
+    With `group` (a group id) it is a member of that group instead: it subscribes to `topic`, and reads what the
+    group assigns it. Each assignment is recorded (`join` and `assignment` as far as the library tells them);
+    each newly assigned partition starts at the group's committed offset, or at the log start when the group
+    has none (`assign` with those positions); before a partition is revoked, what was delivered of it is
+    committed (`commit` with `group` and `generation`), then the `revoke` is recorded (`lost: true`, and no
+    commit, when the library says the membership was lost). Its commits carry `group` and `generation`. Its
+    drain ends when the group is caught up (see `_caught_up`): no rebalance under way for it, its partitions
+    read to their high watermarks, the group's commits at the high watermarks, and its assignment unchanged for
+    `quiet_s`. Closing it leaves the group (`leave`). `leave_after_records` > 0 makes it stop after delivering
+    that many records, without a drain: it commits, closes and leaves the group midway."""
 
     def __init__(self, adapter, history, process, topic, duration_s=0.0, stop=None, heal_file=None,
                  drain_timeout_s=60.0, quiet_s=1.0, commit_interval_s=0.0, poll_timeout_s=0.2,
-                 check_interval_s=0.5, monotonic=time.monotonic, sleep=time.sleep):
+                 check_interval_s=0.5, monotonic=time.monotonic, sleep=time.sleep, group=None,
+                 leave_after_records=0):
         self.adapter = adapter
         self.history = history
         self.process = process
@@ -239,9 +274,27 @@ class ConsumerRun:
         self._sleep = sleep
         self.positions = {}
         self._reported_above = {}
+        self._reported_behind = {}
         self.committed = {}
         self.delivered = 0
         self.drained = False
+        self.partitions = []
+        self.group = group
+        self.leave_after_records = leave_after_records
+        self.left_early = False
+        # Group membership, changed by the rebalance callbacks (on the library's thread while the main thread
+        # waits in poll() or close()): the partitions assigned, those not started yet, the generation they were
+        # assigned in, whether the member is between a revoke and its next assignment, and a count of changes.
+        self._lock = threading.RLock()
+        self.owned = set()
+        self._unstarted = set()
+        self._generation = None
+        self._assigned_once = False
+        self._between_assignments = False
+        self._assignment_changes = 0
+        self.assignments = 0
+        self.revokes = 0
+        self._revoke_commit_generation = None
 
     def _watermarks(self, partitions, timeout_s):
         """The adapter's watermarks, retried (a partition may be without a leader for a while during faults)
@@ -260,6 +313,10 @@ class ConsumerRun:
         partitions = sorted(self.adapter.partitions(self.topic, 30.0))
         if not partitions:
             raise RuntimeError("topic %r has no partitions (does it exist?)" % self.topic)
+        self.partitions = partitions
+        if self.group is not None:
+            self.adapter.subscribe(self.topic, self)
+            return
         marks = self._watermarks(partitions, 30.0)
         self.positions = {p: marks[p][0] for p in partitions}
         self.adapter.assign(self.topic, dict(self.positions))
@@ -283,7 +340,8 @@ class ConsumerRun:
                 self._on_error(item)
                 continue
             records.append((item.topic, item.partition, item.offset, item.value))
-            self.positions[item.partition] = item.offset + 1
+            with self._lock:
+                self.positions[item.partition] = item.offset + 1
         if records:
             self.history.poll_ok(self.process, records)
             self.delivered += len(records)
@@ -339,39 +397,182 @@ class ConsumerRun:
         self.positions[partition] = target
         self._seek(partition, target)
 
+    def _commit_generation(self):
+        """The generation a group member's commit carries, when the library tells it."""
+        if self.group is None:
+            return None
+        try:
+            return self.adapter.generation()
+        except Exception as error:  # noqa: BLE001 - the commit is recorded without it
+            log("%s: no generation: %r" % (self.process, error))
+            return None
+
+    def _record_commits(self, type_, offsets, generation, error=None):
+        for partition, offset in sorted(offsets.items()):
+            self.history.commit(self.process, type_, self.topic, partition, offset, group=self.group,
+                                generation=generation, error=error)
+
+    def _record_commit_outcome(self, offsets, generation, error):
+        """Records the outcome of a commit of `offsets` whose invoke was recorded: ok when `error` is None."""
+        if error is None:
+            self._record_commits("ok", offsets, generation)
+            with self._lock:
+                self.committed.update(offsets)
+            return
+        name, outcome = self.adapter.commit_error_outcome(error)
+        log("%s: commit failed: %s (%s)" % (self.process, name, error))
+        self._record_commits(outcome, offsets, generation, error=name)
+
     def _commit(self):
-        offsets = {p: o for p, o in self.positions.items() if self.committed.get(p) != o}
+        with self._lock:
+            offsets = {p: o for p, o in self.positions.items() if self.committed.get(p) != o}
         if not offsets:
             return
-        for partition, offset in sorted(offsets.items()):
-            self.history.commit(self.process, "invoke", self.topic, partition, offset)
+        generation = self._commit_generation()
+        self._record_commits("invoke", offsets, generation)
         try:
             self.adapter.commit(self.topic, offsets)
         except Exception as error:  # noqa: BLE001 - every commit error is recorded
-            name, outcome = self.adapter.commit_error_outcome(error)
-            log("%s: commit failed: %s (%s)" % (self.process, name, error))
-            for partition, offset in sorted(offsets.items()):
-                self.history.commit(self.process, outcome, self.topic, partition, offset)
+            self._record_commit_outcome(offsets, generation, error)
             return
-        for partition, offset in sorted(offsets.items()):
-            self.history.commit(self.process, "ok", self.topic, partition, offset)
-            self.committed[partition] = offset
+        self._record_commit_outcome(offsets, generation, None)
+
+    # The group listener: called by the adapter from the library's rebalance callbacks.
+    def assigned(self, partitions, membership):
+        partitions = sorted(set(partitions))
+        with self._lock:
+            self.owned.update(partitions)
+            self._unstarted.update(partitions)
+            self._generation = membership.generation
+            self._assigned_once = True
+            self._between_assignments = False
+            self._assignment_changes += 1
+            self.assignments += 1
+            owned = sorted(self.owned)
+        log("%s: assigned %s in generation %s" % (self.process, partitions, membership.generation))
+        if membership.generation is None or not membership.member:
+            return
+        if membership.leader is not None:
+            self.history.join(self.process, self.group, membership.generation, membership.member,
+                              membership.leader, membership.protocol)
+        whole = sorted(set(membership.assignment)) if membership.assignment is not None else owned
+        self.history.assignment(self.process, self.group, membership.generation, membership.member,
+                                [(self.topic, p) for p in whole])
+
+    def start_positions(self, partitions):
+        """Where the newly assigned `partitions` start: the group's committed offset, or the log start when the
+        group has none. Recorded as an `assign`. Partitions already started or no longer assigned are left out."""
+        with self._lock:
+            wanted = sorted(p for p in set(partitions) if p in self._unstarted)
+        if not wanted:
+            return {}
+        committed = self._committed(wanted, 30.0)
+        missing = [p for p in wanted if committed.get(p) is None]
+        marks = self._watermarks(missing, 30.0) if missing else {}
+        starts = {p: committed[p] if committed.get(p) is not None else marks[p][0] for p in wanted}
+        with self._lock:
+            for partition, offset in starts.items():
+                self.positions[partition] = offset
+                if committed.get(partition) is not None:
+                    self.committed[partition] = offset
+                else:
+                    self.committed.pop(partition, None)
+            self._unstarted.difference_update(wanted)
+            self._assignment_changes += 1
+        self.history.assign(self.process, [(self.topic, p, o) for p, o in sorted(starts.items())])
+        return starts
+
+    def revoking(self, partitions, lost):
+        """What to commit before `partitions` are given up: what was delivered of them and is not committed yet
+        (nothing when the membership was `lost`). Records the commit's invoke."""
+        with self._lock:
+            if lost:
+                offsets = {}
+            else:
+                offsets = {p: self.positions[p] for p in set(partitions)
+                           if p in self.positions and self.committed.get(p) != self.positions[p]}
+        self._revoke_commit_generation = None
+        if offsets:
+            self._revoke_commit_generation = self._commit_generation()
+            self._record_commits("invoke", offsets, self._revoke_commit_generation)
+        return offsets
+
+    def revoked(self, partitions, lost, offsets, error):
+        """The commit of `offsets` (revoking's answer) ended with `error` (None: ok); the partitions are given up."""
+        if offsets:
+            self._record_commit_outcome(offsets, self._revoke_commit_generation, error)
+        partitions = sorted(set(partitions))
+        with self._lock:
+            generation = self._generation
+            for partition in partitions:
+                self.positions.pop(partition, None)
+                self.owned.discard(partition)
+                self._unstarted.discard(partition)
+            if not self.owned:
+                self._between_assignments = True
+            self._assignment_changes += 1
+            if partitions:
+                self.revokes += 1
+        if partitions:
+            log("%s: revoked %s%s" % (self.process, partitions, " (lost)" if lost else ""))
+            self.history.revoke(self.process, self.group, generation, [(self.topic, p) for p in partitions], lost)
+
+    def _committed(self, partitions, timeout_s):
+        """The adapter's committed offsets, retried (the coordinator may be unreachable for a while during
+        faults) until `timeout_s` has passed; then the last error is raised."""
+        deadline = self._monotonic() + timeout_s
+        while True:
+            try:
+                return self.adapter.committed(self.topic, partitions, max(1.0, min(10.0, timeout_s)))
+            except Exception as error:  # noqa: BLE001 - retried, then raised
+                if self._monotonic() >= deadline:
+                    raise
+                log("%s: committed offsets: %r (retrying)" % (self.process, error))
+                self._sleep(0.2)
 
     def _caught_up(self):
+        """(whether every partition read is at its high watermark, what must stay put for the quiet period).
+
+        A group member is caught up when the group is: no rebalance under way for it (revoked and not assigned
+        yet, or assigned partitions not started), its own partitions read to their high watermarks, and the
+        group's committed offset of every partition of the topic at its high watermark (the other members' too:
+        a member that left without its partitions being reassigned yet, say its LeaveGroup was lost, holds the
+        drain until its session expired and someone read them), when it commits at all. Its quiet period
+        restarts when its assignment changes."""
+        with self._lock:
+            positions = dict(self.positions)
+            changes = self._assignment_changes
+            settled = self.group is None or (
+                self._assigned_once and not self._between_assignments and not self._unstarted)
+        if not settled:
+            return False, None
+        # The group's commits tell how far the group is only when its members commit (this one does).
+        by_commits = self.group is not None and self.commit_interval_s > 0
+        asked = sorted(set(self.partitions) | set(positions)) if by_commits else sorted(positions)
         try:
-            marks = self.adapter.watermarks(self.topic, sorted(self.positions), 10.0)
+            marks = self.adapter.watermarks(self.topic, asked, 10.0) if asked else {}
+            committed = self.adapter.committed(self.topic, asked, 10.0) if by_commits else {}
         except Exception as error:  # noqa: BLE001 - not known to be caught up; asked again later
             log("%s: watermarks: %r" % (self.process, error))
             return False, None
-        highs = {p: marks[p][1] for p in marks}
+        if by_commits:
+            # No commit: as good as one at the log start (an empty partition is caught up).
+            behind = {p: (committed.get(p), marks[p][1]) for p in asked
+                      if (marks[p][0] if committed.get(p) is None else committed[p]) < marks[p][1]}
+            if behind:
+                if behind != self._reported_behind:
+                    log("%s: the group's commits are behind (committed, high watermark): %s" % (self.process, behind))
+                self._reported_behind = behind
+                return False, None
+        highs = {p: marks[p][1] for p in marks if p in positions}
         # A position above the high watermark means the log lost records the consumer had (truncation; the
         # library's next fetch gets out of range, which is recorded, during the quiet period), or a broker whose
         # high watermark is wrong: either way waiting longer tells nothing more. Said on stderr.
-        above = {p: (self.positions[p], highs[p]) for p in highs if self.positions[p] > highs[p]}
+        above = {p: (positions[p], highs[p]) for p in highs if positions[p] > highs[p]}
         if above and above != self._reported_above:
             log("%s: position above the high watermark (position, high watermark): %s" % (self.process, above))
         self._reported_above = above
-        return all(self.positions[p] >= highs[p] for p in highs), highs
+        return all(positions[p] >= highs[p] for p in highs), (highs, changes)
 
     def run(self):
         self.history.start(self.process)
@@ -393,6 +594,10 @@ class ConsumerRun:
                     self._sleep(0.2)
                     items = []
                 self._deliver(items)
+                if self.leave_after_records and self.delivered >= self.leave_after_records:
+                    log("%s: delivered %d records: leaving without a drain" % (self.process, self.delivered))
+                    self.left_early = True
+                    break
                 now = self._monotonic()
                 if self.commit_interval_s > 0 and now - last_commit >= self.commit_interval_s:
                     self._commit()
@@ -425,11 +630,20 @@ class ConsumerRun:
                     break
             if self.commit_interval_s > 0:
                 self._commit()
+            leaving = None
+            if self.group is not None:
+                try:
+                    leaving = self.adapter.leaving_member()
+                except Exception as error:  # noqa: BLE001 - the leave is then not recorded
+                    log("%s: no member id: %r" % (self.process, error))
         except BaseException:
             self.history.crash(self.process)
             raise
         try:
+            # A group member's close() revokes its partitions (commit, revoke) and then leaves the group.
             self.adapter.close()
+            if leaving:
+                self.history.leave(self.process, self.group, leaving)
         finally:
             self.history.close(self.process)
         return self.delivered

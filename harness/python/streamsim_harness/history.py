@@ -146,9 +146,79 @@ class History:
         return self.record(process, "ok", "reset", topic=topic, partition=partition,
                            **{"from": from_offset, "to": to_offset, "reason": reason})
 
-    def commit(self, process, type_, topic, partition, offset):
-        """`type_`: invoke before the call, ok when stored, fail on a definite error, info when unknown."""
+    def commit(self, process, type_, topic, partition, offset, group=None, generation=None, error=None):
+        """`type_`: invoke before the call, ok when stored, fail on a definite error, info when unknown.
+        `group` and `generation`: a group member's commit (the generation the library sends, when it tells it);
+        `error`: why a `fail` or `info` commit failed."""
         _check_text("topic", topic)
         _check_offset("partition", partition)
         _check_offset("offset", offset)
-        return self.record(process, type_, "commit", topic=topic, partition=partition, offset=offset)
+        fields = {"topic": topic, "partition": partition, "offset": offset}
+        if group is not None:
+            _check_text("group", group)
+            fields["group"] = group
+        if generation is not None:
+            _check_generation(generation)
+            fields["generation"] = generation
+        if error is not None:
+            _check_text("error", error)
+            if type_ not in ("fail", "info"):
+                raise ValueError("only a fail or info commit has an error, not %r" % (type_,))
+            fields["error"] = error
+        return self.record(process, type_, "commit", **fields)
+
+    # Group membership (docs/history-format.md; the names agreed in group-spec: join, assignment, revoke,
+    # leave). `partitions` are (topic, partition) pairs.
+    def join(self, process, group, generation, member, leader, protocol=None):
+        """The member's JoinGroup was answered: it is `member` in generation `generation`."""
+        _check_text("group", group)
+        _check_generation(generation)
+        _check_text("member", member)
+        if not isinstance(leader, bool):
+            raise ValueError("leader must be a boolean, got %r" % (leader,))
+        fields = {"group": group, "generation": generation, "member": member, "leader": leader}
+        if protocol is not None:
+            _check_text("protocol", protocol)
+            fields["protocol"] = protocol
+        return self.record(process, "ok", "join", **fields)
+
+    def assignment(self, process, group, generation, member, partitions):
+        """The member's whole assignment in that generation (the SyncGroup answer)."""
+        _check_text("group", group)
+        _check_generation(generation)
+        _check_text("member", member)
+        return self.record(process, "ok", "assignment", group=group, generation=generation, member=member,
+                           partitions=_partitions(partitions))
+
+    def revoke(self, process, group, generation, partitions, lost=False):
+        """The member stopped reading these partitions (after committing them, unless `lost`)."""
+        _check_text("group", group)
+        if not isinstance(lost, bool):
+            raise ValueError("lost must be a boolean, got %r" % (lost,))
+        fields = {"group": group}
+        if generation is not None:
+            _check_generation(generation)
+            fields["generation"] = generation
+        fields["partitions"] = _partitions(partitions)
+        fields["lost"] = lost
+        return self.record(process, "ok", "revoke", **fields)
+
+    def leave(self, process, group, member):
+        """The member sent LeaveGroup: it left the group."""
+        _check_text("group", group)
+        _check_text("member", member)
+        return self.record(process, "ok", "leave", group=group, member=member)
+
+
+def _check_generation(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2 ** 32:
+        raise ValueError("generation must be an integer in 0..2^32, got %r" % (value,))
+
+
+def _partitions(partitions):
+    listed = []
+    for topic, partition in partitions:
+        _check_text("topic", topic)
+        _check_offset("partition", partition)
+        listed.append({"topic": topic, "partition": partition})
+    return listed

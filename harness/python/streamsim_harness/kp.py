@@ -3,8 +3,15 @@
 
 import kafka  # noqa: F401 - fails early, with a clear message, when missing
 
+import threading
+
 from . import errors
-from .driver import Delivered, PollError, Truncated, log
+from .driver import Delivered, Membership, PollError, Truncated, log
+
+# A group member's session: short enough that a member that vanished without LeaveGroup is replaced within
+# seconds (the coordinator's minimum is 6 s in streamsim as in Kafka); heartbeats every second.
+GROUP_SESSION_TIMEOUT_MS = 10000
+GROUP_HEARTBEAT_INTERVAL_MS = 1000
 
 
 def _split_bootstrap(bootstrap):
@@ -12,6 +19,15 @@ def _split_bootstrap(bootstrap):
 
 
 def _commit_outcome(error):
+    # A group commit the coordinator refused (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS) comes
+    # as CommitFailedError(the broker's error): name it by the broker's error. CommitFailedError with a message
+    # only was raised before anything was sent (the consumer is not in a stable group): not stored.
+    if type(error).__name__ == "CommitFailedError":
+        cause = error.args[0] if error.args else None
+        if isinstance(cause, BaseException):
+            error = cause
+        else:
+            return "commit_failed", "fail"
     name, _ = errors.kafka_python_error(error)
     # A broker's answer refusing the commit means it was not stored; no answer means unknown.
     if isinstance(getattr(type(error), "errno", None), int) and name not in ("request_timed_out", "network_error"):
@@ -73,7 +89,22 @@ class Producer:
 
 
 class Consumer:
-    def __init__(self, bootstrap, process, group_id=None, extra=None):
+    """Manual assignment (assign + seek), or with `subscribe()` a member of the group `group_id`: its rebalance
+    listener is an AsyncConsumerRebalanceListener, because kafka-python 3 runs the listener on its I/O thread,
+    where a blocking call (commit(), committed(), position()) raises. So:
+    - on_partitions_assigned pauses the new partitions and tells the driver; poll() then asks the driver where
+      they start (it reads the committed offsets and watermarks with the blocking calls, on the caller's thread),
+      seeks there and resumes them. The generation and member id come from the public group_metadata(); whether
+      this member leads the group from the coordinator's `_is_leader` attribute (private: without it no `join`
+      is recorded, the `assignment` still is).
+    - on_partitions_revoked commits what the driver says (what was delivered) by awaiting the coroutine that
+      backs the blocking commit() (`_coordinator._commit_offsets_sync_async`, private: the one kafka-python itself
+      awaits for its auto-commit before a rebalance; without it the public commit_async() future is awaited).
+      on_partitions_lost commits nothing.
+    kafka-python calls on_partitions_revoked before every rebalance (eager protocol: the default range and
+    round-robin assignors) and from close(), which then sends LeaveGroup."""
+
+    def __init__(self, bootstrap, process, group_id=None, extra=None, subscribe=False):
         from kafka import KafkaConsumer
 
         config = dict(
@@ -86,8 +117,93 @@ class Consumer:
             metadata_max_age_ms=5000,
             request_timeout_ms=10000,
         )
+        if subscribe:
+            config.update(session_timeout_ms=GROUP_SESSION_TIMEOUT_MS,
+                          heartbeat_interval_ms=GROUP_HEARTBEAT_INTERVAL_MS)
         config.update(extra or {})
         self._consumer = KafkaConsumer(**config)
+        self._topic = None
+        self._listener = None
+        self._lock = threading.Lock()
+        # Assigned partitions paused until the driver says where they start.
+        self._pending = set()
+
+    def subscribe(self, topic, listener):
+        self._topic = topic
+        self._listener = listener
+        self._consumer.subscribe([topic], listener=_rebalance_listener(self))
+
+    def _membership(self, partitions):
+        metadata = self._consumer.group_metadata()
+        generation = metadata.generation_id if isinstance(metadata.generation_id, int) and metadata.generation_id >= 0 else None
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        leader = getattr(coordinator, "_is_leader", None)
+        whole = sorted(tp.partition for tp in self._consumer.assignment() if tp.topic == self._topic)
+        return Membership(generation, metadata.member_id or None, leader if isinstance(leader, bool) else None,
+                          None, whole)
+
+    def _on_assigned(self, assigned):
+        """The listener's on_partitions_assigned (I/O thread): pause them until poll() starts them."""
+        tps = [tp for tp in assigned if tp.topic == self._topic]
+        if tps:
+            self._consumer.pause(*tps)
+        with self._lock:
+            self._pending.update(tp.partition for tp in tps)
+        self._listener.assigned(sorted(tp.partition for tp in tps), self._membership(tps))
+
+    async def _on_revoked(self, revoked, lost):
+        """The listener's on_partitions_revoked / on_partitions_lost (I/O thread): commit, then give them up."""
+        from kafka.structs import OffsetAndMetadata
+
+        partitions = sorted(tp.partition for tp in revoked if tp.topic == self._topic)
+        with self._lock:
+            self._pending.difference_update(partitions)
+        offsets = self._listener.revoking(partitions, lost)
+        error = None
+        if offsets:
+            commit = {self._tp(self._topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()}
+            coordinator = getattr(self._consumer, "_coordinator", None)
+            commit_sync = getattr(coordinator, "_commit_offsets_sync_async", None)
+            try:
+                if commit_sync is not None:
+                    await commit_sync(commit, timeout_ms=10000)
+                else:
+                    await self._consumer.commit_async(commit)
+            except Exception as failure:  # noqa: BLE001 - recorded by the driver
+                error = failure
+        self._listener.revoked(partitions, lost, offsets, error)
+
+    def _start_pending(self):
+        with self._lock:
+            pending = sorted(self._pending)
+        if not pending:
+            return
+        starts = self._listener.start_positions(pending)
+        for partition, offset in starts.items():
+            self._consumer.seek(self._tp(self._topic, partition), offset)
+        with self._lock:
+            self._pending.difference_update(pending)
+        self._consumer.resume(*[self._tp(self._topic, p) for p in pending])
+
+    def committed(self, topic, partitions, timeout_s):
+        found = {}
+        for partition in partitions:
+            offset = self._consumer.committed(self._tp(topic, partition), timeout_ms=int(timeout_s * 1000))
+            found[partition] = offset if isinstance(offset, int) and offset >= 0 else None
+        return found
+
+    def generation(self):
+        generation = self._consumer.group_metadata().generation_id
+        return generation if isinstance(generation, int) and generation >= 0 else None
+
+    def leaving_member(self):
+        """kafka-python's close() sends LeaveGroup when the consumer is a dynamic member that joined (and knows
+        its coordinator at that moment, which the harness cannot see)."""
+        metadata = self._consumer.group_metadata()
+        state = getattr(metadata.state, "name", str(metadata.state))
+        if metadata.member_id and metadata.group_instance_id is None and state != "UNJOINED":
+            return metadata.member_id
+        return None
 
     def _tp(self, topic, partition):
         from kafka import TopicPartition
@@ -121,10 +237,20 @@ class Consumer:
         self._consumer.seek(self._tp(topic, partition), offset)
 
     def poll(self, timeout_s):
-        from kafka.errors import OffsetOutOfRangeError
+        from kafka.errors import NoOffsetForPartitionError, OffsetOutOfRangeError
 
+        if self._listener is not None:
+            self._start_pending()
         try:
             batches = self._consumer.poll(timeout_ms=int(timeout_s * 1000))
+        except NoOffsetForPartitionError as error:
+            # Assigned partitions without a committed offset, paused until they are started: started below.
+            missing = error.args[0] if error.args and isinstance(error.args[0], (set, list, tuple)) else ()
+            with self._lock:
+                pending = set(self._pending)
+            if self._listener is None or not all(tp.partition in pending for tp in missing):
+                raise
+            batches = {}
         except OffsetOutOfRangeError as error:
             out_of_range = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
             return [PollError(tp.topic, tp.partition, offset, "offset_out_of_range")
@@ -143,6 +269,9 @@ class Consumer:
                     continue
                 items.append(Delivered(tp.topic, tp.partition, message.offset,
                                        message.value.decode("utf-8", errors="replace")))
+        if self._listener is not None:
+            # Partitions assigned during this poll are paused: no record of theirs is in `items`.
+            self._start_pending()
         return items
 
     def commit(self, topic, offsets):
@@ -155,3 +284,23 @@ class Consumer:
 
     def close(self):
         self._consumer.close(autocommit=False)
+
+
+def _rebalance_listener(adapter):
+    try:
+        from kafka import AsyncConsumerRebalanceListener
+    except ImportError:
+        raise RuntimeError("this kafka-python has no AsyncConsumerRebalanceListener: the harness's group consumer "
+                           "needs kafka-python 3 (run scripts/setup-python.sh)")
+
+    class Listener(AsyncConsumerRebalanceListener):
+        async def on_partitions_revoked(self, revoked):
+            await adapter._on_revoked(revoked, False)
+
+        async def on_partitions_assigned(self, assigned):
+            adapter._on_assigned(assigned)
+
+        async def on_partitions_lost(self, lost):
+            await adapter._on_revoked(lost, True)
+
+    return Listener()

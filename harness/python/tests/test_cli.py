@@ -26,6 +26,15 @@ class CliTest(unittest.TestCase):
             (["run", "--bootstrap", "127.0.0.1:9092", "--topic", "t", "--library", "confluent-kafka",
               "--output", "h", "--rate", "fast"], "--rate: not a number: 'fast'"),
             (["frobnicate"], "invalid choice: 'frobnicate'"),
+            (["consume", "--bootstrap", "127.0.0.1:9092", "--topic", "t", "--library", "kafka-python",
+              "--output", "h", "--subscribe"], "--subscribe needs --group-id"),
+            (["consume", "--bootstrap", "127.0.0.1:9092", "--topic", "t", "--library", "kafka-python",
+              "--output", "h", "--group-id", "g", "--leave-after-records", "5"], "--leave-after-records needs --subscribe"),
+            (["run", "--bootstrap", "127.0.0.1:9092", "--topic", "t", "--library", "kafka-python",
+              "--output", "h", "--group-id", "g", "--subscribe", "--leave-after-records", "-1"],
+             "--leave-after-records: must be >= 0"),
+            (["offsets", "--bootstrap", "127.0.0.1:9092", "--topic", "t", "--library", "kafka-python"],
+             "--group-id"),
         ]
         for args, message in cases:
             with self.subTest(args=args):

@@ -6,7 +6,7 @@ import threading
 import unittest
 
 from streamsim_harness import driver
-from streamsim_harness.driver import ConsumerRun, Delivered, PollError, ProducerRun, Truncated
+from streamsim_harness.driver import ConsumerRun, Delivered, Membership, PollError, ProducerRun, Truncated
 from streamsim_harness.history import History
 
 
@@ -404,6 +404,214 @@ class ConsumerRunTest(unittest.TestCase):
             with open(path, "a") as file:
                 file.write('lt":"heal"}\n')
             self.assertEqual(driver.heal_seen(path, offset)[0], True)
+
+
+class FakeGroup:
+    """What a group coordinator keeps: the committed offsets and the generation."""
+
+    def __init__(self, committed=None):
+        self.committed = dict(committed or {})
+        self.generation = 0
+
+
+class RefusedCommit(Exception):
+    pass
+
+
+class FakeGroupConsumer(FakeConsumer):
+    """A member of `group`, the eager protocol: `rebalances` maps a poll call number to (the partitions it is
+    assigned from then on, whether its membership was lost first). Each rebalance revokes what it had (the
+    listener commits, unless lost) and assigns the new partitions at the offsets the listener starts them at,
+    as kp.py and ck.py do. close() revokes, then leaves."""
+
+    def __init__(self, logs, group, rebalances, member="m-1", leader=True, know_generation=True, **options):
+        super().__init__(logs, **options)
+        self.group = group
+        self.rebalances = rebalances
+        self.member = member
+        self.leader = leader
+        self.know_generation = know_generation
+        self.listener = None
+        self.subscribed = None
+
+    def subscribe(self, topic, listener):
+        self.subscribed = topic
+        self.listener = listener
+
+    def _revoke(self, lost):
+        partitions = sorted(self.position)
+        offsets = self.listener.revoking(partitions, lost)
+        error = None
+        if offsets:
+            try:
+                self.commit("t", offsets)
+            except Exception as failure:  # noqa: BLE001
+                error = failure
+        self.listener.revoked(partitions, lost, offsets, error)
+        self.position = {}
+
+    def poll(self, timeout_s):
+        if self.polls + 1 in self.rebalances:
+            self.polls += 1
+            partitions, lost = self.rebalances[self.polls]
+            self._revoke(lost)
+            self.group.generation += 1
+            generation = self.group.generation if self.know_generation else None
+            self.listener.assigned(partitions, Membership(generation, self.member, self.leader, "range", partitions))
+            self.position = dict(self.listener.start_positions(partitions))
+            return []
+        return super().poll(timeout_s)
+
+    def commit(self, topic, offsets):
+        super().commit(topic, offsets)
+        self.group.committed.update(offsets)
+
+    def commit_error_outcome(self, error):
+        if isinstance(error, RefusedCommit):
+            return "illegal_generation", "fail"
+        return super().commit_error_outcome(error)
+
+    def committed(self, topic, partitions, timeout_s):
+        return {p: self.group.committed.get(p) for p in partitions}
+
+    def generation(self):
+        return self.group.generation if self.know_generation and self.group.generation else None
+
+    def leaving_member(self):
+        return self.member
+
+    def close(self):
+        self._revoke(False)
+        super().close()
+
+
+def shape(event):
+    return {k: v for k, v in event.items() if k not in ("time", "process", "records")}
+
+
+class GroupConsumerRunTest(unittest.TestCase):
+    def test_a_member_records_its_membership_starts_at_the_commits_and_leaves_on_close(self):
+        group = FakeGroup({0: 1})
+        adapter = FakeGroupConsumer({0: ["a", "b", "c"], 1: ["d"]}, group, {1: ([0, 1], False)})
+        run, history = run_consumer(adapter, group="g", commit_interval_s=0.05)
+        self.assertEqual(adapter.subscribed, "t")
+        self.assertTrue(run.drained)
+        self.assertEqual([shape(e) for e in history[:4]], [
+            {"type": "ok", "f": "start"},
+            {"type": "ok", "f": "join", "group": "g", "generation": 1, "member": "m-1", "leader": True,
+             "protocol": "range"},
+            {"type": "ok", "f": "assignment", "group": "g", "generation": 1, "member": "m-1",
+             "partitions": [{"topic": "t", "partition": 0}, {"topic": "t", "partition": 1}]},
+            # Partition 0 from the group's commit, partition 1 (no commit) from its log start.
+            {"type": "ok", "f": "assign", "partitions": [{"topic": "t", "partition": 0, "offset": 1},
+                                                         {"topic": "t", "partition": 1, "offset": 0}]},
+        ])
+        read = [(r["partition"], r["offset"]) for e in history if e["f"] == "poll" for r in e["records"]]
+        self.assertEqual(read, [(0, 1), (0, 2), (1, 0)])
+        commits = [e for e in history if e["f"] == "commit"]
+        self.assertTrue(commits)
+        self.assertTrue(all(e["group"] == "g" and e["generation"] == 1 for e in commits))
+        self.assertEqual(group.committed, {0: 3, 1: 1})
+        self.assertEqual([shape(e) for e in history[-3:]], [
+            {"type": "ok", "f": "revoke", "group": "g", "generation": 1,
+             "partitions": [{"topic": "t", "partition": 0}, {"topic": "t", "partition": 1}], "lost": False},
+            {"type": "ok", "f": "leave", "group": "g", "member": "m-1"},
+            {"type": "ok", "f": "close"},
+        ])
+
+    def test_a_revoke_commits_what_was_delivered_before_it_is_recorded(self):
+        group = FakeGroup()
+        # Assigned both, then only partition 1 (another member takes partition 0, reads it and commits).
+        adapter = FakeGroupConsumer({0: ["a", "b", "c"], 1: ["d", "e"]}, group,
+                                    {1: ([0, 1], False), 3: ([1], False)}, batch=2)
+        original_poll = adapter.poll
+
+        def poll(timeout_s):
+            if adapter.polls == 8:
+                group.committed[0] = 3  # the other member caught up
+            return original_poll(timeout_s)
+
+        adapter.poll = poll
+        run, history = run_consumer(adapter, group="g", commit_interval_s=0.5)
+        self.assertTrue(run.drained)
+        shapes = [(e["type"], e["f"]) for e in history]
+        revoke = shapes.index(("ok", "revoke"))
+        # Poll 2 delivered a, b of partition 0: committed (2) and partition 1 at its start (0), then the revoke.
+        self.assertEqual(shapes[revoke - 4:revoke + 1], [("invoke", "commit"), ("invoke", "commit"), ("ok", "commit"),
+                                                         ("ok", "commit"), ("ok", "revoke")])
+        self.assertEqual([(e["partition"], e["offset"]) for e in history[revoke - 4:revoke - 2]], [(0, 2), (1, 0)])
+        self.assertEqual(history[revoke]["generation"], 1)
+        self.assertEqual(shape(history[revoke + 2]), {
+            "type": "ok", "f": "assignment", "group": "g", "generation": 2, "member": "m-1",
+            "partitions": [{"topic": "t", "partition": 1}]})
+        self.assertEqual(history[revoke + 3]["partitions"], [{"topic": "t", "partition": 1, "offset": 0}])
+        read = [(r["partition"], r["offset"]) for e in history if e["f"] == "poll" for r in e["records"]]
+        self.assertEqual(read, [(0, 0), (0, 1), (1, 0), (1, 1)])
+
+    def test_the_drain_waits_for_the_groups_commits_of_partitions_others_own(self):
+        group = FakeGroup()
+        adapter = FakeGroupConsumer({0: ["a"], 1: ["b"]}, group, {1: ([1], False)})
+        run, history = run_consumer(adapter, group="g", commit_interval_s=0.05, drain_timeout_s=3.0)
+        # Partition 0 is nobody's here and never committed: the group is not caught up.
+        self.assertFalse(run.drained)
+        self.assertEqual(group.committed, {1: 1})
+        self.assertEqual(history[-1]["f"], "close")
+
+    def test_a_lost_membership_commits_nothing_and_reads_again_from_the_groups_commit(self):
+        group = FakeGroup()
+        adapter = FakeGroupConsumer({0: ["a", "b", "c"]}, group, {1: ([0], False), 3: ([0], True)},
+                                    batch=2)
+        run, history = run_consumer(adapter, group="g", commit_interval_s=0)
+        self.assertTrue(run.drained)
+        shapes = [(e["type"], e["f"]) for e in history]
+        revoke = shapes.index(("ok", "revoke"))
+        self.assertEqual(shapes[revoke - 1], ("ok", "poll"))
+        self.assertEqual(history[revoke]["lost"], True)
+        self.assertEqual(history[revoke]["generation"], 1)
+        # Nothing was committed: generation 2 starts partition 0 at its log start again.
+        self.assertEqual(history[revoke + 3]["partitions"], [{"topic": "t", "partition": 0, "offset": 0}])
+        read = [(r["partition"], r["offset"]) for e in history if e["f"] == "poll" for r in e["records"]]
+        self.assertEqual(read, [(0, 0), (0, 1), (0, 0), (0, 1), (0, 2)])
+
+    def test_leave_after_records_commits_closes_and_leaves_without_a_drain(self):
+        group = FakeGroup()
+        adapter = FakeGroupConsumer({0: ["a", "b", "c", "d"]}, group, {1: ([0], False)}, batch=2)
+        run, history = run_consumer(adapter, group="g", commit_interval_s=100.0, leave_after_records=2,
+                                    heal_file="/nonexistent/cluster.jsonl")
+        self.assertTrue(run.left_early)
+        self.assertFalse(run.drained)
+        self.assertEqual(run.delivered, 2)
+        self.assertEqual(group.committed, {0: 2})
+        self.assertEqual([(e["type"], e["f"]) for e in history[-6:]], [
+            ("ok", "poll"), ("invoke", "commit"), ("ok", "commit"), ("ok", "revoke"), ("ok", "leave"), ("ok", "close")])
+
+    def test_a_refused_commit_on_revoke_is_recorded_with_its_error_and_the_revoke_still_is(self):
+        adapter = FakeGroupConsumer({0: ["a"]}, FakeGroup(), {1: ([0], False), 3: ([0], False)}, batch=1,
+                                    commit_error=RefusedCommit())
+        _, history = run_consumer(adapter, group="g", commit_interval_s=0, drain_timeout_s=1.0)
+        failed = [e for e in history if e["f"] == "commit" and e["type"] != "invoke"]
+        self.assertTrue(failed)
+        self.assertTrue(all(e["type"] == "fail" and e["error"] == "illegal_generation" for e in failed))
+        shapes = [(e["type"], e["f"]) for e in history]
+        self.assertEqual(shapes[shapes.index(("fail", "commit")) + 1], ("ok", "revoke"))
+
+    def test_a_library_that_does_not_tell_the_generation_records_no_join_nor_assignment(self):
+        adapter = FakeGroupConsumer({0: ["a"]}, FakeGroup(), {1: ([0], False)}, know_generation=False)
+        run, history = run_consumer(adapter, group="g", commit_interval_s=0.05)
+        self.assertTrue(run.drained)
+        fs = [e["f"] for e in history]
+        self.assertNotIn("join", fs)
+        self.assertNotIn("assignment", fs)
+        self.assertIn("assign", fs)
+        self.assertTrue(all("generation" not in e for e in history if e["f"] in ("commit", "revoke")))
+        self.assertTrue(all(e["group"] == "g" for e in history if e["f"] == "commit"))
+
+    def test_manual_assignment_commits_carry_no_group(self):
+        adapter = FakeConsumer({0: ["a"]})
+        _, history = run_consumer(adapter, commit_interval_s=0.05)
+        commits = [e for e in history if e["f"] == "commit"]
+        self.assertTrue(commits)
+        self.assertTrue(all("group" not in e and "generation" not in e for e in commits))
 
 
 if __name__ == "__main__":

@@ -111,6 +111,58 @@ class HistoryTest(unittest.TestCase):
         times = [event["time"] for event in events]
         self.assertEqual(times, sorted(times))
 
+    def test_group_events_have_the_agreed_shape(self):
+        out = io.StringIO()
+        history = History(out, clock=Clock(range(1, 100)))
+        history.join("c", "g", 3, "m-1", True, "range")
+        history.join("c", "g", 4, "m-1", False)
+        history.assignment("c", "g", 3, "m-1", [("t", 0), ("t", 2)])
+        history.commit("c", "invoke", "t", 0, 7, group="g", generation=3)
+        history.commit("c", "fail", "t", 0, 7, group="g", generation=3, error="illegal_generation")
+        history.commit("c", "info", "t", 0, 7, error="request_timed_out")
+        history.revoke("c", "g", 3, [("t", 0)])
+        history.revoke("c", "g", 3, [("t", 2)], lost=True)
+        history.revoke("c", "g", None, [("t", 2)])
+        history.leave("c", "g", "m-1")
+        self.assertEqual([{k: v for k, v in event.items() if k not in ("time", "process")} for event in lines(out)], [
+            {"type": "ok", "f": "join", "group": "g", "generation": 3, "member": "m-1", "leader": True,
+             "protocol": "range"},
+            {"type": "ok", "f": "join", "group": "g", "generation": 4, "member": "m-1", "leader": False},
+            {"type": "ok", "f": "assignment", "group": "g", "generation": 3, "member": "m-1",
+             "partitions": [{"topic": "t", "partition": 0}, {"topic": "t", "partition": 2}]},
+            {"type": "invoke", "f": "commit", "topic": "t", "partition": 0, "offset": 7, "group": "g",
+             "generation": 3},
+            {"type": "fail", "f": "commit", "topic": "t", "partition": 0, "offset": 7, "group": "g",
+             "generation": 3, "error": "illegal_generation"},
+            {"type": "info", "f": "commit", "topic": "t", "partition": 0, "offset": 7, "error": "request_timed_out"},
+            {"type": "ok", "f": "revoke", "group": "g", "generation": 3, "partitions": [{"topic": "t", "partition": 0}],
+             "lost": False},
+            {"type": "ok", "f": "revoke", "group": "g", "generation": 3, "partitions": [{"topic": "t", "partition": 2}],
+             "lost": True},
+            # A library that does not tell the generation: left out.
+            {"type": "ok", "f": "revoke", "group": "g", "partitions": [{"topic": "t", "partition": 2}], "lost": False},
+            {"type": "ok", "f": "leave", "group": "g", "member": "m-1"},
+        ])
+
+    def test_bad_group_fields_are_refused_before_writing(self):
+        out = io.StringIO()
+        history = History(out, clock=Clock(range(10)))
+        with self.assertRaisesRegex(ValueError, "generation must be"):
+            history.join("c", "g", -1, "m", True)
+        with self.assertRaisesRegex(ValueError, "generation must be"):
+            history.commit("c", "ok", "t", 0, 1, group="g", generation=2 ** 32)
+        with self.assertRaisesRegex(ValueError, "leader must be a boolean"):
+            history.join("c", "g", 1, "m", 1)
+        with self.assertRaisesRegex(ValueError, "only a fail or info commit has an error"):
+            history.commit("c", "ok", "t", 0, 1, error="x")
+        with self.assertRaisesRegex(ValueError, "lost must be a boolean"):
+            history.revoke("c", "g", 1, [("t", 0)], lost=None)
+        with self.assertRaisesRegex(ValueError, "partition must be an integer"):
+            history.assignment("c", "g", 1, "m", [("t", -1)])
+        with self.assertRaisesRegex(ValueError, "member must be a string"):
+            history.leave("c", "g", None)
+        self.assertEqual(out.getvalue(), "")
+
     def test_non_ascii_values_stay_utf8(self):
         out = io.StringIO()
         History(out, clock=Clock([1])).send_invoke("p", "tópico", None, "välue")
