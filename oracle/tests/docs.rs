@@ -147,3 +147,24 @@ fn the_consumer_group_example_is_valid_and_its_variations_are_what_the_text_says
         }
     }
 }
+
+#[test]
+fn the_anomaly_table_names_every_kind_in_order() {
+    let guide = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/history-format.md"
+    ))
+    .unwrap();
+    let table = &guide[guide.find("| anomaly | in plain words |").unwrap()..];
+    let names: Vec<String> = table
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with("| `"))
+        .map(|line| line[3..3 + line[3..].find('`').unwrap()].to_string())
+        .collect();
+    let kinds: Vec<String> = AnomalyKind::ALL
+        .iter()
+        .map(|kind| kind.as_str().to_string())
+        .collect();
+    assert_eq!(names, kinds);
+}
