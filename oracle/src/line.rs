@@ -875,11 +875,13 @@ mod tests {
             group: t(),
             member: t(),
         });
-        ops.push(Op::OffsetsExpired {
-            group: t(),
-            partitions: partitions(),
-            retention_ms: opt(present, u64::MAX),
-        });
+        for retention_ms in [None, Some(0), Some(u64::MAX)] {
+            ops.push(Op::OffsetsExpired {
+                group: t(),
+                partitions: partitions(),
+                retention_ms,
+            });
+        }
         ops
     }
 

@@ -567,6 +567,7 @@ impl Model {
             Op::OffsetsExpired {
                 group: text(GROUP),
                 partitions: expired.into(),
+                retention_ms: None,
             },
         );
         if bugged {

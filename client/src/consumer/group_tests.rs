@@ -175,9 +175,10 @@ impl Member {
         self.absorb();
     }
 
+    /// Answers the latest heartbeat (one may still be out from the sync phase: it goes unanswered).
     fn heartbeat(&mut self, result: Result<(), ErrorCode>) {
         self.tick(100);
-        let heartbeat = self.one("heartbeat_group");
+        let heartbeat = self.wire.take("heartbeat_group").pop().expect("a heartbeat");
         self.answer(
             &heartbeat,
             Response::HeartbeatGroup(HeartbeatGroupResponse { result }),
