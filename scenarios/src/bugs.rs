@@ -366,7 +366,7 @@ pub const CATALOG: &[BugInfo] = &[
                   loses its offset and its next owner starts over by the reset policy",
         source: "KAFKA-13636 (fixed by apache/kafka PR #11742, Kafka 3.2)",
         scenario: "group-rebalance",
-        anomalies: &["offsets-expired-early", "duplicate-delivery"],
+        anomalies: &["offsets-expired-early"],
         overrides: &[Override::OffsetExpiry(OffsetExpiryPolicy::CommitTimestamp)],
     },
     BugInfo {
