@@ -333,6 +333,55 @@ mod tests {
                 generation: None,
                 error: None,
             },
+            Op::Commit {
+                phase: CommitPhase::Fail,
+                topic: "t".into(),
+                partition: 0,
+                offset: 8,
+                group: Some("g".into()),
+                generation: Some(3),
+                error: Some("illegal_generation".into()),
+            },
+            Op::Join {
+                group: "g".into(),
+                generation: 3,
+                member: "consumer-0-1-1".into(),
+                leader: true,
+                protocol: Some("range".into()),
+            },
+            Op::Assignment {
+                group: "g".into(),
+                generation: 3,
+                member: "consumer-0-1-1".into(),
+                partitions: vec![GroupPartition {
+                    topic: "t".into(),
+                    partition: 0,
+                }]
+                .into(),
+            },
+            Op::Revoke {
+                group: "g".into(),
+                generation: 3,
+                partitions: vec![GroupPartition {
+                    topic: "t".into(),
+                    partition: 0,
+                }]
+                .into(),
+                lost: true,
+            },
+            Op::Leave {
+                group: "g".into(),
+                member: "consumer-0-1-1".into(),
+            },
+            Op::OffsetsExpired {
+                group: "g".into(),
+                partitions: vec![GroupPartition {
+                    topic: "t".into(),
+                    partition: 1,
+                }]
+                .into(),
+                retention_ms: Some(5_000),
+            },
             Op::Assign {
                 partitions: vec![AssignedPartition::new("t", 0, 0)].into(),
             },

@@ -113,7 +113,7 @@ pub const NAMED: &[NamedScenario] = &[
         summary: "three members of one consumer group (range or cooperative-sticky, sometimes \
                   static) leave and come back, crash mid-rebalance, pause past their session \
                   timeout, while the topic grows and the coordinator restarts",
-        after: "librdkafka #2782, KAFKA-13636, KIP-345, KIP-429",
+        after: "librdkafka #2782, KAFKA-13636, KAFKA-12984, KIP-345, KIP-429",
         defining_marks: &[coverage::GROUP_REBALANCED, coverage::PARTITIONS_REVOKED],
         build: group_rebalance,
     },
