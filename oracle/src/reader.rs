@@ -639,53 +639,61 @@ impl<'a> Decoder<'_, 'a> {
         }
     }
 
+    /// Decodes each element of the array field `array` (`records` or `partitions`) with `decode`, which gets
+    /// the element's fields, a way to name one of them (`records[3].offset`) and the error context.
+    #[inline]
+    fn each_element<T>(
+        &self,
+        array: &'static str,
+        field: Option<&ArrayField<'a>>,
+        operation: &dyn Fn() -> String,
+        decode: impl Fn(
+            &ElementFields<'a>,
+            &dyn Fn(&'static str) -> FieldPath,
+            &dyn Fn() -> String,
+        ) -> Result<T, Box<HistoryError>>,
+    ) -> Result<Vec<T>, Box<HistoryError>> {
+        let elements = self.elements(array, field, operation)?;
+        let mut decoded = Vec::with_capacity(elements.len());
+        for (index, element) in elements.iter().enumerate() {
+            let fields = self.element_fields(array, index, element)?;
+            let path = |name: &'static str| FieldPath { array, index, name };
+            let context = || format!("{array}[{index}] of {}", operation());
+            decoded.push(decode(fields, &path, &context)?);
+        }
+        Ok(decoded)
+    }
+
     #[inline]
     fn records(
         &self,
         operation: &dyn Fn() -> String,
     ) -> Result<Vec<Record<'a>>, Box<HistoryError>> {
-        let elements = self.elements("records", self.fields.records.as_ref(), operation)?;
-        let mut records = Vec::with_capacity(elements.len());
-        for (index, element) in elements.iter().enumerate() {
-            let fields = self.element_fields("records", index, element)?;
-            let path = |name: &'static str| FieldPath {
-                array: "records",
-                index,
-                name,
-            };
-            let context = || format!("records[{index}] of {}", operation());
-            records.push(Record {
-                topic: self.required_str(path("topic"), fields.topic, &context)?,
-                partition: self.required_u32(path("partition"), fields.partition, &context)?,
-                offset: self.required_u64(path("offset"), fields.offset, &context)?,
-                value: self.required_str(path("value"), fields.value, &context)?,
-            });
-        }
-        Ok(records)
+        let field = self.fields.records.as_ref();
+        self.each_element("records", field, operation, |fields, path, context| {
+            Ok(Record {
+                topic: self.required_str(path("topic"), fields.topic, context)?,
+                partition: self.required_u32(path("partition"), fields.partition, context)?,
+                offset: self.required_u64(path("offset"), fields.offset, context)?,
+                value: self.required_str(path("value"), fields.value, context)?,
+            })
+        })
     }
 
+    /// `partitions` of `assign`: `topic`, `partition` and `offset` of each.
     #[inline]
     fn assignments(
         &self,
         operation: &dyn Fn() -> String,
     ) -> Result<Vec<TopicPartitionOffset<'a>>, Box<HistoryError>> {
-        let elements = self.elements("partitions", self.fields.partitions.as_ref(), operation)?;
-        let mut assignments = Vec::with_capacity(elements.len());
-        for (index, element) in elements.iter().enumerate() {
-            let fields = self.element_fields("partitions", index, element)?;
-            let path = |name: &'static str| FieldPath {
-                array: "partitions",
-                index,
-                name,
-            };
-            let context = || format!("partitions[{index}] of {}", operation());
-            assignments.push(TopicPartitionOffset {
-                topic: self.required_str(path("topic"), fields.topic, &context)?,
-                partition: self.required_u32(path("partition"), fields.partition, &context)?,
-                offset: self.required_u64(path("offset"), fields.offset, &context)?,
-            });
-        }
-        Ok(assignments)
+        let field = self.fields.partitions.as_ref();
+        self.each_element("partitions", field, operation, |fields, path, context| {
+            Ok(TopicPartitionOffset {
+                topic: self.required_str(path("topic"), fields.topic, context)?,
+                partition: self.required_u32(path("partition"), fields.partition, context)?,
+                offset: self.required_u64(path("offset"), fields.offset, context)?,
+            })
+        })
     }
 
     /// `partitions` of `assignment`, `revoke` and `offsets_expired`: `topic` and `partition` of each.
@@ -693,22 +701,13 @@ impl<'a> Decoder<'_, 'a> {
         &self,
         operation: &dyn Fn() -> String,
     ) -> Result<Vec<TopicPartition<'a>>, Box<HistoryError>> {
-        let elements = self.elements("partitions", self.fields.partitions.as_ref(), operation)?;
-        let mut partitions = Vec::with_capacity(elements.len());
-        for (index, element) in elements.iter().enumerate() {
-            let fields = self.element_fields("partitions", index, element)?;
-            let path = |name: &'static str| FieldPath {
-                array: "partitions",
-                index,
-                name,
-            };
-            let context = || format!("partitions[{index}] of {}", operation());
-            partitions.push(TopicPartition {
-                topic: self.required_str(path("topic"), fields.topic, &context)?,
-                partition: self.required_u32(path("partition"), fields.partition, &context)?,
-            });
-        }
-        Ok(partitions)
+        let field = self.fields.partitions.as_ref();
+        self.each_element("partitions", field, operation, |fields, path, context| {
+            Ok(TopicPartition {
+                topic: self.required_str(path("topic"), fields.topic, context)?,
+                partition: self.required_u32(path("partition"), fields.partition, context)?,
+            })
+        })
     }
 
     #[inline(always)]
