@@ -11,7 +11,7 @@ bin=target/release/streamsim
 out=$(mktemp -d)
 echo "| scenario | seeds | failing | defining coverage reached |"
 echo "|---|---|---|---|"
-for scenario in smoke retention-eviction offset-commit partition-growth pid-loss follower-truncation swarm; do
+for scenario in smoke retention-eviction offset-commit partition-growth pid-loss follower-truncation leader-failover wiped-replica group-rebalance swarm; do
   CI=1 "$bin" fuzz --scenario "$scenario" --seeds "$correct_seeds" --json > "$out/$scenario.json" 2>/dev/null || true
   python3 - "$out/$scenario.json" <<'PY'
 import json, sys
