@@ -372,25 +372,56 @@ impl<S: Storage + Clone> BrokerCore<S> {
 
     /// A view of every replica, for status displays and tests.
     pub fn replica_status(&self) -> Vec<ReplicaStatus> {
-        self.replicas
-            .values()
-            .map(|replica| ReplicaStatus {
-                partition: replica.partition.clone(),
-                leader: replica.is_leader(),
-                leader_epoch: replica.leader_epoch,
-                log_start_offset: replica.log.log_start_offset(),
-                high_watermark: replica.high_watermark,
-                log_end_offset: replica.log.log_end_offset(),
-                isr: match &replica.role {
-                    Role::Leader(leader) => leader.isr.clone(),
-                    Role::Follower(_) => Vec::new(),
-                },
-                replicas: match &replica.role {
-                    Role::Leader(leader) => leader.replicas.clone(),
-                    Role::Follower(_) => Vec::new(),
-                },
-            })
-            .collect()
+        let mut status = Vec::new();
+        self.write_replica_status(&mut status);
+        status
+    }
+
+    /// [`BrokerCore::replica_status`] written over `out`, reusing its allocations: a shell publishes
+    /// it after every tick, and the replicas rarely change (no partition name is copied again).
+    pub fn write_replica_status(&self, out: &mut Vec<ReplicaStatus>) {
+        out.truncate(self.replicas.len());
+        for (index, replica) in self.replicas.values().enumerate() {
+            let (isr, replicas): (&[BrokerId], &[BrokerId]) = match &replica.role {
+                Role::Leader(leader) => (&leader.isr, &leader.replicas),
+                Role::Follower(_) => (&[], &[]),
+            };
+            if index == out.len() {
+                out.push(ReplicaStatus {
+                    partition: replica.partition.clone(),
+                    leader: false,
+                    leader_epoch: 0,
+                    log_start_offset: 0,
+                    high_watermark: 0,
+                    log_end_offset: 0,
+                    isr: Vec::new(),
+                    replicas: Vec::new(),
+                });
+            }
+            // Every field, so that a new one cannot be forgotten here.
+            let ReplicaStatus {
+                partition,
+                leader,
+                leader_epoch,
+                log_start_offset,
+                high_watermark,
+                log_end_offset,
+                isr: isr_out,
+                replicas: replicas_out,
+            } = &mut out[index];
+            if *partition != replica.partition {
+                *partition = replica.partition.clone();
+            }
+            *leader = replica.is_leader();
+            *leader_epoch = replica.leader_epoch;
+            *log_start_offset = replica.log.log_start_offset();
+            *high_watermark = replica.high_watermark;
+            *log_end_offset = replica.log.log_end_offset();
+            isr_out.clear();
+            isr_out.extend_from_slice(isr);
+            replicas_out.clear();
+            replicas_out.extend_from_slice(replicas);
+        }
     }
 
     fn correlation_id(&mut self) -> u64 {

@@ -272,11 +272,9 @@ impl Host<BrokerCore<Disk>> for BrokerHost {
 
     fn after_tick(&mut self, core: &BrokerCore<Disk>) {
         let mut status = self.shell.status.lock().unwrap_or_else(|p| p.into_inner());
-        *status = BrokerStatus {
-            incarnation: self.incarnation,
-            metadata_version: core.metadata().version,
-            replicas: core.replica_status(),
-        };
+        status.incarnation = self.incarnation;
+        status.metadata_version = core.metadata().version;
+        core.write_replica_status(&mut status.replicas);
     }
 
     fn commands(&mut self) -> Vec<AdminCommand> {
