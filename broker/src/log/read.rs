@@ -295,7 +295,8 @@ const READ_CHUNK_BYTES: u64 = 8 * 1024;
 /// batch inside it (a read per batch costs a file lookup and an allocation each).
 struct Window {
     start: u64,
-    bytes: Vec<u8>,
+    /// The chunk read last; batches served from it share it (no copy).
+    bytes: bytes::Bytes,
 }
 
 impl Window {
@@ -309,18 +310,44 @@ impl Window {
         len: u64,
         size_bytes: u64,
     ) -> Result<&[u8], StorageError> {
+        let (from, to) = self.locate(storage, file, position, len, size_bytes)?;
+        Ok(&self.bytes[from..to])
+    }
+
+    /// [`Window::get`] as a shared slice of the chunk (what a read serves: no copy).
+    fn get_shared(
+        &mut self,
+        storage: &impl Storage,
+        file: &str,
+        position: u64,
+        len: u64,
+        size_bytes: u64,
+    ) -> Result<bytes::Bytes, StorageError> {
+        let (from, to) = self.locate(storage, file, position, len, size_bytes)?;
+        Ok(self.bytes.slice(from..to))
+    }
+
+    /// Reads a new chunk if needed; the range of `len` bytes at `position` in it.
+    fn locate(
+        &mut self,
+        storage: &impl Storage,
+        file: &str,
+        position: u64,
+        len: u64,
+        size_bytes: u64,
+    ) -> Result<(usize, usize), StorageError> {
         let end = self.start + self.bytes.len() as u64;
         if position < self.start || position + len > end {
             let want = len
                 .max(READ_CHUNK_BYTES)
                 .min(size_bytes.saturating_sub(position))
                 .max(len);
-            self.bytes = storage.read(file, position, want as usize)?;
+            self.bytes = storage.read(file, position, want as usize)?.into();
             self.start = position;
         }
         let from = (position - self.start) as usize;
         let to = (from + len as usize).min(self.bytes.len());
-        Ok(&self.bytes[from.min(to)..to])
+        Ok((from.min(to), to))
     }
 }
 
@@ -340,7 +367,7 @@ fn read_batches(
     let mut position = target.position;
     let mut window = Window {
         start: position,
-        bytes: Vec::new(),
+        bytes: bytes::Bytes::new(),
     };
     let file = target.log_file.as_str();
     while position < size_bytes {
@@ -376,13 +403,13 @@ fn read_batches(
         {
             break;
         }
-        let bytes = window.get(storage, file, position, batch_bytes, size_bytes)?;
-        // The CRC is checked (cheap), the records are not decoded: the bytes are served as stored.
-        let header = verify_bytes(bytes).map_err(|error| ReadFailure::Corrupt {
+        let bytes = window.get_shared(storage, file, position, batch_bytes, size_bytes)?;
+        // The CRC is checked (cheap), the records are not decoded: the bytes are served as stored
+        // (a slice of the chunk read, not a copy).
+        let header = verify_bytes(&bytes).map_err(|error| ReadFailure::Corrupt {
             position,
             reason: error.to_string(),
         })?;
-        let bytes = bytes::Bytes::copy_from_slice(bytes);
         bytes_read += batch_bytes;
         position += batch_bytes;
         batches.push(StoredBatch { header, bytes });
