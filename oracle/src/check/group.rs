@@ -244,8 +244,8 @@ impl OwnershipEnd {
 impl Checker {
     /// `join` ok of `process`: member `member` of `group` in `generation`, its leader or not.
     ///
-    /// A group *starts over* when its coordinator forgets it (streamsim's coordinator keeps membership in
-    /// memory only; Kafka deletes an empty group whose offsets all expired): the new group counts
+    /// A group *starts over* when its coordinator forgets it (Kafka deletes an empty group whose offsets all
+    /// expired; a coordinator that fails over loses what it had not stored): the new group counts
     /// generations from the start again, with members of new ids. Seen as a `join` ok of a member id new to
     /// the group with a generation below the highest one seen, or of a second leader of one generation.
     /// Either may also be a late answer or a static leader replaced (KIP-345): then the checker only
