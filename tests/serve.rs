@@ -29,7 +29,9 @@ fn unix_ns() -> u64 {
 /// A base port with `count` free ports from it (checked by binding them; tests of this file
 /// each take their own range, and other processes rarely take ports in the middle).
 fn free_ports(count: u16, salt: u16) -> u16 {
-    let start = 20_000 + (std::process::id() as u16 % 2_000) * 10 + salt * 1_000;
+    let start = (std::process::id() as u16 % 2_000)
+        .wrapping_mul(10)
+        .wrapping_add(salt.wrapping_mul(1_000));
     for attempt in 0..500u16 {
         let base = start.wrapping_add(attempt * 7) % 40_000 + 20_000;
         let bound: Result<Vec<TcpListener>, _> = (0..count)
@@ -279,9 +281,16 @@ fn serve_output(args: &[&str]) -> Output {
 
 #[test]
 fn a_busy_port_is_a_clear_error() {
-    let port = free_ports(3, 2);
-    // Someone else listens on broker 2's port.
-    let _busy = TcpListener::bind(("127.0.0.1", port + 1)).unwrap();
+    // Someone else listens on broker 2's port. The ports `free_ports` found free may be taken
+    // before we bind one (other tests' connections use ephemeral ports): look again then.
+    let (port, _busy) = (0..50)
+        .find_map(|attempt| {
+            let port = free_ports(3, 2 + attempt);
+            TcpListener::bind(("127.0.0.1", port + 1))
+                .ok()
+                .map(|busy| (port, busy))
+        })
+        .expect("three free ports, the middle one bound here");
     let output = serve_output(&[
         "--scenario",
         "smoke",
