@@ -234,7 +234,8 @@ impl<S: Storage> OffsetStore<S> {
 
     /// The committed offset, if any.
     pub fn fetch(&self, group: &str, topic: &str, partition: u32) -> Option<u64> {
-        self.get(group, topic, partition).map(|committed| committed.offset)
+        self.get(group, topic, partition)
+            .map(|committed| committed.offset)
     }
 
     /// The committed offset and its commit time, if any.
@@ -257,7 +258,9 @@ impl<S: Storage> OffsetStore<S> {
 
     /// Every committed offset with its commit time, in key order.
     pub fn entries(&self) -> impl Iterator<Item = (&OffsetKey, CommittedOffset)> + '_ {
-        self.committed.iter().map(|(key, committed)| (key, *committed))
+        self.committed
+            .iter()
+            .map(|(key, committed)| (key, *committed))
     }
 
     /// One group's committed offsets with their commit times, in (topic, partition) order.
@@ -549,7 +552,11 @@ mod tests {
         assert_eq!(left, vec![1]);
         disk.crash();
         let (mut store, _) = OffsetStore::open(disk.clone(), "offsets/", 256).unwrap();
-        assert_eq!(store.fetch("g", "t", 0), None, "a restart does not bring it back");
+        assert_eq!(
+            store.fetch("g", "t", 0),
+            None,
+            "a restart does not bring it back"
+        );
         assert_eq!(store.fetch("g", "t", 1), Some(19));
         assert_eq!(store.fetch("h", "t", 0), Some(19));
         store

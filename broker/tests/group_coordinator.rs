@@ -57,7 +57,8 @@ impl Harness {
 
     /// The coordinator's node crashes and restarts from its disk (parked requests are lost).
     fn restart(&mut self) {
-        self.disk.update_faults(|faults| faults.fail_next_writes = 0);
+        self.disk
+            .update_faults(|faults| faults.fail_next_writes = 0);
         self.disk.crash();
         self.epoch += 1;
         self.coordinator =
@@ -198,15 +199,18 @@ impl Harness {
         member: Option<(&str, Option<&str>, u32)>,
         offset: u64,
     ) -> Result<(), ErrorCode> {
-        let answer = self.coordinator.offset_commit(self.now, OffsetCommitRequest {
-            group: GROUP.into(),
-            offsets: vec![(TopicPartition::new("t", 0), offset)],
-            member: member.map(|(member_id, instance, generation)| CommitMember {
-                generation,
-                member_id: member_id.into(),
-                group_instance_id: instance.map(str::to_string),
-            }),
-        });
+        let answer = self.coordinator.offset_commit(
+            self.now,
+            OffsetCommitRequest {
+                group: GROUP.into(),
+                offsets: vec![(TopicPartition::new("t", 0), offset)],
+                member: member.map(|(member_id, instance, generation)| CommitMember {
+                    generation,
+                    member_id: member_id.into(),
+                    group_instance_id: instance.map(str::to_string),
+                }),
+            },
+        );
         answer.result
     }
 
@@ -749,13 +753,29 @@ fn the_controller_answers_parked_joins_at_its_ticks() {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Join { client: usize, variant: u8 },
-    Sync { client: usize },
-    Heartbeat { client: usize },
-    Leave { client: usize },
-    Commit { client: usize, with_member: bool },
-    Restart { client: usize },
-    Advance { ms: u64 },
+    Join {
+        client: usize,
+        variant: u8,
+    },
+    Sync {
+        client: usize,
+    },
+    Heartbeat {
+        client: usize,
+    },
+    Leave {
+        client: usize,
+    },
+    Commit {
+        client: usize,
+        with_member: bool,
+    },
+    Restart {
+        client: usize,
+    },
+    Advance {
+        ms: u64,
+    },
     /// The coordinator restarts from its disk.
     CoordinatorRestart,
     /// The coordinator's next disk write fails.
@@ -894,11 +914,14 @@ fn run(ops: Vec<Op>, initial_delay: u64) {
                 let write_fails = h.disk.faults().fail_next_writes > 0;
                 let result = h
                     .coordinator
-                    .offset_commit(h.now, OffsetCommitRequest {
-                        group: GROUP.into(),
-                        offsets: vec![(TopicPartition::new("t", 0), offset)],
-                        member: member.clone(),
-                    })
+                    .offset_commit(
+                        h.now,
+                        OffsetCommitRequest {
+                            group: GROUP.into(),
+                            offsets: vec![(TopicPartition::new("t", 0), offset)],
+                            member: member.clone(),
+                        },
+                    )
                     .result;
                 let allowed = match (&group, &member) {
                     (None, None) => true,
@@ -977,7 +1000,8 @@ fn run(ops: Vec<Op>, initial_delay: u64) {
             };
             // (A restart may have forgotten a group that never formed a generation.)
             let group = h.coordinator.group(GROUP);
-            let group_of = |answer: &str| group.unwrap_or_else(|| panic!("{answer} without a group"));
+            let group_of =
+                |answer: &str| group.unwrap_or_else(|| panic!("{answer} without a group"));
             match (sent, response) {
                 (Sent::Join(client, incarnation), Response::JoinGroup(answer)) => match answer
                     .result

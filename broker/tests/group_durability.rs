@@ -29,7 +29,12 @@ fn two_members(h: &mut Coord) -> (String, String) {
     assert_eq!(generation, 1);
     let (b, join_b) = h.join_dynamic("g", range(subscription(&["t"])));
     assert!(h.join_answer(join_b).is_none(), "parked until a rejoins");
-    let rejoin_a = h.send_join(Coord::join_request("g", &a, None, range(subscription(&["t"]))));
+    let rejoin_a = h.send_join(Coord::join_request(
+        "g",
+        &a,
+        None,
+        range(subscription(&["t"])),
+    ));
     let joined_a = h.join_answer(rejoin_a).unwrap().result.unwrap();
     let joined_b = h.join_answer(join_b).unwrap().result.unwrap();
     assert_eq!((joined_a.generation, joined_b.generation), (2, 2));
@@ -71,10 +76,23 @@ fn a_group_survives_a_restart_with_its_generation_members_and_assignments() {
     let sync_b = h.send_sync("g", &b, 2, &[]);
     assert_eq!(h.sync_answer(sync_b), Some(Ok(Bytes::from("t-1"))));
     // A follower's rejoin with the same metadata gets the current generation at once.
-    let rejoin_b = h.send_join(Coord::join_request("g", &b, None, range(subscription(&["t"]))));
-    assert_eq!(h.join_answer(rejoin_b).unwrap().result.unwrap().generation, 2);
+    let rejoin_b = h.send_join(Coord::join_request(
+        "g",
+        &b,
+        None,
+        range(subscription(&["t"])),
+    ));
+    assert_eq!(
+        h.join_answer(rejoin_b).unwrap().result.unwrap().generation,
+        2
+    );
     // Member ids carry the new incarnation's epoch: no id repeats.
-    let first = h.send_join(Coord::join_request("g", "", None, range(subscription(&["t"]))));
+    let first = h.send_join(Coord::join_request(
+        "g",
+        "",
+        None,
+        range(subscription(&["t"])),
+    ));
     let new_id = h.join_answer(first).unwrap().member_id;
     assert!(new_id.starts_with("client-2-"), "{new_id}");
     assert!(new_id != a && new_id != b);
@@ -107,7 +125,12 @@ fn a_rebalance_that_had_not_formed_its_generation_is_forgotten() {
     assert_eq!(h.state("g"), GroupState::Stable);
     assert_eq!(h.generation("g"), generation);
     assert_eq!(h.heartbeat("g", &a, generation), Ok(()));
-    let again = h.send_join(Coord::join_request("g", &b, None, range(subscription(&["t"]))));
+    let again = h.send_join(Coord::join_request(
+        "g",
+        &b,
+        None,
+        range(subscription(&["t"])),
+    ));
     assert_eq!(
         h.join_answer(again).unwrap().result,
         Err(ErrorCode::UnknownMemberId),
@@ -120,12 +143,24 @@ fn a_formed_generation_survives_a_restart_before_its_assignment() {
     let mut h = Coord::new(4, config());
     let (a, _) = h.lone_member("g", range(subscription(&["t"])));
     let (b, join_b) = h.join_dynamic("g", range(subscription(&["t"])));
-    let rejoin_a = h.send_join(Coord::join_request("g", &a, None, range(subscription(&["t"]))));
-    assert_eq!(h.join_answer(rejoin_a).unwrap().result.unwrap().generation, 2);
+    let rejoin_a = h.send_join(Coord::join_request(
+        "g",
+        &a,
+        None,
+        range(subscription(&["t"])),
+    ));
+    assert_eq!(
+        h.join_answer(rejoin_a).unwrap().result.unwrap().generation,
+        2
+    );
     assert_eq!(h.join_answer(join_b).unwrap().result.unwrap().generation, 2);
     h.restart();
     assert_eq!(h.state("g"), GroupState::CompletingRebalance);
-    assert_eq!(h.generation("g"), 2, "an announced generation is never announced again");
+    assert_eq!(
+        h.generation("g"),
+        2,
+        "an announced generation is never announced again"
+    );
     assert_eq!(
         h.commit("g", Some((&a, 1)), "t", 1),
         Err(ErrorCode::IllegalGeneration)
@@ -146,7 +181,12 @@ fn a_formed_generation_survives_a_restart_before_its_assignment() {
 fn a_restored_generation_whose_leader_never_syncs_rebalances_after_the_rebalance_timeout() {
     let mut h = Coord::new(5, config());
     let (a, _) = h.lone_member("g", range(subscription(&["t"])));
-    let rejoin = h.send_join(Coord::join_request("g", &a, None, range(subscription(&["u"]))));
+    let rejoin = h.send_join(Coord::join_request(
+        "g",
+        &a,
+        None,
+        range(subscription(&["u"])),
+    ));
     assert_eq!(h.join_answer(rejoin).unwrap().result.unwrap().generation, 2);
     h.restart();
     h.keep_alive("g", &[(&a, 2)], REBALANCE_MS - 1_000);
@@ -176,7 +216,12 @@ fn an_empty_groups_retention_counts_from_when_it_became_empty_across_a_restart()
     assert_eq!(h.committed("g", "t"), None, "60 s after it became empty");
 }
 
-fn heartbeat_as(h: &mut Coord, member: &str, instance: &str, generation: u32) -> Result<(), ErrorCode> {
+fn heartbeat_as(
+    h: &mut Coord,
+    member: &str,
+    instance: &str,
+    generation: u32,
+) -> Result<(), ErrorCode> {
     h.coordinator
         .heartbeat(
             h.now,
@@ -192,7 +237,12 @@ fn heartbeat_as(h: &mut Coord, member: &str, instance: &str, generation: u32) ->
 
 /// A static member "i" alone in generation 1: its member id.
 fn static_member(h: &mut Coord) -> String {
-    let join = h.send_join(Coord::join_request("g", "", Some("i"), range(subscription(&["t"]))));
+    let join = h.send_join(Coord::join_request(
+        "g",
+        "",
+        Some("i"),
+        range(subscription(&["t"])),
+    ));
     let answer = h.join_answer(join).expect("no initial delay");
     let id = answer.member_id.clone();
     assert_eq!(answer.result.unwrap().generation, 1);
@@ -205,7 +255,12 @@ fn static_member(h: &mut Coord) -> String {
 fn a_static_member_replaced_without_a_rebalance_stays_replaced_across_a_restart() {
     let mut h = Coord::new(7, config());
     let old = static_member(&mut h);
-    let rejoin = h.send_join(Coord::join_request("g", "", Some("i"), range(subscription(&["t"]))));
+    let rejoin = h.send_join(Coord::join_request(
+        "g",
+        "",
+        Some("i"),
+        range(subscription(&["t"])),
+    ));
     let answer = h.join_answer(rejoin).unwrap();
     let new = answer.member_id.clone();
     assert_eq!(answer.result.unwrap().generation, 1, "no rebalance");
@@ -224,10 +279,20 @@ fn a_static_member_replaced_without_a_rebalance_stays_replaced_across_a_restart(
 #[test]
 fn a_generation_whose_record_is_not_written_does_not_form() {
     let mut h = Coord::new(8, config());
-    let first = h.send_join(Coord::join_request("g", "", None, range(subscription(&["t"]))));
+    let first = h.send_join(Coord::join_request(
+        "g",
+        "",
+        None,
+        range(subscription(&["t"])),
+    ));
     let a = h.join_answer(first).unwrap().member_id;
     h.fail_next_writes(1);
-    let join = h.send_join(Coord::join_request("g", &a, None, range(subscription(&["t"]))));
+    let join = h.send_join(Coord::join_request(
+        "g",
+        &a,
+        None,
+        range(subscription(&["t"])),
+    ));
     assert_eq!(
         h.join_answer(join).unwrap().result,
         Err(ErrorCode::RebalanceInProgress)
@@ -235,7 +300,12 @@ fn a_generation_whose_record_is_not_written_does_not_form() {
     assert_eq!(h.generation("g"), 0);
     assert_eq!(h.state("g"), GroupState::PreparingRebalance);
     // The member rejoins: now it forms, durably.
-    let join = h.send_join(Coord::join_request("g", &a, None, range(subscription(&["t"]))));
+    let join = h.send_join(Coord::join_request(
+        "g",
+        &a,
+        None,
+        range(subscription(&["t"])),
+    ));
     assert_eq!(h.join_answer(join).unwrap().result.unwrap().generation, 1);
     h.restart();
     assert_eq!(h.generation("g"), 1);
@@ -245,15 +315,37 @@ fn a_generation_whose_record_is_not_written_does_not_form() {
 fn an_assignment_whose_record_is_not_written_is_not_handed_out() {
     let mut h = Coord::new(9, config());
     let (a, b) = two_members(&mut h);
-    let rejoin_a = h.send_join(Coord::join_request("g", &a, None, range(subscription(&["u"]))));
-    let rejoin_b = h.send_join(Coord::join_request("g", &b, None, range(subscription(&["u"]))));
-    assert_eq!(h.join_answer(rejoin_a).unwrap().result.unwrap().generation, 3);
-    assert_eq!(h.join_answer(rejoin_b).unwrap().result.unwrap().generation, 3);
+    let rejoin_a = h.send_join(Coord::join_request(
+        "g",
+        &a,
+        None,
+        range(subscription(&["u"])),
+    ));
+    let rejoin_b = h.send_join(Coord::join_request(
+        "g",
+        &b,
+        None,
+        range(subscription(&["u"])),
+    ));
+    assert_eq!(
+        h.join_answer(rejoin_a).unwrap().result.unwrap().generation,
+        3
+    );
+    assert_eq!(
+        h.join_answer(rejoin_b).unwrap().result.unwrap().generation,
+        3
+    );
     let sync_b = h.send_sync("g", &b, 3, &[]);
     h.fail_next_writes(1);
     let sync_a = h.send_sync("g", &a, 3, &[(&a, "x"), (&b, "y")]);
-    assert_eq!(h.sync_answer(sync_a), Some(Err(ErrorCode::RebalanceInProgress)));
-    assert_eq!(h.sync_answer(sync_b), Some(Err(ErrorCode::RebalanceInProgress)));
+    assert_eq!(
+        h.sync_answer(sync_a),
+        Some(Err(ErrorCode::RebalanceInProgress))
+    );
+    assert_eq!(
+        h.sync_answer(sync_b),
+        Some(Err(ErrorCode::RebalanceInProgress))
+    );
     assert_eq!(h.state("g"), GroupState::PreparingRebalance);
     h.restart();
     // What is durable is generation 3 formed, without an assignment.
@@ -273,13 +365,27 @@ fn a_static_replacement_whose_record_is_not_written_is_undone() {
     let mut h = Coord::new(10, config());
     let old = static_member(&mut h);
     h.fail_next_writes(1);
-    let rejoin = h.send_join(Coord::join_request("g", "", Some("i"), range(subscription(&["t"]))));
+    let rejoin = h.send_join(Coord::join_request(
+        "g",
+        "",
+        Some("i"),
+        range(subscription(&["t"])),
+    ));
     assert_eq!(
         h.join_answer(rejoin).unwrap().result,
         Err(ErrorCode::RebalanceInProgress)
     );
-    assert_eq!(heartbeat_as(&mut h, &old, "i", 1), Ok(()), "still the member");
-    let rejoin = h.send_join(Coord::join_request("g", "", Some("i"), range(subscription(&["t"]))));
+    assert_eq!(
+        heartbeat_as(&mut h, &old, "i", 1),
+        Ok(()),
+        "still the member"
+    );
+    let rejoin = h.send_join(Coord::join_request(
+        "g",
+        "",
+        Some("i"),
+        range(subscription(&["t"])),
+    ));
     let new = h.join_answer(rejoin).unwrap().member_id;
     assert_eq!(heartbeat_as(&mut h, &new, "i", 1), Ok(()));
     assert_eq!(
@@ -297,7 +403,11 @@ fn an_empty_group_whose_record_is_not_written_is_written_again_at_a_tick() {
     assert_eq!(h.leave("g", &a), Ok(()));
     assert_eq!(h.state("g"), GroupState::Empty);
     h.restart();
-    assert_eq!(h.state("g"), GroupState::Stable, "the leave was not durable");
+    assert_eq!(
+        h.state("g"),
+        GroupState::Stable,
+        "the leave was not durable"
+    );
     assert_eq!(h.heartbeat("g", &a, generation), Ok(()));
     h.advance(SESSION_MS + 100);
     assert_eq!(h.state("g"), GroupState::Empty, "its fresh session ran out");
@@ -311,7 +421,10 @@ fn an_empty_group_whose_record_is_not_written_is_written_again_at_a_tick() {
     h.advance(50);
     h.restart();
     assert_eq!(h.state("g"), GroupState::Empty);
-    assert_eq!(h.coordinator.group("g").unwrap().state_timestamp_ms, empty_since);
+    assert_eq!(
+        h.coordinator.group("g").unwrap().state_timestamp_ms,
+        empty_since
+    );
 }
 
 // ---- a crash at every storage operation -------------------------------------------------------
@@ -392,7 +505,13 @@ impl Workload {
         Ok(())
     }
 
-    fn commit(&mut self, group: &str, member: Option<(&str, u32)>, partition: u32, offset: u64) -> Result<(), Crashed> {
+    fn commit(
+        &mut self,
+        group: &str,
+        member: Option<(&str, u32)>,
+        partition: u32,
+        offset: u64,
+    ) -> Result<(), Crashed> {
         let now = self.acked.now;
         let result = self
             .coordinator
@@ -447,7 +566,12 @@ impl Workload {
         Ok(id)
     }
 
-    fn sync(&mut self, member: &str, generation: u32, assignments: &[(&str, &str)]) -> Result<(), Crashed> {
+    fn sync(
+        &mut self,
+        member: &str,
+        generation: u32,
+        assignments: &[(&str, &str)],
+    ) -> Result<(), Crashed> {
         let reply = self.next_reply;
         self.next_reply += 1;
         self.coordinator.sync_group(
@@ -465,7 +589,8 @@ impl Workload {
             },
         );
         let answers = self.answers();
-        if let Some(Response::SyncGroup(SyncGroupResponse { result: Ok(_) })) = answers.get(&reply) {
+        if let Some(Response::SyncGroup(SyncGroupResponse { result: Ok(_) })) = answers.get(&reply)
+        {
             self.acked.assignment = Some((
                 generation,
                 assignments
@@ -528,8 +653,8 @@ fn group_config() -> GroupConfig {
 }
 
 fn check_recovery(disk: &sim::disk::Disk, acked: &Acknowledged) {
-    let mut coordinator =
-        GroupCoordinator::open(disk.clone(), group_config(), 99, acked.now).expect("recovery succeeds");
+    let mut coordinator = GroupCoordinator::open(disk.clone(), group_config(), 99, acked.now)
+        .expect("recovery succeeds");
     for group in coordinator.groups() {
         group.check_invariants();
     }
@@ -559,7 +684,9 @@ fn check_recovery(disk: &sim::disk::Disk, acked: &Acknowledged) {
         );
     }
     if acked.generation > 0 {
-        let group = coordinator.group("g").expect("an announced group is durable");
+        let group = coordinator
+            .group("g")
+            .expect("an announced group is durable");
         assert!(
             group.generation >= acked.generation,
             "generation {} announced, {} recovered",
@@ -589,7 +716,10 @@ fn check_recovery(disk: &sim::disk::Disk, acked: &Acknowledged) {
     assert_eq!(result.result, Ok(()));
     disk.crash();
     let coordinator = GroupCoordinator::open(disk.clone(), group_config(), 100, now).unwrap();
-    assert_eq!(coordinator.committed("after", "t", 0).map(|c| c.offset), Some(7));
+    assert_eq!(
+        coordinator.committed("after", "t", 0).map(|c| c.offset),
+        Some(7)
+    );
 }
 
 #[test]
@@ -614,7 +744,10 @@ fn a_crash_at_any_storage_operation_loses_nothing_acknowledged() {
         points += 1;
         if finished {
             // The workload reached every kind of write.
-            assert!(workload.acked.offsets.values().any(Option::is_none), "expiries");
+            assert!(
+                workload.acked.offsets.values().any(Option::is_none),
+                "expiries"
+            );
             assert!(workload.acked.generation >= 3);
             break;
         }

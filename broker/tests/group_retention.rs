@@ -80,7 +80,10 @@ fn simple_commits_expire_at_their_commit_time_plus_the_retention() {
     h.advance(RETENTION_MS / 2 + CHECK_MS);
     assert_eq!(h.committed("simple", "t"), None);
     assert_eq!(h.committed("simple", "u"), Some(4));
-    assert_eq!(h.expired[0].group_state, None, "no group state: simple commits");
+    assert_eq!(
+        h.expired[0].group_state, None,
+        "no group state: simple commits"
+    );
     // A new commit renews a partition's retention; an idle one expires.
     assert_eq!(h.commit("simple", None, "u", 5), Ok(()));
     h.advance(RETENTION_MS - 2 * CHECK_MS);
@@ -88,7 +91,12 @@ fn simple_commits_expire_at_their_commit_time_plus_the_retention() {
     h.advance(3 * CHECK_MS);
     assert_eq!(h.committed("simple", "u"), None);
     // A group that only handed out a member id (KIP-394) never had members: commit time too.
-    let first = h.send_join(Coord::join_request("pending", "", None, range(Bytes::new())));
+    let first = h.send_join(Coord::join_request(
+        "pending",
+        "",
+        None,
+        range(Bytes::new()),
+    ));
     assert_eq!(
         h.join_answer(first).unwrap().result,
         Err(ErrorCode::MemberIdRequired)
@@ -100,10 +108,13 @@ fn simple_commits_expire_at_their_commit_time_plus_the_retention() {
 
 #[test]
 fn the_check_runs_at_its_interval_from_the_first_tick() {
-    let mut h = Coord::new(4, GroupConfig {
-        offsets_retention_check_interval_ms: 10_000,
-        ..config(OffsetExpiryPolicy::WhenEmpty, 0)
-    });
+    let mut h = Coord::new(
+        4,
+        GroupConfig {
+            offsets_retention_check_interval_ms: 10_000,
+            ..config(OffsetExpiryPolicy::WhenEmpty, 0)
+        },
+    );
     assert_eq!(h.commit("s", None, "t", 1), Ok(()));
     // Checks at the first tick (50 ms), then at 10_050, 20_050, ... 50_050.
     h.advance(RETENTION_MS);
@@ -128,7 +139,11 @@ fn rejoin_after_an_idle_stretch(policy: OffsetExpiryPolicy) -> Coord {
     h.keep_alive("g", &[(&member, generation)], 2 * RETENTION_MS);
     assert_eq!(h.leave("g", &member), Ok(()));
     h.advance(RETENTION_MS / 4);
-    assert_eq!(h.committed("g", "t"), Some(42), "the group became Empty recently");
+    assert_eq!(
+        h.committed("g", "t"),
+        Some(42),
+        "the group became Empty recently"
+    );
     let (_again, join) = h.join_dynamic("g", range(subscription(&["t"])));
     assert_eq!(h.state("g"), GroupState::PreparingRebalance);
     // The initial rebalance delay: retention checks run meanwhile.
@@ -150,9 +165,16 @@ fn a_rejoining_group_keeps_its_offsets_but_commit_timestamp_expiry_loses_them_ka
     assert_eq!(correct.committed("g", "t"), Some(42));
 
     let buggy = rejoin_after_an_idle_stretch(OffsetExpiryPolicy::CommitTimestamp);
-    assert_eq!(buggy.committed("g", "t"), None, "expired during the rebalance");
+    assert_eq!(
+        buggy.committed("g", "t"),
+        None,
+        "expired during the rebalance"
+    );
     assert_eq!(buggy.expired.len(), 1);
-    assert_eq!(buggy.expired[0].partitions, vec![TopicPartition::new("t", 0)]);
+    assert_eq!(
+        buggy.expired[0].partitions,
+        vec![TopicPartition::new("t", 0)]
+    );
     assert_eq!(
         buggy.expired[0].group_state,
         Some(GroupState::PreparingRebalance)
@@ -186,7 +208,11 @@ fn during_a_rebalance_commit_timestamp_expiry_spares_only_the_last_generations_t
 
     let buggy = rebalance_a_stable_group(OffsetExpiryPolicy::CommitTimestamp, subscription(&["t"]));
     assert_eq!(buggy.expired_of("g"), vec![("old".to_string(), 0)]);
-    assert_eq!(buggy.committed("g", "t"), Some(2), "subscribed in the last generation");
+    assert_eq!(
+        buggy.committed("g", "t"),
+        Some(2),
+        "subscribed in the last generation"
+    );
 
     let opaque = rebalance_a_stable_group(
         OffsetExpiryPolicy::CommitTimestamp,
@@ -205,9 +231,15 @@ fn an_expiry_is_journaled_and_survives_a_restart_and_commit_times_too() {
     h.advance(RETENTION_MS / 2 + CHECK_MS);
     assert_eq!(h.expired_of("s"), vec![("t".to_string(), 0)]);
     h.restart();
-    assert_eq!(h.committed("s", "t"), None, "the restart does not bring it back");
     assert_eq!(
-        h.coordinator.committed("s", "u", 0).map(|c| c.commit_timestamp_ms),
+        h.committed("s", "t"),
+        None,
+        "the restart does not bring it back"
+    );
+    assert_eq!(
+        h.coordinator
+            .committed("s", "u", 0)
+            .map(|c| c.commit_timestamp_ms),
         Some(u_committed_at),
         "the commit time survives"
     );

@@ -47,8 +47,8 @@ use crate::common::{
 };
 use crate::history::{AssignedPartition, CommitPhase, Op, PolledRecord, ResetReason};
 use crate::policy::{
-    CommitPositionPolicy, FollowerOutOfRangePolicy, LeaderOutOfRangePolicy, OffsetEvictedPolicy,
-    LostPartitionsPolicy, OwnedClaimsPolicy, RevokedOffsetsPolicy,
+    CommitPositionPolicy, FollowerOutOfRangePolicy, LeaderOutOfRangePolicy, LostPartitionsPolicy,
+    OffsetEvictedPolicy, OwnedClaimsPolicy, RevokedOffsetsPolicy,
 };
 use bytes::Bytes;
 use protocol::api::{
@@ -638,7 +638,13 @@ impl Consumer {
             (RequestKind::OffsetFetch(asked), Response::OffsetFetch(answer)) => {
                 self.on_offset_fetch(now_ms, asked, answer.result);
             }
-            (RequestKind::OffsetCommit { offsets, generation }, Response::OffsetCommit(answer)) => {
+            (
+                RequestKind::OffsetCommit {
+                    offsets,
+                    generation,
+                },
+                Response::OffsetCommit(answer),
+            ) => {
                 self.on_offset_commit(now_ms, offsets, generation, answer.result);
             }
             (
@@ -678,7 +684,10 @@ impl Consumer {
                 self.offset_fetch_in_flight = false;
                 self.offset_fetch_later(now_ms);
             }
-            RequestKind::OffsetCommit { offsets, generation } => {
+            RequestKind::OffsetCommit {
+                offsets,
+                generation,
+            } => {
                 self.commit_in_flight = false;
                 let group = self.commit_labels().0;
                 for (partition, offset) in offsets {
@@ -881,8 +890,8 @@ fn deliver_from(
 }
 
 #[cfg(test)]
+mod group_tests;
+#[cfg(test)]
 mod model_tests;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod group_tests;

@@ -26,8 +26,8 @@ pub mod producer;
 #[cfg(test)]
 mod testkit;
 
-pub use common::{Action, ClusterAddrs};
 pub use assignor::Assignor;
+pub use common::{Action, ClusterAddrs};
 pub use consumer::{
     CommitMode, Consumer, ConsumerConfig, GroupSettings, ResetPolicy, Subscription,
 };

@@ -13,7 +13,10 @@ const MS: u64 = 1_000_000;
 /// later), and leaves; at `expired_at_ms` the cluster expires t-2 with a retention of 5000 ms.
 fn history(commit_at_ms: u64, expired_at_ms: u64, retention: &str) -> String {
     let lines = [
-        format!(r#"{{"time":{},"process":"consumer-0","type":"ok","f":"start"}}"#, MS),
+        format!(
+            r#"{{"time":{},"process":"consumer-0","type":"ok","f":"start"}}"#,
+            MS
+        ),
         format!(
             r#"{{"time":{},"process":"consumer-0","type":"ok","f":"join","group":"g","generation":1,"member":"m-1","leader":true}}"#,
             2 * MS

@@ -12,8 +12,8 @@ use broker::policy::{
     OffsetExpiryPolicy, SegmentViewPolicy, TruncationPolicy,
 };
 use client::policy::{
-    CommitPositionPolicy, FollowerOutOfRangePolicy, OffsetEvictedPolicy, OwnedClaimsPolicy,
-    LostPartitionsPolicy, PartitionDiscoveryPolicy, ProducerStateLossPolicy, RevokedOffsetsPolicy,
+    CommitPositionPolicy, FollowerOutOfRangePolicy, LostPartitionsPolicy, OffsetEvictedPolicy,
+    OwnedClaimsPolicy, PartitionDiscoveryPolicy, ProducerStateLossPolicy, RevokedOffsetsPolicy,
 };
 use client::{ConsumerConfig, ProducerConfig};
 use std::fmt;
@@ -62,7 +62,9 @@ impl Override {
             Override::Truncation(policy) => config.broker.truncation_policy = policy,
             Override::Election(policy) => config.controller.election_policy = policy,
             Override::IsrEligibility(policy) => config.controller.isr_eligibility_policy = policy,
-            Override::OffsetExpiry(policy) => config.controller.groups.offset_expiry_policy = policy,
+            Override::OffsetExpiry(policy) => {
+                config.controller.groups.offset_expiry_policy = policy
+            }
             Override::ConsumerFetchRange(policy) => {
                 config.broker.consumer_fetch_range_policy = policy
             }

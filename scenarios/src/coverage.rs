@@ -178,7 +178,10 @@ pub fn from_history(coverage: &mut Coverage, events: &[Event<'_>]) {
                 }
                 // Joined a generation whose assignment was already out: a static member's
                 // rejoin answered without a rebalance (KIP-345).
-                if synced.get(&**group).is_some_and(|synced| synced >= generation) {
+                if synced
+                    .get(&**group)
+                    .is_some_and(|synced| synced >= generation)
+                {
                     bump(coverage, STATIC_MEMBER_REJOINED);
                 }
             }

@@ -350,10 +350,7 @@ fn group_rebalance(rng: &mut ChaCha8Rng) -> Scenario {
         let (fault, down_ms) = match rng.gen_range(0..5) {
             0 | 1 => (close(member), between(rng, 500, 5_000)),
             2 => (crash(member), between(rng, 200, 5_000)),
-            3 => (
-                pause(member),
-                session_timeout_ms + between(rng, 500, 3_000),
-            ),
+            3 => (pause(member), session_timeout_ms + between(rng, 500, 3_000)),
             _ => (pause(member), between(rng, 100, session_timeout_ms / 2)),
         };
         scenario = scenario.fault(fault.at_ms(at).for_ms(down_ms));

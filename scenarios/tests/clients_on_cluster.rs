@@ -271,9 +271,9 @@ fn close_and_restart(commit_position: CommitPositionPolicy) -> oracle::CheckResu
                 &world,
                 ClusterConfig::default(),
                 cluster_observer(
-                history.clone(),
-                broker::coordinator::OFFSETS_RETENTION_MS_DEFAULT,
-            ),
+                    history.clone(),
+                    broker::coordinator::OFFSETS_RETENTION_MS_DEFAULT,
+                ),
             );
             create_topic(&world, cluster.controller_addr).await;
             let addrs = ClusterAddrs {

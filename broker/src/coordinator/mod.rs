@@ -197,7 +197,14 @@ impl<S: Storage + Clone> GroupCoordinator<S> {
             .entry(request.group.clone())
             .or_insert_with(|| Group::new(&request.group, delay, now_ms));
         let mut out = Effects::new(&mut self.replies, &mut self.store);
-        group.join(now_ms, reply, request, &self.config, &mut self.ids, &mut out);
+        group.join(
+            now_ms,
+            reply,
+            request,
+            &self.config,
+            &mut self.ids,
+            &mut out,
+        );
     }
 
     /// SyncGroup; the answer (now or when the leader's assignment arrives) comes from

@@ -75,7 +75,13 @@ fn expiry<'a>(group: Option<&'a Group>, policy: OffsetExpiryPolicy) -> Expiry<'a
 }
 
 impl Expiry<'_> {
-    fn expired(&self, topic: &str, committed: CommittedOffset, now_ms: u64, retention: u64) -> bool {
+    fn expired(
+        &self,
+        topic: &str,
+        committed: CommittedOffset,
+        now_ms: u64,
+        retention: u64,
+    ) -> bool {
         let since = match self {
             Expiry::Never => return false,
             Expiry::CommitTime => committed.commit_timestamp_ms,

@@ -471,8 +471,10 @@ mod tests {
             }
             let crashed = storage.crashed();
             let (_, records) = GroupStore::open(disk.clone(), "groups/", 600).expect("recovers");
-            let recovered: BTreeMap<String, u32> =
-                records.iter().map(|r| (r.group.clone(), r.generation)).collect();
+            let recovered: BTreeMap<String, u32> = records
+                .iter()
+                .map(|r| (r.group.clone(), r.generation))
+                .collect();
             for group in ["a", "b", "c"] {
                 let got = recovered.get(group).copied();
                 let want = acked.get(group).copied();

@@ -147,11 +147,20 @@ impl Coord {
     }
 
     /// A dynamic member's KIP-394 first join and its real join: (member id, second join).
-    pub fn join_dynamic(&mut self, group: &str, protocols: Vec<GroupProtocol>) -> (String, ReplyTo) {
+    pub fn join_dynamic(
+        &mut self,
+        group: &str,
+        protocols: Vec<GroupProtocol>,
+    ) -> (String, ReplyTo) {
         let first = self.send_join(Self::join_request(group, "", None, protocols.clone()));
         let answer = self.join_answer(first).expect("answered at once");
         assert_eq!(answer.result, Err(ErrorCode::MemberIdRequired));
-        let second = self.send_join(Self::join_request(group, &answer.member_id, None, protocols));
+        let second = self.send_join(Self::join_request(
+            group,
+            &answer.member_id,
+            None,
+            protocols,
+        ));
         (answer.member_id, second)
     }
 
@@ -203,7 +212,12 @@ impl Coord {
         (member, joined.generation)
     }
 
-    pub fn heartbeat(&mut self, group: &str, member_id: &str, generation: u32) -> Result<(), ErrorCode> {
+    pub fn heartbeat(
+        &mut self,
+        group: &str,
+        member_id: &str,
+        generation: u32,
+    ) -> Result<(), ErrorCode> {
         let answer = self.coordinator.heartbeat(
             self.now,
             HeartbeatGroupRequest {

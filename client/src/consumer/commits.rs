@@ -27,7 +27,11 @@ impl Consumer {
                     if self.member.as_ref().is_none_or(|m| m.revoking.is_none()) =>
                 {
                     // Never below a commit on revoke that named everything delivered.
-                    Some(state.delivered_before_poll.max(state.committed.unwrap_or(0)))
+                    Some(
+                        state
+                            .delivered_before_poll
+                            .max(state.committed.unwrap_or(0)),
+                    )
                 }
                 _ => Some(state.delivered_next),
             },

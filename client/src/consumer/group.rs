@@ -253,7 +253,8 @@ impl Consumer {
         tracing::info!(process = %self.config.process, %error, "expelled from the group; rejoining");
         let owned = self.owned();
         self.revoke_now(&owned, true);
-        let keep_claiming = self.config.lost_partitions_policy == LostPartitionsPolicy::KeepClaiming;
+        let keep_claiming =
+            self.config.lost_partitions_policy == LostPartitionsPolicy::KeepClaiming;
         let member = self.member_mut();
         if keep_claiming && !owned.is_empty() {
             member.stale_claims = Some((owned.into_iter().collect(), member.owned_generation));
@@ -471,9 +472,9 @@ impl Consumer {
         let timeout = member.settings.rebalance_timeout_ms + JOIN_ANSWER_GRACE_MS;
         member.phase = MemberPhase::Joining;
         let to = self.cluster.controller;
-        let correlation_id =
-            self.requests
-                .start(to, now_ms + timeout, RequestKind::JoinGroup);
+        let correlation_id = self
+            .requests
+            .start(to, now_ms + timeout, RequestKind::JoinGroup);
         self.actions.push(Action::Send {
             to,
             correlation_id,
@@ -599,12 +600,8 @@ impl Consumer {
         }
         let counts = self.partition_counts(topics);
         let assignor = self.member_mut().settings.assignor;
-        let assignment = assignor::assign(
-            assignor,
-            &members,
-            &counts,
-            self.config.owned_claims_policy,
-        );
+        let assignment =
+            assignor::assign(assignor, &members, &counts, self.config.owned_claims_policy);
         self.member_mut().leader_snapshot = Some(counts);
         assignment
             .into_iter()
@@ -710,13 +707,14 @@ impl Consumer {
             member_id: member.member_id.clone(),
             group_instance_id: member.settings.group_instance_id.clone(),
         };
-        let timeout = member.settings.heartbeat_interval_ms.max(self.config.request_timeout_ms);
+        let timeout = member
+            .settings
+            .heartbeat_interval_ms
+            .max(self.config.request_timeout_ms);
         let to = self.cluster.controller;
-        let correlation_id = self.requests.start(
-            to,
-            now_ms + timeout,
-            RequestKind::Heartbeat { generation },
-        );
+        let correlation_id =
+            self.requests
+                .start(to, now_ms + timeout, RequestKind::Heartbeat { generation });
         self.actions.push(Action::Send {
             to,
             correlation_id,
@@ -760,17 +758,19 @@ impl Consumer {
         }
         match error {
             ErrorCode::RebalanceInProgress => {
-                let stable = self.member.as_ref().is_some_and(|m| m.phase == MemberPhase::Stable);
+                let stable = self
+                    .member
+                    .as_ref()
+                    .is_some_and(|m| m.phase == MemberPhase::Stable);
                 if stable {
                     self.begin_rejoin(now_ms);
                 }
                 true
             }
             ErrorCode::UnknownMemberId | ErrorCode::IllegalGeneration => {
-                let joining = self
-                    .member
-                    .as_ref()
-                    .is_some_and(|m| matches!(m.phase, MemberPhase::Joining | MemberPhase::Syncing { .. }));
+                let joining = self.member.as_ref().is_some_and(|m| {
+                    matches!(m.phase, MemberPhase::Joining | MemberPhase::Syncing { .. })
+                });
                 if !joining {
                     self.on_expelled(now_ms, error);
                 }

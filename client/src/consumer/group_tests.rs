@@ -157,7 +157,9 @@ impl Member {
                 self.wire.outstanding.push(fetch);
                 continue;
             }
-            let values: Vec<String> = (0..count).map(|i| format!("v{}", offset + i as u64)).collect();
+            let values: Vec<String> = (0..count)
+                .map(|i| format!("v{}", offset + i as u64))
+                .collect();
             let values: Vec<&str> = values.iter().map(String::as_str).collect();
             self.answer(
                 &fetch,
@@ -178,7 +180,11 @@ impl Member {
     /// Answers the latest heartbeat (one may still be out from the sync phase: it goes unanswered).
     fn heartbeat(&mut self, result: Result<(), ErrorCode>) {
         self.tick(100);
-        let heartbeat = self.wire.take("heartbeat_group").pop().expect("a heartbeat");
+        let heartbeat = self
+            .wire
+            .take("heartbeat_group")
+            .pop()
+            .expect("a heartbeat");
         self.answer(
             &heartbeat,
             Response::HeartbeatGroup(HeartbeatGroupResponse { result }),
@@ -242,13 +248,19 @@ fn a_member_joins_with_the_id_it_is_given_assigns_as_leader_and_reads() {
             leader,
             ..
         } => {
-            assert_eq!((&**group, *generation, &**member, *leader), ("g", 1, "m-1", true));
+            assert_eq!(
+                (&**group, *generation, &**member, *leader),
+                ("g", 1, "m-1", true)
+            );
         }
         other => panic!("{other:?}"),
     }
     member.deliver(&tp("t", 0), 0, 3);
     member.deliver(&tp("t", 1), 0, 2);
-    assert!(member.consumer.status().caught_up, "stable, everything delivered");
+    assert!(
+        member.consumer.status().caught_up,
+        "stable, everything delivered"
+    );
 }
 
 #[test]
@@ -284,7 +296,10 @@ fn commits_carry_the_generation_and_a_fenced_commit_is_not_retried() {
     };
     assert_eq!(request.member_id, "m-1");
     let subscription = assignor::decode_subscription(&request.protocols[0].metadata).unwrap();
-    assert!(subscription.owned.is_empty(), "lost partitions are not claimed");
+    assert!(
+        subscription.owned.is_empty(),
+        "lost partitions are not claimed"
+    );
 }
 
 #[test]
@@ -347,7 +362,13 @@ fn a_cooperative_member_gives_up_only_what_moves_and_rejoins() {
     assert_eq!(revoked(&ops), [(vec![1], false)]);
     member.one("join_group");
     assert_eq!(
-        member.consumer.status().partitions.keys().cloned().collect::<Vec<_>>(),
+        member
+            .consumer
+            .status()
+            .partitions
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
         vec![tp("t", 0)],
         "t-0 reads on without a new start"
     );
@@ -384,7 +405,10 @@ fn close_commits_revokes_and_leaves_the_group() {
     );
     member.tick(1);
     let ops = member.ops();
-    assert_eq!(names(&ops), ["commit", "commit", "revoke", "leave", "close"]);
+    assert_eq!(
+        names(&ops),
+        ["commit", "commit", "revoke", "leave", "close"]
+    );
     let leave = member.one("leave_group");
     let Request::LeaveGroup(request) = &leave.request else {
         unreachable!()
@@ -416,6 +440,10 @@ fn with_keep_stored_a_member_commits_a_revoked_partition_after_the_rebalance() {
     let Request::OffsetCommit(request) = &commit.request else {
         unreachable!()
     };
-    assert_eq!(request.offsets, vec![(tp("t", 1), 3)], "t-1 is no longer its own");
+    assert_eq!(
+        request.offsets,
+        vec![(tp("t", 1), 3)],
+        "t-1 is no longer its own"
+    );
     assert_eq!(request.member.as_ref().unwrap().generation, 2);
 }

@@ -798,9 +798,7 @@ impl Checker {
                 group,
                 partitions,
                 retention_ms,
-            } => {
-                self.on_offsets_expired(line, self.last_time_ns, group, partitions, *retention_ms)
-            }
+            } => self.on_offsets_expired(line, self.last_time_ns, group, partitions, *retention_ms),
             Op::DataLoss {
                 topic,
                 partition,

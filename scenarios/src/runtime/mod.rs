@@ -521,15 +521,15 @@ impl Runner {
         });
         groups_cover
             && self.consumers.values().all(|consumer| {
-            let status = consumer.progress().status;
-            status.caught_up
-                && status.partitions.iter().all(|(partition, progress)| {
-                    progress.stopped
-                        || self
-                            .leader_high_watermark(partition)
-                            .is_some_and(|high_watermark| progress.position >= high_watermark)
-                })
-        })
+                let status = consumer.progress().status;
+                status.caught_up
+                    && status.partitions.iter().all(|(partition, progress)| {
+                        progress.stopped
+                            || self
+                                .leader_high_watermark(partition)
+                                .is_some_and(|high_watermark| progress.position >= high_watermark)
+                    })
+            })
     }
 
     /// Every partition of `topic` some broker holds a replica of (by the brokers' statuses).

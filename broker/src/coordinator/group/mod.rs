@@ -763,7 +763,10 @@ impl Group {
                 .collect();
             parked.sort_by_key(|(reply, _)| *reply);
             for (reply, member_id) in parked {
-                out.push((reply, join_error(&member_id, ErrorCode::RebalanceInProgress)));
+                out.push((
+                    reply,
+                    join_error(&member_id, ErrorCode::RebalanceInProgress),
+                ));
             }
             return;
         }
@@ -827,7 +830,6 @@ impl Group {
             GroupState::Empty | GroupState::Dead => {}
         }
     }
-
 }
 
 /// The initial rebalance delay in effect (stored on the group when the coordinator creates it).

@@ -3,7 +3,6 @@
 use super::*;
 
 impl Group {
-
     /// Checks who sends a request in a generation (fencing, membership, generation).
     fn validate_member(
         &self,

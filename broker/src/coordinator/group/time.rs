@@ -4,7 +4,6 @@
 use super::*;
 
 impl Group {
-
     /// Fires whatever is due at `now_ms`: pending-member and session expiries, the end of the
     /// join phase, members that never synced.
     pub(crate) fn tick(&mut self, now_ms: u64, out: &mut Effects<'_>) {
