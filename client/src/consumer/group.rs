@@ -689,7 +689,6 @@ impl Consumer {
     }
 
     fn maybe_heartbeat(&mut self, now_ms: u64) {
-        let group = self.config.group.clone();
         let Some(member) = self.member.as_mut() else {
             return;
         };
@@ -702,7 +701,7 @@ impl Consumer {
         member.heartbeat_in_flight = true;
         member.next_heartbeat_ms = now_ms + member.settings.heartbeat_interval_ms;
         let request = HeartbeatGroupRequest {
-            group,
+            group: self.config.group.clone(),
             generation,
             member_id: member.member_id.clone(),
             group_instance_id: member.settings.group_instance_id.clone(),
