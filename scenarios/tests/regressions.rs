@@ -206,3 +206,82 @@ fn swarm_2810_a_follower_keeps_records_it_reported_while_it_can_still_lead() {
         report.fault_log
     );
 }
+
+/// Runs a pinned scenario file (as `streamsim show` printed it when the seed failed) and asserts
+/// the correct build passes it.
+fn assert_pinned_passes(text: &str, file: &str, seed: u64, why: &str) {
+    let scenario = Scenario::from_toml(text).expect("the pinned scenario parses");
+    let report =
+        scenarios::run(&RunRequest::fixed(scenario, file, seed)).expect("the scenario runs");
+    assert_eq!(
+        report.verdict,
+        Verdict::Pass,
+        "{file} seed {seed} ({why}) failed: {:?}",
+        report.counts
+    );
+}
+
+/// isr-not-full at the end, a follower spinning on epoch checks (found by a fresh-seed sweep of
+/// 6001..8001). Broker 2 led swarm/0 (empty) in epoch 3, was cut off from the controller and
+/// replaced by broker 3 in epoch 4. Back as a follower, its latest epoch 3 was unknown to the
+/// leader, whose answer named an older epoch; the cut was a no-op (no record to cut), so the
+/// empty epoch 3 stayed in its cache, and it asked the same question every few milliseconds
+/// for the rest of the run, never fetching. The follower now forgets the epochs it cuts away
+/// even when no record goes (`broker/src/core/follower.rs`, `on_epoch_check_response`). Seeds
+/// 7183 and 7565 were the same loop.
+#[test]
+fn swarm_7644_a_follower_forgets_empty_epochs_it_cut_away() {
+    for (text, file, seed) in [
+        (
+            include_str!("scenarios/swarm-7644.toml"),
+            "swarm-7644.toml",
+            7644,
+        ),
+        (
+            include_str!("scenarios/swarm-7183.toml"),
+            "swarm-7183.toml",
+            7183,
+        ),
+        (
+            include_str!("scenarios/swarm-7565.toml"),
+            "swarm-7565.toml",
+            7565,
+        ),
+    ] {
+        assert_pinned_passes(text, file, seed, "isr-not-full, epoch check loop");
+    }
+}
+
+/// replicas-diverge on the correct build. Broker 3 led swarm/0 in epoch 1 for a millisecond,
+/// appended one record at offset 46, and its retention then moved its log start to 46, which
+/// dropped epoch 0 from its cache (as Kafka's `truncateFromStart` does). Back as a follower of
+/// epoch 2, the leader answered "epoch 0 ends at 52"; with no epoch of its own at or below 0,
+/// the follower took the leader's end as the bound and kept its epoch-1 record below the high
+/// watermark. It now cuts from where its first known epoch starts, as Kafka's `endOffsetFor`
+/// answers for an epoch older than any it knows.
+#[test]
+fn swarm_6538_a_follower_whose_cache_starts_after_the_answered_epoch_cuts_there() {
+    assert_pinned_passes(
+        include_str!("scenarios/swarm-6538.toml"),
+        "swarm-6538.toml",
+        6538,
+        "replicas-diverge, epoch dropped by retention",
+    );
+}
+
+/// producer-stalled: sends invoked after the heal failed with `not_enough_replicas`. During the
+/// outage they had joined an unsent batch with older sends; the batch went out after the heal,
+/// was refused (`NotEnoughReplicas`: not written) while the ISR grew back, and when its oldest
+/// send's delivery timeout passed the whole batch failed, the fresh sends with it. A sent batch
+/// that every answer proved unwritten now completes only its expired sends; the rest are
+/// sequenced anew after the epoch bump the gap asks for (`client/src/producer/batches.rs`,
+/// `expire`).
+#[test]
+fn swarm_7846_fresh_sends_outlive_the_expired_sends_of_their_batch() {
+    assert_pinned_passes(
+        include_str!("scenarios/swarm-7846.toml"),
+        "swarm-7846.toml",
+        7846,
+        "producer-stalled, batch shared with expired sends",
+    );
+}

@@ -132,19 +132,48 @@ impl<S: Storage + Clone> BrokerCore<S> {
                             // a follower that missed epoch 1, led epoch 2 and was asked about
                             // epoch 1 kept its epoch-2 records).
                             Some((_, own_end)) => (own_end.min(log_end), false),
-                            // No epoch of ours at or below it: the leader's end is the bound.
-                            None => (end_offset.min(log_end), true),
+                            // No epoch of ours at or below it: every record we hold was
+                            // written in a later epoch than the one the leader's records end
+                            // with, so ours diverge from where our first known epoch starts
+                            // (Kafka's `endOffsetFor` answers that start for an epoch older than
+                            // any it knows). Swarm seed 6538: a leader of epoch 1 whose
+                            // retention had dropped epoch 0 from its cache kept its epoch-1
+                            // record when it came back as a follower of epoch 2.
+                            None => {
+                                let first_start =
+                                    replica.epochs.entries().first().map_or(log_end, |e| e.1);
+                                (end_offset.min(first_start).min(log_end), true)
+                            }
                         }
                     }
                     // KAFKA-6361: the answer's epoch is ignored.
                     TruncationPolicy::EpochEndOffsetOnly => (end_offset.min(log_end), true),
                 };
+                tracing::debug!(
+                    broker = self.config.broker_id,
+                    %partition,
+                    answer_epoch = leader_epoch,
+                    end_offset,
+                    log_end,
+                    epochs = ?replica.epochs.entries(),
+                    truncate_at,
+                    settled,
+                    "epoch check answered"
+                );
                 follower.phase = if settled {
                     FollowerPhase::Fetching
                 } else {
                     FollowerPhase::NeedsEpochCheck
                 };
                 follower.next_fetch_ms = now_ms;
+                if !settled {
+                    // The epochs we cut away must go even when no record does (they were
+                    // empty: we led them without appending): otherwise the next check asks
+                    // about the same latest epoch, gets the same answer, and the follower
+                    // asks forever without fetching (swarm seed 7644: a leader cut off from the
+                    // controller, replaced, and back with an empty log).
+                    replica.epochs.truncate_from(truncate_at);
+                }
                 if truncate_at < replica.log.log_start_offset() {
                     self.restart_log_at(partition, end_offset);
                 } else {

@@ -90,17 +90,47 @@ impl Producer {
         let mut completions = Vec::new();
         let mut unsent = Vec::new();
         let mut gap = false;
+        let idempotence = self.config.idempotence;
+        let compression = self.config.compression;
         for (partition, state) in self.partitions.iter_mut() {
             let mut index = 0;
             while index < state.window.len() {
-                let batch = &state.window[index];
-                if !batch.acked && batch.in_flight.is_none() && expired(batch.oldest_invoke_ms()) {
-                    tracing::warn!(%partition, "delivery timeout of a sent batch");
-                    completions.push(state.window.remove(index).expect("index in range"));
-                    gap = true;
-                } else {
+                let batch = &mut state.window[index];
+                if batch.acked || batch.in_flight.is_some() || !expired(batch.oldest_invoke_ms()) {
                     index += 1;
+                    continue;
                 }
+                tracing::warn!(%partition, "delivery timeout of a sent batch");
+                gap = true;
+                if batch.maybe_written || batch.records.iter().all(|send| expired(send.invoked_ms))
+                {
+                    completions.push(state.window.remove(index).expect("index in range"));
+                    continue;
+                }
+                // Every answer proved the batch unwritten, and sends that joined it later (after
+                // a long outage: invoked after the heal) have time left: only the expired sends
+                // complete. The rest stay in place: an idempotent producer bumps its epoch (the
+                // gap below), which sequences them anew before anything is sent; without
+                // idempotence the batch is encoded again (swarm seed 7846).
+                let (gone, kept): (Vec<PendingSend>, Vec<PendingSend>) =
+                    std::mem::take(&mut batch.records)
+                        .into_iter()
+                        .partition(|send| expired(send.invoked_ms));
+                let name = batch.error_name();
+                unsent.extend(gone.into_iter().map(|send| (send, false, name.clone())));
+                batch.bytes =
+                    BATCH_HEADER_BYTES + kept.iter().map(|send| send.record_bytes).sum::<u64>();
+                batch.records = kept;
+                batch.sequence = (!idempotence).then(|| {
+                    sequence_batch(
+                        NO_PRODUCER_ID,
+                        NO_PRODUCER_EPOCH,
+                        NO_SEQUENCE,
+                        &batch.records,
+                        compression,
+                    )
+                });
+                index += 1;
             }
             state.pop_acked();
             // A batch never sent has no sequence yet: only the sends whose own delivery timeout

@@ -756,6 +756,60 @@ fn a_send_that_joined_an_unsent_batch_keeps_its_own_delivery_timeout() {
     );
 }
 
+/// Swarm seed 7846: a send invoked after the heal joined the unsent batch of a send invoked
+/// during the outage; the batch went out, was refused before any append (`NotEnoughReplicas`)
+/// while the ISR grew back, and when the old send's delivery timeout passed, the young send must
+/// not fail with it: it is sequenced anew under a bumped epoch and delivered.
+#[test]
+fn a_young_send_outlives_the_expired_send_of_its_refused_batch() {
+    let mut config = ProducerConfig::new("producer-0");
+    config.delivery_timeout_ms = 5_000;
+    let leaderless = metadata(1, &[("u", &[None])], 0);
+    let mut h = Harness::booted(config, leaderless.clone());
+    h.send("u", Some("k"), "old");
+    for _ in 0..40 {
+        h.tick(100);
+        h.answer_metadata(leaderless.clone());
+    }
+    h.send("u", Some("k"), "young");
+    // The leader is back: both sends go in one batch, refused until the old one expires.
+    let led = metadata(2, &[("u", &[Some(1)])], 0);
+    let mut sent_together = false;
+    for _ in 0..15 {
+        h.tick(100);
+        h.answer_metadata(led.clone());
+        for produce in h.produces() {
+            let values: Vec<_> = produce
+                .produced()
+                .records
+                .iter()
+                .map(|r| String::from_utf8(r.value.to_vec()).expect("utf-8"))
+                .collect();
+            sent_together |= values == ["old", "young"];
+            h.answer(&produce, produced_err(ErrorCode::NotEnoughReplicas, 0));
+        }
+    }
+    assert!(sent_together, "the young send joined the old one's batch");
+    assert_eq!(
+        outcomes(&h.wire.take_ops()),
+        vec![("old".into(), "fail", "not_enough_replicas".into())]
+    );
+    // The gap bumps the epoch; the young send goes again alone, from sequence 0.
+    let bump = h.wire.take("init_producer_id");
+    assert_eq!(bump.len(), 1);
+    h.answer(&bump[0], init_pid(PID, 1));
+    h.tick(100);
+    let retry = h.produces();
+    assert_eq!(retry.len(), 1);
+    let batch = retry[0].produced();
+    assert_eq!((batch.producer_epoch, batch.base_sequence), (1, 0));
+    assert_eq!(batch.records.len(), 1);
+    h.answer(&retry[0], produced_ok(0, 0));
+    let ops = h.wire.take_ops();
+    assert_eq!(send_oks(&ops).len(), 1, "{ops:?}");
+    assert_eq!(h.producer.pending_sends(), 0);
+}
+
 #[test]
 fn close_flushes_and_records_close_after_every_outcome() {
     let mut config = ProducerConfig::new("producer-0");
