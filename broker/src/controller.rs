@@ -785,13 +785,9 @@ impl<S: Storage + Clone> ControllerCore<S> {
             return Err(ErrorCode::FencedLeaderEpoch);
         }
         if request.partition_epoch != state.partition_epoch {
-            // A stale proposal: the leader must start again from the current state.
-            return Err(ErrorCode::InvalidRequest {
-                reason: format!(
-                    "partition epoch {} is stale; current is {}",
-                    request.partition_epoch, state.partition_epoch
-                ),
-            });
+            // A stale proposal: the leader must wait for the current state (which this very
+            // proposal may have made, if an earlier copy of it was applied).
+            return Err(ErrorCode::InvalidUpdateVersion);
         }
         let valid = request.new_isr.contains(&request.broker)
             && request.new_isr.iter().all(|b| state.replicas.contains(b))

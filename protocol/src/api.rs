@@ -96,6 +96,10 @@ pub enum ErrorCode {
     /// A proposed ISR member may not join: it is fenced, or the broker epoch the leader saw it
     /// fetch with is not its current one (it restarted since, maybe with less data; KIP-903).
     IneligibleReplica,
+    /// An ISR proposal named a partition epoch that is not the current one: the state changed
+    /// since the leader last heard (maybe by this very proposal, sent before and answered to
+    /// nobody). Kafka's `INVALID_UPDATE_VERSION`.
+    InvalidUpdateVersion,
     /// An unexpected internal error: a correct broker never answers it to a valid request.
     UnknownServerError {
         detail: String,
@@ -141,6 +145,7 @@ impl ErrorCode {
             ErrorCode::TopicAlreadyExists => "topic_already_exists",
             ErrorCode::CoordinatorLoadInProgress => "coordinator_load_in_progress",
             ErrorCode::IneligibleReplica => "ineligible_replica",
+            ErrorCode::InvalidUpdateVersion => "invalid_update_version",
             ErrorCode::UnknownServerError { .. } => "unknown_server_error",
             ErrorCode::IllegalGeneration => "illegal_generation",
             ErrorCode::UnknownMemberId => "unknown_member_id",

@@ -285,3 +285,21 @@ fn swarm_7846_fresh_sends_outlive_the_expired_sends_of_their_batch() {
         "producer-stalled, batch shared with expired sends",
     );
 }
+
+/// high-watermark-lost on the correct build. Broker 2 led swarm/0 in epoch 2 and proposed
+/// adding broker 1 back to the ISR; the controller applied it, but the answer was lost when
+/// broker 2 was cut off and paused. Resumed, it sent the proposal again and was told its epoch
+/// was fenced; it dropped the proposal and counted its last ISR ([2, 3]) only, so it exposed a
+/// high watermark of 149 that broker 1, the member it had added and the next leader, never
+/// reached (146). A leader now keeps a proposal the controller may have applied (answers
+/// `FencedLeaderEpoch`, `InvalidUpdateVersion`) pending, as Kafka's `handleAlterPartitionError`
+/// does, until metadata says how it ended (`broker/src/core/mod.rs`, `on_response`).
+#[test]
+fn swarm_9784_a_refused_isr_proposal_the_controller_may_have_applied_stays_pending() {
+    assert_pinned_passes(
+        include_str!("scenarios/swarm-9784.toml"),
+        "swarm-9784.toml",
+        9784,
+        "high-watermark-lost, ISR proposal dropped on FencedLeaderEpoch",
+    );
+}

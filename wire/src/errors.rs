@@ -35,6 +35,7 @@ pub mod code {
     pub const OFFSET_NOT_AVAILABLE: i16 = 78;
     pub const INVALID_RECORD: i16 = 87;
     pub const INELIGIBLE_REPLICA: i16 = 107;
+    pub const INVALID_UPDATE_VERSION: i16 = 95;
     pub const ILLEGAL_GENERATION: i16 = 22;
     pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
     pub const UNKNOWN_MEMBER_ID: i16 = 25;
@@ -68,6 +69,7 @@ pub fn kafka_error(error: &ErrorCode) -> (i16, Option<String>) {
         ErrorCode::TopicAlreadyExists => code::TOPIC_ALREADY_EXISTS,
         ErrorCode::CoordinatorLoadInProgress => code::COORDINATOR_LOAD_IN_PROGRESS,
         ErrorCode::IneligibleReplica => code::INELIGIBLE_REPLICA,
+        ErrorCode::InvalidUpdateVersion => code::INVALID_UPDATE_VERSION,
         ErrorCode::UnknownServerError { .. } => code::UNKNOWN_SERVER_ERROR,
         ErrorCode::IllegalGeneration => code::ILLEGAL_GENERATION,
         ErrorCode::UnknownMemberId => code::UNKNOWN_MEMBER_ID,
@@ -162,6 +164,10 @@ mod tests {
             (
                 ErrorCode::IneligibleReplica,
                 ResponseError::IneligibleReplica,
+            ),
+            (
+                ErrorCode::InvalidUpdateVersion,
+                ResponseError::InvalidUpdateVersion,
             ),
             (
                 ErrorCode::UnknownServerError { detail: "d".into() },

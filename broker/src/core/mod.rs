@@ -798,13 +798,30 @@ impl<S: Storage + Clone> BrokerCore<S> {
                 if leader.proposal.as_ref().map(|(_, id)| *id) != Some(correlation_id) {
                     return;
                 }
-                leader.proposal = None;
                 tracing::debug!(%partition, result = ?response.result, "ISR change answered");
-                if let Ok(state) = response.result {
-                    if state.leader_epoch == replica.leader_epoch {
-                        leader.isr = state.isr;
-                        replica.partition_epoch = state.partition_epoch;
+                match response.result {
+                    Ok(state) => {
+                        leader.proposal = None;
+                        if state.leader_epoch == replica.leader_epoch {
+                            leader.isr = state.isr;
+                            replica.partition_epoch = state.partition_epoch;
+                        }
                     }
+                    // The proposal may have been applied by an earlier copy whose answer was
+                    // lost (then a newer leader epoch or partition epoch is all the controller
+                    // can say): as Kafka's `handleAlterPartitionError`, the leader keeps the
+                    // pending maximal ISR, proposes nothing more, and waits for metadata.
+                    // Falling back to the last ISR it knew let it count an append as committed
+                    // without a member the controller had added, which then led with less
+                    // (swarm seed 9784: high-watermark-lost).
+                    Err(
+                        ErrorCode::FencedLeaderEpoch
+                        | ErrorCode::InvalidUpdateVersion
+                        | ErrorCode::UnknownTopicOrPartition,
+                    ) => {}
+                    // Refused on its merits, with the partition epoch current: not applied, now
+                    // or before.
+                    Err(_) => leader.proposal = None,
                 }
                 self.advance_high_watermark(now_ms, &partition);
             }

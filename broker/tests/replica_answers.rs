@@ -1,12 +1,13 @@
-//! A follower's epoch check (KIP-101/KIP-279) driven by hand: one broker core, its controller's
-//! metadata and its leader's answers written by the test. Each case is a swarm seed that once
-//! failed on the correct build.
+//! One broker core driven by hand, its controller's metadata and its peers' answers written by
+//! the test: a follower's epoch check (KIP-101/KIP-279) and a leader's ISR proposal (KIP-497).
+//! Each case is a swarm seed that once failed on the correct build.
 
 mod common;
 
 use broker::api::{
-    Acks, ClusterMetadata, HeartbeatResponse, OffsetForLeaderEpochResponse, PartitionMetadata,
-    ProduceRequest, Request, Response, TopicMetadata, TopicPartition,
+    Acks, AlterPartitionResponse, ClusterMetadata, ErrorCode, FetchRequest, HeartbeatResponse,
+    OffsetForLeaderEpochResponse, PartitionMetadata, ProduceRequest, Request, Response,
+    TopicMetadata, TopicPartition,
 };
 use broker::core::{BrokerConfig, BrokerCore, Observation, Output};
 use sim::disk::Disk;
@@ -24,16 +25,16 @@ fn partition() -> TopicPartition {
 }
 
 /// A broker core of broker 2, with topic `t` (one partition on brokers 2 and 1).
-struct Follower {
+struct Broker {
     core: BrokerCore<Disk>,
     now_ms: u64,
     version: u64,
 }
 
-impl Follower {
-    fn new() -> Follower {
+impl Broker {
+    fn new() -> Broker {
         let core = BrokerCore::new(common::disk(7), BrokerConfig::new(ME), addr(ME), addr(9), 1);
-        Follower {
+        Broker {
             core,
             now_ms: 0,
             version: 0,
@@ -47,8 +48,8 @@ impl Follower {
         self.core.take_outputs()
     }
 
-    /// Hands the core metadata naming `leader` in `leader_epoch`, as the controller's answer to
-    /// its next heartbeat.
+    /// Hands the core metadata naming `leader` in `leader_epoch` (ISR: the leader alone), as the
+    /// controller's answer to its next heartbeat.
     fn metadata(&mut self, leader: u32, leader_epoch: u32) {
         self.version += 1;
         let heartbeat = loop {
@@ -88,8 +89,8 @@ impl Follower {
         );
     }
 
-    /// Appends one record as the leader (acks=1).
-    fn produce(&mut self, leader_epoch: u32) {
+    /// Appends one record as the leader (acks=1) and returns what the core sent.
+    fn produce(&mut self, leader_epoch: u32) -> Vec<Output> {
         self.core.on_request(
             self.now_ms,
             addr(50),
@@ -103,7 +104,7 @@ impl Follower {
             }),
             0,
         );
-        self.core.take_outputs();
+        self.core.take_outputs()
     }
 
     /// Ticks until the core sends its leader a request about `t`, and returns it.
@@ -131,7 +132,7 @@ impl Follower {
 /// the follower kept asking about epoch 3 forever. It must forget the empty epochs and fetch.
 #[test]
 fn a_follower_forgets_the_empty_epochs_its_cut_removed_and_fetches() {
-    let mut broker = Follower::new();
+    let mut broker = Broker::new();
     broker.metadata(ME, 0);
     broker.metadata(ME, 3);
     broker.metadata(OTHER, 4);
@@ -159,9 +160,9 @@ fn a_follower_forgets_the_empty_epochs_its_cut_removed_and_fetches() {
 /// written in epoch 1, which the leader does not know: it must go.
 #[test]
 fn a_follower_with_no_epoch_at_or_below_the_answer_cuts_where_its_first_epoch_starts() {
-    let mut broker = Follower::new();
+    let mut broker = Broker::new();
     broker.metadata(ME, 1);
-    broker.produce(1);
+    let _ = broker.produce(1);
     broker.metadata(OTHER, 2);
     let (id, request) = broker.next_request_to_leader();
     let Request::OffsetForLeaderEpoch(check) = request else {
@@ -188,4 +189,68 @@ fn a_follower_with_no_epoch_at_or_below_the_answer_cuts_where_its_first_epoch_st
         panic!("expected a fetch, got {request:?}");
     };
     assert_eq!(fetch.offset, 0);
+}
+
+/// Swarm seed 9784: broker 2 led `t-0` and proposed adding broker 1 back to the ISR. The
+/// controller applied it but the answer was lost; the proposal sent again was answered
+/// `FencedLeaderEpoch`. Had the leader fallen back to its last ISR ([2]), it would have counted
+/// its next append as committed without broker 1, which the controller had made a member (and
+/// next made leader). It keeps the proposal pending instead, awaiting metadata.
+#[test]
+fn a_leader_keeps_an_isr_proposal_the_controller_may_have_applied() {
+    let mut broker = Broker::new();
+    broker.metadata(ME, 0);
+    // Broker 1 fetches at the log end: caught up, so the leader proposes it.
+    broker.core.on_request(
+        broker.now_ms,
+        addr(OTHER),
+        1,
+        Request::Fetch(FetchRequest {
+            partition: partition(),
+            offset: 0,
+            max_bytes: 1 << 20,
+            replica_id: Some(OTHER),
+            current_leader_epoch: Some(0),
+            replica_log_start_offset: Some(0),
+            replica_epoch: Some(1),
+            rack: None,
+            max_wait_ms: 0,
+        }),
+        0,
+    );
+    let proposal = broker
+        .core
+        .take_outputs()
+        .into_iter()
+        .chain(broker.tick())
+        .find_map(|output| match output {
+            Output::ToController {
+                correlation_id,
+                request: Request::AlterPartition(request),
+            } => Some((correlation_id, request)),
+            _ => None,
+        });
+    let (id, request) = proposal.expect("the leader proposes the caught-up follower");
+    assert_eq!(request.new_isr, vec![OTHER, ME]);
+    broker.core.on_response(
+        broker.now_ms,
+        id,
+        Response::AlterPartition(AlterPartitionResponse {
+            result: Err(ErrorCode::FencedLeaderEpoch),
+        }),
+    );
+    let mut outputs = broker.produce(0);
+    outputs.extend(broker.tick());
+    let exposed: Vec<u64> = outputs
+        .into_iter()
+        .filter_map(|output| match output {
+            Output::Observe(Observation::HighWatermark { offset, .. }) => Some(offset),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        exposed,
+        Vec::<u64>::new(),
+        "the append is not committed until broker 1 has it"
+    );
 }
