@@ -775,7 +775,7 @@ impl<S: Storage + Clone> ControllerCore<S> {
         let Some(state) = self
             .metadata
             .topics
-            .get(&tp.topic)
+            .get(&*tp.topic)
             .and_then(|partitions| partitions.get(tp.partition as usize))
             .cloned()
         else {
@@ -834,7 +834,7 @@ impl<S: Storage + Clone> ControllerCore<S> {
         let index = tp.partition as usize;
         let isr_for_change = new_isr.clone();
         self.change(|metadata, _| {
-            let state = &mut metadata.topics.get_mut(&tp.topic).expect("checked")[index];
+            let state = &mut metadata.topics.get_mut(&*tp.topic).expect("checked")[index];
             if state.isr != isr_for_change {
                 state.isr = isr_for_change;
                 state.partition_epoch += 1;
@@ -845,7 +845,7 @@ impl<S: Storage + Clone> ControllerCore<S> {
             partition: tp.clone(),
             isr: new_isr,
         });
-        let state = &self.metadata.topics[&tp.topic][index];
+        let state = &self.metadata.topics[&*tp.topic][index];
         Ok(partition_metadata(tp.partition, state))
     }
 
@@ -853,7 +853,7 @@ impl<S: Storage + Clone> ControllerCore<S> {
     fn partition_state(&self, tp: &TopicPartition) -> Option<PartitionMetadata> {
         self.metadata
             .topics
-            .get(&tp.topic)
+            .get(&*tp.topic)
             .and_then(|partitions| partitions.get(tp.partition as usize))
             .map(|state| partition_metadata(tp.partition, state))
     }

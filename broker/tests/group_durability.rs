@@ -492,7 +492,11 @@ impl Workload {
             for expired in self.coordinator.take_expired() {
                 for partition in expired.partitions {
                     self.acked.offsets.insert(
-                        (expired.group.clone(), partition.topic, partition.partition),
+                        (
+                            expired.group.clone(),
+                            partition.topic.to_string(),
+                            partition.partition,
+                        ),
                         None,
                     );
                 }

@@ -693,7 +693,7 @@ impl Consumer {
                 for (partition, offset) in offsets {
                     self.record(Op::Commit {
                         phase: CommitPhase::Info,
-                        topic: partition.topic.into(),
+                        topic: partition.topic.to_string().into(),
                         partition: partition.partition,
                         offset,
                         group: group.clone(),
@@ -811,7 +811,7 @@ impl Consumer {
                 .map(|partition| {
                     let offset = self.partitions[&partition].position;
                     AssignedPartition {
-                        topic: partition.topic.into(),
+                        topic: partition.topic.to_string().into(),
                         partition: partition.partition,
                         offset,
                     }
@@ -857,7 +857,7 @@ fn deliver_from(
             }
             Some(Buffered::Reset { from, to, reason }) => {
                 resets.push(Op::Reset {
-                    topic: partition.topic.clone().into(),
+                    topic: partition.topic.to_string().into(),
                     partition: partition.partition,
                     from: *from,
                     to: *to,
@@ -881,7 +881,7 @@ fn deliver_from(
         );
         state.delivered_next = offset + 1;
         delivered.push(PolledRecord {
-            topic: partition.topic.clone().into(),
+            topic: partition.topic.to_string().into(),
             partition: partition.partition,
             offset,
             value: value.into(),

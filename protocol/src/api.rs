@@ -14,6 +14,7 @@
 use bytes::Bytes;
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// A broker's id: 1, 2, 3, ...
 pub type BrokerId = u32;
@@ -31,17 +32,26 @@ pub enum OffsetSpec {
     LogEnd,
 }
 
-/// A topic partition.
+/// A topic partition. The topic name is shared (`Arc<str>`): partitions are copied into every
+/// request, answer, map key and observation, and a copy is a reference count, not an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TopicPartition {
-    pub topic: String,
+    pub topic: Arc<str>,
     pub partition: u32,
 }
 
 impl TopicPartition {
     pub fn new(topic: &str, partition: u32) -> TopicPartition {
         TopicPartition {
-            topic: topic.to_string(),
+            topic: topic.into(),
+            partition,
+        }
+    }
+
+    /// The same partition number of a topic name already shared.
+    pub fn of(topic: &Arc<str>, partition: u32) -> TopicPartition {
+        TopicPartition {
+            topic: Arc::clone(topic),
             partition,
         }
     }

@@ -272,6 +272,33 @@ pub struct BatchHeader {
     pub payload_bytes: u32,
 }
 
+/// Where the batch whose header starts `bytes` ends: (next offset, batch bytes), read from the
+/// four fields a read walking past it needs (base offset, length, magic, last offset delta), or
+/// None when any of them looks wrong, which [`BatchHeader::decode`] then explains. Kafka's log
+/// reads walk headers the same way (`FileRecords.searchForOffsetWithSize` reads offset and size
+/// only). A batch a read serves is still decoded and its CRC checked.
+#[inline]
+pub fn peek_span(bytes: &[u8]) -> Option<(u64, u64)> {
+    let head = bytes.get(..BATCH_HEADER_BYTES as usize)?;
+    let base_offset = i64::from_be_bytes(head[0..8].try_into().ok()?);
+    let batch_length = i32::from_be_bytes(head[LENGTH_AT..LENGTH_AT + 4].try_into().ok()?);
+    let last_offset_delta = i32::from_be_bytes(head[23..27].try_into().ok()?);
+    let batch_bytes = LOG_OVERHEAD_BYTES as i64 + batch_length as i64;
+    let plausible = head[MAGIC_AT] as i8 == MAGIC
+        && base_offset >= 0
+        && last_offset_delta >= 0
+        && (last_offset_delta as u32) < RECORDS_PER_BATCH_MAX
+        && batch_bytes >= BATCH_HEADER_BYTES as i64
+        && batch_bytes as u64 <= BATCH_BYTES_MAX
+        && (base_offset as u64) < OFFSET_MAX - last_offset_delta as u64;
+    plausible.then(|| {
+        (
+            base_offset as u64 + last_offset_delta as u64 + 1,
+            batch_bytes as u64,
+        )
+    })
+}
+
 impl BatchHeader {
     /// Reads the header at the start of `bytes`. Checks the magic, the sizes, the attributes and
     /// the offset range (so [`BatchHeader::last_offset`] cannot overflow), not the CRC.

@@ -113,7 +113,7 @@ pub fn bump(coverage: &mut Coverage, mark: &str) {
 /// each partition, to see a follower's run ahead of it.
 pub fn observe(
     coverage: &mut Coverage,
-    leader_log_starts: &mut BTreeMap<(String, u32), u64>,
+    leader_log_starts: &mut BTreeMap<(std::sync::Arc<str>, u32), u64>,
     event: &ClusterEvent,
 ) {
     match event {

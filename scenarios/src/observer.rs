@@ -23,7 +23,7 @@ pub fn cluster_observer(history: History, offsets_retention_ms: u64) -> Observer
                 leader_epoch,
                 ..
             }) => Op::Leader {
-                topic: partition.topic.into(),
+                topic: partition.topic.to_string().into(),
                 partition: partition.partition,
                 broker: leader,
                 epoch: i32::try_from(leader_epoch).unwrap_or(i32::MAX),
@@ -34,7 +34,7 @@ pub fn cluster_observer(history: History, offsets_retention_ms: u64) -> Observer
                 leader_epoch,
                 ..
             }) => Op::Offline {
-                topic: partition.topic.into(),
+                topic: partition.topic.to_string().into(),
                 partition: partition.partition,
                 epoch: i32::try_from(leader_epoch).unwrap_or(i32::MAX),
             },
@@ -51,7 +51,7 @@ pub fn cluster_observer(history: History, offsets_retention_ms: u64) -> Observer
                 partitions: partitions
                     .into_iter()
                     .map(|partition| client::history::GroupPartition {
-                        topic: partition.topic.into(),
+                        topic: partition.topic.to_string().into(),
                         partition: partition.partition,
                     })
                     .collect::<Vec<_>>()
@@ -64,7 +64,7 @@ pub fn cluster_observer(history: History, offsets_retention_ms: u64) -> Observer
                 offset,
                 leader,
             }) => Op::LogStart {
-                topic: partition.topic.into(),
+                topic: partition.topic.to_string().into(),
                 partition: partition.partition,
                 offset,
                 broker: (!leader).then_some(broker),

@@ -296,7 +296,7 @@ impl<S: Storage + Clone> GroupCoordinator<S> {
             .offsets
             .iter()
             .map(|(partition, offset)| PartitionOffset {
-                topic: partition.topic.clone(),
+                topic: partition.topic.to_string(),
                 partition: partition.partition,
                 offset: *offset,
             })

@@ -18,7 +18,7 @@ mod cached;
 pub(super) use cached::ReadView;
 
 use super::{Log, LogError, Segment};
-use crate::batch::{verify_bytes, BatchHeader, Record, StoredBatch, BATCH_HEADER_BYTES};
+use crate::batch::{peek_span, verify_bytes, BatchHeader, Record, StoredBatch, BATCH_HEADER_BYTES};
 use crate::storage::{Storage, StorageError};
 
 /// A read resolved against the segment view at planning time. Opaque: hand it back to
@@ -372,6 +372,14 @@ fn read_batches(
     let file = target.log_file.as_str();
     while position < size_bytes {
         let head = window.get(storage, file, position, BATCH_HEADER_BYTES, size_bytes)?;
+        // Batches wholly below the offset are passed over on their span alone (a batch this
+        // read serves is decoded and checked below).
+        if let Some((next_offset, batch_bytes)) = peek_span(head) {
+            if next_offset <= offset && position + batch_bytes <= size_bytes {
+                position += batch_bytes;
+                continue;
+            }
+        }
         let header = BatchHeader::decode(head).map_err(|error| ReadFailure::Corrupt {
             position,
             reason: error.to_string(),

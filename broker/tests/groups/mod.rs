@@ -300,7 +300,11 @@ impl Coord {
         self.expired
             .iter()
             .filter(|e| e.group == group)
-            .flat_map(|e| e.partitions.iter().map(|p| (p.topic.clone(), p.partition)))
+            .flat_map(|e| {
+                e.partitions
+                    .iter()
+                    .map(|p| (p.topic.to_string(), p.partition))
+            })
             .collect()
     }
 }

@@ -217,7 +217,7 @@ fn push_partitions(
             });
         };
         out.push(TopicPartition {
-            topic: topic.to_string(),
+            topic: topic.to_string().into(),
             partition,
         });
     }
@@ -236,10 +236,7 @@ fn by_topic<'a>(
                 what,
                 reason: format!("partition {tp} is above i32::MAX"),
             })?;
-        grouped
-            .entry(tp.topic.as_str())
-            .or_default()
-            .push(partition);
+        grouped.entry(&*tp.topic).or_default().push(partition);
     }
     for list in grouped.values_mut() {
         list.sort_unstable();
@@ -526,8 +523,10 @@ mod tests {
     }
 
     fn partition() -> impl Strategy<Value = TopicPartition> {
-        (name(), 0..=i32::MAX as u32)
-            .prop_map(|(topic, partition)| TopicPartition { topic, partition })
+        (name(), 0..=i32::MAX as u32).prop_map(|(topic, partition)| TopicPartition {
+            topic: topic.into(),
+            partition,
+        })
     }
 
     fn subscription() -> impl Strategy<Value = Subscription> {

@@ -69,7 +69,7 @@ impl Group {
             }
         }
         let index_of = |tp: &TopicPartition| {
-            let &(first, count) = first_of_topic.get(tp.topic.as_str())?;
+            let &(first, count) = first_of_topic.get(&*tp.topic)?;
             (tp.partition < count).then_some(first + tp.partition as usize)
         };
         let mut claimers = vec![Vec::new(); parts.len()];
@@ -115,7 +115,7 @@ impl Group {
             }
         }
         for claims in &mut valid_claims {
-            claims.sort_by_key(|&p| (parts[p].partition, parts[p].topic.as_str()));
+            claims.sort_by_key(|&p| (parts[p].partition, &*parts[p].topic));
         }
         Group {
             members: members.len(),
@@ -512,8 +512,8 @@ mod tests {
         for (id, ps) in &got {
             assert_eq!(ps.len(), 2, "{id}: {got:?}");
         }
-        assert!(got["a"].iter().all(|p| p.topic == "t1"));
-        assert!(got["c"].iter().all(|p| p.topic == "t2"));
+        assert!(got["a"].iter().all(|p| &*p.topic == "t1"));
+        assert!(got["c"].iter().all(|p| &*p.topic == "t2"));
     }
 
     /// Unequal subscriptions with claims: `b` owned all of t1 and t2; `a` joins for t1 only and

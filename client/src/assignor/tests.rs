@@ -115,7 +115,7 @@ fn check_exclusive(group: &Group, got: &Assignment) -> Result<(), TestCaseError>
         for tp in partitions {
             prop_assert!(subscribes(m, &tp.topic), "{} got {} unsubscribed", id, tp);
             prop_assert!(
-                tp.partition < group.partitions[&tp.topic],
+                tp.partition < group.partitions[&*tp.topic],
                 "{} got missing {}",
                 id,
                 tp
@@ -186,7 +186,7 @@ fn valid_claims(group: &Group) -> BTreeMap<TopicPartition, String> {
             let m = member(group, id);
             let exists = group
                 .partitions
-                .get(&tp.topic)
+                .get(&*tp.topic)
                 .is_some_and(|&n| tp.partition < n);
             (exists && subscribes(m, &tp.topic)).then(|| (tp, id.to_string()))
         })
@@ -278,7 +278,7 @@ proptest! {
             let shares: Vec<usize> = got
                 .iter()
                 .filter(|(id, _)| subscribes(member(&group, id), topic))
-                .map(|(_, ps)| ps.iter().filter(|tp| &tp.topic == topic).count())
+                .map(|(_, ps)| ps.iter().filter(|tp| *tp.topic == **topic).count())
                 .collect();
             if let (Some(min), Some(max)) = (shares.iter().min(), shares.iter().max()) {
                 prop_assert!(max - min <= 1, "{}: {:?}", topic, got);

@@ -82,7 +82,7 @@ impl Consumer {
                 } else {
                     CommitPhase::Fail
                 },
-                topic: partition.topic.clone().into(),
+                topic: partition.topic.to_string().into(),
                 partition: partition.partition,
                 offset: *offset,
                 group: group.clone(),
@@ -157,7 +157,7 @@ impl Consumer {
         for (partition, offset) in &offsets {
             self.record(Op::Commit {
                 phase: CommitPhase::Invoke,
-                topic: partition.topic.clone().into(),
+                topic: partition.topic.to_string().into(),
                 partition: partition.partition,
                 offset: *offset,
                 group: group.clone(),

@@ -31,7 +31,7 @@ impl Consumer {
     ) {
         self.record(Op::Request(oracle::Request {
             api: api.to_string().into(),
-            topic: partition.topic.clone().into(),
+            topic: partition.topic.to_string().into(),
             partition: partition.partition,
             offset,
             broker,
@@ -372,7 +372,7 @@ impl Consumer {
     ) {
         tracing::warn!(%partition, "{description}");
         self.record(Op::PollFail {
-            topic: partition.topic.clone().into(),
+            topic: partition.topic.to_string().into(),
             partition: partition.partition,
             offset,
             error: error.to_string().into(),

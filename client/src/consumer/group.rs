@@ -176,7 +176,7 @@ fn group_partitions<'p>(
     partitions
         .into_iter()
         .map(|partition| GroupPartition {
-            topic: partition.topic.clone().into(),
+            topic: partition.topic.to_string().into(),
             partition: partition.partition,
         })
         .collect()

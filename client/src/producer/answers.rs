@@ -40,7 +40,7 @@ fn report_data_loss(
 ) {
     status.data_loss_reports += 1;
     actions.push(Action::Record(Op::DataLoss {
-        topic: partition.topic.clone().into(),
+        topic: partition.topic.to_string().into(),
         partition: partition.partition,
         log_start,
     }));
@@ -234,7 +234,7 @@ impl Producer {
                     self.status.acked += 1;
                     self.actions.push(Action::Record(Op::SendOk {
                         value: send.value.into(),
-                        topic: partition.topic.clone().into(),
+                        topic: partition.topic.to_string().into(),
                         partition: partition.partition,
                         offset: base_offset + i as u64,
                         pid: idempotence.then_some(sequenced.pid),
@@ -510,7 +510,7 @@ impl Producer {
         self.fatal = Some(error.to_string());
         if let Some(partition) = declared {
             self.actions.push(Action::Record(Op::Fatal {
-                topic: partition.topic.clone().into(),
+                topic: partition.topic.to_string().into(),
                 partition: partition.partition,
                 error: error.to_string().into(),
             }));

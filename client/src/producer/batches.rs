@@ -43,7 +43,7 @@ pub(super) const ACKS_0_OUTCOME: &str = "acks_0";
 pub(super) fn note_partition_used(status: &mut ProducerStatus, partition: &TopicPartition) {
     let used = status
         .partitions_used
-        .entry(partition.topic.clone())
+        .entry(partition.topic.to_string())
         .or_default();
     if !used.contains(&partition.partition) {
         used.push(partition.partition);

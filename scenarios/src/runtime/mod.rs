@@ -46,7 +46,7 @@ const SETUP_LEADERS_TIMEOUT: Duration = Duration::from_secs(20);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A run's coverage marks, and the cluster observer's state for them (leaders' log starts).
-type CoverageState = (Coverage, BTreeMap<(String, u32), u64>);
+type CoverageState = (Coverage, BTreeMap<(Arc<str>, u32), u64>);
 
 /// What a run produced besides its history.
 pub struct Execution {
@@ -84,7 +84,7 @@ pub const HIGH_WATERMARK_SAMPLE_MS: u64 = 100;
 struct HighWatermarkRecorder {
     samples: Vec<HighWatermarkSample>,
     /// Per partition: (time of the last kept sample, the latest value seen since).
-    last: BTreeMap<(String, u32), (u64, u64)>,
+    last: BTreeMap<(Arc<str>, u32), (u64, u64)>,
 }
 
 impl HighWatermarkRecorder {
@@ -98,7 +98,7 @@ impl HighWatermarkRecorder {
         if keep {
             self.samples.push(HighWatermarkSample {
                 time_ns,
-                topic: partition.topic.clone(),
+                topic: partition.topic.to_string(),
                 partition: partition.partition,
                 offset,
             });
@@ -112,7 +112,7 @@ impl HighWatermarkRecorder {
         for ((topic, partition), (_, offset)) in std::mem::take(&mut self.last) {
             self.samples.push(HighWatermarkSample {
                 time_ns,
-                topic,
+                topic: topic.to_string(),
                 partition,
                 offset,
             });
@@ -542,7 +542,7 @@ impl Runner {
                     .status()
                     .replicas
                     .iter()
-                    .filter(|replica| replica.partition.topic == topic)
+                    .filter(|replica| &*replica.partition.topic == topic)
                     .map(|replica| replica.partition.clone())
                     .collect::<Vec<_>>()
             })

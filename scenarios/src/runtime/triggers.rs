@@ -27,7 +27,7 @@ pub(super) type Timed = (madsim::time::Instant, ClusterMoment);
 pub(super) struct Moments {
     wanted: Arc<Mutex<BTreeSet<Trigger>>>,
     sender: mpsc::UnboundedSender<Timed>,
-    isrs: BTreeMap<(String, u32), Vec<u32>>,
+    isrs: BTreeMap<(Arc<str>, u32), Vec<u32>>,
     partition_counts: BTreeMap<String, u32>,
 }
 
