@@ -112,24 +112,18 @@ impl<S: Storage + Clone> BrokerCore<S> {
     /// Answers the held fetches that have data now, whose replica changed role, or whose wait
     /// is over.
     pub(super) fn service_parked_fetches(&mut self, now_ms: u64) {
-        if self.parked_fetches.is_empty() {
+        // Most events leave every held fetch waiting: look before moving them.
+        if !self
+            .parked_fetches
+            .iter()
+            .any(|fetch| self.parked_fetch_ready(now_ms, fetch))
+        {
             return;
         }
         let parked = std::mem::take(&mut self.parked_fetches);
         let mut still = Vec::with_capacity(parked.len());
         for fetch in parked {
-            let ready = now_ms >= fetch.deadline_ms
-                || match self.replicas.get(&fetch.request.partition) {
-                    None => true,
-                    Some(replica) => match (&replica.role, fetch.request.replica_id) {
-                        (Role::Leader(_), Some(_)) => {
-                            replica.log.log_end_offset() > fetch.request.offset
-                        }
-                        (Role::Follower(_), Some(_)) => true,
-                        (_, None) => replica.high_watermark > fetch.request.offset,
-                    },
-                };
-            if ready {
+            if self.parked_fetch_ready(now_ms, &fetch) {
                 let mut request = fetch.request;
                 request.max_wait_ms = 0;
                 // None: a delayed read answers later.
@@ -145,6 +139,22 @@ impl<S: Storage + Clone> BrokerCore<S> {
         // Answers above may have been parked again by nothing; keep the rest in order.
         still.append(&mut self.parked_fetches);
         self.parked_fetches = still;
+    }
+
+    /// Whether a held fetch is to be answered now: its wait is over, it has data, or its
+    /// replica changed role or went away.
+    fn parked_fetch_ready(&self, now_ms: u64, fetch: &ParkedFetch) -> bool {
+        now_ms >= fetch.deadline_ms
+            || match self.replicas.get(&fetch.request.partition) {
+                None => true,
+                Some(replica) => match (&replica.role, fetch.request.replica_id) {
+                    (Role::Leader(_), Some(_)) => {
+                        replica.log.log_end_offset() > fetch.request.offset
+                    }
+                    (Role::Follower(_), Some(_)) => true,
+                    (_, None) => replica.high_watermark > fetch.request.offset,
+                },
+            }
     }
 
     fn fetch(

@@ -33,16 +33,14 @@ pub(super) struct LeaderState {
 
 impl LeaderState {
     /// Committed ISR plus members the leader asked to add: the set the high watermark waits for.
-    fn maximal_isr(&self) -> Vec<BrokerId> {
-        let mut members = self.isr.clone();
-        if let Some((proposal, _)) = &self.proposal {
-            for member in &proposal.new_isr {
-                if !members.contains(member) {
-                    members.push(*member);
-                }
-            }
-        }
-        members
+    fn maximal_isr(&self) -> impl Iterator<Item = &BrokerId> {
+        let proposed = self.proposal.iter().flat_map(|(proposal, _)| {
+            proposal
+                .new_isr
+                .iter()
+                .filter(|member| !self.isr.contains(member))
+        });
+        self.isr.iter().chain(proposed)
     }
 }
 
@@ -60,7 +58,6 @@ impl<S: Storage + Clone> BrokerCore<S> {
         let candidate = match policy {
             HighWatermarkPolicy::MaximalIsr => leader
                 .maximal_isr()
-                .iter()
                 .filter(|&&b| b != me)
                 .map(|b| leader.followers.get(b).map_or(0, |p| p.log_end))
                 .fold(log_end, u64::min),
