@@ -217,7 +217,7 @@ impl Harness {
     fn committed(&self) -> Option<u64> {
         let answer = self.coordinator.offset_fetch(OffsetFetchRequest {
             group: GROUP.into(),
-            partitions: vec![TopicPartition::new("t", 0)],
+            partitions: Some(vec![TopicPartition::new("t", 0)]),
         });
         answer.result.expect("fetch")[0].1
     }

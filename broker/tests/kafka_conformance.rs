@@ -722,6 +722,32 @@ fn every_api_and_every_advertised_version_is_answered() {
                 assert_eq!(r.error_code, 0);
             }
         }
+        // Null topics (v2+): every offset the group has, as admin tools ask to describe a group;
+        // a group without offsets has none.
+        for (group, expected) in [("g", vec![(str("t"), 0, last_commit)]), ("none", vec![])] {
+            for version in 2..=*range(ApiKey::OffsetFetch).end() {
+                let mut r = km::OffsetFetchRequest::default();
+                r.group_id = km::GroupId(str(group));
+                r.topics = None;
+                let ResponseKind::OffsetFetch(r) = follow
+                    .call(ApiKey::OffsetFetch, version, RequestKind::OffsetFetch(r))
+                    .await
+                else {
+                    panic!()
+                };
+                let got: Vec<(StrBytes, i32, i64)> = r
+                    .topics
+                    .iter()
+                    .flat_map(|t| {
+                        t.partitions
+                            .iter()
+                            .map(|p| (t.name.0.clone(), p.partition_index, p.committed_offset))
+                    })
+                    .collect();
+                assert_eq!(got, expected, "OffsetFetch v{version} of all of {group}");
+                assert_eq!(r.error_code, 0, "OffsetFetch v{version} of all of {group}");
+            }
+        }
 
         // CreatePartitions: grow "t" once per version; shrinking is refused.
         let mut count = 2;

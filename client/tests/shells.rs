@@ -167,6 +167,7 @@ impl Stub {
                 let answers = request
                     .partitions
                     .into_iter()
+                    .flatten()
                     .map(|partition| {
                         let offset = self
                             .committed

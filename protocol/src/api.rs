@@ -401,7 +401,9 @@ pub struct LeaveGroupResponse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OffsetFetchRequest {
     pub group: String,
-    pub partitions: Vec<TopicPartition>,
+    /// The partitions asked about; None for every partition the group has an offset of (Kafka's
+    /// null `topics`, what admin tools send to describe a group).
+    pub partitions: Option<Vec<TopicPartition>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -311,18 +311,30 @@ impl<S: Storage + Clone> GroupCoordinator<S> {
         OffsetCommitResponse { result }
     }
 
-    /// A group's committed offsets for the asked partitions (`None` where nothing was committed).
+    /// A group's committed offsets for the asked partitions (`None` where nothing was committed),
+    /// or every offset it has when no partition is named.
     pub fn offset_fetch(&self, request: OffsetFetchRequest) -> OffsetFetchResponse {
-        let offsets = request
-            .partitions
-            .iter()
-            .map(|partition| {
-                let offset =
-                    self.offsets
-                        .fetch(&request.group, &partition.topic, partition.partition);
-                (partition.clone(), offset)
-            })
-            .collect();
+        let offsets = match &request.partitions {
+            Some(partitions) => partitions
+                .iter()
+                .map(|partition| {
+                    let offset =
+                        self.offsets
+                            .fetch(&request.group, &partition.topic, partition.partition);
+                    (partition.clone(), offset)
+                })
+                .collect(),
+            None => self
+                .offsets
+                .group_entries(&request.group)
+                .map(|(key, committed)| {
+                    (
+                        TopicPartition::new(&key.topic, key.partition),
+                        Some(committed.offset),
+                    )
+                })
+                .collect(),
+        };
         OffsetFetchResponse {
             result: Ok(offsets),
         }

@@ -271,7 +271,7 @@ impl Coord {
     pub fn committed(&self, group: &str, topic: &str) -> Option<u64> {
         let answer = self.coordinator.offset_fetch(OffsetFetchRequest {
             group: group.into(),
-            partitions: vec![TopicPartition::new(topic, 0)],
+            partitions: Some(vec![TopicPartition::new(topic, 0)]),
         });
         answer.result.expect("fetch")[0].1
     }

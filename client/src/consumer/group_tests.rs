@@ -138,6 +138,7 @@ impl Member {
         let answers = request
             .partitions
             .iter()
+            .flatten()
             .map(|partition| (partition.clone(), Some(committed)))
             .collect();
         self.answer(

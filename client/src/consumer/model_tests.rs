@@ -40,6 +40,7 @@ impl ModelCluster {
                 result: Ok(request
                     .partitions
                     .iter()
+                    .flatten()
                     .map(|p| (p.clone(), self.committed.get(p).copied()))
                     .collect()),
             }),

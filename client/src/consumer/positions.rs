@@ -201,7 +201,7 @@ impl Consumer {
             correlation_id,
             request: Request::OffsetFetch(OffsetFetchRequest {
                 group: self.config.group.clone(),
-                partitions: asked,
+                partitions: Some(asked),
             }),
         });
     }

@@ -889,7 +889,7 @@ fn group_members_own_their_partitions_and_discover_new_ones() {
     ));
     let asked = h.one("offset_fetch");
     match &asked.request {
-        Request::OffsetFetch(request) => assert_eq!(request.partitions, vec![tp("t", 3)]),
+        Request::OffsetFetch(request) => assert_eq!(request.partitions, Some(vec![tp("t", 3)])),
         _ => unreachable!(),
     }
     h.answer(

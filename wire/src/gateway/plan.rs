@@ -269,13 +269,16 @@ impl Gateway {
                     return vec![Part::Ready(Outcome::Error(code::INVALID_GROUP_ID, None))];
                 }
                 let Some(topics) = &r.topics else {
-                    return vec![Part::Ready(Outcome::Error(
-                        code::INVALID_REQUEST,
-                        Some(
-                            "fetching all of a group's offsets (null topics) is not supported"
-                                .into(),
-                        ),
-                    ))];
+                    // Null topics: every offset the group has (admin tools describing a group).
+                    return vec![Part::Send {
+                        target: Target::Controller,
+                        request: Request::OffsetFetch(protocol::api::OffsetFetchRequest {
+                            group: r.group_id.0.to_string(),
+                            partitions: None,
+                        }),
+                        wait: Duration::ZERO,
+                        on_timeout: code::COORDINATOR_NOT_AVAILABLE,
+                    }];
                 };
                 let partitions: Vec<TopicPartition> = topics
                     .iter()
@@ -293,7 +296,7 @@ impl Gateway {
                     target: Target::Controller,
                     request: Request::OffsetFetch(protocol::api::OffsetFetchRequest {
                         group: r.group_id.0.to_string(),
-                        partitions,
+                        partitions: Some(partitions),
                     }),
                     wait: Duration::ZERO,
                     on_timeout: code::COORDINATOR_NOT_AVAILABLE,

@@ -270,6 +270,30 @@ pub(super) fn build_response(
                 }
                 response.topics.push(t);
             }
+            if r.topics.is_none() {
+                // Every offset the group has, topic by topic.
+                for (partition, offset) in &committed {
+                    let Some(offset) = offset else { continue };
+                    if response.topics.last().map(|t| t.name.0.as_str()) != Some(&*partition.topic)
+                    {
+                        let mut t = km::offset_fetch_response::OffsetFetchResponseTopic::default();
+                        t.name = km::TopicName(StrBytes::from_string(partition.topic.to_string()));
+                        response.topics.push(t);
+                    }
+                    let mut pr = km::offset_fetch_response::OffsetFetchResponsePartition::default();
+                    pr.partition_index = partition.partition as i32;
+                    pr.committed_leader_epoch = -1;
+                    pr.metadata = Some(StrBytes::from_static_str(""));
+                    pr.committed_offset = *offset as i64;
+                    pr.error_code = code::NONE;
+                    response
+                        .topics
+                        .last_mut()
+                        .expect("a topic was pushed above")
+                        .partitions
+                        .push(pr);
+                }
+            }
             km::ResponseKind::OffsetFetch(response)
         }
         RequestKind::JoinGroup(r) => {
