@@ -619,7 +619,8 @@ fn partitions_of(event: &serde_json::Value) -> std::collections::BTreeSet<u64> {
 /// one group (`--subscribe`) read them; consumer A leaves the group after 400 records (it commits what it
 /// delivered, revokes, sends LeaveGroup), consumer B takes over its partitions and drains. Then: every
 /// acknowledged record was delivered to the group, the merged history checks valid, and the group's committed
-/// offsets (read back with the library's consumer, `offsets`) equal the log end offsets of every partition.
+/// offsets (read back with the library's consumer, `offsets`) equal the log end offsets of every partition, and
+/// the library's admin client lists the same offsets (OffsetFetch with null topics).
 ///
 /// Consumer B reads for 14 s (past the heal) before its drain; it does not wait for the heal in the cluster's
 /// history, which serve writes only when it ends, so the test stops serve (Ctrl-C) once the clients are done.
@@ -806,6 +807,11 @@ fn group_takeover(library: &'static str) {
         assert_eq!(
             committed, end,
             "partition {partition}: the group's committed offset is not the log end: {offsets}"
+        );
+        // The library's admin client lists the same offset (OffsetFetch with null topics).
+        assert_eq!(
+            &partitions[partition]["listed"], committed,
+            "partition {partition}: the admin client listed another offset: {offsets}"
         );
     }
 

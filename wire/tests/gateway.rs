@@ -1074,19 +1074,58 @@ fn offset_fetch_maps_committed_offsets() {
 }
 
 #[test]
-fn offset_fetch_of_all_partitions_is_refused_honestly() {
+fn offset_fetch_of_all_partitions_asks_for_every_offset_of_the_group() {
     let mut h = Harness::new();
     let mut r = km::OffsetFetchRequest::default();
     r.group_id = km::GroupId(str("g"));
     r.topics = None;
     h.send(1, ApiKey::OffsetFetch, 7, 1, RequestKind::OffsetFetch(r));
-    let out = h.outputs();
-    assert!(Harness::sends(&out).is_empty());
-    let (_, response) = decode(ApiKey::OffsetFetch, 7, &writes(&out)[0].1);
+    let sends = Harness::sends(&h.outputs());
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].0, addr(CONTROLLER));
+    assert_eq!(
+        sends[0].2,
+        Request::OffsetFetch(api::OffsetFetchRequest {
+            group: "g".into(),
+            partitions: None,
+        })
+    );
+    h.answer(
+        addr(CONTROLLER),
+        sends[0].1,
+        Response::OffsetFetch(api::OffsetFetchResponse {
+            result: Ok(vec![
+                (api::TopicPartition::new("a", 1), Some(4)),
+                (api::TopicPartition::new("t", 0), Some(9)),
+                (api::TopicPartition::new("t", 2), Some(3)),
+            ]),
+        }),
+    );
+    let (_, response) = decode(ApiKey::OffsetFetch, 7, &writes(&h.outputs())[0].1);
     let ResponseKind::OffsetFetch(r) = response else {
         panic!()
     };
-    assert_eq!(r.error_code, code::INVALID_REQUEST);
+    assert_eq!(r.error_code, 0);
+    let got: Vec<(String, Vec<(i32, i64, i16)>)> = r
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name.0.to_string(),
+                t.partitions
+                    .iter()
+                    .map(|p| (p.partition_index, p.committed_offset, p.error_code))
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("a".to_string(), vec![(1, 4, 0)]),
+            ("t".to_string(), vec![(0, 9, 0), (2, 3, 0)]),
+        ]
+    );
 }
 
 #[test]

@@ -225,7 +225,9 @@ def _report_consumer(consumer):
 
 
 def _offsets(args):
-    """Prints {"topic", "group", "partitions": {"P": {"committed": C or null, "log_start": L, "end": E}}}."""
+    """Prints {"topic", "group", "partitions": {"P": {"committed": C or null, "listed": C or null, "log_start": L,
+    "end": E}}}: `committed` as the library's consumer reads it partition by partition, `listed` as its admin client
+    lists every offset of the group."""
     try:
         module = _adapters(args.library)
     except ImportError as error:
@@ -239,8 +241,10 @@ def _offsets(args):
             raise RuntimeError("topic %r has no partitions (does it exist?)" % args.topic)
         marks = consumer.watermarks(args.topic, partitions, args.timeout)
         committed = consumer.committed(args.topic, partitions, args.timeout)
+        listed = module.group_offsets(args.bootstrap, args.group_id, args.topic, args.timeout)
         print(json.dumps({"topic": args.topic, "group": args.group_id, "partitions": {
-            str(p): {"committed": committed.get(p), "log_start": marks[p][0], "end": marks[p][1]}
+            str(p): {"committed": committed.get(p), "listed": listed.get(p), "log_start": marks[p][0],
+                     "end": marks[p][1]}
             for p in partitions}}, sort_keys=True))
         return 0
     except Exception as error:  # noqa: BLE001 - a clear message, not a traceback

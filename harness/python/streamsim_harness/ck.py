@@ -38,6 +38,18 @@ def _commit_outcome(error):
     return name, "info"
 
 
+def group_offsets(bootstrap, group, topic, timeout_s):
+    """Every offset `group` has on `topic`, listed by the admin client (OffsetFetch with null topics)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
+                                                request_timeout=timeout_s)
+    listed = futures[group].result(timeout=timeout_s)
+    return {tp.partition: tp.offset for tp in listed.topic_partitions if tp.topic == topic and tp.offset >= 0}
+
+
 class Producer:
     def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None, idempotence=True):
         from confluent_kafka import Producer as RdProducer

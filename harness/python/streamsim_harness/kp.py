@@ -35,6 +35,20 @@ def _commit_outcome(error):
     return name, "info"
 
 
+def group_offsets(bootstrap, group, topic, timeout_s):
+    """Every offset `group` has on `topic`, listed by the admin client (OffsetFetch with null topics)."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=_split_bootstrap(bootstrap),
+                             request_timeout_ms=int(timeout_s * 1000))
+    try:
+        listed = admin.list_group_offsets(group)
+    finally:
+        admin.close()
+    offsets = listed.get(group, {})
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+
+
 class Producer:
     def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None, idempotence=True):
         from kafka import KafkaProducer
