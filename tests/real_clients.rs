@@ -815,6 +815,12 @@ fn group_takeover(library: &'static str) {
         );
     }
 
+    // The admin client's group list (ListGroups to every broker, joined) names the group once.
+    assert_eq!(
+        offsets["group_listings"], 1,
+        "the admin client's group list does not name {group} once: {offsets}"
+    );
+
     let mut files: Vec<&Path> = vec![&cluster];
     files.extend(histories.iter().map(PathBuf::as_path));
     let output = check(&files);

@@ -912,6 +912,12 @@ impl<S: Storage + Clone> ControllerCore<S> {
             Request::LeaveGroup(request) => {
                 Response::LeaveGroup(self.coordinator.leave_group(now_ms, request))
             }
+            Request::DescribeGroups(request) => {
+                Response::DescribeGroups(self.coordinator.describe_groups(request))
+            }
+            Request::ListGroups(request) => {
+                Response::ListGroups(self.coordinator.list_groups(request))
+            }
             // Parked requests need a sender to answer later: they come through `on_message`.
             Request::JoinGroup(request) => Response::JoinGroup(JoinGroupResponse {
                 member_id: request.member_id,

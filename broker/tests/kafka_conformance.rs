@@ -1374,6 +1374,8 @@ fn group_apis_at_every_advertised_version_over_tcp() {
             ApiKey::Heartbeat,
             ApiKey::LeaveGroup,
             ApiKey::OffsetCommit,
+            ApiKey::DescribeGroups,
+            ApiKey::ListGroups,
         ]
         .iter()
         .map(|k| {
@@ -1481,6 +1483,90 @@ fn group_apis_at_every_advertised_version_over_tcp() {
                 heartbeat(&mut a, hv, &group, generation, "nobody").await,
                 code::UNKNOWN_MEMBER_ID,
                 "{what}"
+            );
+
+            // Described: Stable, its protocol, both members with their subscriptions and
+            // assignments; a group nobody knows is Dead.
+            let dv = version_for(ApiKey::DescribeGroups, round);
+            let mut r = km::DescribeGroupsRequest::default();
+            r.groups = vec![km::GroupId(str(&group)), km::GroupId(str("unknown"))];
+            let ResponseKind::DescribeGroups(r) = a
+                .call(ApiKey::DescribeGroups, dv, RequestKind::DescribeGroups(r))
+                .await
+            else {
+                panic!()
+            };
+            let described = &r.groups[0];
+            assert_eq!(described.error_code, 0, "DescribeGroups v{dv}, {what}");
+            assert_eq!(
+                (
+                    described.group_state.as_str(),
+                    described.protocol_type.as_str(),
+                    described.protocol_data.as_str()
+                ),
+                ("Stable", "consumer", "range"),
+                "DescribeGroups v{dv}, {what}"
+            );
+            let mut members: Vec<(String, Bytes, Bytes)> = described
+                .members
+                .iter()
+                .map(|m| {
+                    (
+                        m.member_id.to_string(),
+                        m.member_metadata.clone(),
+                        m.member_assignment.clone(),
+                    )
+                })
+                .collect();
+            members.sort();
+            let mut expected = vec![
+                (
+                    id_a.clone(),
+                    Bytes::from(format!("sub-{id_a}")),
+                    Bytes::from_static(b"assignment-a"),
+                ),
+                (
+                    id_b.clone(),
+                    Bytes::from(format!("sub-{id_b}")),
+                    Bytes::from_static(b"assignment-b"),
+                ),
+            ];
+            expected.sort();
+            assert_eq!(members, expected, "DescribeGroups v{dv}, {what}");
+            assert_eq!(
+                (r.groups[1].error_code, r.groups[1].group_state.as_str()),
+                (0, "Dead"),
+                "DescribeGroups v{dv}, {what}"
+            );
+            assert!(r.groups[1].members.is_empty(), "{what}");
+
+            // Listed once across the three brokers (each lists the groups whose home it is).
+            let lv_ = version_for(ApiKey::ListGroups, round);
+            let mut seen = Vec::new();
+            for broker in 1..=3 {
+                let mut k = Kafka::connect(kafka_addr(&cluster, broker)).await;
+                let ResponseKind::ListGroups(r) = k
+                    .call(
+                        ApiKey::ListGroups,
+                        lv_,
+                        RequestKind::ListGroups(km::ListGroupsRequest::default()),
+                    )
+                    .await
+                else {
+                    panic!()
+                };
+                assert_eq!(r.error_code, 0, "ListGroups v{lv_}, {what}");
+                for g in &r.groups {
+                    if g.group_id.0.as_str() == group {
+                        seen.push((g.protocol_type.to_string(), g.group_state.to_string()));
+                    }
+                }
+            }
+            let state = if lv_ >= 4 { "Stable" } else { "" };
+            assert_eq!(
+                seen,
+                vec![("consumer".to_string(), state.to_string())],
+                "ListGroups v{lv_}, {what}"
             );
 
             // Commits with the member's generation are accepted; a stale one is not.

@@ -398,6 +398,56 @@ pub struct LeaveGroupResponse {
     pub result: Result<(), ErrorCode>,
 }
 
+/// Describe groups (Kafka's DescribeGroups): their state, protocol and members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescribeGroupsRequest {
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescribeGroupsResponse {
+    /// One per asked group, in the asked order.
+    pub result: Result<Vec<GroupDescription>, ErrorCode>,
+}
+
+/// A group as its coordinator holds it. A group the coordinator does not know is described as
+/// Kafka does: state `Dead`, no protocol, no members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDescription {
+    pub group: String,
+    /// Kafka's state name: `Empty`, `PreparingRebalance`, `CompletingRebalance`, `Stable`, `Dead`.
+    pub state: String,
+    /// `consumer` for consumer groups; empty for a group that only has committed offsets.
+    pub protocol_type: String,
+    /// The assignor of the current generation; empty unless `Stable` or `CompletingRebalance`.
+    pub protocol: String,
+    pub members: Vec<MemberDescription>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberDescription {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    /// The member's subscription for the group's protocol (empty while none is chosen).
+    pub metadata: Bytes,
+    /// The member's assignment of the current generation (empty until the leader's SyncGroup).
+    pub assignment: Bytes,
+}
+
+/// List the groups a coordinator knows (Kafka's ListGroups), optionally only those in some
+/// states (v4+, Kafka's state names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListGroupsRequest {
+    pub states: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListGroupsResponse {
+    /// (group id, protocol type, state), in group id order.
+    pub result: Result<Vec<(String, String, String)>, ErrorCode>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OffsetFetchRequest {
     pub group: String,
@@ -475,6 +525,8 @@ pub enum Request {
     SyncGroup(SyncGroupRequest),
     HeartbeatGroup(HeartbeatGroupRequest),
     LeaveGroup(LeaveGroupRequest),
+    DescribeGroups(DescribeGroupsRequest),
+    ListGroups(ListGroupsRequest),
 }
 
 impl Request {
@@ -497,6 +549,8 @@ impl Request {
             Request::SyncGroup(_) => "sync_group",
             Request::HeartbeatGroup(_) => "heartbeat_group",
             Request::LeaveGroup(_) => "leave_group",
+            Request::DescribeGroups(_) => "describe_groups",
+            Request::ListGroups(_) => "list_groups",
         }
     }
 }
@@ -645,6 +699,8 @@ pub enum Response {
     SyncGroup(SyncGroupResponse),
     HeartbeatGroup(HeartbeatGroupResponse),
     LeaveGroup(LeaveGroupResponse),
+    DescribeGroups(DescribeGroupsResponse),
+    ListGroups(ListGroupsResponse),
 }
 
 /// What travels on the network between streamsim nodes.

@@ -131,6 +131,11 @@ pub const SUPPORTED_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::SyncGroup, 0, 4),
     (ApiKey::Heartbeat, 0, 4),
     (ApiKey::LeaveGroup, 0, 5),
+    // Group administration (describe, list), answered by the controller's group coordinator.
+    // DescribeGroups up to v5 (v6 answers an unknown group with an error, not as Dead);
+    // ListGroups up to v4 (v5 filters by group type).
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 4),
 ];
 
 /// How long a SyncGroup may be held when no JoinGroup of its group has told the gateway the

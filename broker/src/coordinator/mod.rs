@@ -339,4 +339,91 @@ impl<S: Storage + Clone> GroupCoordinator<S> {
             result: Ok(offsets),
         }
     }
+
+    /// Kafka's DescribeGroups: each asked group's state, protocol and members. As Kafka's
+    /// `GroupMetadata.summary`, the protocol and the members' subscriptions and assignments are
+    /// given only while the group is Stable; a group with committed offsets and no members is
+    /// Empty; a group the coordinator does not know is Dead.
+    pub fn describe_groups(&self, request: DescribeGroupsRequest) -> DescribeGroupsResponse {
+        let groups = request
+            .groups
+            .iter()
+            .map(|id| match self.groups.get(id) {
+                Some(group) if group.state != group::GroupState::Dead => {
+                    let stable = group.state == group::GroupState::Stable;
+                    let protocol = group.protocol_name.clone().filter(|_| stable);
+                    GroupDescription {
+                        group: id.clone(),
+                        state: group.state.kafka_name().to_string(),
+                        protocol_type: group.protocol_type.clone().unwrap_or_default(),
+                        protocol: protocol.clone().unwrap_or_default(),
+                        members: group
+                            .members
+                            .values()
+                            .map(|member| MemberDescription {
+                                member_id: member.member_id.clone(),
+                                group_instance_id: member.group_instance_id.clone(),
+                                client_id: member.client_id.clone(),
+                                metadata: protocol
+                                    .as_deref()
+                                    .map(|name| member.metadata(name))
+                                    .unwrap_or_default(),
+                                assignment: if stable {
+                                    member.assignment.clone()
+                                } else {
+                                    bytes::Bytes::new()
+                                },
+                            })
+                            .collect(),
+                    }
+                }
+                _ => {
+                    let state = if self.offsets.group_entries(id).next().is_some() {
+                        group::GroupState::Empty
+                    } else {
+                        group::GroupState::Dead
+                    };
+                    GroupDescription {
+                        group: id.clone(),
+                        state: state.kafka_name().to_string(),
+                        protocol_type: String::new(),
+                        protocol: String::new(),
+                        members: Vec::new(),
+                    }
+                }
+            })
+            .collect();
+        DescribeGroupsResponse { result: Ok(groups) }
+    }
+
+    /// Kafka's ListGroups: every group the coordinator knows (with members, or with committed
+    /// offsets only: Empty, no protocol type), in id order, only those in `states` if any are
+    /// named (Kafka's state names).
+    pub fn list_groups(&self, request: ListGroupsRequest) -> ListGroupsResponse {
+        let mut listed: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for id in self.offsets.groups() {
+            listed.insert(
+                id,
+                (String::new(), group::GroupState::Empty.kafka_name().into()),
+            );
+        }
+        for (id, group) in &self.groups {
+            if group.state == group::GroupState::Dead {
+                continue;
+            }
+            listed.insert(
+                id.clone(),
+                (
+                    group.protocol_type.clone().unwrap_or_default(),
+                    group.state.kafka_name().to_string(),
+                ),
+            );
+        }
+        let groups = listed
+            .into_iter()
+            .filter(|(_, (_, state))| request.states.is_empty() || request.states.contains(state))
+            .map(|(id, (protocol_type, state))| (id, protocol_type, state))
+            .collect();
+        ListGroupsResponse { result: Ok(groups) }
+    }
 }

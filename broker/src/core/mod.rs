@@ -739,6 +739,12 @@ impl<S: Storage + Clone> BrokerCore<S> {
             Request::LeaveGroup(_) => Response::LeaveGroup(LeaveGroupResponse {
                 result: Err(ErrorCode::NotLeaderOrFollower),
             }),
+            Request::DescribeGroups(_) => Response::DescribeGroups(DescribeGroupsResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
+            Request::ListGroups(_) => Response::ListGroups(ListGroupsResponse {
+                result: Err(ErrorCode::NotLeaderOrFollower),
+            }),
         };
         self.respond(from, correlation_id, response);
         self.after_event(now_ms);

@@ -225,9 +225,10 @@ def _report_consumer(consumer):
 
 
 def _offsets(args):
-    """Prints {"topic", "group", "partitions": {"P": {"committed": C or null, "listed": C or null, "log_start": L,
-    "end": E}}}: `committed` as the library's consumer reads it partition by partition, `listed` as its admin client
-    lists every offset of the group."""
+    """Prints {"topic", "group", "group_listings": N, "partitions": {"P": {"committed": C or null, "listed": C or null,
+    "log_start": L, "end": E}}}: `committed` as the library's consumer reads it partition by partition, `listed` as
+    its admin client lists every offset of the group; `group_listings`, how many times the admin client's group
+    list names the group."""
     try:
         module = _adapters(args.library)
     except ImportError as error:
@@ -242,7 +243,8 @@ def _offsets(args):
         marks = consumer.watermarks(args.topic, partitions, args.timeout)
         committed = consumer.committed(args.topic, partitions, args.timeout)
         listed = module.group_offsets(args.bootstrap, args.group_id, args.topic, args.timeout)
-        print(json.dumps({"topic": args.topic, "group": args.group_id, "partitions": {
+        listings = module.group_listings(args.bootstrap, args.group_id, args.timeout)
+        print(json.dumps({"topic": args.topic, "group": args.group_id, "group_listings": listings, "partitions": {
             str(p): {"committed": committed.get(p), "listed": listed.get(p), "log_start": marks[p][0],
                      "end": marks[p][1]}
             for p in partitions}}, sort_keys=True))

@@ -50,6 +50,15 @@ def group_offsets(bootstrap, group, topic, timeout_s):
     return {tp.partition: tp.offset for tp in listed.topic_partitions if tp.topic == topic and tp.offset >= 0}
 
 
+def group_listings(bootstrap, group, timeout_s):
+    """How many times the admin client's group list (ListGroups to every broker, joined) names `group`."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    listed = admin.list_consumer_groups(request_timeout=timeout_s).result(timeout=timeout_s)
+    return sum(1 for found in listed.valid if found.group_id == group)
+
+
 class Producer:
     def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None, idempotence=True):
         from confluent_kafka import Producer as RdProducer

@@ -49,6 +49,18 @@ def group_offsets(bootstrap, group, topic, timeout_s):
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
 
 
+def group_listings(bootstrap, group, timeout_s):
+    """How many times the admin client's group list (ListGroups to every broker, joined) names `group`."""
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=_split_bootstrap(bootstrap),
+                             request_timeout_ms=int(timeout_s * 1000))
+    try:
+        return sum(1 for listed in admin.list_groups() if listed.get("group_id") == group)
+    finally:
+        admin.close()
+
+
 class Producer:
     def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None, idempotence=True):
         from kafka import KafkaProducer

@@ -506,6 +506,46 @@ impl Gateway {
                     })
                     .collect()
             }
+            RequestKind::DescribeGroups(r) => {
+                if r.groups.is_empty() {
+                    return Vec::new();
+                }
+                vec![Part::Send {
+                    target: Target::Controller,
+                    request: Request::DescribeGroups(protocol::api::DescribeGroupsRequest {
+                        groups: r.groups.iter().map(|g| g.0.to_string()).collect(),
+                    }),
+                    wait: Duration::ZERO,
+                    on_timeout: code::COORDINATOR_NOT_AVAILABLE,
+                }]
+            }
+            RequestKind::ListGroups(r) => {
+                // The live brokers first: each lists the groups it is the home of (see
+                // `respond`), so clients that ask every broker and join the answers, as admin
+                // clients do, see each group once.
+                vec![
+                    Part::Send {
+                        target: Target::Broker,
+                        request: Request::Metadata(protocol::api::MetadataRequest {
+                            topics: Some(Vec::new()),
+                        }),
+                        wait: Duration::ZERO,
+                        on_timeout: code::COORDINATOR_NOT_AVAILABLE,
+                    },
+                    Part::Send {
+                        target: Target::Controller,
+                        request: Request::ListGroups(protocol::api::ListGroupsRequest {
+                            states: if version >= 4 {
+                                r.states_filter.iter().map(|s| s.to_string()).collect()
+                            } else {
+                                Vec::new()
+                            },
+                        }),
+                        wait: Duration::ZERO,
+                        on_timeout: code::COORDINATOR_NOT_AVAILABLE,
+                    },
+                ]
+            }
             // Not served: on_frame closes the connection before planning.
             _ => Vec::new(),
         }

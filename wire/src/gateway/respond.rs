@@ -405,6 +405,8 @@ pub(super) fn build_response(
             }
             km::ResponseKind::LeaveGroup(response)
         }
+        RequestKind::DescribeGroups(r) => describe_groups_response(version, r, &mut next),
+        RequestKind::ListGroups(_) => list_groups_response(config, version, &mut next),
         RequestKind::CreateTopics(r) => {
             let mut response = km::CreateTopicsResponse::default();
             for topic in &r.topics {
@@ -624,4 +626,121 @@ fn find_coordinator_response(
         }
     }
     km::ResponseKind::FindCoordinator(response)
+}
+
+/// DescribeGroups: every asked group as the coordinator describes it, in the asked order.
+fn describe_groups_response(
+    version: i16,
+    request: &km::DescribeGroupsRequest,
+    next: &mut impl FnMut() -> Outcome,
+) -> km::ResponseKind {
+    let mut response = km::DescribeGroupsResponse::default();
+    if request.groups.is_empty() {
+        return km::ResponseKind::DescribeGroups(response);
+    }
+    let outcome = next();
+    let (error, described) = match &outcome {
+        Outcome::Answer(Response::DescribeGroups(answer)) => (
+            outcome_error(&outcome, answer.result.as_ref().err()).0,
+            answer.result.as_ref().ok(),
+        ),
+        Outcome::Answer(_) => (mismatch("describe groups").0, None),
+        Outcome::Error(..) => (outcome_error(&outcome, None).0, None),
+    };
+    // Without an authorizer every operation on a group is allowed: READ (3), DELETE (6) and
+    // DESCRIBE (8), as Kafka's bit set; i32::MIN when the client did not ask.
+    let operations = if version >= 3 && request.include_authorized_operations {
+        (1 << 3) | (1 << 6) | (1 << 8)
+    } else {
+        i32::MIN
+    };
+    for (index, id) in request.groups.iter().enumerate() {
+        let mut group = km::describe_groups_response::DescribedGroup::default();
+        group.group_id = id.clone();
+        group.authorized_operations = operations;
+        match described.and_then(|groups| groups.get(index)) {
+            Some(found) if error == code::NONE => {
+                group.group_state = str_bytes(&found.state);
+                group.protocol_type = str_bytes(&found.protocol_type);
+                group.protocol_data = str_bytes(&found.protocol);
+                for member in &found.members {
+                    let mut m = km::describe_groups_response::DescribedGroupMember::default();
+                    m.member_id = str_bytes(&member.member_id);
+                    if version >= 4 {
+                        m.group_instance_id = member.group_instance_id.as_deref().map(str_bytes);
+                    }
+                    m.client_id = str_bytes(&member.client_id);
+                    m.client_host = str_bytes("");
+                    m.member_metadata = member.metadata.clone();
+                    m.member_assignment = member.assignment.clone();
+                    group.members.push(m);
+                }
+            }
+            _ => {
+                group.error_code = if error == code::NONE {
+                    code::UNKNOWN_SERVER_ERROR
+                } else {
+                    error
+                };
+                group.group_state = str_bytes("");
+            }
+        }
+        response.groups.push(group);
+    }
+    km::ResponseKind::DescribeGroups(response)
+}
+
+/// ListGroups: the groups whose home this broker is. Every broker forwards group requests to
+/// the one coordinator, so each would list every group, and clients that ask every broker and
+/// join the answers (admin clients) would see each group once per broker: a group's home is
+/// the live broker its id hashes to, as Kafka's coordinator is the leader of the
+/// `__consumer_offsets` partition the id hashes to.
+fn list_groups_response(
+    config: &GatewayConfig,
+    version: i16,
+    next: &mut impl FnMut() -> Outcome,
+) -> km::ResponseKind {
+    let mut response = km::ListGroupsResponse::default();
+    let brokers: Vec<BrokerId> = match next() {
+        Outcome::Answer(Response::Metadata(answer)) => {
+            let mut ids: Vec<BrokerId> =
+                answer.metadata.brokers.iter().map(|(id, _)| *id).collect();
+            ids.sort_unstable();
+            ids
+        }
+        _ => Vec::new(),
+    };
+    let outcome = next();
+    let listed = match &outcome {
+        Outcome::Answer(Response::ListGroups(answer)) => {
+            response.error_code = outcome_error(&outcome, answer.result.as_ref().err()).0;
+            answer.result.as_ref().ok()
+        }
+        Outcome::Answer(_) => {
+            response.error_code = mismatch("list groups").0;
+            None
+        }
+        Outcome::Error(..) => {
+            response.error_code = outcome_error(&outcome, None).0;
+            None
+        }
+    };
+    let home = |group: &str| -> Option<BrokerId> {
+        let index = protocol::stable_hash(group.as_bytes()) % brokers.len().max(1) as u64;
+        brokers.get(index as usize).copied()
+    };
+    for (id, protocol_type, state) in listed.into_iter().flatten() {
+        // Without the broker list (its answer lost), every group is listed here.
+        if !brokers.is_empty() && home(id) != Some(config.broker_id) {
+            continue;
+        }
+        let mut group = km::list_groups_response::ListedGroup::default();
+        group.group_id = km::GroupId(str_bytes(id));
+        group.protocol_type = str_bytes(protocol_type);
+        if version >= 4 {
+            group.group_state = str_bytes(state);
+        }
+        response.groups.push(group);
+    }
+    km::ResponseKind::ListGroups(response)
 }

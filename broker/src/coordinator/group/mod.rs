@@ -91,6 +91,17 @@ pub enum GroupState {
 }
 
 impl GroupState {
+    /// Kafka's name for the state, as DescribeGroups and ListGroups answer it.
+    pub fn kafka_name(self) -> &'static str {
+        match self {
+            GroupState::Empty => "Empty",
+            GroupState::PreparingRebalance => "PreparingRebalance",
+            GroupState::CompletingRebalance => "CompletingRebalance",
+            GroupState::Stable => "Stable",
+            GroupState::Dead => "Dead",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             GroupState::Empty => "empty",
@@ -131,7 +142,7 @@ impl Member {
         self.awaiting_sync.is_some()
     }
 
-    fn metadata(&self, protocol: &str) -> Bytes {
+    pub(crate) fn metadata(&self, protocol: &str) -> Bytes {
         self.protocols
             .iter()
             .find(|p| p.name == protocol)
