@@ -419,7 +419,7 @@ pub struct GroupDescription {
     pub state: String,
     /// `consumer` for consumer groups; empty for a group that only has committed offsets.
     pub protocol_type: String,
-    /// The assignor of the current generation; empty unless `Stable` or `CompletingRebalance`.
+    /// The assignor of the current generation; empty unless `Stable`.
     pub protocol: String,
     pub members: Vec<MemberDescription>,
 }

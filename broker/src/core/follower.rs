@@ -166,14 +166,6 @@ impl<S: Storage + Clone> BrokerCore<S> {
                     FollowerPhase::NeedsEpochCheck
                 };
                 follower.next_fetch_ms = now_ms;
-                if !settled {
-                    // The epochs we cut away must go even when no record does (they were
-                    // empty: we led them without appending): otherwise the next check asks
-                    // about the same latest epoch, gets the same answer, and the follower
-                    // asks forever without fetching (swarm seed 7644: a leader cut off from the
-                    // controller, replaced, and back with an empty log).
-                    replica.epochs.truncate_from(truncate_at);
-                }
                 if truncate_at < replica.log.log_start_offset() {
                     self.restart_log_at(partition, end_offset);
                 } else {
@@ -194,6 +186,13 @@ impl<S: Storage + Clone> BrokerCore<S> {
         };
         let from = replica.log.log_end_offset();
         if offset >= from {
+            // No record to cut, but epochs that start at the log end hold none either (we led
+            // them without appending): they go, as Kafka's `truncateTo` cuts its epoch cache
+            // from the log end. Kept, an unsettled check would ask about the same latest epoch
+            // forever without fetching (swarm seed 7644: a leader cut off from the controller,
+            // replaced, and back with an empty log), and records fetched next would be filed
+            // under the empty epoch.
+            replica.epochs.truncate_from(from);
             return;
         }
         if let Err(error) = replica.log.truncate_to(offset) {
