@@ -226,9 +226,9 @@ fn assert_pinned_passes(text: &str, file: &str, seed: u64, why: &str) {
 /// replaced by broker 3 in epoch 4. Back as a follower, its latest epoch 3 was unknown to the
 /// leader, whose answer named an older epoch; the cut was a no-op (no record to cut), so the
 /// empty epoch 3 stayed in its cache, and it asked the same question every few milliseconds
-/// for the rest of the run, never fetching. The follower now forgets the epochs it cuts away
-/// even when no record goes (`broker/src/core/follower.rs`, `on_epoch_check_response`). Seeds
-/// 7183 and 7565 were the same loop.
+/// for the rest of the run, never fetching. A cut that removes no record now drops the epochs
+/// that start at the log end, as Kafka's `truncateTo` does (`broker/src/core/follower.rs`,
+/// `truncate_replica`). Seeds 7183 and 7565 were the same loop.
 #[test]
 fn swarm_7644_a_follower_forgets_empty_epochs_it_cut_away() {
     for (text, file, seed) in [
