@@ -218,29 +218,9 @@ fn signal_after(args: &[&str], port: u16, for_: Duration, signal: libc::c_int) -
     stdout
 }
 
-#[test]
-fn ctrl_c_ends_the_run_early_and_still_writes_the_history() {
-    let history = scratch("interrupted.jsonl");
-    let from = unix_ns();
-    interrupt_after(
-        &[
-            "--scenario",
-            "smoke",
-            "--history",
-            history.to_str().unwrap(),
-        ],
-        free_ports(3, 1),
-        Duration::from_secs(3),
-    );
-    let processes = check_history(&history, from, unix_ns());
-    assert!(processes.iter().any(|p| p == "producer-0"), "{processes:?}");
-}
-
-/// A process manager stops serve with SIGTERM (`docker stop`, systemd): it ends the run as
-/// Ctrl-C does, and the history is written.
-#[test]
-fn sigterm_ends_the_run_early_and_still_writes_the_history() {
-    let history = scratch("terminated.jsonl");
+/// Serves smoke, stops it with `signal` after 3 s, and checks the history it wrote.
+fn ends_early_and_writes_the_history(signal: libc::c_int, file: &str) {
+    let history = scratch(file);
     let from = unix_ns();
     signal_after(
         &[
@@ -251,10 +231,22 @@ fn sigterm_ends_the_run_early_and_still_writes_the_history() {
         ],
         free_ports(3, 1),
         Duration::from_secs(3),
-        libc::SIGTERM,
+        signal,
     );
     let processes = check_history(&history, from, unix_ns());
     assert!(processes.iter().any(|p| p == "producer-0"), "{processes:?}");
+}
+
+#[test]
+fn ctrl_c_ends_the_run_early_and_still_writes_the_history() {
+    ends_early_and_writes_the_history(libc::SIGINT, "interrupted.jsonl");
+}
+
+/// A process manager stops serve with SIGTERM (`docker stop`, systemd): it ends the run as
+/// Ctrl-C does, and the history is written.
+#[test]
+fn sigterm_ends_the_run_early_and_still_writes_the_history() {
+    ends_early_and_writes_the_history(libc::SIGTERM, "terminated.jsonl");
 }
 
 #[test]
