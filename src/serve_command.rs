@@ -85,6 +85,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         listen: args.listen,
         clients: !args.no_clients,
         hold: Duration::from_millis(args.hold_ms),
+        history: args.history.clone(),
     };
     eprintln!(
         "streamsim: serving {} seed {} on {}..={} ({} brokers); setting up",
@@ -99,10 +100,6 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         let _ = writeln!(stdout, "bootstrap: {bootstrap}");
         let _ = stdout.flush();
     })?;
-    if let Some(path) = &args.history {
-        serve::write_history(path, &outcome.events)
-            .map_err(|error| anyhow::anyhow!("cannot write history {}: {error}", path.display()))?;
-    }
     let drift = outcome.drift;
     let (ending, code) = match &outcome.ending {
         serve::Ending::Completed => ("the scenario ended".to_string(), ExitCode::SUCCESS),

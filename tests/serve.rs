@@ -218,8 +218,9 @@ fn signal_after(args: &[&str], port: u16, for_: Duration, signal: libc::c_int) -
     stdout
 }
 
-/// Serves smoke, stops it with `signal` after 3 s, and checks the history it wrote.
-fn ends_early_and_writes_the_history(signal: libc::c_int, file: &str) {
+/// Serves smoke, stops it with `signal` after 3 s, and checks the history it wrote. Each test
+/// passes its own `salt` for `free_ports` (tests run at once).
+fn ends_early_and_writes_the_history(signal: libc::c_int, file: &str, salt: u16) {
     let history = scratch(file);
     let from = unix_ns();
     signal_after(
@@ -229,7 +230,7 @@ fn ends_early_and_writes_the_history(signal: libc::c_int, file: &str) {
             "--history",
             history.to_str().unwrap(),
         ],
-        free_ports(3, 1),
+        free_ports(3, salt),
         Duration::from_secs(3),
         signal,
     );
@@ -239,14 +240,53 @@ fn ends_early_and_writes_the_history(signal: libc::c_int, file: &str) {
 
 #[test]
 fn ctrl_c_ends_the_run_early_and_still_writes_the_history() {
-    ends_early_and_writes_the_history(libc::SIGINT, "interrupted.jsonl");
+    ends_early_and_writes_the_history(libc::SIGINT, "interrupted.jsonl", 1);
 }
 
 /// A process manager stops serve with SIGTERM (`docker stop`, systemd): it ends the run as
 /// Ctrl-C does, and the history is written.
 #[test]
 fn sigterm_ends_the_run_early_and_still_writes_the_history() {
-    ends_early_and_writes_the_history(libc::SIGTERM, "terminated.jsonl");
+    ends_early_and_writes_the_history(libc::SIGTERM, "terminated.jsonl", 60);
+}
+
+/// A serve killed outright (SIGKILL: no handler runs) leaves the history it had recorded up to
+/// its last flush: the file grows as the run goes.
+#[test]
+fn a_killed_serve_leaves_the_history_it_had_recorded() {
+    let history = scratch("killed.jsonl");
+    let listen = format!("127.0.0.1:{}", free_ports(3, 61));
+    let from = unix_ns();
+    let mut served = Served::start(&[
+        "--scenario",
+        "smoke",
+        "--history",
+        history.to_str().unwrap(),
+        "--listen",
+        &listen,
+    ]);
+    assert_eq!(served.bootstrap(), format!("bootstrap: {listen}"));
+    std::thread::sleep(Duration::from_secs(3));
+    served.child.kill().unwrap();
+    let _ = served.child.wait();
+    let to = unix_ns();
+    let text = std::fs::read_to_string(&history).unwrap();
+    // Whole lines only: the kill may have cut the last write.
+    let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+    let mut processes = Vec::new();
+    for line in complete.lines() {
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        let time = event["time"].as_u64().expect("time is an integer");
+        assert!((from..=to).contains(&time), "{line}");
+        let process = event["process"].as_str().unwrap().to_string();
+        if !processes.contains(&process) {
+            processes.push(process);
+        }
+    }
+    assert!(
+        processes.iter().any(|p| p == "producer-0") && processes.iter().any(|p| p == "cluster"),
+        "{processes:?}"
+    );
 }
 
 #[test]

@@ -33,6 +33,8 @@ use std::time::Duration;
 /// The name of the bridge's node in the simulation (no fault targets it; a partition that
 /// splits the cluster puts it with the nodes not named, like the scenario's own clients).
 pub const BRIDGE_NODE: &str = "bridge";
+/// The node that appends a served run's history to its file as the run goes.
+pub const HISTORY_NODE: &str = "history-writer";
 /// Default of `--hold-ms`: how long the cluster stays up after the scenario's last phase.
 pub const HOLD_DEFAULT_MS: u64 = 10_000;
 /// How often (simulated) the run looks at the stop flag.
@@ -50,6 +52,58 @@ pub struct ServeConfig {
     pub clients: bool,
     /// How long the cluster stays up after the scenario's last phase.
     pub hold: Duration,
+    /// Where the history goes. It is written as the run goes (every
+    /// [`HISTORY_FLUSH_EVERY`]), so a serve killed outright leaves what it had recorded up to
+    /// the last flush, and written whole again when the run ends.
+    pub history: Option<std::path::PathBuf>,
+}
+
+/// How often a served run appends what its history recorded to the history file.
+pub const HISTORY_FLUSH_EVERY: Duration = Duration::from_millis(500);
+
+/// The history file of a served run while it runs: the events appended so far.
+struct HistoryFile {
+    out: std::io::BufWriter<std::fs::File>,
+    written: usize,
+}
+
+impl HistoryFile {
+    /// Appends the events recorded since the last call, as the end of the run will have them
+    /// (faults of absent clients left out, `time` moved to the wall clock), and flushes.
+    fn append(
+        &mut self,
+        history: &History,
+        absent_clients: &BTreeSet<String>,
+        unix_ns_at_sim_zero: u64,
+    ) -> std::io::Result<()> {
+        let fresh: Vec<Event> = history.with_events(|events| {
+            let fresh = events.get(self.written..).unwrap_or_default().to_vec();
+            self.written = events.len();
+            fresh
+        });
+        let fresh = served_events(fresh, absent_clients, unix_ns_at_sim_zero);
+        client::history::write_jsonl(&fresh, &mut self.out)
+    }
+}
+
+/// A run's recorded events as a served history has them: faults aimed at clients that did not
+/// run are left out, and `time` is moved from simulated time to the wall clock.
+fn served_events(
+    mut events: Vec<Event>,
+    absent_clients: &BTreeSet<String>,
+    unix_ns_at_sim_zero: u64,
+) -> Vec<Event> {
+    events.retain(|event| match &event.op {
+        Op::Fault {
+            target: Some(target),
+            ..
+        } => !absent_clients.contains(target.as_ref()),
+        _ => true,
+    });
+    for event in &mut events {
+        event.time_ns = event.time_ns.saturating_add(unix_ns_at_sim_zero);
+    }
+    events
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +115,11 @@ pub enum ServeError {
     #[error("cannot listen on {addr}: {error}")]
     Bind {
         addr: SocketAddr,
+        error: std::io::Error,
+    },
+    #[error("cannot write history {}: {error}", path.display())]
+    History {
+        path: std::path::PathBuf,
         error: std::io::Error,
     },
 }
@@ -159,12 +218,25 @@ pub fn serve(
             .collect()
     };
 
+    let history_file: Option<Arc<Mutex<HistoryFile>>> = match &config.history {
+        Some(path) => Some(Arc::new(Mutex::new(HistoryFile {
+            out: std::io::BufWriter::new(std::fs::File::create(path).map_err(|error| {
+                ServeError::History {
+                    path: path.clone(),
+                    error,
+                }
+            })?),
+            written: 0,
+        }))),
+        None => None,
+    };
     let history_slot: Arc<Mutex<Option<History>>> = Arc::default();
     let pacer_slot: Arc<Mutex<Option<Pacer>>> = Arc::default();
     let stats: SharedStats = Arc::default();
     let (history_out, pacer_out, stats_out) =
         (history_slot.clone(), pacer_slot.clone(), stats.clone());
     let (clients, hold) = (config.clients, config.hold);
+    let (flusher_file, flusher_absent) = (history_file.clone(), absent_clients.clone());
     let seed = Seed::new(config.request.seed);
     let limits = RunLimits {
         sim_time: FAR,
@@ -175,33 +247,61 @@ pub fn serve(
         // caller's (Ctrl-C), never written here.
         let bridge_stop = Arc::new(AtomicBool::new(false));
         let end_bridge = bridge_stop.clone();
-        let on_start =
-            move |world: &sim::World, cluster: &broker::node::Cluster, history: &History| {
-                *history_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(history.clone());
-                let routes: Vec<Route> = listeners
-                    .into_iter()
-                    .zip(cluster.brokers.values())
-                    .map(|(listener, broker)| Route {
-                        listener,
-                        target: broker.kafka_addr(),
-                    })
-                    .collect();
-                let pacer = Pacer::start();
-                *pacer_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(pacer.clone());
-                // The node's init runs once (the bridge is never killed); it takes the routes.
-                let parts = Mutex::new(Some((routes, pacer, bridge_stop, stats)));
-                world.add_node(BRIDGE_NODE, move |_context| {
+        let on_start = move |world: &sim::World,
+                             cluster: &broker::node::Cluster,
+                             history: &History| {
+            *history_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(history.clone());
+            let routes: Vec<Route> = listeners
+                .into_iter()
+                .zip(cluster.brokers.values())
+                .map(|(listener, broker)| Route {
+                    listener,
+                    target: broker.kafka_addr(),
+                })
+                .collect();
+            let pacer = Pacer::start();
+            *pacer_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(pacer.clone());
+            if let Some(file) = flusher_file {
+                // Appends the history as it grows, on a node of its own (never faulted).
+                let parts = Mutex::new(Some((file, history.clone(), pacer.clone())));
+                world.add_node(HISTORY_NODE, move |_context| {
                     let parts = parts.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    let absent = flusher_absent.clone();
                     async move {
-                        match parts {
-                            Some((routes, pacer, stop, stats)) => {
-                                bridge::run(routes, pacer, stop, stats).await
+                        let Some((file, history, pacer)) = parts else {
+                            return std::future::pending().await;
+                        };
+                        loop {
+                            madsim::time::sleep(HISTORY_FLUSH_EVERY).await;
+                            let written = file.lock().unwrap_or_else(|p| p.into_inner()).append(
+                                &history,
+                                &absent,
+                                pacer.unix_ns_at_sim_zero(),
+                            );
+                            if let Err(error) = written {
+                                // Said once; the end of the run writes the file whole
+                                // again (and fails clearly if it still cannot).
+                                eprintln!("streamsim: cannot append to the history file: {error}");
+                                return std::future::pending().await;
                             }
-                            None => std::future::pending().await,
                         }
                     }
                 });
-            };
+            }
+            // The node's init runs once (the bridge is never killed); it takes the routes.
+            let parts = Mutex::new(Some((routes, pacer, bridge_stop, stats)));
+            world.add_node(BRIDGE_NODE, move |_context| {
+                let parts = parts.lock().unwrap_or_else(|p| p.into_inner()).take();
+                async move {
+                    match parts {
+                        Some((routes, pacer, stop, stats)) => {
+                            bridge::run(routes, pacer, stop, stats).await
+                        }
+                        None => std::future::pending().await,
+                    }
+                }
+            });
+        };
         let serving = Serving {
             advertised,
             clients,
@@ -233,18 +333,19 @@ pub fn serve(
     let pacer = pacer_out.lock().unwrap_or_else(|p| p.into_inner()).take();
     let unix_ns_at_sim_zero = pacer.as_ref().map_or(0, Pacer::unix_ns_at_sim_zero);
     let history = history_out.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let mut events = history
-        .map(|history| history.take_events())
-        .unwrap_or_default();
-    events.retain(|event| match &event.op {
-        Op::Fault {
-            target: Some(target),
-            ..
-        } => !absent_clients.contains(target.as_ref()),
-        _ => true,
-    });
-    for event in &mut events {
-        event.time_ns = event.time_ns.saturating_add(unix_ns_at_sim_zero);
+    let events = served_events(
+        history
+            .map(|history| history.take_events())
+            .unwrap_or_default(),
+        &absent_clients,
+        unix_ns_at_sim_zero,
+    );
+    if let Some(path) = &config.history {
+        // Whole, now that the run is over (what was appended during the run is its prefix).
+        write_history(path, &events).map_err(|error| ServeError::History {
+            path: path.clone(),
+            error,
+        })?;
     }
     let ending = match outcome.value {
         Some(ending) => ending,
