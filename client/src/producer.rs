@@ -303,6 +303,16 @@ struct Batch {
 }
 
 impl Batch {
+    /// Takes out the sends `expired` says are, keeping the others (and the batch's size) in it.
+    fn take_expired(&mut self, expired: impl Fn(u64) -> bool) -> Vec<PendingSend> {
+        let (gone, kept): (Vec<PendingSend>, Vec<PendingSend>) = std::mem::take(&mut self.records)
+            .into_iter()
+            .partition(|send| expired(send.invoked_ms));
+        self.bytes = BATCH_HEADER_BYTES + kept.iter().map(|send| send.record_bytes).sum::<u64>();
+        self.records = kept;
+        gone
+    }
+
     fn oldest_invoke_ms(&self) -> u64 {
         self.records
             .iter()

@@ -69,6 +69,7 @@ const EPOCH_AT: usize = 12;
 const MAGIC_AT: usize = 16;
 const CRC_AT: usize = 17;
 const ATTRIBUTES_AT: usize = 21;
+const LAST_OFFSET_DELTA_AT: usize = 23;
 
 const COMPRESSION_MASK: i16 = 0x07;
 const TIMESTAMP_TYPE_BIT: i16 = 0x08;
@@ -282,7 +283,11 @@ pub fn peek_span(bytes: &[u8]) -> Option<(u64, u64)> {
     let head = bytes.get(..BATCH_HEADER_BYTES as usize)?;
     let base_offset = i64::from_be_bytes(head[0..8].try_into().ok()?);
     let batch_length = i32::from_be_bytes(head[LENGTH_AT..LENGTH_AT + 4].try_into().ok()?);
-    let last_offset_delta = i32::from_be_bytes(head[23..27].try_into().ok()?);
+    let last_offset_delta = i32::from_be_bytes(
+        head[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4]
+            .try_into()
+            .ok()?,
+    );
     let batch_bytes = LOG_OVERHEAD_BYTES as i64 + batch_length as i64;
     let plausible = head[MAGIC_AT] as i8 == MAGIC
         && base_offset >= 0
@@ -320,7 +325,7 @@ impl BatchHeader {
         let magic = head[MAGIC_AT] as i8;
         let crc = i32_at(CRC_AT) as u32;
         let attributes = i16_at(ATTRIBUTES_AT);
-        let last_offset_delta = i32_at(23);
+        let last_offset_delta = i32_at(LAST_OFFSET_DELTA_AT);
         let first_timestamp_ms = i64_at(27);
         let max_timestamp_ms = i64_at(35);
         let producer_id = i64_at(43);

@@ -112,15 +112,9 @@ impl Producer {
                 // complete. The rest stay in place: an idempotent producer bumps its epoch (the
                 // gap below), which sequences them anew before anything is sent; without
                 // idempotence the batch is encoded again (swarm seed 7846).
-                let (gone, kept): (Vec<PendingSend>, Vec<PendingSend>) =
-                    std::mem::take(&mut batch.records)
-                        .into_iter()
-                        .partition(|send| expired(send.invoked_ms));
+                let gone = batch.take_expired(expired);
                 let name = batch.error_name();
                 unsent.extend(gone.into_iter().map(|send| (send, false, name.clone())));
-                batch.bytes =
-                    BATCH_HEADER_BYTES + kept.iter().map(|send| send.record_bytes).sum::<u64>();
-                batch.records = kept;
                 batch.sequence = (!idempotence).then(|| {
                     sequence_batch(
                         NO_PRODUCER_ID,
@@ -143,22 +137,16 @@ impl Producer {
                     index += 1;
                     continue;
                 }
-                let (gone, kept): (Vec<PendingSend>, Vec<PendingSend>) =
-                    std::mem::take(&mut batch.records)
-                        .into_iter()
-                        .partition(|send| expired(send.invoked_ms));
+                let gone = batch.take_expired(expired);
                 let maybe_written = batch.maybe_written;
                 let name = batch.error_name();
                 unsent.extend(
                     gone.into_iter()
                         .map(|send| (send, maybe_written, name.clone())),
                 );
-                if kept.is_empty() {
+                if batch.records.is_empty() {
                     state.open.remove(index);
                 } else {
-                    batch.bytes =
-                        BATCH_HEADER_BYTES + kept.iter().map(|send| send.record_bytes).sum::<u64>();
-                    batch.records = kept;
                     index += 1;
                 }
             }

@@ -268,35 +268,26 @@ impl Gateway {
                 if r.group_id.0.is_empty() {
                     return vec![Part::Ready(Outcome::Error(code::INVALID_GROUP_ID, None))];
                 }
-                let Some(topics) = &r.topics else {
-                    // Null topics: every offset the group has (admin tools describing a group).
-                    return vec![Part::Send {
-                        target: Target::Controller,
-                        request: Request::OffsetFetch(protocol::api::OffsetFetchRequest {
-                            group: r.group_id.0.to_string(),
-                            partitions: None,
-                        }),
-                        wait: Duration::ZERO,
-                        on_timeout: code::COORDINATOR_NOT_AVAILABLE,
-                    }];
-                };
-                let partitions: Vec<TopicPartition> = topics
-                    .iter()
-                    .flat_map(|t| {
-                        t.partition_indexes
-                            .iter()
-                            .filter(|p| **p >= 0)
-                            .map(move |p| TopicPartition::new(t.name.0.as_str(), *p as u32))
-                    })
-                    .collect();
-                if partitions.is_empty() {
+                // Null topics: every offset the group has (admin tools describing a group).
+                let partitions: Option<Vec<TopicPartition>> = r.topics.as_ref().map(|topics| {
+                    topics
+                        .iter()
+                        .flat_map(|t| {
+                            t.partition_indexes
+                                .iter()
+                                .filter(|p| **p >= 0)
+                                .map(move |p| TopicPartition::new(t.name.0.as_str(), *p as u32))
+                        })
+                        .collect()
+                });
+                if partitions.as_ref().is_some_and(Vec::is_empty) {
                     return Vec::new();
                 }
                 vec![Part::Send {
                     target: Target::Controller,
                     request: Request::OffsetFetch(protocol::api::OffsetFetchRequest {
                         group: r.group_id.0.to_string(),
-                        partitions: Some(partitions),
+                        partitions,
                     }),
                     wait: Duration::ZERO,
                     on_timeout: code::COORDINATOR_NOT_AVAILABLE,
