@@ -145,13 +145,12 @@ fn baseline_spec(report: &RunReport) -> BaselineSpec {
     let servers = report.spec.cluster.brokers as usize + 1;
     let clients = report.spec.producers.len() + report.spec.consumers.len();
     let nodes = servers + clients;
-    let sim_time = Duration::from_millis(report.sim_time_ms);
-    let tick = sim_time.mul_f64(nodes as f64 / report.timer_wakeups.max(1) as f64);
-    BaselineSpec {
-        node_ticks: vec![tick.max(Duration::from_micros(100)); nodes],
-        messages: report.network_messages,
-        sim_time,
-    }
+    BaselineSpec::even(
+        nodes,
+        report.timer_wakeups,
+        report.network_messages,
+        Duration::from_millis(report.sim_time_ms),
+    )
 }
 
 fn bench_scenario(scenario: &str, seeds: u64, cores: usize) -> ScenarioBench {

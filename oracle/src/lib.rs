@@ -119,6 +119,7 @@
 //!   assignor is sticky or balanced, that a refused commit was refused rightly, nor that an expiry was due;
 //!   nothing about heartbeats and timeouts beyond what the events show.
 
+mod blocks;
 pub mod check;
 pub mod cli;
 pub mod event;
@@ -149,12 +150,19 @@ pub fn check_events(events: &[Event<'_>]) -> CheckResult {
     checker.finish()
 }
 
-/// Reads and checks a JSON Lines history, streaming: only the checker's compact state is kept.
+/// Reads and checks a JSON Lines history, streaming: only the checker's compact state and one block of
+/// parsed lines are kept. Lines are parsed on all cores ([`check_reader_on`]).
 pub fn check_reader(reader: impl std::io::BufRead) -> Result<CheckResult, HistoryError> {
-    let mut history = HistoryReader::new(reader);
-    let mut checker = Checker::new();
-    while let Some((line, event)) = history.next_view()? {
-        checker.observe(line, &event);
-    }
-    Ok(checker.finish())
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    check_reader_on(reader, threads)
+}
+
+/// [`check_reader`] with `threads` threads parsing lines (1: all on the calling thread). The verdict and
+/// the first error are the same whatever `threads`: blocks of whole lines are parsed in parts at once,
+/// then checked in line order on the calling thread.
+pub fn check_reader_on(
+    reader: impl std::io::BufRead,
+    threads: usize,
+) -> Result<CheckResult, HistoryError> {
+    blocks::check_reader(reader, threads)
 }

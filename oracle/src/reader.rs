@@ -141,7 +141,7 @@ pub struct HistoryReader<R> {
 }
 
 #[inline]
-fn is_blank(bytes: &[u8]) -> bool {
+pub(crate) fn is_blank(bytes: &[u8]) -> bool {
     bytes
         .iter()
         .all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
@@ -149,7 +149,7 @@ fn is_blank(bytes: &[u8]) -> bool {
 
 /// The index of the first `\n`, eight bytes at a time.
 #[inline]
-fn find_newline(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn find_newline(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     const NEWLINES: u64 = ONES * b'\n' as u64;

@@ -20,6 +20,24 @@ pub struct BaselineSpec {
     pub sim_time: Duration,
 }
 
+impl BaselineSpec {
+    /// `nodes` nodes ticking at one interval, `timer_wakeups` ticks in all over `sim_time` (what a
+    /// scenario run's report counts), and `messages` messages.
+    pub fn even(
+        nodes: usize,
+        timer_wakeups: u64,
+        messages: u64,
+        sim_time: Duration,
+    ) -> BaselineSpec {
+        let tick = sim_time.mul_f64(nodes as f64 / timer_wakeups.max(1) as f64);
+        BaselineSpec {
+            node_ticks: vec![tick.max(Duration::from_micros(100)); nodes],
+            messages,
+            sim_time,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Ping;
 

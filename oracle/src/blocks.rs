@@ -1,0 +1,234 @@
+//! Checking a history read from a file on all cores: parsing is most of a check's work and every line
+//! parses on its own, so the input is taken in blocks of whole lines, each block's lines are parsed by
+//! several threads at once (one part of the block each), and the parsed events are then checked in line
+//! order on one thread. The verdict, and the first error in line order, are exactly those of reading the
+//! history one line at a time with [`HistoryReader`](crate::HistoryReader) (tested in `tests/reader.rs`).
+
+use std::io::BufRead;
+
+use crate::check::Checker;
+use crate::event::Event;
+use crate::reader::{find_newline, is_blank, parse_view, HistoryError};
+use crate::result::CheckResult;
+
+/// The most bytes parsed as one block: bounds the parsed events held at once.
+const BLOCK_BYTES_MAX: usize = 4 << 20;
+
+/// A block is split among the threads only when each gets at least this many bytes.
+const PART_BYTES_MIN: usize = 64 << 10;
+
+/// A part's parsed lines: its events with their lines, in order, up to its first error.
+struct Parsed<'a> {
+    events: Vec<(u64, Event<'a>)>,
+    error: Option<HistoryError>,
+}
+
+/// `events` emptied, for events that borrow from another block: the allocation is kept (the standard
+/// library collects a mapped `vec::IntoIter` in place when the item layouts agree, as here).
+fn recycle<'b>(mut events: Vec<(u64, Event<'_>)>) -> Vec<(u64, Event<'b>)> {
+    events.clear();
+    events
+        .into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
+}
+
+/// Reads and checks a history with `threads` parsing threads (1: all on the calling thread).
+pub(crate) fn check_reader(
+    mut reader: impl BufRead,
+    threads: usize,
+) -> Result<CheckResult, HistoryError> {
+    let mut state = Sequence {
+        checker: Checker::new(),
+        lines: 0,
+        previous: None,
+        spare: Vec::new(),
+    };
+    // A line that straddles the end of the reader's buffer (or is longer than a block), copied whole.
+    let mut straddling = Vec::new();
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(source) => return Err(state.read_error(source)),
+        };
+        if available.is_empty() {
+            break;
+        }
+        let window = &available[..available.len().min(BLOCK_BYTES_MAX)];
+        match window.iter().rposition(|&byte| byte == b'\n') {
+            Some(last_newline) => {
+                state.block(&window[..=last_newline], threads)?;
+                reader.consume(last_newline + 1);
+            }
+            None => {
+                straddling.clear();
+                if let Err(source) = reader.read_until(b'\n', &mut straddling) {
+                    return Err(state.read_error(source));
+                }
+                state.block(&straddling, 1)?;
+            }
+        }
+    }
+    Ok(state.checker.finish())
+}
+
+/// What carries from one block to the next.
+struct Sequence {
+    checker: Checker,
+    /// Lines read so far (the number of the last one).
+    lines: u64,
+    /// `(time_ns, line)` of the last event.
+    previous: Option<(u64, u64)>,
+    /// Emptied event vectors of earlier blocks, to parse into again.
+    spare: Vec<Vec<(u64, Event<'static>)>>,
+}
+
+impl Sequence {
+    fn read_error(&self, source: std::io::Error) -> HistoryError {
+        HistoryError::Read {
+            line: self.lines + 1,
+            source,
+        }
+    }
+
+    /// Parses `block` (whole lines; the last may lack its newline only at the end of the input) on up to
+    /// `threads` threads and checks its events in order. The calling thread parses a smaller first part
+    /// and checks its events while the other threads still parse theirs.
+    fn block(&mut self, block: &[u8], threads: usize) -> Result<(), HistoryError> {
+        let parts = split(block, threads);
+        let mut first_lines = Vec::with_capacity(parts.len());
+        let mut line = self.lines + 1;
+        for part in &parts {
+            first_lines.push(line);
+            line += count_newlines(part);
+        }
+        let mut buffers: Vec<Vec<(u64, Event<'_>)>> = (0..parts.len())
+            .map(|_| recycle(self.spare.pop().unwrap_or_default()))
+            .collect();
+        let first = buffers.remove(0);
+        if parts.len() == 1 {
+            let parsed = parse_part(parts[0], first_lines[0], first);
+            self.check(parsed)?;
+        } else {
+            std::thread::scope(|scope| {
+                let helpers: Vec<_> = parts[1..]
+                    .iter()
+                    .zip(&first_lines[1..])
+                    .zip(buffers)
+                    .map(|((&part, &first), buffer)| {
+                        scope.spawn(move || parse_part(part, first, buffer))
+                    })
+                    .collect();
+                self.check(parse_part(parts[0], first_lines[0], first))?;
+                for helper in helpers {
+                    let parsed = helper
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    self.check(parsed)?;
+                }
+                Ok::<(), HistoryError>(())
+            })?;
+        }
+        // A block that does not end with a newline is the input's last line, counted too.
+        self.lines = line - 1 + u64::from(!block.ends_with(b"\n") && !block.is_empty());
+        Ok(())
+    }
+
+    /// Checks parsed lines in order: time must not go backwards; the first error ends the check.
+    fn check(&mut self, mut parsed: Parsed<'_>) -> Result<(), HistoryError> {
+        for (line, event) in parsed.events.drain(..) {
+            if let Some((previous_time_ns, previous_line)) = self.previous {
+                if event.time_ns < previous_time_ns {
+                    return Err(HistoryError::TimeWentBackwards {
+                        line,
+                        time_ns: event.time_ns,
+                        previous_time_ns,
+                        previous_line,
+                    });
+                }
+            }
+            self.previous = Some((event.time_ns, line));
+            self.checker.observe(line, &event);
+        }
+        self.spare.push(recycle(parsed.events));
+        parsed.error.map_or(Ok(()), Err)
+    }
+}
+
+/// Checking an event costs about this share of parsing its line (measured on generated histories); the
+/// calling thread, which also checks, gets a smaller part to parse so all threads finish together.
+const CHECK_OVER_PARSE: f64 = 0.45;
+
+/// `block` cut into up to `threads` parts at line ends: the first, for the calling thread, smaller by what
+/// checking costs it (see [`CHECK_OVER_PARSE`]), the others of equal size.
+fn split(block: &[u8], threads: usize) -> Vec<&[u8]> {
+    let threads = threads.clamp(1, (block.len() / PART_BYTES_MIN).max(1));
+    if threads == 1 {
+        return vec![block];
+    }
+    let helper_share = (1.0 + CHECK_OVER_PARSE) / threads as f64;
+    let first_share = (helper_share - CHECK_OVER_PARSE).max(0.0);
+    let helper_share = (1.0 - first_share) / (threads - 1) as f64;
+    let mut parts = Vec::with_capacity(threads);
+    let mut start = 0;
+    for index in 0..threads - 1 {
+        let share = first_share + helper_share * index as f64;
+        let target = ((block.len() as f64 * share) as usize).clamp(start, block.len());
+        // The part ends at the end of the line that holds byte `target`; an empty first part is fine.
+        let end = if target == 0 {
+            0
+        } else {
+            match find_newline(&block[target - 1..]) {
+                Some(newline) => target + newline,
+                None => break,
+            }
+        };
+        parts.push(&block[start..end]);
+        start = end;
+    }
+    parts.push(&block[start..]);
+    parts
+}
+
+fn count_newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&byte| byte == b'\n').count() as u64
+}
+
+/// Parses the lines of `part`, the first of which is line `first`, into `events` (empty); stops at the
+/// first error.
+fn parse_part<'a>(part: &'a [u8], first: u64, mut events: Vec<(u64, Event<'a>)>) -> Parsed<'a> {
+    let mut rest = part;
+    let mut line = first;
+    let error = loop {
+        if rest.is_empty() {
+            break None;
+        }
+        let length = find_newline(rest).map_or(rest.len(), |newline| newline + 1);
+        let (bytes, after) = rest.split_at(length);
+        rest = after;
+        let number = line;
+        line += 1;
+        if is_blank(bytes) {
+            continue;
+        }
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(error) => {
+                let column = String::from_utf8_lossy(&bytes[..error.valid_up_to()])
+                    .chars()
+                    .count()
+                    + 1;
+                break Some(HistoryError::NotUtf8 {
+                    line: number,
+                    column,
+                });
+            }
+        };
+        match parse_view(text, number) {
+            Ok(Some(event)) => events.push((number, event)),
+            Ok(None) => {}
+            Err(error) => break Some(error),
+        }
+    };
+    Parsed { events, error }
+}
