@@ -62,8 +62,13 @@ struct ScenarioBench {
 #[derive(Debug, Serialize)]
 struct CheckerBench {
     events: u64,
+    /// Threads parsing lines (`oracle::check_reader` uses every core).
+    threads: usize,
     seconds: f64,
     events_per_second: f64,
+    /// The same parse + check with one thread parsing (`oracle::check_reader_on(.., 1)`).
+    one_thread_seconds: f64,
+    one_thread_events_per_second: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,6 +83,8 @@ struct Bench {
     checker: Vec<CheckerBench>,
     /// Time for the largest history over the smallest (linear would be their size ratio).
     checker_scaling: Option<f64>,
+    /// The same with one thread parsing.
+    checker_scaling_one_thread: Option<f64>,
     peak_resident_mb: f64,
     memory: Vec<MemorySample>,
 }
@@ -207,18 +214,27 @@ fn bench_checker(events: u64) -> CheckerBench {
     let text = oracle::gen::to_jsonl(&history);
     let count = history.len() as u64;
     drop(history);
-    // The best of three passes: a busy machine shows as noise, not as a slower checker.
-    let mut elapsed = Duration::MAX;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    // The best of three passes, taken in turns on all threads and on one: a busy machine shows as
+    // noise, not as a slower checker.
+    let mut elapsed = [Duration::MAX; 2];
     for _ in 0..CHECKER_PASSES {
-        let started = Instant::now();
-        let result = oracle::check_reader(text.as_bytes()).expect("a generated history parses");
-        elapsed = elapsed.min(started.elapsed());
-        assert!(result.valid, "a generated correct history is valid");
+        for (best, threads) in elapsed.iter_mut().zip([threads, 1]) {
+            let started = Instant::now();
+            let result = oracle::check_reader_on(text.as_bytes(), threads)
+                .expect("a generated history parses");
+            *best = (*best).min(started.elapsed());
+            assert!(result.valid, "a generated correct history is valid");
+        }
     }
+    let seconds = |elapsed: Duration| round(elapsed.as_secs_f64() * 1000.0) / 1000.0;
     CheckerBench {
         events: count,
-        seconds: round(elapsed.as_secs_f64() * 1000.0) / 1000.0,
-        events_per_second: per_second(count as f64, elapsed).round(),
+        threads,
+        seconds: seconds(elapsed[0]),
+        events_per_second: per_second(count as f64, elapsed[0]).round(),
+        one_thread_seconds: seconds(elapsed[1]),
+        one_thread_events_per_second: per_second(count as f64, elapsed[1]).round(),
     }
 }
 
@@ -255,12 +271,14 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             checker.push(bench_checker(events));
         }
     }
-    let checker_scaling = match (checker.first(), checker.last()) {
-        (Some(small), Some(large)) if checker.len() > 1 && small.seconds > 0.0 => {
-            Some(round(large.seconds / small.seconds))
+    let scaling = |seconds: fn(&CheckerBench) -> f64| match (checker.first(), checker.last()) {
+        (Some(small), Some(large)) if checker.len() > 1 && seconds(small) > 0.0 => {
+            Some(round(seconds(large) / seconds(small)))
         }
         _ => None,
     };
+    let checker_scaling = scaling(|c| c.seconds);
+    let checker_scaling_one_thread = scaling(|c| c.one_thread_seconds);
     let mut memory = Vec::new();
     if args.memory_seeds > 0 {
         eprintln!("bench: memory over {} smoke seeds", args.memory_seeds);
@@ -280,6 +298,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         scenarios: results,
         checker,
         checker_scaling,
+        checker_scaling_one_thread,
         peak_resident_mb: round(memory_mb().1),
         memory,
     };
@@ -354,12 +373,23 @@ fn print_bench(bench: &Bench) {
     }
     for c in &bench.checker {
         println!(
-            "checker: {} events in {:.3} s = {:.0} events/s (parse + check, best of {CHECKER_PASSES})",
-            c.events, c.seconds, c.events_per_second
+            "checker: {} events in {:.3} s = {:.0} events/s (parse + check on {} threads, best of \
+             {CHECKER_PASSES}; one thread: {:.3} s = {:.0} events/s)",
+            c.events,
+            c.seconds,
+            c.events_per_second,
+            c.threads,
+            c.one_thread_seconds,
+            c.one_thread_events_per_second
         );
     }
-    if let Some(scaling) = bench.checker_scaling {
-        println!("checker: the 1M history takes {scaling:.1}x the 100k one (linear = 10x)");
+    if let (Some(scaling), Some(one_thread)) =
+        (bench.checker_scaling, bench.checker_scaling_one_thread)
+    {
+        println!(
+            "checker: the 1M history takes {scaling:.1}x the 100k one (one thread: {one_thread:.1}x; \
+             linear = 10x)"
+        );
     }
     println!("peak resident memory: {:.0} MiB", bench.peak_resident_mb);
     if !bench.memory.is_empty() {

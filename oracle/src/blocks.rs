@@ -2,7 +2,7 @@
 //! parses on its own, so the input is taken in blocks of whole lines, each block's lines are parsed by
 //! several threads at once (one part of the block each), and the parsed events are then checked in line
 //! order on one thread. The verdict, and the first error in line order, are exactly those of reading the
-//! history one line at a time with [`HistoryReader`](crate::HistoryReader) (tested in `tests/reader.rs`).
+//! history one line at a time with [`HistoryReader`](crate::HistoryReader) (tested in `tests/parallel_check.rs`).
 
 use std::io::BufRead;
 
