@@ -17,10 +17,13 @@ const BLOCK_BYTES_MAX: usize = 4 << 20;
 /// A block is split among the threads only when each gets at least this many bytes.
 const PART_BYTES_MIN: usize = 64 << 10;
 
-/// A part's parsed lines: its events with their lines, in order, up to its first error.
+/// A part's parsed lines, numbered from 1 within the part: its events with their lines, in order, up to
+/// its first error.
 struct Parsed<'a> {
     events: Vec<(u64, Event<'a>)>,
     error: Option<HistoryError>,
+    /// Lines in the part (when it has no error).
+    lines: u64,
 }
 
 /// `events` emptied, for events that borrow from another block: the allocation is kept (the standard
@@ -93,50 +96,40 @@ impl Sequence {
 
     /// Parses `block` (whole lines; the last may lack its newline only at the end of the input) on up to
     /// `threads` threads and checks its events in order. The calling thread parses a smaller first part
-    /// and checks its events while the other threads still parse theirs.
+    /// and checks its events while the other threads still parse theirs. Each part numbers its lines from
+    /// 1; checking adds the lines before it.
     fn block(&mut self, block: &[u8], threads: usize) -> Result<(), HistoryError> {
         let parts = split(block, threads);
-        let mut first_lines = Vec::with_capacity(parts.len());
-        let mut line = self.lines + 1;
-        for part in &parts {
-            first_lines.push(line);
-            line += count_newlines(part);
-        }
         let mut buffers: Vec<Vec<(u64, Event<'_>)>> = (0..parts.len())
             .map(|_| recycle(self.spare.pop().unwrap_or_default()))
             .collect();
         let first = buffers.remove(0);
         if parts.len() == 1 {
-            let parsed = parse_part(parts[0], first_lines[0], first);
-            self.check(parsed)?;
-        } else {
-            std::thread::scope(|scope| {
-                let helpers: Vec<_> = parts[1..]
-                    .iter()
-                    .zip(&first_lines[1..])
-                    .zip(buffers)
-                    .map(|((&part, &first), buffer)| {
-                        scope.spawn(move || parse_part(part, first, buffer))
-                    })
-                    .collect();
-                self.check(parse_part(parts[0], first_lines[0], first))?;
-                for helper in helpers {
-                    let parsed = helper
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    self.check(parsed)?;
-                }
-                Ok::<(), HistoryError>(())
-            })?;
+            return self.check(parse_part(parts[0], first));
         }
-        // A block that does not end with a newline is the input's last line, counted too.
-        self.lines = line - 1 + u64::from(!block.ends_with(b"\n") && !block.is_empty());
-        Ok(())
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = parts[1..]
+                .iter()
+                .zip(buffers)
+                .map(|(&part, buffer)| scope.spawn(move || parse_part(part, buffer)))
+                .collect();
+            self.check(parse_part(parts[0], first))?;
+            for helper in helpers {
+                let parsed = helper
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                self.check(parsed)?;
+            }
+            Ok(())
+        })
     }
 
-    /// Checks parsed lines in order: time must not go backwards; the first error ends the check.
+    /// Checks a part's parsed lines in order, numbered after the lines read so far: time must not go
+    /// backwards; the first error ends the check.
     fn check(&mut self, mut parsed: Parsed<'_>) -> Result<(), HistoryError> {
-        for (line, event) in parsed.events.drain(..) {
+        let before = self.lines;
+        for (relative, event) in parsed.events.drain(..) {
+            let line = before + relative;
             if let Some((previous_time_ns, previous_line)) = self.previous {
                 if event.time_ns < previous_time_ns {
                     return Err(HistoryError::TimeWentBackwards {
@@ -151,7 +144,13 @@ impl Sequence {
             self.checker.observe(line, &event);
         }
         self.spare.push(recycle(parsed.events));
-        parsed.error.map_or(Ok(()), Err)
+        match parsed.error {
+            Some(error) => Err(error.after_lines(before)),
+            None => {
+                self.lines += parsed.lines;
+                Ok(())
+            }
+        }
     }
 }
 
@@ -190,15 +189,10 @@ fn split(block: &[u8], threads: usize) -> Vec<&[u8]> {
     parts
 }
 
-fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&byte| byte == b'\n').count() as u64
-}
-
-/// Parses the lines of `part`, the first of which is line `first`, into `events` (empty); stops at the
-/// first error.
-fn parse_part<'a>(part: &'a [u8], first: u64, mut events: Vec<(u64, Event<'a>)>) -> Parsed<'a> {
+/// Parses the lines of `part` into `events` (empty), numbering them from 1; stops at the first error.
+fn parse_part<'a>(part: &'a [u8], mut events: Vec<(u64, Event<'a>)>) -> Parsed<'a> {
     let mut rest = part;
-    let mut line = first;
+    let mut line = 0;
     let error = loop {
         if rest.is_empty() {
             break None;
@@ -206,7 +200,6 @@ fn parse_part<'a>(part: &'a [u8], first: u64, mut events: Vec<(u64, Event<'a>)>)
         let length = find_newline(rest).map_or(rest.len(), |newline| newline + 1);
         let (bytes, after) = rest.split_at(length);
         rest = after;
-        let number = line;
         line += 1;
         if is_blank(bytes) {
             continue;
@@ -218,17 +211,18 @@ fn parse_part<'a>(part: &'a [u8], first: u64, mut events: Vec<(u64, Event<'a>)>)
                     .chars()
                     .count()
                     + 1;
-                break Some(HistoryError::NotUtf8 {
-                    line: number,
-                    column,
-                });
+                break Some(HistoryError::NotUtf8 { line, column });
             }
         };
-        match parse_view(text, number) {
-            Ok(Some(event)) => events.push((number, event)),
+        match parse_view(text, line) {
+            Ok(Some(event)) => events.push((line, event)),
             Ok(None) => {}
             Err(error) => break Some(error),
         }
     };
-    Parsed { events, error }
+    Parsed {
+        events,
+        error,
+        lines: line,
+    }
 }
