@@ -18,11 +18,13 @@ const BLOCK_BYTES_MAX: usize = 4 << 20;
 const PART_BYTES_MIN: usize = 64 << 10;
 
 /// A part's parsed lines, numbered from 1 within the part: its events with their lines, in order, up to
-/// its first error.
+/// its first bad line.
 struct Parsed<'a> {
     events: Vec<(u64, Event<'a>)>,
-    error: Option<HistoryError>,
-    /// Lines in the part (when it has no error).
+    /// The first line that does not parse, and its number in the part. Its error is made again when
+    /// the part is checked, with the line's number in the whole input.
+    bad: Option<(u64, &'a [u8])>,
+    /// Lines in the part (when none is bad).
     lines: u64,
 }
 
@@ -144,8 +146,9 @@ impl Sequence {
             self.checker.observe(line, &event);
         }
         self.spare.push(recycle(parsed.events));
-        match parsed.error {
-            Some(error) => Err(error.after_lines(before)),
+        match parsed.bad {
+            Some((relative, bytes)) => Err(parse_line_bytes(bytes, before + relative)
+                .expect_err("a line that did not parse does not parse")),
             None => {
                 self.lines += parsed.lines;
                 Ok(())
@@ -189,11 +192,11 @@ fn split(block: &[u8], threads: usize) -> Vec<&[u8]> {
     parts
 }
 
-/// Parses the lines of `part` into `events` (empty), numbering them from 1; stops at the first error.
+/// Parses the lines of `part` into `events` (empty), numbering them from 1; stops at the first bad line.
 fn parse_part<'a>(part: &'a [u8], mut events: Vec<(u64, Event<'a>)>) -> Parsed<'a> {
     let mut rest = part;
     let mut line = 0;
-    let error = loop {
+    let bad = loop {
         if rest.is_empty() {
             break None;
         }
@@ -201,28 +204,30 @@ fn parse_part<'a>(part: &'a [u8], mut events: Vec<(u64, Event<'a>)>) -> Parsed<'
         let (bytes, after) = rest.split_at(length);
         rest = after;
         line += 1;
-        if is_blank(bytes) {
-            continue;
-        }
-        let text = match std::str::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(error) => {
-                let column = String::from_utf8_lossy(&bytes[..error.valid_up_to()])
-                    .chars()
-                    .count()
-                    + 1;
-                break Some(HistoryError::NotUtf8 { line, column });
-            }
-        };
-        match parse_view(text, line) {
+        match parse_line_bytes(bytes, line) {
             Ok(Some(event)) => events.push((line, event)),
             Ok(None) => {}
-            Err(error) => break Some(error),
+            Err(_) => break Some((line, bytes)),
         }
     };
     Parsed {
         events,
-        error,
+        bad,
         lines: line,
     }
+}
+
+/// One line (with its newline, if any) as line `number` of the input: `Ok(None)` when blank.
+fn parse_line_bytes(bytes: &[u8], number: u64) -> Result<Option<Event<'_>>, HistoryError> {
+    if is_blank(bytes) {
+        return Ok(None);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|error| HistoryError::NotUtf8 {
+        line: number,
+        column: String::from_utf8_lossy(&bytes[..error.valid_up_to()])
+            .chars()
+            .count()
+            + 1,
+    })?;
+    parse_view(text, number)
 }

@@ -70,29 +70,6 @@ pub enum HistoryError {
 }
 
 impl HistoryError {
-    /// The same error, about the line `lines` further on (for a line numbered within a part of the input).
-    pub(crate) fn after_lines(mut self, lines: u64) -> HistoryError {
-        match &mut self {
-            HistoryError::Open { .. } => {}
-            HistoryError::Read { line, .. }
-            | HistoryError::NotUtf8 { line, .. }
-            | HistoryError::MalformedJson { line, .. }
-            | HistoryError::NotAnObject { line, .. }
-            | HistoryError::MissingField { line, .. }
-            | HistoryError::WrongType { line, .. }
-            | HistoryError::InvalidValue { line, .. } => *line += lines,
-            HistoryError::TimeWentBackwards {
-                line,
-                previous_line,
-                ..
-            } => {
-                *line += lines;
-                *previous_line += lines;
-            }
-        }
-        self
-    }
-
     /// The 1-based line of the history that is bad, if the error is about a line.
     pub fn line(&self) -> Option<u64> {
         match self {
