@@ -8,7 +8,7 @@ use std::io::BufRead;
 
 use crate::check::Checker;
 use crate::event::Event;
-use crate::reader::{find_newline, is_blank, parse_view, HistoryError};
+use crate::reader::{find_newline, parse_line_bytes, HistoryError};
 use crate::result::CheckResult;
 
 /// The most bytes parsed as one block: bounds the parsed events held at once.
@@ -215,19 +215,4 @@ fn parse_part<'a>(part: &'a [u8], mut events: Vec<(u64, Event<'a>)>) -> Parsed<'
         bad,
         lines: line,
     }
-}
-
-/// One line (with its newline, if any) as line `number` of the input: `Ok(None)` when blank.
-fn parse_line_bytes(bytes: &[u8], number: u64) -> Result<Option<Event<'_>>, HistoryError> {
-    if is_blank(bytes) {
-        return Ok(None);
-    }
-    let text = std::str::from_utf8(bytes).map_err(|error| HistoryError::NotUtf8 {
-        line: number,
-        column: String::from_utf8_lossy(&bytes[..error.valid_up_to()])
-            .chars()
-            .count()
-            + 1,
-    })?;
-    parse_view(text, number)
 }

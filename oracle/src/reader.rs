@@ -124,6 +124,25 @@ pub(crate) fn parse_view(line: &str, line_number: u64) -> Result<Option<Event<'_
     .map_err(|error| *error)
 }
 
+/// One line's bytes (with its newline, if any) as line `number`: checked to be UTF-8, then parsed;
+/// `Ok(None)` when blank.
+pub(crate) fn parse_line_bytes(
+    bytes: &[u8],
+    number: u64,
+) -> Result<Option<Event<'_>>, HistoryError> {
+    if is_blank(bytes) {
+        return Ok(None);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|error| HistoryError::NotUtf8 {
+        line: number,
+        column: String::from_utf8_lossy(&bytes[..error.valid_up_to()])
+            .chars()
+            .count()
+            + 1,
+    })?;
+    parse_view(text, number)
+}
+
 /// Streams the events of a history from any `BufRead`, one line at a time, with the 1-based line number of each.
 /// Checks that `time` never decreases. Stops after the first error. A line that lies whole in the `BufRead`'s
 /// buffer is parsed in place; only a line that straddles the buffer's end is copied.
@@ -141,7 +160,7 @@ pub struct HistoryReader<R> {
 }
 
 #[inline]
-pub(crate) fn is_blank(bytes: &[u8]) -> bool {
+fn is_blank(bytes: &[u8]) -> bool {
     bytes
         .iter()
         .all(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
@@ -261,21 +280,7 @@ impl<R: BufRead> HistoryReader<R> {
                 },
                 None => &self.buffer,
             };
-            let text = match std::str::from_utf8(bytes) {
-                Ok(text) => text,
-                Err(error) => {
-                    self.finished = true;
-                    let column = String::from_utf8_lossy(&bytes[..error.valid_up_to()])
-                        .chars()
-                        .count()
-                        + 1;
-                    return Err(HistoryError::NotUtf8 {
-                        line: line_number,
-                        column,
-                    });
-                }
-            };
-            let view = match parse_view(text, line_number) {
+            let view = match parse_line_bytes(bytes, line_number) {
                 Ok(Some(view)) => view,
                 Ok(None) => unreachable!("blank lines are skipped above"),
                 Err(error) => {
