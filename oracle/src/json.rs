@@ -319,11 +319,11 @@ impl<'a> Scanner<'a> {
             return Ok(());
         }
         loop {
-            self.skip_whitespace();
+            self.skip_whitespace_before(b'"');
             let key_at = self.at;
             let key = self.key()?;
             self.expect(b':', "`:` after an object key")?;
-            self.skip_whitespace();
+            // The value's own scan skips the whitespace before it.
             let field = Field::of(key.as_bytes());
             let slot = match field {
                 Field::Time => Some(&mut fields.time),
@@ -389,16 +389,37 @@ impl<'a> Scanner<'a> {
                     self.value(1)?;
                 }
             }
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                None => return self.malformed("unexpected end of line inside an object"),
-                Some(_) => return self.malformed("expected `,` or `}` after an object value"),
+            if self.member_end()? {
+                return Ok(());
             }
+        }
+    }
+
+    /// Skips whitespace unless the next byte is `expected` (the common case: no whitespace at all).
+    #[inline(always)]
+    fn skip_whitespace_before(&mut self, expected: u8) {
+        if self.peek() != Some(expected) {
+            self.skip_whitespace();
+        }
+    }
+
+    /// After a member of a flat object: `,` (more follow: `false`) or `}` (the object ends: `true`).
+    #[inline(always)]
+    fn member_end(&mut self) -> Scan<bool> {
+        if !matches!(self.peek(), Some(b',' | b'}')) {
+            self.skip_whitespace();
+        }
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                Ok(false)
+            }
+            Some(b'}') => {
+                self.at += 1;
+                Ok(true)
+            }
+            None => self.malformed("unexpected end of line inside an object"),
+            Some(_) => self.malformed("expected `,` or `}` after an object value"),
         }
     }
 
@@ -444,6 +465,7 @@ impl<'a> Scanner<'a> {
     /// A value of `records` / `partitions`: an array is split into its elements.
     #[inline]
     fn array_field(&mut self) -> Scan<ArrayField<'a>> {
+        self.skip_whitespace_before(b'[');
         if self.peek() != Some(b'[') {
             let raw = self.value(1)?;
             return Ok(ArrayField {
@@ -494,11 +516,10 @@ impl<'a> Scanner<'a> {
             return Ok(fields);
         }
         loop {
-            self.skip_whitespace();
+            self.skip_whitespace_before(b'"');
             let key_at = self.at;
             let key = self.key()?;
             self.expect(b':', "`:` after an object key")?;
-            self.skip_whitespace();
             let slot = match Field::of(key.as_bytes()) {
                 Field::Topic => Some(&mut fields.topic),
                 Field::Partition => Some(&mut fields.partition),
@@ -520,15 +541,8 @@ impl<'a> Scanner<'a> {
                     self.value(3)?;
                 }
             }
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(fields);
-                }
-                None => return self.malformed("unexpected end of line inside an object"),
-                Some(_) => return self.malformed("expected `,` or `}` after an object value"),
+            if self.member_end()? {
+                return Ok(fields);
             }
         }
     }
