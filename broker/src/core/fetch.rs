@@ -113,17 +113,18 @@ impl<S: Storage + Clone> BrokerCore<S> {
     /// is over.
     pub(super) fn service_parked_fetches(&mut self, now_ms: u64) {
         // Most events leave every held fetch waiting: look before moving them.
-        if !self
+        let Some(first_ready) = self
             .parked_fetches
             .iter()
-            .any(|fetch| self.parked_fetch_ready(now_ms, fetch))
-        {
+            .position(|fetch| self.parked_fetch_ready(now_ms, fetch))
+        else {
             return;
-        }
-        let parked = std::mem::take(&mut self.parked_fetches);
-        let mut still = Vec::with_capacity(parked.len());
-        for fetch in parked {
-            if self.parked_fetch_ready(now_ms, &fetch) {
+        };
+        // Those before the first ready one were just looked at, before any answer: they wait on.
+        let mut still = std::mem::take(&mut self.parked_fetches);
+        let rest = still.split_off(first_ready);
+        for (index, fetch) in rest.into_iter().enumerate() {
+            if index == 0 || self.parked_fetch_ready(now_ms, &fetch) {
                 let mut request = fetch.request;
                 request.max_wait_ms = 0;
                 // None: a delayed read answers later.
