@@ -214,7 +214,7 @@ fn bench_checker(events: u64) -> CheckerBench {
     let text = oracle::gen::to_jsonl(&history);
     let count = history.len() as u64;
     drop(history);
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = oracle::parse_threads();
     // The best of three passes, taken in turns on all threads and on one: a busy machine shows as
     // noise, not as a slower checker.
     let mut elapsed = [Duration::MAX; 2];

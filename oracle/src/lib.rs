@@ -153,8 +153,12 @@ pub fn check_events(events: &[Event<'_>]) -> CheckResult {
 /// Reads and checks a JSON Lines history, streaming: only the checker's compact state and one block of
 /// parsed lines are kept. Lines are parsed on all cores ([`check_reader_on`]).
 pub fn check_reader(reader: impl std::io::BufRead) -> Result<CheckResult, HistoryError> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    check_reader_on(reader, threads)
+    check_reader_on(reader, parse_threads())
+}
+
+/// The threads [`check_reader`] parses on: one per core.
+pub fn parse_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// [`check_reader`] with `threads` threads parsing lines (1: all on the calling thread). The verdict and
