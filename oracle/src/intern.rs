@@ -83,7 +83,8 @@ pub(crate) type LookupMap<K, V> = std::collections::HashMap<K, V, MixBuildHasher
 ///
 /// An open-addressing table of 8-byte slots (a 32-bit fingerprint of the text and the id), probed linearly,
 /// at most 7/8 full: a lookup reads one slot's cache line, and only a matching fingerprint leads to comparing
-/// the text in the arena. The texts live in one arena, one after the other in id order, not in one allocation
+/// the text in the arena. The fingerprint's low bits are the slot a text starts probing at, so growing the table
+/// moves slots in order without hashing any text again. The texts live in one arena, one after the other in id order, not in one allocation
 /// each. Per value that is about 8-16 bytes of table, 8 of offsets and the text: small enough to stay in cache
 /// far longer than a general-purpose map of strings.
 pub(crate) struct ValueTable {
@@ -121,11 +122,17 @@ impl ValueTable {
         self.starts.len() - 1
     }
 
-    /// The slot to start probing at for `hash`, and the fingerprint kept in the slot.
+    /// The fingerprint kept in the slot for `hash`: its high half, of which the low bits pick the slot to start
+    /// probing at (`home`).
     #[inline]
-    fn place(&self, hash: u64) -> (usize, u32) {
-        let mask = self.slots.len() - 1;
-        ((hash >> 32) as usize & mask, hash as u32)
+    fn fingerprint(hash: u64) -> u32 {
+        (hash >> 32) as u32
+    }
+
+    /// The slot to start probing at for a fingerprint.
+    #[inline]
+    fn home(&self, fingerprint: u32) -> usize {
+        fingerprint as usize & (self.slots.len() - 1)
     }
 
     /// The id of `text`, and whether it is new.
@@ -135,7 +142,8 @@ impl ValueTable {
             self.grow();
         }
         let mask = self.slots.len() - 1;
-        let (mut index, fingerprint) = self.place(hash_text(text));
+        let fingerprint = Self::fingerprint(hash_text(text));
+        let mut index = self.home(fingerprint);
         loop {
             let (slot_fingerprint, slot_id) = self.slots[index];
             if slot_id == 0 {
@@ -153,19 +161,24 @@ impl ValueTable {
         }
     }
 
-    /// Doubles the table and places every value again (reading the arena in order).
+    /// Doubles the table and places every value again, taking the old slots in order: a slot's fingerprint says
+    /// where it starts probing, so no text is read or hashed, and the new table is written nearly in order.
     #[cold]
     fn grow(&mut self) {
+        assert!(self.slots.len() <= 1 << 31, "a value table of at most 2^32 slots");
         let slots = vec![(0, 0); self.slots.len() * 2];
         let old = std::mem::replace(&mut self.slots, slots);
         debug_assert_eq!(old.iter().filter(|(_, id)| *id != 0).count(), self.len());
         let mask = self.slots.len() - 1;
-        for id in 0..self.len() as u32 {
-            let (mut index, fingerprint) = self.place(hash_text(self.text(id)));
+        for (fingerprint, id) in old {
+            if id == 0 {
+                continue;
+            }
+            let mut index = self.home(fingerprint);
             while self.slots[index].1 != 0 {
                 index = (index + 1) & mask;
             }
-            self.slots[index] = (fingerprint, id + 1);
+            self.slots[index] = (fingerprint, id);
         }
     }
 
