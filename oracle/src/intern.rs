@@ -165,7 +165,10 @@ impl ValueTable {
     /// where it starts probing, so no text is read or hashed, and the new table is written nearly in order.
     #[cold]
     fn grow(&mut self) {
-        assert!(self.slots.len() <= 1 << 31, "a value table of at most 2^32 slots");
+        assert!(
+            self.slots.len() <= 1 << 31,
+            "a value table of at most 2^32 slots"
+        );
         let slots = vec![(0, 0); self.slots.len() * 2];
         let old = std::mem::replace(&mut self.slots, slots);
         debug_assert_eq!(old.iter().filter(|(_, id)| *id != 0).count(), self.len());

@@ -217,7 +217,7 @@ pub(crate) enum ScanError {
 /// (< 0x20). The lowest mark is exact (the classic "has a zero byte" / "has a byte less than n" bit tricks can
 /// only over-mark above a real hit), which is all the scanner uses.
 #[inline]
-fn special_bytes(word: u64) -> u64 {
+pub(crate) fn special_bytes(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let zero_bytes = |value: u64| value.wrapping_sub(ONES) & !value & HIGHS;

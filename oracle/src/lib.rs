@@ -120,6 +120,7 @@
 //!   nothing about heartbeats and timeouts beyond what the events show.
 
 mod blocks;
+mod canonical;
 pub mod check;
 pub mod cli;
 pub mod event;

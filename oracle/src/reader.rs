@@ -19,6 +19,7 @@ use std::fmt::Display;
 use std::io::BufRead;
 use std::path::PathBuf;
 
+use crate::canonical;
 use crate::event::{
     CommitPhase, Event, EventType, Op, Record, Request, SendAcks, TopicPartition,
     TopicPartitionOffset,
@@ -92,9 +93,23 @@ pub fn parse_line(line: &str, line_number: u64) -> Result<Option<Event<'static>>
     Ok(parse_view(line, line_number)?.map(Event::into_owned))
 }
 
-/// [`parse_line`] without copying: strings stay borrowed from `line` unless they had escapes.
+/// [`parse_line`] without copying: strings stay borrowed from `line` unless they had escapes. A line in the
+/// form streamsim writes takes the fast path (`canonical`), any other the general reader.
 #[inline]
 pub(crate) fn parse_view(line: &str, line_number: u64) -> Result<Option<Event<'_>>, HistoryError> {
+    if let Some(event) = canonical::read(line) {
+        return Ok(Some(event));
+    }
+    parse_general(line, line_number)
+}
+
+/// [`parse_view`] by the general reader only: the JSON grammar checked and the line split into its fields
+/// (`json`), then the fields the operation needs decoded.
+#[inline]
+pub(crate) fn parse_general(
+    line: &str,
+    line_number: u64,
+) -> Result<Option<Event<'_>>, HistoryError> {
     if is_blank(line.as_bytes()) {
         return Ok(None);
     }
