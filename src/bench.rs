@@ -69,6 +69,11 @@ struct CheckerBench {
     /// The same parse + check with one thread parsing (`oracle::check_reader_on(.., 1)`).
     one_thread_seconds: f64,
     one_thread_events_per_second: f64,
+    /// The same history with a space after every key's colon, on all threads: no line is in the form
+    /// streamsim writes, so every line goes through the general reader (as a history written by another
+    /// tool may).
+    general_reader_seconds: f64,
+    general_reader_events_per_second: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -212,19 +217,23 @@ const CHECKER_PASSES: usize = 3;
 fn bench_checker(events: u64) -> CheckerBench {
     let history = oracle::gen::generate(&oracle::gen::GenConfig::new(1, events as usize));
     let text = oracle::gen::to_jsonl(&history);
+    // Generated values have no quotes, so `":` only ever ends a key.
+    let spaced = text.replace("\":", "\": ");
     let count = history.len() as u64;
     drop(history);
     let threads = oracle::parse_threads();
-    // The best of three passes, taken in turns on all threads and on one: a busy machine shows as
-    // noise, not as a slower checker.
-    let mut elapsed = [Duration::MAX; 2];
+    // The best of three passes, taken in turns on all threads, on one, and through the general
+    // reader: a busy machine shows as noise, not as a slower checker.
+    let mut elapsed = [Duration::MAX; 3];
     for _ in 0..CHECKER_PASSES {
-        for (best, threads) in elapsed.iter_mut().zip([threads, 1]) {
+        let runs = [(&text, threads), (&text, 1), (&spaced, threads)];
+        for (best, (text, threads)) in elapsed.iter_mut().zip(runs) {
             let started = Instant::now();
             let result = oracle::check_reader_on(text.as_bytes(), threads)
                 .expect("a generated history parses");
             *best = (*best).min(started.elapsed());
             assert!(result.valid, "a generated correct history is valid");
+            assert_eq!(result.stats.events, count, "every line is an event");
         }
     }
     let seconds = |elapsed: Duration| round(elapsed.as_secs_f64() * 1000.0) / 1000.0;
@@ -235,6 +244,8 @@ fn bench_checker(events: u64) -> CheckerBench {
         events_per_second: per_second(count as f64, elapsed[0]).round(),
         one_thread_seconds: seconds(elapsed[1]),
         one_thread_events_per_second: per_second(count as f64, elapsed[1]).round(),
+        general_reader_seconds: seconds(elapsed[2]),
+        general_reader_events_per_second: per_second(count as f64, elapsed[2]).round(),
     }
 }
 
@@ -374,13 +385,16 @@ fn print_bench(bench: &Bench) {
     for c in &bench.checker {
         println!(
             "checker: {} events in {:.3} s = {:.0} events/s (parse + check on {} threads, best of \
-             {CHECKER_PASSES}; one thread: {:.3} s = {:.0} events/s)",
+             {CHECKER_PASSES}; one thread: {:.3} s = {:.0} events/s; general reader: {:.3} s = {:.0} \
+             events/s)",
             c.events,
             c.seconds,
             c.events_per_second,
             c.threads,
             c.one_thread_seconds,
-            c.one_thread_events_per_second
+            c.one_thread_events_per_second,
+            c.general_reader_seconds,
+            c.general_reader_events_per_second
         );
     }
     if let (Some(scaling), Some(one_thread)) =
