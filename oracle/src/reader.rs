@@ -148,14 +148,37 @@ pub(crate) fn parse_line_bytes(
     if is_blank(bytes) {
         return Ok(None);
     }
-    let text = std::str::from_utf8(bytes).map_err(|error| HistoryError::NotUtf8 {
+    parse_view(line_text(bytes, number)?, number)
+}
+
+/// [`parse_line_bytes`] appending the event (if any) to `events` as `(number, event)`: a line in the form
+/// streamsim writes goes from the fast path straight into the vector, without the moves of returning a
+/// large event through each layer.
+#[inline]
+pub(crate) fn parse_line_into<'a>(
+    bytes: &'a [u8],
+    number: u64,
+    events: &mut Vec<(u64, Event<'a>)>,
+) -> Result<(), HistoryError> {
+    let text = line_text(bytes, number)?;
+    if let Some(event) = canonical::read(text) {
+        events.push((number, event));
+    } else if let Some(event) = parse_general(text, number)? {
+        events.push((number, event));
+    }
+    Ok(())
+}
+
+/// A line's bytes as text: bad UTF-8 is an error naming its column.
+#[inline]
+fn line_text(bytes: &[u8], number: u64) -> Result<&str, HistoryError> {
+    std::str::from_utf8(bytes).map_err(|error| HistoryError::NotUtf8 {
         line: number,
         column: String::from_utf8_lossy(&bytes[..error.valid_up_to()])
             .chars()
             .count()
             + 1,
-    })?;
-    parse_view(text, number)
+    })
 }
 
 /// Streams the events of a history from any `BufRead`, one line at a time, with the 1-based line number of each.
