@@ -217,10 +217,10 @@ const CHECKER_PASSES: usize = 3;
 fn bench_checker(events: u64) -> CheckerBench {
     let history = oracle::gen::generate(&oracle::gen::GenConfig::new(1, events as usize));
     let text = oracle::gen::to_jsonl(&history);
-    // Generated values have no quotes, so `":` only ever ends a key.
-    let spaced = text.replace("\":", "\": ");
     let count = history.len() as u64;
     drop(history);
+    // Generated values have no quotes, so `":` only ever ends a key.
+    let spaced = text.replace("\":", "\": ");
     let threads = oracle::parse_threads();
     // The best of three passes, taken in turns on all threads, on one, and through the general
     // reader: a busy machine shows as noise, not as a slower checker.

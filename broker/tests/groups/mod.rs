@@ -202,7 +202,7 @@ impl Coord {
     /// leader: returns its id and generation.
     pub fn lone_member(&mut self, group: &str, protocols: Vec<GroupProtocol>) -> (String, u32) {
         let (member, join) = self.join_dynamic(group, protocols);
-        if self.replies.get(&join).is_none() {
+        if !self.replies.contains_key(&join) {
             // The initial rebalance delay.
             self.advance(self.config.initial_rebalance_delay_ms + 50);
         }

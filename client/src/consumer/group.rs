@@ -421,11 +421,11 @@ impl Consumer {
         }
         let member = self.member.as_ref().expect("checked");
         match member.phase {
-            MemberPhase::NeedsJoin if now_ms >= member.rejoin_at_ms => {
-                // The leader needs the metadata to assign; so does everyone to check it.
-                if self.metadata.get().is_some() {
-                    self.send_join(now_ms);
-                }
+            // The leader needs the metadata to assign; so does everyone to check it.
+            MemberPhase::NeedsJoin
+                if now_ms >= member.rejoin_at_ms && self.metadata.get().is_some() =>
+            {
+                self.send_join(now_ms);
             }
             // The Java client's heartbeat thread runs from the JoinGroup answer on: a member
             // waiting for its assignment (the leader may be slow) stays alive too.
