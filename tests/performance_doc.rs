@@ -70,10 +70,9 @@ fn about_another_scenario(shaped: &str) -> bool {
 
 #[test]
 fn the_newest_bench_figures_have_the_shape_bench_prints() {
-    let doc = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/performance.md"),
-    )
-    .expect("docs/performance.md");
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/performance.md"))
+            .expect("docs/performance.md");
     let shown: BTreeSet<String> = newest_figures(&doc).iter().map(|l| shape(l)).collect();
     let output = Command::new(env!("CARGO_BIN_EXE_streamsim"))
         .args(["bench", "--scenario", "smoke", "--seeds", "1"])
@@ -103,7 +102,10 @@ fn shapes_ignore_numbers_and_spacing() {
         shape("smoke   95.2  186.4  1.96x   -6% of 1286"),
         "smoke N N Nx N% of N"
     );
-    assert_eq!(shape("state checker: pid-loss  11.8"), "state checker: pid-loss N");
+    assert_eq!(
+        shape("state checker: pid-loss  11.8"),
+        "state checker: pid-loss N"
+    );
     assert!(about_another_scenario(&shape("pid-loss  19.3  37.2")));
     assert!(!about_another_scenario(&shape("smoke  19.3  37.2")));
     assert_ne!(shape("checker: 100 events"), shape("checker: 100 lines"));

@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 
-use crate::event::{CommitPhase, Event, EventType, Op, Record, Request, SendAcks};
+use crate::event::{CommitPhase, Event, EventType, Op, Record, Request, SendAcks, Text};
 use crate::json::special_bytes;
 
 /// The event of `line` when it is in the form streamsim writes for one of the operations read here.
@@ -150,14 +150,57 @@ impl<'a> Cursor<'a> {
         matches!(&self.bytes[self.at..], b"" | b"\n" | b"\r\n").then_some(())
     }
 
+    /// `key` (the key with its quotes, colon and, for a string, the opening quote; a leading comma
+    /// when one is due), then the string value.
+    #[inline(always)]
+    fn text<const N: usize>(&mut self, key: &[u8; N]) -> Option<Text<'a>> {
+        self.literal(key)?;
+        Some(Cow::Borrowed(self.string()?))
+    }
+
+    /// `key`, then an integer >= 0 that fits in u64.
+    #[inline(always)]
+    fn number<const N: usize>(&mut self, key: &[u8; N]) -> Option<u64> {
+        self.literal(key)?;
+        self.unsigned()
+    }
+
+    /// `key`, then an integer >= 0 that fits in u32.
+    #[inline(always)]
+    fn number_32<const N: usize>(&mut self, key: &[u8; N]) -> Option<u32> {
+        u32::try_from(self.number(key)?).ok()
+    }
+
+    /// An optional field: `Some(None)` when the line does not go on with `key`, `Some(Some(value))`
+    /// when it does and `value` reads, `None` when it does and `value` does not.
+    #[inline(always)]
+    fn optional<T, const N: usize>(
+        &mut self,
+        key: &[u8; N],
+        value: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<Option<T>> {
+        if !self.has(key) {
+            return Some(None);
+        }
+        value(self).map(Some)
+    }
+
+    /// `topic":"T","partition":P,"offset":O` after the key's opening quote (what precedes it differs):
+    /// the place `send` ok, a record, `request` and `commit` name.
+    #[inline(always)]
+    fn place(&mut self) -> Option<(Text<'a>, u32, u64)> {
+        let topic = self.text(b"topic\":\"")?;
+        let partition = self.number_32(b",\"partition\":")?;
+        let offset = self.number(b",\"offset\":")?;
+        Some((topic, partition, offset))
+    }
+
     /// `{"time":T,"process":"P","type":"Y","f":"F"` and the operation's fields, in the order
     /// `write_event_line` writes them, then `}`.
     #[inline(always)]
     fn event(&mut self) -> Option<Event<'a>> {
-        self.literal(b"{\"time\":")?;
-        let time_ns = self.unsigned()?;
-        self.literal(b",\"process\":\"")?;
-        let process = Cow::Borrowed(self.string()?);
+        let time_ns = self.number(b"{\"time\":")?;
+        let process = self.text(b",\"process\":\"")?;
         self.literal(b",\"type\":\"")?;
         let event_type = if self.has(b"invoke\"") {
             EventType::Invoke
@@ -190,58 +233,34 @@ impl<'a> Cursor<'a> {
         })
     }
 
+    #[inline(always)]
     fn send(&mut self, event_type: EventType) -> Option<Op<'a>> {
-        match event_type {
+        Some(match event_type {
             EventType::Invoke => {
-                self.literal(b"\"topic\":\"")?;
-                let topic = Cow::Borrowed(self.string()?);
+                let topic = self.text(b"\"topic\":\"")?;
                 self.literal(b",\"key\":")?;
                 let key = if self.has(b"null") {
                     None
                 } else {
-                    self.literal(b"\"")?;
-                    Some(Cow::Borrowed(self.string()?))
+                    Some(self.text(b"\"")?)
                 };
-                self.literal(b",\"value\":\"")?;
-                let value = Cow::Borrowed(self.string()?);
-                Some(Op::SendInvoke { topic, key, value })
+                let value = self.text(b",\"value\":\"")?;
+                Op::SendInvoke { topic, key, value }
             }
             EventType::Ok => {
-                self.literal(b"\"value\":\"")?;
-                let value = Cow::Borrowed(self.string()?);
-                self.literal(b",\"topic\":\"")?;
-                let topic = Cow::Borrowed(self.string()?);
-                self.literal(b",\"partition\":")?;
-                let partition = self.unsigned_32()?;
-                self.literal(b",\"offset\":")?;
-                let offset = self.unsigned()?;
-                let pid = if self.has(b",\"pid\":") {
-                    Some(self.signed()?)
-                } else {
-                    None
+                let value = self.text(b"\"value\":\"")?;
+                self.literal(b",\"")?;
+                let (topic, partition, offset) = self.place()?;
+                let pid = self.optional(b",\"pid\":", Self::signed)?;
+                let epoch = self.optional(b",\"epoch\":", Self::signed_32)?;
+                let sequence = self.optional(b",\"sequence\":", Self::signed_32)?;
+                let acks = match self.optional(b",\"acks\":\"1\"", |cursor| {
+                    cursor.optional(b",\"leader_epoch\":", Self::unsigned_32)
+                })? {
+                    Some(leader_epoch) => SendAcks::Leader { leader_epoch },
+                    None => SendAcks::All,
                 };
-                let epoch = if self.has(b",\"epoch\":") {
-                    Some(self.signed_32()?)
-                } else {
-                    None
-                };
-                let sequence = if self.has(b",\"sequence\":") {
-                    Some(self.signed_32()?)
-                } else {
-                    None
-                };
-                let acks = if self.has(b",\"acks\":\"1\"") {
-                    SendAcks::Leader {
-                        leader_epoch: if self.has(b",\"leader_epoch\":") {
-                            Some(self.unsigned_32()?)
-                        } else {
-                            None
-                        },
-                    }
-                } else {
-                    SendAcks::All
-                };
-                Some(Op::SendOk {
+                Op::SendOk {
                     value,
                     topic,
                     partition,
@@ -250,20 +269,18 @@ impl<'a> Cursor<'a> {
                     epoch,
                     sequence,
                     acks,
-                })
+                }
             }
             EventType::Fail | EventType::Info => {
-                self.literal(b"\"value\":\"")?;
-                let value = Cow::Borrowed(self.string()?);
-                self.literal(b",\"error\":\"")?;
-                let error = Cow::Borrowed(self.string()?);
-                Some(if event_type == EventType::Fail {
+                let value = self.text(b"\"value\":\"")?;
+                let error = self.text(b",\"error\":\"")?;
+                if event_type == EventType::Fail {
                     Op::SendFail { value, error }
                 } else {
                     Op::SendInfo { value, error }
-                })
+                }
             }
-        }
+        })
     }
 
     fn poll_ok(&mut self) -> Option<Op<'a>> {
@@ -271,14 +288,9 @@ impl<'a> Cursor<'a> {
         let mut records = Vec::new();
         if !self.has(b"]") {
             loop {
-                self.literal(b"{\"topic\":\"")?;
-                let topic = Cow::Borrowed(self.string()?);
-                self.literal(b",\"partition\":")?;
-                let partition = self.unsigned_32()?;
-                self.literal(b",\"offset\":")?;
-                let offset = self.unsigned()?;
-                self.literal(b",\"value\":\"")?;
-                let value = Cow::Borrowed(self.string()?);
+                self.literal(b"{\"")?;
+                let (topic, partition, offset) = self.place()?;
+                let value = self.text(b",\"value\":\"")?;
                 self.literal(b"}")?;
                 records.push(Record {
                     topic,
@@ -297,41 +309,25 @@ impl<'a> Cursor<'a> {
         })
     }
 
+    #[inline(always)]
     fn request(&mut self, event_type: EventType) -> Option<Op<'a>> {
-        self.literal(b"\"api\":\"")?;
-        let api = Cow::Borrowed(self.string()?);
-        self.literal(b",\"topic\":\"")?;
-        let topic = Cow::Borrowed(self.string()?);
-        self.literal(b",\"partition\":")?;
-        let partition = self.unsigned_32()?;
-        self.literal(b",\"offset\":")?;
-        let offset = self.unsigned()?;
-        self.literal(b",\"broker\":")?;
-        let broker = self.unsigned_32()?;
+        let api = self.text(b"\"api\":\"")?;
+        self.literal(b",\"")?;
+        let (topic, partition, offset) = self.place()?;
+        let broker = self.number_32(b",\"broker\":")?;
         // A request ok has error null; a request fail has an error code.
         let error = match event_type {
             EventType::Ok => {
                 self.literal(b",\"error\":null")?;
                 None
             }
-            EventType::Fail => {
-                self.literal(b",\"error\":\"")?;
-                Some(Cow::Borrowed(self.string()?))
-            }
+            EventType::Fail => Some(self.text(b",\"error\":\"")?),
             EventType::Invoke | EventType::Info => return None,
         };
         self.literal(b",\"progress\":")?;
         let progress = self.boolean()?;
-        let high_watermark = if self.has(b",\"high_watermark\":") {
-            Some(self.unsigned()?)
-        } else {
-            None
-        };
-        let log_start_offset = if self.has(b",\"log_start_offset\":") {
-            Some(self.unsigned()?)
-        } else {
-            None
-        };
+        let high_watermark = self.optional(b",\"high_watermark\":", Self::unsigned)?;
+        let log_start_offset = self.optional(b",\"log_start_offset\":", Self::unsigned)?;
         Some(Op::Request(Request {
             api,
             topic,
@@ -345,23 +341,17 @@ impl<'a> Cursor<'a> {
         }))
     }
 
+    #[inline(always)]
     fn commit(&mut self, event_type: EventType) -> Option<Op<'a>> {
-        self.literal(b"\"topic\":\"")?;
-        let topic = Cow::Borrowed(self.string()?);
-        self.literal(b",\"partition\":")?;
-        let partition = self.unsigned_32()?;
-        self.literal(b",\"offset\":")?;
-        let offset = self.unsigned()?;
-        let group = if self.has(b",\"group\":\"") {
-            Some(Cow::Borrowed(self.string()?))
-        } else {
-            None
-        };
+        self.literal(b"\"")?;
+        let (topic, partition, offset) = self.place()?;
+        let group = self.optional(b",\"group\":\"", |cursor| {
+            Some(Cow::Borrowed(cursor.string()?))
+        })?;
         // A generation needs its group (the general reader names that error).
-        let generation = if group.is_some() && self.has(b",\"generation\":") {
-            Some(self.unsigned_32()?)
-        } else {
-            None
+        let generation = match group {
+            Some(_) => self.optional(b",\"generation\":", Self::unsigned_32)?,
+            None => None,
         };
         let phase = match event_type {
             EventType::Invoke => CommitPhase::Invoke,
@@ -371,12 +361,11 @@ impl<'a> Cursor<'a> {
         };
         // Only a commit that did not (certainly) happen has an error; the general reader ignores one on
         // the others, which streamsim never writes.
-        let error = if matches!(phase, CommitPhase::Fail | CommitPhase::Info)
-            && self.has(b",\"error\":\"")
-        {
-            Some(Cow::Borrowed(self.string()?))
-        } else {
-            None
+        let error = match phase {
+            CommitPhase::Fail | CommitPhase::Info => self.optional(b",\"error\":\"", |cursor| {
+                Some(Cow::Borrowed(cursor.string()?))
+            })?,
+            CommitPhase::Invoke | CommitPhase::Ok => None,
         };
         Some(Op::Commit {
             phase,
@@ -393,7 +382,6 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Text;
     use crate::gen::{generate, to_jsonl, GenConfig};
     use crate::reader::parse_general;
 
