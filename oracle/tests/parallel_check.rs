@@ -160,3 +160,74 @@ fn invalid_utf8_is_named_with_its_line() {
         "{error}"
     );
 }
+
+/// Gives `text` up to byte `at`, then fails every read.
+struct FailsAt<'a> {
+    text: &'a [u8],
+    at: usize,
+}
+
+impl std::io::Read for FailsAt<'_> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        if self.at == 0 {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        let count = buffer.len().min(self.at).min(self.text.len());
+        buffer[..count].copy_from_slice(&self.text[..count]);
+        self.text = &self.text[count..];
+        self.at -= count;
+        Ok(count)
+    }
+}
+
+#[test]
+fn a_read_error_comes_after_every_line_read_before_it() {
+    // Lines read before the error are checked first: a bad one among them is the first error;
+    // otherwise the error names the line it happened in, as reading line by line does.
+    let lines = history_lines(9, 30_000);
+    let text = lines.concat();
+    let bad_at = lines.len() / 2;
+    let mut with_bad = lines.clone();
+    with_bad[bad_at] = "not json\n".to_string();
+    let with_bad = with_bad.concat();
+    let line_start = |index: usize| lines[..index].iter().map(String::len).sum::<usize>();
+    let cuts = [
+        0,
+        1,
+        line_start(10),
+        line_start(10) + 5,
+        (4 << 20) + 17,
+        line_start(bad_at) + 3,
+        text.len() - 1,
+    ];
+    for (name, text) in [
+        ("correct", text.as_bytes()),
+        ("with a bad line", with_bad.as_bytes()),
+    ] {
+        for &at in &cuts {
+            let reference = {
+                let mut reader = HistoryReader::new(std::io::BufReader::new(FailsAt { text, at }));
+                let mut checker = Checker::new();
+                loop {
+                    match reader.next_view() {
+                        Ok(Some((line, event))) => checker.observe(line, &event),
+                        Ok(None) => break Ok(()),
+                        Err(error) => break Err(error.to_string()),
+                    }
+                }
+            };
+            let reference = reference.expect_err("the read fails");
+            for threads in [1, 2, 3] {
+                for capacity in [1_000, 1 << 20] {
+                    let reader = std::io::BufReader::with_capacity(capacity, FailsAt { text, at });
+                    let got = check_reader_on(reader, threads).map(|result| result.to_json());
+                    assert_eq!(
+                        got.map_err(|error| error.to_string()),
+                        Err(reference.clone()),
+                        "{name}, cut at byte {at}, {threads} threads, buffer {capacity}"
+                    );
+                }
+            }
+        }
+    }
+}
