@@ -125,6 +125,18 @@ impl Served {
     }
 }
 
+/// The history file holds exactly the events serve's last lines count (`history: FILE (N events;
+/// ...)`): what was appended during the run and what the end added, each once.
+fn assert_every_event_written_once(stdout: &str, path: &PathBuf) {
+    let count: usize = stdout
+        .split_once(" events; time in ns")
+        .and_then(|(before, _)| before.rsplit_once('(').map(|(_, count)| count))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("serve names the events it wrote: {stdout}"));
+    let text = std::fs::read_to_string(path).unwrap();
+    assert_eq!(text.lines().count(), count, "{}", path.display());
+}
+
 /// `streamsim check FILE` exits 0; the history's times lie between `from` and `to` (Unix ns)
 /// and never decrease. Returns the processes that appear in it.
 fn check_history(path: &PathBuf, from: u64, to: u64) -> Vec<String> {
@@ -182,6 +194,7 @@ fn serve_smoke_accepts_connections_on_every_broker_port_and_writes_a_history() {
     assert!(stdout.contains("the scenario ended"), "{stdout}");
     assert!(stdout.contains("3 connections accepted"), "{stdout}");
     let processes = check_history(&history, from, to);
+    assert_every_event_written_once(&stdout, &history);
     for process in ["cluster", "nemesis", "producer-0", "consumer-0"] {
         assert!(
             processes.iter().any(|p| p == process),
@@ -223,7 +236,7 @@ fn signal_after(args: &[&str], port: u16, for_: Duration, signal: libc::c_int) -
 fn ends_early_and_writes_the_history(signal: libc::c_int, file: &str, salt: u16) {
     let history = scratch(file);
     let from = unix_ns();
-    signal_after(
+    let stdout = signal_after(
         &[
             "--scenario",
             "smoke",
@@ -235,6 +248,7 @@ fn ends_early_and_writes_the_history(signal: libc::c_int, file: &str, salt: u16)
         signal,
     );
     let processes = check_history(&history, from, unix_ns());
+    assert_every_event_written_once(&stdout, &history);
     assert!(processes.iter().any(|p| p == "producer-0"), "{processes:?}");
 }
 

@@ -54,7 +54,8 @@ pub struct ServeConfig {
     pub hold: Duration,
     /// Where the history goes. It is written as the run goes (every
     /// [`HISTORY_FLUSH_EVERY`]), so a serve killed outright leaves what it had recorded up to
-    /// the last flush, and written whole again when the run ends.
+    /// the last flush; when the run ends the rest is appended (or, if an append failed during the
+    /// run, the file is written whole again).
     pub history: Option<std::path::PathBuf>,
 }
 
@@ -65,6 +66,9 @@ pub const HISTORY_FLUSH_EVERY: Duration = Duration::from_millis(500);
 struct HistoryFile {
     out: std::io::BufWriter<std::fs::File>,
     written: usize,
+    /// An append failed: the file may lack events in the middle, so the end of the run writes it
+    /// whole.
+    failed: bool,
 }
 
 impl HistoryFile {
@@ -227,6 +231,7 @@ pub fn serve(
                 }
             })?),
             written: 0,
+            failed: false,
         }))),
         None => None,
     };
@@ -273,14 +278,14 @@ pub fn serve(
                         };
                         loop {
                             madsim::time::sleep(HISTORY_FLUSH_EVERY).await;
-                            let written = file.lock().unwrap_or_else(|p| p.into_inner()).append(
-                                &history,
-                                &absent,
-                                pacer.unix_ns_at_sim_zero(),
-                            );
+                            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+                            let written =
+                                file.append(&history, &absent, pacer.unix_ns_at_sim_zero());
                             if let Err(error) = written {
                                 // Said once; the end of the run writes the file whole
                                 // again (and fails clearly if it still cannot).
+                                file.failed = true;
+                                drop(file);
                                 eprintln!("streamsim: cannot append to the history file: {error}");
                                 return std::future::pending().await;
                             }
@@ -333,6 +338,17 @@ pub fn serve(
     let pacer = pacer_out.lock().unwrap_or_else(|p| p.into_inner()).take();
     let unix_ns_at_sim_zero = pacer.as_ref().map_or(0, Pacer::unix_ns_at_sim_zero);
     let history = history_out.lock().unwrap_or_else(|p| p.into_inner()).take();
+    // What the run recorded since the last append goes after it, as the appends went.
+    let appended = match (&history_file, &history) {
+        (Some(file), Some(history)) => {
+            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+            !file.failed
+                && file
+                    .append(history, &absent_clients, unix_ns_at_sim_zero)
+                    .is_ok()
+        }
+        _ => false,
+    };
     let events = served_events(
         history
             .map(|history| history.take_events())
@@ -340,8 +356,8 @@ pub fn serve(
         &absent_clients,
         unix_ns_at_sim_zero,
     );
-    if let Some(path) = &config.history {
-        // Whole, now that the run is over (what was appended during the run is its prefix).
+    if let Some(path) = config.history.as_ref().filter(|_| !appended) {
+        // Whole, as an append failed (or the run never started its history).
         write_history(path, &events).map_err(|error| ServeError::History {
             path: path.clone(),
             error,
