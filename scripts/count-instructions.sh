@@ -30,14 +30,10 @@ for scenario in "$@"; do
   spec=$("$bin" run --scenario "$scenario" --seed "$seed" --json | python3 -c '
 import json, sys
 report = json.load(sys.stdin)
-print(report["timer_wakeups"], report["network_messages"], report["sim_time_ms"])')
-  nodes=$("$bin" show --scenario "$scenario" --seed "$seed" | python3 -c '
-import sys, tomllib
-spec = tomllib.loads(sys.stdin.read())
-print(spec["cluster"]["brokers"] + 1 + len(spec.get("producer", [])) + len(spec.get("consumer", [])))')
+print(report["nodes"], report["timer_wakeups"], report["network_messages"], report["sim_time_ms"])')
   ours=$(instructions "$bin" run --scenario "$scenario" --seed "$seed")
-  # shellcheck disable=SC2086 # $spec is three numbers
-  theirs=$(instructions "$baseline" "$nodes" $spec)
+  # shellcheck disable=SC2086 # $spec is four numbers
+  theirs=$(instructions "$baseline" $spec)
   python3 -c "import sys; s, b = int(sys.argv[2]), int(sys.argv[3]); print(f'| {sys.argv[1]} | {s / 1e6:.1f}M | {b / 1e6:.1f}M | {b / s:.2f}x |')" \
     "$scenario" "$ours" "$theirs"
 done

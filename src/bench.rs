@@ -154,11 +154,8 @@ fn run_parallel(scenario: &str, seeds: u64, jobs: usize) -> Duration {
 /// The baseline of one scenario run: its nodes, its shells' timer wakeups (spread evenly over
 /// the nodes), its network messages and its simulated time.
 fn baseline_spec(report: &RunReport) -> BaselineSpec {
-    let servers = report.spec.cluster.brokers as usize + 1;
-    let clients = report.spec.producers.len() + report.spec.consumers.len();
-    let nodes = servers + clients;
     BaselineSpec::even(
-        nodes,
+        report.nodes as usize,
         report.timer_wakeups,
         report.network_messages,
         Duration::from_millis(report.sim_time_ms),

@@ -527,6 +527,7 @@ mod tests {
             events: lines.len() as u64,
             network_messages: 0,
             timer_wakeups: 0,
+            nodes: 5,
             status: "completed".into(),
             wall_time_ms: 1,
             coverage: BTreeMap::new(),

@@ -234,6 +234,7 @@ pub fn run(request: &RunRequest) -> Result<RunReport, RunError> {
         events: history.len() as u64,
         network_messages: outcome.value.as_ref().map_or(0, |e| e.network_messages),
         timer_wakeups: outcome.value.as_ref().map_or(0, |e| e.timer_wakeups),
+        nodes: scenario.node_count(),
         status,
         wall_time_ms: outcome.wall_time.as_millis() as u64,
         coverage,

@@ -132,6 +132,9 @@ pub struct RunReport {
     pub network_messages: u64,
     /// Timer wakeups of all node shells (what `streamsim bench` gives its baseline).
     pub timer_wakeups: u64,
+    /// The simulated nodes: brokers, the controller, producers and consumers (the baseline's node
+    /// count).
+    pub nodes: u64,
     /// How the run ended: `completed`, or why it did not (panic, time limit, hang).
     pub status: String,
     pub wall_time_ms: u64,

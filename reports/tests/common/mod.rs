@@ -47,6 +47,7 @@ pub fn report_with_history(lines: &[&str]) -> RunReport {
         events: lines.len() as u64,
         network_messages: 0,
         timer_wakeups: 0,
+        nodes: 5,
         status: "completed".into(),
         wall_time_ms: 3,
         coverage: scenarios::coverage::empty(),

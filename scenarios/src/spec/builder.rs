@@ -256,6 +256,15 @@ pub fn retention(target: Target, topic: &str, partition: u32, offset: u64) -> Ti
 }
 
 impl Scenario {
+    /// The simulated nodes a run of the scenario starts: its brokers, the controller, its producers
+    /// and its consumers.
+    pub fn node_count(&self) -> u64 {
+        u64::from(self.cluster.brokers)
+            + 1
+            + self.producers.len() as u64
+            + self.consumers.len() as u64
+    }
+
     pub fn named(name: &str) -> Scenario {
         Scenario {
             name: name.to_string(),
