@@ -429,14 +429,17 @@ fn an_empty_group_whose_record_is_not_written_is_written_again_at_a_tick() {
 
 // ---- a crash at every storage operation -------------------------------------------------------
 
+/// A committed position's key: (group, topic, partition).
+type GroupPartition = (String, String, u32);
+
 /// What the workload's answers acknowledged before (or at) the crash.
 #[derive(Debug, Default)]
 struct Acknowledged {
     /// Per (group, topic, partition): the acknowledged offset and commit time, or `None` once
     /// reported expired.
-    offsets: BTreeMap<(String, String, u32), Option<(u64, u64)>>,
+    offsets: BTreeMap<GroupPartition, Option<(u64, u64)>>,
     /// The commit that failed when the disk crashed (it may or may not be there).
-    commit_in_flight: Option<((String, String, u32), (u64, u64))>,
+    commit_in_flight: Option<(GroupPartition, (u64, u64))>,
     /// The time of the retention check the disk crashed in (its deletes may or may not be
     /// there).
     check_in_flight: Option<u64>,

@@ -278,14 +278,17 @@ pub fn serve(
                         };
                         loop {
                             madsim::time::sleep(HISTORY_FLUSH_EVERY).await;
-                            let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
-                            let written =
-                                file.append(&history, &absent, pacer.unix_ns_at_sim_zero());
+                            let written = {
+                                let mut file = file.lock().unwrap_or_else(|p| p.into_inner());
+                                let written =
+                                    file.append(&history, &absent, pacer.unix_ns_at_sim_zero());
+                                // The end of the run then writes the file whole.
+                                file.failed |= written.is_err();
+                                written
+                            };
                             if let Err(error) = written {
                                 // Said once; the end of the run writes the file whole
                                 // again (and fails clearly if it still cannot).
-                                file.failed = true;
-                                drop(file);
                                 eprintln!("streamsim: cannot append to the history file: {error}");
                                 return std::future::pending().await;
                             }

@@ -1106,7 +1106,9 @@ fn offset_fetch_of_all_partitions_asks_for_every_offset_of_the_group() {
         panic!()
     };
     assert_eq!(r.error_code, 0);
-    let got: Vec<(String, Vec<(i32, i64, i16)>)> = r
+    // Per topic: (partition, committed offset, error code) of each partition.
+    type Fetched = Vec<(String, Vec<(i32, i64, i16)>)>;
+    let got: Fetched = r
         .topics
         .iter()
         .map(|t| {
