@@ -83,10 +83,10 @@ pub(crate) type LookupMap<K, V> = std::collections::HashMap<K, V, MixBuildHasher
 ///
 /// An open-addressing table of 8-byte slots (a 32-bit fingerprint of the text and the id), probed linearly,
 /// at most 7/8 full: a lookup reads one slot's cache line, and only a matching fingerprint leads to comparing
-/// the text in the arena. The fingerprint's low bits are the slot a text starts probing at, so growing the table
-/// moves slots in order without hashing any text again. The texts live in one arena, one after the other in id order, not in one allocation
-/// each. Per value that is about 8-16 bytes of table, 8 of offsets and the text: small enough to stay in cache
-/// far longer than a general-purpose map of strings.
+/// the text in the arena. The fingerprint's low bits are the slot a text starts probing at, so growing the
+/// table moves slots in order without hashing any text again. The texts live in one arena, one after the
+/// other in id order, not in one allocation each. Per value that is about 8-16 bytes of table, 8 of offsets
+/// and the text: small enough to stay in cache far longer than a general-purpose map of strings.
 pub(crate) struct ValueTable {
     /// (fingerprint, id + 1); id + 1 == 0 marks an empty slot. The length is a power of two.
     slots: Vec<(u32, u32)>,
