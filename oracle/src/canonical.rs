@@ -13,6 +13,7 @@ use std::borrow::Cow;
 
 use crate::event::{CommitPhase, Event, EventType, Op, Record, Request, SendAcks, Text};
 use crate::json::special_bytes;
+use crate::reader::signed_from;
 
 /// The event of `line` when it is in the form streamsim writes for one of the operations read here.
 #[inline]
@@ -117,14 +118,8 @@ impl<'a> Cursor<'a> {
     /// A JSON integer that fits in i64.
     #[inline(always)]
     fn signed(&mut self) -> Option<i64> {
-        if self.has(b"-") {
-            let magnitude = self.unsigned()?;
-            if magnitude == 1 << 63 {
-                return Some(i64::MIN);
-            }
-            return i64::try_from(magnitude).ok().map(|value| -value);
-        }
-        i64::try_from(self.unsigned()?).ok()
+        let negative = self.has(b"-");
+        signed_from(negative, self.unsigned()?)
     }
 
     #[inline(always)]
@@ -155,7 +150,13 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn text<const N: usize>(&mut self, key: &[u8; N]) -> Option<Text<'a>> {
         self.literal(key)?;
-        Some(Cow::Borrowed(self.string()?))
+        self.borrowed_string()
+    }
+
+    /// [`Cursor::string`] as the event's text (borrowed from the line: it has no escape).
+    #[inline(always)]
+    fn borrowed_string(&mut self) -> Option<Text<'a>> {
+        self.string().map(Cow::Borrowed)
     }
 
     /// `key`, then an integer >= 0 that fits in u64.
@@ -168,7 +169,8 @@ impl<'a> Cursor<'a> {
     /// `key`, then an integer >= 0 that fits in u32.
     #[inline(always)]
     fn number_32<const N: usize>(&mut self, key: &[u8; N]) -> Option<u32> {
-        u32::try_from(self.number(key)?).ok()
+        self.literal(key)?;
+        self.unsigned_32()
     }
 
     /// An optional field: `Some(None)` when the line does not go on with `key`, `Some(Some(value))`
@@ -345,9 +347,7 @@ impl<'a> Cursor<'a> {
     fn commit(&mut self, event_type: EventType) -> Option<Op<'a>> {
         self.literal(b"\"")?;
         let (topic, partition, offset) = self.place()?;
-        let group = self.optional(b",\"group\":\"", |cursor| {
-            Some(Cow::Borrowed(cursor.string()?))
-        })?;
+        let group = self.optional(b",\"group\":\"", Self::borrowed_string)?;
         // A generation needs its group (the general reader names that error).
         let generation = match group {
             Some(_) => self.optional(b",\"generation\":", Self::unsigned_32)?,
@@ -362,9 +362,9 @@ impl<'a> Cursor<'a> {
         // Only a commit that did not (certainly) happen has an error; the general reader ignores one on
         // the others, which streamsim never writes.
         let error = match phase {
-            CommitPhase::Fail | CommitPhase::Info => self.optional(b",\"error\":\"", |cursor| {
-                Some(Cow::Borrowed(cursor.string()?))
-            })?,
+            CommitPhase::Fail | CommitPhase::Info => {
+                self.optional(b",\"error\":\"", Self::borrowed_string)?
+            }
             CommitPhase::Invoke | CommitPhase::Ok => None,
         };
         Some(Op::Commit {

@@ -1037,15 +1037,18 @@ fn decode_u64(raw: Raw<'_>) -> Option<u64> {
 fn decode_i64(raw: Raw<'_>) -> Option<i64> {
     let Raw::Number(text) = raw else { return None };
     match text.strip_prefix('-') {
-        Some(magnitude) => {
-            let magnitude = decode_digits(magnitude)?;
-            if magnitude == 1u64 << 63 {
-                Some(i64::MIN)
-            } else {
-                i64::try_from(magnitude).ok().map(|value| -value)
-            }
-        }
-        None => decode_digits(text).and_then(|value| i64::try_from(value).ok()),
+        Some(magnitude) => signed_from(true, decode_digits(magnitude)?),
+        None => signed_from(false, decode_digits(text)?),
+    }
+}
+
+/// The i64 with this sign and magnitude, when there is one (`-2^63` is; `2^63` is not).
+#[inline(always)]
+pub(crate) fn signed_from(negative: bool, magnitude: u64) -> Option<i64> {
+    match (negative, magnitude) {
+        (true, magnitude) if magnitude == 1 << 63 => Some(i64::MIN),
+        (true, magnitude) => i64::try_from(magnitude).ok().map(|value| -value),
+        (false, magnitude) => i64::try_from(magnitude).ok(),
     }
 }
 
