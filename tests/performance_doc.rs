@@ -51,21 +51,13 @@ fn newest_figures(doc: &str) -> Vec<String> {
 /// Whether a shown line is about a scenario other than `smoke` (a row of the table or of the
 /// state checker's shares), which a run of `smoke` alone does not print.
 fn about_another_scenario(shaped: &str) -> bool {
-    let names = [
-        "retention-eviction",
-        "offset-commit",
-        "partition-growth",
-        "pid-loss",
-        "follower-truncation",
-        "leader-failover",
-        "wiped-replica",
-        "group-rebalance",
-        "swarm",
-    ];
-    names.iter().any(|name| {
-        shaped.starts_with(&format!("{name} "))
-            || shaped.starts_with(&format!("state checker: {name} "))
-    })
+    scenarios::named::names()
+        .into_iter()
+        .filter(|&name| name != "smoke")
+        .any(|name| {
+            shaped.starts_with(&format!("{name} "))
+                || shaped.starts_with(&format!("state checker: {name} "))
+        })
 }
 
 #[test]
