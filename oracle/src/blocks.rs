@@ -78,6 +78,11 @@ impl Sequence {
         }
     }
 
+    /// An empty event vector to parse into, reusing one an earlier part left.
+    fn spare_buffer<'b>(&mut self) -> Vec<(u64, Event<'b>)> {
+        recycle(self.spare.pop().unwrap_or_default())
+    }
+
     /// One thread: each block is parsed where the reader holds it (no copy), then checked.
     fn in_place(&mut self, mut reader: impl BufRead) -> Result<(), HistoryError> {
         // A line that straddles the end of the reader's buffer (or is longer than a block), copied whole.
@@ -93,7 +98,7 @@ impl Sequence {
             let window = &available[..available.len().min(BLOCK_BYTES_MAX)];
             match window.iter().rposition(|&byte| byte == b'\n') {
                 Some(last_newline) => {
-                    let buffer = recycle(self.spare.pop().unwrap_or_default());
+                    let buffer = self.spare_buffer();
                     self.check(parse_part(&window[..=last_newline], buffer))?;
                     reader.consume(last_newline + 1);
                 }
@@ -102,7 +107,7 @@ impl Sequence {
                     if let Err(source) = reader.read_until(b'\n', &mut straddling) {
                         return Err(self.read_error(source));
                     }
-                    let buffer = recycle(self.spare.pop().unwrap_or_default());
+                    let buffer = self.spare_buffer();
                     self.check(parse_part(&straddling, buffer))?;
                 }
             }
@@ -163,9 +168,8 @@ impl Sequence {
         threads: usize,
     ) -> Result<Vec<Parsed<'b>>, HistoryError> {
         let parts = split(block, threads);
-        let mut buffers: Vec<Vec<(u64, Event<'b>)>> = (0..parts.len())
-            .map(|_| recycle(self.spare.pop().unwrap_or_default()))
-            .collect();
+        let mut buffers: Vec<Vec<(u64, Event<'b>)>> =
+            (0..parts.len()).map(|_| self.spare_buffer()).collect();
         let first = buffers.remove(0);
         std::thread::scope(|scope| {
             let helpers: Vec<_> = parts[1..]
