@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 
 use crate::event::{CommitPhase, Event, EventType, Op, Record, Request, SendAcks, Text};
-use crate::json::special_bytes;
+use crate::json::first_special;
 use crate::reader::signed_from;
 
 /// The event of `line` when it is in the form streamsim writes for one of the operations read here.
@@ -57,27 +57,8 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn string(&mut self) -> Option<&'a str> {
         let start = self.at;
-        let mut at = start;
-        while let Some(word) = self.bytes.get(at..at + 8) {
-            let mask = special_bytes(u64::from_le_bytes(word.try_into().ok()?));
-            if mask != 0 {
-                at += (mask.trailing_zeros() / 8) as usize;
-                return self.string_end(start, at);
-            }
-            at += 8;
-        }
-        while let Some(&byte) = self.bytes.get(at) {
-            if byte == b'"' || byte == b'\\' || byte < 0x20 {
-                return self.string_end(start, at);
-            }
-            at += 1;
-        }
-        None
-    }
-
-    #[inline(always)]
-    fn string_end(&mut self, start: usize, at: usize) -> Option<&'a str> {
-        if self.bytes[at] != b'"' {
+        let at = first_special(self.bytes, start);
+        if self.bytes.get(at) != Some(&b'"') {
             return None;
         }
         self.at = at + 1;

@@ -227,6 +227,26 @@ pub(crate) fn special_bytes(word: u64) -> u64 {
     quotes | backslashes | controls
 }
 
+/// Where the first `"`, `\\` or control character is in `bytes` from `at` on (`bytes.len()` when there is
+/// none): eight bytes at a time, then byte by byte for the last few.
+#[inline(always)]
+pub(crate) fn first_special(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let mask = special_bytes(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        if mask != 0 {
+            return at + (mask.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while let Some(&byte) = bytes.get(at) {
+        if byte == b'"' || byte == b'\\' || byte < 0x20 {
+            return at;
+        }
+        at += 1;
+    }
+    bytes.len()
+}
+
 struct Scanner<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -631,15 +651,7 @@ impl<'a> Scanner<'a> {
         let mut at = start;
         let mut escaped = false;
         loop {
-            // Eight bytes at a time up to the first quote, backslash or control character.
-            while let Some(chunk) = bytes.get(at..at + 8) {
-                let mask = special_bytes(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
-                if mask != 0 {
-                    at += (mask.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                at += 8;
-            }
+            at = first_special(bytes, at);
             let Some(&byte) = bytes.get(at) else {
                 self.at = at;
                 return self.malformed("unterminated string");
@@ -672,11 +684,10 @@ impl<'a> Scanner<'a> {
                         }
                     }
                 }
-                0x00..=0x1f => {
+                _ => {
                     self.at = at;
                     return self.malformed("control character in string");
                 }
-                _ => at += 1,
             }
         }
     }
