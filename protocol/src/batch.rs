@@ -851,10 +851,10 @@ fn compress(compression: Compression, plain: &[u8], out: &mut BytesMut) {
             out.put_slice(plain);
             Ok(())
         }
-        Compression::Gzip => kafka_protocol::compression::Gzip::compress(out, fill),
+        Compression::Gzip => crate::compression::gzip_compress(plain, out).map_err(Into::into),
         Compression::Snappy => kafka_protocol::compression::Snappy::compress(out, fill),
         Compression::Lz4 => kafka_protocol::compression::Lz4::compress(out, fill),
-        Compression::Zstd => kafka_protocol::compression::Zstd::compress(out, fill),
+        Compression::Zstd => crate::compression::zstd_compress(plain, out).map_err(Into::into),
     };
     // Compressing bytes in memory does not fail; a failure is a bug in the codec.
     if let Err(error) = result {
@@ -869,10 +869,10 @@ fn decompress(compression: Compression, section: &[u8]) -> Result<Bytes, BatchEr
     // The codecs are foreign code: a panic on hostile bytes is caught and reported as corrupt.
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match compression {
         Compression::None => Ok(input.clone()),
-        Compression::Gzip => kafka_protocol::compression::Gzip::decompress(&mut input, take),
+        Compression::Gzip => crate::compression::gzip_decompress(section).map_err(Into::into),
         Compression::Snappy => kafka_protocol::compression::Snappy::decompress(&mut input, take),
         Compression::Lz4 => kafka_protocol::compression::Lz4::decompress(&mut input, take),
-        Compression::Zstd => kafka_protocol::compression::Zstd::decompress(&mut input, take),
+        Compression::Zstd => crate::compression::zstd_decompress(section).map_err(Into::into),
     }));
     match result {
         Ok(Ok(bytes)) => Ok(bytes),

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod batch;
 pub mod codec;
+mod compression;
 pub mod node;
 
 /// `seq + increment`, wrapping past `i32::MAX` to 0 as Kafka's
