@@ -80,6 +80,12 @@ impl InspectCache {
     }
 }
 
+/// The directory of a partition's log on a broker's storage: every file its log reads (segments,
+/// indexes, the log start's journal) is named under it.
+pub fn log_directory(partition: &TopicPartition) -> String {
+    format!("log/{}-{}/", partition.topic, partition.partition)
+}
+
 /// A replica's log as a broker's disk holds it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplicaLog {
@@ -113,7 +119,7 @@ pub fn replica_log_with<S: Storage + Clone>(
     partition: &TopicPartition,
     cache: &mut InspectCache,
 ) -> Result<ReplicaLog, LogError> {
-    let directory = format!("log/{}-{}/", partition.topic, partition.partition);
+    let directory = log_directory(partition);
     if snapshot.list(&directory)?.is_empty() {
         return Ok(ReplicaLog::default());
     }
@@ -157,7 +163,7 @@ pub fn truncate_partition<S: Storage + Clone>(
     partition: &TopicPartition,
     offset: u64,
 ) -> Result<Option<u64>, LogError> {
-    let directory = format!("log/{}-{}/", partition.topic, partition.partition);
+    let directory = log_directory(partition);
     if storage.list(&directory)?.is_empty() {
         return Ok(None);
     }

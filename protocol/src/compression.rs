@@ -193,12 +193,13 @@ pub(crate) fn gzip_decompress(section: &[u8]) -> io::Result<Bytes> {
                     &mut plain,
                     flate2::FlushDecompress::None,
                 )
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "corrupt deflate stream"))?;
+                .map_err(|_| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "corrupt deflate stream")
+                })?;
             if status == flate2::Status::StreamEnd {
                 break;
             }
-            let stuck =
-                inflate.total_in() as usize == consumed && plain.len() == before;
+            let stuck = inflate.total_in() as usize == consumed && plain.len() == before;
             if stuck {
                 return Err(corrupt_gzip("the deflate stream ends early"));
             }
@@ -247,7 +248,11 @@ fn gzip_header_len(section: &[u8]) -> io::Result<usize> {
     for flag in [FNAME, FCOMMENT] {
         if flags & flag != 0 {
             let rest = section.get(at..).ok_or_else(cut_short)?;
-            at += rest.iter().position(|&byte| byte == 0).ok_or_else(cut_short)? + 1;
+            at += rest
+                .iter()
+                .position(|&byte| byte == 0)
+                .ok_or_else(cut_short)?
+                + 1;
         }
     }
     if flags & FHCRC != 0 {
@@ -267,7 +272,10 @@ fn gzip_header_len(section: &[u8]) -> io::Result<usize> {
 }
 
 fn corrupt_gzip(why: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, format!("corrupt gzip stream: {why}"))
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("corrupt gzip stream: {why}"),
+    )
 }
 
 /// At least 8 KB of spare capacity in `buffer` (doubling as it grows).
@@ -430,7 +438,10 @@ mod tests {
             }
         }
         // Both outcomes were exercised, many times.
-        assert!(cases > 50_000 && accepted > 100, "{cases} cases, {accepted} accepted");
+        assert!(
+            cases > 50_000 && accepted > 100,
+            "{cases} cases, {accepted} accepted"
+        );
         assert!(accepted < cases / 2, "{cases} cases, {accepted} accepted");
     }
 
@@ -439,9 +450,8 @@ mod tests {
         std::thread::spawn(|| {
             zstd_compress(b"fills the context", &mut BytesMut::new()).expect("compresses");
             gzip_compress(b"fills the context", &mut BytesMut::new()).expect("compresses");
-            let kept = |contexts: &Contexts| {
-                contexts.zstd_encoder.is_some() && contexts.deflate.is_some()
-            };
+            let kept =
+                |contexts: &Contexts| contexts.zstd_encoder.is_some() && contexts.deflate.is_some();
             assert!(CONTEXTS.with(|cell| kept(&cell.borrow())));
             let panicked = std::panic::catch_unwind(|| {
                 with_contexts(|_| panic!("a codec panicked"));

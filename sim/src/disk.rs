@@ -127,6 +127,8 @@ pub enum CrashTail {
 struct File {
     data: Vec<u8>,
     durable_len: usize,
+    /// Changes whenever `data` does ([`Disk::versions`]).
+    version: u64,
 }
 
 #[derive(Debug)]
@@ -135,6 +137,8 @@ struct DiskState {
     faults: DiskFaults,
     rng: ChaCha8Rng,
     stats: DiskStats,
+    /// The last version given to a file's content; it only grows, across wipes too.
+    version: u64,
 }
 
 /// A node's disk. Cloning gives another handle to the same disk.
@@ -152,6 +156,7 @@ impl Disk {
                 faults: DiskFaults::default(),
                 rng,
                 stats: DiskStats::default(),
+                version: 0,
             })),
         }
     }
@@ -206,7 +211,14 @@ impl Disk {
             });
         }
         state.inject_write_fault(name)?;
-        state.files.insert(name.to_string(), File::default());
+        let version = next_version(&mut state.version);
+        state.files.insert(
+            name.to_string(),
+            File {
+                version,
+                ..File::default()
+            },
+        );
         Ok(())
     }
 
@@ -219,6 +231,7 @@ impl Disk {
             faults,
             rng,
             stats,
+            ..
         } = &mut *state;
         let Some(file) = files.get(name) else {
             return Err(not_found(name));
@@ -244,6 +257,7 @@ impl Disk {
             faults,
             rng,
             stats,
+            version,
         } = &mut *state;
         let Some(file) = files.get_mut(name) else {
             return Err(not_found(name));
@@ -251,6 +265,7 @@ impl Disk {
         inject_write_fault(faults, rng, stats, name)?;
         stats.bytes_written += data.len() as u64;
         file.data.extend_from_slice(data);
+        file.version = next_version(version);
         Ok(())
     }
 
@@ -269,8 +284,10 @@ impl Disk {
             });
         }
         state.inject_write_fault(name)?;
+        let version = next_version(&mut state.version);
         let file = state.files.get_mut(name).expect("checked above");
         file.data.truncate(len as usize);
+        file.version = version;
         file.durable_len = file.durable_len.min(len as usize);
         Ok(())
     }
@@ -283,6 +300,7 @@ impl Disk {
             faults,
             rng,
             stats,
+            ..
         } = &mut *state;
         let Some(file) = files.get_mut(name) else {
             return Err(not_found(name));
@@ -326,6 +344,7 @@ impl Disk {
             faults,
             rng,
             stats,
+            version,
         } = &mut *state;
         let mut lost = 0u64;
         for file in files.values_mut() {
@@ -336,7 +355,10 @@ impl Disk {
                 0
             };
             lost += (unsynced - kept) as u64;
-            file.data.truncate(file.durable_len + kept);
+            if kept < unsynced {
+                file.data.truncate(file.durable_len + kept);
+                file.version = next_version(version);
+            }
             // What survived a crash is on the platter now.
             file.durable_len = file.data.len();
         }
@@ -348,7 +370,11 @@ impl Disk {
     fn crash_with_bad_tail(&self, tail: CrashTail) -> u64 {
         let mut state = self.lock();
         let DiskState {
-            files, rng, stats, ..
+            files,
+            rng,
+            stats,
+            version,
+            ..
         } = &mut *state;
         let mut lost = 0u64;
         for file in files.values_mut() {
@@ -356,6 +382,7 @@ impl Disk {
             if unsynced == 0 {
                 continue;
             }
+            file.version = next_version(version);
             let kept = rng.gen_range(0..=unsynced);
             file.data.truncate(file.durable_len);
             match tail {
@@ -426,6 +453,7 @@ impl Disk {
     /// Flips every bit of one byte of a file (durable or not), to exercise checksums.
     pub fn corrupt_byte(&self, name: &str, position: u64) -> Result<(), DiskError> {
         let mut state = self.lock();
+        let version = next_version(&mut state.version);
         let file = state.files.get_mut(name).ok_or_else(|| not_found(name))?;
         let len = file.data.len() as u64;
         let byte = file
@@ -437,6 +465,7 @@ impl Disk {
                 len,
             })?;
         *byte ^= 0xff;
+        file.version = version;
         Ok(())
     }
 
@@ -463,6 +492,28 @@ impl Disk {
                 faults: DiskFaults::default(),
                 rng: state.rng.clone(),
                 stats: state.stats,
+                version: state.version,
+            })),
+        }
+    }
+
+    /// [`Disk::snapshot`] holding only the files whose names start with `prefix`: what reading
+    /// one directory needs, without copying the rest of the disk.
+    pub fn snapshot_prefix(&self, prefix: &str) -> Disk {
+        let state = self.lock();
+        let files = state
+            .files
+            .range(prefix.to_string()..)
+            .take_while(|(name, _)| name.starts_with(prefix))
+            .map(|(name, file)| (name.clone(), file.clone()))
+            .collect();
+        Disk {
+            state: Arc::new(Mutex::new(DiskState {
+                files,
+                faults: DiskFaults::default(),
+                rng: state.rng.clone(),
+                stats: state.stats,
+                version: state.version,
             })),
         }
     }
@@ -481,6 +532,20 @@ impl Disk {
                     },
                 )
             })
+            .collect()
+    }
+
+    /// The version of the content of each file whose name starts with `prefix`, in name order.
+    /// Every change to a file's content (a write, a cut, a crash that changed it, a corrupted
+    /// byte, a creation) gives that file a version no file on this disk had before, so equal
+    /// lists mean the same files with the same contents. Syncing and reading change no version.
+    /// A snapshot starts with its disk's versions (and then counts on its own).
+    pub fn versions(&self, prefix: &str) -> Vec<u64> {
+        self.lock()
+            .files
+            .range(prefix.to_string()..)
+            .take_while(|(name, _)| name.starts_with(prefix))
+            .map(|(_, file)| file.version)
             .collect()
     }
 
@@ -509,6 +574,12 @@ impl Disk {
             .map(|file| file.data.len() as u64)
             .sum()
     }
+}
+
+/// The next version of a disk's file contents.
+fn next_version(last: &mut u64) -> u64 {
+    *last += 1;
+    *last
 }
 
 impl DiskState {
@@ -582,6 +653,92 @@ mod tests {
 
     fn disk() -> Disk {
         Disk::new(Seed::new(1).stream("disk"))
+    }
+
+    #[derive(Debug, Clone)]
+    enum DiskOp {
+        Create(u8),
+        Append(u8, Vec<u8>),
+        Truncate(u8, u8),
+        Sync(u8),
+        Delete(u8),
+        Vanish(u8),
+        Corrupt(u8, u8),
+        Read(u8),
+        Crash(u8),
+        Wipe,
+    }
+
+    fn disk_op() -> impl Strategy<Value = DiskOp> {
+        let file = 0u8..3;
+        prop_oneof![
+            file.clone().prop_map(DiskOp::Create),
+            (file.clone(), proptest::collection::vec(0u8..3, 0..4))
+                .prop_map(|(file, data)| DiskOp::Append(file, data)),
+            (file.clone(), 0u8..6).prop_map(|(file, len)| DiskOp::Truncate(file, len)),
+            file.clone().prop_map(DiskOp::Sync),
+            file.clone().prop_map(DiskOp::Delete),
+            file.clone().prop_map(DiskOp::Vanish),
+            (file.clone(), 0u8..6).prop_map(|(file, at)| DiskOp::Corrupt(file, at)),
+            file.prop_map(DiskOp::Read),
+            (0u8..3).prop_map(DiskOp::Crash),
+            Just(DiskOp::Wipe),
+        ]
+    }
+
+    proptest! {
+        /// A version stands for one file and one content: whatever happened in between, a
+        /// version seen again is on the same file name with the same bytes; reading and syncing
+        /// change no version; a snapshot (whole or of a directory) has its disk's versions.
+        #[test]
+        fn a_files_version_names_its_content(ops in proptest::collection::vec(disk_op(), 1..60)) {
+            let disk = disk();
+            // Each version ever listed, with the file and content it stood for.
+            let mut seen: BTreeMap<u64, (String, Vec<u8>)> = BTreeMap::new();
+            for op in ops {
+                let name = |file: u8| format!("d/{file}");
+                let before = disk.versions("d/");
+                let unchanged = matches!(op, DiskOp::Sync(_) | DiskOp::Read(_));
+                match op {
+                    DiskOp::Create(file) => drop(disk.create(&name(file))),
+                    DiskOp::Append(file, data) => drop(disk.append(&name(file), &data)),
+                    DiskOp::Truncate(file, len) => drop(disk.truncate(&name(file), len.into())),
+                    DiskOp::Sync(file) => drop(disk.sync(&name(file))),
+                    DiskOp::Delete(file) => drop(disk.delete(&name(file))),
+                    DiskOp::Vanish(file) => drop(disk.vanish(&name(file))),
+                    DiskOp::Corrupt(file, at) => drop(disk.corrupt_byte(&name(file), at.into())),
+                    DiskOp::Read(file) => drop(disk.read_all(&name(file))),
+                    DiskOp::Crash(tail) => drop(disk.crash_leaving(
+                        [CrashTail::Torn, CrashTail::Garbage, CrashTail::Zeros][tail as usize],
+                    )),
+                    DiskOp::Wipe => drop(disk.wipe()),
+                }
+                let versions = disk.versions("d/");
+                if unchanged {
+                    prop_assert_eq!(&versions, &before);
+                }
+                prop_assert_eq!(&disk.snapshot().versions("d/"), &versions);
+                prop_assert_eq!(&disk.snapshot_prefix("d/").versions("d/"), &versions);
+                let names = disk.list_prefix("d/");
+                prop_assert_eq!(names.len(), versions.len());
+                for (name, version) in names.into_iter().zip(versions) {
+                    let content = disk.contents(&name).expect("listed");
+                    let now = (name, content);
+                    let kept = seen.entry(version).or_insert_with(|| now.clone());
+                    prop_assert_eq!(&*kept, &now);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn versions_list_only_the_prefix() {
+        let disk = disk();
+        for name in ["p/b", "p/a", "q/a", "o"] {
+            disk.create(name).unwrap();
+        }
+        assert_eq!(disk.versions("p/").len(), 2);
+        assert_eq!(disk.snapshot_prefix("p/").list(), vec!["p/a", "p/b"]);
     }
 
     #[test]

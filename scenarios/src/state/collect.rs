@@ -39,7 +39,7 @@ pub struct StateChecker {
     /// Logs read from disk snapshots (for the cost's sake: `streamsim bench` shows it).
     pub logs_read: u64,
     /// What earlier reads of the logs kept (each sample reads every replica's whole log).
-    inspect: broker::inspect::InspectCache,
+    logs: LogReads,
 }
 
 impl StateChecker {
@@ -53,7 +53,7 @@ impl StateChecker {
             reported: BTreeSet::new(),
             expected: None,
             logs_read: 0,
-            inspect: broker::inspect::InspectCache::default(),
+            logs: LogReads::default(),
         }
     }
 
@@ -106,8 +106,7 @@ impl StateChecker {
             return;
         }
         self.logs_read += 1;
-        let snapshot = self.world.disk(&name).snapshot();
-        let log = match broker::inspect::replica_log_with(snapshot, partition, &mut self.inspect) {
+        let log = match self.logs.read(&name, self.world.disk(&name), partition) {
             Ok(log) => log,
             Err(error) => {
                 tracing::warn!(%partition, broker = leader, %error,
@@ -155,7 +154,7 @@ impl StateChecker {
         let Some(cluster) = self.cluster.clone() else {
             return;
         };
-        let state = read_cluster_with(&self.world, &cluster, moment, true, &mut self.inspect);
+        let state = read_cluster_with(&self.world, &cluster, moment, true, &mut self.logs);
         self.absorb(&state);
     }
 
@@ -229,7 +228,7 @@ impl StateChecker {
         let Some(cluster) = self.cluster.clone() else {
             return Vec::new();
         };
-        let state = read_cluster_with(&self.world, &cluster, "at the end", true, &mut self.inspect);
+        let state = read_cluster_with(&self.world, &cluster, "at the end", true, &mut self.logs);
         self.absorb(&state);
         let expected = self
             .expected
@@ -320,7 +319,7 @@ pub fn read_cluster(
         cluster,
         moment,
         with_records,
-        &mut broker::inspect::InspectCache::default(),
+        &mut LogReads::default(),
     )
 }
 
@@ -330,7 +329,7 @@ pub fn read_cluster_with(
     cluster: &Cluster,
     moment: &str,
     with_records: bool,
-    cache: &mut broker::inspect::InspectCache,
+    logs: &mut LogReads,
 ) -> ClusterState {
     let mut state = ClusterState {
         time_ns: sim::time::now_ns(),
@@ -343,11 +342,9 @@ pub fn read_cluster_with(
             continue;
         }
         let status = handle.status();
-        let snapshot = (with_records && !status.replicas.is_empty())
-            .then(|| world.disk(&handle.name).snapshot());
         for replica in status.replicas {
-            let log = snapshot.as_ref().and_then(|disk| {
-                broker::inspect::replica_log_with(disk.clone(), &replica.partition, cache)
+            let log = if with_records {
+                logs.read(&handle.name, world.disk(&handle.name), &replica.partition)
                     .map_err(|error| {
                         tracing::warn!(
                             broker = handle.id,
@@ -357,7 +354,9 @@ pub fn read_cluster_with(
                         );
                     })
                     .ok()
-            });
+            } else {
+                None
+            };
             state
                 .partitions
                 .entry(replica.partition.clone())
@@ -375,6 +374,62 @@ pub fn read_cluster_with(
         }
     }
     state
+}
+
+/// Replicas' logs as read from their brokers' disks, and what those reads keep for the next ones.
+///
+/// A log is read from a snapshot of the partition's directory (its files only: a log reads
+/// nothing else), and kept with the versions of those files ([`sim::disk::Disk::versions`]). When a
+/// later read finds the same files at the same versions on the same disk, the log kept is the
+/// answer: equal versions mean equal bytes, and a log's open is a function of its bytes. Otherwise
+/// the log is opened again, with [`broker::inspect::InspectCache`]'s scans and decoded batches.
+/// Either way the answer is what opening a fresh snapshot gives.
+#[derive(Debug, Default)]
+pub struct LogReads {
+    inspect: broker::inspect::InspectCache,
+    kept: BTreeMap<(String, TopicPartition), KeptLog>,
+    /// Reads answered from a kept log, and reads that opened one (for tests and `bench`).
+    pub reused: u64,
+    pub opened: u64,
+}
+
+#[derive(Debug)]
+struct KeptLog {
+    disk: sim::disk::Disk,
+    versions: Vec<u64>,
+    log: broker::inspect::ReplicaLog,
+}
+
+impl LogReads {
+    /// `partition`'s log on `disk` (`node`'s), as a snapshot of the disk opens it now.
+    pub fn read(
+        &mut self,
+        node: &str,
+        disk: sim::disk::Disk,
+        partition: &TopicPartition,
+    ) -> Result<broker::inspect::ReplicaLog, broker::log::LogError> {
+        let directory = broker::inspect::log_directory(partition);
+        let versions = disk.versions(&directory);
+        let key = (node.to_string(), partition.clone());
+        if let Some(kept) = self.kept.get(&key) {
+            if kept.disk.same_disk(&disk) && kept.versions == versions {
+                self.reused += 1;
+                return Ok(kept.log.clone());
+            }
+        }
+        self.opened += 1;
+        let snapshot = disk.snapshot_prefix(&directory);
+        let log = broker::inspect::replica_log_with(snapshot, partition, &mut self.inspect)?;
+        self.kept.insert(
+            key,
+            KeptLog {
+                disk,
+                versions,
+                log: log.clone(),
+            },
+        );
+        Ok(log)
+    }
 }
 
 /// The controller's assignment (from a snapshot of its disk) and the running brokers. When the

@@ -529,3 +529,79 @@ fn samples_are_taken_before_faults_that_disturb_the_cluster() {
         to: Target::Controller,
     }));
 }
+
+/// A log [`LogReads`] kept is what opening a fresh snapshot of the disk gives, through appends,
+/// an unsynced tail lost in a crash, a corrupted byte, a log start moved past segments, a wiped
+/// disk; and a log is never taken from another disk whose files have the same versions.
+#[test]
+fn a_kept_log_is_what_a_fresh_snapshot_opens() {
+    use super::collect::LogReads;
+    use broker::batch::{Record, RecordBatch};
+    use broker::log::{Log, LogConfig};
+    use sim::disk::Disk;
+    let partition = TopicPartition::new("orders", 0);
+    let directory = broker::inspect::log_directory(&partition);
+    let config = LogConfig {
+        segment_bytes_max: 300,
+        index_interval_bytes: 100,
+        ..LogConfig::default()
+    };
+    let append = |disk: &Disk, values: std::ops::Range<u64>, tag: &str, sync: bool| {
+        let (mut log, _) = Log::open(disk.clone(), &directory, config.clone()).expect("open");
+        for n in values {
+            let record = Record::new(None, Bytes::from(format!("{tag}{n}")), n as i64);
+            let batch = RecordBatch::new(vec![record]);
+            log.append_as_leader(batch, 1, n as i64).expect("append");
+        }
+        if sync {
+            log.sync().expect("sync");
+        }
+        log
+    };
+    let mut reads = LogReads::default();
+    let mut check = |disk: &Disk, what: &str| {
+        let fresh = broker::inspect::replica_log(disk.snapshot(), &partition).expect("open");
+        for _ in 0..2 {
+            let read = reads.read("broker-1", disk.clone(), &partition);
+            assert_eq!(read.expect("open"), fresh, "{what}");
+        }
+    };
+    let disk = Disk::new(sim::Seed::new(3).stream("disk"));
+    check(&disk, "no log");
+    append(&disk, 0..3, "v", true);
+    check(&disk, "one segment");
+    append(&disk, 3..30, "v", true);
+    check(&disk, "several segments");
+    append(&disk, 30..34, "v", false);
+    check(&disk, "an unsynced tail");
+    disk.crash();
+    check(&disk, "the tail lost in a crash");
+    let last = disk
+        .list_prefix(&directory)
+        .into_iter()
+        .rfind(|name| name.ends_with(".log"));
+    disk.corrupt_byte(&last.expect("a segment"), 70)
+        .expect("corrupt");
+    check(&disk, "a corrupted byte");
+    let mut log = append(&disk, 34..36, "v", true);
+    log.advance_log_start(20).expect("log start");
+    check(&disk, "segments below the log start deleted");
+    disk.wipe();
+    check(&disk, "a wiped disk");
+    append(&disk, 0..3, "w", true);
+    check(&disk, "a new log on the wiped disk");
+    // Two new disks written the same way with other values: the same versions, other bytes.
+    let first = Disk::new(sim::Seed::new(3).stream("disk"));
+    append(&first, 0..3, "x", true);
+    check(&first, "a new disk");
+    let second = Disk::new(sim::Seed::new(3).stream("disk"));
+    append(&second, 0..3, "y", true);
+    assert_eq!(second.versions(&directory), first.versions(&directory));
+    check(&second, "another disk with the same versions");
+    assert!(
+        reads.reused >= 9 && reads.opened >= 9,
+        "{} reused, {} opened",
+        reads.reused,
+        reads.opened
+    );
+}
