@@ -26,7 +26,8 @@ pub struct StoredRecord {
 }
 
 /// What reading replicas' logs keeps for the next reads of the same disks' snapshots: the state
-/// checker reads every replica's whole log at each sample, and followers hold the leader's
+/// checker reads every replica's whole log at each sample (opening it again whenever any of its
+/// files changed since the last read), and followers hold the leader's
 /// batches byte for byte. Segment files are scanned only past the bytes of a scan kept from an
 /// earlier read ([`crate::log::SegmentScans`]), and a batch is decoded only when its stored
 /// bytes differ from every batch kept under the same base offset and CRC; they are compared in

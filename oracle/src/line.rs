@@ -6,21 +6,6 @@
 
 use crate::event::{Event, Op, Request, SendAcks, TopicPartition};
 
-/// Whether serde_json escapes the byte: `"`, `\\` and every byte below 0x20.
-const fn needs_escape() -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = true;
-        byte += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-}
-
-const NEEDS_ESCAPE: [bool; 256] = needs_escape();
-
 /// `text` as a JSON string, escaped as serde_json escapes it: the short forms, else `\u00XX`
 /// (lower-case hex); everything else (0x7f, non-ASCII) as it is.
 fn write_escaped(out: &mut Vec<u8>, text: &str) {
@@ -29,11 +14,13 @@ fn write_escaped(out: &mut Vec<u8>, text: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    for (index, &byte) in bytes.iter().enumerate() {
-        if !NEEDS_ESCAPE[byte as usize] {
-            continue;
-        }
+    loop {
+        // serde_json escapes exactly the bytes a JSON string cannot hold as they are.
+        let index = crate::json::first_special(bytes, start);
         out.extend_from_slice(&bytes[start..index]);
+        let Some(&byte) = bytes.get(index) else {
+            break;
+        };
         start = index + 1;
         let short: &[u8] = match byte {
             b'"' => b"\\\"",
@@ -52,7 +39,6 @@ fn write_escaped(out: &mut Vec<u8>, text: &str) {
         };
         out.extend_from_slice(short);
     }
-    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 

@@ -38,7 +38,8 @@ pub struct StateChecker {
     expected: Option<Expectation>,
     /// Logs read from disk snapshots (for the cost's sake: `streamsim bench` shows it).
     pub logs_read: u64,
-    /// What earlier reads of the logs kept (each sample reads every replica's whole log).
+    /// Replicas' logs read so far, kept for the next reads (each sample reads every replica's
+    /// log; one whose files did not change since is not opened again).
     logs: LogReads,
 }
 
