@@ -36,8 +36,6 @@ pub struct StateChecker {
     anomalies: Vec<StateAnomaly>,
     reported: BTreeSet<(StateAnomalyKind, String)>,
     expected: Option<Expectation>,
-    /// Logs read from disk snapshots (for the cost's sake: `streamsim bench` shows it).
-    pub logs_read: u64,
     /// Replicas' logs read so far, kept for the next reads (each sample reads every replica's
     /// log; one whose files did not change since is not opened again).
     logs: LogReads,
@@ -53,7 +51,6 @@ impl StateChecker {
             anomalies: Vec::new(),
             reported: BTreeSet::new(),
             expected: None,
-            logs_read: 0,
             logs: LogReads::default(),
         }
     }
@@ -106,7 +103,6 @@ impl StateChecker {
         if self.world.node_state(&name) == NodeState::Killed {
             return;
         }
-        self.logs_read += 1;
         let log = match self.logs.read(&name, self.world.disk(&name), partition) {
             Ok(log) => log,
             Err(error) => {
@@ -160,12 +156,6 @@ impl StateChecker {
     }
 
     fn absorb(&mut self, state: &ClusterState) {
-        self.logs_read += state
-            .partitions
-            .values()
-            .flatten()
-            .filter(|replica| replica.log.is_some())
-            .count() as u64;
         for anomaly in check_agreement(state) {
             self.report(anomaly);
         }
@@ -389,9 +379,9 @@ pub fn read_cluster_with(
 pub struct LogReads {
     inspect: broker::inspect::InspectCache,
     kept: BTreeMap<(String, TopicPartition), KeptLog>,
-    /// Reads answered from a kept log, and reads that opened one (for tests and `bench`).
-    pub reused: u64,
-    pub opened: u64,
+    /// Reads answered from a kept log, and reads that opened one (counted for the tests).
+    pub(crate) reused: u64,
+    pub(crate) opened: u64,
 }
 
 #[derive(Debug)]
