@@ -194,3 +194,56 @@ fn bad() {
     // The runner may measure wall time.
     assert!(check_source("sim/src/runner.rs", "let t = Instant::now();").is_empty());
 }
+
+/// The longest a non-test source file may grow: past it, a file holds more than one room and
+/// should split by role (docs in ARCHITECTURE.md name the rooms).
+const SOURCE_LINES_MAX: usize = 1_200;
+
+#[test]
+fn no_source_file_is_longer_than_the_limit() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Every crate of the workspace: the root and each directory with a Cargo.toml and a src/
+    // (vendored crates are not ours).
+    let mut crates = vec![root.to_path_buf()];
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(root)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.join("Cargo.toml").is_file() && path.join("src").is_dir())
+        .collect();
+    entries.sort();
+    crates.extend(entries);
+    let mut files = Vec::new();
+    for krate in &crates {
+        rust_files(&krate.join("src"), &mut files);
+    }
+    assert!(
+        files.len() >= 50,
+        "too few source files found: {}",
+        files.len()
+    );
+    let too_long: Vec<String> = files
+        .iter()
+        .filter(|path| {
+            // Test modules of their own and test directories are not counted.
+            path.file_name().is_some_and(|name| name != "tests.rs")
+                && !path.components().any(|part| part.as_os_str() == "tests")
+        })
+        .filter_map(|path| {
+            let lines = std::fs::read_to_string(path).unwrap().lines().count();
+            (lines > SOURCE_LINES_MAX).then(|| {
+                let relative = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                format!("  {relative}: {lines} lines")
+            })
+        })
+        .collect();
+    assert!(
+        too_long.is_empty(),
+        "source files longer than {SOURCE_LINES_MAX} lines:\n{}",
+        too_long.join("\n")
+    );
+}
