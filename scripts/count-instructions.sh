@@ -4,7 +4,9 @@
 # the bare-madsim baseline the bench compares it with (the same nodes, timer wakeups, network messages
 # and simulated time, from the run's report). Instruction counts do not move with the machine's load,
 # so two builds can be compared on a busy machine. Each count includes the process's start-up (about
-# 0.5M instructions for the baseline, 0.7M for streamsim).
+# 0.5M instructions for the baseline, 0.7M for streamsim). callgrind counts each iteration of a `rep
+# movs`/`rep stos` as an instruction, and glibc's memcpy and memset use them from a few KiB on: large
+# copies and clears weigh here about one instruction per byte, far more than their time (time them).
 # Usage: scripts/count-instructions.sh [SEED=1] [SCENARIO...]   (prints a Markdown table; all named
 # scenarios when none is given; needs valgrind and python3)
 set -euo pipefail
