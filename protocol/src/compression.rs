@@ -34,6 +34,24 @@ struct Contexts {
     zstd_decoder: Option<zstd::stream::raw::Decoder<'static>>,
     deflate: Option<flate2::Compress>,
     inflate: Option<flate2::Decompress>,
+    /// Where a codec writes before its bytes are copied out at their exact length: a batch's
+    /// records keep slices of the decompressed bytes for as long as they live, so those must not
+    /// carry a growing buffer's spare room.
+    scratch: Vec<u8>,
+}
+
+/// A scratch buffer larger than this after a batch (a large batch, or a decompression bomb) is
+/// given back rather than kept for the thread's next batch.
+const SCRATCH_KEPT_MAX: usize = 1 << 20;
+
+/// `scratch`, emptied, with room for `expected` bytes.
+fn empty_scratch(scratch: &mut Vec<u8>, expected: usize) -> &mut Vec<u8> {
+    if scratch.capacity() > SCRATCH_KEPT_MAX {
+        *scratch = Vec::new();
+    }
+    scratch.clear();
+    scratch.reserve(expected);
+    scratch
 }
 
 thread_local! {
@@ -63,30 +81,35 @@ fn with_contexts<R>(work: impl FnOnce(&mut Contexts) -> R) -> R {
 pub(crate) fn zstd_compress(plain: &[u8], out: &mut BytesMut) -> io::Result<()> {
     use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
     with_contexts(|contexts| {
-        let encoder = match &mut contexts.zstd_encoder {
+        let Contexts {
+            zstd_encoder,
+            scratch,
+            ..
+        } = contexts;
+        let encoder = match zstd_encoder {
             Some(encoder) => {
                 encoder.reinit()?;
                 encoder
             }
             empty => empty.insert(zstd::stream::raw::Encoder::new(ZSTD_LEVEL)?),
         };
-        let mut compressed = Vec::with_capacity(zstd::zstd_safe::compress_bound(plain.len()));
+        let compressed = empty_scratch(scratch, zstd::zstd_safe::compress_bound(plain.len()));
         let mut input = InBuffer::around(plain);
         while input.pos() < plain.len() {
-            reserve(&mut compressed);
+            reserve(compressed);
             let filled = compressed.len();
-            let mut output = OutBuffer::around_pos(&mut compressed, filled);
+            let mut output = OutBuffer::around_pos(compressed, filled);
             encoder.run(&mut input, &mut output)?;
         }
         loop {
-            reserve(&mut compressed);
+            reserve(compressed);
             let filled = compressed.len();
-            let mut output = OutBuffer::around_pos(&mut compressed, filled);
+            let mut output = OutBuffer::around_pos(compressed, filled);
             if encoder.finish(&mut output, true)? == 0 {
                 break;
             }
         }
-        out.put_slice(&compressed);
+        out.put_slice(compressed);
         Ok(())
     })
 }
@@ -95,14 +118,19 @@ pub(crate) fn zstd_compress(plain: &[u8], out: &mut BytesMut) -> io::Result<()> 
 pub(crate) fn zstd_decompress(section: &[u8]) -> io::Result<Bytes> {
     use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
     with_contexts(|contexts| {
-        let decoder = match &mut contexts.zstd_decoder {
+        let Contexts {
+            zstd_decoder,
+            scratch,
+            ..
+        } = contexts;
+        let decoder = match zstd_decoder {
             Some(decoder) => {
                 decoder.reinit()?;
                 decoder
             }
             empty => empty.insert(zstd::stream::raw::Decoder::new()?),
         };
-        let mut plain = Vec::with_capacity(section.len().saturating_mul(4).max(64));
+        let plain = empty_scratch(scratch, section.len().saturating_mul(4));
         let mut input = InBuffer::around(section);
         let mut finished_frame = false;
         loop {
@@ -110,9 +138,9 @@ pub(crate) fn zstd_decompress(section: &[u8]) -> io::Result<Bytes> {
                 decoder.reinit()?;
                 finished_frame = false;
             }
-            reserve(&mut plain);
+            reserve(plain);
             let filled = plain.len();
-            let mut output = OutBuffer::around_pos(&mut plain, filled);
+            let mut output = OutBuffer::around_pos(plain, filled);
             if decoder.run(&mut input, &mut output)? == 0 {
                 finished_frame = true;
             }
@@ -127,7 +155,7 @@ pub(crate) fn zstd_decompress(section: &[u8]) -> io::Result<Bytes> {
                 "incomplete frame",
             ));
         }
-        Ok(Bytes::from(plain))
+        Ok(Bytes::copy_from_slice(plain))
     })
 }
 
@@ -138,21 +166,24 @@ const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
 /// gzip: one member of `plain` (deflate at the default level 6).
 pub(crate) fn gzip_compress(plain: &[u8], out: &mut BytesMut) -> io::Result<()> {
     with_contexts(|contexts| {
-        let deflate = match &mut contexts.deflate {
+        let Contexts {
+            deflate, scratch, ..
+        } = contexts;
+        let deflate = match deflate {
             Some(deflate) => {
                 deflate.reset();
                 deflate
             }
             empty => empty.insert(flate2::Compress::new(flate2::Compression::default(), false)),
         };
-        let mut compressed = Vec::with_capacity(plain.len() / 2 + 64);
+        let compressed = empty_scratch(scratch, plain.len() / 2 + 64);
         loop {
-            reserve(&mut compressed);
+            reserve(compressed);
             let consumed = deflate.total_in() as usize;
             let status = deflate
                 .compress_vec(
                     &plain[consumed..],
-                    &mut compressed,
+                    compressed,
                     flate2::FlushCompress::Finish,
                 )
                 .map_err(io::Error::other)?;
@@ -163,7 +194,7 @@ pub(crate) fn gzip_compress(plain: &[u8], out: &mut BytesMut) -> io::Result<()> 
         let mut crc = flate2::Crc::new();
         crc.update(plain);
         out.put_slice(&GZIP_HEADER);
-        out.put_slice(&compressed);
+        out.put_slice(compressed);
         out.put_u32_le(crc.sum());
         out.put_u32_le(crc.amount());
         Ok(())
@@ -174,7 +205,10 @@ pub(crate) fn gzip_compress(plain: &[u8], out: &mut BytesMut) -> io::Result<()> 
 pub(crate) fn gzip_decompress(section: &[u8]) -> io::Result<Bytes> {
     let body = gzip_header_len(section)?;
     with_contexts(|contexts| {
-        let inflate = match &mut contexts.inflate {
+        let Contexts {
+            inflate, scratch, ..
+        } = contexts;
+        let inflate = match inflate {
             Some(inflate) => {
                 inflate.reset(false);
                 inflate
@@ -182,15 +216,15 @@ pub(crate) fn gzip_decompress(section: &[u8]) -> io::Result<Bytes> {
             empty => empty.insert(flate2::Decompress::new(false)),
         };
         let compressed = &section[body..];
-        let mut plain = Vec::with_capacity(compressed.len().saturating_mul(4).max(64));
+        let plain = empty_scratch(scratch, compressed.len().saturating_mul(4));
         loop {
-            reserve(&mut plain);
+            reserve(plain);
             let consumed = inflate.total_in() as usize;
             let before = plain.len();
             let status = inflate
                 .decompress_vec(
                     &compressed[consumed..],
-                    &mut plain,
+                    plain,
                     flate2::FlushDecompress::None,
                 )
                 .map_err(|_| {
@@ -213,13 +247,13 @@ pub(crate) fn gzip_decompress(section: &[u8]) -> io::Result<Bytes> {
             }));
         };
         let mut crc = flate2::Crc::new();
-        crc.update(&plain);
+        crc.update(plain);
         if u32::from_le_bytes([c0, c1, c2, c3]) != crc.sum()
             || u32::from_le_bytes([l0, l1, l2, l3]) != crc.amount()
         {
             return Err(corrupt_gzip("the CRC or length does not match the data"));
         }
-        Ok(Bytes::from(plain))
+        Ok(Bytes::copy_from_slice(plain))
     })
 }
 
