@@ -76,6 +76,21 @@ fn with_contexts<R>(work: impl FnOnce(&mut Contexts) -> R) -> R {
     })
 }
 
+/// The context kept in `slot`, reset for a new frame, or (the thread's first) a new one.
+fn kept<T>(
+    slot: &mut Option<T>,
+    reset: impl FnOnce(&mut T) -> io::Result<()>,
+    new: impl FnOnce() -> io::Result<T>,
+) -> io::Result<&mut T> {
+    match slot {
+        Some(context) => {
+            reset(context)?;
+            Ok(context)
+        }
+        empty => Ok(empty.insert(new()?)),
+    }
+}
+
 /// zstd: one frame of `plain`, at level 3, its size not written in the frame header (as a
 /// streaming compressor writes it).
 pub(crate) fn zstd_compress(plain: &[u8], out: &mut BytesMut) -> io::Result<()> {
@@ -86,13 +101,11 @@ pub(crate) fn zstd_compress(plain: &[u8], out: &mut BytesMut) -> io::Result<()> 
             scratch,
             ..
         } = contexts;
-        let encoder = match zstd_encoder {
-            Some(encoder) => {
-                encoder.reinit()?;
-                encoder
-            }
-            empty => empty.insert(zstd::stream::raw::Encoder::new(ZSTD_LEVEL)?),
-        };
+        let encoder = kept(
+            zstd_encoder,
+            |encoder| encoder.reinit(),
+            || zstd::stream::raw::Encoder::new(ZSTD_LEVEL),
+        )?;
         let compressed = empty_scratch(scratch, zstd::zstd_safe::compress_bound(plain.len()));
         let mut input = InBuffer::around(plain);
         while input.pos() < plain.len() {
@@ -123,13 +136,11 @@ pub(crate) fn zstd_decompress(section: &[u8]) -> io::Result<Bytes> {
             scratch,
             ..
         } = contexts;
-        let decoder = match zstd_decoder {
-            Some(decoder) => {
-                decoder.reinit()?;
-                decoder
-            }
-            empty => empty.insert(zstd::stream::raw::Decoder::new()?),
-        };
+        let decoder = kept(
+            zstd_decoder,
+            |decoder| decoder.reinit(),
+            zstd::stream::raw::Decoder::new,
+        )?;
         let plain = empty_scratch(scratch, section.len().saturating_mul(4));
         let mut input = InBuffer::around(section);
         let mut finished_frame = false;
@@ -169,13 +180,14 @@ pub(crate) fn gzip_compress(plain: &[u8], out: &mut BytesMut) -> io::Result<()> 
         let Contexts {
             deflate, scratch, ..
         } = contexts;
-        let deflate = match deflate {
-            Some(deflate) => {
+        let deflate = kept(
+            deflate,
+            |deflate| {
                 deflate.reset();
-                deflate
-            }
-            empty => empty.insert(flate2::Compress::new(flate2::Compression::default(), false)),
-        };
+                Ok(())
+            },
+            || Ok(flate2::Compress::new(flate2::Compression::default(), false)),
+        )?;
         let compressed = empty_scratch(scratch, plain.len() / 2 + 64);
         loop {
             reserve(compressed);
@@ -208,13 +220,14 @@ pub(crate) fn gzip_decompress(section: &[u8]) -> io::Result<Bytes> {
         let Contexts {
             inflate, scratch, ..
         } = contexts;
-        let inflate = match inflate {
-            Some(inflate) => {
+        let inflate = kept(
+            inflate,
+            |inflate| {
                 inflate.reset(false);
-                inflate
-            }
-            empty => empty.insert(flate2::Decompress::new(false)),
-        };
+                Ok(())
+            },
+            || Ok(flate2::Decompress::new(false)),
+        )?;
         let compressed = &section[body..];
         let plain = empty_scratch(scratch, compressed.len().saturating_mul(4));
         loop {
@@ -380,13 +393,10 @@ mod tests {
     /// Deterministic test inputs: record-like text (compressible), noise, runs, and sizes from
     /// empty to several of zstd's and lz4's blocks.
     fn inputs() -> Vec<Vec<u8>> {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        use proptest::prelude::Rng;
+        use proptest::test_runner::{RngAlgorithm, TestRng};
+        let mut rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+        let mut next = move || rng.next_u64();
         let mut inputs = vec![Vec::new(), vec![0], b"a".to_vec()];
         for size in [7, 100, 1_000, 5_000, 40_000, 140_000, 300_000] {
             let text: Vec<u8> = (0..)
