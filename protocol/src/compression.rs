@@ -94,7 +94,7 @@ fn kept<T>(
 /// zstd: one frame of `plain`, at level 3, its size not written in the frame header (as a
 /// streaming compressor writes it).
 pub(crate) fn zstd_compress(plain: &[u8], out: &mut BytesMut) -> io::Result<()> {
-    use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
+    use zstd::stream::raw::{InBuffer, Operation};
     with_contexts(|contexts| {
         let Contexts {
             zstd_encoder,
@@ -109,16 +109,10 @@ pub(crate) fn zstd_compress(plain: &[u8], out: &mut BytesMut) -> io::Result<()> 
         let compressed = empty_scratch(scratch, zstd::zstd_safe::compress_bound(plain.len()));
         let mut input = InBuffer::around(plain);
         while input.pos() < plain.len() {
-            reserve(compressed);
-            let filled = compressed.len();
-            let mut output = OutBuffer::around_pos(compressed, filled);
-            encoder.run(&mut input, &mut output)?;
+            encoder.run(&mut input, &mut zstd_output(compressed))?;
         }
         loop {
-            reserve(compressed);
-            let filled = compressed.len();
-            let mut output = OutBuffer::around_pos(compressed, filled);
-            if encoder.finish(&mut output, true)? == 0 {
+            if encoder.finish(&mut zstd_output(compressed), true)? == 0 {
                 break;
             }
         }
@@ -129,7 +123,7 @@ pub(crate) fn zstd_compress(plain: &[u8], out: &mut BytesMut) -> io::Result<()> 
 
 /// zstd: every frame of `section`, one after another; the section must end where a frame ends.
 pub(crate) fn zstd_decompress(section: &[u8]) -> io::Result<Bytes> {
-    use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
+    use zstd::stream::raw::{InBuffer, Operation};
     with_contexts(|contexts| {
         let Contexts {
             zstd_decoder,
@@ -149,9 +143,7 @@ pub(crate) fn zstd_decompress(section: &[u8]) -> io::Result<Bytes> {
                 decoder.reinit()?;
                 finished_frame = false;
             }
-            reserve(plain);
-            let filled = plain.len();
-            let mut output = OutBuffer::around_pos(plain, filled);
+            let mut output = zstd_output(plain);
             if decoder.run(&mut input, &mut output)? == 0 {
                 finished_frame = true;
             }
@@ -323,6 +315,13 @@ fn corrupt_gzip(why: &str) -> io::Error {
         io::ErrorKind::InvalidInput,
         format!("corrupt gzip stream: {why}"),
     )
+}
+
+/// `buffer`'s spare room (at least 8 KB) as zstd's output, after the bytes it holds.
+fn zstd_output(buffer: &mut Vec<u8>) -> zstd::stream::raw::OutBuffer<'_, Vec<u8>> {
+    reserve(buffer);
+    let filled = buffer.len();
+    zstd::stream::raw::OutBuffer::around_pos(buffer, filled)
 }
 
 /// At least 8 KB of spare capacity in `buffer` (doubling as it grows).
