@@ -1073,7 +1073,9 @@ fn a_broker_crash_closes_its_kafka_connections() {
     });
 }
 
-/// Records encoded by Kafka clients (record batch v2), produced and fetched back.
+/// Records encoded by Kafka clients (record batch v2), produced and fetched back, uncompressed
+/// and compressed with each of Kafka's codecs (the broker decompresses what it accepts; the
+/// encoder here is kafka-protocol's, a fresh codec context per batch).
 #[test]
 fn kafka_v2_batches_round_trip_through_produce_and_fetch() {
     use wire::kafka_protocol::records::{
@@ -1104,71 +1106,85 @@ fn kafka_v2_batches_round_trip_through_produce_and_fetch() {
             })
             .collect()
     }
-    fn encode(records: &[KRecord]) -> Bytes {
+    fn encode(records: &[KRecord], compression: Compression) -> Bytes {
         let mut buf = BytesMut::new();
         RecordBatchEncoder::encode(
             &mut buf,
             records,
             &RecordEncodeOptions {
                 version: 2,
-                compression: Compression::None,
+                compression,
             },
         )
         .expect("encodable batch");
         buf.freeze()
     }
-    with_cluster(5, |_world, cluster| async move {
+    let compressions = [
+        ("none", Compression::None),
+        ("gzip", Compression::Gzip),
+        ("snappy", Compression::Snappy),
+        ("lz4", Compression::Lz4),
+        ("zstd", Compression::Zstd),
+    ];
+    with_cluster(5, move |_world, cluster| async move {
         let mut any = Kafka::connect(kafka_addr(&cluster, 1)).await;
-        let ResponseKind::CreateTopics(r) = any
-            .call(ApiKey::CreateTopics, 7, create_topics_request("v2", 1, 3))
-            .await
-        else {
-            panic!()
-        };
-        assert_eq!(r.topics[0].error_code, 0);
-        let (leader, epoch) = leaders(&mut any, "v2").await[0];
-        let mut lead = Kafka::connect(kafka_addr(&cluster, leader)).await;
-        let first = records(&["a", "b", "c"], 0);
-        let second = records(&["d", "e"], 0);
-        for (batch, base) in [(&first, 0), (&second, 3)] {
-            let ResponseKind::Produce(r) = lead
-                .call(
-                    ApiKey::Produce,
-                    9,
-                    produce_request("v2", 0, -1, encode(batch)),
-                )
+        for (name, compression) in compressions {
+            let topic = format!("v2-{name}");
+            let ResponseKind::CreateTopics(r) = any
+                .call(ApiKey::CreateTopics, 7, create_topics_request(&topic, 1, 3))
                 .await
             else {
                 panic!()
             };
-            let p = &r.responses[0].partition_responses[0];
-            assert_eq!((p.error_code, p.base_offset), (0, base));
+            assert_eq!(r.topics[0].error_code, 0, "{name}");
+            let (leader, epoch) = leaders(&mut any, &topic).await[0];
+            let mut lead = Kafka::connect(kafka_addr(&cluster, leader)).await;
+            let first = records(&["a", "b", "c"], 0);
+            let second = records(&["d", "e"], 0);
+            for (batch, base) in [(&first, 0), (&second, 3)] {
+                let ResponseKind::Produce(r) = lead
+                    .call(
+                        ApiKey::Produce,
+                        9,
+                        produce_request(&topic, 0, -1, encode(batch, compression)),
+                    )
+                    .await
+                else {
+                    panic!()
+                };
+                let p = &r.responses[0].partition_responses[0];
+                assert_eq!((p.error_code, p.base_offset), (0, base), "{name}");
+            }
+            let ResponseKind::Fetch(r) = lead
+                .call(ApiKey::Fetch, 12, fetch_request(&topic, 0, 0, epoch))
+                .await
+            else {
+                panic!()
+            };
+            let p = &r.responses[0].partitions[0];
+            assert_eq!((p.error_code, p.high_watermark), (0, 5), "{name}");
+            let mut bytes = p.records.clone().expect("records");
+            let sets = RecordBatchDecoder::decode_all(&mut bytes).expect("decodable batches");
+            assert!(
+                sets.iter().all(|set| set.compression == compression),
+                "{name}: served as stored"
+            );
+            let got: Vec<(i64, Option<Bytes>, Option<Bytes>)> = sets
+                .iter()
+                .flat_map(|set| {
+                    set.records
+                        .iter()
+                        .map(|r| (r.offset, r.key.clone(), r.value.clone()))
+                })
+                .collect();
+            let want: Vec<(i64, Option<Bytes>, Option<Bytes>)> = first
+                .iter()
+                .chain(second.iter())
+                .enumerate()
+                .map(|(i, r)| (i as i64, r.key.clone(), r.value.clone()))
+                .collect();
+            assert_eq!(got, want, "{name}");
         }
-        let ResponseKind::Fetch(r) = lead
-            .call(ApiKey::Fetch, 12, fetch_request("v2", 0, 0, epoch))
-            .await
-        else {
-            panic!()
-        };
-        let p = &r.responses[0].partitions[0];
-        assert_eq!((p.error_code, p.high_watermark), (0, 5));
-        let mut bytes = p.records.clone().expect("records");
-        let sets = RecordBatchDecoder::decode_all(&mut bytes).expect("decodable batches");
-        let got: Vec<(i64, Option<Bytes>, Option<Bytes>)> = sets
-            .iter()
-            .flat_map(|set| {
-                set.records
-                    .iter()
-                    .map(|r| (r.offset, r.key.clone(), r.value.clone()))
-            })
-            .collect();
-        let want: Vec<(i64, Option<Bytes>, Option<Bytes>)> = first
-            .iter()
-            .chain(second.iter())
-            .enumerate()
-            .map(|(i, r)| (i as i64, r.key.clone(), r.value.clone()))
-            .collect();
-        assert_eq!(got, want);
     });
 }
 
