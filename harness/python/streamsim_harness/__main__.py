@@ -14,6 +14,8 @@ from . import driver
 from .history import History
 
 LIBRARIES = {"kafka-python": "kp", "confluent-kafka": "ck"}
+# Kafka's compression.type values (the record batch's codecs).
+COMPRESSIONS = ["none", "gzip", "snappy", "lz4", "zstd"]
 
 
 def _bootstrap(text):
@@ -78,6 +80,9 @@ def parser():
                              help="stop sending after this many seconds even if records remain (default 0: no limit)")
         command.add_argument("--no-idempotence", action="store_true",
                              help="an acks=all producer without idempotence (retries may write twice)")
+        command.add_argument("--compression", choices=COMPRESSIONS, default="none",
+                             help="the producer's compression.type (default none; kafka-python needs the "
+                                  "codec's own Python package for snappy, lz4 and zstd)")
         command.add_argument("--delivery-timeout", type=_positive_float, default=30.0,
                              help="seconds a send may take before the library gives up (default 30)")
         command.add_argument("--flush-timeout", type=_non_negative(float), default=40.0,
@@ -208,7 +213,7 @@ def main(argv=None):
 def _produce(module, args, history, process):
     producer = driver.ProducerRun(
         module.Producer(args.bootstrap, process, delivery_timeout_s=args.delivery_timeout,
-                        idempotence=not args.no_idempotence),
+                        idempotence=not args.no_idempotence, compression=args.compression),
         history, process, args.topic, args.records, rate=args.rate, duration_s=args.duration,
         flush_timeout_s=args.flush_timeout)
     return producer.run()

@@ -60,7 +60,8 @@ def group_listings(bootstrap, group, timeout_s):
 
 
 class Producer:
-    def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None, idempotence=True):
+    def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None, idempotence=True,
+                 compression="none"):
         from confluent_kafka import Producer as RdProducer
 
         self._fatal = None
@@ -70,6 +71,7 @@ class Producer:
             "client.id": process,
             "enable.idempotence": idempotence,
             "acks": "all",
+            "compression.type": compression,
             "linger.ms": linger_ms,
             "message.timeout.ms": int(delivery_timeout_s * 1000),
             "topic.metadata.refresh.interval.ms": 5000,

@@ -62,7 +62,8 @@ def group_listings(bootstrap, group, timeout_s):
 
 
 class Producer:
-    def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None, idempotence=True):
+    def __init__(self, bootstrap, process, delivery_timeout_s=30.0, linger_ms=5, extra=None, idempotence=True,
+                 compression="none"):
         from kafka import KafkaProducer
 
         request_timeout_ms = min(int(delivery_timeout_s * 1000) // 2, 10000)
@@ -71,6 +72,7 @@ class Producer:
             client_id=process,
             acks="all",
             enable_idempotence=idempotence,
+            compression_type=None if compression == "none" else compression,
             linger_ms=linger_ms,
             request_timeout_ms=request_timeout_ms,
             delivery_timeout_ms=int(delivery_timeout_s * 1000),

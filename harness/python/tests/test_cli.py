@@ -35,6 +35,8 @@ class CliTest(unittest.TestCase):
              "--leave-after-records: must be >= 0"),
             (["offsets", "--bootstrap", "127.0.0.1:9092", "--topic", "t", "--library", "kafka-python"],
              "--group-id"),
+            (["produce", "--bootstrap", "127.0.0.1:9092", "--topic", "t", "--library", "confluent-kafka",
+              "--output", "h", "--compression", "brotli"], "invalid choice: 'brotli'"),
         ]
         for args, message in cases:
             with self.subTest(args=args):
