@@ -5,8 +5,10 @@
 # and simulated time, from the run's report). Instruction counts do not move with the machine's load,
 # so two builds can be compared on a busy machine. Each count includes the process's start-up (about
 # 0.5M instructions for the baseline, 0.7M for streamsim). callgrind counts each iteration of a `rep
-# movs`/`rep stos` as an instruction, and glibc's memcpy and memset use them from a few KiB on: large
-# copies and clears weigh here about one instruction per byte, far more than their time (time them).
+# movs`/`rep stos` as an instruction, and glibc's memcpy and memset use them from a few KiB on, so a
+# large copy or clear would count one instruction per byte, far more than its time: the script sets
+# glibc's tunables so that both programs copy and clear with vector loops instead (about one
+# instruction per 16-32 bytes; a no-op where glibc or x86 is not what runs).
 # Usage: scripts/count-instructions.sh [SEED=1] [SCENARIO...]   (prints a Markdown table; all named
 # scenarios when none is given; needs valgrind and python3)
 set -euo pipefail
@@ -23,7 +25,8 @@ if [ $# -eq 0 ]; then
 fi
 # The `I refs` total callgrind prints for a command.
 instructions() {
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+  GLIBC_TUNABLES=glibc.cpu.x86_rep_stosb_threshold=0xffffffffffff:glibc.cpu.x86_rep_movsb_threshold=0xffffffffffff \
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
     awk '/I *refs:/ { gsub(",", "", $NF); print $NF }'
 }
 echo "| scenario (seed $seed) | streamsim | baseline | logic overhead (instructions) |"
