@@ -425,10 +425,11 @@ pub fn exposures_read(
                     partition.clone(),
                     HighWatermarkWitness {
                         offset: above,
-                        witness: format!(
-                            "{} read offset {} (line {line})",
-                            event.process, record.offset
-                        ),
+                        witness: Witness::Read {
+                            process: event.process.to_string(),
+                            offset: record.offset,
+                            line,
+                        },
                         line: Some(line),
                     },
                 );

@@ -74,10 +74,10 @@ impl StateChecker {
                 partition,
                 HighWatermarkWitness {
                     offset: *offset,
-                    witness: format!(
-                        "leader broker {broker} reported it at {}",
-                        seconds(sim::time::now_ns())
-                    ),
+                    witness: Witness::Reported {
+                        broker: *broker,
+                        at_ns: sim::time::now_ns(),
+                    },
                     line: None,
                 },
             ),
@@ -166,12 +166,12 @@ impl StateChecker {
                     partition,
                     HighWatermarkWitness {
                         offset: leader.high_watermark,
-                        witness: format!(
+                        witness: Witness::Text(format!(
                             "leader broker {} (leader epoch {}) had it {}",
                             leader.broker,
                             leader.leader_epoch,
                             state.when()
-                        ),
+                        )),
                         line: None,
                     },
                 );

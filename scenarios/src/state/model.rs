@@ -4,6 +4,7 @@
 use broker::api::{BrokerId, TopicPartition};
 use broker::inspect::{ReplicaLog, StoredRecord};
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// One replica at one moment: its broker's status for it, and its log as its disk holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,10 +143,46 @@ impl ExposureSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HighWatermarkWitness {
     pub offset: u64,
-    /// In words: `leader broker 2 reported it at 3.456 s`, `consumer-0 read offset 41 (line 77)`.
-    pub witness: String,
+    /// What exposed it.
+    pub witness: Witness,
     /// The history line that shows it, if any.
     pub line: Option<u64>,
+}
+
+/// What exposed a high watermark. Leaders report one at every advance and consumers read past
+/// many, so the facts are kept and put in words only when an anomaly cites them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Witness {
+    /// `leader broker 2 reported it at 3.456 s`
+    Reported { broker: BrokerId, at_ns: u64 },
+    /// `consumer-0 read offset 41 (line 77)`
+    Read {
+        process: String,
+        offset: u64,
+        line: u64,
+    },
+    /// Already in words.
+    Text(String),
+}
+
+impl fmt::Display for Witness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Witness::Reported { broker, at_ns } => {
+                write!(
+                    f,
+                    "leader broker {broker} reported it at {}",
+                    seconds(*at_ns)
+                )
+            }
+            Witness::Read {
+                process,
+                offset,
+                line,
+            } => write!(f, "{process} read offset {offset} (line {line})"),
+            Witness::Text(text) => f.write_str(text),
+        }
+    }
 }
 
 /// How a commit ended, as the history says.

@@ -231,7 +231,7 @@ fn witness(offset: u64) -> BTreeMap<TopicPartition, HighWatermarkWitness> {
         tp(),
         HighWatermarkWitness {
             offset,
-            witness: "leader broker 3 reported it at 5.420 s".to_string(),
+            witness: Witness::Text("leader broker 3 reported it at 5.420 s".to_string()),
             line: Some(77),
         },
     )])
