@@ -182,11 +182,7 @@ impl Disk {
 
     /// Names of the files whose name starts with `prefix`, sorted.
     pub fn list_prefix(&self, prefix: &str) -> Vec<String> {
-        let state = self.lock();
-        state
-            .files
-            .range(prefix.to_string()..)
-            .take_while(|(name, _)| name.starts_with(prefix))
+        files_under(&self.lock().files, prefix)
             .map(|(name, _)| name.clone())
             .collect()
     }
@@ -482,40 +478,22 @@ impl Disk {
 
     // ---- inspection ---------------------------------------------------------------------------
 
-    /// An independent copy of this disk (contents, durability, faults, stats), for inspecting
-    /// a node's files without touching them: opening a log on the copy may repair its tail.
+    /// An independent copy of this disk (contents, durability, the random stream, stats), without
+    /// injected faults, for inspecting a node's files without touching them: opening a log on the
+    /// copy may repair its tail.
     pub fn snapshot(&self) -> Disk {
         let state = self.lock();
-        Disk {
-            state: Arc::new(Mutex::new(DiskState {
-                files: state.files.clone(),
-                faults: DiskFaults::default(),
-                rng: state.rng.clone(),
-                stats: state.stats,
-                version: state.version,
-            })),
-        }
+        state.copy_with(state.files.clone())
     }
 
     /// [`Disk::snapshot`] holding only the files whose names start with `prefix`: what reading
     /// one directory needs, without copying the rest of the disk.
     pub fn snapshot_prefix(&self, prefix: &str) -> Disk {
         let state = self.lock();
-        let files = state
-            .files
-            .range(prefix.to_string()..)
-            .take_while(|(name, _)| name.starts_with(prefix))
+        let files = files_under(&state.files, prefix)
             .map(|(name, file)| (name.clone(), file.clone()))
             .collect();
-        Disk {
-            state: Arc::new(Mutex::new(DiskState {
-                files,
-                faults: DiskFaults::default(),
-                rng: state.rng.clone(),
-                stats: state.stats,
-                version: state.version,
-            })),
-        }
+        state.copy_with(files)
     }
 
     /// Every file with its length and durable length, sorted by name.
@@ -541,10 +519,7 @@ impl Disk {
     /// lists mean the same files with the same contents. Syncing and reading change no version.
     /// A snapshot starts with its disk's versions (and then counts on its own).
     pub fn versions(&self, prefix: &str) -> Vec<u64> {
-        self.lock()
-            .files
-            .range(prefix.to_string()..)
-            .take_while(|(name, _)| name.starts_with(prefix))
+        files_under(&self.lock().files, prefix)
             .map(|(_, file)| file.version)
             .collect()
     }
@@ -576,6 +551,16 @@ impl Disk {
     }
 }
 
+/// The files whose names start with `prefix`, in name order.
+fn files_under<'a>(
+    files: &'a BTreeMap<String, File>,
+    prefix: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a File)> {
+    files
+        .range(prefix.to_string()..)
+        .take_while(move |(name, _)| name.starts_with(prefix))
+}
+
 /// The next version of a disk's file contents.
 fn next_version(last: &mut u64) -> u64 {
     *last += 1;
@@ -583,6 +568,20 @@ fn next_version(last: &mut u64) -> u64 {
 }
 
 impl DiskState {
+    /// A new disk holding `files` and this one's random stream, stats and version count, with no
+    /// injected faults (what a snapshot starts from).
+    fn copy_with(&self, files: BTreeMap<String, File>) -> Disk {
+        Disk {
+            state: Arc::new(Mutex::new(DiskState {
+                files,
+                faults: DiskFaults::default(),
+                rng: self.rng.clone(),
+                stats: self.stats,
+                version: self.version,
+            })),
+        }
+    }
+
     fn inject_write_fault(&mut self, name: &str) -> Result<(), DiskError> {
         inject_write_fault(&mut self.faults, &mut self.rng, &mut self.stats, name)
     }
