@@ -706,7 +706,7 @@ fn assert_inspection_reads_as_reads_do(
         let log =
             broker::inspect::replica_log_with(disk.snapshot(), &partition, cache).expect("inspect");
         let records: Vec<(u64, u32, Vec<u8>)> = log
-            .records
+            .records()
             .iter()
             .map(|record| (record.offset, record.leader_epoch, record.value.to_vec()))
             .collect();

@@ -127,8 +127,24 @@ pub enum CrashTail {
 struct File {
     data: Vec<u8>,
     durable_len: usize,
-    /// Changes whenever `data` does ([`Disk::versions`]).
+    /// Changes whenever `data` does ([`FileMark::version`]).
     version: u64,
+    /// The version of the last change that was not an append ([`FileMark::lineage`]).
+    lineage: u64,
+}
+
+/// How a file stands, for telling later what changed in it: see [`Disk::marks`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMark {
+    pub name: String,
+    /// Changes with every change to the file's content; no file on the disk had it before.
+    pub version: u64,
+    /// Changes with every change other than an append (a creation, a cut, a crash that changed
+    /// the file, a corrupted byte). While it stays the same, the file only grew at its end: the
+    /// bytes of an earlier look with this lineage start the file now.
+    pub lineage: u64,
+    /// Bytes, unsynced ones included.
+    pub len: u64,
 }
 
 #[derive(Debug)]
@@ -212,6 +228,7 @@ impl Disk {
             name.to_string(),
             File {
                 version,
+                lineage: version,
                 ..File::default()
             },
         );
@@ -284,6 +301,7 @@ impl Disk {
         let file = state.files.get_mut(name).expect("checked above");
         file.data.truncate(len as usize);
         file.version = version;
+        file.lineage = version;
         file.durable_len = file.durable_len.min(len as usize);
         Ok(())
     }
@@ -354,6 +372,7 @@ impl Disk {
             if kept < unsynced {
                 file.data.truncate(file.durable_len + kept);
                 file.version = next_version(version);
+                file.lineage = file.version;
             }
             // What survived a crash is on the platter now.
             file.durable_len = file.data.len();
@@ -379,6 +398,7 @@ impl Disk {
                 continue;
             }
             file.version = next_version(version);
+            file.lineage = file.version;
             let kept = rng.gen_range(0..=unsynced);
             file.data.truncate(file.durable_len);
             match tail {
@@ -462,6 +482,7 @@ impl Disk {
             })?;
         *byte ^= 0xff;
         file.version = version;
+        file.lineage = version;
         Ok(())
     }
 
@@ -513,20 +534,34 @@ impl Disk {
             .collect()
     }
 
-    /// The version of the content of each file whose name starts with `prefix`, in name order.
-    /// Every change to a file's content (a write, a cut, a crash that changed it, a corrupted
-    /// byte, a creation) gives that file a version no file on this disk had before, so equal
-    /// lists mean the same files with the same contents. Syncing and reading change no version.
-    /// A snapshot starts with its disk's versions (and then counts on its own).
-    pub fn versions(&self, prefix: &str) -> Vec<u64> {
+    /// Each file whose name starts with `prefix`, in name order, with its version, lineage and
+    /// length: two looks at a file with the same version saw the same bytes; with the same
+    /// lineage, the later one's bytes start with the earlier one's. Nothing is read or changed.
+    /// A snapshot starts with its disk's marks.
+    pub fn marks(&self, prefix: &str) -> Vec<FileMark> {
         files_under(&self.lock().files, prefix)
-            .map(|(_, file)| file.version)
+            .map(|(name, file)| FileMark {
+                name: name.clone(),
+                version: file.version,
+                lineage: file.lineage,
+                len: file.data.len() as u64,
+            })
             .collect()
     }
 
     /// The current content of a file (what a read sees), bypassing fault injection.
     pub fn contents(&self, name: &str) -> Option<Vec<u8>> {
-        self.lock().files.get(name).map(|file| file.data.clone())
+        self.contents_from(name, 0)
+    }
+
+    /// The current content of a file from `position` on (empty past its end), bypassing fault
+    /// injection and counting nothing: a look that leaves the disk as it was.
+    pub fn contents_from(&self, name: &str, position: u64) -> Option<Vec<u8>> {
+        self.lock().files.get(name).map(|file| {
+            let start =
+                usize::try_from(position).map_or(file.data.len(), |p| p.min(file.data.len()));
+            file.data[start..].to_vec()
+        })
     }
 
     /// The durable content of a file (what a crash keeps for sure), bypassing fault injection.
@@ -654,6 +689,11 @@ mod tests {
         Disk::new(Seed::new(1).stream("disk"))
     }
 
+    /// The versions of the files under `prefix`, in name order.
+    fn versions(disk: &Disk, prefix: &str) -> Vec<u64> {
+        disk.marks(prefix).iter().map(|mark| mark.version).collect()
+    }
+
     #[derive(Debug, Clone)]
     enum DiskOp {
         Create(u8),
@@ -688,15 +728,19 @@ mod tests {
     proptest! {
         /// A version stands for one file and one content: whatever happened in between, a
         /// version seen again is on the same file name with the same bytes; reading and syncing
-        /// change no version; a snapshot (whole or of a directory) has its disk's versions.
+        /// change no version; a snapshot (whole or of a directory) has its disk's versions. A
+        /// lineage stands for one file that only grew: a lineage seen again is on the same file,
+        /// whose bytes start with those seen under it before.
         #[test]
         fn a_files_version_names_its_content(ops in proptest::collection::vec(disk_op(), 1..60)) {
             let disk = disk();
             // Each version ever listed, with the file and content it stood for.
             let mut seen: BTreeMap<u64, (String, Vec<u8>)> = BTreeMap::new();
+            // Each lineage ever listed, with the last content seen under it.
+            let mut lineages: BTreeMap<u64, (String, Vec<u8>)> = BTreeMap::new();
             for op in ops {
                 let name = |file: u8| format!("d/{file}");
-                let before = disk.versions("d/");
+                let before = versions(&disk, "d/");
                 let unchanged = matches!(op, DiskOp::Sync(_) | DiskOp::Read(_));
                 match op {
                     DiskOp::Create(file) => drop(disk.create(&name(file))),
@@ -712,16 +756,27 @@ mod tests {
                     )),
                     DiskOp::Wipe => drop(disk.wipe()),
                 }
-                let versions = disk.versions("d/");
+                let now = versions(&disk, "d/");
                 if unchanged {
-                    prop_assert_eq!(&versions, &before);
+                    prop_assert_eq!(&now, &before);
                 }
-                prop_assert_eq!(&disk.snapshot().versions("d/"), &versions);
-                prop_assert_eq!(&disk.snapshot_prefix("d/").versions("d/"), &versions);
+                prop_assert_eq!(&versions(&disk.snapshot(), "d/"), &now);
+                prop_assert_eq!(&versions(&disk.snapshot_prefix("d/"), "d/"), &now);
                 let names = disk.list_prefix("d/");
-                prop_assert_eq!(names.len(), versions.len());
-                for (name, version) in names.into_iter().zip(versions) {
+                prop_assert_eq!(names.len(), now.len());
+                let marks = disk.marks("d/");
+                prop_assert_eq!(&disk.snapshot_prefix("d/").marks("d/"), &marks);
+                for ((name, version), mark) in names.into_iter().zip(now).zip(marks) {
                     let content = disk.contents(&name).expect("listed");
+                    prop_assert_eq!((&mark.name, mark.version, mark.len), (&name, version, content.len() as u64));
+                    let tail = disk.contents_from(&name, 2).expect("listed");
+                    prop_assert_eq!(&tail[..], content.get(2..).unwrap_or_default());
+                    // The last content seen under this lineage starts the file now.
+                    let earlier = lineages.insert(mark.lineage, (name.clone(), content.clone()));
+                    if let Some((earlier_name, earlier)) = earlier {
+                        prop_assert_eq!(&earlier_name, &name);
+                        prop_assert!(content.starts_with(&earlier), "lineage {}: {:?} then {:?}", mark.lineage, earlier, content);
+                    }
                     let now = (name, content);
                     let kept = seen.entry(version).or_insert_with(|| now.clone());
                     prop_assert_eq!(&*kept, &now);
@@ -731,12 +786,12 @@ mod tests {
     }
 
     #[test]
-    fn versions_list_only_the_prefix() {
+    fn marks_list_only_the_prefix() {
         let disk = disk();
         for name in ["p/b", "p/a", "q/a", "o"] {
             disk.create(name).unwrap();
         }
-        assert_eq!(disk.versions("p/").len(), 2);
+        assert_eq!(disk.marks("p/").len(), 2);
         assert_eq!(disk.snapshot_prefix("p/").list(), vec!["p/a", "p/b"]);
     }
 

@@ -74,8 +74,10 @@ use crate::journal::Journal;
 use crate::policy::SegmentViewPolicy;
 use crate::producer_state::{ProducerBatch, ProducerStateError, ProducerStateTable, SequenceCheck};
 use crate::storage::{Storage, StorageError};
+pub(crate) use recovery::{log_start_journal_prefix, open_log_start_journal};
 pub use segment::SegmentScans;
-use segment::{parse_segment_file, scan_segment, scan_segment_bytes, Segment, SegmentFileKind};
+pub(crate) use segment::{parse_segment_file, scan_from, SegmentFileKind};
+use segment::{scan_segment, scan_segment_bytes, Segment};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -58,13 +58,8 @@ impl<S: Storage + Clone> Log<S> {
     ) -> Result<(Log<S>, RecoveryReport), LogError> {
         config.validate()?;
         let dir = normalize_dir(dir);
-        let (log_start_journal, journal_recovery) =
-            Journal::open(storage.clone(), &format!("{dir}log-start-offset-"))?;
-        let log_start_checkpoint = journal_recovery
-            .entries
-            .last()
-            .or(Some(&journal_recovery.snapshot))
-            .and_then(|payload| decode_checkpoint(payload));
+        let (log_start_journal, log_start_checkpoint) =
+            open_log_start_journal(storage.clone(), &dir)?;
 
         let mut log_bases = BTreeSet::new();
         let mut index_bases = BTreeSet::new();
@@ -228,4 +223,25 @@ impl<S: Storage + Clone> Log<S> {
         tracing::debug!(dir = %log.dir, ?report, "log opened");
         Ok((log, report))
     }
+}
+
+/// The names of the files of the journal of a log's start under `dir` (a directory name ending
+/// in `/`) start with this.
+pub(crate) fn log_start_journal_prefix(dir: &str) -> String {
+    format!("{dir}log-start-offset-")
+}
+
+/// Opens the journal of the log start under `dir` (writing one when there is none), and the
+/// log start it last recorded.
+pub(crate) fn open_log_start_journal<S: Storage>(
+    storage: S,
+    dir: &str,
+) -> Result<(Journal<S>, Option<u64>), StorageError> {
+    let (journal, recovery) = Journal::open(storage, &log_start_journal_prefix(dir))?;
+    let checkpoint = recovery
+        .entries
+        .last()
+        .or(Some(&recovery.snapshot))
+        .and_then(|payload| decode_checkpoint(payload));
+    Ok((journal, checkpoint))
 }

@@ -178,7 +178,7 @@ pub(crate) fn scan_segment_bytes(
 /// The scan of `bytes` from `position`, where the batch at `expected_offset` should start, after
 /// `batches` (the valid batches before `position`). Each batch's verdict depends only on its own
 /// bytes, its position, the offset expected there and whether the file holds all of it.
-fn scan_from(
+pub(crate) fn scan_from(
     bytes: &[u8],
     mut batches: Vec<ScannedBatch>,
     mut position: u64,

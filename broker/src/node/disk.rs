@@ -66,3 +66,29 @@ impl Storage for Disk {
         self.draw_latency()
     }
 }
+
+impl crate::inspect::MarkedStorage for Disk {
+    fn marks(&self, prefix: &str) -> Vec<crate::inspect::FileMark> {
+        Disk::marks(self, prefix)
+            .into_iter()
+            .map(|mark| crate::inspect::FileMark {
+                name: mark.name,
+                version: mark.version,
+                lineage: mark.lineage,
+                len: mark.len,
+            })
+            .collect()
+    }
+
+    fn bytes_from(&self, name: &str, position: u64) -> Option<Vec<u8>> {
+        self.contents_from(name, position)
+    }
+
+    fn snapshot_under(&self, prefix: &str) -> Disk {
+        self.snapshot_prefix(prefix)
+    }
+
+    fn same_storage(&self, other: &Disk) -> bool {
+        self.same_disk(other)
+    }
+}

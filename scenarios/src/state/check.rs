@@ -16,12 +16,58 @@ use std::collections::{BTreeMap, VecDeque};
 /// same value and leader epoch; and neither lacks an offset inside the range its disk holds.
 /// Replicas not read from disk take no part.
 pub fn check_agreement(state: &ClusterState) -> Vec<StateAnomaly> {
+    check_agreement_with(state, &mut Agreements::default())
+}
+
+/// What [`check_agreement_with`] keeps from one sample to the next: for each pair of replicas, the
+/// generations of the logs it compared ([`broker::inspect::ReplicaLog::generation`]) and the
+/// offset below which they agreed, bounded by both logs' last records. Two later logs of the same
+/// generations hold nothing new below that offset, and what both still hold there is what they
+/// held, so no difference can be there: only the offsets from it on are compared again.
+#[derive(Debug, Default)]
+pub struct Agreements {
+    agreed: BTreeMap<(TopicPartition, BrokerId, BrokerId), Agreed>,
+}
+
+#[derive(Debug)]
+struct Agreed {
+    generations: (u64, u64),
+    below: u64,
+}
+
+/// [`check_agreement`], comparing each pair of replicas only where `agreements` does not already
+/// say they agree, and keeping what it finds for the next sample.
+pub fn check_agreement_with(
+    state: &ClusterState,
+    agreements: &mut Agreements,
+) -> Vec<StateAnomaly> {
     let mut anomalies = Vec::new();
     for (partition, replicas) in &state.partitions {
         for (index, a) in replicas.iter().enumerate() {
             for b in &replicas[index + 1..] {
-                if let Some(anomaly) = compare_pair(state, partition, a, b) {
-                    anomalies.push(anomaly);
+                let (Some(log_a), Some(log_b)) = (&a.log, &b.log) else {
+                    continue;
+                };
+                let key = (partition.clone(), a.broker, b.broker);
+                let generations = (log_a.generation(), log_b.generation());
+                let from = match agreements.agreed.get(&key) {
+                    Some(agreed) if agreed.generations == generations => agreed.below,
+                    _ => 0,
+                };
+                match compare_pair(state, partition, a, b, from) {
+                    // What they agreed on before still stands.
+                    Some(anomaly) => anomalies.push(anomaly),
+                    None => {
+                        let after_last = |records: &[StoredRecord]| {
+                            records.last().map_or(0, |record| record.offset + 1)
+                        };
+                        let below = a
+                            .high_watermark
+                            .min(b.high_watermark)
+                            .min(after_last(log_a.records()))
+                            .min(after_last(log_b.records()));
+                        agreements.agreed.insert(key, Agreed { generations, below });
+                    }
                 }
             }
         }
@@ -29,12 +75,14 @@ pub fn check_agreement(state: &ClusterState) -> Vec<StateAnomaly> {
     anomalies
 }
 
-/// The first offset below both high watermarks where `a` and `b` differ, and how many do.
+/// The first offset below both high watermarks where `a` and `b` differ, and how many do; offsets
+/// below `from` are known to agree and are not looked at.
 fn compare_pair(
     state: &ClusterState,
     partition: &TopicPartition,
     a: &ReplicaState,
     b: &ReplicaState,
+    from: u64,
 ) -> Option<StateAnomaly> {
     let (Some(records_a), Some(records_b)) = (a.records(), b.records()) else {
         return None;
@@ -42,7 +90,7 @@ fn compare_pair(
     let below = a.high_watermark.min(b.high_watermark);
     // (offset, a's record, b's record) wherever they differ.
     let mut differences: Vec<(u64, Option<&StoredRecord>, Option<&StoredRecord>)> = Vec::new();
-    for record in records_a.iter().take_while(|record| record.offset < below) {
+    for record in between(records_a, from, below) {
         match b.record_at(record.offset) {
             Some(other)
                 if other.value == record.value && other.leader_epoch == record.leader_epoch => {}
@@ -53,7 +101,7 @@ fn compare_pair(
             None => {}
         }
     }
-    for record in records_b.iter().take_while(|record| record.offset < below) {
+    for record in between(records_b, from, below) {
         if a.record_at(record.offset).is_none() && holds_range(records_a, record.offset) {
             differences.push((record.offset, None, Some(record)));
         }
@@ -83,6 +131,13 @@ fn compare_pair(
             holds(in_b),
         ),
     ))
+}
+
+/// The records at offsets from `from` up to `below`.
+fn between(records: &[StoredRecord], from: u64, below: u64) -> &[StoredRecord] {
+    let start = records.partition_point(|record| record.offset < from);
+    let end = records.partition_point(|record| record.offset < below);
+    &records[start..end.max(start)]
 }
 
 /// Does the disk's range (first to last record) cover `offset`?

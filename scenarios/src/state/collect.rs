@@ -11,7 +11,7 @@ use super::check::*;
 use super::model::*;
 use super::{StateAnomaly, StateAnomalyKind};
 use crate::spec::{Fault, Scenario, Target};
-use broker::api::TopicPartition;
+use broker::api::{BrokerId, TopicPartition};
 use broker::node::{Cluster, ClusterEvent};
 use oracle::Event;
 use sim::{NodeState, World};
@@ -37,8 +37,14 @@ pub struct StateChecker {
     reported: BTreeSet<(StateAnomalyKind, String)>,
     expected: Option<Expectation>,
     /// Replicas' logs read so far, kept for the next reads (each sample reads every replica's
-    /// log; one whose files did not change since is not opened again).
+    /// log; one whose files only grew since is read from its new bytes).
     logs: LogReads,
+    /// Pairs of replicas known to agree below an offset, for the next samples.
+    agreements: Agreements,
+    /// Per leader's replica: the generation of its log at the last sample and the offset below
+    /// which its records were put in the ledger. A later log of the same generation holds nothing
+    /// new below it, so only its records from there on can add to the ledger.
+    exposed: BTreeMap<(TopicPartition, BrokerId), (u64, u64)>,
 }
 
 impl StateChecker {
@@ -52,6 +58,8 @@ impl StateChecker {
             reported: BTreeSet::new(),
             expected: None,
             logs: LogReads::default(),
+            agreements: Agreements::default(),
+            exposed: BTreeMap::new(),
         }
     }
 
@@ -156,7 +164,7 @@ impl StateChecker {
     }
 
     fn absorb(&mut self, state: &ClusterState) {
-        for anomaly in check_agreement(state) {
+        for anomaly in check_agreement_with(state, &mut self.agreements) {
             self.report(anomaly);
         }
         for (partition, replicas) in &state.partitions {
@@ -175,10 +183,25 @@ impl StateChecker {
                         line: None,
                     },
                 );
-                let Some(records) = leader.records() else {
+                let Some(log) = &leader.log else {
                     continue;
                 };
-                for record in records
+                let records = log.records();
+                // Records seen at an earlier sample were put in the ledger then: seeing one again
+                // adds nothing (the ledger keeps the first exposure of each offset, and a change
+                // was reported the first time).
+                let key = (partition.clone(), leader.broker);
+                let from = match self.exposed.get(&key) {
+                    Some((generation, below)) if *generation == log.generation() => *below,
+                    _ => 0,
+                };
+                let after_last = records.last().map_or(0, |record| record.offset + 1);
+                self.exposed.insert(
+                    key,
+                    (log.generation(), leader.high_watermark.min(after_last)),
+                );
+                let start = records.partition_point(|record| record.offset < from);
+                for record in records[start..]
                     .iter()
                     .take_while(|record| record.offset < leader.high_watermark)
                 {
@@ -369,26 +392,14 @@ pub fn read_cluster_with(
 
 /// Replicas' logs as read from their brokers' disks, and what those reads keep for the next ones.
 ///
-/// A log is read from a snapshot of the partition's directory (its files only: a log reads
-/// nothing else), and kept with the versions of those files ([`sim::disk::Disk::versions`]). When a
-/// later read finds the same files at the same versions on the same disk, the log kept is the
-/// answer: equal versions mean equal bytes, and a log's open is a function of its bytes. Otherwise
-/// the log is opened again, with [`broker::inspect::InspectCache`]'s scans and decoded batches.
-/// Either way the answer is what opening a fresh snapshot gives.
+/// Each replica's log is followed ([`broker::inspect::FollowedLog`]): while its files only grow,
+/// a read costs the bytes added since the last one; otherwise the log is opened from a snapshot
+/// of the partition's directory, with [`broker::inspect::InspectCache`]'s scans and decoded
+/// batches. Either way the answer is what opening a fresh snapshot gives.
 #[derive(Debug, Default)]
 pub struct LogReads {
     inspect: broker::inspect::InspectCache,
-    kept: BTreeMap<(String, TopicPartition), KeptLog>,
-    /// Reads answered from a kept log, and reads that opened one (counted for the tests).
-    pub(crate) reused: u64,
-    pub(crate) opened: u64,
-}
-
-#[derive(Debug)]
-struct KeptLog {
-    disk: sim::disk::Disk,
-    versions: Vec<u64>,
-    log: broker::inspect::ReplicaLog,
+    followed: BTreeMap<(String, TopicPartition), broker::inspect::FollowedLog<sim::disk::Disk>>,
 }
 
 impl LogReads {
@@ -399,27 +410,19 @@ impl LogReads {
         disk: sim::disk::Disk,
         partition: &TopicPartition,
     ) -> Result<broker::inspect::ReplicaLog, broker::log::LogError> {
-        let directory = broker::inspect::log_directory(partition);
-        let versions = disk.versions(&directory);
-        let key = (node.to_string(), partition.clone());
-        if let Some(kept) = self.kept.get(&key) {
-            if kept.disk.same_disk(&disk) && kept.versions == versions {
-                self.reused += 1;
-                return Ok(kept.log.clone());
-            }
-        }
-        self.opened += 1;
-        let snapshot = disk.snapshot_prefix(&directory);
-        let log = broker::inspect::replica_log_with(snapshot, partition, &mut self.inspect)?;
-        self.kept.insert(
-            key,
-            KeptLog {
-                disk,
-                versions,
-                log: log.clone(),
-            },
-        );
-        Ok(log)
+        self.followed
+            .entry((node.to_string(), partition.clone()))
+            .or_default()
+            .read(&disk, partition, &mut self.inspect)
+    }
+
+    /// Reads answered from the bytes added since the last read, and reads that opened a
+    /// snapshot (for the tests).
+    #[cfg(test)]
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        self.followed.values().fold((0, 0), |(grown, opened), log| {
+            (grown + log.grown, opened + log.opened)
+        })
     }
 }
 

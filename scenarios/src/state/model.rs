@@ -24,7 +24,7 @@ pub struct ReplicaState {
 impl ReplicaState {
     /// The records on disk, if read.
     pub fn records(&self) -> Option<&[StoredRecord]> {
-        self.log.as_ref().map(|log| log.records.as_slice())
+        self.log.as_ref().map(|log| log.records())
     }
 
     /// The record at `offset`, if the disk holds it.

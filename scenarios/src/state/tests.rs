@@ -33,11 +33,7 @@ fn replica(broker: u32, high_watermark: u64, records: Vec<StoredRecord>) -> Repl
         high_watermark,
         log_end_offset,
         isr: Vec::new(),
-        log: Some(ReplicaLog {
-            log_start_offset,
-            log_end_offset,
-            records,
-        }),
+        log: Some(ReplicaLog::new(log_start_offset, log_end_offset, records)),
     }
 }
 
@@ -530,11 +526,172 @@ fn samples_are_taken_before_faults_that_disturb_the_cluster() {
     }));
 }
 
-/// A log [`LogReads`] kept is what opening a fresh snapshot of the disk gives, through appends,
-/// an unsynced tail lost in a crash, a corrupted byte, a log start moved past segments, a wiped
-/// disk; and a log is never taken from another disk whose files have the same versions.
+/// What a broker does to its log, or a fault does to its disk, between two reads.
+#[derive(Debug, Clone)]
+enum LogOp {
+    /// `records` batches of one record each, synced or not.
+    Append { batches: u8, sync: bool },
+    /// The log start moves `percent` of the way to the log end (retention; past 100, beyond
+    /// the log end, where the log allows it).
+    AdvanceLogStart { percent: u8 },
+    /// The log is cut back `percent` of the way from the log end (a follower's truncation).
+    Truncate { percent: u8 },
+    /// The broker crashes, leaving one of the three tails; it recovers after a read.
+    Crash { tail: u8 },
+    /// One byte of a segment file flips; the broker recovers after a read.
+    Corrupt { segment: u8, position: u16 },
+    /// Bytes that are no batch land at the end of the newest segment; the broker recovers
+    /// after a read, or goes on without noticing.
+    AppendJunk { bytes: u8, recover: bool },
+    /// A segment file holding one valid batch appears `ahead` offsets past the log end (0: where
+    /// the log ends; more: past a gap); the broker recovers after a read, or goes on without
+    /// noticing.
+    StraySegment { ahead: u8, recover: bool },
+    /// The log start's journal records `delta` past the log start (or past the log end), behind
+    /// the log's back; the broker recovers after a read.
+    JournalLogStart { past_end: bool, delta: i8 },
+    /// The disk is replaced by an empty one.
+    Wipe,
+}
+
+fn log_op() -> impl proptest::strategy::Strategy<Value = LogOp> {
+    use proptest::prelude::*;
+    prop_oneof![
+        6 => (1u8..12, any::<bool>()).prop_map(|(batches, sync)| LogOp::Append { batches, sync }),
+        2 => (0u8..=150).prop_map(|percent| LogOp::AdvanceLogStart { percent }),
+        1 => (0u8..=100).prop_map(|percent| LogOp::Truncate { percent }),
+        1 => (0u8..3).prop_map(|tail| LogOp::Crash { tail }),
+        1 => (any::<u8>(), any::<u16>()).prop_map(|(segment, position)| LogOp::Corrupt { segment, position }),
+        1 => (1u8..80, any::<bool>()).prop_map(|(bytes, recover)| LogOp::AppendJunk { bytes, recover }),
+        1 => (0u8..3, any::<bool>()).prop_map(|(ahead, recover)| LogOp::StraySegment { ahead, recover }),
+        1 => (any::<bool>(), -10i8..10).prop_map(|(past_end, delta)| LogOp::JournalLogStart { past_end, delta }),
+        1 => Just(LogOp::Wipe),
+    ]
+}
+
+proptest::proptest! {
+    /// A log [`LogReads`] follows is what opening a fresh snapshot of the disk gives, after
+    /// each of a random run of appends (synced or not, over segment rolls), log start moves,
+    /// truncations, crashes with each tail, corrupted bytes, junk at a segment's end, a segment
+    /// past a gap, a log start moved back and wiped disks, read both before the broker recovers
+    /// and after.
+    #[test]
+    fn a_followed_log_is_what_a_fresh_snapshot_opens(ops in proptest::collection::vec(log_op(), 1..40)) {
+        use super::collect::LogReads;
+        use broker::batch::{Record, RecordBatch};
+        use broker::journal::Journal;
+        use broker::log::{Log, LogConfig};
+        use sim::disk::{CrashTail, Disk};
+        let partition = TopicPartition::new("orders", 0);
+        let directory = broker::inspect::log_directory(&partition);
+        let config = LogConfig {
+            segment_bytes_max: 300,
+            index_interval_bytes: 100,
+            ..LogConfig::default()
+        };
+        let disk = Disk::new(sim::Seed::new(3).stream("disk"));
+        disk.update_faults(|faults| faults.torn_writes = true);
+        let open = || Log::open(disk.clone(), &directory, config.clone()).expect("open").0;
+        let segments = |disk: &Disk| -> Vec<String> {
+            let mut names = disk.list_prefix(&directory);
+            names.retain(|name| name.ends_with(".log"));
+            names
+        };
+        let mut reads = LogReads::default();
+        let mut check = |what: &str| -> Result<(), proptest::test_runner::TestCaseError> {
+            let fresh = broker::inspect::replica_log(disk.snapshot(), &partition).expect("open");
+            for _ in 0..2 {
+                let read = reads.read("broker-1", disk.clone(), &partition).expect("open");
+                proptest::prop_assert_eq!(&read, &fresh, "{}", what);
+            }
+            Ok(())
+        };
+        let mut log = open();
+        let mut value = 0u64;
+        for (step, op) in ops.iter().enumerate() {
+            match *op {
+                LogOp::Append { batches, sync } => {
+                    for _ in 0..batches {
+                        value += 1;
+                        let record = Record::new(None, Bytes::from(format!("v{value}")), value as i64);
+                        log.append_as_leader(RecordBatch::new(vec![record]), 1, value as i64)
+                            .expect("append");
+                    }
+                    if sync {
+                        log.sync().expect("sync");
+                    }
+                }
+                LogOp::AdvanceLogStart { percent } => {
+                    let (start, end) = (log.log_start_offset(), log.log_end_offset());
+                    let _ = log.advance_log_start(start + (end - start) * u64::from(percent) / 100);
+                }
+                LogOp::Truncate { percent } => {
+                    let (start, end) = (log.log_start_offset(), log.log_end_offset());
+                    // A log that missed junk or a stray segment behind its back may refuse.
+                    let _ = log.truncate_to(end - (end - start) * u64::from(percent) / 100);
+                }
+                LogOp::Crash { tail } => {
+                    disk.crash_leaving([CrashTail::Torn, CrashTail::Garbage, CrashTail::Zeros][tail as usize]);
+                }
+                LogOp::Corrupt { segment, position } => {
+                    let segments = segments(&disk);
+                    let name = &segments[segment as usize % segments.len()];
+                    let len = disk.len(name).expect("listed");
+                    if len > 0 {
+                        disk.corrupt_byte(name, u64::from(position) % len).expect("corrupt");
+                    }
+                }
+                LogOp::AppendJunk { bytes, .. } => {
+                    let newest = segments(&disk).pop().expect("a segment");
+                    disk.append(&newest, &vec![bytes; usize::from(bytes)]).expect("append");
+                }
+                LogOp::StraySegment { ahead, .. } => {
+                    let base = log.log_end_offset() + u64::from(ahead);
+                    let name = format!("{directory}{base:020}.log");
+                    let batch = RecordBatch {
+                        base_offset: base,
+                        ..RecordBatch::new(vec![Record::new(None, Bytes::from("stray"), 0)])
+                    };
+                    if disk.create(&name).is_ok() {
+                        disk.append(&name, &batch.encode()).expect("append");
+                    }
+                }
+                LogOp::JournalLogStart { past_end, delta } => {
+                    let from = if past_end {
+                        log.log_end_offset()
+                    } else {
+                        log.log_start_offset()
+                    };
+                    let offset = from.saturating_add_signed(i64::from(delta));
+                    let (mut journal, _) =
+                        Journal::open(disk.clone(), &format!("{directory}log-start-offset-"))
+                            .expect("journal");
+                    journal.append(&offset.to_be_bytes()).expect("append");
+                }
+                LogOp::Wipe => {
+                    disk.wipe();
+                }
+            }
+            check(&format!("step {step}: {op:?}"))?;
+            let recover = match *op {
+                LogOp::Append { .. } | LogOp::AdvanceLogStart { .. } | LogOp::Truncate { .. } => {
+                    false
+                }
+                LogOp::AppendJunk { recover, .. } | LogOp::StraySegment { recover, .. } => recover,
+                _ => true,
+            };
+            if recover {
+                log = open();
+                check(&format!("step {step}: recovered after {op:?}"))?;
+            }
+        }
+    }
+}
+
+/// A followed log is read from its new bytes alone while its files only grow, and is never
+/// taken from another disk whose files have the same marks.
 #[test]
-fn a_kept_log_is_what_a_fresh_snapshot_opens() {
+fn a_followed_log_reads_only_what_grew_on_its_own_disk() {
     use super::collect::LogReads;
     use broker::batch::{Record, RecordBatch};
     use broker::log::{Log, LogConfig};
@@ -546,62 +703,141 @@ fn a_kept_log_is_what_a_fresh_snapshot_opens() {
         index_interval_bytes: 100,
         ..LogConfig::default()
     };
-    let append = |disk: &Disk, values: std::ops::Range<u64>, tag: &str, sync: bool| {
+    let append = |disk: &Disk, values: std::ops::Range<u64>, tag: &str| {
         let (mut log, _) = Log::open(disk.clone(), &directory, config.clone()).expect("open");
         for n in values {
             let record = Record::new(None, Bytes::from(format!("{tag}{n}")), n as i64);
-            let batch = RecordBatch::new(vec![record]);
-            log.append_as_leader(batch, 1, n as i64).expect("append");
+            log.append_as_leader(RecordBatch::new(vec![record]), 1, n as i64)
+                .expect("append");
         }
-        if sync {
-            log.sync().expect("sync");
-        }
+        log.sync().expect("sync");
         log
     };
     let mut reads = LogReads::default();
-    let mut check = |disk: &Disk, what: &str| {
+    let check = |reads: &mut LogReads, disk: &Disk, what: &str| {
         let fresh = broker::inspect::replica_log(disk.snapshot(), &partition).expect("open");
-        for _ in 0..2 {
-            let read = reads.read("broker-1", disk.clone(), &partition);
-            assert_eq!(read.expect("open"), fresh, "{what}");
-        }
+        let read = reads
+            .read("broker-1", disk.clone(), &partition)
+            .expect("open");
+        assert_eq!(read, fresh, "{what}");
+        read.generation()
     };
     let disk = Disk::new(sim::Seed::new(3).stream("disk"));
-    check(&disk, "no log");
-    append(&disk, 0..3, "v", true);
-    check(&disk, "one segment");
-    append(&disk, 3..30, "v", true);
-    check(&disk, "several segments");
-    append(&disk, 30..34, "v", false);
-    check(&disk, "an unsynced tail");
-    disk.crash();
-    check(&disk, "the tail lost in a crash");
-    let last = disk
-        .list_prefix(&directory)
-        .into_iter()
-        .rfind(|name| name.ends_with(".log"));
-    disk.corrupt_byte(&last.expect("a segment"), 70)
-        .expect("corrupt");
-    check(&disk, "a corrupted byte");
-    let mut log = append(&disk, 34..36, "v", true);
+    let mut log = append(&disk, 0..3, "v");
+    let first = check(&mut reads, &disk, "one segment");
+    for n in 3..30 {
+        let record = Record::new(None, Bytes::from(format!("v{n}")), n as i64);
+        log.append_as_leader(RecordBatch::new(vec![record]), 1, n as i64)
+            .expect("append");
+        assert_eq!(
+            check(&mut reads, &disk, "growing over segment rolls"),
+            first
+        );
+    }
     log.advance_log_start(20).expect("log start");
-    check(&disk, "segments below the log start deleted");
-    disk.wipe();
-    check(&disk, "a wiped disk");
-    append(&disk, 0..3, "w", true);
-    check(&disk, "a new log on the wiped disk");
-    // Two new disks written the same way with other values: the same versions, other bytes.
-    let first = Disk::new(sim::Seed::new(3).stream("disk"));
-    append(&first, 0..3, "x", true);
-    check(&first, "a new disk");
-    let second = Disk::new(sim::Seed::new(3).stream("disk"));
-    append(&second, 0..3, "y", true);
-    assert_eq!(second.versions(&directory), first.versions(&directory));
-    check(&second, "another disk with the same versions");
+    assert_eq!(
+        check(&mut reads, &disk, "segments below the log start deleted"),
+        first
+    );
+    assert_eq!(reads.counts(), (28, 1));
+    log.truncate_to(25).expect("truncate");
+    assert_ne!(check(&mut reads, &disk, "a truncated log"), first);
+    assert_eq!(reads.counts(), (28, 2));
+    // Two new disks written the same way with other values: the same marks, other bytes.
+    let one = Disk::new(sim::Seed::new(3).stream("disk"));
+    append(&one, 0..3, "x");
+    check(&mut reads, &one, "a new disk");
+    let other = Disk::new(sim::Seed::new(3).stream("disk"));
+    append(&other, 0..3, "y");
+    assert_eq!(other.marks(&directory), one.marks(&directory));
+    check(&mut reads, &other, "another disk with the same marks");
+    assert_eq!(reads.counts(), (28, 4));
+}
+
+/// [`check::check_agreement_with`] compares a pair of replicas again only from where they agreed,
+/// while both logs keep their generations, and from the start once one of them is a new one.
+#[test]
+fn agreements_skip_only_what_the_same_generations_agreed_on() {
+    use super::collect::LogReads;
+    use broker::batch::{Record, RecordBatch};
+    use broker::log::{Log, LogConfig};
+    use sim::disk::Disk;
+    let partition = tp();
+    let directory = broker::inspect::log_directory(&partition);
+    let config = LogConfig {
+        segment_bytes_max: 300,
+        ..LogConfig::default()
+    };
+    let disks = [1, 2].map(|n| Disk::new(sim::Seed::new(n).stream("disk")));
+    let mut logs = disks
+        .clone()
+        .map(|disk| Log::open(disk, &directory, config.clone()).expect("open").0);
+    let append = |log: &mut Log<Disk>, values: std::ops::Range<u64>, tag: &str| {
+        for n in values {
+            let record = Record::new(None, Bytes::from(format!("{tag}{n}")), n as i64);
+            log.append_as_leader(RecordBatch::new(vec![record]), 0, n as i64)
+                .expect("append");
+        }
+    };
+    let mut reads = LogReads::default();
+    let mut agreements = check::Agreements::default();
+    let mut sample = |high_watermark: u64| {
+        let replicas = (0..2)
+            .map(|index| {
+                let name = format!("broker-{}", index + 1);
+                let log = reads
+                    .read(&name, disks[index].clone(), &partition)
+                    .expect("read");
+                ReplicaState {
+                    log_start_offset: log.log_start_offset,
+                    log_end_offset: log.log_end_offset,
+                    log: Some(log),
+                    ..replica(index as u32 + 1, high_watermark, Vec::new())
+                }
+            })
+            .collect();
+        let state = state(replicas);
+        let generations: Vec<u64> = state.partitions[&partition]
+            .iter()
+            .map(|replica| replica.log.as_ref().expect("read").generation())
+            .collect();
+        let found = check::check_agreement_with(&state, &mut agreements);
+        (generations, found)
+    };
+    for log in &mut logs {
+        append(log, 0..10, "v");
+    }
+    let (first, found) = sample(10);
+    assert!(found.is_empty(), "{found:?}");
+    // Broker 2's log is cut and written again below where they agreed: a new generation, compared
+    // from the start.
+    logs[1].truncate_to(5).expect("truncate");
+    append(&mut logs[1], 5..10, "w");
+    let (second, found) = sample(10);
+    assert_eq!(second[0], first[0]);
+    assert_ne!(second[1], first[1]);
+    assert_eq!(kinds(&found), ["replicas-diverge"]);
+    assert!(found[0].explanation.contains("at offset 5"), "{found:?}");
     assert!(
-        reads.reused >= 9 && reads.opened >= 9,
-        "{} reused, {} opened",
-        reads.reused,
-        reads.opened
+        found[0].explanation.contains("5 offsets differ"),
+        "{found:?}"
+    );
+    // Both as broker 1 wrote them, then grown alike, then apart: the same generations, compared
+    // from where they agreed, and the difference found there.
+    logs[1].truncate_to(5).expect("truncate");
+    append(&mut logs[1], 5..10, "v");
+    let (third, found) = sample(10);
+    assert!(found.is_empty(), "{found:?}");
+    append(&mut logs[0], 10..12, "v");
+    append(&mut logs[1], 10..12, "v");
+    append(&mut logs[0], 12..14, "x");
+    append(&mut logs[1], 12..14, "y");
+    let (fourth, found) = sample(14);
+    assert_eq!(fourth, third);
+    assert_eq!(kinds(&found), ["replicas-diverge"]);
+    assert!(found[0].explanation.contains("at offset 12"), "{found:?}");
+    assert!(
+        found[0].explanation.contains("2 offsets differ"),
+        "{found:?}"
     );
 }

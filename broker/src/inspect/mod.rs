@@ -14,7 +14,12 @@ use crate::log::{Log, LogConfig, LogError};
 use crate::offsets::{OffsetKey, OffsetStore, OffsetStoreError};
 use crate::storage::Storage;
 pub use bytes::Bytes;
+pub use follow::{FileMark, FollowedLog, MarkedStorage};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+mod follow;
 
 /// One record as stored, with its offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,12 +93,78 @@ pub fn log_directory(partition: &TopicPartition) -> String {
 }
 
 /// A replica's log as a broker's disk holds it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct ReplicaLog {
     pub log_start_offset: u64,
     pub log_end_offset: u64,
+    /// The records are `records[first..]`; the vector may be shared with the [`FollowedLog`]
+    /// that read the log, which only ever adds to its end.
+    records: Arc<Vec<StoredRecord>>,
+    first: usize,
+    generation: u64,
+}
+
+impl ReplicaLog {
+    /// A log holding `records`, from the log start to the log end, ascending.
+    pub fn new(log_start_offset: u64, log_end_offset: u64, records: Vec<StoredRecord>) -> Self {
+        ReplicaLog::shared(
+            log_start_offset,
+            log_end_offset,
+            Arc::new(records),
+            0,
+            next_generation(),
+        )
+    }
+
+    fn shared(
+        log_start_offset: u64,
+        log_end_offset: u64,
+        records: Arc<Vec<StoredRecord>>,
+        first: usize,
+        generation: u64,
+    ) -> Self {
+        ReplicaLog {
+            log_start_offset,
+            log_end_offset,
+            records,
+            first,
+            generation,
+        }
+    }
+
     /// From the log start to the log end, ascending.
-    pub records: Vec<StoredRecord>,
+    pub fn records(&self) -> &[StoredRecord] {
+        &self.records[self.first..]
+    }
+
+    /// Two reads of one generation are views of one log that only grew in between: a record at
+    /// an offset both hold is the same in both, and the later one holds no record the earlier
+    /// one lacked below the earlier one's log end (it may have lost some at its log start). Reads
+    /// of different generations promise nothing. Every log opened afresh has a generation of
+    /// its own; a [`FollowedLog`] keeps one while the files it reads only grow.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+/// Logs compare by what they hold, whatever their generations.
+impl PartialEq for ReplicaLog {
+    fn eq(&self, other: &Self) -> bool {
+        (self.log_start_offset, self.log_end_offset, self.records())
+            == (
+                other.log_start_offset,
+                other.log_end_offset,
+                other.records(),
+            )
+    }
+}
+
+impl Eq for ReplicaLog {}
+
+/// A generation no log had before (in this process; they are compared, never shown).
+fn next_generation() -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    LAST.fetch_add(1, Ordering::Relaxed) + 1
 }
 
 /// The records a broker's disk holds for a partition, from its log start to its log end; empty
@@ -102,7 +173,7 @@ pub fn replica_records<S: Storage + Clone>(
     snapshot: S,
     partition: &TopicPartition,
 ) -> Result<Vec<StoredRecord>, LogError> {
-    Ok(replica_log(snapshot, partition)?.records)
+    Ok(replica_log(snapshot, partition)?.records().to_vec())
 }
 
 /// A partition's log on a broker's disk: its bounds, as recovery finds them, and its records;
@@ -147,11 +218,11 @@ pub fn replica_log_with<S: Storage + Clone>(
         }
         offset = offset.max(batch.base_offset + batch.values.len() as u64);
     }
-    Ok(ReplicaLog {
-        log_start_offset: log.log_start_offset(),
-        log_end_offset: log.log_end_offset(),
+    Ok(ReplicaLog::new(
+        log.log_start_offset(),
+        log.log_end_offset(),
         records,
-    })
+    ))
 }
 
 /// Cuts a partition's log on a *stopped* broker's disk to end at or below `offset` (the whole
