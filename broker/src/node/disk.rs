@@ -1,4 +1,5 @@
-//! The simulated disk as the core's [`Storage`]: the one place the broker core meets `sim::disk`.
+//! The simulated disk as the core's [`Storage`], and as the [`crate::inspect::MarkedStorage`] the
+//! state checker follows logs on: the one place the broker core meets `sim::disk`.
 //! The core sees only the trait; what it promises is what the disk promises (the fault model at
 //! the top of `sim::disk`).
 
