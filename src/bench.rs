@@ -86,7 +86,8 @@ struct MemorySample {
 struct Bench {
     scenarios: Vec<ScenarioBench>,
     checker: Vec<CheckerBench>,
-    /// Time for the largest history over the smallest (linear would be their size ratio).
+    /// Time for the largest history over the smallest, measured in the same pass; the median over
+    /// the passes (linear would be their size ratio).
     checker_scaling: Option<f64>,
     /// The same with one thread parsing.
     checker_scaling_one_thread: Option<f64>,
@@ -208,42 +209,112 @@ fn bench_scenario(scenario: &str, seeds: u64, cores: usize) -> ScenarioBench {
     }
 }
 
-/// Passes over each generated history; the checker's figure is the fastest.
-const CHECKER_PASSES: usize = 3;
+/// Passes over the generated histories. Each pass times every history in every mode, one after
+/// the other (a smaller history checked as many times in a row as it is smaller than the largest,
+/// the time being their mean); a history's figures are its fastest pass, the scaling is the median
+/// over the passes of the largest history's time over the smallest's in that pass.
+const CHECKER_PASSES: usize = 5;
 
-fn bench_checker(events: u64) -> CheckerBench {
-    let history = oracle::gen::generate(&oracle::gen::GenConfig::new(1, events as usize));
-    let text = oracle::gen::to_jsonl(&history);
-    let count = history.len() as u64;
-    drop(history);
-    // Generated values have no quotes, so `":` only ever ends a key.
-    let spaced = text.replace("\":", "\": ");
-    let threads = oracle::parse_threads();
-    // The best of three passes, taken in turns on all threads, on one, and through the general
-    // reader: a busy machine shows as noise, not as a slower checker.
-    let mut elapsed = [Duration::MAX; 3];
-    for _ in 0..CHECKER_PASSES {
-        let runs = [(&text, threads), (&text, 1), (&spaced, threads)];
-        for (best, (text, threads)) in elapsed.iter_mut().zip(runs) {
-            let started = Instant::now();
+/// The checker's modes: all threads, one thread, and the general reader (on all threads).
+const CHECKER_MODES: usize = 3;
+
+/// One generated history, as the checker reads it in each mode.
+struct CheckerInput {
+    text: String,
+    /// The same lines with a space after every key's colon: only the general reader reads them.
+    spaced: String,
+    events: u64,
+}
+
+impl CheckerInput {
+    fn generate(events: u64) -> CheckerInput {
+        let history = oracle::gen::generate(&oracle::gen::GenConfig::new(1, events as usize));
+        let text = oracle::gen::to_jsonl(&history);
+        // Generated values have no quotes, so `":` only ever ends a key.
+        let spaced = text.replace("\":", "\": ");
+        CheckerInput {
+            text,
+            spaced,
+            events: history.len() as u64,
+        }
+    }
+
+    /// The time of one parse + check in `mode`, the mean of `repeats` in a row (a short check is
+    /// repeated so that each figure spans about as much time as the largest history's, and a
+    /// moment's noise weighs on all alike).
+    fn time(&self, mode: usize, threads: usize, repeats: u32) -> Duration {
+        let (text, threads) = match mode {
+            0 => (&self.text, threads),
+            1 => (&self.text, 1),
+            _ => (&self.spaced, threads),
+        };
+        let started = Instant::now();
+        for _ in 0..repeats {
             let result = oracle::check_reader_on(text.as_bytes(), threads)
                 .expect("a generated history parses");
-            *best = (*best).min(started.elapsed());
             assert!(result.valid, "a generated correct history is valid");
-            assert_eq!(result.stats.events, count, "every line is an event");
+            assert_eq!(result.stats.events, self.events, "every line is an event");
+        }
+        started.elapsed() / repeats.max(1)
+    }
+}
+
+/// The checker's figures for histories of `sizes` events (ascending), and its scaling from the
+/// smallest to the largest on all threads and on one (None with fewer than two sizes). The passes
+/// take the histories in turns, so that a machine whose speed drifts slows them alike.
+fn bench_checker(sizes: &[u64]) -> (Vec<CheckerBench>, Option<f64>, Option<f64>) {
+    let inputs: Vec<CheckerInput> = sizes
+        .iter()
+        .map(|&events| {
+            eprintln!("bench: checker on {events} events");
+            CheckerInput::generate(events)
+        })
+        .collect();
+    let threads = oracle::parse_threads();
+    // times[input][mode][pass]
+    let mut times = vec![vec![Vec::with_capacity(CHECKER_PASSES); CHECKER_MODES]; inputs.len()];
+    let largest = sizes.iter().copied().max().unwrap_or(1);
+    for _ in 0..CHECKER_PASSES {
+        for ((input, times), &events) in inputs.iter().zip(&mut times).zip(sizes) {
+            let repeats = u32::try_from(largest / events.max(1)).unwrap_or(u32::MAX);
+            for (mode, times) in times.iter_mut().enumerate() {
+                times.push(input.time(mode, threads, repeats));
+            }
         }
     }
     let seconds = |elapsed: Duration| round(elapsed.as_secs_f64() * 1000.0) / 1000.0;
-    CheckerBench {
-        events: count,
-        threads,
-        seconds: seconds(elapsed[0]),
-        events_per_second: per_second(count as f64, elapsed[0]).round(),
-        one_thread_seconds: seconds(elapsed[1]),
-        one_thread_events_per_second: per_second(count as f64, elapsed[1]).round(),
-        general_reader_seconds: seconds(elapsed[2]),
-        general_reader_events_per_second: per_second(count as f64, elapsed[2]).round(),
-    }
+    let benches = inputs
+        .iter()
+        .zip(&times)
+        .map(|(input, times)| {
+            let best = |mode: usize| times[mode].iter().copied().min().unwrap_or_default();
+            let count = input.events as f64;
+            CheckerBench {
+                events: input.events,
+                threads,
+                seconds: seconds(best(0)),
+                events_per_second: per_second(count, best(0)).round(),
+                one_thread_seconds: seconds(best(1)),
+                one_thread_events_per_second: per_second(count, best(1)).round(),
+                general_reader_seconds: seconds(best(2)),
+                general_reader_events_per_second: per_second(count, best(2)).round(),
+            }
+        })
+        .collect();
+    let scaling = |mode: usize| {
+        let (small, large) = (times.first()?, times.last()?);
+        if times.len() < 2 {
+            return None;
+        }
+        let mut ratios: Vec<f64> = small[mode]
+            .iter()
+            .zip(&large[mode])
+            .map(|(small, large)| large.as_secs_f64() / small.as_secs_f64().max(1e-9))
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        Some(round(ratios[ratios.len() / 2]))
+    };
+    (benches, scaling(0), scaling(1))
 }
 
 pub fn bench(args: BenchArgs) -> Result<ExitCode> {
@@ -272,21 +343,11 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         eprintln!("bench: {name} ({} seeds)", args.seeds);
         results.push(bench_scenario(name, args.seeds, cores));
     }
-    let mut checker = Vec::new();
-    if !args.skip_checker {
-        for events in [100_000, 1_000_000] {
-            eprintln!("bench: checker on {events} events");
-            checker.push(bench_checker(events));
-        }
-    }
-    let scaling = |seconds: fn(&CheckerBench) -> f64| match (checker.first(), checker.last()) {
-        (Some(small), Some(large)) if checker.len() > 1 && seconds(small) > 0.0 => {
-            Some(round(seconds(large) / seconds(small)))
-        }
-        _ => None,
+    let (checker, checker_scaling, checker_scaling_one_thread) = if args.skip_checker {
+        (Vec::new(), None, None)
+    } else {
+        bench_checker(&[100_000, 1_000_000])
     };
-    let checker_scaling = scaling(|c| c.seconds);
-    let checker_scaling_one_thread = scaling(|c| c.one_thread_seconds);
     let mut memory = Vec::new();
     if args.memory_seeds > 0 {
         eprintln!("bench: memory over {} smoke seeds", args.memory_seeds);
@@ -382,7 +443,7 @@ fn print_bench(bench: &Bench) {
     for c in &bench.checker {
         println!(
             "checker: {} events in {:.3} s = {:.0} events/s (parse + check on {} threads, best of \
-             {CHECKER_PASSES}; one thread: {:.3} s = {:.0} events/s; general reader: {:.3} s = {:.0} \
+             {CHECKER_PASSES} passes; one thread: {:.3} s = {:.0} events/s; general reader: {:.3} s = {:.0} \
              events/s)",
             c.events,
             c.seconds,
@@ -399,7 +460,7 @@ fn print_bench(bench: &Bench) {
     {
         println!(
             "checker: the 1M history takes {scaling:.1}x the 100k one (one thread: {one_thread:.1}x; \
-             linear = 10x)"
+             linear = 10x; the median of the passes; the 100k history is checked 10 times in a row per pass)"
         );
     }
     println!("peak resident memory: {:.0} MiB", bench.peak_resident_mb);
