@@ -272,7 +272,14 @@ fn bench_checker(sizes: &[u64]) -> (Vec<CheckerBench>, Option<f64>, Option<f64>)
         .collect();
     let threads = oracle::parse_threads();
     // times[input][mode][pass]
-    let mut times = vec![vec![Vec::with_capacity(CHECKER_PASSES); CHECKER_MODES]; inputs.len()];
+    let mut times: Vec<Vec<Vec<Duration>>> = inputs
+        .iter()
+        .map(|_| {
+            (0..CHECKER_MODES)
+                .map(|_| Vec::with_capacity(CHECKER_PASSES))
+                .collect()
+        })
+        .collect();
     let largest = sizes.iter().copied().max().unwrap_or(1);
     for _ in 0..CHECKER_PASSES {
         for ((input, times), &events) in inputs.iter().zip(&mut times).zip(sizes) {

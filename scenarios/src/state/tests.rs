@@ -526,6 +526,30 @@ fn samples_are_taken_before_faults_that_disturb_the_cluster() {
     }));
 }
 
+/// A log configuration whose segments hold a few one-record batches.
+fn small_segments() -> broker::log::LogConfig {
+    broker::log::LogConfig {
+        segment_bytes_max: 300,
+        index_interval_bytes: 100,
+        ..broker::log::LogConfig::default()
+    }
+}
+
+/// Appends a one-record batch of value `{tag}{n}` for each `n` of `values`, at leader epoch `epoch`.
+fn append_tagged(
+    log: &mut broker::log::Log<sim::disk::Disk>,
+    values: std::ops::Range<u64>,
+    tag: &str,
+    epoch: u32,
+) {
+    use broker::batch::{Record, RecordBatch};
+    for n in values {
+        let record = Record::new(None, Bytes::from(format!("{tag}{n}")), n as i64);
+        log.append_as_leader(RecordBatch::new(vec![record]), epoch, n as i64)
+            .expect("append");
+    }
+}
+
 /// What a broker does to its log, or a fault does to its disk, between two reads.
 #[derive(Debug, Clone)]
 enum LogOp {
@@ -580,15 +604,11 @@ proptest::proptest! {
         use super::collect::LogReads;
         use broker::batch::{Record, RecordBatch};
         use broker::journal::Journal;
-        use broker::log::{Log, LogConfig};
+        use broker::log::Log;
         use sim::disk::{CrashTail, Disk};
         let partition = TopicPartition::new("orders", 0);
         let directory = broker::inspect::log_directory(&partition);
-        let config = LogConfig {
-            segment_bytes_max: 300,
-            index_interval_bytes: 100,
-            ..LogConfig::default()
-        };
+        let config = small_segments();
         let disk = Disk::new(sim::Seed::new(3).stream("disk"));
         disk.update_faults(|faults| faults.torn_writes = true);
         let open = || Log::open(disk.clone(), &directory, config.clone()).expect("open").0;
@@ -611,12 +631,9 @@ proptest::proptest! {
         for (step, op) in ops.iter().enumerate() {
             match *op {
                 LogOp::Append { batches, sync } => {
-                    for _ in 0..batches {
-                        value += 1;
-                        let record = Record::new(None, Bytes::from(format!("v{value}")), value as i64);
-                        log.append_as_leader(RecordBatch::new(vec![record]), 1, value as i64)
-                            .expect("append");
-                    }
+                    let batches = u64::from(batches);
+                    append_tagged(&mut log, value + 1..value + 1 + batches, "v", 1);
+                    value += batches;
                     if sync {
                         log.sync().expect("sync");
                     }
@@ -693,23 +710,13 @@ proptest::proptest! {
 #[test]
 fn a_followed_log_reads_only_what_grew_on_its_own_disk() {
     use super::collect::LogReads;
-    use broker::batch::{Record, RecordBatch};
-    use broker::log::{Log, LogConfig};
+    use broker::log::Log;
     use sim::disk::Disk;
     let partition = TopicPartition::new("orders", 0);
     let directory = broker::inspect::log_directory(&partition);
-    let config = LogConfig {
-        segment_bytes_max: 300,
-        index_interval_bytes: 100,
-        ..LogConfig::default()
-    };
     let append = |disk: &Disk, values: std::ops::Range<u64>, tag: &str| {
-        let (mut log, _) = Log::open(disk.clone(), &directory, config.clone()).expect("open");
-        for n in values {
-            let record = Record::new(None, Bytes::from(format!("{tag}{n}")), n as i64);
-            log.append_as_leader(RecordBatch::new(vec![record]), 1, n as i64)
-                .expect("append");
-        }
+        let (mut log, _) = Log::open(disk.clone(), &directory, small_segments()).expect("open");
+        append_tagged(&mut log, values, tag, 1);
         log.sync().expect("sync");
         log
     };
@@ -726,9 +733,7 @@ fn a_followed_log_reads_only_what_grew_on_its_own_disk() {
     let mut log = append(&disk, 0..3, "v");
     let first = check(&mut reads, &disk, "one segment");
     for n in 3..30 {
-        let record = Record::new(None, Bytes::from(format!("v{n}")), n as i64);
-        log.append_as_leader(RecordBatch::new(vec![record]), 1, n as i64)
-            .expect("append");
+        append_tagged(&mut log, n..n + 1, "v", 1);
         assert_eq!(
             check(&mut reads, &disk, "growing over segment rolls"),
             first
@@ -759,25 +764,18 @@ fn a_followed_log_reads_only_what_grew_on_its_own_disk() {
 #[test]
 fn agreements_skip_only_what_the_same_generations_agreed_on() {
     use super::collect::LogReads;
-    use broker::batch::{Record, RecordBatch};
-    use broker::log::{Log, LogConfig};
+    use broker::log::Log;
     use sim::disk::Disk;
     let partition = tp();
     let directory = broker::inspect::log_directory(&partition);
-    let config = LogConfig {
-        segment_bytes_max: 300,
-        ..LogConfig::default()
-    };
     let disks = [1, 2].map(|n| Disk::new(sim::Seed::new(n).stream("disk")));
-    let mut logs = disks
-        .clone()
-        .map(|disk| Log::open(disk, &directory, config.clone()).expect("open").0);
+    let mut logs = disks.clone().map(|disk| {
+        Log::open(disk, &directory, small_segments())
+            .expect("open")
+            .0
+    });
     let append = |log: &mut Log<Disk>, values: std::ops::Range<u64>, tag: &str| {
-        for n in values {
-            let record = Record::new(None, Bytes::from(format!("{tag}{n}")), n as i64);
-            log.append_as_leader(RecordBatch::new(vec![record]), 0, n as i64)
-                .expect("append");
-        }
+        append_tagged(log, values, tag, 0)
     };
     let mut reads = LogReads::default();
     let mut agreements = check::Agreements::default();
