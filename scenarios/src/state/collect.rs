@@ -2,7 +2,9 @@
 //!
 //! Reading never disturbs the run: a broker's status is a copy its shell published; a disk is read
 //! through [`sim::disk::Disk::snapshot`], an independent copy without injected faults, which
-//! opening a log on may change (recovery) without touching the real disk; nothing here sends a
+//! opening a log on may change (recovery) without touching the real disk, or, for a log whose
+//! files only grew, through [`sim::disk::Disk::marks`] and [`sim::disk::Disk::contents_from`],
+//! which draw no fault and count nothing; nothing here sends a
 //! message, draws from a random stream the run uses, or records into the history. Only the
 //! bounded wait for convergence ([`converge`]) lets simulated time pass, and only
 //! when the replicas have not converged by the end of the liveness phase.
