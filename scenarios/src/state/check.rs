@@ -88,22 +88,36 @@ fn compare_pair(
         return None;
     };
     let below = a.high_watermark.min(b.high_watermark);
-    // (offset, a's record, b's record) wherever they differ.
+    // (offset, a's record, b's record) wherever they differ; both sides in offset order, walked
+    // together.
     let mut differences: Vec<(u64, Option<&StoredRecord>, Option<&StoredRecord>)> = Vec::new();
-    for record in between(records_a, from, below) {
-        match b.record_at(record.offset) {
-            Some(other)
-                if other.value == record.value && other.leader_epoch == record.leader_epoch => {}
-            Some(other) => differences.push((record.offset, Some(record), Some(other))),
-            None if holds_range(records_b, record.offset) => {
-                differences.push((record.offset, Some(record), None))
+    let mut in_a = between(records_a, from, below).iter().peekable();
+    let mut in_b = between(records_b, from, below).iter().peekable();
+    loop {
+        // Which side holds the lowest offset not yet looked at, or both.
+        let a_alone = match (in_a.peek().copied(), in_b.peek().copied()) {
+            (None, None) => break,
+            (Some(record), Some(other)) if record.offset == other.offset => {
+                if other.value != record.value || other.leader_epoch != record.leader_epoch {
+                    differences.push((record.offset, Some(record), Some(other)));
+                }
+                in_a.next();
+                in_b.next();
+                continue;
             }
-            None => {}
-        }
-    }
-    for record in between(records_b, from, below) {
-        if a.record_at(record.offset).is_none() && holds_range(records_a, record.offset) {
-            differences.push((record.offset, None, Some(record)));
+            (Some(record), other) => other.is_none_or(|other| record.offset < other.offset),
+            (None, Some(_)) => false,
+        };
+        if a_alone {
+            let record = in_a.next().expect("peeked");
+            if holds_range(records_b, record.offset) {
+                differences.push((record.offset, Some(record), None));
+            }
+        } else {
+            let other = in_b.next().expect("peeked");
+            if holds_range(records_a, other.offset) {
+                differences.push((other.offset, None, Some(other)));
+            }
         }
     }
     let differing = differences.len();
@@ -410,8 +424,11 @@ pub fn compare_with_ledger(
     let mut first: Option<(&Exposure, Option<&StoredRecord>)> = None;
     let mut differing = 0u64;
     let mut lines = Vec::new();
+    // Both in offset order: one walk finds each exposure's record.
+    let mut records = replica.records().unwrap_or_default().iter().peekable();
     for exposure in exposures.range(from..to).map(|(_, exposure)| exposure) {
-        let held = replica.record_at(exposure.offset);
+        while records.next_if(|record| record.offset < exposure.offset).is_some() {}
+        let held = records.peek().copied().filter(|record| record.offset == exposure.offset);
         let same = held.is_some_and(|record| {
             record.value == exposure.value
                 && exposure
