@@ -427,8 +427,14 @@ pub fn compare_with_ledger(
     // Both in offset order: one walk finds each exposure's record.
     let mut records = replica.records().unwrap_or_default().iter().peekable();
     for exposure in exposures.range(from..to).map(|(_, exposure)| exposure) {
-        while records.next_if(|record| record.offset < exposure.offset).is_some() {}
-        let held = records.peek().copied().filter(|record| record.offset == exposure.offset);
+        while records
+            .next_if(|record| record.offset < exposure.offset)
+            .is_some()
+        {}
+        let held = records
+            .peek()
+            .copied()
+            .filter(|record| record.offset == exposure.offset);
         let same = held.is_some_and(|record| {
             record.value == exposure.value
                 && exposure
