@@ -427,14 +427,13 @@ pub fn compare_with_ledger(
     // Both in offset order: one walk finds each exposure's record.
     let mut records = replica.records().unwrap_or_default().iter().peekable();
     for exposure in exposures.range(from..to).map(|(_, exposure)| exposure) {
-        while records
-            .next_if(|record| record.offset < exposure.offset)
-            .is_some()
-        {}
-        let held = records
-            .peek()
-            .copied()
-            .filter(|record| record.offset == exposure.offset);
+        let held = loop {
+            match records.peek().copied() {
+                Some(record) if record.offset < exposure.offset => drop(records.next()),
+                Some(record) if record.offset == exposure.offset => break Some(record),
+                _ => break None,
+            }
+        };
         let same = held.is_some_and(|record| {
             record.value == exposure.value
                 && exposure
