@@ -190,8 +190,8 @@ impl<S: MarkedStorage> Followed<S> {
         Ok(open_log_start_journal(copy, directory)?.1)
     }
 
-    /// The log now, when its files only grew since the last read and recovery would keep them
-    /// whole; None otherwise (the caller opens a snapshot).
+    /// The log now, when since the last read its segments changed only as [`FollowedLog`] follows
+    /// and recovery would keep every byte of them; None otherwise (the caller opens a snapshot).
     fn grow(
         &mut self,
         directory: &str,
@@ -199,27 +199,32 @@ impl<S: MarkedStorage> Followed<S> {
         cache: &mut InspectCache,
     ) -> Result<Option<ReplicaLog>, LogError> {
         let segments = segment_marks(directory, marks);
-        // Gone: some of the oldest segments (retention). Changed: at most the newest one, grown
-        // at its end. Added: segments after it.
+        let Some(&(first_base, _)) = segments.first() else {
+            return Ok(None);
+        };
+        // Gone at the front: the oldest segments (retention).
         let Some(kept) = self
             .segments
             .iter()
-            .position(|segment| segment.base_offset == segments.first().map_or(u64::MAX, |s| s.0))
+            .position(|segment| segment.base_offset == first_base)
         else {
             return Ok(None);
         };
         let old = &self.segments[kept..];
-        if segments.len() < old.len() {
+        // The old segments still there: all but the last unchanged. The last may have changed
+        // in any way (grown, cut by a truncation or a crash); those after it are gone (a
+        // truncation deleted them, or they were made again).
+        let present = old
+            .iter()
+            .zip(&segments)
+            .take_while(|(segment, (base_offset, _))| segment.base_offset == *base_offset)
+            .count();
+        let changed = old[..present - 1]
+            .iter()
+            .zip(&segments)
+            .any(|(segment, (_, mark))| segment.mark.version != mark.version);
+        if changed {
             return Ok(None);
-        }
-        for (index, (segment, (base_offset, mark))) in old.iter().zip(&segments).enumerate() {
-            let last = index + 1 == old.len();
-            let same = segment.base_offset == *base_offset && segment.mark.version == mark.version;
-            let grew =
-                last && segment.base_offset == *base_offset && segment.mark.lineage == mark.lineage;
-            if !(same || grew) {
-                return Ok(None);
-            }
         }
         let journal = journal_marks(directory, marks);
         let checkpoint = if journal == self.journal {
@@ -227,28 +232,36 @@ impl<S: MarkedStorage> Followed<S> {
         } else {
             self.read_checkpoint(directory)?
         };
-        let first_base = segments[0].0;
         let log_start = checkpoint.unwrap_or(0).max(first_base);
         if log_start < self.log_start_offset {
             return Ok(None);
         }
-        // Scan what is new: the tail of the newest kept segment, then each added one.
+        // Read what is new: the last old segment's tail when it only grew, all of it when it
+        // changed otherwise, then each later segment. Records from `changed_from` on are read
+        // again.
+        let last = &old[present - 1];
+        let last_mark = segments[present - 1].1;
+        let (tail, changed_from) = if last.mark.lineage == last_mark.lineage {
+            (Some(last.mark.len), last.next_offset)
+        } else {
+            (None, last.base_offset)
+        };
         let mut added: Vec<FollowedSegment> = Vec::new();
         let mut new_records: Vec<StoredRecord> = Vec::new();
-        let last_kept = old.len() - 1;
-        for (index, (base_offset, mark)) in segments.iter().enumerate().skip(last_kept) {
-            let (from, expected_offset) = if index == last_kept {
-                let segment = &old[last_kept];
-                (segment.mark.len, segment.next_offset)
-            } else {
-                let previous_end = added
-                    .last()
-                    .map_or(old[last_kept].next_offset, |s| s.next_offset);
-                // Recovery cuts the log at a segment that does not start where the last ended.
-                if *base_offset != previous_end {
-                    return Ok(None);
+        for (index, (base_offset, mark)) in segments.iter().enumerate().skip(present - 1) {
+            let (from, expected_offset) = match tail {
+                Some(len) if index == present - 1 => (len, last.next_offset),
+                _ => {
+                    let previous_end = added
+                        .last()
+                        .map_or(last.base_offset, |segment| segment.next_offset);
+                    // Recovery cuts the log at a segment that does not start where the last
+                    // ended.
+                    if index >= present && *base_offset != previous_end {
+                        return Ok(None);
+                    }
+                    (0, *base_offset)
                 }
-                (0, *base_offset)
             };
             if from == mark.len {
                 added.push(FollowedSegment {
@@ -290,21 +303,29 @@ impl<S: MarkedStorage> Followed<S> {
                 next_offset,
             });
         }
-        let log_end = added
-            .last()
-            .map_or(old[last_kept].next_offset, |s| s.next_offset);
+        let log_end = added.last().map_or(last.next_offset, |s| s.next_offset);
         // Recovery starts an empty log at a log start past the log end.
         if log_end < log_start {
             return Ok(None);
         }
+        // Records at and past `changed_from` went: the log is no longer one that only grew.
+        let old_end = self
+            .segments
+            .last()
+            .map_or(0, |segment| segment.next_offset);
+        if changed_from < old_end {
+            self.generation = super::next_generation();
+        }
         // Commit: the segments, the records, the log start.
         self.segments.drain(..kept);
-        self.segments.truncate(last_kept);
+        self.segments.truncate(present - 1);
         self.segments.extend(added);
         self.journal = journal;
         self.checkpoint = checkpoint;
         self.log_start_offset = log_start;
         let records = Arc::make_mut(&mut self.records);
+        let kept_records = records.partition_point(|record| record.offset < changed_from);
+        records.truncate(kept_records.max(self.first));
         records.extend(new_records);
         while records
             .get(self.first)

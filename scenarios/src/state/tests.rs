@@ -705,7 +705,7 @@ proptest::proptest! {
     }
 }
 
-/// A followed log is read from its new bytes alone while its files only grow, and is never
+/// A followed log is read from what changed while its files only grow or are cut, and is never
 /// taken from another disk whose files have the same marks.
 #[test]
 fn a_followed_log_reads_only_what_grew_on_its_own_disk() {
@@ -745,9 +745,23 @@ fn a_followed_log_reads_only_what_grew_on_its_own_disk() {
         first
     );
     assert_eq!(reads.counts(), (28, 1));
+    // A truncation is followed too (the cut segment is read again whole), as a new generation,
+    // and so is the growth after it.
     log.truncate_to(25).expect("truncate");
-    assert_ne!(check(&mut reads, &disk, "a truncated log"), first);
-    assert_eq!(reads.counts(), (28, 2));
+    let truncated = check(&mut reads, &disk, "a truncated log");
+    assert_ne!(truncated, first);
+    append_tagged(&mut log, 25..28, "w", 2);
+    assert_eq!(check(&mut reads, &disk, "grown again"), truncated);
+    assert_eq!(reads.counts(), (30, 1));
+    // A corrupted byte is not: the log is opened from a snapshot.
+    let newest = disk
+        .list_prefix(&directory)
+        .into_iter()
+        .rfind(|name| name.ends_with(".log"))
+        .expect("a segment");
+    disk.corrupt_byte(&newest, 10).expect("corrupt");
+    check(&mut reads, &disk, "a corrupted byte");
+    assert_eq!(reads.counts(), (30, 2));
     // Two new disks written the same way with other values: the same marks, other bytes.
     let one = Disk::new(sim::Seed::new(3).stream("disk"));
     append(&one, 0..3, "x");
@@ -756,7 +770,7 @@ fn a_followed_log_reads_only_what_grew_on_its_own_disk() {
     append(&other, 0..3, "y");
     assert_eq!(other.marks(&directory), one.marks(&directory));
     check(&mut reads, &other, "another disk with the same marks");
-    assert_eq!(reads.counts(), (28, 4));
+    assert_eq!(reads.counts(), (30, 4));
 }
 
 /// [`check::check_agreement_with`] compares a pair of replicas again only from where they agreed,
