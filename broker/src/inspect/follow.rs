@@ -82,6 +82,8 @@ struct Followed<S> {
     first: usize,
     log_start_offset: u64,
     generation: u64,
+    /// The generation before the last cut, and the offset of the cut.
+    previous: Option<(u64, u64)>,
 }
 
 #[derive(Debug)]
@@ -166,6 +168,7 @@ impl<S: MarkedStorage> Followed<S> {
             first: log.first,
             log_start_offset: log.log_start_offset,
             generation: log.generation,
+            previous: log.previous,
         };
         followed.checkpoint = followed.read_checkpoint(directory).ok()?;
         // Each segment ends where the next begins; the last at the log end.
@@ -211,21 +214,19 @@ impl<S: MarkedStorage> Followed<S> {
             return Ok(None);
         };
         let old = &self.segments[kept..];
-        // The old segments still there: all but the last unchanged. The last may have changed
-        // in any way (grown, cut by a truncation or a crash); those after it are gone (a
-        // truncation deleted them, or they were made again).
-        let present = old
+        // The old segments still there: those at the same bases up to the first one that
+        // changed (grown, cut by a truncation or a crash, or made again). Those after it are gone
+        // (a truncation deleted them, or they were made again: they are read as new).
+        let matching = old
             .iter()
             .zip(&segments)
             .take_while(|(segment, (base_offset, _))| segment.base_offset == *base_offset)
             .count();
-        let changed = old[..present - 1]
+        let present = old[..matching]
             .iter()
             .zip(&segments)
-            .any(|(segment, (_, mark))| segment.mark.version != mark.version);
-        if changed {
-            return Ok(None);
-        }
+            .position(|(segment, (_, mark))| segment.mark.version != mark.version)
+            .map_or(matching, |changed| changed + 1);
         let journal = journal_marks(directory, marks);
         let checkpoint = if journal == self.journal {
             self.checkpoint
@@ -314,6 +315,7 @@ impl<S: MarkedStorage> Followed<S> {
             .last()
             .map_or(0, |segment| segment.next_offset);
         if changed_from < old_end {
+            self.previous = Some((self.generation, changed_from));
             self.generation = super::next_generation();
         }
         // Commit: the segments, the records, the log start.
@@ -344,6 +346,7 @@ impl<S: MarkedStorage> Followed<S> {
             self.records.clone(),
             self.first,
             self.generation,
+            self.previous,
         )))
     }
 }

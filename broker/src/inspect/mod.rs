@@ -102,6 +102,9 @@ pub struct ReplicaLog {
     records: Arc<Vec<StoredRecord>>,
     first: usize,
     generation: u64,
+    /// The generation this one followed, and the offset below which it holds what that one
+    /// held ([`ReplicaLog::unchanged_below`]).
+    previous: Option<(u64, u64)>,
 }
 
 impl ReplicaLog {
@@ -113,6 +116,7 @@ impl ReplicaLog {
             Arc::new(records),
             0,
             next_generation(),
+            None,
         )
     }
 
@@ -122,6 +126,7 @@ impl ReplicaLog {
         records: Arc<Vec<StoredRecord>>,
         first: usize,
         generation: u64,
+        previous: Option<(u64, u64)>,
     ) -> Self {
         ReplicaLog {
             log_start_offset,
@@ -129,6 +134,7 @@ impl ReplicaLog {
             records,
             first,
             generation,
+            previous,
         }
     }
 
@@ -140,10 +146,26 @@ impl ReplicaLog {
     /// Two reads of one generation are views of one log that only grew in between: a record at
     /// an offset both hold is the same in both, and the later one holds no record the earlier
     /// one lacked below the earlier one's log end (it may have lost some at its log start). Reads
-    /// of different generations promise nothing. Every log opened afresh has a generation of
-    /// its own; a [`FollowedLog`] keeps one while the files it reads only grow.
+    /// of different generations promise only what [`ReplicaLog::unchanged_below`] says. Every log
+    /// opened afresh has a generation of its own; a [`FollowedLog`] keeps one while the files it
+    /// reads only grow, and takes a new one, linked to the last, when it sees them cut.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Below which offset this log is a view of the log an earlier read of `generation` gave:
+    /// a record at an offset both hold is the same in both, and this one holds none there that
+    /// the earlier one lacked (it may have lost some at its log start). `u64::MAX` for its own
+    /// generation (the earlier read's log end bounds what it saw); for the generation it followed
+    /// when a [`FollowedLog`] saw the log cut, the offset of the cut; None for any other.
+    pub fn unchanged_below(&self, generation: u64) -> Option<u64> {
+        if generation == self.generation {
+            return Some(u64::MAX);
+        }
+        match self.previous {
+            Some((previous, below)) if previous == generation => Some(below),
+            _ => None,
+        }
     }
 }
 

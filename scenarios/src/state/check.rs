@@ -21,9 +21,11 @@ pub fn check_agreement(state: &ClusterState) -> Vec<StateAnomaly> {
 
 /// What [`check_agreement_with`] keeps from one sample to the next: for each pair of replicas, the
 /// generations of the logs it compared ([`broker::inspect::ReplicaLog::generation`]) and the
-/// offset below which they agreed, bounded by both logs' last records. Two later logs of the same
-/// generations hold nothing new below that offset, and what both still hold there is what they
-/// held, so no difference can be there: only the offsets from it on are compared again.
+/// offset below which they agreed, bounded by both logs' last records. Below that offset and below
+/// where each later log is still a view of the one compared
+/// ([`broker::inspect::ReplicaLog::unchanged_below`]), the later logs hold nothing new, and what
+/// both still hold is what they held, so no difference can be there: only the offsets from there
+/// on are compared again.
 #[derive(Debug, Default)]
 pub struct Agreements {
     agreed: BTreeMap<(TopicPartition, BrokerId, BrokerId), Agreed>,
@@ -50,10 +52,16 @@ pub fn check_agreement_with(
                 };
                 let key = (partition.clone(), a.broker, b.broker);
                 let generations = (log_a.generation(), log_b.generation());
-                let from = match agreements.agreed.get(&key) {
-                    Some(agreed) if agreed.generations == generations => agreed.below,
-                    _ => 0,
-                };
+                let from = agreements.agreed.get(&key).map_or(0, |agreed| {
+                    let (earlier_a, earlier_b) = agreed.generations;
+                    match (
+                        log_a.unchanged_below(earlier_a),
+                        log_b.unchanged_below(earlier_b),
+                    ) {
+                        (Some(a), Some(b)) => agreed.below.min(a).min(b),
+                        _ => 0,
+                    }
+                });
                 match compare_pair(state, partition, a, b, from) {
                     // What they agreed on before still stands.
                     Some(anomaly) => anomalies.push(anomaly),
@@ -352,6 +360,63 @@ impl Ledger {
                         .is_none_or(|epoch| epoch == record.leader_epoch)
             })
     }
+}
+
+/// What [`expose_leaders`] keeps from one sample to the next: per leader's replica, the
+/// generation of its log and the offset below which its records went to the ledger. A later log
+/// holds nothing new below that offset and below where it is still a view of that one
+/// ([`broker::inspect::ReplicaLog::unchanged_below`]), so only its records from there on can add
+/// to the ledger.
+#[derive(Debug, Default)]
+pub struct Exposed {
+    below: BTreeMap<(TopicPartition, BrokerId), (u64, u64)>,
+}
+
+/// Puts every leader's records below its high watermark in `ledger`, and returns the
+/// `committed-record-changed` anomalies that finds. Records an earlier sample put there are not
+/// looked at again (`exposed`): seeing one again adds nothing, since the ledger keeps the first
+/// exposure of each offset, and a change was reported the first time.
+pub fn expose_leaders(
+    ledger: &mut Ledger,
+    exposed: &mut Exposed,
+    state: &ClusterState,
+) -> Vec<StateAnomaly> {
+    let mut anomalies = Vec::new();
+    for (partition, replicas) in &state.partitions {
+        for leader in replicas.iter().filter(|replica| replica.leader) {
+            let Some(log) = &leader.log else {
+                continue;
+            };
+            let records = log.records();
+            let key = (partition.clone(), leader.broker);
+            let from = exposed.below.get(&key).map_or(0, |(generation, below)| {
+                log.unchanged_below(*generation)
+                    .map_or(0, |unchanged| unchanged.min(*below))
+            });
+            let after_last = records.last().map_or(0, |record| record.offset + 1);
+            exposed.below.insert(
+                key,
+                (log.generation(), leader.high_watermark.min(after_last)),
+            );
+            for record in between(records, from, leader.high_watermark) {
+                if ledger.holds(partition, record) {
+                    continue;
+                }
+                let exposure = Exposure {
+                    offset: record.offset,
+                    value: record.value.to_vec(),
+                    leader_epoch: Some(record.leader_epoch),
+                    source: ExposureSource::Leader {
+                        broker: leader.broker,
+                        high_watermark: leader.high_watermark,
+                        time_ns: state.time_ns,
+                    },
+                };
+                anomalies.extend(ledger.expose(partition, exposure));
+            }
+        }
+    }
+    anomalies
 }
 
 /// `committed-record-changed`: `partition`'s offset exposed as `earlier`, then as `later`.

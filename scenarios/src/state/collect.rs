@@ -13,7 +13,7 @@ use super::check::*;
 use super::model::*;
 use super::{StateAnomaly, StateAnomalyKind};
 use crate::spec::{Fault, Scenario, Target};
-use broker::api::{BrokerId, TopicPartition};
+use broker::api::TopicPartition;
 use broker::node::{Cluster, ClusterEvent};
 use oracle::Event;
 use sim::{NodeState, World};
@@ -43,10 +43,8 @@ pub struct StateChecker {
     logs: LogReads,
     /// Pairs of replicas known to agree below an offset, for the next samples.
     agreements: Agreements,
-    /// Per leader's replica: the generation of its log at the last sample and the offset below
-    /// which its records were put in the ledger. A later log of the same generation holds nothing
-    /// new below it, so only its records from there on can add to the ledger.
-    exposed: BTreeMap<(TopicPartition, BrokerId), (u64, u64)>,
+    /// How far each leader's records went to the ledger, for the next samples.
+    exposed: Exposed,
 }
 
 impl StateChecker {
@@ -61,7 +59,7 @@ impl StateChecker {
             expected: None,
             logs: LogReads::default(),
             agreements: Agreements::default(),
-            exposed: BTreeMap::new(),
+            exposed: Exposed::default(),
         }
     }
 
@@ -185,46 +183,10 @@ impl StateChecker {
                         line: None,
                     },
                 );
-                let Some(log) = &leader.log else {
-                    continue;
-                };
-                let records = log.records();
-                // Records seen at an earlier sample were put in the ledger then: seeing one again
-                // adds nothing (the ledger keeps the first exposure of each offset, and a change
-                // was reported the first time).
-                let key = (partition.clone(), leader.broker);
-                let from = match self.exposed.get(&key) {
-                    Some((generation, below)) if *generation == log.generation() => *below,
-                    _ => 0,
-                };
-                let after_last = records.last().map_or(0, |record| record.offset + 1);
-                self.exposed.insert(
-                    key,
-                    (log.generation(), leader.high_watermark.min(after_last)),
-                );
-                let start = records.partition_point(|record| record.offset < from);
-                for record in records[start..]
-                    .iter()
-                    .take_while(|record| record.offset < leader.high_watermark)
-                {
-                    if self.ledger.holds(partition, record) {
-                        continue;
-                    }
-                    let exposure = Exposure {
-                        offset: record.offset,
-                        value: record.value.to_vec(),
-                        leader_epoch: Some(record.leader_epoch),
-                        source: ExposureSource::Leader {
-                            broker: leader.broker,
-                            high_watermark: leader.high_watermark,
-                            time_ns: state.time_ns,
-                        },
-                    };
-                    if let Some(anomaly) = self.ledger.expose(partition, exposure) {
-                        self.report(anomaly);
-                    }
-                }
             }
+        }
+        for anomaly in expose_leaders(&mut self.ledger, &mut self.exposed, state) {
+            self.report(anomaly);
         }
     }
 

@@ -852,4 +852,55 @@ fn agreements_skip_only_what_the_same_generations_agreed_on() {
         found[0].explanation.contains("2 offsets differ"),
         "{found:?}"
     );
+    // Broker 1's log is cut below where they last agreed and written again: compared again from
+    // the cut, not from where they agreed.
+    logs[0].truncate_to(5).expect("truncate");
+    append(&mut logs[0], 5..14, "z");
+    let (fifth, found) = sample(14);
+    assert_ne!(fifth[0], fourth[0]);
+    assert_eq!(kinds(&found), ["replicas-diverge"]);
+    assert!(found[0].explanation.contains("at offset 5"), "{found:?}");
+}
+
+/// [`check::expose_leaders`] puts each leader record in the ledger once, and looks again from
+/// where a leader's log was cut: a record changed there is a committed-record-changed.
+#[test]
+fn leaders_expose_their_records_once_and_again_from_a_cut() {
+    use super::collect::LogReads;
+    use broker::log::Log;
+    use sim::disk::Disk;
+    let partition = tp();
+    let directory = broker::inspect::log_directory(&partition);
+    let disk = Disk::new(sim::Seed::new(1).stream("disk"));
+    let mut log = Log::open(disk.clone(), &directory, small_segments())
+        .expect("open")
+        .0;
+    let mut reads = LogReads::default();
+    let mut ledger = check::Ledger::default();
+    let mut exposed = check::Exposed::default();
+    let mut sample = |high_watermark: u64| {
+        let read = reads
+            .read("broker-1", disk.clone(), &partition)
+            .expect("read");
+        let leader = ReplicaState {
+            log_start_offset: read.log_start_offset,
+            log_end_offset: read.log_end_offset,
+            log: Some(read),
+            ..leading(replica(1, high_watermark, Vec::new()), 0, &[1])
+        };
+        check::expose_leaders(&mut ledger, &mut exposed, &state(vec![leader]))
+    };
+    // A high watermark past the log's end: the records still to come below it are looked at
+    // when they come.
+    append_tagged(&mut log, 0..10, "v", 0);
+    assert!(sample(12).is_empty());
+    append_tagged(&mut log, 10..12, "v", 0);
+    assert!(sample(12).is_empty());
+    // Cut below the high watermark and written again otherwise: the change is seen.
+    log.truncate_to(5).expect("truncate");
+    append_tagged(&mut log, 5..12, "w", 1);
+    // One per offset changed (the checker reports the first of a partition's).
+    let found = sample(12);
+    assert_eq!(kinds(&found), ["committed-record-changed"; 7]);
+    assert!(found[0].explanation.contains("offset 5"), "{found:?}");
 }
