@@ -326,8 +326,10 @@ impl<S: MarkedStorage> Followed<S> {
         self.checkpoint = checkpoint;
         self.log_start_offset = log_start;
         let records = Arc::make_mut(&mut self.records);
-        let kept_records = records.partition_point(|record| record.offset < changed_from);
-        records.truncate(kept_records.max(self.first));
+        // Those before `first` are below the log start, and need not be in order.
+        let kept_records = self.first
+            + records[self.first..].partition_point(|record| record.offset < changed_from);
+        records.truncate(kept_records);
         records.extend(new_records);
         while records
             .get(self.first)
