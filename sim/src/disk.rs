@@ -133,6 +133,21 @@ struct File {
     lineage: u64,
 }
 
+impl File {
+    /// The content grew at its end: a new version, the same lineage.
+    fn appended(&mut self, last_version: &mut u64) {
+        *last_version += 1;
+        self.version = *last_version;
+    }
+
+    /// The content changed otherwise (created, cut, overwritten): a new version, which starts a
+    /// new lineage.
+    fn rewritten(&mut self, last_version: &mut u64) {
+        self.appended(last_version);
+        self.lineage = self.version;
+    }
+}
+
 /// How a file stands, for telling later what changed in it: see [`Disk::marks`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileMark {
@@ -223,15 +238,9 @@ impl Disk {
             });
         }
         state.inject_write_fault(name)?;
-        let version = next_version(&mut state.version);
-        state.files.insert(
-            name.to_string(),
-            File {
-                version,
-                lineage: version,
-                ..File::default()
-            },
-        );
+        let mut file = File::default();
+        file.rewritten(&mut state.version);
+        state.files.insert(name.to_string(), file);
         Ok(())
     }
 
@@ -278,7 +287,7 @@ impl Disk {
         inject_write_fault(faults, rng, stats, name)?;
         stats.bytes_written += data.len() as u64;
         file.data.extend_from_slice(data);
-        file.version = next_version(version);
+        file.appended(version);
         Ok(())
     }
 
@@ -297,11 +306,10 @@ impl Disk {
             });
         }
         state.inject_write_fault(name)?;
-        let version = next_version(&mut state.version);
-        let file = state.files.get_mut(name).expect("checked above");
+        let DiskState { files, version, .. } = &mut *state;
+        let file = files.get_mut(name).expect("checked above");
         file.data.truncate(len as usize);
-        file.version = version;
-        file.lineage = version;
+        file.rewritten(version);
         file.durable_len = file.durable_len.min(len as usize);
         Ok(())
     }
@@ -371,8 +379,7 @@ impl Disk {
             lost += (unsynced - kept) as u64;
             if kept < unsynced {
                 file.data.truncate(file.durable_len + kept);
-                file.version = next_version(version);
-                file.lineage = file.version;
+                file.rewritten(version);
             }
             // What survived a crash is on the platter now.
             file.durable_len = file.data.len();
@@ -397,8 +404,7 @@ impl Disk {
             if unsynced == 0 {
                 continue;
             }
-            file.version = next_version(version);
-            file.lineage = file.version;
+            file.rewritten(version);
             let kept = rng.gen_range(0..=unsynced);
             file.data.truncate(file.durable_len);
             match tail {
@@ -469,8 +475,8 @@ impl Disk {
     /// Flips every bit of one byte of a file (durable or not), to exercise checksums.
     pub fn corrupt_byte(&self, name: &str, position: u64) -> Result<(), DiskError> {
         let mut state = self.lock();
-        let version = next_version(&mut state.version);
-        let file = state.files.get_mut(name).ok_or_else(|| not_found(name))?;
+        let DiskState { files, version, .. } = &mut *state;
+        let file = files.get_mut(name).ok_or_else(|| not_found(name))?;
         let len = file.data.len() as u64;
         let byte = file
             .data
@@ -481,8 +487,7 @@ impl Disk {
                 len,
             })?;
         *byte ^= 0xff;
-        file.version = version;
-        file.lineage = version;
+        file.rewritten(version);
         Ok(())
     }
 
@@ -594,12 +599,6 @@ fn files_under<'a>(
     files
         .range(prefix.to_string()..)
         .take_while(move |(name, _)| name.starts_with(prefix))
-}
-
-/// The next version of a disk's file contents.
-fn next_version(last: &mut u64) -> u64 {
-    *last += 1;
-    *last
 }
 
 impl DiskState {

@@ -342,13 +342,13 @@ impl<S: MarkedStorage> Followed<S> {
             records.drain(..self.first);
             self.first = 0;
         }
-        Ok(Some(ReplicaLog::shared(
-            log_start,
-            log_end,
-            self.records.clone(),
-            self.first,
-            self.generation,
-            self.previous,
-        )))
+        Ok(Some(ReplicaLog {
+            log_start_offset: log_start,
+            log_end_offset: log_end,
+            records: self.records.clone(),
+            first: self.first,
+            generation: self.generation,
+            previous: self.previous,
+        }))
     }
 }

@@ -31,9 +31,9 @@ pub struct StoredRecord {
 }
 
 /// What reading replicas' logs keeps for the next reads of the same disks' snapshots: the state
-/// checker reads every replica's whole log at each sample (opening it again whenever any of its
-/// files changed since the last read), and followers hold the leader's
-/// batches byte for byte. Segment files are scanned only past the bytes of a scan kept from an
+/// checker reads every replica's log at each sample (a [`FollowedLog`] opens it again whenever
+/// its files changed in a way it does not follow, and decodes the batches it reads through this
+/// cache too), and followers hold the leader's batches byte for byte. Segment files are scanned only past the bytes of a scan kept from an
 /// earlier read ([`crate::log::SegmentScans`]), and a batch is decoded only when its stored
 /// bytes differ from every batch kept under the same base offset and CRC; they are compared in
 /// full, so what is reused is the decode of exactly those bytes (decoding is a function of them
@@ -110,31 +110,13 @@ pub struct ReplicaLog {
 impl ReplicaLog {
     /// A log holding `records`, from the log start to the log end, ascending.
     pub fn new(log_start_offset: u64, log_end_offset: u64, records: Vec<StoredRecord>) -> Self {
-        ReplicaLog::shared(
-            log_start_offset,
-            log_end_offset,
-            Arc::new(records),
-            0,
-            next_generation(),
-            None,
-        )
-    }
-
-    fn shared(
-        log_start_offset: u64,
-        log_end_offset: u64,
-        records: Arc<Vec<StoredRecord>>,
-        first: usize,
-        generation: u64,
-        previous: Option<(u64, u64)>,
-    ) -> Self {
         ReplicaLog {
             log_start_offset,
             log_end_offset,
-            records,
-            first,
-            generation,
-            previous,
+            records: Arc::new(records),
+            first: 0,
+            generation: next_generation(),
+            previous: None,
         }
     }
 

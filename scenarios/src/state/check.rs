@@ -5,7 +5,7 @@
 use super::model::*;
 use super::{StateAnomaly, StateAnomalyKind};
 use broker::api::{BrokerId, TopicPartition};
-use broker::inspect::StoredRecord;
+use broker::inspect::{ReplicaLog, StoredRecord};
 use oracle::event::CommitPhase;
 use oracle::{Event, Op};
 use std::collections::{BTreeMap, VecDeque};
@@ -28,13 +28,34 @@ pub fn check_agreement(state: &ClusterState) -> Vec<StateAnomaly> {
 /// on are compared again.
 #[derive(Debug, Default)]
 pub struct Agreements {
-    agreed: BTreeMap<(TopicPartition, BrokerId, BrokerId), Agreed>,
+    agreed: BTreeMap<(TopicPartition, BrokerId, BrokerId), (Seen, Seen)>,
 }
 
-#[derive(Debug)]
-struct Agreed {
-    generations: (u64, u64),
+/// How far a replica's log was looked at: its generation then, and the offset below which every
+/// record was, bounded by its last record (a later log of that generation holds nothing new
+/// below its log end then).
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    generation: u64,
     below: u64,
+}
+
+impl Seen {
+    /// `log` looked at below `bound`.
+    fn new(log: &ReplicaLog, bound: u64) -> Seen {
+        let after_last = log.records().last().map_or(0, |record| record.offset + 1);
+        Seen {
+            generation: log.generation(),
+            below: bound.min(after_last),
+        }
+    }
+
+    /// Where `log`, read later, is to be looked at from: where this look stopped, or where `log`
+    /// stops being a view of the log looked at ([`ReplicaLog::unchanged_below`]), or its start.
+    fn resume(&self, log: &ReplicaLog) -> u64 {
+        log.unchanged_below(self.generation)
+            .map_or(0, |unchanged| unchanged.min(self.below))
+    }
 }
 
 /// [`check_agreement`], comparing each pair of replicas only where `agreements` does not already
@@ -51,30 +72,16 @@ pub fn check_agreement_with(
                     continue;
                 };
                 let key = (partition.clone(), a.broker, b.broker);
-                let generations = (log_a.generation(), log_b.generation());
-                let from = agreements.agreed.get(&key).map_or(0, |agreed| {
-                    let (earlier_a, earlier_b) = agreed.generations;
-                    match (
-                        log_a.unchanged_below(earlier_a),
-                        log_b.unchanged_below(earlier_b),
-                    ) {
-                        (Some(a), Some(b)) => agreed.below.min(a).min(b),
-                        _ => 0,
-                    }
+                let from = agreements.agreed.get(&key).map_or(0, |(seen_a, seen_b)| {
+                    seen_a.resume(log_a).min(seen_b.resume(log_b))
                 });
                 match compare_pair(state, partition, a, b, from) {
                     // What they agreed on before still stands.
                     Some(anomaly) => anomalies.push(anomaly),
                     None => {
-                        let after_last = |records: &[StoredRecord]| {
-                            records.last().map_or(0, |record| record.offset + 1)
-                        };
-                        let below = a
-                            .high_watermark
-                            .min(b.high_watermark)
-                            .min(after_last(log_a.records()))
-                            .min(after_last(log_b.records()));
-                        agreements.agreed.insert(key, Agreed { generations, below });
+                        let below = a.high_watermark.min(b.high_watermark);
+                        let seen = (Seen::new(log_a, below), Seen::new(log_b, below));
+                        agreements.agreed.insert(key, seen);
                     }
                 }
             }
@@ -369,7 +376,7 @@ impl Ledger {
 /// to the ledger.
 #[derive(Debug, Default)]
 pub struct Exposed {
-    below: BTreeMap<(TopicPartition, BrokerId), (u64, u64)>,
+    below: BTreeMap<(TopicPartition, BrokerId), Seen>,
 }
 
 /// Puts every leader's records below its high watermark in `ledger`, and returns the
@@ -387,18 +394,12 @@ pub fn expose_leaders(
             let Some(log) = &leader.log else {
                 continue;
             };
-            let records = log.records();
             let key = (partition.clone(), leader.broker);
-            let from = exposed.below.get(&key).map_or(0, |(generation, below)| {
-                log.unchanged_below(*generation)
-                    .map_or(0, |unchanged| unchanged.min(*below))
-            });
-            let after_last = records.last().map_or(0, |record| record.offset + 1);
-            exposed.below.insert(
-                key,
-                (log.generation(), leader.high_watermark.min(after_last)),
-            );
-            for record in between(records, from, leader.high_watermark) {
+            let from = exposed.below.get(&key).map_or(0, |seen| seen.resume(log));
+            exposed
+                .below
+                .insert(key, Seen::new(log, leader.high_watermark));
+            for record in between(log.records(), from, leader.high_watermark) {
                 if ledger.holds(partition, record) {
                     continue;
                 }
