@@ -81,19 +81,68 @@ pub(crate) type LookupMap<K, V> = std::collections::HashMap<K, V, MixBuildHasher
 
 /// Interns the values of a history: value text -> dense id, and id -> text.
 ///
-/// An open-addressing table of 8-byte slots (a 32-bit fingerprint of the text and the id), probed linearly,
-/// at most 7/8 full: a lookup reads one slot's cache line, and only a matching fingerprint leads to comparing
-/// the text in the arena. The fingerprint's low bits are the slot a text starts probing at, so growing the
-/// table moves slots in order without hashing any text again. The texts live in one arena, one after the
-/// other in id order, not in one allocation each. Per value that is about 8-16 bytes of table, 8 of offsets
-/// and the text: small enough to stay in cache far longer than a general-purpose map of strings.
+/// Most values a producer writes are numbered: `<prefix>-<n>`, `n` in canonical decimal (`producer-0-12345`,
+/// as streamsim's producers and generator write them). Such a value is found in its prefix's **family**: an
+/// array indexed by `n`. A producer numbers its values in order and consumers read them roughly in that order,
+/// so these lookups walk the arrays nearly in sequence and stay in cache at a million values, where a hashed
+/// probe lands anywhere. A family accepts a number only while it stays at least about a quarter full (`n` at
+/// most four times its values, plus a little: a reader of one partition in three still fits), so no text can
+/// make one grow out of proportion; a number past that goes
+/// to the hashed table, and the family remembers that it did (`spilled`), so that its later misses look there
+/// first and one text always keeps one id.
+///
+/// Every other value goes to an open-addressing table of 8-byte slots (a 32-bit fingerprint of the text and
+/// the id), probed linearly, at most 7/8 full: a lookup reads one slot's cache line, and only a matching
+/// fingerprint leads to comparing the text in the arena. The fingerprint's low bits are the slot a text starts
+/// probing at, so growing the table moves slots in order without hashing any text again. The texts of all
+/// values live in one arena, one after the other in id order, not in one allocation each.
 pub(crate) struct ValueTable {
     /// (fingerprint, id + 1); id + 1 == 0 marks an empty slot. The length is a power of two.
     slots: Vec<(u32, u32)>,
+    /// How many values are in `slots`.
+    hashed: usize,
+    /// prefix -> index in `families`.
+    family_ids: LookupMap<Box<str>, u32>,
+    families: Vec<Family>,
     /// Every value's text, in id order.
     arena: String,
     /// id -> where its text starts in `arena`; one more entry than values, the last being `arena.len()`.
     starts: Vec<usize>,
+}
+
+/// The numbered values of one prefix.
+#[derive(Default)]
+struct Family {
+    /// n -> id + 1; 0 where `<prefix>-<n>` has no id here.
+    ids: Vec<u32>,
+    /// How many entries of `ids` are taken.
+    taken: usize,
+    /// Whether a value of this prefix went to the hashed table (its number was too far ahead).
+    spilled: bool,
+}
+
+/// How many times its values a family's numbers may reach, plus [`FAMILY_SLACK`] (a new family takes `-0` to
+/// `-16`).
+const FAMILY_SPREAD: usize = 4;
+const FAMILY_SLACK: usize = 16;
+
+/// `(prefix, n)` when `text` is `<prefix>-<n>` with `n` in canonical decimal (no sign, no leading zero but in
+/// `0` itself) and below 10^9.
+#[inline]
+fn numbered(text: &str) -> Option<(&str, usize)> {
+    let dash = text.as_bytes().iter().rposition(|&byte| byte == b'-')?;
+    let digits = &text.as_bytes()[dash + 1..];
+    if digits.is_empty() || digits.len() > 9 || (digits[0] == b'0' && digits.len() > 1) {
+        return None;
+    }
+    let mut number = 0usize;
+    for &digit in digits {
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        number = number * 10 + usize::from(digit - b'0');
+    }
+    Some((&text[..dash], number))
 }
 
 const VALUE_TABLE_SLOTS_INITIAL: usize = 1024;
@@ -102,6 +151,9 @@ impl Default for ValueTable {
     fn default() -> Self {
         ValueTable {
             slots: vec![(0, 0); VALUE_TABLE_SLOTS_INITIAL],
+            hashed: 0,
+            family_ids: LookupMap::default(),
+            families: Vec::new(),
             arena: String::new(),
             starts: vec![0],
         }
@@ -138,27 +190,98 @@ impl ValueTable {
     /// The id of `text`, and whether it is new.
     #[inline]
     pub(crate) fn intern(&mut self, text: &str) -> (u32, bool) {
-        if (self.len() + 1) * 8 > self.slots.len() * 7 {
-            self.grow();
+        if let Some((prefix, number)) = numbered(text) {
+            if let Some(found) = self.intern_numbered(text, prefix, number) {
+                return found;
+            }
         }
+        self.intern_hashed(text)
+    }
+
+    /// [`intern`](Self::intern) for `<prefix>-<number>`; None when its family does not take the number.
+    #[inline]
+    fn intern_numbered(&mut self, text: &str, prefix: &str, number: usize) -> Option<(u32, bool)> {
+        let family = match self.family_ids.get(prefix) {
+            Some(&family) => family as usize,
+            None => {
+                let family = self.families.len();
+                self.families.push(Family::default());
+                self.family_ids.insert(
+                    prefix.into(),
+                    u32::try_from(family).expect("fewer families than values"),
+                );
+                family
+            }
+        };
+        let entry = &self.families[family];
+        match entry.ids.get(number) {
+            Some(&id) if id != 0 => return Some((id - 1, false)),
+            Some(_) => {}
+            None if number > FAMILY_SPREAD * entry.taken + FAMILY_SLACK => {
+                self.families[family].spilled = true;
+                return None;
+            }
+            None => {}
+        }
+        if entry.spilled {
+            if let Some(id) = self.find_hashed(text) {
+                return Some((id, false));
+            }
+        }
+        let id = self.push_text(text);
+        let entry = &mut self.families[family];
+        if entry.ids.len() <= number {
+            entry.ids.resize(number + 1, 0);
+        }
+        entry.ids[number] = id + 1;
+        entry.taken += 1;
+        Some((id, true))
+    }
+
+    /// Where `text` is or would go in the hashed table: the slot's index and its fingerprint.
+    #[inline]
+    fn probe(&self, text: &str) -> (usize, u32) {
         let mask = self.slots.len() - 1;
         let fingerprint = Self::fingerprint(hash_text(text));
         let mut index = self.home(fingerprint);
         loop {
             let (slot_fingerprint, slot_id) = self.slots[index];
-            if slot_id == 0 {
-                let id = u32::try_from(self.len()).expect("fewer than 2^32 - 1 distinct values");
-                assert!(id < u32::MAX, "fewer than 2^32 - 1 distinct values");
-                self.slots[index] = (fingerprint, id + 1);
-                self.arena.push_str(text);
-                self.starts.push(self.arena.len());
-                return (id, true);
-            }
-            if slot_fingerprint == fingerprint && self.text(slot_id - 1) == text {
-                return (slot_id - 1, false);
+            if slot_id == 0 || (slot_fingerprint == fingerprint && self.text(slot_id - 1) == text) {
+                return (index, fingerprint);
             }
             index = (index + 1) & mask;
         }
+    }
+
+    /// The id of `text` in the hashed table, if it is there.
+    fn find_hashed(&self, text: &str) -> Option<u32> {
+        let (index, _) = self.probe(text);
+        self.slots[index].1.checked_sub(1)
+    }
+
+    /// [`intern`](Self::intern) in the hashed table.
+    #[inline]
+    fn intern_hashed(&mut self, text: &str) -> (u32, bool) {
+        if (self.hashed + 1) * 8 > self.slots.len() * 7 {
+            self.grow();
+        }
+        let (index, fingerprint) = self.probe(text);
+        if let Some(id) = self.slots[index].1.checked_sub(1) {
+            return (id, false);
+        }
+        let id = self.push_text(text);
+        self.slots[index] = (fingerprint, id + 1);
+        self.hashed += 1;
+        (id, true)
+    }
+
+    /// Gives `text` the next id.
+    fn push_text(&mut self, text: &str) -> u32 {
+        let id = u32::try_from(self.len()).expect("fewer than 2^32 - 1 distinct values");
+        assert!(id < u32::MAX, "fewer than 2^32 - 1 distinct values");
+        self.arena.push_str(text);
+        self.starts.push(self.arena.len());
+        id
     }
 
     /// Doubles the table and places every value again, taking the old slots in order: a slot's fingerprint says
@@ -171,7 +294,7 @@ impl ValueTable {
         );
         let slots = vec![(0, 0); self.slots.len() * 2];
         let old = std::mem::replace(&mut self.slots, slots);
-        debug_assert_eq!(old.iter().filter(|(_, id)| *id != 0).count(), self.len());
+        debug_assert_eq!(old.iter().filter(|(_, id)| *id != 0).count(), self.hashed);
         let mask = self.slots.len() - 1;
         for (fingerprint, id) in old {
             if id == 0 {
@@ -345,13 +468,12 @@ mod tests {
         assert_eq!(table.text(4), "12345678901234567890123");
     }
 
-    #[test]
-    fn the_value_table_agrees_with_a_plain_map_across_growth() {
+    /// Interns `texts` in order into a fresh table and checks every answer against a plain map: the same text
+    /// always the same id, ids dense in first-seen order, and each id's text.
+    fn agree_with_a_plain_map(texts: impl IntoIterator<Item = String>) -> ValueTable {
         let mut table = ValueTable::default();
         let mut plain: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
-        // Enough values to grow the table several times; every third one comes back.
-        for round in 0..20_000u32 {
-            let text = format!("producer-{}-{}", round % 7, round / 3);
+        for text in texts {
             let expected_id = plain.len() as u32;
             let (id, new) = table.intern(&text);
             match plain.get(&text) {
@@ -366,7 +488,80 @@ mod tests {
             assert_eq!(table.text(id), text);
             assert_eq!(table.intern(text), (id, false));
         }
+        table
+    }
+
+    #[test]
+    fn the_value_table_agrees_with_a_plain_map_across_growth() {
+        // Enough values to grow the hashed table several times (the texts are not numbered); every third one
+        // comes back.
+        let table = agree_with_a_plain_map(
+            (0..20_000u32).map(|round| format!("producer-{}-{}x", round % 7, round / 3)),
+        );
         assert!(table.slots.len() >= 16384);
+        assert!(table.families.is_empty());
+        // The same numbered: seven families, nothing hashed.
+        let table = agree_with_a_plain_map(
+            (0..20_000u32).map(|round| format!("producer-{}-{}", round % 7, round / 3)),
+        );
+        assert_eq!((table.families.len(), table.hashed), (7, 0));
+    }
+
+    #[test]
+    fn numbered_values_are_canonical_decimals_after_the_last_dash() {
+        assert_eq!(numbered("producer-0-12"), Some(("producer-0", 12)));
+        assert_eq!(numbered("-0"), Some(("", 0)));
+        assert_eq!(numbered("a--7"), Some(("a-", 7)));
+        assert_eq!(numbered("a-999999999"), Some(("a", 999_999_999)));
+        for text in [
+            "a-1000000000",
+            "a-01",
+            "a-00",
+            "a-",
+            "a-+1",
+            "a-1x",
+            "a-x1",
+            "a",
+            "",
+            "a-１",
+        ] {
+            assert_eq!(numbered(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_number_too_far_ahead_goes_to_the_hashed_table_and_keeps_its_id() {
+        let mut table = ValueTable::default();
+        assert_eq!(table.intern("p-0"), (0, true));
+        // Past four times the family's values plus the slack: hashed, and the family knows it spilled.
+        assert_eq!(table.intern("p-100"), (1, true));
+        assert_eq!((table.hashed, table.families[0].spilled), (1, true));
+        // Fill the family up to 100 and past it: `p-100` keeps its id, found in the hashed table.
+        for number in 1..100 {
+            assert_eq!(table.intern(&format!("p-{number}")), (number + 1, true));
+        }
+        assert_eq!(table.intern("p-100"), (1, false));
+        assert_eq!(table.intern("p-101"), (101, true));
+        assert_eq!(table.families[0].ids.get(100), Some(&0));
+        assert_eq!(table.text(1), "p-100");
+    }
+
+    proptest::proptest! {
+        /// Numbered values of a few prefixes, with numbers in order, jumping ahead (past what a family takes),
+        /// back, and non-canonical or not numbered at all, interleaved.
+        #[test]
+        fn the_value_table_agrees_with_a_plain_map_on_any_texts(
+            texts in proptest::collection::vec(
+                (0u8..4, 0usize..3, 0usize..400),
+                0..600,
+            )
+        ) {
+            agree_with_a_plain_map(texts.into_iter().map(|(shape, prefix, number)| match shape {
+                0 | 1 => format!("p{prefix}-{number}"),
+                2 => format!("p{prefix}-0{number}"),
+                _ => format!("p{prefix}-{number}x"),
+            }));
+        }
     }
 
     #[test]
