@@ -124,18 +124,48 @@ fn memory_mb() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn run_sequential(scenario: &str, seeds: u64, state_checker: bool) -> (Vec<RunReport>, Duration) {
-    let started = Instant::now();
-    let reports = (1..=seeds)
-        .map(|seed| {
+/// One job's runs of seeds `1..=seeds`, each seed taken three ways in turn: with the state checker,
+/// without it, and its bare-madsim baseline. A machine whose speed drifts during the bench then
+/// slows the three alike, where three passes one after the other would each meet another speed.
+struct InTurns {
+    /// The runs with the state checker.
+    reports: Vec<RunReport>,
+    with_state_checker: Duration,
+    without_state_checker: Duration,
+    baseline: Duration,
+}
+
+fn run_in_turns(scenario: &str, seeds: u64) -> InTurns {
+    let mut turns = InTurns {
+        reports: Vec::new(),
+        with_state_checker: Duration::ZERO,
+        without_state_checker: Duration::ZERO,
+        baseline: Duration::ZERO,
+    };
+    for seed in 1..=seeds {
+        let timed = |state_checker: bool| {
             let request = RunRequest {
                 state_checker,
                 ..RunRequest::named(scenario, seed)
             };
-            scenarios::run(&request).expect("a valid scenario")
-        })
-        .collect();
-    (reports, started.elapsed())
+            let started = Instant::now();
+            let report = scenarios::run(&request).expect("a valid scenario");
+            (report, started.elapsed())
+        };
+        let (report, with) = timed(true);
+        let (_, without) = timed(false);
+        let started = Instant::now();
+        let outcome = run_baseline(Seed::new(seed), &baseline_spec(&report));
+        turns.baseline += started.elapsed();
+        assert!(
+            outcome.status.is_completed(),
+            "the baseline of {scenario} seed {seed} failed"
+        );
+        turns.with_state_checker += with;
+        turns.without_state_checker += without;
+        turns.reports.push(report);
+    }
+    turns
 }
 
 fn run_parallel(scenario: &str, seeds: u64, jobs: usize) -> Duration {
@@ -164,19 +194,13 @@ fn baseline_spec(report: &RunReport) -> BaselineSpec {
 }
 
 fn bench_scenario(scenario: &str, seeds: u64, cores: usize) -> ScenarioBench {
-    let (reports, one_job) = run_sequential(scenario, seeds, true);
-    let (_, without_state_checker) = run_sequential(scenario, seeds, false);
+    let InTurns {
+        reports,
+        with_state_checker: one_job,
+        without_state_checker,
+        baseline,
+    } = run_in_turns(scenario, seeds);
     let all_cores = run_parallel(scenario, seeds, cores);
-    let baseline_started = Instant::now();
-    for report in &reports {
-        let outcome = run_baseline(Seed::new(report.seed), &baseline_spec(report));
-        assert!(
-            outcome.status.is_completed(),
-            "the baseline of {scenario} seed {} failed",
-            report.seed
-        );
-    }
-    let baseline = baseline_started.elapsed();
     let sim_seconds: f64 = reports.iter().map(|r| r.sim_time_ms as f64 / 1000.0).sum();
     let messages: f64 = reports.iter().map(|r| r.network_messages as f64).sum();
     let events: f64 = reports.iter().map(|r| r.events as f64).sum();
