@@ -5,7 +5,8 @@
 use anyhow::Result;
 use clap::Args;
 use scenarios::campaign::{self, CampaignConfig, SeedSelection};
-use scenarios::report::RunReport;
+use scenarios::report::{RunReport, Verdict};
+use scenarios::spec::{Fault, Tail, Target, TimedFault};
 use scenarios::{RunRequest, ScenarioSource};
 use serde::Serialize;
 use sim::baseline::{run_baseline, BaselineSpec};
@@ -77,6 +78,13 @@ struct CheckerBench {
 }
 
 #[derive(Debug, Serialize)]
+struct LongRunBench {
+    records: u64,
+    seconds: f64,
+    micros_per_record: f64,
+}
+
+#[derive(Debug, Serialize)]
 struct MemorySample {
     seeds_done: u64,
     resident_mb: f64,
@@ -91,6 +99,12 @@ struct Bench {
     checker_scaling: Option<f64>,
     /// The same with one thread parsing.
     checker_scaling_one_thread: Option<f64>,
+    /// `smoke` stretched to more records (with its state checker), to show how a run's cost grows
+    /// with its length.
+    long_runs: Vec<LongRunBench>,
+    /// The longest run's time over the shortest's, as `checker_scaling` (linear is their records'
+    /// ratio).
+    long_run_scaling: Option<f64>,
     peak_resident_mb: f64,
     memory: Vec<MemorySample>,
 }
@@ -233,11 +247,63 @@ fn bench_scenario(scenario: &str, seeds: u64, cores: usize) -> ScenarioBench {
     }
 }
 
-/// Passes over the generated histories. Each pass times every history in every mode, one after
-/// the other (a smaller history checked as many times in a row as it is smaller than the largest,
-/// the time being their mean); a history's figures are its fastest pass, the scaling is the median
-/// over the passes of the largest history's time over the smallest's in that pass.
-const CHECKER_PASSES: usize = 5;
+/// Passes over the inputs the bench compares by size (the checker's histories, the long runs).
+/// Each pass times every input in every mode, one after the other (a smaller input run as many times
+/// in a row as it is smaller than the largest, the time being their mean); an input's figures are
+/// its fastest pass, the scaling is the median over the passes of the largest input's time over the
+/// smallest's in that pass. Taking the inputs in turns, a machine whose speed drifts slows them alike.
+const PASSES: usize = 5;
+
+/// `times[input][mode][pass]` of `run(input, mode)` over [`PASSES`] passes, for inputs of `sizes`
+/// (ascending).
+fn time_in_turns(
+    sizes: &[u64],
+    modes: usize,
+    mut run: impl FnMut(usize, usize),
+) -> Vec<Vec<Vec<Duration>>> {
+    let largest = sizes.iter().copied().max().unwrap_or(1);
+    let mut times = vec![vec![Vec::with_capacity(PASSES); modes]; sizes.len()];
+    for _ in 0..PASSES {
+        for (input, &size) in sizes.iter().enumerate() {
+            let repeats = u32::try_from(largest / size.max(1))
+                .unwrap_or(u32::MAX)
+                .max(1);
+            for (mode, times) in times[input].iter_mut().enumerate() {
+                let started = Instant::now();
+                for _ in 0..repeats {
+                    run(input, mode);
+                }
+                times.push(started.elapsed() / repeats);
+            }
+        }
+    }
+    times
+}
+
+/// The fastest pass of one input in one mode.
+fn fastest(times: &[Duration]) -> Duration {
+    times.iter().copied().min().unwrap_or_default()
+}
+
+/// The median over the passes of the largest input's time over the smallest's in `mode` (None with
+/// fewer than two inputs).
+fn scaling(times: &[Vec<Vec<Duration>>], mode: usize) -> Option<f64> {
+    let (small, large) = (times.first()?, times.last()?);
+    if times.len() < 2 {
+        return None;
+    }
+    let mut ratios: Vec<f64> = small[mode]
+        .iter()
+        .zip(&large[mode])
+        .map(|(small, large)| large.as_secs_f64() / small.as_secs_f64().max(1e-9))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    Some(round(ratios[ratios.len() / 2]))
+}
+
+fn seconds(elapsed: Duration) -> f64 {
+    round(elapsed.as_secs_f64() * 1000.0) / 1000.0
+}
 
 /// The checker's modes: all threads, one thread, and the general reader (on all threads).
 const CHECKER_MODES: usize = 3;
@@ -263,29 +329,22 @@ impl CheckerInput {
         }
     }
 
-    /// The time of one parse + check in `mode`, the mean of `repeats` in a row (a short check is
-    /// repeated so that each figure spans about as much time as the largest history's, and a
-    /// moment's noise weighs on all alike).
-    fn time(&self, mode: usize, threads: usize, repeats: u32) -> Duration {
+    /// One parse + check in `mode`.
+    fn check(&self, mode: usize, threads: usize) {
         let (text, threads) = match mode {
             0 => (&self.text, threads),
             1 => (&self.text, 1),
             _ => (&self.spaced, threads),
         };
-        let started = Instant::now();
-        for _ in 0..repeats {
-            let result = oracle::check_reader_on(text.as_bytes(), threads)
-                .expect("a generated history parses");
-            assert!(result.valid, "a generated correct history is valid");
-            assert_eq!(result.stats.events, self.events, "every line is an event");
-        }
-        started.elapsed() / repeats.max(1)
+        let result =
+            oracle::check_reader_on(text.as_bytes(), threads).expect("a generated history parses");
+        assert!(result.valid, "a generated correct history is valid");
+        assert_eq!(result.stats.events, self.events, "every line is an event");
     }
 }
 
 /// The checker's figures for histories of `sizes` events (ascending), and its scaling from the
-/// smallest to the largest on all threads and on one (None with fewer than two sizes). The passes
-/// take the histories in turns, so that a machine whose speed drifts slows them alike.
+/// smallest to the largest on all threads and on one (None with fewer than two sizes).
 fn bench_checker(sizes: &[u64]) -> (Vec<CheckerBench>, Option<f64>, Option<f64>) {
     let inputs: Vec<CheckerInput> = sizes
         .iter()
@@ -295,30 +354,14 @@ fn bench_checker(sizes: &[u64]) -> (Vec<CheckerBench>, Option<f64>, Option<f64>)
         })
         .collect();
     let threads = oracle::parse_threads();
-    // times[input][mode][pass]
-    let mut times: Vec<Vec<Vec<Duration>>> = inputs
-        .iter()
-        .map(|_| {
-            (0..CHECKER_MODES)
-                .map(|_| Vec::with_capacity(CHECKER_PASSES))
-                .collect()
-        })
-        .collect();
-    let largest = sizes.iter().copied().max().unwrap_or(1);
-    for _ in 0..CHECKER_PASSES {
-        for ((input, times), &events) in inputs.iter().zip(&mut times).zip(sizes) {
-            let repeats = u32::try_from(largest / events.max(1)).unwrap_or(u32::MAX);
-            for (mode, times) in times.iter_mut().enumerate() {
-                times.push(input.time(mode, threads, repeats));
-            }
-        }
-    }
-    let seconds = |elapsed: Duration| round(elapsed.as_secs_f64() * 1000.0) / 1000.0;
+    let times = time_in_turns(sizes, CHECKER_MODES, |input, mode| {
+        inputs[input].check(mode, threads);
+    });
     let benches = inputs
         .iter()
         .zip(&times)
         .map(|(input, times)| {
-            let best = |mode: usize| times[mode].iter().copied().min().unwrap_or_default();
+            let best = |mode: usize| fastest(&times[mode]);
             let count = input.events as f64;
             CheckerBench {
                 events: input.events,
@@ -332,20 +375,72 @@ fn bench_checker(sizes: &[u64]) -> (Vec<CheckerBench>, Option<f64>, Option<f64>)
             }
         })
         .collect();
-    let scaling = |mode: usize| {
-        let (small, large) = (times.first()?, times.last()?);
-        if times.len() < 2 {
-            return None;
-        }
-        let mut ratios: Vec<f64> = small[mode]
-            .iter()
-            .zip(&large[mode])
-            .map(|(small, large)| large.as_secs_f64() / small.as_secs_f64().max(1e-9))
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        Some(round(ratios[ratios.len() / 2]))
-    };
-    (benches, scaling(0), scaling(1))
+    (benches, scaling(&times, 0), scaling(&times, 1))
+}
+
+/// The long runs' lengths, in records.
+const LONG_RUN_RECORDS: [u64; 2] = [4_000, 16_000];
+
+/// `smoke`'s seed-1 scenario stretched to `records` records at 100 a second (`records` x 10 ms of
+/// fault phase), its own faults replaced by a 1.5 s crash of `events/0`'s leader every 4 s, as
+/// `scripts/long-run.sh` runs it: each sample of the state checker, each election's check and each
+/// recovery then meet a longer log.
+fn long_run(records: u64) -> RunRequest {
+    let mut scenario = scenarios::named::find("smoke")
+        .expect("smoke is a named scenario")
+        .build(Seed::new(1));
+    scenario.fault_phase_ms = records * 10;
+    scenario.liveness_phase_ms = 120_000;
+    for producer in &mut scenario.producers {
+        producer.records = records;
+        producer.rate_per_sec = 100;
+    }
+    scenario.faults = (3_281..=scenario.fault_phase_ms.saturating_sub(3_000))
+        .step_by(4_000)
+        .map(|at_ms| TimedFault {
+            at_ms,
+            for_ms: Some(1_500),
+            when: None,
+            on: None,
+            within_ms: None,
+            fault: Fault::Crash {
+                target: Target::LeaderOf {
+                    topic: "events".to_string(),
+                    partition: 0,
+                },
+                tail: Tail::default(),
+            },
+        })
+        .collect();
+    scenario.validate().expect("a long run is a valid scenario");
+    RunRequest::fixed(scenario, &format!("long-run-{records}"), 1)
+}
+
+/// The long runs' figures, and how the longest's time compares with the shortest's.
+fn bench_long_runs() -> (Vec<LongRunBench>, Option<f64>) {
+    eprintln!("bench: long runs of {LONG_RUN_RECORDS:?} records");
+    let requests: Vec<RunRequest> = LONG_RUN_RECORDS.iter().map(|&r| long_run(r)).collect();
+    let times = time_in_turns(&LONG_RUN_RECORDS, 1, |input, _| {
+        let report = scenarios::run(&requests[input]).expect("a long run runs");
+        assert_eq!(
+            report.verdict,
+            Verdict::Pass,
+            "a long run of the correct build passes"
+        );
+    });
+    let runs = LONG_RUN_RECORDS
+        .iter()
+        .zip(&times)
+        .map(|(&records, times)| {
+            let best = fastest(&times[0]);
+            LongRunBench {
+                records,
+                seconds: seconds(best),
+                micros_per_record: round(best.as_secs_f64() * 1e6 / records as f64),
+            }
+        })
+        .collect();
+    (runs, scaling(&times, 0))
 }
 
 pub fn bench(args: BenchArgs) -> Result<ExitCode> {
@@ -379,6 +474,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     } else {
         bench_checker(&[100_000, 1_000_000])
     };
+    let (long_runs, long_run_scaling) = bench_long_runs();
     let mut memory = Vec::new();
     if args.memory_seeds > 0 {
         eprintln!("bench: memory over {} smoke seeds", args.memory_seeds);
@@ -399,6 +495,8 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         checker,
         checker_scaling,
         checker_scaling_one_thread,
+        long_runs,
+        long_run_scaling,
         peak_resident_mb: round(memory_mb().1),
         memory,
     };
@@ -474,7 +572,7 @@ fn print_bench(bench: &Bench) {
     for c in &bench.checker {
         println!(
             "checker: {} events in {:.3} s = {:.0} events/s (parse + check on {} threads, best of \
-             {CHECKER_PASSES} passes; one thread: {:.3} s = {:.0} events/s; general reader: {:.3} s = {:.0} \
+             {PASSES} passes; one thread: {:.3} s = {:.0} events/s; general reader: {:.3} s = {:.0} \
              events/s)",
             c.events,
             c.seconds,
@@ -492,6 +590,23 @@ fn print_bench(bench: &Bench) {
         println!(
             "checker: the 1M history takes {scaling:.1}x the 100k one (one thread: {one_thread:.1}x; \
              linear = 10x; the median of the passes; the 100k history is checked 10 times in a row per pass)"
+        );
+    }
+    for run in &bench.long_runs {
+        println!(
+            "long run: smoke stretched to {} records in {:.3} s = {:.0} µs per record (with a leader \
+             crash every 4 s; best of {PASSES} passes)",
+            run.records, run.seconds, run.micros_per_record
+        );
+    }
+    if let (Some(scaling), [first, .., last]) = (bench.long_run_scaling, &bench.long_runs[..]) {
+        println!(
+            "long run: {} records take {scaling:.1}x the time of {} (linear = {}x; the median of the \
+             passes; the shorter run is run {} times in a row per pass)",
+            last.records,
+            first.records,
+            last.records / first.records,
+            last.records / first.records
         );
     }
     println!("peak resident memory: {:.0} MiB", bench.peak_resident_mb);
