@@ -262,7 +262,7 @@ fn time_in_turns(
     mut run: impl FnMut(usize, usize),
 ) -> Vec<Vec<Vec<Duration>>> {
     let largest = sizes.iter().copied().max().unwrap_or(1);
-    let mut times = vec![vec![Vec::with_capacity(PASSES); modes]; sizes.len()];
+    let mut times = vec![vec![Vec::new(); modes]; sizes.len()];
     for _ in 0..PASSES {
         for (input, &size) in sizes.iter().enumerate() {
             let repeats = u32::try_from(largest / size.max(1))

@@ -85,11 +85,11 @@ pub(crate) type LookupMap<K, V> = std::collections::HashMap<K, V, MixBuildHasher
 /// as streamsim's producers and generator write them). Such a value is found in its prefix's **family**: an
 /// array indexed by `n`. A producer numbers its values in order and consumers read them roughly in that order,
 /// so these lookups walk the arrays nearly in sequence and stay in cache at a million values, where a hashed
-/// probe lands anywhere. A family accepts a number only while it stays at least about a quarter full (`n` at
-/// most four times its values, plus a little: a reader of one partition in three still fits), so no text can
-/// make one grow out of proportion; a number past that goes
-/// to the hashed table, and the family remembers that it did (`spilled`), so that its later misses look there
-/// first and one text always keeps one id.
+/// probe lands anywhere. A family takes a number only while it stays at least about a quarter full (`n` at
+/// most four times its values, plus a little: a reader of one partition in three still fits), and there are
+/// at most [`FAMILIES_MAX`] families, so no history can make them outgrow the hashed table by much. A number
+/// too far ahead goes to the hashed table and its family remembers that one did (`spilled`), so that the
+/// family's later misses look there first: one text always keeps one id.
 ///
 /// Every other value goes to an open-addressing table of 8-byte slots (a 32-bit fingerprint of the text and
 /// the id), probed linearly, at most 7/8 full: a lookup reads one slot's cache line, and only a matching
@@ -125,6 +125,10 @@ struct Family {
 /// `-16`).
 const FAMILY_SPREAD: usize = 4;
 const FAMILY_SLACK: usize = 16;
+/// The most families a table keeps; a prefix first seen after that is hashed (as are all its values, since
+/// families are never dropped). Prefixes that are not one producer's, like a date's (`event-2024-01-15`),
+/// would otherwise give every few values a family of their own.
+const FAMILIES_MAX: usize = 1 << 16;
 
 /// `(prefix, n)` when `text` is `<prefix>-<n>` with `n` in canonical decimal (no sign, no leading zero but in
 /// `0` itself) and below 10^9.
@@ -203,6 +207,7 @@ impl ValueTable {
     fn intern_numbered(&mut self, text: &str, prefix: &str, number: usize) -> Option<(u32, bool)> {
         let family = match self.family_ids.get(prefix) {
             Some(&family) => family as usize,
+            None if self.families.len() >= FAMILIES_MAX => return None,
             None => {
                 let family = self.families.len();
                 self.families.push(Family::default());
@@ -544,6 +549,14 @@ mod tests {
         assert_eq!(table.intern("p-101"), (101, true));
         assert_eq!(table.families[0].ids.get(100), Some(&0));
         assert_eq!(table.text(1), "p-100");
+    }
+
+    #[test]
+    fn prefixes_past_the_families_cap_are_hashed_and_keep_their_ids() {
+        let texts = || (0..FAMILIES_MAX + 10).map(|prefix| format!("f{prefix}-0"));
+        let table = agree_with_a_plain_map(texts().chain(texts()).chain(["f0-1".to_string()]));
+        assert_eq!((table.families.len(), table.hashed), (FAMILIES_MAX, 10));
+        assert_eq!(table.families[0].taken, 2);
     }
 
     proptest::proptest! {
