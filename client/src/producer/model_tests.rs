@@ -172,6 +172,11 @@ impl World {
                 Action::Record(op) => self.ops.push(op),
             }
         }
+        assert_eq!(
+            self.producer.pending_sends(),
+            self.producer.pending_sends_queued(),
+            "the pending count is the sends still queued"
+        );
     }
 
     fn deliver(&mut self, index: usize) {
