@@ -287,15 +287,8 @@ impl<S: MarkedStorage> Followed<S> {
                     header: scanned.header,
                     bytes: bytes.slice(position..position + scanned.header.batch_bytes() as usize),
                 };
-                let batch = cache.decode(&stored)?;
                 // Those below the log start are passed over with the older ones, below.
-                for (offset, value) in (batch.base_offset..).zip(&batch.values) {
-                    new_records.push(StoredRecord {
-                        offset,
-                        leader_epoch: batch.partition_leader_epoch,
-                        value: value.clone(),
-                    });
-                }
+                cache.decode(&stored)?.push_records(0, &mut new_records);
                 next_offset = scanned.header.next_offset();
             }
             added.push(FollowedSegment {

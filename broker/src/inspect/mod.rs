@@ -52,6 +52,21 @@ struct DecodedBatch {
     values: Vec<Bytes>,
 }
 
+impl DecodedBatch {
+    /// Adds its records at offsets from `from` on to `records`.
+    fn push_records(&self, from: u64, records: &mut Vec<StoredRecord>) {
+        for (offset, value) in (self.base_offset..).zip(&self.values) {
+            if offset >= from {
+                records.push(StoredRecord {
+                    offset,
+                    leader_epoch: self.partition_leader_epoch,
+                    value: value.clone(),
+                });
+            }
+        }
+    }
+}
+
 impl InspectCache {
     /// `stored` decoded (its values), from a batch kept earlier when the bytes are the same.
     fn decode(&mut self, stored: &StoredBatch) -> Result<&DecodedBatch, LogError> {
@@ -210,16 +225,7 @@ pub fn replica_log_with<S: Storage + Clone>(
     let mut offset = log.log_start_offset();
     for stored in &batches {
         let batch = cache.decode(stored)?;
-        for (index, value) in batch.values.iter().enumerate() {
-            let record_offset = batch.base_offset + index as u64;
-            if record_offset >= offset {
-                records.push(StoredRecord {
-                    offset: record_offset,
-                    leader_epoch: batch.partition_leader_epoch,
-                    value: value.clone(),
-                });
-            }
-        }
+        batch.push_records(offset, &mut records);
         offset = offset.max(batch.base_offset + batch.values.len() as u64);
     }
     Ok(ReplicaLog::new(
