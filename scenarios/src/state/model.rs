@@ -27,15 +27,6 @@ impl ReplicaState {
         self.log.as_ref().map(|log| log.records())
     }
 
-    /// The record at `offset`, if the disk holds it.
-    pub fn record_at(&self, offset: u64) -> Option<&StoredRecord> {
-        let records = self.records()?;
-        records
-            .binary_search_by_key(&offset, |record| record.offset)
-            .ok()
-            .map(|index| &records[index])
-    }
-
     /// The log end: the disk's when it was read (it is current; the status is published after a
     /// tick), else the status's.
     pub fn log_end(&self) -> u64 {
