@@ -113,10 +113,12 @@ impl BrokerHandle {
     }
 
     pub fn status(&self) -> BrokerStatus {
-        self.status
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.with_status(BrokerStatus::clone)
+    }
+
+    /// `read` of the broker's status, without copying it (a scenario polls statuses often).
+    pub fn with_status<R>(&self, read: impl FnOnce(&BrokerStatus) -> R) -> R {
+        read(&self.status.lock().unwrap_or_else(|p| p.into_inner()))
     }
 }
 

@@ -65,7 +65,12 @@ impl ConsumerNode {
     }
 
     pub fn progress(&self) -> ConsumerProgress {
-        lock(&self.shared).progress.clone()
+        self.with_progress(ConsumerProgress::clone)
+    }
+
+    /// `read` of the consumer's progress, without copying it (a scenario polls it often).
+    pub fn with_progress<R>(&self, read: impl FnOnce(&ConsumerProgress) -> R) -> R {
+        read(&lock(&self.shared).progress)
     }
 
     /// Asks for a clean close: the last commit is flushed and awaited, then `close` recorded.

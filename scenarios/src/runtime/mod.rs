@@ -475,14 +475,18 @@ impl Runner {
         self.cluster
             .brokers
             .values()
-            .filter(|handle| self.world.node_state(&handle.name) == NodeState::Running)
             .filter_map(|handle| {
-                handle
-                    .status()
-                    .replicas
-                    .iter()
-                    .find(|replica| &replica.partition == partition && replica.leader)
-                    .map(|replica| (replica.leader_epoch, handle.id))
+                handle.with_status(|status| {
+                    status
+                        .replicas
+                        .iter()
+                        .find(|replica| &replica.partition == partition && replica.leader)
+                        .map(|replica| (replica.leader_epoch, handle.id))
+                })
+            })
+            // Asked second: the world's node table is the dearer lookup.
+            .filter(|&(_, id)| {
+                self.world.node_state(&self.cluster.brokers[&id].name) == NodeState::Running
             })
             .max()
             .map(|(_, id)| id)
@@ -491,12 +495,13 @@ impl Runner {
     /// The high watermark of `partition` at its current leader.
     fn leader_high_watermark(&self, partition: &TopicPartition) -> Option<u64> {
         let leader = self.leader_of(partition)?;
-        self.cluster.brokers[&leader]
-            .status()
-            .replicas
-            .iter()
-            .find(|replica| &replica.partition == partition && replica.leader)
-            .map(|replica| replica.high_watermark)
+        self.cluster.brokers[&leader].with_status(|status| {
+            status
+                .replicas
+                .iter()
+                .find(|replica| &replica.partition == partition && replica.leader)
+                .map(|replica| replica.high_watermark)
+        })
     }
 
     /// Every consumer has delivered every partition it owns up to its leader's high watermark
@@ -508,10 +513,10 @@ impl Runner {
         for (index, consumer) in &self.consumers {
             let spec = &self.scenario.consumers[*index];
             if spec.assignment != Assignment::Modulo {
-                group_owned
-                    .entry((&spec.group, &spec.topic))
-                    .or_default()
-                    .extend(consumer.progress().status.partitions.keys().cloned());
+                let owned = group_owned.entry((&spec.group, &spec.topic)).or_default();
+                consumer.with_progress(|progress| {
+                    owned.extend(progress.status.partitions.keys().cloned())
+                });
             }
         }
         let groups_cover = group_owned.iter().all(|((_, topic), owned)| {
@@ -521,14 +526,16 @@ impl Runner {
         });
         groups_cover
             && self.consumers.values().all(|consumer| {
-                let status = consumer.progress().status;
-                status.caught_up
-                    && status.partitions.iter().all(|(partition, progress)| {
-                        progress.stopped
-                            || self
-                                .leader_high_watermark(partition)
-                                .is_some_and(|high_watermark| progress.position >= high_watermark)
-                    })
+                consumer.with_progress(|progress| {
+                    let status = &progress.status;
+                    status.caught_up
+                        && status.partitions.iter().all(|(partition, progress)| {
+                            progress.stopped
+                                || self.leader_high_watermark(partition).is_some_and(
+                                    |high_watermark| progress.position >= high_watermark,
+                                )
+                        })
+                })
             })
     }
 
@@ -538,13 +545,14 @@ impl Runner {
             .brokers
             .values()
             .flat_map(|handle| {
-                handle
-                    .status()
-                    .replicas
-                    .iter()
-                    .filter(|replica| &*replica.partition.topic == topic)
-                    .map(|replica| replica.partition.clone())
-                    .collect::<Vec<_>>()
+                handle.with_status(|status| {
+                    status
+                        .replicas
+                        .iter()
+                        .filter(|replica| &*replica.partition.topic == topic)
+                        .map(|replica| replica.partition.clone())
+                        .collect::<Vec<_>>()
+                })
             })
             .collect()
     }

@@ -9,6 +9,7 @@ use broker::inspect::{ReplicaLog, StoredRecord};
 use oracle::event::CommitPhase;
 use oracle::{Event, Op};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 // ---- replicas agree below the high watermark ---------------------------------------------------
 
@@ -552,13 +553,24 @@ pub fn exposures_read(
 ) {
     let mut exposures = Vec::new();
     let mut witnesses: BTreeMap<TopicPartition, HighWatermarkWitness> = BTreeMap::new();
+    // A poll's records mostly share a partition: its name is shared, not copied per record.
+    let mut last: Option<TopicPartition> = None;
     for (index, event) in events.iter().enumerate() {
         let Op::PollOk { records } = &event.op else {
             continue;
         };
         let line = index as u64 + 1;
+        let process: Arc<str> = Arc::from(&*event.process);
         for record in records.iter() {
-            let partition = TopicPartition::new(&record.topic, record.partition);
+            let partition = match &last {
+                Some(last)
+                    if last.partition == record.partition && *last.topic == *record.topic =>
+                {
+                    last.clone()
+                }
+                _ => TopicPartition::new(&record.topic, record.partition),
+            };
+            last = Some(partition.clone());
             let above = record.offset + 1;
             if witnesses
                 .get(&partition)
@@ -569,7 +581,7 @@ pub fn exposures_read(
                     HighWatermarkWitness {
                         offset: above,
                         witness: Witness::Read {
-                            process: event.process.to_string(),
+                            process: process.clone(),
                             offset: record.offset,
                             line,
                         },
@@ -585,7 +597,7 @@ pub fn exposures_read(
                     leader_epoch: None,
                     source: ExposureSource::Poll {
                         line,
-                        process: event.process.to_string(),
+                        process: process.clone(),
                     },
                 },
             ));

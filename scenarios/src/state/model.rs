@@ -5,6 +5,7 @@ use broker::api::{BrokerId, TopicPartition};
 use broker::inspect::{ReplicaLog, StoredRecord};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// One replica at one moment: its broker's status for it, and its log as its disk holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +103,8 @@ pub enum ExposureSource {
         time_ns: u64,
     },
     /// A consumer's `poll` ok delivered it (history line).
-    Poll { line: u64, process: String },
+    /// `process` is shared by the records of one poll.
+    Poll { line: u64, process: Arc<str> },
 }
 
 impl ExposureSource {
@@ -148,7 +150,7 @@ pub enum Witness {
     Reported { broker: BrokerId, at_ns: u64 },
     /// `consumer-0 read offset 41 (line 77)`
     Read {
-        process: String,
+        process: Arc<str>,
         offset: u64,
         line: u64,
     },

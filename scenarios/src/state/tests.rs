@@ -273,7 +273,7 @@ fn from_poll(offset: u64, value: &str, line: u64) -> Exposure {
         leader_epoch: None,
         source: ExposureSource::Poll {
             line,
-            process: "consumer-0".to_string(),
+            process: "consumer-0".into(),
         },
     }
 }
