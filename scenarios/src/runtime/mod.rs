@@ -492,16 +492,35 @@ impl Runner {
             .map(|(_, id)| id)
     }
 
-    /// The high watermark of `partition` at its current leader.
-    fn leader_high_watermark(&self, partition: &TopicPartition) -> Option<u64> {
-        let leader = self.leader_of(partition)?;
-        self.cluster.brokers[&leader].with_status(|status| {
-            status
-                .replicas
-                .iter()
-                .find(|replica| &replica.partition == partition && replica.leader)
-                .map(|replica| replica.high_watermark)
-        })
+    /// What the brokers' statuses say now, read once: each partition's leader (the running
+    /// broker that leads it, newest epoch first, as [`Runner::leader_of`] picks it) with its high
+    /// watermark there, and, if `held` is asked for, every partition some broker holds a replica
+    /// of.
+    fn cluster_view(&self, held: bool) -> ClusterView {
+        let mut view = ClusterView::default();
+        for handle in self.cluster.brokers.values() {
+            let running = self.world.node_state(&handle.name) == NodeState::Running;
+            handle.with_status(|status| {
+                for replica in &status.replicas {
+                    if held {
+                        view.held.insert(replica.partition.clone());
+                    }
+                    if !(running && replica.leader) {
+                        continue;
+                    }
+                    let leader = (replica.leader_epoch, handle.id, replica.high_watermark);
+                    view.leaders
+                        .entry(replica.partition.clone())
+                        .and_modify(|known| {
+                            if (leader.0, leader.1) > (known.0, known.1) {
+                                *known = leader;
+                            }
+                        })
+                        .or_insert(leader);
+                }
+            });
+        }
+        view
     }
 
     /// Every consumer has delivered every partition it owns up to its leader's high watermark
@@ -519,9 +538,11 @@ impl Runner {
                 });
             }
         }
+        let view = self.cluster_view(!group_owned.is_empty());
         let groups_cover = group_owned.iter().all(|((_, topic), owned)| {
-            self.topic_partitions(topic)
+            view.held
                 .iter()
+                .filter(|partition| &*partition.topic == *topic)
                 .all(|partition| owned.contains(partition))
         });
         groups_cover
@@ -531,30 +552,12 @@ impl Runner {
                     status.caught_up
                         && status.partitions.iter().all(|(partition, progress)| {
                             progress.stopped
-                                || self.leader_high_watermark(partition).is_some_and(
-                                    |high_watermark| progress.position >= high_watermark,
+                                || view.leaders.get(partition).is_some_and(
+                                    |&(_, _, high_watermark)| progress.position >= high_watermark,
                                 )
                         })
                 })
             })
-    }
-
-    /// Every partition of `topic` some broker holds a replica of (by the brokers' statuses).
-    fn topic_partitions(&self, topic: &str) -> BTreeSet<TopicPartition> {
-        self.cluster
-            .brokers
-            .values()
-            .flat_map(|handle| {
-                handle.with_status(|status| {
-                    status
-                        .replicas
-                        .iter()
-                        .filter(|replica| &*replica.partition.topic == topic)
-                        .map(|replica| replica.partition.clone())
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect()
     }
 
     /// A running broker that follows `partition`.
@@ -869,6 +872,14 @@ impl Runner {
             client::node::wait_for(CLOSE_TIMEOUT, || producer.progress().status.closed).await;
         }
     }
+}
+
+/// The brokers' statuses as [`Runner::cluster_view`] reads them.
+#[derive(Default)]
+struct ClusterView {
+    held: BTreeSet<TopicPartition>,
+    /// Leader epoch, leader, its high watermark.
+    leaders: BTreeMap<TopicPartition, (u32, u32, u64)>,
 }
 
 pub fn producer_name(index: usize) -> String {
