@@ -37,7 +37,7 @@ pub struct ReadPlan {
 struct PlannedSegment {
     id: u64,
     base_offset: u64,
-    log_file: String,
+    log_file: std::sync::Arc<str>,
     /// Where to start scanning (from the sparse index).
     position: u64,
     size_bytes: u64,
@@ -369,7 +369,7 @@ fn read_batches(
         start: position,
         bytes: bytes::Bytes::new(),
     };
-    let file = target.log_file.as_str();
+    let file = &*target.log_file;
     while position < size_bytes {
         let head = window.get(storage, file, position, BATCH_HEADER_BYTES, size_bytes)?;
         // Batches wholly below the offset are passed over on their span alone (a batch this

@@ -71,7 +71,8 @@ pub(crate) struct Segment {
     /// Largest timestamp of any batch: the segment's age for `retention_ms`.
     pub(crate) max_timestamp_ms: Option<i64>,
     pub(crate) index: SparseIndex,
-    pub(crate) log_file: String,
+    /// Shared with the read plans and views that name it (a read copies no name).
+    pub(crate) log_file: std::sync::Arc<str>,
     pub(crate) index_file: String,
 }
 
@@ -86,7 +87,7 @@ impl Segment {
             first_batch_timestamp_ms: None,
             max_timestamp_ms: None,
             index: SparseIndex::new_dirty(),
-            log_file: log_file_name(dir, base_offset),
+            log_file: log_file_name(dir, base_offset).into(),
             index_file: index_file_name(dir, base_offset),
         }
     }

@@ -26,7 +26,7 @@ pub(in crate::log) enum ReadView {
 #[derive(Debug, Clone)]
 pub(in crate::log) struct CachedSegment {
     id: u64,
-    log_file: String,
+    log_file: std::sync::Arc<str>,
     size_bytes: u64,
 }
 
