@@ -411,6 +411,8 @@ pub struct Consumer {
     status: ConsumerStatus,
     /// The group membership of a [`Subscription::Join`] consumer.
     member: Option<Member>,
+    /// Scratch space of `step` (the partitions that may fetch), kept to save an allocation a step.
+    fetchable: Vec<TopicPartition>,
 }
 
 impl Consumer {
@@ -450,6 +452,7 @@ impl Consumer {
             closing: Closing::Open,
             status: ConsumerStatus::default(),
             member: None,
+            fetchable: Vec::new(),
         };
         if let Subscription::Join { topics, settings } = &consumer.config.subscription {
             consumer.member = Some(Member::new(topics.clone(), settings.clone()));
@@ -825,15 +828,17 @@ impl Consumer {
         // Only the partitions `maybe_request` does not turn away at once (a request in flight, a
         // retry not due): it changes nothing of the other partitions' states, so filtering first
         // is the same, without cloning every partition's name at every step.
-        let partitions: Vec<TopicPartition> = self
-            .partitions
-            .iter()
-            .filter(|(_, state)| !state.request_in_flight && now_ms >= state.retry_at_ms)
-            .map(|(partition, _)| partition.clone())
-            .collect();
-        for partition in partitions {
+        let mut partitions = std::mem::take(&mut self.fetchable);
+        partitions.extend(
+            self.partitions
+                .iter()
+                .filter(|(_, state)| !state.request_in_flight && now_ms >= state.retry_at_ms)
+                .map(|(partition, _)| partition.clone()),
+        );
+        for partition in partitions.drain(..) {
             self.maybe_request(now_ms, &partition);
         }
+        self.fetchable = partitions;
     }
 }
 

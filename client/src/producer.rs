@@ -419,6 +419,8 @@ pub struct Producer {
     closing: bool,
     closed: bool,
     status: ProducerStatus,
+    /// Scratch space of `step` (the partitions to send from), kept to save an allocation a step.
+    ready_partitions: Vec<TopicPartition>,
 }
 
 impl Producer {
@@ -463,6 +465,7 @@ impl Producer {
             closing: false,
             closed: false,
             status: ProducerStatus::default(),
+            ready_partitions: Vec::new(),
         }
     }
 
@@ -728,15 +731,17 @@ impl Producer {
             && self.producer_id.wanted.is_none()
         {
             // Only partitions with a batch to send or retry (send_ready does nothing for the rest).
-            let partitions: Vec<TopicPartition> = self
-                .partitions
-                .iter()
-                .filter(|(_, state)| !state.window.is_empty() || !state.open.is_empty())
-                .map(|(partition, _)| partition.clone())
-                .collect();
-            for partition in partitions {
+            let mut partitions = std::mem::take(&mut self.ready_partitions);
+            partitions.extend(
+                self.partitions
+                    .iter()
+                    .filter(|(_, state)| !state.window.is_empty() || !state.open.is_empty())
+                    .map(|(partition, _)| partition.clone()),
+            );
+            for partition in partitions.drain(..) {
                 self.send_ready(now_ms, &partition);
             }
+            self.ready_partitions = partitions;
         }
         if self.pending_sends() == 0 {
             self.flush_requested = false;
