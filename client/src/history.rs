@@ -82,17 +82,19 @@ impl History {
         let recorder = &mut *recorder;
         recorder.line.clear();
         event.write_json_line(&mut recorder.line);
-        let line = std::str::from_utf8(&recorder.line).expect("JSON is UTF-8");
+        // The line is JSON (UTF-8) by construction; it is read as text only to be shown.
+        let line = &recorder.line;
         assert!(
             time_ns >= recorder.last_time_ns,
-            "history time went backwards: {time_ns} ns after {} ns ({line})",
-            recorder.last_time_ns
+            "history time went backwards: {time_ns} ns after {} ns ({})",
+            recorder.last_time_ns,
+            String::from_utf8_lossy(line)
         );
         recorder.last_time_ns = time_ns;
         if let Some(trace) = &recorder.trace {
-            trace.feed(line.as_bytes());
+            trace.feed(line);
         }
-        tracing::debug!(target: "streamsim::history", "{line}");
+        tracing::debug!(target: "streamsim::history", "{}", String::from_utf8_lossy(line));
         recorder.events.push(event);
     }
 
