@@ -4,9 +4,10 @@
 //! The cores emit the oracle's own operations ([`oracle::Op`]): one vocabulary from the client
 //! to the checker, the coverage marks and the reports. The recorder, [`History`], is a cloneable
 //! shared handle: it stamps each operation with the simulated time and keeps the typed events in
-//! order. An event becomes text only at the edges: its docs/history-format.md line is fed to the
-//! run's [`sim::Trace`] as it is recorded (so the trace hash covers the history), and written to
-//! a file by [`History::write_jsonl`].
+//! order. Each event is fed to the run's [`sim::Trace`] as it is recorded, every field of it (so
+//! the trace hash covers the history); it becomes text only at the edge, its
+//! docs/history-format.md line written to a file by [`History::write_jsonl`] (and to the debug
+//! log, when that is on).
 //!
 //! Guarantees: times are non-decreasing by line (asserted); every line parses with the oracle's
 //! reader as the same event. Not provided: streaming to disk while the run goes (the file is
@@ -39,8 +40,6 @@ struct Recorder {
     events: Vec<Event>,
     trace: Option<sim::Trace>,
     last_time_ns: u64,
-    /// The line of the event being recorded (reused: no allocation per event once it has grown).
-    line: Vec<u8>,
 }
 
 /// A shared history: clones append to the same list, in order.
@@ -79,22 +78,17 @@ impl History {
     pub fn record_at(&self, time_ns: u64, process: &str, op: Op) {
         let event = oracle::Event::new(time_ns, process.to_string(), op);
         let mut recorder = self.lock();
-        let recorder = &mut *recorder;
-        recorder.line.clear();
-        event.write_json_line(&mut recorder.line);
-        // The line is JSON (UTF-8) by construction; it is read as text only to be shown.
-        let line = &recorder.line;
         assert!(
             time_ns >= recorder.last_time_ns,
             "history time went backwards: {time_ns} ns after {} ns ({})",
             recorder.last_time_ns,
-            String::from_utf8_lossy(line)
+            event.to_json_line()
         );
         recorder.last_time_ns = time_ns;
         if let Some(trace) = &recorder.trace {
-            trace.feed(line);
+            trace.feed_value(&event);
         }
-        tracing::debug!(target: "streamsim::history", "{}", String::from_utf8_lossy(line));
+        tracing::debug!(target: "streamsim::history", "{}", event.to_json_line());
         recorder.events.push(event);
     }
 
@@ -467,17 +461,22 @@ mod tests {
     }
 
     #[test]
-    fn lines_feed_the_trace_in_order() {
+    fn events_feed_the_trace_in_order() {
         let trace = sim::Trace::new();
         let history = History::new(trace.clone());
         history.record_at(1, "p", Op::Start);
         history.record_at(2, "p", Op::Close);
         assert_eq!(trace.items(), 2);
         let other = sim::Trace::new();
-        for line in history.lines() {
-            other.feed(line.as_bytes());
+        for event in history.events() {
+            other.feed_value(&event);
         }
         assert_eq!(trace.hash(), other.hash());
+        let reordered = sim::Trace::new();
+        for event in history.events().iter().rev() {
+            reordered.feed_value(event);
+        }
+        assert_ne!(trace.hash(), reordered.hash());
     }
 
     #[test]

@@ -1,17 +1,15 @@
 //! The trace hash: a rolling 64-bit fingerprint of everything observable in a run.
 //!
-//! Every history event (as its canonical JSON line) and every fault the world injects is fed into
-//! it, in the order they happen in simulated time. Same seed, same binary, same scenario => same
-//! trace hash, whatever the log level, the thread the run landed on or `--jobs`: nothing that
-//! depends on those (log output, wall clock, thread ids) is ever fed in.
+//! Every history event (the typed event, every field of it) and every fault the world injects is
+//! fed into it, in the order they happen in simulated time. Same seed, same binary, same scenario
+//! => same trace hash, whatever the log level, the thread the run landed on or `--jobs`: nothing
+//! that depends on those (log output, wall clock, thread ids) is ever fed in. The hash function is
+//! streamsim's own ([`TraceHasher`]), fixed: the same run gives the same hash on every platform
+//! and with every Rust toolchain, not only with the same binary.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-/// Fed after every item so that ("ab", "c") and ("a", "bc") differ.
-const ITEM_SEPARATOR: u8 = 0xff;
 
 /// A trace hash value, printed as 16 hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -33,9 +31,110 @@ impl TraceHash {
     }
 }
 
+/// The trace's hash function: each 64-bit word (an integer, eight bytes of a byte string, a byte
+/// string's length) is folded into the state by a rotate, an exclusive or and a multiplication by
+/// an odd constant. Each step is a bijection of the state for a given word and of the word for a
+/// given state, so two streams of the same length that differ in one word always end in different
+/// states. Words are read little-endian and `usize`s widened to 64 bits: nothing depends on the
+/// platform. `finish` mixes the state's bits once more, so that nearby states print unlike hashes.
+#[derive(Debug, Clone)]
+pub struct TraceHasher {
+    state: u64,
+}
+
+impl TraceHasher {
+    const SEED: u64 = 0x243f_6a88_85a3_08d3;
+    const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    pub fn new() -> TraceHasher {
+        TraceHasher { state: Self::SEED }
+    }
+
+    #[inline]
+    fn word(&mut self, word: u64) {
+        self.state = (self.state.rotate_left(5) ^ word).wrapping_mul(Self::MULTIPLIER);
+    }
+}
+
+impl Default for TraceHasher {
+    fn default() -> Self {
+        TraceHasher::new()
+    }
+}
+
+impl Hasher for TraceHasher {
+    /// The length first (so that `"ab"` and `"ab\0"` differ), then the bytes eight at a time, the
+    /// last word padded with zeros.
+    fn write(&mut self, bytes: &[u8]) {
+        self.word(bytes.len() as u64);
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.word(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let tail = chunks.remainder();
+        if !tail.is_empty() {
+            let mut last = [0u8; 8];
+            last[..tail.len()].copy_from_slice(tail);
+            self.word(u64::from_le_bytes(last));
+        }
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.word(value.into());
+    }
+
+    fn write_u16(&mut self, value: u16) {
+        self.word(value.into());
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.word(value.into());
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.word(value);
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.word(value as u64);
+    }
+
+    fn write_i8(&mut self, value: i8) {
+        self.word(value as u64);
+    }
+
+    fn write_i16(&mut self, value: i16) {
+        self.word(value as u64);
+    }
+
+    fn write_i32(&mut self, value: i32) {
+        self.word(value as u64);
+    }
+
+    fn write_i64(&mut self, value: i64) {
+        self.word(value as u64);
+    }
+
+    fn write_isize(&mut self, value: isize) {
+        self.word(value as u64);
+    }
+
+    /// splitmix64's finalizer over the state.
+    fn finish(&self) -> u64 {
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// What kind of item was fed: a byte string or a value.
+const BYTES_ITEM: u8 = 0;
+const VALUE_ITEM: u8 = 1;
+
 #[derive(Debug)]
 struct TraceState {
-    hash: u64,
+    hasher: TraceHasher,
     items: u64,
 }
 
@@ -55,33 +154,39 @@ impl Trace {
     pub fn new() -> Trace {
         Trace {
             state: Arc::new(Mutex::new(TraceState {
-                hash: FNV_OFFSET,
+                hasher: TraceHasher::new(),
                 items: 0,
             })),
         }
     }
 
-    /// Feeds one item (an event's canonical bytes).
+    fn lock(&self) -> std::sync::MutexGuard<'_, TraceState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Feeds one item given as bytes (a fault's or a round's description).
     pub fn feed(&self, item: &[u8]) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        // FNV-1a over the item's bytes, then the separator (a plain loop: the chained iterator
-        // of one extra byte cost a branch per byte).
-        let mut hash = state.hash;
-        for &byte in item {
-            hash = (hash ^ byte as u64).wrapping_mul(FNV_PRIME);
-        }
-        hash = (hash ^ ITEM_SEPARATOR as u64).wrapping_mul(FNV_PRIME);
-        state.hash = hash;
+        let mut state = self.lock();
+        state.hasher.write_u8(BYTES_ITEM);
+        state.hasher.write(item);
+        state.items += 1;
+    }
+
+    /// Feeds one item given as a value: every field its `Hash` visits (a history event).
+    pub fn feed_value<T: Hash + ?Sized>(&self, item: &T) {
+        let mut state = self.lock();
+        state.hasher.write_u8(VALUE_ITEM);
+        item.hash(&mut state.hasher);
         state.items += 1;
     }
 
     pub fn hash(&self) -> TraceHash {
-        TraceHash(self.state.lock().unwrap_or_else(|p| p.into_inner()).hash)
+        TraceHash(self.lock().hasher.finish())
     }
 
     /// Number of items fed so far.
     pub fn items(&self) -> u64 {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).items
+        self.lock().items
     }
 }
 
@@ -114,6 +219,35 @@ mod tests {
         b.feed(b"a");
         b.feed(b"bc");
         assert_ne!(a.hash(), b.hash());
+    }
+
+    #[test]
+    fn a_byte_item_and_a_value_item_differ_and_values_hash_every_field() {
+        let bytes = Trace::new();
+        bytes.feed(b"x");
+        let value = Trace::new();
+        value.feed_value("x");
+        assert_ne!(bytes.hash(), value.hash());
+        let a = Trace::new();
+        a.feed_value(&(1u64, "ab", 2u32));
+        let b = Trace::new();
+        b.feed_value(&(1u64, "ab", 3u32));
+        let c = Trace::new();
+        c.feed_value(&(1u64, "ab\0", 2u32));
+        assert_ne!(a.hash(), b.hash());
+        assert_ne!(a.hash(), c.hash());
+    }
+
+    /// The function is fixed: these values must hold on every platform and toolchain (a change
+    /// here changes every run's trace hash).
+    #[test]
+    fn the_hash_function_is_fixed() {
+        let empty = Trace::new();
+        assert_eq!(empty.hash(), TraceHash(TraceHasher::new().finish()));
+        let trace = Trace::new();
+        trace.feed(b"fault 1500000000 crash broker-1");
+        trace.feed_value(&(42u64, "producer-0", Some(7u32)));
+        assert_eq!(trace.hash().to_string(), "1ce9c43e759b6be7");
     }
 
     #[test]
