@@ -62,6 +62,17 @@ impl Default for TraceHasher {
     }
 }
 
+/// `Hasher` methods that fold one integer into the state as one word.
+macro_rules! integer_words {
+    ($($method:ident: $integer:ty),* $(,)?) => {
+        $(
+            fn $method(&mut self, value: $integer) {
+                self.word(value as u64);
+            }
+        )*
+    };
+}
+
 impl Hasher for TraceHasher {
     /// The length first (so that `"ab"` and `"ab\0"` differ), then the bytes eight at a time, the
     /// last word padded with zeros.
@@ -79,44 +90,28 @@ impl Hasher for TraceHasher {
         }
     }
 
-    fn write_u8(&mut self, value: u8) {
-        self.word(value.into());
-    }
+    // Every integer is one word, widened (or sign-extended) to 64 bits whatever the platform's
+    // width and byte order; a 128-bit one is two.
+    integer_words!(
+        write_u8: u8,
+        write_u16: u16,
+        write_u32: u32,
+        write_u64: u64,
+        write_usize: usize,
+        write_i8: i8,
+        write_i16: i16,
+        write_i32: i32,
+        write_i64: i64,
+        write_isize: isize,
+    );
 
-    fn write_u16(&mut self, value: u16) {
-        self.word(value.into());
-    }
-
-    fn write_u32(&mut self, value: u32) {
-        self.word(value.into());
-    }
-
-    fn write_u64(&mut self, value: u64) {
-        self.word(value);
-    }
-
-    fn write_usize(&mut self, value: usize) {
+    fn write_u128(&mut self, value: u128) {
         self.word(value as u64);
+        self.word((value >> 64) as u64);
     }
 
-    fn write_i8(&mut self, value: i8) {
-        self.word(value as u64);
-    }
-
-    fn write_i16(&mut self, value: i16) {
-        self.word(value as u64);
-    }
-
-    fn write_i32(&mut self, value: i32) {
-        self.word(value as u64);
-    }
-
-    fn write_i64(&mut self, value: i64) {
-        self.word(value as u64);
-    }
-
-    fn write_isize(&mut self, value: isize) {
-        self.word(value as u64);
+    fn write_i128(&mut self, value: i128) {
+        self.write_u128(value as u128);
     }
 
     /// splitmix64's finalizer over the state.
