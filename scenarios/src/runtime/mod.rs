@@ -470,7 +470,8 @@ impl Runner {
         (madsim::time::Instant::now() - self.start).as_millis() as u64
     }
 
-    /// The running broker that leads `partition` (by its own status), newest epoch first.
+    /// The running broker that leads `partition` (by its own status), newest epoch first; the
+    /// rule of [`Runner::cluster_view`], for one partition.
     fn leader_of(&self, partition: &TopicPartition) -> Option<u32> {
         self.cluster
             .brokers
@@ -492,10 +493,10 @@ impl Runner {
             .map(|(_, id)| id)
     }
 
-    /// What the brokers' statuses say now, read once: each partition's leader (the running
-    /// broker that leads it, newest epoch first, as [`Runner::leader_of`] picks it) with its high
-    /// watermark there, and, if `held` is asked for, every partition some broker holds a replica
-    /// of.
+    /// What the brokers' statuses say now, read once: each partition's leader (among the running
+    /// brokers that lead it by their own status, the one of the newest leader epoch, then the
+    /// highest id) with its high watermark there, and, if `held` is asked for, every partition some
+    /// broker holds a replica of.
     fn cluster_view(&self, held: bool) -> ClusterView {
         let mut view = ClusterView::default();
         for handle in self.cluster.brokers.values() {
