@@ -109,6 +109,14 @@ impl<K> InFlight<K> {
 
     /// Removes and returns the requests whose deadline passed, oldest correlation id first.
     pub fn expire(&mut self, now_ms: u64) -> Vec<(u64, Pending<K>)> {
+        // Asked at every tick; mostly nothing is due.
+        if !self
+            .pending
+            .values()
+            .any(|pending| pending.deadline_ms <= now_ms)
+        {
+            return Vec::new();
+        }
         let expired: Vec<u64> = self
             .pending
             .iter()
